@@ -1,0 +1,38 @@
+# Two commands matter: `make serve` runs the service, `make test` runs every test.
+# Each creates .venv and installs the pinned tree on a fresh machine with Python 3.11 and make.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# One native thread per process: OpenMP/BLAS pools oversubscribe 2 cores (see README).
+export OMP_NUM_THREADS ?= 1
+export OPENBLAS_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
+export MLFLOW_DISABLE_TELEMETRY ?= true
+
+.PHONY: venv test serve bench fuzz notebooks clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+serve: $(STAMP)
+	$(BIN)/medspa-coverage bootstrap
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+notebooks: $(STAMP)
+	$(BIN)/pip install --quiet "jupyterlab==4.6.6"
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,90 @@
+"""Facts about a claim's diagnoses relative to its treatment, computed for many claims at once.
+
+Rules and features both need "is a covered diagnosis for this treatment present?". Claims repeat
+the same (treatment, diagnosis list) pairs, so the facts are worked out once per distinct pair and
+broadcast back: a million claims cost a few thousand Python-level checks, and one claim costs one.
+Inputs are plain arrays (one entry per claim), so the service can call this without a DataFrame.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features.catalog import UNLISTED, TreatmentCatalog, load_catalog
+from features.diagnosis import COSMETIC_ENCOUNTER_CODE, DiagnosisTable, load_table
+
+CODE_SEPARATOR = ";"
+FACT_NAMES = (
+    "covered_diagnosis",  # a code under which the catalog covers this treatment is present
+    "primary_diagnosis_covered",  # ... and it is the first (primary) code
+    "header_code",  # a valid but non-billable header code is present (payers deny: CARC 146)
+    "header_may_be_covered",  # a header code whose specific children include a covered one
+    "cosmetic_encounter",  # Z41.1 is present
+    "diagnosis_count",
+)
+
+
+@dataclass(frozen=True)
+class DiagnosisFacts:
+    """One array per fact name, aligned with the input claims."""
+
+    arrays: dict[str, np.ndarray]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.arrays[name]
+
+
+def join_codes(codes) -> str:
+    """Normalised codes -> the one-string form claims frames carry (`G43709;Z6835`)."""
+    return CODE_SEPARATOR.join(codes)
+
+
+def split_codes(joined: str) -> list[str]:
+    return joined.split(CODE_SEPARATOR) if joined else []
+
+
+def facts_for_pair(treatment_key: str, codes: list[str], catalog: TreatmentCatalog, table: DiagnosisTable) -> tuple:
+    """The facts of one (treatment, normalised code list) pair, in FACT_NAMES order."""
+    treatment = catalog.treatments.get(treatment_key) if treatment_key != UNLISTED else None
+    billable = [table.codes[code][0] if code in table.codes else True for code in codes]
+    headers = [code for code, is_billable in zip(codes, billable) if not is_billable]
+    covered_flags = [treatment.covers(code) for code in codes] if treatment else [False] * len(codes)
+    requirement_met = treatment.requirement_met(codes) if treatment else False
+    covered = any(covered_flags) and requirement_met
+    return (
+        covered,
+        bool(covered_flags and covered_flags[0] and requirement_met),
+        bool(headers),
+        bool(treatment and any(treatment.may_cover_header(code) for code in headers)),
+        COSMETIC_ENCOUNTER_CODE in codes,
+        len(codes),
+    )
+
+
+def diagnosis_facts(treatment_keys, joined_codes, catalog: TreatmentCatalog | None = None,
+                    table: DiagnosisTable | None = None) -> DiagnosisFacts:
+    """Facts for aligned arrays of treatment keys and joined, normalised diagnosis codes."""
+    catalog = catalog or load_catalog()
+    table = table or load_table()
+    treatment_keys = np.asarray(treatment_keys, dtype=object)
+    joined_codes = np.asarray(joined_codes, dtype=object)
+    if len(treatment_keys) == 1:  # the service's single claim: skip the factorising
+        row = facts_for_pair(treatment_keys[0], split_codes(joined_codes[0]), catalog, table)
+        return DiagnosisFacts({name: np.array([value]) for name, value in zip(FACT_NAMES, row)})
+    treatment_index, treatment_values = pd.factorize(treatment_keys)
+    codes_index, codes_values = pd.factorize(joined_codes)
+    pair_key = treatment_index.astype(np.int64) * max(len(codes_values), 1) + codes_index
+    pairs, inverse = np.unique(pair_key, return_inverse=True)
+    rows = [
+        facts_for_pair(treatment_values[pair // max(len(codes_values), 1)],
+                       split_codes(codes_values[pair % max(len(codes_values), 1)]), catalog, table)
+        for pair in pairs
+    ]
+    table_of_pairs = np.array(rows, dtype=np.int64).reshape(len(rows), len(FACT_NAMES))
+    arrays = {}
+    for column, name in enumerate(FACT_NAMES):
+        values = table_of_pairs[inverse, column]
+        arrays[name] = values if name == "diagnosis_count" else values.astype(bool)
+    return DiagnosisFacts(arrays)

@@ -1,0 +1,119 @@
+"""The claims data contract (v1), as data: field names, types, allowed values, defaults.
+
+Both the training-file loader and the service's request validation read these tables, so the
+two can never disagree on what a claim is. The source is ../shared/specs/claims-contract.md.
+"""
+from __future__ import annotations
+
+CONTRACT_VERSION = "v1"
+
+PLAN_TYPES = ("ppo", "hmo", "epo", "pos", "hdhp", "medicare", "medicare_advantage", "medicaid")
+BENEFIT_SCOPES = ("comprehensive", "office_only")
+FACILITY_TYPES = (
+    "medical_spa",
+    "physician_office",
+    "dermatology_clinic",
+    "primary_care_clinic",
+    "hospital_outpatient",
+    "ambulatory_surgery_center",
+)
+OUTCOMES = ("approved", "partial", "denied")
+APPROVED_OUTCOMES = ("approved", "partial")
+
+# Two-digit CMS place-of-service code a facility bills under when the claim names none.
+DEFAULT_PLACE_OF_SERVICE = {
+    "medical_spa": "11",
+    "physician_office": "11",
+    "dermatology_clinic": "11",
+    "primary_care_clinic": "11",
+    "hospital_outpatient": "22",
+    "ambulatory_surgery_center": "24",
+}
+# Facilities that count as "a doctor's office" for an office_only benefit.
+OFFICE_FACILITIES = ("physician_office", "dermatology_clinic", "primary_care_clinic")
+
+MAX_PATIENT_AGE = 120
+
+# field -> (kind, required_in_history, required_in_request, default when absent)
+# kind is one of: string, date, code, codes, enum, bool, int, number.
+VISIT_FIELDS: dict[str, tuple[str, bool, bool, object]] = {
+    "claim_id": ("string", True, False, None),
+    "service_date": ("date", True, False, None),
+    "treatment": ("string", False, False, None),
+    "procedure_code": ("code", False, False, None),
+    "diagnosis_codes": ("codes", False, False, ()),
+    "plan_type": ("enum", True, True, None),
+    "benefit_scope": ("enum", True, True, None),
+    "facility_type": ("enum", True, True, None),
+    "place_of_service": ("string", False, False, None),
+    "in_network": ("bool", True, True, None),
+    "referral": ("bool", True, True, None),
+    "medical_necessity_letter": ("bool", True, True, None),
+    "prior_authorization": ("bool", True, True, None),
+    "conservative_therapy_documented": ("bool", False, False, False),
+    "visit_number": ("int", False, False, 1),
+    "weeks_since_last_treatment": ("number", False, False, None),
+    "patient_age": ("int", True, True, None),
+    "billed_amount": ("number", True, True, None),
+    "benefit_limit": ("number", False, False, None),
+    "benefit_used": ("number", False, False, 0.0),
+}
+OUTCOME_FIELDS = ("outcome", "paid_amount", "denial_reason")
+
+ENUM_VALUES = {
+    "plan_type": PLAN_TYPES,
+    "benefit_scope": BENEFIT_SCOPES,
+    "facility_type": FACILITY_TYPES,
+    "outcome": OUTCOMES,
+}
+BOOL_FIELDS = tuple(name for name, spec in VISIT_FIELDS.items() if spec[0] == "bool")
+NUMBER_FIELDS = tuple(name for name, spec in VISIT_FIELDS.items() if spec[0] in ("int", "number"))
+# One of the two must be present on every claim.
+TREATMENT_FIELDS = ("treatment", "procedure_code")
+
+# CSV spellings of booleans the contract accepts (compared lower-cased).
+TRUE_STRINGS = frozenset({"true", "1", "yes"})
+FALSE_STRINGS = frozenset({"false", "0", "no"})
+
+# Lower bounds of numeric fields; upper bounds where the contract sets one.
+NUMBER_BOUNDS = {
+    "visit_number": (1, None),
+    "weeks_since_last_treatment": (0, None),
+    "patient_age": (0, MAX_PATIENT_AGE),
+    "billed_amount": (0, None),
+    "benefit_limit": (0, None),
+    "benefit_used": (0, None),
+    "paid_amount": (0, None),
+}
+
+
+def required_fields(history: bool) -> tuple[str, ...]:
+    """Fields a file (history=True) or a request (history=False) must carry."""
+    index = 1 if history else 2
+    return tuple(name for name, spec in VISIT_FIELDS.items() if spec[index])
+
+
+def default_place_of_service(facility_type: str) -> str:
+    return DEFAULT_PLACE_OF_SERVICE[facility_type]
+
+
+# The clean claims frame: what the loader returns and what rules, features and models read.
+# One row per claim line; a request is normalised to a dict with the same keys and values.
+#   claim_id                 str (requests: may be None)
+#   service_date             datetime64 (requests: today when absent)
+#   treatment                catalog key, or "unlisted" for a valid code no catalog row names
+#   procedure_code           str, or None/"" when only the treatment was given
+#   diagnosis_codes          dotless upper-case codes joined by ";" (features.claim_facts.join_codes), "" for none
+#   plan_type, benefit_scope, facility_type   str (category dtype in frames)
+#   place_of_service         str, defaulted from facility_type
+#   in_network, referral, medical_necessity_letter, prior_authorization,
+#   conservative_therapy_documented          bool
+#   visit_number             int64
+#   weeks_since_last_treatment               float64, NaN when there was no earlier treatment
+#   patient_age              int64
+#   billed_amount, benefit_used              float64
+#   benefit_limit            float64, NaN when the plan sets no limit
+# History frames add: outcome (str), paid_amount (float64), denial_reason (str, "" when approved),
+# and approved (bool: outcome in APPROVED_OUTCOMES), the classifier's target.
+CLEAN_COLUMNS = tuple(VISIT_FIELDS)
+TARGET = "approved"
