@@ -14,3 +14,24 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Will insurance pay for this med-spa visit? Data, training, scoring and serving."""
+
+
+@main.command("generate-history")
+@click.option("--rows", type=click.IntRange(min=1), required=True, help="number of claims to write")
+@click.option("--seed", type=click.IntRange(min=0), required=True, help="random seed: the same seed writes the same bytes")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="history file to write (.csv or .parquet)")
+@click.option("--truth", "truth_path", type=click.Path(dir_okay=False), default=None,
+              help="where to write each claim's true approval probability (default: <out stem>.truth.<ext>)")
+@click.option("--bad-rows-fraction", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
+              help="share of rows spoiled on purpose (unknown plan, negative amount, bad date...) for loader demos")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+def generate_history(rows: int, seed: int, out: str, truth_path: str | None, bad_rows_fraction: float,
+                     quiet: bool) -> None:
+    """Write a demo claims history drawn from the coverage facts (docs/demo-history.md)."""
+    from training.generator import generate_history as generate
+
+    try:
+        summary = generate(rows, seed, out, truth_path, progress=not quiet, bad_rows_fraction=bad_rows_fraction)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from error
+    click.echo(summary.format())

@@ -1,0 +1,1 @@
+"""Speed and memory scripts; each prints a table (`python -m benchmarks.<name>`)."""

@@ -1,0 +1,291 @@
+"""The demo payer: the true approval probability of a claim, and its drawn decision.
+
+The payer reads only what the claim file carries (the clean claims frame of features.contract),
+so the probability it computes is the Bayes-optimal one for a model trained on that file. It
+walks a fixed list of checks, each with a hazard (the chance it denies a claim that passed the
+earlier ones) and the CARC it denies with:
+
+    P(approved) = prod_k (1 - hazard_k)
+    P(denied by check k | denied) = prod_{j<k} (1 - hazard_j) * hazard_k / (1 - P(approved))
+
+`decide` draws the outcome as Bernoulli(P(approved)) first, then, separately, the denial reason
+of a denied claim, and the approved-vs-partial split and paid amount of an approved one.
+The checks and their numbers are explained, with the facts they rest on, in docs/demo-history.md.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from features.catalog import UNLISTED, load_catalog
+from features.claim_facts import diagnosis_facts, split_codes
+from features.contract import FACILITY_TYPES, OFFICE_FACILITIES, OUTCOMES, PLAN_TYPES
+from features.rules import load_rules
+
+LEAK = 0.01  # a payer pays a claim its own exclusions deny, by mistake (hard-rule rows: p <= LEAK)
+BILLING_ERROR = 0.02  # a random rejection for missing or garbled information (CARC 16): noise
+PARTIAL_SHARE = 0.04  # approved claims paid for fewer units than billed (CARC 50 on the rest)
+# Drift: in the final year PPO and Medicare Advantage plans tighten prior authorization, and
+# start asking for it on peels, PDT and massage, which they did not before.
+TIGHTENING_STARTS = np.datetime64("2025-01-01")
+TIGHTENING_PLANS = ("ppo", "medicare_advantage")
+NEWLY_AUTHORISED = ("chemical_peel", "photodynamic_therapy", "massage_therapy")
+# The payer wants a document (letter, photographs and visual fields, duplex scan, prescription).
+DOCUMENTED_TREATMENTS = ("blepharoplasty", "sclerotherapy", "laser_hair_removal", "wig", "dermal_filler")
+MAINTENANCE_VISIT = 12  # beyond this visit, massage is maintenance and counselling needs weight lost
+
+
+def _by_plan(default: float = 0.0, **values: float) -> np.ndarray:
+    return np.array([values.get(plan, default) for plan in PLAN_TYPES])
+
+
+# Hazards that differ by plan type (index by the plan code).
+NO_WIG_BENEFIT = _by_plan(0.25, medicare=0.95, medicare_advantage=0.55, medicaid=0.35, hmo=0.30, epo=0.30,
+                          ppo=0.15, pos=0.15)
+NO_MASSAGE_BENEFIT = _by_plan(0.15, medicare=0.90, medicare_advantage=0.50, medicaid=0.50)
+# Payers disagree: some cover a wig for chemotherapy hair loss, others only for alopecia areata;
+# some cover laser for hirsutism or peels for acne, most do not; palms only at some plans.
+CHEMO_WIG_EXCLUDED = _by_plan(0.10, hmo=0.85, epo=0.85, medicaid=0.80, medicare=0.90)
+HIRSUTISM_EXCLUDED = _by_plan(0.85, ppo=0.25, pos=0.25, hdhp=0.30, medicaid=0.60, medicare=0.90)
+ACNE_PEEL_EXCLUDED = _by_plan(0.85, ppo=0.30, pos=0.30, hdhp=0.40, medicaid=0.70, medicare=0.95,
+                              medicare_advantage=0.90)
+PALMS_NOT_NECESSARY = _by_plan(0.70, ppo=0.20, pos=0.20, hdhp=0.30, medicare=0.60, hmo=0.80, epo=0.80)
+OUT_OF_NETWORK = _by_plan(0.15, hmo=0.90, epo=0.90, medicaid=0.85, medicare_advantage=0.60, pos=0.25, ppo=0.12,
+                          medicare=0.08)
+NO_REFERRAL = _by_plan(0.0, hmo=0.80, pos=0.45, medicare_advantage=0.35, medicaid=0.25)
+NO_PRIOR_AUTH = _by_plan(0.75, hmo=0.90, epo=0.85, pos=0.80, medicare=0.25, medicare_advantage=0.85, medicaid=0.90)
+NO_PRIOR_AUTH_TIGHTENED = _by_plan(0.0, ppo=0.92, medicare_advantage=0.95)
+NEWLY_AUTHORISED_HAZARD = 0.6
+NOT_MEDICALLY_NECESSARY = _by_plan(0.07, ppo=0.06, hmo=0.10, epo=0.08, medicare=0.05, medicare_advantage=0.10,
+                                   medicaid=0.12)
+OUTSIDE_PRIMARY_CARE = _by_plan(0.85, medicare=0.95)
+# Allowed amount as a share of billed: (low, high) for in-network and out-of-network claims.
+ALLOWED_IN_NETWORK = (_by_plan(0.60, medicare=0.45, medicare_advantage=0.50, medicaid=0.35),
+                      _by_plan(0.85, medicare=0.60, medicare_advantage=0.70, medicaid=0.50))
+ALLOWED_OUT_OF_NETWORK = (_by_plan(0.40, medicare=0.40, medicaid=0.30), _by_plan(0.60, medicare=0.55, medicaid=0.45))
+
+
+@dataclass(frozen=True)
+class Hazards:
+    """Per claim and check: the chance the check denies (given the earlier ones passed) and its CARC."""
+
+    names: tuple[str, ...]
+    hazard: np.ndarray  # (claims, checks) float
+    carc: np.ndarray  # (claims, checks) index into `carcs`
+    carcs: tuple[str, ...]
+
+    @property
+    def approval_probability(self) -> np.ndarray:
+        return np.prod(1.0 - self.hazard, axis=1)
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: np.ndarray  # index into features.contract.OUTCOMES
+    paid_amount: np.ndarray
+    denial_reason: np.ndarray  # index into Hazards.carcs, -1 when approved
+
+
+class _Checks:
+    def __init__(self, n: int, carcs: tuple[str, ...]):
+        self.n, self.carcs = n, carcs
+        self.names, self.hazards, self.codes = [], [], []
+
+    def add(self, name: str, hazard, carc) -> None:
+        """carc: one CARC string, or an array of indices into self.carcs."""
+        self.names.append(name)
+        self.hazards.append(np.broadcast_to(np.asarray(hazard, dtype=float), (self.n,)))
+        code = self.carcs.index(carc) if isinstance(carc, str) else carc
+        self.codes.append(np.broadcast_to(np.asarray(code, dtype=np.int16), (self.n,)))
+
+    def build(self) -> Hazards:
+        return Hazards(tuple(self.names), np.column_stack(self.hazards), np.column_stack(self.codes), self.carcs)
+
+
+@lru_cache(maxsize=1)
+def carc_codes() -> tuple[str, ...]:
+    """Every CARC the payer can answer with: its own and the rule table's."""
+    own = {"11", "16", "50", "58", "96", "119", "151", "167", "170", "171", "197", "204", "242", "243", "252"}
+    return tuple(sorted(own | {rule.carc for rule in load_rules().rules}, key=int))
+
+
+def _codes(values: pd.Series, vocabulary) -> np.ndarray:
+    return pd.Categorical(values, categories=list(vocabulary)).codes.astype(np.int64)
+
+
+def _text(values: pd.Series) -> np.ndarray:
+    """A text column (categorical, object or string dtype) as an object array, "" for blanks."""
+    return values.astype(object).fillna("").to_numpy(dtype=object)
+
+
+def _diagnosis_flags(joined: pd.Series) -> dict[str, np.ndarray]:
+    """Payer-specific facts about a diagnosis list, worked out once per distinct list."""
+    index, uniques = pd.factorize(_text(joined))
+    rows = []
+    for value in uniques:
+        codes = split_codes(value)
+
+        def has(*prefixes: str) -> bool:
+            return any(code.startswith(prefixes) for code in codes)  # noqa: B023 (used at once)
+
+        rows.append((
+            has("G43"),  # migraine: the adult-only criterion applies
+            "L74512" in codes and "L74510" not in codes,  # palms only
+            "L651" in codes and not has("L63"),  # chemotherapy hair loss, no alopecia areata
+            "L680" in codes and not has("F64"),  # hirsutism, not gender-affirming care
+            has("L70") and "L570" not in codes,  # acne, not actinic keratosis
+            has("H5345", "H5348", "H0240", "H0241"),  # visual-field defect or ptosis documented
+            has("F32"),  # depression (fillers for HIV lipodystrophy)
+        ))
+    names = ("migraine", "palms_only", "chemo_hair_loss", "hirsutism", "acne_only", "visual_field", "depression")
+    table = np.array(rows, dtype=bool).reshape(len(uniques), len(names))
+    return {name: table[index, column] for column, name in enumerate(names)}
+
+
+def denial_hazards(frame: pd.DataFrame) -> Hazards:
+    """The payer's checks for a clean claims frame (features.contract CLEAN_COLUMNS)."""
+    catalog, rules = load_catalog(), load_rules()
+    carcs = carc_codes()
+    n = len(frame)
+    keys = catalog.keys + (UNLISTED,)
+    treatment = _codes(frame["treatment"], keys)  # an unknown key (-1) reads as the last: unlisted
+    plan = _codes(frame["plan_type"], PLAN_TYPES)
+    facility = _codes(frame["facility_type"], FACILITY_TYPES)
+    office_only = (frame["benefit_scope"] == "office_only").to_numpy(dtype=bool)
+    flags = {name: frame[name].to_numpy(dtype=bool) for name in (
+        "in_network", "referral", "medical_necessity_letter", "prior_authorization", "conservative_therapy_documented")}
+    visit = frame["visit_number"].to_numpy(dtype=float)
+    weeks = frame["weeks_since_last_treatment"].to_numpy(dtype=float)
+    age = frame["patient_age"].to_numpy(dtype=float)
+    limit = frame["benefit_limit"].to_numpy(dtype=float)
+    used = frame["benefit_used"].to_numpy(dtype=float)
+    final_year = frame["service_date"].to_numpy(dtype="datetime64[D]") >= TIGHTENING_STARTS
+    has_code = _text(frame["procedure_code"]) != ""
+    treatment_keys = np.asarray(keys, dtype=object)[treatment]
+    facts = diagnosis_facts(treatment_keys, _text(frame["diagnosis_codes"]), catalog)
+    dx = _diagnosis_flags(frame["diagnosis_codes"])
+    covered = facts["covered_diagnosis"]
+
+    def per_treatment(attribute, default):
+        values = [getattr(catalog[key], attribute) for key in catalog.keys] + [default]
+        return np.array([default if value is None else value for value in values])[treatment]
+
+    def is_(*names):
+        return np.isin(treatment, [keys.index(name) for name in names])
+
+    checks = _Checks(n, carcs)
+    # 1. The contract exclusions (features/data/exclusion_rules.csv): dental, personal comfort,
+    #    cosmetic, benefit used up, header code. The first rule that fires gives the CARC.
+    fired = rules.fire(treatment_keys, facts, limit, used, catalog)
+    rule_carc = np.array([carcs.index(rule.carc) for rule in rules.rules])[fired.argmax(axis=1)]
+    checks.add("exclusion_rule", np.where(fired.any(axis=1), 1.0 - LEAK, 0.0), rule_carc)
+    # 2. Is there a benefit at all? Wigs and massage riders are non-essential benefits.
+    checks.add("no_wig_benefit", np.where(is_("wig"), NO_WIG_BENEFIT[plan], 0.0), "204")
+    checks.add("no_massage_benefit", np.where(is_("massage_therapy") & covered, NO_MASSAGE_BENEFIT[plan], 0.0), "204")
+    # 3. Payers that disagree with the catalog's broadest reading.
+    checks.add("chemo_wig_excluded", np.where(is_("wig") & dx["chemo_hair_loss"], CHEMO_WIG_EXCLUDED[plan], 0.0), "204")
+    checks.add("hirsutism_excluded", np.where(is_("laser_hair_removal") & dx["hirsutism"] & covered,
+                                              HIRSUTISM_EXCLUDED[plan], 0.0), "96")
+    checks.add("acne_peel_excluded", np.where(is_("chemical_peel") & dx["acne_only"] & covered,
+                                              ACNE_PEEL_EXCLUDED[plan], 0.0), "96")
+    checks.add("palms_not_necessary", np.where(is_("botulinum_toxin") & dx["palms_only"],
+                                               PALMS_NOT_NECESSARY[plan], 0.0), "50")
+    # 4. Does the diagnosis fit? (Cosmetic-by-default treatments were handled by the rules.)
+    cosmetic_default = per_treatment("cosmetic_by_default", True)
+    misfit = ~cosmetic_default & ~covered & ~facts["header_code"]
+    misfit_carc = np.where(is_("weight_management"), carcs.index("167"),
+                           np.where(is_("photodynamic_therapy"), carcs.index("96"), carcs.index("11")))
+    checks.add("diagnosis_misfit", np.where(misfit, np.where(is_("weight_management"), 0.92, 0.88), 0.0), misfit_carc)
+    checks.add("covered_code_not_primary", np.where(covered & ~facts["primary_diagnosis_covered"], 0.30, 0.0), "11")
+    min_age = per_treatment("min_age", 0)
+    age_applies = ~is_("botulinum_toxin") | dx["migraine"]  # adults-only is a migraine criterion
+    checks.add("under_age", np.where(covered & age_applies & (age < min_age), 0.85, 0.0), "50")
+    # 5. Network and gatekeeping: out-of-network and missing referrals, strongest for HMO/EPO.
+    checks.add("out_of_network", np.where(flags["in_network"], 0.0, OUT_OF_NETWORK[plan]), "242")
+    checks.add("no_referral", np.where(flags["referral"], 0.0, NO_REFERRAL[plan]), "243")
+    # 6. Prior authorization, tightened in the final year by some plans.
+    tightening = final_year & np.isin(plan, [PLAN_TYPES.index(name) for name in TIGHTENING_PLANS])
+    requires_pa = per_treatment("requires_prior_authorization", False)
+    pa_hazard = np.where(requires_pa, np.where(tightening, NO_PRIOR_AUTH_TIGHTENED[plan], NO_PRIOR_AUTH[plan]),
+                         np.where(tightening & is_(*NEWLY_AUTHORISED), NEWLY_AUTHORISED_HAZARD, 0.0))
+    checks.add("no_prior_authorization", np.where(flags["prior_authorization"], 0.0, pa_hazard), "197")
+    # 7. Where it was done: an office-only benefit outside an office; counselling outside primary care.
+    spa = facility == FACILITY_TYPES.index("medical_spa")
+    outside_office = ~np.isin(facility, [FACILITY_TYPES.index(name) for name in OFFICE_FACILITIES])
+    checks.add("spa_provider", np.where(spa, np.where(office_only, 0.85, 0.06), 0.0), "170")
+    checks.add("facility_outside_benefit", np.where(office_only & outside_office & ~spa, 0.80, 0.0), "171")
+    primary_care_only = per_treatment("required_setting", "") == "primary_care"
+    checks.add("outside_primary_care", np.where(
+        primary_care_only & (facility != FACILITY_TYPES.index("primary_care_clinic")), OUTSIDE_PRIMARY_CARE[plan], 0.0),
+        "58")
+    # 8. Documents and criteria of medical necessity.
+    letter = flags["medical_necessity_letter"]
+    checks.add("document_missing", np.where(letter, 0.0, np.where(is_(*DOCUMENTED_TREATMENTS), 0.65,
+                                                                  np.where(covered, 0.04, 0.0))), "252")
+    requires_ct = per_treatment("requires_conservative_therapy", False)
+    checks.add("no_conservative_therapy", np.where(requires_ct & ~flags["conservative_therapy_documented"], 0.70, 0.0),
+               "50")
+    criteria_unmet = np.zeros(n)
+    criteria_unmet = np.where(is_("blepharoplasty") & covered & ~dx["visual_field"], 0.85, criteria_unmet)
+    criteria_unmet = np.where(is_("dermal_filler") & covered & ~dx["depression"], 0.60, criteria_unmet)
+    criteria_unmet = np.where(is_("massage_therapy") & covered & ~flags["referral"], 0.50, criteria_unmet)
+    checks.add("criteria_unmet", criteria_unmet, "50")
+    ongoing = is_("massage_therapy", "weight_management") & covered & (visit > MAINTENANCE_VISIT)
+    checks.add("maintenance_care", np.where(ongoing, np.where(is_("massage_therapy"), 0.40, 0.35), 0.0), "50")
+    # 9. Frequency: toxin no more often than every 12 weeks; one wig a year.
+    min_weeks = per_treatment("min_weeks_between", np.nan).astype(float)
+    checks.add("too_frequent", np.where(weeks < min_weeks, 0.90, 0.0), "151")  # NaN compares False
+    checks.add("wig_within_year", np.where(is_("wig") & (weeks < 52), 0.85, 0.0), "119")
+    # 10. Residual medical-necessity review of a covered claim; a prior authorization already
+    #     reviewed it, a letter and an ongoing course make it easier.
+    necessity = NOT_MEDICALLY_NECESSARY[plan] * np.where(flags["prior_authorization"], 0.4, 1.0) \
+        * np.where(letter, 0.7, 1.0) * np.where(visit > 1, 0.8, 1.0)
+    checks.add("not_medically_necessary", np.where(covered, necessity, 0.0), "50")
+    # 11. Missing information and plain payer noise.
+    coded_treatment = np.array([bool(catalog[key].procedure_codes) for key in catalog.keys] + [True])[treatment]
+    checks.add("procedure_code_missing", np.where(coded_treatment & ~has_code, 0.55, 0.0), "16")
+    checks.add("billing_error", BILLING_ERROR, "16")
+    return checks.build()
+
+
+def true_approval_probability(frame: pd.DataFrame) -> np.ndarray:
+    """P(outcome in {approved, partial}) for each claim of a clean claims frame."""
+    return denial_hazards(frame).approval_probability
+
+
+def decide(rng: np.random.Generator, frame: pd.DataFrame, hazards: Hazards) -> Decision:
+    """Draw each claim's outcome, denial reason and paid amount (whole columns at once)."""
+    n = len(frame)
+    probability = hazards.approval_probability
+    approved = rng.random(n) < probability
+    # Which check denied it, given that one did: P(k | denied) ~ prod_{j<k}(1 - h_j) * h_k.
+    survived = np.cumprod(np.column_stack([np.ones(n), 1.0 - hazards.hazard[:, :-1]]), axis=1)
+    cumulative = np.cumsum(survived * hazards.hazard, axis=1)
+    draw = rng.random(n) * (1.0 - probability)
+    check = np.minimum((cumulative <= draw[:, None]).sum(axis=1), hazards.hazard.shape[1] - 1)
+    reason = hazards.carc[np.arange(n), check].astype(np.int64)
+
+    plan = _codes(frame["plan_type"], PLAN_TYPES)
+    in_network = frame["in_network"].to_numpy(dtype=bool)
+    low = np.where(in_network, ALLOWED_IN_NETWORK[0][plan], ALLOWED_OUT_OF_NETWORK[0][plan])
+    high = np.where(in_network, ALLOWED_IN_NETWORK[1][plan], ALLOWED_OUT_OF_NETWORK[1][plan])
+    billed = frame["billed_amount"].to_numpy(dtype=float)
+    allowed = np.round(billed * (low + (high - low) * rng.random(n)), 2)
+    remaining = np.nan_to_num(frame["benefit_limit"].to_numpy(dtype=float), nan=np.inf) \
+        - frame["benefit_used"].to_numpy(dtype=float)
+    # A cap partly used pays up to what is left; some approvals are paid for fewer units.
+    capped = approved & (remaining > 0) & (remaining < billed)
+    reduced = approved & ~capped & (rng.random(n) < PARTIAL_SHARE)
+    reduced_paid = np.round(allowed * (0.3 + 0.5 * rng.random(n)), 2)
+
+    outcome = np.where(approved, np.where(capped | reduced, OUTCOMES.index("partial"), OUTCOMES.index("approved")),
+                       OUTCOMES.index("denied"))
+    paid = np.where(capped, np.minimum(allowed, np.round(remaining, 2)), np.where(reduced, reduced_paid, allowed))
+    paid = np.where(approved, paid, 0.0)
+    carcs = hazards.carcs
+    denial_reason = np.where(~approved, reason, np.where(capped, carcs.index("119"),
+                                                         np.where(reduced, carcs.index("50"), -1)))
+    return Decision(outcome=outcome, paid_amount=paid, denial_reason=denial_reason)
