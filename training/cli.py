@@ -16,6 +16,24 @@ def main() -> None:
     """Will insurance pay for this med-spa visit? Data, training, scoring and serving."""
 
 
+@main.command()
+@click.option("--bind", "-b", default=None, help="address to listen on (default 127.0.0.1:8000, from the config)")
+@click.option("--workers", "-w", type=click.IntRange(min=1), default=None, help="worker processes (default 2)")
+def serve(bind: str | None, workers: int | None) -> None:
+    """Serve the model with gunicorn and service/gunicorn_conf.py (no bootstrap: a model must exist)."""
+    import sys
+    from pathlib import Path
+
+    config = Path(__file__).resolve().parents[1] / "service" / "gunicorn_conf.py"
+    argv = [sys.executable, "-m", "gunicorn", "-c", str(config)]
+    if bind:
+        argv += ["--bind", bind]
+    if workers:
+        argv += ["--workers", str(workers)]
+    argv.append("service.wsgi:app")
+    os.execv(sys.executable, argv)  # gunicorn replaces this process, so Ctrl-C and SIGTERM reach it
+
+
 @main.command("generate-history")
 @click.option("--rows", type=click.IntRange(min=1), required=True, help="number of claims to write")
 @click.option("--seed", type=click.IntRange(min=0), required=True, help="random seed: the same seed writes the same bytes")

@@ -1,0 +1,55 @@
+"""The medspa-coverage REST service. `create_app` is all this package does at import.
+
+Local work: `flask --app service run`; production: `gunicorn -c service/gunicorn_conf.py
+service.wsgi:app` (or `medspa-coverage serve`). Settings: the table in service/settings.py.
+"""
+from __future__ import annotations
+
+
+def create_app(config: dict | None = None):
+    """Build the app: defaults, then MEDSPA_COVERAGE_* environment, then `config` (tests)."""
+    import logging
+    import uuid
+
+    from flask import Flask, g
+
+    from features.catalog import load_catalog
+    from service import api, auth, errors, health, openapi
+    from service.audit import AuditStore
+    from service.logging import configure_logging
+    from service.model_extension import CoverageModelExtension
+    from service.settings import ENV_PREFIX, default_settings, finish_settings
+
+    app = Flask(__name__)
+    app.config.update(default_settings())
+    app.config.from_prefixed_env(ENV_PREFIX)
+    if config:
+        app.config.update(config)
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False  # no CORS here: OPTIONS is a 405 like any other method
+    finish_settings(app.config)
+    app.json.sort_keys = False
+
+    @app.before_request
+    def _assign_request_id():
+        g.request_id = uuid.uuid4().hex
+
+    @app.after_request
+    def _send_request_id(response):
+        if "request_id" in g:
+            response.headers["X-Request-ID"] = g.request_id
+        return response
+
+    configure_logging(app)
+    errors.init_app(app)
+    auth.init_app(app)
+    app.extensions["audit_store"] = AuditStore(app.config["AUDIT_DATABASE_URL"], app.config["AUDIT_SQLITE_SYNCHRONOUS"])
+    load_catalog()  # a broken catalog stops the start, not the first request
+    health.init_app(app)
+    api.init_app(app)
+    openapi.init_app(app)
+    CoverageModelExtension(app)
+    if not app.config["API_KEY_HASHES"]:
+        logging.getLogger("service.auth").warning(
+            "no API keys configured: every /v1 request will get 401",
+            extra={"detail": "set MEDSPA_COVERAGE_API_KEY_HASHES (or MEDSPA_COVERAGE_API_KEYS for tools)"})
+    return app

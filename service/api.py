@@ -1,0 +1,192 @@
+"""The /v1 API and the MLflow scoring endpoint; every route needs an API key.
+
+Order of checks on every request: API key and rate limit (service.auth), then the body (size,
+JSON, schema, domain tables), then the model. Answers are written to the audit store and
+committed before the response leaves.
+"""
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+
+from flask import Blueprint, Flask, current_app, g, jsonify
+from flask import request as flask_request
+from pydantic import ValidationError
+
+from features.catalog import load_catalog
+from service.audit import AuditRecord
+from service.auth import require_api_key
+from service.claims import (UNKNOWN_FIELD, claim_from_frame_row, claim_to_json, claim_warnings,
+                            normalise_claims)
+from service.errors import APIError, error_body, field_error
+from service.schemas import InvocationsRequest
+
+bp = Blueprint("api", __name__)
+bp.before_request(require_api_key)
+
+INVALID_CLAIM_MESSAGE = "the claim is not valid: errors lists every field at fault and what it allows"
+
+
+@bp.get("/v1/treatments")
+def treatments():
+    return jsonify(treatments=load_catalog().to_records())
+
+
+@bp.get("/v1/model")
+def model_info():
+    extension = current_app.extensions["coverage_model"]
+    info = extension.info()
+    if not info["ready"]:
+        raise APIError(503, "model_unavailable", "no model is loaded yet; retry later", headers={"Retry-After": "5"})
+    return jsonify(info)
+
+
+@bp.post("/v1/predict")
+def predict():
+    body = read_json_body()
+    if isinstance(body, dict) and "claims" in body:
+        return _predict_batch(body)
+    result = normalise_claims([body])[0]
+    g.log_counts = {"claims": 1, "rejected": int(not result.ok)}
+    if not result.ok:
+        raise APIError(422, "invalid_claim", INVALID_CLAIM_MESSAGE, result.errors)
+    return jsonify(answer_and_audit([result.claim])[0])
+
+
+def _predict_batch(body: dict):
+    limit = current_app.config["MAX_BATCH_CLAIMS"]
+    if set(body) != {"claims"}:
+        raise APIError(422, "invalid_request", "a batch is an object with the one field 'claims'",
+                       [field_error(UNKNOWN_FIELD, "a batch allows only the field 'claims'")])
+    claims = body["claims"]
+    if not isinstance(claims, list) or not claims:
+        raise APIError(422, "invalid_request", "claims must be a non-empty list",
+                       [field_error("claims", f"must be a list of 1 to {limit} claim objects")])
+    if len(claims) > limit:
+        raise APIError(422, "batch_too_large", f"at most {limit} claims per request",
+                       [field_error("claims", f"must hold at most {limit} claims; split the batch")])
+    not_objects = [index for index, claim in enumerate(claims) if not isinstance(claim, dict)]
+    if not_objects:
+        raise APIError(422, "invalid_request", "every entry of claims must be a claim object",
+                       [field_error(f"claims[{index}]", "must be a JSON object of the contract's visit fields")
+                        for index in not_objects])
+    results = normalise_claims(claims)
+    accepted = [result for result in results if result.ok]
+    g.log_counts = {"claims": len(results), "rejected": len(results) - len(accepted)}
+    answers = dict(zip((result.index for result in accepted),
+                       answer_and_audit([result.claim for result in accepted]) if accepted else []))
+    return jsonify(
+        request_id=g.request_id,
+        answered=len(accepted),
+        rejected=len(results) - len(accepted),
+        results=[{"index": result.index, "answer": answers[result.index]} if result.ok else
+                 {"index": result.index, "error": error_body("invalid_claim", INVALID_CLAIM_MESSAGE, result.errors)}
+                 for result in results],
+    )
+
+
+@bp.post("/invocations")
+def invocations():
+    """MLflow's scoring protocol, so this service can stand in for `mlflow models serve`.
+
+    Unlike /v1/predict the frame is all or nothing, as in MLflow: any bad row rejects the request.
+    """
+    body = read_json_body()
+    try:
+        frame = InvocationsRequest.model_validate(body)
+    except ValidationError as exc:
+        raise APIError(422, "invalid_request", "the body must follow the MLflow scoring protocol",
+                       _protocol_errors(exc)) from None
+    prefix, rows = _frame_rows(frame)
+    limit = current_app.config["MAX_BATCH_CLAIMS"]
+    if len(rows) > limit:
+        raise APIError(422, "batch_too_large", f"at most {limit} rows per request",
+                       [field_error(prefix, f"must hold at most {limit} rows; split the frame")])
+    results = normalise_claims([claim_from_frame_row(row) for row in rows])
+    errors = [field_error(f"{prefix}[{result.index}]" + (f".{error['field']}" if error["field"] else ""),
+                          error["message"])
+              for result in results for error in result.errors]
+    g.log_counts = {"claims": len(results), "rejected": sum(not result.ok for result in results)}
+    if errors:
+        raise APIError(422, "invalid_claim", "rows are not valid claims: errors lists every field at fault", errors)
+    return jsonify(predictions=answer_and_audit([result.claim for result in results]))
+
+
+def _frame_rows(frame: InvocationsRequest) -> tuple[str, list]:
+    if (frame.dataframe_records is None) == (frame.dataframe_split is None):
+        raise APIError(422, "invalid_request", "send exactly one of dataframe_records or dataframe_split",
+                       [field_error("dataframe_records", "exactly one of dataframe_records or dataframe_split "
+                                                         "is required")])
+    if frame.dataframe_records is not None:
+        return "dataframe_records", frame.dataframe_records
+    split = frame.dataframe_split
+    errors = []
+    if len(set(split.columns)) != len(split.columns):
+        errors.append(field_error("dataframe_split.columns", "must name each field once"))
+    errors += [field_error(f"dataframe_split.data[{position}]", f"must hold {len(split.columns)} values, "
+                                                                "one per column")
+               for position, row in enumerate(split.data) if len(row) != len(split.columns)]
+    if errors:
+        raise APIError(422, "invalid_request", "dataframe_split is not a frame", errors)
+    return "dataframe_split.data", [dict(zip(split.columns, row)) for row in split.data]
+
+
+def _protocol_errors(exc: ValidationError) -> list[dict]:
+    errors = []
+    for error in exc.errors(include_input=False, include_url=False):
+        loc = [str(part) for part in error["loc"]]
+        if error["type"] == "extra_forbidden":
+            errors.append(field_error(".".join(loc[:-1] + [UNKNOWN_FIELD]),
+                                      "not a field of the MLflow scoring protocol: dataframe_records or "
+                                      "dataframe_split (columns, data, index), and params"))
+        elif error["type"] == "missing":
+            errors.append(field_error(".".join(loc), "is required"))
+        else:
+            errors.append(field_error(".".join(loc) or "(body)",
+                                      "has the wrong type: dataframe_records is a list of objects; dataframe_split "
+                                      "is {columns: [names], data: [[values]]}"))
+    return errors
+
+
+def read_json_body():
+    """The body as JSON: 415 unless declared JSON, 413 when too large, 400 when not valid JSON."""
+    if not flask_request.is_json:
+        raise APIError(415, "unsupported_media_type", "the body must be JSON: Content-Type: application/json")
+    data = flask_request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
+    try:
+        return json.loads(data, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise APIError(400, "malformed_json", "the body is not valid JSON (NaN and Infinity are not JSON)") from None
+
+
+def _reject_constant(name: str):
+    raise ValueError("NaN and Infinity are not JSON")
+
+
+def answer_and_audit(claims: list[dict]) -> list[dict]:
+    """Answer canonical claims, add request id and warnings, commit the audit rows; return answers."""
+    answers = current_app.extensions["coverage_model"].answer(claims)
+    request_id, key_id = g.request_id, g.key_id
+    for claim, answer in zip(claims, answers):
+        answer["request_id"] = request_id
+        warnings = claim_warnings(claim)
+        if warnings:
+            answer["warnings"] = [*answer.get("warnings", []), *warnings]
+    latency_ms = (time.perf_counter() - g.started) * 1000
+    served_at = datetime.now(timezone.utc)
+    records = []
+    for claim, answer in zip(claims, answers):
+        model = answer.get("model") or {}
+        records.append(AuditRecord(
+            request_id=request_id, served_at=served_at, key_id=key_id, model_name=model.get("name"),
+            model_version=None if model.get("version") is None else str(model.get("version")),
+            rules_version=answer.get("rules_version"), claim=claim_to_json(claim), answer=answer,
+            latency_ms=latency_ms))
+    current_app.extensions["audit_store"].record_many(records)
+    g.log_counts["answered"] = len(answers)
+    return answers
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,114 @@
+"""The audit store: one row per answered claim, committed before the response is sent.
+
+This is where claims and answers are kept (the operational log holds none). SQLAlchemy Core, so
+any SQLAlchemy URL works; SQLite by default, in WAL mode, where a committed row survives kill -9
+of the server (`synchronous=NORMAL`; `FULL` also survives power loss). The monitor reads it back
+with `read_since`.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import (Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, create_engine,
+                        event, insert, select)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+metadata = MetaData()
+served_claims = Table(
+    "served_claims",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(32), nullable=False),
+    Column("served_at", DateTime, nullable=False),  # UTC
+    Column("key_id", String(16), nullable=False),
+    Column("model_name", String(200)),
+    Column("model_version", String(64)),
+    Column("rules_version", String(64)),
+    Column("claim", Text, nullable=False),  # the canonical claim, JSON
+    Column("answer", Text, nullable=False),  # the answer sent, JSON
+    Column("latency_ms", Float, nullable=False),
+)
+_served_at_index = Index("ix_served_claims_served_at", served_claims.c.served_at)
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    request_id: str
+    served_at: datetime  # timezone-aware UTC
+    key_id: str
+    model_name: str | None
+    model_version: str | None
+    rules_version: str | None
+    claim: dict
+    answer: dict
+    latency_ms: float
+
+
+class AuditStore:
+    def __init__(self, url: str, sqlite_synchronous: str = "NORMAL"):
+        if sqlite_synchronous not in ("NORMAL", "FULL", "EXTRA"):
+            raise ValueError("sqlite_synchronous: must be NORMAL, FULL or EXTRA")
+        self.url = url
+        self.engine = _engine(url, sqlite_synchronous)
+        with self.engine.begin() as connection:  # IF NOT EXISTS: workers may start together
+            connection.execute(CreateTable(served_claims, if_not_exists=True))
+            connection.execute(CreateIndex(_served_at_index, if_not_exists=True))
+
+    def record_many(self, records: list[AuditRecord]) -> None:
+        """Write the rows in one transaction; returns once they are committed."""
+        if not records:
+            return
+        rows = [{**asdict(record),
+                 "served_at": record.served_at.astimezone(timezone.utc).replace(tzinfo=None),
+                 "claim": json.dumps(record.claim, allow_nan=False, separators=(",", ":")),
+                 "answer": json.dumps(record.answer, allow_nan=False, separators=(",", ":"))}
+                for record in records]
+        with self.engine.begin() as connection:
+            connection.execute(insert(served_claims), rows)
+
+    def read_since(self, since: datetime | None = None, until: datetime | None = None) -> list[AuditRecord]:
+        """Rows served at or after `since` (and before `until`), oldest first."""
+        query = select(served_claims).order_by(served_claims.c.id)
+        if since is not None:
+            query = query.where(served_claims.c.served_at >= _naive_utc(since))
+        if until is not None:
+            query = query.where(served_claims.c.served_at < _naive_utc(until))
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [AuditRecord(
+            request_id=row["request_id"], served_at=row["served_at"].replace(tzinfo=timezone.utc),
+            key_id=row["key_id"], model_name=row["model_name"], model_version=row["model_version"],
+            rules_version=row["rules_version"], claim=json.loads(row["claim"]), answer=json.loads(row["answer"]),
+            latency_ms=row["latency_ms"]) for row in rows]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        return moment  # taken as UTC already
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _engine(url: str, sqlite_synchronous: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={sqlite_synchronous}")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    return engine

@@ -1,0 +1,87 @@
+"""API keys and the per-key rate limit, checked before anything reads the request body.
+
+Keys arrive as `Authorization: Bearer <key>` or `X-API-Key: <key>` and are compared as sha256
+digests against `API_KEY_HASHES` in constant time (every configured digest is compared, whatever
+matches). A key is known in logs and the audit store only by its key id: the first 8 hex digits
+of its digest. The rate limit is a token bucket per key id, per worker process.
+"""
+from __future__ import annotations
+
+import hmac
+import math
+import threading
+import time
+
+from flask import Flask, current_app, g, request
+
+from service.errors import APIError
+from service.settings import hash_key
+
+KEY_ID_LENGTH = 8
+
+
+class KeyRing:
+    def __init__(self, hashes: list[str]):
+        self._hashes = tuple(digest.encode("ascii") for digest in hashes)
+
+    def key_id(self, presented: str) -> str | None:
+        """The key id of a presented key when it is one of ours, else None."""
+        digest = hash_key(presented).encode("ascii")
+        matched = False
+        for known in self._hashes:
+            matched |= hmac.compare_digest(digest, known)
+        return digest[:KEY_ID_LENGTH].decode("ascii") if matched else None
+
+
+class RateLimiter:
+    """Token bucket per key id: `per_minute` tokens, refilled continuously."""
+
+    def __init__(self, per_minute: int, clock=time.monotonic):
+        self.per_minute = per_minute
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # key id -> (tokens, last refill time)
+        self._lock = threading.Lock()
+
+    def retry_after(self, key_id: str) -> int:
+        """Take a token: 0 when allowed, else the whole seconds until one is available."""
+        if self.per_minute <= 0:
+            return 0
+        rate = self.per_minute / 60.0
+        with self._lock:
+            now = self._clock()
+            tokens, last = self._buckets.get(key_id, (float(self.per_minute), now))
+            tokens = min(float(self.per_minute), tokens + (now - last) * rate)
+            if tokens >= 1.0:
+                self._buckets[key_id] = (tokens - 1.0, now)
+                return 0
+            self._buckets[key_id] = (tokens, now)
+            return max(1, math.ceil((1.0 - tokens) / rate))
+
+
+def _presented_key() -> str | None:
+    """The Bearer credentials when an Authorization header is sent (whatever X-API-Key says), else X-API-Key."""
+    if "Authorization" in request.headers:
+        scheme, _, credentials = request.headers["Authorization"].strip().partition(" ")
+        return credentials.strip() or None if scheme.lower() == "bearer" else None
+    return request.headers.get("X-API-Key", "").strip() or None
+
+
+def require_api_key() -> None:
+    """before_request of the protected blueprint: 401 or 429 before any validation."""
+    presented = _presented_key()
+    key_id = current_app.extensions["api_keys"].key_id(presented) if presented else None
+    if key_id is None:
+        raise APIError(401, "unauthorized",
+                       "a valid API key is required: 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+                       headers={"WWW-Authenticate": 'Bearer realm="medspa-coverage"'})
+    g.key_id = key_id
+    wait = current_app.extensions["rate_limiter"].retry_after(key_id)
+    if wait:
+        raise APIError(429, "rate_limited",
+                       f"more than {current_app.config['RATE_LIMIT_PER_MINUTE']} requests per minute for this "
+                       f"API key; retry after {wait} s", headers={"Retry-After": str(wait)})
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["api_keys"] = KeyRing(app.config["API_KEY_HASHES"])
+    app.extensions["rate_limiter"] = RateLimiter(app.config["RATE_LIMIT_PER_MINUTE"])

@@ -1,0 +1,196 @@
+"""Request claims -> canonical claim dicts: the clean-frame keys and values of features.contract.
+
+`normalise_request_claim` validates one claim (schema types, then the domain tables: treatment
+catalog, procedure code, ICD-10-CM) and reports every bad field at once, each with what is allowed
+and never with the value sent. `normalise_claims` does a batch claim by claim, so one bad claim
+is one rejected entry and the others can still be answered.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+import pandas as pd
+from pydantic import ValidationError
+
+from features.catalog import UNLISTED, TreatmentLookupError, load_catalog
+from features.claim_facts import join_codes
+from features.contract import CLEAN_COLUMNS, VISIT_FIELDS, default_place_of_service
+from features.diagnosis import DiagnosisCodeError, split_joined_codes, validate_codes
+from service.errors import field_error
+from service.schemas import ALLOWED, MIDNIGHT_TIMESTAMP_PATTERN, ClaimRequest
+
+UNKNOWN_FIELD = "(unknown field)"
+_MIDNIGHT_TIMESTAMP = re.compile(MIDNIGHT_TIMESTAMP_PATTERN)
+
+
+class ClaimValidationError(ValueError):
+    """A claim failed validation; `errors` lists every bad field as {field, message}."""
+
+    def __init__(self, errors: list[dict]):
+        self.errors = errors
+        super().__init__(f"invalid claim: {', '.join(error['field'] for error in errors)}")
+
+
+@dataclass
+class ClaimResult:
+    """One claim of a request after validation: a canonical claim, or the errors that stopped it."""
+
+    index: int
+    claim: dict | None = None
+    errors: list[dict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.claim is not None
+
+
+def normalise_request_claim(raw: dict) -> dict:
+    """Validate one request claim and return its canonical dict (keys: CLEAN_COLUMNS, in order).
+
+    Values: claim_id str|None; service_date pd.Timestamp (today when absent); treatment a catalog
+    key or "unlisted"; procedure_code upper-case str|None; diagnosis_codes dotless upper-case codes
+    joined by ";"; place_of_service defaulted from facility_type; visit_number and patient_age int;
+    amounts float; weeks_since_last_treatment and benefit_limit NaN when absent or null.
+    Raises ClaimValidationError listing every bad field.
+    """
+    if not isinstance(raw, dict):
+        raise ClaimValidationError([field_error("", "a claim must be a JSON object of the contract's visit fields")])
+    errors: list[dict] = []
+    try:
+        request = ClaimRequest.model_validate(raw)
+    except ValidationError as exc:
+        request = None
+        errors.extend(_schema_errors(exc))
+    flagged = {error["field"].split("[")[0] for error in errors}
+
+    resolved = None
+    if not flagged & {"treatment", "procedure_code"}:
+        try:
+            resolved = load_catalog().resolve(raw.get("treatment"), raw.get("procedure_code"))
+        except TreatmentLookupError as exc:
+            errors.append(field_error(exc.field, str(exc)[len(exc.field) + 2:]))
+    codes = None
+    if "diagnosis_codes" not in flagged:
+        codes, code_errors = _diagnosis_codes(raw.get("diagnosis_codes", []))
+        errors.extend(code_errors)
+    if errors:
+        raise ClaimValidationError(errors)
+
+    return {
+        "claim_id": request.claim_id,
+        "service_date": pd.Timestamp(request.service_date or date.today()),
+        "treatment": resolved.key,
+        "procedure_code": resolved.procedure_code,
+        "diagnosis_codes": join_codes(codes),
+        "plan_type": request.plan_type,
+        "benefit_scope": request.benefit_scope,
+        "facility_type": request.facility_type,
+        "place_of_service": request.place_of_service or default_place_of_service(request.facility_type),
+        "in_network": request.in_network,
+        "referral": request.referral,
+        "medical_necessity_letter": request.medical_necessity_letter,
+        "prior_authorization": request.prior_authorization,
+        "conservative_therapy_documented": request.conservative_therapy_documented,
+        "visit_number": request.visit_number,
+        "weeks_since_last_treatment": _float_or_nan(request.weeks_since_last_treatment),
+        "patient_age": request.patient_age,
+        "billed_amount": float(request.billed_amount),
+        "benefit_limit": _float_or_nan(request.benefit_limit),
+        "benefit_used": float(request.benefit_used),
+    }
+
+
+def normalise_claims(raw_claims: list) -> list[ClaimResult]:
+    """Validate each claim on its own: one ClaimResult per claim, in order."""
+    results = []
+    for index, raw in enumerate(raw_claims):
+        try:
+            results.append(ClaimResult(index, claim=normalise_request_claim(raw)))
+        except ClaimValidationError as exc:
+            results.append(ClaimResult(index, errors=exc.errors))
+    return results
+
+
+def claim_warnings(claim: dict) -> list[dict]:
+    """What the caller should know about an accepted claim (the answer carries these)."""
+    if claim["treatment"] == UNLISTED:
+        return [field_error("procedure_code", "no treatment of the catalog lists this code: it is answered as an "
+                                              "unlisted treatment, without the catalog's coverage conditions")]
+    return []
+
+
+def claim_from_frame_row(row: dict) -> dict:
+    """An MLflow dataframe row -> a request claim: undo pandas' artefacts, nothing more.
+
+    null in a contract field means absent (the contract's default applies), a midnight timestamp
+    is its date, and diagnosis_codes may be the CSV form joined by ';'. Unknown fields stay, to be
+    refused.
+    """
+    if not isinstance(row, dict):
+        return row  # normalise_request_claim reports it
+    claim = {}
+    for name, value in row.items():
+        if value is None and name in VISIT_FIELDS:
+            continue
+        if name == "diagnosis_codes" and isinstance(value, str):
+            value = split_joined_codes(value)
+        elif name == "service_date" and isinstance(value, str) and _MIDNIGHT_TIMESTAMP.match(value):
+            value = value[:10]
+        claim[name] = value
+    return claim
+
+
+def claim_to_json(claim: dict) -> dict:
+    """A canonical claim as JSON-ready values (dates as YYYY-MM-DD, NaN as null)."""
+    out = {}
+    for name in CLEAN_COLUMNS:
+        value = claim[name]
+        if isinstance(value, float) and math.isnan(value):
+            value = None
+        elif isinstance(value, (pd.Timestamp, date)):
+            value = value.strftime("%Y-%m-%d")
+        out[name] = value
+    return out
+
+
+def _float_or_nan(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _diagnosis_codes(raw_codes: list) -> tuple[list[str], list[dict]]:
+    codes, errors = [], []
+    for position, raw in enumerate(raw_codes):
+        try:
+            codes.extend(validate_codes([raw]))
+        except DiagnosisCodeError as exc:
+            errors.append(field_error(f"diagnosis_codes[{position}]", exc.reason))
+    return codes, errors
+
+
+def _schema_errors(exc: ValidationError) -> list[dict]:
+    errors, unknown = [], 0
+    for error in exc.errors(include_input=False, include_url=False):
+        loc = error["loc"]
+        name = str(loc[0]) if loc else ""
+        if error["type"] == "extra_forbidden":
+            unknown += 1
+            continue
+        if name == "diagnosis_codes" and len(loc) > 1:
+            errors.append(field_error(f"diagnosis_codes[{loc[1]}]",
+                                      "must be a non-empty ICD-10-CM code string such as 'G43.709'"))
+            continue
+        allowed = ALLOWED.get(name, "a field of the claims contract")
+        if error["type"] == "missing":
+            errors.append(field_error(name, f"is required: {allowed}"))
+        elif name == "service_date" and error["type"] == "value_error":
+            errors.append(field_error(name, "must be a real calendar date written YYYY-MM-DD"))
+        else:
+            errors.append(field_error(name, f"must be {allowed}"))
+    if unknown:
+        errors.append(field_error(UNKNOWN_FIELD, (
+            f"{unknown} field(s) are not in the claims contract (their names are not repeated back); "
+            f"allowed fields: {', '.join(CLEAN_COLUMNS)}")))
+    return errors

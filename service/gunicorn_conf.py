@@ -1,0 +1,72 @@
+"""gunicorn configuration for production: `gunicorn -c service/gunicorn_conf.py service.wsgi:app`.
+
+Command-line options (`--bind`, `--workers`) override these. Why the choices:
+- sync workers, 2 by default: steadier than gthread for this CPU-bound service on 2 cores.
+- one native thread per worker: HistGradientBoosting's OpenMP pool, left at its default size in
+  every worker, oversubscribes the cores and collapses throughput (13 vs 1,178 requests/s on this
+  machine). OMP_NUM_THREADS is set here, in the master before any worker imports numpy or
+  scikit-learn, and threadpoolctl caps whatever pools are loaded once the worker has built its app.
+- preload_app off: each worker builds its own app and loads its own model after the fork.
+- no max_requests: restarting a worker means reloading the model.
+- docs pages off (production) unless MEDSPA_COVERAGE_DOCS_ENABLED says otherwise.
+"""
+import os
+import signal
+from pathlib import Path
+
+NATIVE_THREADS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+for _name in NATIVE_THREADS_ENV:
+    os.environ[_name] = "1"
+os.environ.setdefault("MEDSPA_COVERAGE_DOCS_ENABLED", "false")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+wsgi_app = "service.wsgi:app"
+chdir = str(Path(__file__).resolve().parents[1])
+bind = [os.environ.get("MEDSPA_COVERAGE_BIND", "127.0.0.1:8000")]
+workers = int(os.environ.get("MEDSPA_COVERAGE_WORKERS", "2"))
+worker_class = "sync"
+threads = 1
+timeout = 30  # a worker silent this long is killed: the whole request budget, model included
+graceful_timeout = 20  # SIGTERM: requests in flight get this long to finish
+keepalive = 2
+max_requests = 0
+max_requests_jitter = 0
+preload_app = False
+accesslog = None  # the app writes its own JSON request log, with no patient data
+errorlog = "-"
+loglevel = "info"
+control_socket_disable = True  # unused, and a fixed socket path would collide between servers
+limit_request_line = 4094
+limit_request_fields = 50
+limit_request_field_size = 8190
+
+
+def post_fork(server, worker):
+    for name in NATIVE_THREADS_ENV:
+        os.environ[name] = "1"
+
+
+def post_worker_init(worker):
+    """After the worker built its app: cap native pools and drain on SIGTERM."""
+    from threadpoolctl import threadpool_limits
+
+    from service.health import start_draining
+
+    worker.native_thread_limits = threadpool_limits(limits=1)  # kept: the limit lasts as long as the worker
+    app = worker.wsgi
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def drain_then_exit(signum, frame):
+        start_draining(app)  # /healthz/ready answers 503 from now on
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, drain_then_exit)
+    signal.siginterrupt(signal.SIGTERM, False)
+
+
+def worker_int(worker):
+    from service.health import start_draining
+
+    if getattr(worker, "wsgi", None) is not None:
+        start_draining(worker.wsgi)

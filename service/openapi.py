@@ -1,0 +1,216 @@
+"""The OpenAPI 3.1 document, generated from the pydantic schemas that validate requests.
+
+Served at GET /openapi.json with a plain HTML rendering at GET /docs (no JavaScript, no CDN),
+both only when DOCS_ENABLED. The committed copy, service/openapi.json, is regenerated with
+`python -m service.openapi > service/openapi.json`; a test fails when it differs from the app's.
+"""
+from __future__ import annotations
+
+import html
+import json
+
+from flask import Blueprint, Flask, Response, current_app
+from pydantic.json_schema import models_json_schema
+
+from features.contract import CONTRACT_VERSION
+from service import schemas
+from service.settings import default_settings
+
+OPENAPI_VERSION = "3.1.0"
+API_VERSION = "1.0.0"
+REF = "#/components/schemas/{model}"
+COMPONENT_MODELS = (
+    schemas.ClaimRequest, schemas.BatchRequest, schemas.InvocationsRequest, schemas.ErrorBody,
+    schemas.ClaimAnswer, schemas.BatchAnswer, schemas.InvocationsResponse, schemas.TreatmentList,
+    schemas.ModelInfo, schemas.HealthStatus,
+)
+SECURITY = [{"bearerAuth": []}, {"apiKeyHeader": []}]
+
+bp = Blueprint("docs", __name__)
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": REF.format(model=name)}
+
+
+def _json(schema: dict, description: str, headers: dict | None = None) -> dict:
+    response = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _errors(*statuses: int) -> dict:
+    texts = {
+        400: ("the body is not valid JSON", None),
+        401: ("no valid API key", {"WWW-Authenticate": {"schema": {"type": "string"}}}),
+        413: ("the body is larger than MAX_CONTENT_LENGTH", None),
+        415: ("the body is not declared as application/json", None),
+        422: ("the request is not valid (or the batch is larger than MAX_BATCH_CLAIMS): errors names every "
+              "field and what it allows", None),
+        429: ("rate limit of this API key reached",
+              {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}),
+        500: ("internal error (says nothing about internals; X-Request-ID identifies it in the log)", None),
+        503: ("no model is loaded yet, or this worker is draining",
+              {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}),
+    }
+    return {str(status): _json(_ref("ErrorBody"), *texts[status]) for status in statuses}
+
+
+def _json_body(schema: dict) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def build_document(max_batch_claims: int | None = None) -> dict:
+    """The OpenAPI document; MAX_BATCH_CLAIMS is the one setting it shows."""
+    if max_batch_claims is None:
+        max_batch_claims = default_settings()["MAX_BATCH_CLAIMS"]
+    _, definitions = models_json_schema([(model, "validation") for model in COMPONENT_MODELS], ref_template=REF)
+    components = definitions["$defs"]
+    components["BatchRequest"]["properties"]["claims"]["maxItems"] = max_batch_claims
+    components["FrameClaim"] = schemas.frame_claim_schema(components["ClaimRequest"])
+    records = components["InvocationsRequest"]["properties"]["dataframe_records"]
+    records["items"], records["maxItems"] = _ref("FrameClaim"), max_batch_claims
+    components["DataframeSplit"]["properties"]["data"]["maxItems"] = max_batch_claims
+    components = dict(sorted(components.items()))
+
+    api_errors = (400, 401, 413, 415, 422, 429, 500, 503)
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "medspa-coverage",
+            "version": API_VERSION,
+            "description": ("Will insurance pay for this med-spa visit? Hard cosmetic-exclusion rules plus a "
+                            f"calibrated approval model. Claims follow the claims contract {CONTRACT_VERSION}. "
+                            "Errors are JSON ({code, message, errors[{field, message}]}) and never repeat the "
+                            "values sent."),
+        },
+        "paths": {
+            "/v1/predict": {"post": {
+                "operationId": "predict",
+                "summary": "Answer one claim, or a batch {claims: [...]} where each claim is answered or rejected "
+                           "on its own",
+                "security": SECURITY,
+                "requestBody": _json_body({"oneOf": [_ref("ClaimRequest"), _ref("BatchRequest")]}),
+                "responses": {"200": _json({"oneOf": [_ref("ClaimAnswer"), _ref("BatchAnswer")]},
+                                           "the answer (one claim) or one result per claim (batch)"),
+                              **_errors(*api_errors)},
+            }},
+            "/invocations": {"post": {
+                "operationId": "invocations",
+                "summary": "MLflow scoring protocol (dataframe_records or dataframe_split); all rows or none",
+                "security": SECURITY,
+                "requestBody": _json_body(_ref("InvocationsRequest")),
+                "responses": {"200": _json(_ref("InvocationsResponse"), "one prediction per row"),
+                              **_errors(*api_errors)},
+            }},
+            "/v1/model": {"get": {
+                "operationId": "model",
+                "summary": "The served model: version, training date, test metrics, rules version",
+                "security": SECURITY,
+                "responses": {"200": _json(_ref("ModelInfo"), "the served model"), **_errors(401, 429, 500, 503)},
+            }},
+            "/v1/treatments": {"get": {
+                "operationId": "treatments",
+                "summary": "The treatment catalog: keys, procedure codes, descriptions, covered diagnoses",
+                "security": SECURITY,
+                "responses": {"200": _json(_ref("TreatmentList"), "the catalog"), **_errors(401, 429, 500)},
+            }},
+            "/healthz/live": {"get": {
+                "operationId": "live",
+                "summary": "The process answers",
+                "security": [],
+                "responses": {"200": _json(_ref("HealthStatus"), "live")},
+            }},
+            "/healthz/ready": {"get": {
+                "operationId": "ready",
+                "summary": "A model is loaded and warmed up and the worker is not draining",
+                "security": [],
+                "responses": {"200": _json(_ref("HealthStatus"), "ready"), **_errors(503)},
+            }},
+        },
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer"},
+                "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            },
+        },
+        "security": SECURITY,
+    }
+
+
+def document_text(document: dict) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    return Response(current_app.extensions["openapi_text"], mimetype="application/json")
+
+
+@bp.get("/docs")
+def docs():
+    return Response(current_app.extensions["docs_html"], mimetype="text/html")
+
+
+def _type_of(schema: dict) -> str:
+    if "$ref" in schema:
+        return schema["$ref"].rsplit("/", 1)[-1]
+    for combinator in ("anyOf", "oneOf"):
+        if combinator in schema:
+            return " | ".join(_type_of(part) for part in schema[combinator])
+    if "enum" in schema:
+        return "one of " + ", ".join(str(value) for value in schema["enum"])
+    if schema.get("type") == "array":
+        return f"list of {_type_of(schema.get('items', {}))}"
+    return str(schema.get("type", "any")) + (f" ({schema['format']})" if "format" in schema else "")
+
+
+def render_docs(document: dict) -> str:
+    """A readable HTML page of the operations and schemas (static; no scripts)."""
+    e = html.escape
+    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{e(document['info']['title'])} API"
+             "</title><style>body{font-family:sans-serif;max-width:70em;margin:auto;padding:1em}"
+             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;vertical-align:top;"
+             "text-align:left}code{background:#f4f4f4}</style></head><body>",
+             f"<h1>{e(document['info']['title'])} {e(document['info']['version'])}</h1>",
+             f"<p>{e(document['info']['description'])}</p><p>Machine-readable: <a href='/openapi.json'>"
+             "/openapi.json</a></p><h2>Operations</h2>"]
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            auth = "API key" if operation.get("security", SECURITY) else "no key"
+            parts.append(f"<h3><code>{e(method.upper())} {e(path)}</code></h3><p>{e(operation['summary'])} "
+                         f"({auth})</p>")
+            if "requestBody" in operation:
+                schema = operation["requestBody"]["content"]["application/json"]["schema"]
+                parts.append(f"<p>Body: {e(_type_of(schema))}</p>")
+            rows = "".join(f"<tr><td>{e(status)}</td><td>{e(response['description'])}</td><td>"
+                           f"{e(_type_of(response['content']['application/json']['schema']))}</td></tr>"
+                           for status, response in operation["responses"].items())
+            parts.append(f"<table><tr><th>status</th><th>meaning</th><th>body</th></tr>{rows}</table>")
+    parts.append("<h2>Schemas</h2>")
+    for name, schema in document["components"]["schemas"].items():
+        required = set(schema.get("required", ()))
+        parts.append(f"<h3 id='{e(name)}'>{e(name)}</h3><p>{e(schema.get('description', ''))}</p>")
+        rows = "".join(f"<tr><td><code>{e(field)}</code></td><td>{e(_type_of(prop))}</td>"
+                       f"<td>{'yes' if field in required else 'no'}</td><td>{e(prop.get('description', ''))}</td></tr>"
+                       for field, prop in schema.get("properties", {}).items())
+        parts.append(f"<table><tr><th>field</th><th>type</th><th>required</th><th>meaning</th></tr>{rows}</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def init_app(app: Flask) -> None:
+    if not app.config["DOCS_ENABLED"]:
+        return
+    document = build_document(app.config["MAX_BATCH_CLAIMS"])
+    app.extensions["openapi_text"] = document_text(document)
+    app.extensions["docs_html"] = render_docs(document)
+    app.register_blueprint(bp)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.write(document_text(build_document()))

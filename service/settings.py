@@ -1,0 +1,106 @@
+"""Service settings: defaults, then environment (`MEDSPA_COVERAGE_<NAME>`), then test overrides.
+
+Environment values are parsed as JSON where they parse (`0.5`, `true`, `["a", "b"]`) and taken
+as strings otherwise. This table is the one place every setting is listed.
+
+| setting | meaning | default |
+|---|---|---|
+| `API_KEY_HASHES` | sha256 hex digests of the accepted API keys (a list, or one comma-separated string) | `[]`: every /v1 request gets 401 |
+| `API_KEYS` | plain keys for tests and tools (env `MEDSPA_COVERAGE_API_KEYS`, comma-separated or a JSON list); hashed into `API_KEY_HASHES` at startup and removed from the config | unset |
+| `RATE_LIMIT_PER_MINUTE` | requests per API key per minute, per worker process (a token bucket; 429 + `Retry-After` when empty); `0` turns it off | `6000` |
+| `MAX_CONTENT_LENGTH` | largest request body in bytes (Flask's own setting; 413 above it) | `2097152` (2 MiB) |
+| `MAX_BATCH_CLAIMS` | most claims in one `{"claims": [...]}` request or one `/invocations` frame | `1000` |
+| `LIKELY_APPROVED_THRESHOLD` | approval probability at or above which the decision is `likely_approved` | `0.7` |
+| `LIKELY_DENIED_THRESHOLD` | approval probability below which the decision is `likely_denied` | `0.3` |
+| `MODEL_SOURCE` | where the model comes from: `registry` (MLflow alias) or `bundle` (`MODEL_BUNDLE_PATH`) | `registry` |
+| `MODEL_NAME` | registered model name | `medspa-coverage` |
+| `MODEL_ALIAS` | registry alias served | `champion` |
+| `MODEL_BUNDLE_PATH` | exported bundle directory, used when `MODEL_SOURCE=bundle` | `<project>/models` |
+| `MODEL_LOADER` | `"module:function"` (or, in tests, a callable) that takes the app config and returns the served model (see `service.model_extension`) | `service.model_extension:no_model_loader` |
+| `MODEL_POLL_SECONDS` | how often to check whether the alias moved (0 = never) | `30` |
+| `TRACKING_URI` | MLflow tracking/registry URI | env `MLFLOW_TRACKING_URI`, else `sqlite:///<project>/var/mlflow.db` |
+| `AUDIT_DATABASE_URL` | SQLAlchemy URL of the audit store (one row per answered claim) | `sqlite:///<project>/var/audit.db` |
+| `AUDIT_SQLITE_SYNCHRONOUS` | SQLite `synchronous` pragma of the audit store (WAL mode): `NORMAL` survives kill -9, `FULL` also power loss | `NORMAL` |
+| `DOCS_ENABLED` | serve `GET /openapi.json` and `GET /docs`; the gunicorn config turns it off (production) unless set | `true` |
+| `MONITOR_INTERVAL_MINUTES` | run the serving monitor on this schedule (0 = off) | `0` |
+| `LOG_LEVEL` | level of the service's JSON operational log | `INFO` |
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+ENV_PREFIX = "MEDSPA_COVERAGE"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+MODEL_SOURCES = ("registry", "bundle")
+_HASH_SHAPE = re.compile(r"^[0-9a-f]{64}$")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot run with; the message names the setting."""
+
+
+def default_settings() -> dict:
+    """The defaults of the table above (computed when called: the environment may change)."""
+    return {
+        "API_KEY_HASHES": [],
+        "RATE_LIMIT_PER_MINUTE": 6000,
+        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        "MAX_BATCH_CLAIMS": 1000,
+        "LIKELY_APPROVED_THRESHOLD": 0.7,
+        "LIKELY_DENIED_THRESHOLD": 0.3,
+        "MODEL_SOURCE": "registry",
+        "MODEL_NAME": "medspa-coverage",
+        "MODEL_ALIAS": "champion",
+        "MODEL_BUNDLE_PATH": str(PROJECT_ROOT / "models"),
+        "MODEL_LOADER": "service.model_extension:no_model_loader",
+        "MODEL_POLL_SECONDS": 30,
+        "TRACKING_URI": os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{PROJECT_ROOT / 'var' / 'mlflow.db'}",
+        "AUDIT_DATABASE_URL": f"sqlite:///{PROJECT_ROOT / 'var' / 'audit.db'}",
+        "AUDIT_SQLITE_SYNCHRONOUS": "NORMAL",
+        "DOCS_ENABLED": True,
+        "MONITOR_INTERVAL_MINUTES": 0,
+        "LOG_LEVEL": "INFO",
+    }
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _as_list(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(item).strip() for item in value if str(item).strip()]
+    return [part.strip() for part in str(value).split(",") if part.strip()]
+
+
+def finish_settings(config) -> None:
+    """Hash plain keys, normalise lists and check every setting; raise SettingsError."""
+    plain = _as_list(config.pop("API_KEYS", None))
+    hashes = [value.lower() for value in _as_list(config.get("API_KEY_HASHES"))]
+    bad = [position for position, value in enumerate(hashes) if not _HASH_SHAPE.match(value)]
+    if bad:
+        raise SettingsError(f"API_KEY_HASHES: entries {bad} are not sha256 hex digests (64 hex characters)")
+    config["API_KEY_HASHES"] = sorted(set(hashes) | {hash_key(key) for key in plain})
+
+    for name, low in (("RATE_LIMIT_PER_MINUTE", 0), ("MAX_CONTENT_LENGTH", 1), ("MAX_BATCH_CLAIMS", 1),
+                      ("MODEL_POLL_SECONDS", 0), ("MONITOR_INTERVAL_MINUTES", 0)):
+        value = config.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise SettingsError(f"{name}: must be an integer >= {low}")
+    approved, denied = config.get("LIKELY_APPROVED_THRESHOLD"), config.get("LIKELY_DENIED_THRESHOLD")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (approved, denied)) \
+            or not 0.0 <= denied <= approved <= 1.0:
+        raise SettingsError("LIKELY_DENIED_THRESHOLD and LIKELY_APPROVED_THRESHOLD: numbers with "
+                            "0 <= denied <= approved <= 1")
+    if config.get("MODEL_SOURCE") not in MODEL_SOURCES:
+        raise SettingsError(f"MODEL_SOURCE: must be one of {', '.join(MODEL_SOURCES)}")
+    if not isinstance(config.get("DOCS_ENABLED"), bool):
+        raise SettingsError("DOCS_ENABLED: must be true or false")
+    if str(config.get("AUDIT_SQLITE_SYNCHRONOUS")).upper() not in ("NORMAL", "FULL", "EXTRA"):
+        raise SettingsError("AUDIT_SQLITE_SYNCHRONOUS: must be NORMAL, FULL or EXTRA")
+    config["AUDIT_SQLITE_SYNCHRONOUS"] = str(config["AUDIT_SQLITE_SYNCHRONOUS"]).upper()

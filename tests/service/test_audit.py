@@ -1,0 +1,71 @@
+"""The audit store: one row per answered claim, readable back, durable across reopening."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import text
+
+from service.audit import AuditRecord, AuditStore
+
+T0 = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
+
+
+def _record(number: int, served_at: datetime) -> AuditRecord:
+    return AuditRecord(request_id=f"req{number}", served_at=served_at, key_id="abcd1234", model_name="medspa-coverage",
+                       model_version="3", rules_version="1.0+deadbeef",
+                       claim={"claim_id": f"c{number}", "benefit_limit": None, "diagnosis_codes": "G43709"},
+                       answer={"decision": "likely_approved", "approval_probability": 0.91}, latency_ms=1.5)
+
+
+def test_round_trip_and_reopen(tmp_path):
+    url = f"sqlite:///{tmp_path / 'nested' / 'audit.db'}"
+    store = AuditStore(url)
+    written = [_record(n, T0 + timedelta(minutes=n)) for n in range(3)]
+    store.record_many(written)
+    assert store.read_since() == written
+    store.close()
+
+    reopened = AuditStore(url)
+    assert reopened.read_since() == written
+    reopened.record_many([_record(3, T0 + timedelta(minutes=3))])
+    assert [row.request_id for row in reopened.read_since()] == ["req0", "req1", "req2", "req3"]
+
+
+def test_read_since_and_until(tmp_path):
+    store = AuditStore(f"sqlite:///{tmp_path / 'audit.db'}")
+    store.record_many([_record(n, T0 + timedelta(hours=n)) for n in range(5)])
+    assert [r.request_id for r in store.read_since(T0 + timedelta(hours=2))] == ["req2", "req3", "req4"]
+    assert [r.request_id for r in store.read_since(T0 + timedelta(hours=1), T0 + timedelta(hours=3))] == ["req1", "req2"]
+    # another time zone, same instant
+    later = (T0 + timedelta(hours=4)).astimezone(timezone(timedelta(hours=-5)))
+    assert [r.request_id for r in store.read_since(later)] == ["req4"]
+    assert store.read_since(T0)[0].served_at.tzinfo is not None
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path):
+    store = AuditStore(f"sqlite:///{tmp_path / 'audit.db'}", sqlite_synchronous="FULL")
+    with store.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+
+
+def test_nan_never_reaches_the_store_as_invalid_json(tmp_path):
+    store = AuditStore(f"sqlite:///{tmp_path / 'audit.db'}")
+    bad = AuditRecord(**{**_record(0, T0).__dict__, "claim": {"benefit_limit": float("nan")}})
+    with pytest.raises(ValueError):
+        store.record_many([bad])
+    assert store.read_since() == []
+
+
+def test_two_stores_on_one_file_both_write(tmp_path):
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    first, second = AuditStore(url), AuditStore(url)  # two workers
+    first.record_many([_record(0, T0)])
+    second.record_many([_record(1, T0)])
+    assert len(first.read_since()) == 2
+
+
+def test_an_unknown_synchronous_mode_is_refused(tmp_path):
+    with pytest.raises(ValueError):
+        AuditStore(f"sqlite:///{tmp_path / 'audit.db'}", sqlite_synchronous="OFF; DROP TABLE x")

@@ -1,0 +1,129 @@
+"""API keys on every protected route, checked before validation; the per-key rate limit."""
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from service.auth import RateLimiter
+from service.settings import SettingsError
+from service_testing import API_KEY, body_of, example_claim
+
+PROTECTED = [
+    ("GET", "/v1/treatments", None),
+    ("GET", "/v1/model", None),
+    ("POST", "/v1/predict", example_claim()),
+    ("POST", "/invocations", {"dataframe_records": [example_claim()]}),
+]
+CREDENTIALS = [
+    ("missing", {}, False),
+    ("wrong bearer", {"Authorization": "Bearer not-a-key"}, False),
+    ("wrong x-api-key", {"X-API-Key": "not-a-key"}, False),
+    ("basic scheme", {"Authorization": f"Basic {API_KEY}"}, False),
+    ("empty bearer", {"Authorization": "Bearer "}, False),
+    ("key hash instead of key", {"X-API-Key": hashlib.sha256(API_KEY.encode()).hexdigest()}, False),
+    ("bearer", {"Authorization": f"Bearer {API_KEY}"}, True),
+    ("bearer, scheme in lower case", {"Authorization": f"bearer {API_KEY}"}, True),
+    ("x-api-key", {"X-API-Key": API_KEY}, True),
+    ("a bad Authorization header is not rescued by X-API-Key", {"Authorization": "Basic x", "X-API-Key": API_KEY},
+     False),
+]
+
+
+@pytest.mark.parametrize("method, path, body", PROTECTED)
+@pytest.mark.parametrize("label, headers, accepted", CREDENTIALS, ids=[c[0] for c in CREDENTIALS])
+def test_every_protected_route_needs_a_valid_key(client, method, path, body, label, headers, accepted):
+    response = client.open(path, method=method, json=body, headers=headers)
+    if accepted:
+        assert response.status_code != 401
+    else:
+        assert response.status_code == 401
+        assert body_of(response)["code"] == "unauthorized"
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("method, path", [("POST", "/v1/predict"), ("POST", "/invocations")])
+@pytest.mark.parametrize("data, content_type", [
+    (b"{not json", "application/json"),
+    (b'{"patient_age": "old"}', "application/json"),
+    (b"x" * 100, "text/plain"),
+])
+def test_a_bad_body_without_a_key_gets_401_not_a_validation_error(client, method, path, data, content_type):
+    response = client.open(path, method=method, data=data, content_type=content_type)
+    assert response.status_code == 401
+
+
+def test_an_oversized_body_without_a_key_gets_401(make_app):
+    client = make_app(MAX_CONTENT_LENGTH=100).test_client()
+    assert client.post("/v1/predict", data=b"{" + b" " * 1000 + b"}", content_type="application/json").status_code == 401
+
+
+def test_health_and_docs_need_no_key(client):
+    assert client.get("/healthz/live").status_code == 200
+    assert client.get("/healthz/ready").status_code == 503  # no model, but not 401
+    assert client.get("/openapi.json").status_code == 200
+
+
+def test_plain_keys_are_hashed_at_startup_and_not_kept(app):
+    assert "API_KEYS" not in app.config
+    assert hashlib.sha256(API_KEY.encode()).hexdigest() in app.config["API_KEY_HASHES"]
+    assert API_KEY not in repr(dict(app.config))
+
+
+def test_keys_configured_as_hashes_only(make_app):
+    digest = hashlib.sha256(b"hashed-only-key").hexdigest()
+    client = make_app(API_KEYS=None, API_KEY_HASHES=[digest]).test_client()
+    assert client.get("/v1/treatments", headers={"X-API-Key": "hashed-only-key"}).status_code == 200
+    assert client.get("/v1/treatments", headers={"X-API-Key": API_KEY}).status_code == 401
+
+
+def test_keys_from_the_environment(make_app, monkeypatch):
+    monkeypatch.setenv("MEDSPA_COVERAGE_API_KEYS", "env-key-one,env-key-two")
+    client = make_app(API_KEYS=None).test_client()
+    for key in ("env-key-one", "env-key-two"):
+        assert client.get("/v1/treatments", headers={"X-API-Key": key}).status_code == 200
+
+
+def test_no_keys_configured_refuses_everyone(make_app):
+    client = make_app(API_KEYS=None).test_client()
+    assert client.get("/v1/treatments", headers={"X-API-Key": API_KEY}).status_code == 401
+
+
+@pytest.mark.parametrize("hashes", [["not-hex"], ["ab" * 31]])
+def test_a_malformed_key_hash_stops_the_start(make_app, hashes):
+    with pytest.raises(SettingsError, match="API_KEY_HASHES"):
+        make_app(API_KEY_HASHES=hashes)
+
+
+def test_logs_name_the_key_by_its_id_never_the_key(client, auth, log_lines):
+    client.get("/v1/treatments", headers=auth)
+    lines = log_lines()
+    key_id = hashlib.sha256(API_KEY.encode()).hexdigest()[:8]
+    assert any(f'"key_id": "{key_id}"' in line for line in lines)
+    assert not any(API_KEY in line for line in lines)
+
+
+def test_rate_limit_answers_429_with_retry_after(make_app, auth):
+    client = make_app(RATE_LIMIT_PER_MINUTE=2).test_client()
+    assert [client.get("/v1/treatments", headers=auth).status_code for _ in range(2)] == [200, 200]
+    limited = client.get("/v1/treatments", headers=auth)
+    assert limited.status_code == 429
+    assert body_of(limited)["code"] == "rate_limited"
+    assert int(limited.headers["Retry-After"]) >= 1
+    # the bucket is per key: another key is still served
+    assert client.get("/v1/treatments", headers={"X-API-Key": "other-key-9876543210"}).status_code == 200
+
+
+def test_rate_limit_zero_means_off(make_app, auth):
+    client = make_app(RATE_LIMIT_PER_MINUTE=0).test_client()
+    assert {client.get("/v1/treatments", headers=auth).status_code for _ in range(20)} == {200}
+
+
+def test_rate_limiter_refills_over_time():
+    now = [0.0]
+    limiter = RateLimiter(per_minute=60, clock=lambda: now[0])
+    assert all(limiter.retry_after("k") == 0 for _ in range(60))
+    assert limiter.retry_after("k") == 1
+    now[0] += 1.0
+    assert limiter.retry_after("k") == 0
+    assert limiter.retry_after("k") >= 1

@@ -1,0 +1,127 @@
+"""Readiness follows the model extension; with no model the service says 503, never a fake answer."""
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from service.health import start_draining
+from service_testing import API_KEY, FixedAnswerModel, body_of, example_claim
+
+
+def test_live_is_200(client):
+    response = client.get("/healthz/live")
+    assert response.status_code == 200 and body_of(response) == {"status": "live"}
+
+
+def test_ready_is_503_json_without_a_model(client):
+    response = client.get("/healthz/ready")
+    assert response.status_code == 503
+    assert body_of(response)["code"] == "model_unavailable"
+
+
+@pytest.mark.parametrize("method, path, payload", [
+    ("POST", "/v1/predict", example_claim()),
+    ("POST", "/v1/predict", {"claims": [example_claim(), example_claim()]}),
+    ("POST", "/invocations", {"dataframe_records": [example_claim()]}),
+    ("GET", "/v1/model", None),
+])
+def test_without_a_model_answers_are_503_model_unavailable(client, auth, method, path, payload):
+    response = client.open(path, method=method, json=payload, headers=auth)
+    assert response.status_code == 503
+    assert body_of(response)["code"] == "model_unavailable"
+    assert response.headers["Retry-After"]
+
+
+def test_without_a_model_validation_still_answers_first(client, auth):
+    response = client.post("/v1/predict", json=example_claim(patient_age=-1), headers=auth)
+    assert response.status_code == 422
+
+
+def test_no_audit_rows_without_answers(app, client, auth):
+    client.post("/v1/predict", json=example_claim(), headers=auth)
+    assert app.extensions["audit_store"].read_since() == []
+
+
+def test_ready_and_model_info_with_a_loaded_model(served_client, auth):
+    assert served_client.get("/healthz/ready").status_code == 200
+    info = body_of(served_client.get("/v1/model", headers=auth))
+    assert info["ready"] is True and info["version"] == "0"
+
+
+def test_draining_makes_ready_503(served_app):
+    client = served_app.test_client()
+    start_draining(served_app)
+    response = client.get("/healthz/ready")
+    assert response.status_code == 503 and body_of(response)["code"] == "draining"
+    assert client.get("/healthz/live").status_code == 200
+
+
+def test_a_model_that_fails_its_warm_up_is_not_served(make_app):
+    class FailsWarmUp(FixedAnswerModel):
+        def answer(self, claims):
+            raise RuntimeError("broken")
+
+    app = make_app(MODEL_LOADER=lambda config: FailsWarmUp())
+    assert app.extensions["coverage_model"].ready is False
+    assert app.test_client().get("/healthz/ready").status_code == 503
+
+
+def test_a_failed_reload_keeps_the_old_model_and_says_so(make_app):
+    models = iter([FixedAnswerModel()])
+
+    def loader(config):
+        return next(models)  # the second call raises StopIteration: the new model failed
+
+    app = make_app(MODEL_LOADER=loader)
+    extension = app.extensions["coverage_model"]
+    served = extension._model
+    assert extension.load() is False
+    assert extension.ready and extension._model is served
+    assert extension.info()["last_load_error"].startswith("StopIteration")
+
+
+def test_the_default_loader_says_no_loader_is_configured(app):
+    info = app.extensions["coverage_model"].info()
+    assert info["ready"] is False and "no model loader configured yet" in info["last_load_error"]
+
+
+def test_the_loader_can_be_named_by_dotted_path(make_app):
+    app = make_app(MODEL_LOADER="service_testing:fixed_answer_loader")
+    assert app.extensions["coverage_model"].ready
+
+
+def test_the_model_receives_canonical_claims_and_the_loader_the_config(make_app, auth):
+    seen = {}
+
+    def loader(config):
+        seen["threshold"] = config["LIKELY_APPROVED_THRESHOLD"]
+        seen["model"] = FixedAnswerModel()
+        return seen["model"]
+
+    client = make_app(MODEL_LOADER=loader, LIKELY_APPROVED_THRESHOLD=0.8).test_client()
+    client.post("/v1/predict", json=example_claim(diagnosis_codes=["g43.709"]), headers=auth)
+    assert seen["threshold"] == 0.8
+    claim = seen["model"].calls[-1][0]  # calls[0] is the warm-up
+    assert claim["diagnosis_codes"] == "G43709" and claim["place_of_service"] == "11"
+
+
+def test_treatments_lists_the_catalog(client, auth):
+    body = body_of(client.get("/v1/treatments", headers=auth))
+    keys = [row["treatment"] for row in body["treatments"]]
+    assert "botulinum_toxin" in keys and "facial" in keys
+    botox = body["treatments"][keys.index("botulinum_toxin")]
+    assert "64615" in botox["procedure_codes"] and "G43.709" in botox["covered_diagnoses"]
+
+
+def test_every_answered_claim_is_audited_before_the_response(served_app, auth):
+    client = served_app.test_client()
+    claims = [example_claim(claim_id="a"), example_claim(patient_age="bad"), example_claim(claim_id="c")]
+    response = client.post("/v1/predict", json={"claims": claims}, headers=auth)
+    rows = served_app.extensions["audit_store"].read_since()
+    assert [row.claim["claim_id"] for row in rows] == ["a", "c"]
+    assert {row.request_id for row in rows} == {response.headers["X-Request-ID"]}
+    assert rows[0].key_id == hashlib.sha256(API_KEY.encode()).hexdigest()[:8]
+    assert rows[0].model_name == "stand-in" and rows[0].model_version == "0" and rows[0].rules_version == "test"
+    assert rows[0].answer["decision"] == "uncertain" and rows[0].latency_ms >= 0
+    assert rows[0].claim["diagnosis_codes"] == "G43709"
