@@ -34,6 +34,29 @@ def serve(bind: str | None, workers: int | None) -> None:
     os.execv(sys.executable, argv)  # gunicorn replaces this process, so Ctrl-C and SIGTERM reach it
 
 
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--quarantine", "quarantine_path", type=click.Path(dir_okay=False), default=None,
+              help="write the quarantined rows, with their original values, to this CSV file")
+@click.option("--requests", is_flag=True, help="check prediction requests (no claim_id or outcome) instead of history")
+@click.pass_context
+def validate(ctx: click.Context, path: str, quarantine_path: str | None, requests: bool) -> None:
+    """Check a claims file (CSV, Parquet, JSON lines) against the contract and report what loads.
+
+    Exits 0 when the file loads, even with quarantined rows; 2 when it cannot load at all.
+    """
+    from training.loading import ClaimsFileError, format_report, load_claims
+
+    try:
+        result = load_claims(path, history=not requests, quarantine_path=quarantine_path)
+    except ClaimsFileError as error:
+        click.echo(f"Error: {error}", err=True)
+        ctx.exit(2)
+    click.echo(format_report(result.report))
+    if quarantine_path is not None:
+        click.echo(f"\nquarantined rows written to {quarantine_path}")
+
+
 @main.command("generate-history")
 @click.option("--rows", type=click.IntRange(min=1), required=True, help="number of claims to write")
 @click.option("--seed", type=click.IntRange(min=0), required=True, help="random seed: the same seed writes the same bytes")
