@@ -1,0 +1,109 @@
+"""The feature pipeline: clean claims frame -> float32 matrix, with readable feature names.
+
+`build_feature_pipeline()` returns an unfitted ColumnTransformer of the four encoders in
+features.transformers; the training code fits it. A ColumnTransformer rather than a FeatureUnion
+because each encoder reads only its own columns: a frame scored later may lack the outcome
+columns the training frame had, or carry extra ones, and still fit the fitted pipeline.
+
+Output names are `<encoder>__<feature>`: `treatment__botulinum_toxin`,
+`circumstance__prior_authorization`, `diagnosis__covered_diagnosis`, `policy__plan_type_hmo`.
+
+The service scores one claim without a DataFrame: `claim_to_columns(claim)` makes one-element
+arrays from a canonical claim dict, and `encode_claims(fitted, columns)` runs the fitted encoders'
+cores on them and returns the same row `fitted.transform(frame)` would.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.exceptions import NotFittedError
+
+from features.claim_facts import join_codes
+from features.contract import VISIT_FIELDS
+from features.diagnosis import normalise_code
+from features.transformers import (  # noqa: F401 (MONOTONIC_INCREASING_FEATURES: re-exported)
+    COMMON_PLACES_OF_SERVICE,
+    MONOTONIC_INCREASING_FEATURES,
+    CircumstanceEncoder,
+    DiagnosisEncoder,
+    PolicyEncoder,
+    TreatmentEncoder,
+    factorise_object_columns,
+)
+
+# (step name, encoder class): the step name is the prefix of its output names.
+ENCODERS = (
+    ("treatment", TreatmentEncoder),
+    ("policy", PolicyEncoder),
+    ("diagnosis", DiagnosisEncoder),
+    ("circumstance", CircumstanceEncoder),
+)
+# Clean-frame columns the pipeline reads, in first-use order; the text ones among them.
+FEATURE_INPUT_COLUMNS = tuple(dict.fromkeys(c for _, encoder in ENCODERS for c in encoder.INPUT_COLUMNS))
+TEXT_INPUT_COLUMNS = tuple(c for c in FEATURE_INPUT_COLUMNS if VISIT_FIELDS[c][0] in ("string", "code", "codes", "enum"))
+
+
+def build_feature_pipeline(*, procedure_code_min_frequency: int = 20, diagnosis_min_frequency: int = 20,
+                           handle_unknown: str = "ignore",
+                           place_of_service_codes: tuple[str, ...] = COMMON_PLACES_OF_SERVICE) -> ColumnTransformer:
+    """An unfitted pipeline of the four encoders; parameters go to the encoder they name."""
+    encoders = {
+        "treatment": TreatmentEncoder(min_frequency=procedure_code_min_frequency),
+        "policy": PolicyEncoder(),
+        "diagnosis": DiagnosisEncoder(min_frequency=diagnosis_min_frequency, handle_unknown=handle_unknown),
+        "circumstance": CircumstanceEncoder(place_of_service_codes=place_of_service_codes),
+    }
+    return ColumnTransformer(
+        [(step, encoders[step], list(encoder.INPUT_COLUMNS)) for step, encoder in ENCODERS],
+        remainder="drop", sparse_threshold=0.0, verbose_feature_names_out=True)
+
+
+def _fitted_encoders(fitted) -> list:
+    if hasattr(fitted, "encode_columns"):  # a single fitted encoder
+        return [fitted]
+    if not hasattr(fitted, "transformers_"):
+        raise NotFittedError("encode_claims needs a fitted pipeline from build_feature_pipeline()")
+    encoders = []
+    for step, transformer, _ in fitted.transformers_:
+        if isinstance(transformer, str) and transformer == "drop":
+            continue
+        if not hasattr(transformer, "encode_columns"):
+            raise TypeError(f"encode_claims: step {step!r} has no encode_columns core")
+        encoders.append(transformer)
+    return encoders
+
+
+def encode_claims(fitted_pipeline, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The fitted pipeline's output for claims given as {clean-frame column: 1-D array}.
+
+    Equal to `fitted_pipeline.transform(frame)` for the same claims, without sklearn's per-call
+    validation or a DataFrame: the service's path for one claim. For many claims from a frame,
+    `frame[column].array` (or the Series) is cheaper than `.to_numpy()`, which turns category
+    columns into Python strings.
+    """
+    encoders = _fitted_encoders(fitted_pipeline)
+    columns = factorise_object_columns(columns, TEXT_INPUT_COLUMNS)
+    return np.concatenate([encoder.encode_columns(columns) for encoder in encoders], axis=1)
+
+
+def _one(value, kind: str, default) -> np.ndarray:
+    if value is None:
+        value = default
+    if kind == "bool":
+        return np.array([bool(value)])
+    if kind in ("int", "number"):
+        return np.array([np.nan if value is None else float(value)])
+    if kind == "codes" and not isinstance(value, str):  # a list of codes rather than the joined form
+        value = join_codes(normalise_code(code) for code in value)
+    return np.array([value], dtype=object)
+
+
+def claim_to_columns(claim: Mapping) -> dict[str, np.ndarray]:
+    """One canonical claim (clean-frame keys) -> {column: one-element array} for encode_claims.
+
+    Absent fields take the contract's defaults; diagnosis_codes may be the joined string or a list.
+    """
+    return {name: _one(claim.get(name), VISIT_FIELDS[name][0], VISIT_FIELDS[name][3])
+            for name in FEATURE_INPUT_COLUMNS}

@@ -1,0 +1,128 @@
+"""The feature pipeline: unfitted on build, readable names, and one row per claim whichever door."""
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import skops.io
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+from features.contract import CLEAN_COLUMNS
+from features.pipeline import (
+    FEATURE_INPUT_COLUMNS,
+    MONOTONIC_INCREASING_FEATURES,
+    build_feature_pipeline,
+    claim_to_columns,
+    encode_claims,
+)
+
+
+@pytest.fixture(scope="module")
+def fitted(varied_frame):
+    return build_feature_pipeline(procedure_code_min_frequency=5, diagnosis_min_frequency=5).fit(varied_frame)
+
+
+def test_build_returns_an_unfitted_pipeline():
+    with pytest.raises(NotFittedError):
+        check_is_fitted(build_feature_pipeline())
+
+
+def test_output_is_float32_with_one_readable_name_per_column(fitted, varied_frame):
+    out = fitted.transform(varied_frame)
+    names = list(fitted.get_feature_names_out())
+    assert out.dtype == np.float32 and out.shape == (len(varied_frame), len(names))
+    assert len(set(names)) == len(names)
+    for name in ("treatment__botulinum_toxin", "treatment__procedure_code_64615", "policy__plan_type_hmo",
+                 "diagnosis__covered_diagnosis", "diagnosis__chapter_06", "circumstance__prior_authorization",
+                 "circumstance__weeks_since_last_treatment"):
+        assert name in names
+    assert all(name.split("__")[0] in ("treatment", "policy", "diagnosis", "circumstance") for name in names)
+
+
+def test_monotonic_features_are_single_zero_one_columns(fitted, varied_frame):
+    out = fitted.transform(varied_frame)
+    names = list(fitted.get_feature_names_out())
+    assert set(MONOTONIC_INCREASING_FEATURES) == {
+        "circumstance__prior_authorization", "circumstance__referral", "circumstance__medical_necessity_letter",
+        "circumstance__conservative_therapy_documented", "policy__in_network", "diagnosis__covered_diagnosis"}
+    for feature in MONOTONIC_INCREASING_FEATURES:
+        assert names.count(feature) == 1
+        values = set(np.unique(out[:, names.index(feature)]).tolist())
+        assert values == {0.0, 1.0}, feature
+
+
+def test_monotonic_features_follow_their_inputs(fitted, make_clean_frame):
+    names = list(fitted.get_feature_names_out())
+    frame = make_clean_frame(
+        {"prior_authorization": False, "referral": False, "medical_necessity_letter": False,
+         "conservative_therapy_documented": False, "in_network": False, "diagnosis_codes": "L908"},
+        {"prior_authorization": True, "referral": True, "medical_necessity_letter": True,
+         "conservative_therapy_documented": True, "in_network": True, "diagnosis_codes": "G43709"})
+    out = fitted.transform(frame)
+    columns = [names.index(feature) for feature in MONOTONIC_INCREASING_FEATURES]
+    assert out[0, columns].tolist() == [0.0] * 6 and out[1, columns].tolist() == [1.0] * 6
+
+
+def test_a_scoring_frame_may_lack_or_add_columns_the_pipeline_does_not_read(fitted, varied_frame):
+    history = varied_frame.assign(outcome="approved", approved=True)
+    pipeline = build_feature_pipeline().fit(history)
+    requests = varied_frame[list(FEATURE_INPUT_COLUMNS)].assign(note="ignored")
+    np.testing.assert_array_equal(pipeline.transform(requests), pipeline.transform(history))
+
+
+def test_set_output_pandas_on_the_pipeline(varied_frame):
+    pipeline = build_feature_pipeline().set_output(transform="pandas").fit(varied_frame)
+    out = pipeline.transform(varied_frame)
+    assert isinstance(out, pd.DataFrame) and list(out.columns) == list(pipeline.get_feature_names_out())
+    assert (out.dtypes == np.float32).all()
+
+
+def test_encode_claims_on_one_claim_equals_the_pipeline_row(fitted, varied_frame, varied_claim_dicts):
+    expected = fitted.transform(varied_frame)
+    for row, claim in enumerate(varied_claim_dicts):
+        np.testing.assert_array_equal(encode_claims(fitted, claim_to_columns(claim))[0], expected[row],
+                                      err_msg=f"claim {row}: {claim}")
+
+
+@pytest.mark.parametrize("as_column", [pd.Series.to_numpy, lambda series: series.array, lambda series: series],
+                         ids=["to_numpy", "array", "series"])
+def test_encode_claims_on_many_claims_equals_transform(fitted, varied_frame, as_column):
+    frame = varied_frame.iloc[::2]  # an index with gaps, as after filtering
+    columns = {name: as_column(frame[name]) for name in CLEAN_COLUMNS}
+    np.testing.assert_array_equal(encode_claims(fitted, columns), fitted.transform(frame))
+
+
+def test_claim_to_columns_fills_contract_defaults_and_joins_code_lists(fitted, make_clean_frame, varied_claim_dicts):
+    claim = dict(varied_claim_dicts[0], diagnosis_codes=["G43.709", "z41.1"])
+    for optional in ("conservative_therapy_documented", "visit_number", "weeks_since_last_treatment",
+                     "benefit_limit", "benefit_used", "place_of_service"):
+        claim.pop(optional)
+    columns = claim_to_columns(claim)
+    assert columns["diagnosis_codes"][0] == "G43709;Z411"
+    assert columns["visit_number"][0] == 1 and np.isnan(columns["benefit_limit"][0])
+    frame = make_clean_frame(dict(claim, diagnosis_codes="G43709;Z411", conservative_therapy_documented=False,
+                                  visit_number=1, benefit_used=0.0, place_of_service=None))
+    np.testing.assert_array_equal(encode_claims(fitted, columns), fitted.transform(frame))
+
+
+def test_the_fitted_pipeline_survives_skops(fitted, varied_frame):
+    data = skops.io.dumps(fitted)
+    untrusted = skops.io.get_untrusted_types(data=data)
+    assert all(name.startswith(("features.", "sklearn.", "numpy.", "builtins.")) for name in untrusted), untrusted
+    loaded = skops.io.loads(data, trusted=untrusted)
+    np.testing.assert_array_equal(loaded.transform(varied_frame), fitted.transform(varied_frame))
+
+
+def test_one_claim_encodes_in_well_under_a_millisecond(fitted, varied_claim_dicts):
+    columns = claim_to_columns(varied_claim_dicts[0])
+    encode_claims(fitted, columns)
+    best = min(_seconds_per_call(lambda: encode_claims(fitted, columns), 200) for _ in range(5))
+    assert best < 1e-3  # the target is ~100 us; the bound leaves room for a busy test machine
+
+
+def _seconds_per_call(function, calls):
+    start = time.perf_counter()
+    for _ in range(calls):
+        function()
+    return (time.perf_counter() - start) / calls
