@@ -76,3 +76,79 @@ def generate_history(rows: int, seed: int, out: str, truth_path: str | None, bad
     except ValueError as error:
         raise click.UsageError(str(error)) from error
     click.echo(summary.format())
+
+
+@main.command()
+@click.option("--data", "data_path", type=click.Path(exists=True, dir_okay=False), required=True,
+              help="claims history file (CSV, Parquet or JSON lines)")
+@click.option("--tracking-uri", default=None,
+              help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///<project>/var/mlflow.db)")
+@click.option("--experiment", default="medspa-coverage", show_default=True, help="MLflow experiment name")
+@click.option("--no-promote", is_flag=True, help="register the model as challenger only; skip the champion gate")
+@click.option("--truth", "truth_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="true approval probabilities (default: <data stem>.truth.<ext> beside the data, when present)")
+@click.option("--max-auc-drop", type=click.FloatRange(min=0), default=0.005, show_default=True,
+              help="gate: largest test-AUC drop against the champion that still promotes")
+@click.option("--max-ece-rise", type=click.FloatRange(min=0), default=0.005, show_default=True,
+              help="gate: largest rise in expected calibration error that still promotes")
+@click.option("--models-dir", type=click.Path(file_okay=False), default=None,
+              help="where the champion bundle is exported (default: <project>/models)")
+@click.option("--no-export", is_flag=True, help="do not export the champion bundle")
+@click.option("--quiet", is_flag=True, help="no progress bars (stage lines still print)")
+@click.pass_context
+def train(ctx: click.Context, data_path: str, tracking_uri: str | None, experiment: str, no_promote: bool,
+          truth_path: str | None, max_auc_drop: float, max_ece_rise: float, models_dir: str | None,
+          no_export: bool, quiet: bool) -> None:
+    """Train, evaluate and register a model from a claims file; promote it if it beats the champion.
+
+    Exits 0 on success (promoted or not), 2 when the file cannot train (no MLflow run is created).
+    """
+    from training.registry import GateParams
+    from training.train import EXIT_BAD_INPUT, TrainingInputError, TrainingParams, run_training
+
+    params = TrainingParams(gate=GateParams(max_auc_drop=max_auc_drop, max_ece_rise=max_ece_rise))
+    try:
+        result = run_training(data_path, tracking_uri=tracking_uri, experiment=experiment, promote=not no_promote,
+                              truth_path=truth_path, params=params, progress=not quiet, models_dir=models_dir,
+                              export=not no_export, echo=click.echo)
+    except TrainingInputError as error:
+        click.echo(f"Error: {error}", err=True)
+        ctx.exit(EXIT_BAD_INPUT)
+    click.echo(f"run {result.run_id}: version {result.model_version} {result.decision} ({result.reason})")
+
+
+@main.command()
+@click.option("--input", "input_path", type=click.Path(exists=True, dir_okay=False), required=True,
+              help="claims to score (CSV, Parquet or JSON lines)")
+@click.option("--output", "output_path", type=click.Path(dir_okay=False), required=True,
+              help="scored claims (format from the name: .csv, .parquet, .jsonl); bad rows go to <output>.rejected.csv")
+@click.option("--model", "model_uri", default=None,
+              help="MLflow model URI (default models:/medspa-coverage@champion) or a model bundle folder")
+@click.option("--tracking-uri", default=None, help="MLflow tracking URI for models:/ URIs (default as for train)")
+@click.option("--chunk-rows", type=click.IntRange(min=1), default=100_000, show_default=True,
+              help="claims read, scored and written at a time")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+@click.pass_context
+def predict(ctx: click.Context, input_path: str, output_path: str, model_uri: str | None, tracking_uri: str | None,
+            chunk_rows: int, quiet: bool) -> None:
+    """Score a claims file with the champion (or --model); bad rows are reported, not fatal.
+
+    Exits 0 when the file was scored (even with rejected rows), 2 when it cannot be read at all.
+    """
+    from mlflow.exceptions import MlflowException
+
+    from training.batch import predict_file
+    from training.claims_files import ClaimsFileError
+    from training.export import BundleIntegrityError
+
+    try:
+        report = predict_file(input_path, output_path, model_uri, tracking_uri=tracking_uri,
+                              chunk_rows=chunk_rows, progress=not quiet)
+    except ClaimsFileError as error:
+        click.echo(f"Error: {error}", err=True)
+        ctx.exit(2)
+    except (MlflowException, FileNotFoundError, BundleIntegrityError) as error:
+        click.echo(f"Error: cannot load the model: {error}", err=True)
+        ctx.exit(1)
+    click.echo(f"{report.rows_scored} claims scored to {report.output_path}, {report.rows_rejected} rejected "
+               f"(listed in {report.rejected_path}); {report.claims_per_second:,.0f} claims/s")

@@ -1,0 +1,225 @@
+"""`medspa-coverage predict`: score a claims file with the champion (or any model), in chunks.
+
+    predict_file("requests.csv", "scored.parquet")                 # models:/medspa-coverage@champion
+    predict_file("requests.jsonl", "scored.csv", model="models/champion")   # a bundle folder
+
+Input: CSV, Parquet or JSON lines in the contract's request form (outcome fields may be present
+and are carried through). Output (format from the output's file name, same set): every valid
+input row with its original values, then OUTPUT_COLUMNS. Rows that break the contract are left
+out of the output and listed in `<output>.rejected.csv` (row_number, field, reason; the data row
+number is 1-based without the header; reasons never quote values); they never stop the run.
+
+The file is read, checked, scored and written `chunk_rows` rows at a time (pyarrow's streaming
+CSV reader, Parquet row groups, pandas' JSON-lines chunks), so memory stays bounded whatever the
+file size. The output is written to `<output>.partial` and renamed when complete.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+OUTPUT_COLUMNS = ("approval_probability", "decision", "excluded", "rule_ids", "top_denial_reason")
+REJECTED_COLUMNS = ("row_number", "field", "reason")
+DEFAULT_MODEL_URI = "models:/medspa-coverage@champion"
+DEFAULT_CHUNK_ROWS = 100_000
+
+
+class InvalidClaimsError(ValueError):
+    """Claims given to the pyfunc model break the contract; the message names row and field."""
+
+
+@dataclass
+class BatchReport:
+    rows_read: int
+    rows_scored: int
+    rows_rejected: int
+    output_path: Path
+    rejected_path: Path
+    seconds: float
+
+    @property
+    def claims_per_second(self) -> float:
+        return self.rows_read / self.seconds if self.seconds else float("inf")
+
+
+def rejected_path_for(output_path: str | Path) -> Path:
+    output_path = Path(output_path)
+    return output_path.with_name(output_path.name + ".rejected.csv")
+
+
+def check_request_chunk(raw: pd.DataFrame, first_row_number: int = 1, today: pd.Timestamp | None = None):
+    """(clean claims of the valid rows, mask of valid rows, rejected lines) for one raw chunk."""
+    from training.claim_fields import HISTORY_COLUMNS, ClaimsChunk
+    from training.quarantine import quarantine_frame, quarantined_rows
+
+    raw = raw.reset_index(drop=True)
+    clean, problems = ClaimsChunk(raw, history=False, today=today or pd.Timestamp.today()).parse()
+    bad = quarantined_rows(problems, len(raw))
+    rejected = quarantine_frame(problems, raw, first_row_number, HISTORY_COLUMNS).loc[:, list(REJECTED_COLUMNS)] \
+        if problems else pd.DataFrame({name: pd.Series(dtype="int64" if name == "row_number" else "str")
+                                       for name in REJECTED_COLUMNS})
+    return clean[~bad], ~bad, rejected
+
+
+def clean_request_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A frame of raw request claims -> (clean claims of the valid rows, rejected lines)."""
+    clean, _, rejected = check_request_chunk(frame)
+    return clean, rejected
+
+
+# -- models -----------------------------------------------------------------------------------
+def load_model(model: str | Path | None = None, tracking_uri: str | None = None):
+    """A CoverageModel from a bundle folder, a saved-model folder, an MLflow model folder, or an
+    MLflow model URI (`models:/medspa-coverage@champion`, the default; `runs:/...`)."""
+    from training.registry import load_coverage_model, resolve_tracking_uri, tracking
+
+    model = str(model or DEFAULT_MODEL_URI)
+    path = Path(model)
+    if path.is_dir():
+        from training.coverage_model import METADATA_FILE as SAVED_METADATA, MODEL_FILE, CoverageModel
+        from training.export import MANIFEST_FILE, load_bundle
+
+        if (path / MANIFEST_FILE).is_file():
+            return load_bundle(path)
+        if (path / MODEL_FILE).is_file() and (path / SAVED_METADATA).is_file():
+            return CoverageModel.load(path)
+        if (path / "MLmodel").is_file():
+            return load_coverage_model(str(path.resolve()))
+        raise FileNotFoundError(f"{path}: neither a model bundle, a saved model nor an MLflow model folder")
+    with tracking(resolve_tracking_uri(tracking_uri)):
+        return load_coverage_model(model)
+
+
+# -- writers ----------------------------------------------------------------------------------
+class _Writer:
+    """Appends scored chunks to one file of the output's format."""
+
+    def __init__(self, path: Path, file_format: str, columns: list[str]):
+        self.path, self.format, self.columns = path, file_format, columns
+        self.arrow_writer, self.schema, self.handle = None, None, None
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self.format == "jsonl":
+            if self.handle is None:
+                self.handle = open(self.path, "w", encoding="utf-8")
+            if len(frame):
+                self.handle.write(frame.to_json(orient="records", lines=True, date_format="iso", double_precision=15))
+                self.handle.write("\n")
+            return
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if self.format == "csv":  # CSV is text: one string schema never drifts between chunks
+            table = pa.table({name: table[name].cast(pa.string()) for name in table.column_names})
+        if self.arrow_writer is None:
+            self.schema = pa.schema([field.with_type(pa.string()) if pa.types.is_null(field.type) else field
+                                     for field in table.schema])
+            self.arrow_writer = self._open(self.schema)
+        self.arrow_writer.write_table(self._conform(table))
+
+    def _open(self, schema: pa.Schema):
+        if self.format == "csv":
+            import pyarrow.csv as pcsv
+
+            return pcsv.CSVWriter(str(self.path), schema)
+        import pyarrow.parquet as pq
+
+        return pq.ParquetWriter(str(self.path), schema)
+
+    def _conform(self, table: pa.Table) -> pa.Table:
+        """Give a chunk the first chunk's schema (a column that was all-null there is text)."""
+        if table.schema.equals(self.schema):
+            return table
+        columns = []
+        for field in self.schema:
+            if field.name not in table.column_names:
+                columns.append(pa.nulls(table.num_rows, field.type))
+                continue
+            try:
+                columns.append(table[field.name].cast(field.type))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+                raise ValueError(f"column {field.name} changes type between chunks of the input; "
+                                 "write it with one type throughout, or score to CSV") from error
+        return pa.table(columns, schema=self.schema)
+
+    def close(self) -> None:
+        if self.arrow_writer is None and self.handle is None:  # no valid row at all: header only
+            self.write(pd.DataFrame({name: pd.Series(dtype="str") for name in self.columns}))
+        if self.arrow_writer is not None:
+            self.arrow_writer.close()
+        if self.handle is not None:
+            self.handle.close()
+
+
+def _row_total(path: Path, file_format: str) -> int | None:
+    if file_format == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    return None
+
+
+def predict_file(input_path, output_path, model=None, *, tracking_uri: str | None = None,
+                 chunk_rows: int = DEFAULT_CHUNK_ROWS, progress: bool = True) -> BatchReport:
+    """Score every valid claim of `input_path` into `output_path`; see the module docstring.
+
+    `model` is a CoverageModel, or anything `load_model` takes (default: the registry's champion).
+    Raises training.claims_files.ClaimsFileError when the input as a whole cannot be read.
+    """
+    from tqdm.auto import tqdm
+
+    from training.claims_files import claims_file_format, open_claims_file
+    from training.loading import required_columns
+
+    started = time.perf_counter()
+    input_path, output_path = Path(input_path), Path(output_path)
+    output_format = claims_file_format(output_path)
+    raw_claims = open_claims_file(input_path, chunk_rows)
+    missing = [name for name in required_columns(history=False) if name not in raw_claims.columns]
+    if missing:
+        from training.claims_files import ClaimsFileError
+
+        raise ClaimsFileError(f"{input_path}: missing required column(s): {', '.join(missing)}")
+    if model is None or isinstance(model, (str, Path)):
+        model = load_model(model, tracking_uri)
+
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = output_path.with_name(output_path.name + ".partial")
+    rejected_path = rejected_path_for(output_path)
+    writer = _Writer(partial, output_format, list(dict.fromkeys([*raw_claims.columns, *OUTPUT_COLUMNS])))
+    rows_read = rows_scored = rows_rejected = 0
+    today = pd.Timestamp.today()
+    bar = tqdm(total=_row_total(input_path, claims_file_format(input_path)), unit="claims",
+               desc="predict", disable=not progress, unit_scale=True)
+    try:
+        with open(rejected_path, "w", encoding="utf-8", newline="") as rejected_file:
+            rejected_file.write(",".join(REJECTED_COLUMNS) + "\n")
+            for raw in raw_claims.chunks:
+                clean, valid, rejected = check_request_chunk(raw, rows_read + 1, today)
+                if len(rejected):
+                    rejected.to_csv(rejected_file, header=False, index=False)
+                if len(clean):
+                    scored = model.score_frame(clean.reset_index(drop=True))
+                    out = raw.reset_index(drop=True)[valid].reset_index(drop=True)
+                    for name in OUTPUT_COLUMNS:
+                        out[name] = scored[name].to_numpy()
+                    writer.write(out)
+                rows_read += len(raw)
+                rows_scored += int(valid.sum())
+                rows_rejected += int((~valid).sum())
+                bar.update(len(raw))
+        writer.close()
+        os.replace(partial, output_path)
+    finally:
+        bar.close()
+        if partial.exists():
+            partial.unlink()
+    return BatchReport(rows_read, rows_scored, rows_rejected, output_path, rejected_path,
+                       round(time.perf_counter() - started, 3))
+
+
+__all__ = ["BatchReport", "InvalidClaimsError", "OUTPUT_COLUMNS", "check_request_chunk", "clean_request_frame",
+           "load_model", "predict_file", "rejected_path_for"]

@@ -1,0 +1,249 @@
+"""`medspa-coverage train`: from a claims file to an evaluated, registered (and maybe promoted)
+model. One plain function, `run_training`, runs the stages in order and prints each with its
+timing:
+
+    load -> split -> fit -> evaluate -> log (one MLflow run) -> register -> gate -> export
+
+The file is loaded and checked before MLflow is touched, so a file that cannot train (missing
+column, unreadable, nothing left after quarantine, one outcome only) fails with
+TrainingInputError and leaves no run behind; rows that break the contract are quarantined and
+the quarantine report (counts by reason, and row number / field / reason per problem, never the
+rows' values) travels with the run. See training.registry for the tracking store, the
+aliases and the gate, training.evaluation for the metrics, training.export for the bundle.
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from features.contract import TARGET
+from training.evaluation import EvaluationParams, default_truth_path
+from training.registry import GateParams, REGISTERED_MODEL
+from training.split import DEFAULT_TEST_FRACTION, DEFAULT_VALIDATION_FRACTION
+
+DEFAULT_EXPERIMENT = "medspa-coverage"
+EXIT_OK, EXIT_BAD_INPUT = 0, 2
+# Below this, the metrics of a test split are noise and a model is not worth registering.
+MIN_TEST_ROWS_PER_OUTCOME = 20
+
+
+class TrainingInputError(ValueError):
+    """The claims file cannot train a model; the message says why. No MLflow run was created."""
+
+
+@dataclass
+class TrainingParams:
+    """Everything a run can be told (each field is logged as an MLflow param)."""
+
+    model: object = None  # training.coverage_model.ModelParams; None -> its defaults
+    validation_fraction: float = DEFAULT_VALIDATION_FRACTION
+    test_fraction: float = DEFAULT_TEST_FRACTION
+    gate: GateParams = field(default_factory=GateParams)
+    evaluation: EvaluationParams = field(default_factory=EvaluationParams)
+
+    def flat(self) -> dict[str, object]:
+        flat = {f"model_{key}": value for key, value in asdict(self.model).items()}
+        flat.update(validation_fraction=self.validation_fraction, test_fraction=self.test_fraction)
+        flat.update({f"gate_{key}": value for key, value in asdict(self.gate).items()})
+        flat.update({f"evaluation_{key}": value for key, value in asdict(self.evaluation).items()})
+        return flat
+
+
+@dataclass
+class TrainingResult:
+    run_id: str
+    experiment_id: str
+    tracking_uri: str
+    model_version: str
+    decision: str  # promoted | kept_champion | skipped
+    reason: str
+    promoted: bool
+    metrics: dict[str, float]
+    split: dict
+    rows_loaded: int
+    rows_quarantined: int
+    bundle_path: Path | None
+    seconds: dict[str, float]
+
+
+class _Stages:
+    """Prints `[n/N] stage ... 1.2 s` lines and keeps the timings."""
+
+    def __init__(self, total: int, echo: Callable[[str], None]):
+        self.total, self.echo, self.number, self.seconds = total, echo, 0, {}
+
+    @contextmanager
+    def stage(self, name: str):
+        self.number += 1
+        self.echo(f"[{self.number}/{self.total}] {name} ...")
+        started = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - started, 2)
+        self.echo(f"      {name} done in {self.seconds[name]:.1f} s")
+
+
+def _check_trainable(split) -> None:
+    for name in ("train", "test"):
+        outcomes = getattr(split, name)[TARGET].value_counts()
+        if len(outcomes) < 2 or outcomes.min() < (MIN_TEST_ROWS_PER_OUTCOME if name == "test" else 1):
+            raise TrainingInputError(
+                f"the {name} split needs both outcomes (approved and denied), at least "
+                f"{MIN_TEST_ROWS_PER_OUTCOME} of each in test; it has {outcomes.to_dict()}")
+
+
+def run_training(data_path, tracking_uri: str | None = None, experiment: str = DEFAULT_EXPERIMENT,
+                 promote: bool = True, truth_path=None, params: TrainingParams | None = None,
+                 progress: bool = True, models_dir=None, export: bool = True,
+                 echo: Callable[[str], None] = print) -> TrainingResult:
+    """Load, split, fit, evaluate, log, register, gate and export; see the module docstring.
+
+    `models_dir` is where the champion bundle goes (default: the project's models/); `export`
+    False skips that stage. Raises TrainingInputError for a file that cannot train.
+    """
+    import mlflow
+
+    from training.claims_files import ClaimsFileError
+    from training.coverage_model import ModelParams, fit_coverage_model
+    from training.evaluation import evaluate, read_truth
+    from training.export import DEFAULT_MODELS_DIR, export_champion
+    from training.loading import load_claims
+    from training.plots import write_plots
+    from training.registry import (CHALLENGER, ensure_experiment, file_sha256, gate, gate_metrics, gate_tags,
+                                   log_coverage_model, provenance_tags, resolve_tracking_uri, tracking, write_json)
+    from training.split import split_by_date
+
+    params = params or TrainingParams()
+    params.model = params.model or ModelParams()
+    data_path = Path(data_path)
+    stages = _Stages(8, echo)
+    uri = resolve_tracking_uri(tracking_uri)
+
+    with tempfile.TemporaryDirectory(prefix="medspa-train-") as scratch:
+        scratch = Path(scratch)
+        with stages.stage("load"):
+            try:
+                loaded = load_claims(data_path, history=True)
+            except ClaimsFileError as error:
+                raise TrainingInputError(str(error)) from error
+            claims, report = loaded.claims, loaded.report.to_dict()
+            quarantined = loaded.report.rows_quarantined
+            echo(f"      {loaded.report.rows_read} rows read, {len(claims)} loaded, {quarantined} quarantined")
+            truth_file = Path(truth_path) if truth_path else default_truth_path(data_path)
+            truth = read_truth(truth_file) if truth_file.is_file() else None
+            if truth_path and truth is None:
+                raise TrainingInputError(f"{truth_file}: no such truth file")
+            if truth is not None:
+                echo(f"      truth: {truth_file.name} ({len(truth)} claims)")
+
+        with stages.stage("split"):
+            if claims.empty:
+                raise TrainingInputError("no valid claims left after quarantine; run `medspa-coverage validate` "
+                                         "on the file to see why")
+            try:
+                split = split_by_date(claims, params.validation_fraction, params.test_fraction)
+            except ValueError as error:
+                raise TrainingInputError(str(error)) from error
+            _check_trainable(split)
+            for name, part in split.summary().items():
+                echo(f"      {name:<10} {part['rows']:>9} rows  {part['first_date']} .. {part['last_date']}")
+
+        data_sha256 = file_sha256(data_path)
+        row_counts = {"read": loaded.report.rows_read, "loaded": len(claims), "quarantined": quarantined,
+                      "train": len(split.train), "validation": len(split.validation), "test": len(split.test)}
+        with tracking(uri) as client:
+            experiment_id = ensure_experiment(client, experiment, uri)
+            with mlflow.start_run(experiment_id=experiment_id,
+                                  run_name=f"train-{data_path.stem}-{time.strftime('%Y%m%d-%H%M%S')}") as run:
+                mlflow.log_params({"data_file": data_path.name, "truth_file": truth_file.name if truth is not None else "",
+                                   **params.flat()})
+                mlflow.set_tags(provenance_tags(data_path, data_sha256, row_counts))
+                # The report and which row failed which check; never the rows' values (patient data:
+                # `medspa-coverage validate --quarantine` writes those where the data team works).
+                quarantine_dir = scratch / "quarantine"
+                quarantine_dir.mkdir()
+                write_json(report, quarantine_dir / "quarantine_report.json")
+                loaded.quarantine.loc[:, ["row_number", "field", "reason"]].to_csv(
+                    quarantine_dir / "quarantined_rows.csv", index=False)
+                mlflow.log_artifacts(str(quarantine_dir), artifact_path="quarantine")
+
+                with stages.stage("fit"):
+                    model = fit_coverage_model(split.train, split.validation, params.model, progress=progress)
+                    echo(f"      classifier trained on {model.metadata.get('train_rows_for_classifier', '?')} "
+                         f"claims no rule excludes; {len(model.feature_names)} features")
+
+                with stages.stage("evaluate"):
+                    evaluation = evaluate(model, split.train, split.test, truth, params.evaluation)
+                    for line in evaluation.table().splitlines():
+                        echo(f"      {line}")
+                    figures = write_plots(model, evaluation, split.test, scratch / "plots")
+                    evaluation.report["split"] = split.summary()
+                    evaluation.report["quarantine"] = report
+
+                with stages.stage("log"):
+                    metrics = dict(evaluation.metrics)
+                    metrics.update({f"rows_{name}": float(count) for name, count in row_counts.items()})
+                    metrics.update({f"seconds_{name}": value for name, value in stages.seconds.items()})
+                    mlflow.log_metrics(metrics)
+                    write_json(evaluation.report, scratch / "evaluation.json")
+                    mlflow.log_artifact(str(scratch / "evaluation.json"))
+                    for figure in figures:
+                        mlflow.log_artifact(str(figure), artifact_path="plots")
+
+                with stages.stage("register"):
+                    model.metadata.update(
+                        registered_model=REGISTERED_MODEL, run_id=run.info.run_id, data_file=data_path.name,
+                        data_sha256=data_sha256, rows=row_counts,
+                        metrics={key: value for key, value in evaluation.metrics.items() if "__" not in key})
+                    info = log_coverage_model(model)
+                    version = str(info.registered_model_version)
+                    client.set_registered_model_alias(REGISTERED_MODEL, CHALLENGER, version)
+                    for key, value in {"data_sha256": data_sha256, "run_id": run.info.run_id,
+                                       "test_auc": f"{metrics['test_auc']:.6f}",
+                                       "test_ece": f"{metrics['test_ece']:.6f}"}.items():
+                        client.set_model_version_tag(REGISTERED_MODEL, version, key, value)
+                    echo(f"      registered {REGISTERED_MODEL} version {version} (alias {CHALLENGER})")
+
+                with stages.stage("gate"):
+                    challenger = {"auc": metrics["test_auc"], "ece": metrics["test_ece"]}
+                    decision = gate(client, version, challenger, split.test, params.gate, promote=promote)
+                    mlflow.set_tags({**gate_tags(decision), "registered_version": version})
+                    mlflow.log_metrics(gate_metrics(decision))
+                    verdict = {"promoted": f"version {version} is now champion",
+                               "kept_champion": f"version {decision.champion_version} stays champion",
+                               "skipped": "gate skipped"}[decision.decision]
+                    echo(f"      {verdict}: {decision.reason}")
+
+                bundle_path = None
+                with stages.stage("export"):
+                    target_dir = Path(models_dir) if models_dir else DEFAULT_MODELS_DIR
+                    if not export:
+                        echo("      export skipped")
+                    elif _needs_export(target_dir, client):
+                        bundle_path = export_champion(uri, target_dir)
+                        mlflow.set_tag("exported_bundle", str(bundle_path))
+                        echo(f"      champion bundle: {bundle_path}")
+                    else:
+                        echo(f"      champion bundle in {target_dir} is already current")
+                mlflow.log_metric("seconds_total", round(sum(stages.seconds.values()), 2))
+
+    return TrainingResult(
+        run_id=run.info.run_id, experiment_id=experiment_id, tracking_uri=uri, model_version=version,
+        decision=decision.decision, reason=decision.reason, promoted=decision.promoted, metrics=metrics,
+        split=split.summary(), rows_loaded=len(claims), rows_quarantined=quarantined, bundle_path=bundle_path,
+        seconds=dict(stages.seconds))
+
+
+def _needs_export(models_dir: Path, client) -> bool:
+    """Is there a champion whose bundle models_dir/champion does not hold yet?"""
+    from training.export import CHAMPION_LINK, bundle_name
+    from training.registry import CHAMPION, version_by_alias
+
+    champion = version_by_alias(client, CHAMPION)
+    link = models_dir / CHAMPION_LINK
+    return champion is not None and not (link.is_symlink() and link.resolve().name == bundle_name(str(champion.version)))
