@@ -74,7 +74,7 @@ class EvaluationParams:
     slice_auc_drop: float = 0.05
     slice_ece_rise: float = 0.05
     # Baselines are fitted on at most this many training claims (they are yardsticks, not products).
-    baseline_max_rows: int = 200_000
+    baseline_max_rows: int = 100_000
     raw_gbm_baseline: bool = True
     random_state: int = 0
 

@@ -139,6 +139,11 @@ def test_the_registry_pyfunc_answers_a_made_up_claim_like_the_bundle(trained_sto
     expected = bundle_model.score_frame(clean)
     assert answer["approval_probability"].iloc[0] == pytest.approx(expected["approval_probability"].iloc[0])
     assert answer["decision"].iloc[0] == expected["decision"].iloc[0]
+    from training.batch import InvalidClaimsError
+
+    with pytest.raises(InvalidClaimsError, match="row 2, plan_type") as raised:
+        pyfunc.predict(pd.DataFrame([synthetic_claim(), {**synthetic_claim(), "plan_type": "platinum"}]))
+    assert "platinum" not in str(raised.value)  # request values are patient data: never echoed
 
 
 @pytest.mark.parametrize("tamper", ["change", "add", "remove"])
