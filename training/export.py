@@ -95,6 +95,7 @@ def write_bundle(model_dir: Path, metadata: dict, models_dir: Path, name: str) -
         shutil.rmtree(stale, ignore_errors=True)
     target = models_dir / name
     scratch = Path(tempfile.mkdtemp(prefix=_TEMP_PREFIX, dir=models_dir))
+    scratch.chmod(0o755)  # mkdtemp makes it owner-only; the service may run as another user
     try:
         shutil.copytree(model_dir, scratch / MODEL_DIR)
         (scratch / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=str))
