@@ -29,6 +29,8 @@ from training.split import DEFAULT_TEST_FRACTION, DEFAULT_VALIDATION_FRACTION
 
 DEFAULT_EXPERIMENT = "medspa-coverage"
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
+# Facts the fitting code records in model.metadata, printed after the fit when present.
+FIT_FACTS = ("train_rows", "classifier_rows", "calibration_rows", "classifier_iterations")
 # Below this, the metrics of a test split are noise and a model is not worth registering.
 MIN_TEST_ROWS_PER_OUTCOME = 20
 
@@ -174,8 +176,9 @@ def run_training(data_path, tracking_uri: str | None = None, experiment: str = D
 
                 with stages.stage("fit"):
                     model = fit_coverage_model(split.train, split.validation, params.model, progress=progress)
-                    echo(f"      classifier trained on {model.metadata.get('train_rows_for_classifier', '?')} "
-                         f"claims no rule excludes; {len(model.feature_names)} features")
+                    facts = [f"{key.replace('_', ' ')} {model.metadata[key]}" for key in FIT_FACTS
+                             if key in model.metadata]
+                    echo(f"      {len(model.feature_names)} features; {', '.join(facts)}")
 
                 with stages.stage("evaluate"):
                     evaluation = evaluate(model, split.train, split.test, truth, params.evaluation)
@@ -189,6 +192,9 @@ def run_training(data_path, tracking_uri: str | None = None, experiment: str = D
                     metrics = dict(evaluation.metrics)
                     metrics.update({f"rows_{name}": float(count) for name, count in row_counts.items()})
                     metrics.update({f"seconds_{name}": value for name, value in stages.seconds.items()})
+                    fit_stages = model.metadata.get("stage_seconds", {})
+                    metrics.update({f"seconds_fit__{name.replace(' ', '_')}": float(value)
+                                    for name, value in fit_stages.items() if isinstance(value, (int, float))})
                     mlflow.log_metrics(metrics)
                     write_json(evaluation.report, scratch / "evaluation.json")
                     mlflow.log_artifact(str(scratch / "evaluation.json"))
