@@ -268,6 +268,7 @@ def slice_metrics(scores: pd.DataFrame, claims: pd.DataFrame, overall: dict[str,
     """Flat slice metrics, a JSON-ready table of slices, and the flagged slices."""
     metrics, table, flags = {}, [], []
     y = scores[TARGET].to_numpy(dtype=bool)
+    excluded = scores["excluded"].to_numpy(dtype=bool)
     probability = scores["system"].to_numpy()
     truth = scores["truth"].to_numpy() if with_truth else None
     for column in SLICE_COLUMNS:
@@ -276,8 +277,9 @@ def slice_metrics(scores: pd.DataFrame, claims: pd.DataFrame, overall: dict[str,
             rows = values == value
             name = f"{column}_{value}"
             found = binary_metrics(y[rows], probability[rows], params.ece_bins)
+            excluded_share = float(excluded[rows].mean())
             entry = {"column": column, "value": value, "rows": int(rows.sum()),
-                     "approval_rate": float(y[rows].mean()),
+                     "approval_rate": float(y[rows].mean()), "excluded_share": excluded_share,
                      **{metric: found[metric] for metric in ("auc", "brier", "ece")}}
             reference = overall
             if truth is not None:
@@ -298,6 +300,8 @@ def slice_metrics(scores: pd.DataFrame, claims: pd.DataFrame, overall: dict[str,
             if found["ece"] > reference["ece"] + params.slice_ece_rise:
                 reasons.append(f"ECE {found['ece']:.3f} vs {reference['ece']:.3f} {against}")
             if reasons:
+                if excluded_share == 1.0:  # nothing for the classifier to fix: the rule table decides
+                    reasons.append("rules exclude every claim of this slice")
                 entry["flagged"] = True
                 flags.append({"slice": name, "rows": int(rows.sum()), "reason": "; ".join(reasons)})
     metrics["test_slices_flagged"] = float(len(flags))
