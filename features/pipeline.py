@@ -1,6 +1,6 @@
 """The feature pipeline: clean claims frame -> float32 matrix, with readable feature names.
 
-`build_feature_pipeline()` returns an unfitted ColumnTransformer of the four encoders in
+`build_feature_pipeline()` returns an unfitted ColumnTransformer of the five encoders in
 features.transformers; the training code fits it. A ColumnTransformer rather than a FeatureUnion
 because each encoder reads only its own columns: a frame scored later may lack the outcome
 columns the training frame had, or carry extra ones, and still fit the fitted pipeline.
@@ -29,6 +29,7 @@ from features.transformers import (  # noqa: F401 (MONOTONIC_INCREASING_FEATURES
     CircumstanceEncoder,
     DiagnosisEncoder,
     PolicyEncoder,
+    ServiceDateEncoder,
     TreatmentEncoder,
     factorise_object_columns,
 )
@@ -39,6 +40,7 @@ ENCODERS = (
     ("policy", PolicyEncoder),
     ("diagnosis", DiagnosisEncoder),
     ("circumstance", CircumstanceEncoder),
+    ("time", ServiceDateEncoder),
 )
 # Clean-frame columns the pipeline reads, in first-use order; the text ones among them.
 FEATURE_INPUT_COLUMNS = tuple(dict.fromkeys(c for _, encoder in ENCODERS for c in encoder.INPUT_COLUMNS))
@@ -48,12 +50,13 @@ TEXT_INPUT_COLUMNS = tuple(c for c in FEATURE_INPUT_COLUMNS if VISIT_FIELDS[c][0
 def build_feature_pipeline(*, procedure_code_min_frequency: int = 20, diagnosis_min_frequency: int = 20,
                            handle_unknown: str = "ignore",
                            place_of_service_codes: tuple[str, ...] = COMMON_PLACES_OF_SERVICE) -> ColumnTransformer:
-    """An unfitted pipeline of the four encoders; parameters go to the encoder they name."""
+    """An unfitted pipeline of the five encoders; parameters go to the encoder they name."""
     encoders = {
         "treatment": TreatmentEncoder(min_frequency=procedure_code_min_frequency),
         "policy": PolicyEncoder(),
         "diagnosis": DiagnosisEncoder(min_frequency=diagnosis_min_frequency, handle_unknown=handle_unknown),
         "circumstance": CircumstanceEncoder(place_of_service_codes=place_of_service_codes),
+        "time": ServiceDateEncoder(),
     }
     return ColumnTransformer(
         [(step, encoders[step], list(encoder.INPUT_COLUMNS)) for step, encoder in ENCODERS],

@@ -617,3 +617,62 @@ class CircumstanceEncoder(TransformerMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         return _encoder_tags(super().__sklearn_tags__())
+
+
+def _years(values) -> np.ndarray:
+    """Dates -> fractional calendar years (2025-07-02 -> ~2025.5); numbers pass as years; NaN when missing."""
+    array = np.asarray(values)
+    if array.dtype.kind in "biuf":
+        return array.astype(np.float64)
+    if array.dtype.kind != "M":
+        if len(array) <= _SMALL and all(isinstance(v, pd.Timestamp) for v in array):  # the service's claims
+            return np.array([v.year + (v.day_of_year - 1) / 365.25 for v in array], dtype=np.float64)
+        array = pd.to_datetime(pd.Series(array, dtype=object), errors="coerce").to_numpy()
+    days = array.astype("datetime64[D]")
+    years = days.astype("datetime64[Y]")
+    fraction = (days - years.astype("datetime64[D]")).astype(np.float64) / 365.25
+    result = years.astype(np.int64).astype(np.float64) + 1970.0 + fraction
+    return np.where(np.isnat(days), np.nan, result)
+
+
+class ServiceDateEncoder(TransformerMixin, BaseEstimator):
+    """The service date as a fractional year, `service_year`.
+
+    Payers change their rules (a plan starts asking for prior authorization on a service it did
+    not before), so the same claim is judged differently over time. Trees split on this column
+    where the policy changed, and a future date falls into the most recent regime, which is what
+    a prediction for today should assume. Not monotonic.
+
+    Parameters: columns (None, or input name -> column name/position).
+    Fitted: first_year_, last_year_ (the training range, for reports), n_features_in_.
+    """
+
+    INPUT_COLUMNS = ("service_date",)
+
+    def __init__(self, columns=None):
+        self.columns = columns
+
+    def fit(self, X, y=None):
+        _check_columns_param(self)
+        years = _years(_read_columns(self, X, reset=True)["service_date"])
+        finite = years[np.isfinite(years)]
+        self.first_year_ = float(finite.min()) if len(finite) else float("nan")
+        self.last_year_ = float(finite.max()) if len(finite) else float("nan")
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self)
+        return self.encode_columns(_read_columns(self, X, reset=False))
+
+    def encode_columns(self, columns: Mapping) -> np.ndarray:
+        """{service_date: 1-D array} -> (n, 1) float32."""
+        return _years(columns["service_date"]).astype(np.float32).reshape(-1, 1)
+
+    def _output_names(self) -> list[str]:
+        return ["service_year"]
+
+    def get_feature_names_out(self, input_features=None):
+        return _names_out(self, input_features)
+
+    def __sklearn_tags__(self):
+        return _encoder_tags(super().__sklearn_tags__())

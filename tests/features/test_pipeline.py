@@ -37,7 +37,8 @@ def test_output_is_float32_with_one_readable_name_per_column(fitted, varied_fram
                  "diagnosis__covered_diagnosis", "diagnosis__chapter_06", "circumstance__prior_authorization",
                  "circumstance__weeks_since_last_treatment"):
         assert name in names
-    assert all(name.split("__")[0] in ("treatment", "policy", "diagnosis", "circumstance") for name in names)
+    assert all(name.split("__")[0] in ("treatment", "policy", "diagnosis", "circumstance", "time") for name in names)
+    assert "time__service_year" in names
 
 
 def test_monotonic_features_are_single_zero_one_columns(fitted, varied_frame):

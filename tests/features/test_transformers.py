@@ -10,10 +10,11 @@ from features.transformers import (
     CircumstanceEncoder,
     DiagnosisEncoder,
     PolicyEncoder,
+    ServiceDateEncoder,
     TreatmentEncoder,
 )
 
-ENCODERS = (TreatmentEncoder, PolicyEncoder, DiagnosisEncoder, CircumstanceEncoder)
+ENCODERS = (TreatmentEncoder, PolicyEncoder, DiagnosisEncoder, CircumstanceEncoder, ServiceDateEncoder)
 
 
 def reading_first_column(encoder_class, **params):
@@ -27,6 +28,7 @@ def reading_first_column(encoder_class, **params):
     reading_first_column(PolicyEncoder),
     reading_first_column(DiagnosisEncoder, min_frequency=2),
     reading_first_column(CircumstanceEncoder),
+    reading_first_column(ServiceDateEncoder),
 ])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
@@ -266,3 +268,22 @@ def test_columns_parameter_maps_inputs_to_other_names(make_clean_frame):
     assert row["plan_type_hmo"] == 1
     with pytest.raises(ValueError, match="unknown input"):
         PolicyEncoder(columns={"plan": "plan_type"}).fit(frame)
+
+
+# -- ServiceDateEncoder ------------------------------------------------------------------------
+@pytest.mark.parametrize("value, expected", [
+    (pd.Timestamp("2025-01-01"), 2025.0),
+    (pd.Timestamp("2024-07-02"), 2024 + 183 / 365.25),
+    ("2023-12-31", 2023 + 364 / 365.25),
+])
+def test_service_date_becomes_a_fractional_year(value, expected):
+    frame = pd.DataFrame({"service_date": [value, pd.Timestamp("2020-06-01")]})
+    encoder = ServiceDateEncoder().fit(frame)
+    assert encoder.transform(frame)[0, 0] == pytest.approx(expected, abs=1e-3)
+    single = encoder.encode_columns({"service_date": np.array([pd.Timestamp(value)], dtype=object)})
+    assert single[0, 0] == pytest.approx(expected, abs=1e-3)
+
+
+def test_missing_service_date_is_nan():
+    frame = pd.DataFrame({"service_date": pd.to_datetime(["2024-01-01", None])})
+    assert np.isnan(ServiceDateEncoder().fit(frame).transform(frame)[1, 0])
