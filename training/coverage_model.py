@@ -1,0 +1,186 @@
+"""The model as served: hard rules + calibrated classifier + denial reasons, in one object.
+
+Batch callers use `score_frame` (a DataFrame in, one row out per claim). The service uses
+`answer_claims` (canonical claim dicts in, full answers out), which never builds a DataFrame: the
+claims and all their what-if variants are encoded as plain arrays and scored in one call.
+Persistence is skops (no bare pickle) plus a JSON metadata file.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, field, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import skops.io
+
+from features.catalog import load_catalog
+from features.claim_facts import diagnosis_facts
+from features.contract import CLEAN_COLUMNS
+from features.pipeline import encode_claims
+from features.rules import load_rules
+from training.fast_scoring import SMALL_BATCH, CompiledForest, LinearSoftmax, isotonic_map
+from training.model_fitting import OTHER_REASON, ModelParams
+
+MODEL_FILE = "model.skops"
+METADATA_FILE = "metadata.json"
+# skops loads only types from these packages; anything else in a model file is refused.
+TRUSTED_MODULE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "features.", "builtins.", "collections.")
+
+BOOL_COLUMNS = ("in_network", "referral", "medical_necessity_letter", "prior_authorization",
+                "conservative_therapy_documented")
+FLOAT_COLUMNS = ("weeks_since_last_treatment", "billed_amount", "benefit_limit", "benefit_used")
+INT_COLUMNS = ("visit_number", "patient_age")
+
+
+def frame_to_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    return {name: frame[name].to_numpy() for name in CLEAN_COLUMNS if name in frame.columns}
+
+
+def records_to_columns(records: list[dict]) -> dict[str, np.ndarray]:
+    """Canonical claim dicts -> aligned arrays, without pandas (the service's hot path)."""
+    columns = {}
+    for name in CLEAN_COLUMNS:
+        values = [record.get(name) for record in records]
+        if name in BOOL_COLUMNS:
+            columns[name] = np.array(values, dtype=bool)
+        elif name in FLOAT_COLUMNS:
+            columns[name] = np.array([np.nan if v is None else v for v in values], dtype=float)
+        elif name in INT_COLUMNS:
+            columns[name] = np.array(values, dtype=np.int64)
+        else:
+            columns[name] = np.array(values, dtype=object)
+    return columns
+
+
+@dataclass
+class CoverageModel:
+    params: ModelParams = field(default_factory=ModelParams)
+    feature_pipeline: object = None
+    feature_names: list = field(default_factory=list)
+    classifier: object = None
+    calibrator: object = None
+    denial_model: object = None
+    denial_classes: list = field(default_factory=list)
+    training_profile: dict = field(default_factory=dict)
+    metadata: dict = field(default_factory=dict)
+    _compiled_cache: tuple | None = field(default=None, repr=False, compare=False)
+
+    # -- rules -------------------------------------------------------------------------------
+    def fired_rules(self, columns: dict[str, np.ndarray]) -> np.ndarray:
+        """Claims x rules boolean matrix."""
+        facts = diagnosis_facts(columns["treatment"], columns["diagnosis_codes"])
+        return load_rules().fire(columns["treatment"], facts, columns["benefit_limit"], columns["benefit_used"])
+
+    def excluded(self, claims: pd.DataFrame) -> np.ndarray:
+        return self.fired_rules(frame_to_columns(claims)).any(axis=1)
+
+    # -- model -------------------------------------------------------------------------------
+    def encode(self, claims: pd.DataFrame | dict) -> np.ndarray:
+        columns = claims if isinstance(claims, dict) else frame_to_columns(claims)
+        return np.asarray(encode_claims(self.feature_pipeline, columns), dtype=np.float32)
+
+    def probability_from_features(self, features: np.ndarray) -> np.ndarray:
+        if len(features) <= SMALL_BATCH:
+            raw = self._compiled()[0].probability(features)
+        else:
+            raw = self.classifier.predict_proba(features)[:, 1]
+        return np.clip(isotonic_map(self.calibrator, raw), 0.0, 1.0)
+
+    def _compiled(self) -> tuple:
+        """The classifier and denial model as plain arrays, built once per loaded model."""
+        if getattr(self, "_compiled_cache", None) is None:
+            denial = LinearSoftmax.from_pipeline(self.denial_model) if self.denial_model is not None else None
+            self._compiled_cache = (CompiledForest.from_classifier(self.classifier), denial)
+        return self._compiled_cache
+
+    def model_probability(self, claims: pd.DataFrame | dict) -> np.ndarray:
+        """The calibrated classifier alone, ignoring the rules."""
+        return self.probability_from_features(self.encode(claims))
+
+    def denial_reason_matrix(self, features: np.ndarray) -> np.ndarray:
+        """P(CARC | denied), claims x denial_classes."""
+        if self.denial_model is None:
+            return np.full((len(features), len(self.denial_classes)), 1.0 / max(len(self.denial_classes), 1))
+        if len(features) <= SMALL_BATCH:
+            return self._compiled()[1].probability(features)
+        return self.denial_model.predict_proba(features)
+
+    def denial_reason_probabilities(self, claims: pd.DataFrame | dict | np.ndarray) -> pd.DataFrame:
+        """P(CARC | denied) per claim; columns are CARC codes (plus `other`)."""
+        features = claims if isinstance(claims, np.ndarray) else self.encode(claims)
+        return pd.DataFrame(self.denial_reason_matrix(features), columns=self.denial_classes)
+
+    def decide(self, probability: np.ndarray, excluded: np.ndarray, likely_approved: float | None = None,
+               likely_denied: float | None = None) -> np.ndarray:
+        likely_approved = self.params.likely_approved_threshold if likely_approved is None else likely_approved
+        likely_denied = self.params.likely_denied_threshold if likely_denied is None else likely_denied
+        decision = np.where(probability >= likely_approved, "likely_approved",
+                            np.where(probability < likely_denied, "likely_denied", "uncertain"))
+        return np.where(excluded, "excluded", decision).astype(object)
+
+    def score_frame(self, claims: pd.DataFrame) -> pd.DataFrame:
+        """Batch scoring: the whole system (rules + model) as it serves, one row per claim."""
+        columns = frame_to_columns(claims)
+        fired = self.fired_rules(columns)
+        excluded = fired.any(axis=1)
+        features = self.encode(columns)
+        model_probability = self.probability_from_features(features)
+        probability = np.where(excluded, 0.0, model_probability)
+        rules = load_rules().rules
+        rule_ids = np.array([";".join(rules[i].rule_id for i in np.flatnonzero(row)) for row in fired], dtype=object) \
+            if excluded.any() else np.full(len(claims), "", dtype=object)
+        reasons = self.denial_reason_matrix(features)
+        top_reason = np.asarray(self.denial_classes, dtype=object)[reasons.argmax(axis=1)] \
+            if self.denial_classes else np.full(len(claims), "", dtype=object)
+        first_fired = fired.argmax(axis=1)
+        rule_carc = np.array([rule.carc for rule in rules], dtype=object)
+        top_reason = np.where(excluded, rule_carc[first_fired], top_reason)
+        return pd.DataFrame({
+            "approval_probability": probability,
+            "model_probability": model_probability,
+            "decision": self.decide(probability, excluded),
+            "excluded": excluded,
+            "rule_ids": rule_ids,
+            "top_denial_reason": top_reason,
+        }, index=claims.index)
+
+    def answer_claims(self, claims: list[dict], likely_approved: float | None = None,
+                      likely_denied: float | None = None) -> list[dict]:
+        """Full answers (decision, rules, reasons, factors, advice, CRD coverage, payment)."""
+        from training.answers import answer_claims
+
+        return answer_claims(self, claims, likely_approved, likely_denied)
+
+    # -- persistence -------------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        estimators = {"feature_pipeline": self.feature_pipeline, "classifier": self.classifier,
+                      "calibrator": self.calibrator, "denial_model": self.denial_model}
+        skops.io.dump(estimators, directory / MODEL_FILE)
+        metadata = {"params": asdict(self.params), "feature_names": self.feature_names,
+                    "denial_classes": self.denial_classes, "training_profile": self.training_profile,
+                    "rules_version": load_rules().version, **self.metadata}
+        (directory / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=str))
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "CoverageModel":
+        directory = Path(directory)
+        untrusted = skops.io.get_untrusted_types(file=directory / MODEL_FILE)
+        refused = [name for name in untrusted if not name.startswith(TRUSTED_MODULE_PREFIXES)]
+        if refused:
+            raise ValueError(f"model file holds types outside the trusted packages: {refused}")
+        estimators = skops.io.load(directory / MODEL_FILE, trusted=untrusted)
+        metadata = json.loads((directory / METADATA_FILE).read_text())
+        params = ModelParams(**metadata.pop("params"))
+        return cls(params=params, feature_names=metadata.pop("feature_names"),
+                   denial_classes=metadata.pop("denial_classes"), training_profile=metadata.pop("training_profile"),
+                   metadata=metadata, **estimators)
+
+
+__all__ = ["CoverageModel", "ModelParams", "OTHER_REASON", "fit_coverage_model", "records_to_columns"]
+
+from training.model_fitting import fit_coverage_model  # noqa: E402  (re-exported for callers)
