@@ -45,12 +45,8 @@ SERVING_LIBRARIES = ("scikit-learn", "numpy", "pandas", "pyarrow", "skops", "mlf
 
 # -- where ----------------------------------------------------------------------------------
 def resolve_tracking_uri(tracking_uri: str | None = None) -> str:
-    """The option, else MLFLOW_TRACKING_URI, else the project's sqlite file (folder created)."""
-    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
-    database = sqlite_path(uri)
-    if database is not None:
-        database.parent.mkdir(parents=True, exist_ok=True)
-    return uri
+    """The option, else MLFLOW_TRACKING_URI, else the project's sqlite file."""
+    return tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
 def sqlite_path(uri: str) -> Path | None:
@@ -72,9 +68,14 @@ _ARTIFACT_PROGRESS = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 
 @contextmanager
 def tracking(uri: str):
-    """Point MLflow's fluent API (runs, log_model) at `uri` for the duration, then restore it."""
+    """Point MLflow's fluent API (runs, log_model) at `uri` for the duration, then restore it.
+
+    Yields a client for the same store. A sqlite store's folder is created on entry."""
     import mlflow
 
+    database = sqlite_path(uri)
+    if database is not None:  # sqlite creates the file, not its folder
+        database.parent.mkdir(parents=True, exist_ok=True)
     before_tracking, before_registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     before_bar = os.environ.get(_ARTIFACT_PROGRESS)
     mlflow.set_tracking_uri(uri)
