@@ -202,7 +202,7 @@ def predict_file(input_path, output_path, model=None, *, tracking_uri: str | Non
                 if len(rejected):
                     rejected.to_csv(rejected_file, header=False, index=False)
                 if len(clean):
-                    scored = model.score_frame(clean.reset_index(drop=True))
+                    scored = model.score_frame(clean.reset_index(drop=True), threads=os.cpu_count())
                     out = raw.reset_index(drop=True)[valid].reset_index(drop=True)
                     for name in OUTPUT_COLUMNS:
                         out[name] = scored[name].to_numpy()

@@ -8,19 +8,21 @@ Persistence is skops (no bare pickle) plus a JSON metadata file.
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from dataclasses import asdict, field, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import skops.io
+from threadpoolctl import threadpool_limits
 
 from features.catalog import load_catalog
 from features.claim_facts import diagnosis_facts
 from features.contract import CLEAN_COLUMNS
 from features.pipeline import encode_claims
 from features.rules import load_rules
-from training.fast_scoring import SMALL_BATCH, CompiledForest, LinearSoftmax, isotonic_map
+from training.fast_scoring import CompiledForest, LinearSoftmax, isotonic_map
 from training.model_fitting import OTHER_REASON, ModelParams
 
 MODEL_FILE = "model.skops"
@@ -81,11 +83,8 @@ class CoverageModel:
         columns = claims if isinstance(claims, dict) else frame_to_columns(claims)
         return np.asarray(encode_claims(self.feature_pipeline, columns), dtype=np.float32)
 
-    def probability_from_features(self, features: np.ndarray) -> np.ndarray:
-        if len(features) <= SMALL_BATCH:
-            raw = self._compiled()[0].probability(features)
-        else:
-            raw = self.classifier.predict_proba(features)[:, 1]
+    def probability_from_features(self, features: np.ndarray, threads: int | None = None) -> np.ndarray:
+        raw = self._compiled()[0].probability(features, threads)
         return np.clip(isotonic_map(self.calibrator, raw), 0.0, 1.0)
 
     def _compiled(self) -> tuple:
@@ -103,9 +102,7 @@ class CoverageModel:
         """P(CARC | denied), claims x denial_classes."""
         if self.denial_model is None:
             return np.full((len(features), len(self.denial_classes)), 1.0 / max(len(self.denial_classes), 1))
-        if len(features) <= SMALL_BATCH:
-            return self._compiled()[1].probability(features)
-        return self.denial_model.predict_proba(features)
+        return self._compiled()[1].probability(features)
 
     def denial_reason_probabilities(self, claims: pd.DataFrame | dict | np.ndarray) -> pd.DataFrame:
         """P(CARC | denied) per claim; columns are CARC codes (plus `other`)."""
@@ -120,23 +117,38 @@ class CoverageModel:
                             np.where(probability < likely_denied, "likely_denied", "uncertain"))
         return np.where(excluded, "excluded", decision).astype(object)
 
-    def score_frame(self, claims: pd.DataFrame) -> pd.DataFrame:
-        """Batch scoring: the whole system (rules + model) as it serves, one row per claim."""
+    def score_frame(self, claims: pd.DataFrame, threads: int | None = None) -> pd.DataFrame:
+        """Batch scoring: the whole system (rules + model) as it serves, one row per claim.
+
+        Only claims no rule excludes reach the classifier and the denial model (their
+        `model_probability` is NaN otherwise): in demo history that skips three claims in five.
+        `threads` lets a batch job use every core for the trees; the service leaves it None,
+        since each gunicorn worker must keep native pools at one thread.
+        """
         columns = frame_to_columns(claims)
         fired = self.fired_rules(columns)
         excluded = fired.any(axis=1)
-        features = self.encode(columns)
-        model_probability = self.probability_from_features(features)
+        kept = np.flatnonzero(~excluded)
+        model_probability = np.full(len(claims), np.nan)
+        top_reason = np.full(len(claims), "", dtype=object)
+        if len(kept):
+            kept_columns = {name: values[kept] for name, values in columns.items()}
+            features = self.encode(kept_columns)
+            model_probability[kept] = self.probability_from_features(features, threads)
+            if self.denial_classes:
+                with threadpool_limits(limits=threads) if threads else nullcontext():  # BLAS matmul
+                    reasons = self.denial_reason_matrix(features)
+                top_reason[kept] = np.asarray(self.denial_classes, dtype=object)[reasons.argmax(axis=1)]
         probability = np.where(excluded, 0.0, model_probability)
         rules = load_rules().rules
-        rule_ids = np.array([";".join(rules[i].rule_id for i in np.flatnonzero(row)) for row in fired], dtype=object) \
-            if excluded.any() else np.full(len(claims), "", dtype=object)
-        reasons = self.denial_reason_matrix(features)
-        top_reason = np.asarray(self.denial_classes, dtype=object)[reasons.argmax(axis=1)] \
-            if self.denial_classes else np.full(len(claims), "", dtype=object)
-        first_fired = fired.argmax(axis=1)
         rule_carc = np.array([rule.carc for rule in rules], dtype=object)
-        top_reason = np.where(excluded, rule_carc[first_fired], top_reason)
+        top_reason = np.where(excluded, rule_carc[fired.argmax(axis=1)], top_reason)
+        # Claims share few combinations of fired rules: name each combination once.
+        bits = fired.astype(np.int64) @ (np.int64(1) << np.arange(len(rules), dtype=np.int64))
+        patterns, inverse = np.unique(bits, return_inverse=True)
+        names = np.array([";".join(rule.rule_id for i, rule in enumerate(rules) if pattern >> i & 1)
+                          for pattern in patterns], dtype=object)
+        rule_ids = names[inverse]
         return pd.DataFrame({
             "approval_probability": probability,
             "model_probability": model_probability,
