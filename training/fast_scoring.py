@@ -114,12 +114,18 @@ class LinearSoftmax:
         imputer, scaler, logistic = (step for _, step in pipeline.steps)
         weights = (logistic.coef_ / scaler.scale_).T
         bias = logistic.intercept_ - (scaler.mean_ / scaler.scale_) @ logistic.coef_.T
-        return cls(fill=imputer.statistics_.astype(np.float32), weights=weights.astype(np.float32),
+        return cls(fill=imputer.statistics_.astype(np.float64), weights=weights.astype(np.float64),
                    bias=bias.astype(np.float64))
 
     def probability(self, features: np.ndarray) -> np.ndarray:
-        filled = np.where(np.isnan(features), self.fill, features).astype(np.float32, copy=False)
-        logits = (filled @ self.weights).astype(np.float64) + self.bias
+        if len(features) <= SMALL_BATCH:
+            # einsum sums each row in the same order whatever the batch size (BLAS does not), so a
+            # claim answered alone or in a batch gets bit-identical reasons
+            filled = np.where(np.isnan(features), self.fill, features.astype(np.float64))
+            logits = np.einsum("ij,jk->ik", filled, self.weights) + self.bias
+        else:  # batch jobs: float32 BLAS, ~10x faster on a million claims
+            filled = np.where(np.isnan(features), self.fill.astype(np.float32), features).astype(np.float32, copy=False)
+            logits = (filled @ self.weights.astype(np.float32)).astype(np.float64) + self.bias
         if logits.shape[1] == 1:  # two classes: sklearn keeps one column of coefficients
             positive = 1.0 / (1.0 + np.exp(-logits[:, 0]))
             return np.column_stack([1.0 - positive, positive])
