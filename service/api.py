@@ -90,7 +90,9 @@ def _predict_batch(body: dict):
 def invocations():
     """MLflow's scoring protocol, so this service can stand in for `mlflow models serve`.
 
-    Unlike /v1/predict the frame is all or nothing, as in MLflow: any bad row rejects the request.
+    The answer is what the logged model's `predict` returns, one row of batch-scoring columns per
+    claim (service.schemas.ScoredClaim), with this service's decision thresholds. Unlike
+    /v1/predict the frame is all or nothing, as in MLflow: any bad row rejects the request.
     """
     body = read_json_body()
     try:
@@ -110,7 +112,11 @@ def invocations():
     g.log_counts = {"claims": len(results), "rejected": sum(not result.ok for result in results)}
     if errors:
         raise APIError(422, "invalid_claim", "rows are not valid claims: errors lists every field at fault", errors)
-    return jsonify(predictions=answer_and_audit([result.claim for result in results]))
+    claims = [result.claim for result in results]
+    rows, model = current_app.extensions["coverage_model"].score(claims)
+    record_served(claims, rows, {"name": model.get("name"), "version": model.get("version")},
+                  model.get("rules_version"))
+    return jsonify(predictions=rows)
 
 
 def _frame_rows(frame: InvocationsRequest) -> tuple[str, list]:
@@ -167,25 +173,31 @@ def _reject_constant(name: str):
 def answer_and_audit(claims: list[dict]) -> list[dict]:
     """Answer canonical claims, add request id and warnings, commit the audit rows; return answers."""
     answers = current_app.extensions["coverage_model"].answer(claims)
-    request_id, key_id = g.request_id, g.key_id
+    request_id = g.request_id
     for claim, answer in zip(claims, answers):
         answer["request_id"] = request_id
         warnings = claim_warnings(claim)
         if warnings:
             answer["warnings"] = [*answer.get("warnings", []), *warnings]
+    record_served(claims, answers)
+    return answers
+
+
+def record_served(claims: list[dict], answers: list[dict], model: dict | None = None,
+                  rules_version: str | None = None) -> None:
+    """Commit one audit row per answered claim (model and rules version: the answer's own unless given)."""
     latency_ms = (time.perf_counter() - g.started) * 1000
     served_at = datetime.now(timezone.utc)
     records = []
     for claim, answer in zip(claims, answers):
-        model = answer.get("model") or {}
+        served_by = model or answer.get("model") or {}
         records.append(AuditRecord(
-            request_id=request_id, served_at=served_at, key_id=key_id, model_name=model.get("name"),
-            model_version=None if model.get("version") is None else str(model.get("version")),
-            rules_version=answer.get("rules_version"), claim=claim_to_json(claim), answer=answer,
+            request_id=g.request_id, served_at=served_at, key_id=g.key_id, model_name=served_by.get("name"),
+            model_version=None if served_by.get("version") is None else str(served_by.get("version")),
+            rules_version=rules_version or answer.get("rules_version"), claim=claim_to_json(claim), answer=answer,
             latency_ms=latency_ms))
     current_app.extensions["audit_store"].record_many(records)
     g.log_counts["answered"] = len(answers)
-    return answers
 
 
 def init_app(app: Flask) -> None:

@@ -8,6 +8,8 @@ Command-line options (`--bind`, `--workers`) override these. Why the choices:
   scikit-learn, and threadpoolctl caps whatever pools are loaded once the worker has built its app.
 - preload_app off: each worker builds its own app and loads its own model after the fork.
 - no max_requests: restarting a worker means reloading the model.
+- each worker's app runs its own background jobs (model poller, scheduled monitor); worker_exit
+  stops them.
 - docs pages off (production) unless MEDSPA_COVERAGE_DOCS_ENABLED says otherwise.
 """
 import os
@@ -63,6 +65,14 @@ def post_worker_init(worker):
 
     signal.signal(signal.SIGTERM, drain_then_exit)
     signal.siginterrupt(signal.SIGTERM, False)
+
+
+def worker_exit(server, worker):
+    """Stop the worker's background jobs (model poller, scheduled monitor) before it exits."""
+    from service.background import stop_jobs
+
+    if getattr(worker, "wsgi", None) is not None:
+        stop_jobs(worker.wsgi, timeout=5)
 
 
 def worker_int(worker):

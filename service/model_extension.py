@@ -1,21 +1,32 @@
 """The served model as a Flask extension: `app.extensions["coverage_model"]`.
 
-Views use three things: `.ready`, `.answer(claims)` and `.info()`. Where the model comes from is
-a *loader*, `loader(config) -> served model`, named by the `MODEL_LOADER` setting
-("module:function", or a callable in tests). The served model it returns must have:
+Views use `.ready`, `.answer(claims)`, `.score(claims)` and `.info()`. Where the model comes from
+is a *loader*, `loader(config) -> served model`, named by the `MODEL_LOADER` setting
+("module:function", or a callable in tests); the default, service.model_loading's
+`configured_loader`, reads the MLflow registry alias or the exported bundle (`MODEL_SOURCE`).
+The served model it returns must have:
 
     answer(claims: list[dict]) -> list[dict]
         canonical claims (service.claims.normalise_request_claim) in, one answer per claim out,
         in order, shaped like service.schemas.ClaimAnswer minus `request_id` and `warnings`,
         which the view adds. Thresholds and the rest of the settings are in the config the
         loader received.
+    score(claims: list[dict]) -> list[dict]
+        the batch-scoring columns per claim (service.schemas.ScoredClaim), for /invocations.
     info() -> dict
         what GET /v1/model shows: name, version, alias, rules_version, training date, metrics...
 
+and may have:
+
+    source_changed() -> bool
+        whether its source now holds another model (the registry alias or the bundle link
+        moved); the poller asks every `MODEL_POLL_SECONDS` and loads when it says so.
+
 The extension loads once in `init_app`, warms the model up with the example claim, and only
-then reports ready. `load()` can be called again (by a poller when the registry alias moves):
-the new model is swapped in only after its warm-up passes; if it fails the old one keeps serving
-and `info()` says so. Requests in flight keep the model object they started with.
+then reports ready. `load()` can be called again (the poller does when the source moved, and
+retries while nothing is loaded): the new model is swapped in only after its warm-up passes, by
+one reference assignment; if it fails the old one keeps serving and `info()` says so. Requests
+in flight keep the model object they started with.
 """
 from __future__ import annotations
 
@@ -35,14 +46,12 @@ log = logging.getLogger(__name__)
 class ServedModel(Protocol):
     def answer(self, claims: list[dict]) -> list[dict]: ...
 
+    def score(self, claims: list[dict]) -> list[dict]: ...
+
     def info(self) -> dict: ...
 
 
 Loader = Callable[[dict], ServedModel]
-
-
-class ModelLoaderMissing(RuntimeError):
-    pass
 
 
 class ModelUnavailable(APIError):
@@ -50,16 +59,15 @@ class ModelUnavailable(APIError):
         super().__init__(503, "model_unavailable", message, headers={"Retry-After": "5"})
 
 
-def no_model_loader(config) -> ServedModel:
-    """The default loader until model loading lands: there is nothing to serve."""
-    raise ModelLoaderMissing("no model loader configured yet")
-
-
 def resolve_loader(loader) -> Loader:
     if callable(loader):
         return loader
     module_name, _, function_name = str(loader).partition(":")
     return getattr(importlib.import_module(module_name), function_name)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class CoverageModelExtension:
@@ -70,18 +78,28 @@ class CoverageModelExtension:
         self._load_lock = threading.Lock()
         self.last_load_error: str | None = None
         self.last_load_failed_at: str | None = None
+        self.last_poll_error: str | None = None
         if app is not None:
             self.init_app(app)
 
     def init_app(self, app: Flask) -> None:
+        from service.background import start_job
+
         self._config = app.config
         self._loader = resolve_loader(app.config["MODEL_LOADER"])
         app.extensions["coverage_model"] = self
         self.load()
+        if app.config["MODEL_POLL_SECONDS"] > 0:
+            start_job(app, "model-poller", app.config["MODEL_POLL_SECONDS"], self.poll_once)
 
     @property
     def ready(self) -> bool:
         return self._model is not None
+
+    @property
+    def model(self) -> ServedModel | None:
+        """The model serving now (one reference: keep it for the whole of a piece of work)."""
+        return self._model
 
     def load(self) -> bool:
         """Load a model with the loader, warm it up, swap it in; False (old model kept) on failure."""
@@ -91,13 +109,36 @@ class CoverageModelExtension:
                 _warm_up(model)
             except Exception as exc:  # a model that cannot load must never take the service down
                 self.last_load_error = f"{type(exc).__name__}: {exc}"
-                self.last_load_failed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-                log.warning("model load failed", extra={"detail": self.last_load_error})
+                self.last_load_failed_at = _now()
+                log.warning("model load failed; the old model keeps serving" if self._model is not None
+                            else "model load failed; nothing to serve yet", extra={"detail": self.last_load_error})
                 return False
-            self._model = model
+            self._model = model  # the swap: one reference assignment, atomic for the threads reading it
             self.last_load_error = self.last_load_failed_at = None
             log.info("model loaded", extra={"model_version": str(model.info().get("version"))})
             return True
+
+    def poll_once(self) -> bool:
+        """Load when nothing is loaded or the source moved; True when a new model was swapped in."""
+        model = self._model
+        if model is not None:
+            changed = getattr(model, "source_changed", None)
+            if changed is None:
+                return False
+            try:
+                moved = changed()
+            except Exception as exc:  # noqa: BLE001  (a registry that is down must not stop serving)
+                self.last_poll_error = f"{type(exc).__name__}: {exc}"
+                log.warning("model source check failed; the loaded model keeps serving",
+                            extra={"detail": self.last_poll_error})
+                return False
+            self.last_poll_error = None
+            if not moved:
+                # the source points at what is served again: an earlier failed load is history
+                self.last_load_error = self.last_load_failed_at = None
+                return False
+            log.info("model source moved; loading", extra={"model_version": str(model.info().get("version"))})
+        return self.load()
 
     def answer(self, claims: list[dict]) -> list[dict]:
         model = self._model  # one reference per call: a swap mid-request does not mix models
@@ -108,12 +149,24 @@ class CoverageModelExtension:
             raise RuntimeError("the model returned a different number of answers than claims")
         return answers
 
+    def score(self, claims: list[dict]) -> tuple[list[dict], dict]:
+        """(batch-scoring rows, the served model's info) from one model reference."""
+        model = self._model
+        if model is None:
+            raise ModelUnavailable()
+        rows = model.score(claims)
+        if len(rows) != len(claims):
+            raise RuntimeError("the model returned a different number of rows than claims")
+        return rows, model.info()
+
     def info(self) -> dict:
         model = self._model
         info = {"ready": model is not None, **(model.info() if model is not None else {})}
         if self.last_load_error:
             info["last_load_error"] = self.last_load_error
             info["last_load_failed_at"] = self.last_load_failed_at
+        if self.last_poll_error:
+            info["last_poll_error"] = self.last_poll_error
         return info
 
 
@@ -121,5 +174,6 @@ def _warm_up(model: ServedModel) -> None:
     from service.claims import normalise_request_claim
     from service.schemas import EXAMPLE_CLAIM
 
-    if len(model.answer([normalise_request_claim(EXAMPLE_CLAIM)])) != 1:
+    claims = [normalise_request_claim(EXAMPLE_CLAIM)]
+    if len(model.answer(claims)) != 1 or len(model.score(claims)) != 1:
         raise RuntimeError("warm-up: the model did not answer the example claim")

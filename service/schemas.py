@@ -215,64 +215,96 @@ class ClaimWarning(BaseModel):
     message: str
 
 
-class ExcludedBy(BaseModel):
-    id: str
+class _Answer(BaseModel):
+    """Response parts: exactly these fields (a test validates real answers against them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+Probability = Annotated[float, Field(ge=0, le=1)]
+
+
+class ExcludedBy(_Answer):
+    id: str = Field(description="the exclusion rule (features/data/exclusion_rules.csv)")
     reason: str
     carc: str = Field(description="X12 claim adjustment reason code")
-    group_code: str | None = None
-    source: str
+    group_code: str | None = Field(default=None, description="X12 claim adjustment group code (CO, PR, ...)")
+    source: str = Field(description="the public policy the rule follows")
 
 
-class DenialReason(BaseModel):
-    carc: str
+class DenialReason(_Answer):
+    carc: str = Field(description="X12 claim adjustment reason code, or `other` for the rare ones pooled")
     description: str
-    probability: float = Field(ge=0, le=1)
+    probability: Probability = Field(description="probability that the claim is denied for this reason")
 
 
-class Factor(BaseModel):
-    feature: str
+class Factor(_Answer):
+    input: str = Field(description="the claim input (prior_authorization, facility_type, diagnosis_codes, ...)")
+    effect: float = Field(description="approval probability this input adds (negative: takes away) compared "
+                                      "with the claim without it")
     direction: Literal["raises", "lowers"]
-    effect: float = Field(description="change in approval probability attributed to this input")
+    description: str = Field(description="the input of this claim, in words")
 
 
-class Recommendation(BaseModel):
-    action: str = Field(description="what to change, e.g. obtain_prior_authorization")
-    message: str
-    probability_after: float | None = Field(default=None, ge=0, le=1)
-    gain: float | None = None
-    covered_diagnoses: list[str] = Field(default=[], description="for cosmetic exclusions: the diagnoses under "
-                                                                 "which this treatment is covered")
+class Recommendation(_Answer):
+    model_config = ConfigDict(json_schema_extra=_drop_null_defaults)
+
+    action: str = Field(description="what to change: obtain_prior_authorization, obtain_referral, "
+                                    "attach_medical_necessity_letter, document_conservative_therapy, "
+                                    "see_physician_office, use_in_network_provider, bill_specific_diagnosis_code, "
+                                    "or document_covered_diagnosis (for a cosmetic exclusion)")
+    description: str
+    probability_after: Probability | None = Field(description="approval probability after the change (null "
+                                                              "for document_covered_diagnosis)")
+    gain: float | None = Field(description="probability_after minus the claim's approval probability")
+    covered_diagnoses: list[str] = Field(default=None, description="document_covered_diagnosis: the ICD-10-CM "
+                                                                   "codes (a trailing * covers the code's children) "
+                                                                   "under which the treatment is covered")
+    conditions: str = Field(default=None, description="document_covered_diagnosis: the payer conditions")
+    source: str = Field(default=None, description="document_covered_diagnosis: the public policy it follows")
 
 
-class CoverageInformation(BaseModel):
+class CoverageInformation(_Answer):
     """Da Vinci CRD coverage-information vocabulary."""
 
     covered: Literal["covered", "not-covered", "conditional"]
-    pa_needed: Literal["auth-needed", "no-auth", "satisfied", "performpa", "conditional"] | None = None
-    doc_needed: Literal["clinical", "admin", "both", "conditional"] | None = None
+    pa_needed: Literal["auth-needed", "no-auth", "satisfied", "performpa", "conditional"] | None
+    doc_needed: Literal["clinical", "admin", "both", "conditional"] | None
+    info_needed: list[Literal["performer", "location", "timeframe", "contract", "detail-code", "option-code",
+                              "other"]] = Field(description="what else the payer needs to know")
 
 
-class ModelRef(BaseModel):
+class ExpectedPayment(_Answer):
+    amount: float = Field(ge=0, description="expected payment: approval probability x payable_if_approved")
+    payable_if_approved: float = Field(ge=0, description="billed amount, capped by the benefit remaining")
+    billed_amount: float = Field(ge=0)
+    benefit_remaining: float | None = Field(ge=0, description="benefit limit minus benefit used; null without a "
+                                                              "limit")
+    currency: Literal["USD"]
+
+
+class ModelRef(_Answer):
     name: str
     version: str
-    alias: str | None = None
+    alias: str | None
 
 
-class ClaimAnswer(BaseModel):
+class ClaimAnswer(_Answer):
     """The answer for one claim."""
 
-    request_id: str
-    claim_id: str | None = None
+    claim_id: str | None = Field(description="echoed from the request")
     decision: Literal["excluded", "likely_approved", "uncertain", "likely_denied"]
-    approval_probability: float = Field(ge=0, le=1)
-    excluded_by: list[ExcludedBy] = Field(default=[])
-    likely_denial_reasons: list[DenialReason] = Field(default=[])
-    factors: list[Factor] = Field(default=[])
-    recommendations: list[Recommendation] = Field(default=[])
-    coverage_information: CoverageInformation | None = None
-    expected_payment: float | None = Field(default=None, description="USD the plan is expected to pay")
+    approval_probability: Probability = Field(description="of the whole system: 0 when a rule excludes the claim")
+    model_probability: Probability = Field(description="of the calibrated classifier alone, ignoring the rules")
+    excluded_by: list[ExcludedBy] = Field(description="every hard rule that fired")
+    likely_denial_reasons: list[DenialReason] = Field(description="the top 3 denial reasons")
+    factors: list[Factor] = Field(description="the inputs that move this claim's probability most")
+    recommendations: list[Recommendation] = Field(description="changes that raise the chance, by gain")
+    coverage_information: CoverageInformation
+    expected_payment: ExpectedPayment
     model: ModelRef
     rules_version: str
+    request_id: str
     warnings: list[ClaimWarning] = Field(default=[], description="e.g. a procedure code no catalog row names")
 
 
@@ -293,8 +325,21 @@ class BatchAnswer(BaseModel):
     results: list[AnsweredClaim | RejectedClaim] = Field(description="one entry per claim, in request order")
 
 
+class ScoredClaim(_Answer):
+    """One row of the batch-scoring output: the columns of the logged MLflow model and of
+    `medspa-coverage predict`."""
+
+    approval_probability: Probability
+    model_probability: Probability | None = Field(description="the classifier alone; null when a rule excludes "
+                                                              "the claim and the classifier was not consulted")
+    decision: Literal["excluded", "likely_approved", "uncertain", "likely_denied"]
+    excluded: bool
+    rule_ids: str = Field(description="the exclusion rules that fired, joined by ';' (empty when none)")
+    top_denial_reason: str = Field(description="the most likely denial CARC (the first fired rule's when excluded)")
+
+
 class InvocationsResponse(BaseModel):
-    predictions: list[ClaimAnswer] = Field(description="one answer per row, in row order")
+    predictions: list[ScoredClaim] = Field(description="one row per input row, in row order")
 
 
 class TreatmentRecord(BaseModel):
@@ -313,15 +358,29 @@ class TreatmentList(BaseModel):
 
 
 class ModelInfo(BaseModel):
-    """The served model; phase-specific details (metrics, training date, reload status) are extra keys."""
+    """The served model, and how its last load or source check went (other keys may follow)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", json_schema_extra=_drop_null_defaults)
 
     ready: bool
     name: str | None = None
     version: str | None = None
-    alias: str | None = None
-    rules_version: str | None = None
+    alias: str | None = Field(default=None, description="the registry alias (or bundle link) it was loaded by")
+    run_id: str | None = Field(default=None, description="the MLflow run that trained it")
+    trained_at: str | None = None
+    metrics: dict[str, float] = Field(default=None, description="test metrics of its training run")
+    rules_version: str | None = Field(default=None, description="the exclusion rules applied to every answer")
+    trained_with_rules_version: str | None = None
+    thresholds: dict[str, float] = Field(default=None, description="likely_approved and likely_denied")
+    source: Literal["registry", "bundle"] = Field(default=None)
+    model_uri: str = Field(default=None, description="registry source: models:/<name>/<version>")
+    bundle: str = Field(default=None, description="bundle source: the bundle folder's name")
+    model_sha256: str = Field(default=None, description="sha256 of the model file that was loaded")
+    integrity: str = Field(default=None, description="how that file was checked before loading")
+    loaded_at: str | None = None
+    last_load_error: str = Field(default=None, description="the last load failed (the model above keeps serving)")
+    last_load_failed_at: str = Field(default=None)
+    last_poll_error: str = Field(default=None, description="the last check of the model source failed")
 
 
 class HealthStatus(BaseModel):

@@ -6,23 +6,24 @@ as strings otherwise. This table is the one place every setting is listed.
 | setting | meaning | default |
 |---|---|---|
 | `API_KEY_HASHES` | sha256 hex digests of the accepted API keys (a list, or one comma-separated string) | `[]`: every /v1 request gets 401 |
+| `API_KEY_HASHES_FILE` | a file of more sha256 key digests, one per line (`make serve` points it at `var/dev-api-key.sha256`, the hash of the dev key it printed); read at startup | unset |
 | `API_KEYS` | plain keys for tests and tools (env `MEDSPA_COVERAGE_API_KEYS`, comma-separated or a JSON list); hashed into `API_KEY_HASHES` at startup and removed from the config | unset |
 | `RATE_LIMIT_PER_MINUTE` | requests per API key per minute, per worker process (a token bucket; 429 + `Retry-After` when empty); `0` turns it off | `6000` |
 | `MAX_CONTENT_LENGTH` | largest request body in bytes (Flask's own setting; 413 above it) | `2097152` (2 MiB) |
 | `MAX_BATCH_CLAIMS` | most claims in one `{"claims": [...]}` request or one `/invocations` frame | `1000` |
 | `LIKELY_APPROVED_THRESHOLD` | approval probability at or above which the decision is `likely_approved` | `0.7` |
 | `LIKELY_DENIED_THRESHOLD` | approval probability below which the decision is `likely_denied` | `0.3` |
-| `MODEL_SOURCE` | where the model comes from: `registry` (MLflow alias) or `bundle` (`MODEL_BUNDLE_PATH`) | `registry` |
+| `MODEL_SOURCE` | where the model comes from: `registry` (the version `MODEL_ALIAS` points to in `TRACKING_URI`; the model file's sha256 is checked against the version's `model_sha256` tag when present and shown in `/v1/model`) or `bundle` (`MODEL_BUNDLE_PATH`, verified against its SHA256SUMS; a tampered bundle is refused) | `registry` |
 | `MODEL_NAME` | registered model name | `medspa-coverage` |
 | `MODEL_ALIAS` | registry alias served | `champion` |
-| `MODEL_BUNDLE_PATH` | exported bundle directory, used when `MODEL_SOURCE=bundle` | `<project>/models` |
-| `MODEL_LOADER` | `"module:function"` (or, in tests, a callable) that takes the app config and returns the served model (see `service.model_extension`) | `service.model_extension:no_model_loader` |
-| `MODEL_POLL_SECONDS` | how often to check whether the alias moved (0 = never) | `30` |
+| `MODEL_BUNDLE_PATH` | exported bundle directory, or the models folder whose `champion` link names one, used when `MODEL_SOURCE=bundle` | `<project>/models` |
+| `MODEL_LOADER` | `"module:function"` (or, in tests, a callable) that takes the app config and returns the served model (see `service.model_extension`); the default loads from `MODEL_SOURCE` | `service.model_loading:configured_loader` |
+| `MODEL_POLL_SECONDS` | how often a background thread checks whether the alias (or the bundle's `champion` link) moved, and loads, warms up and swaps in the new model when it did; also retries while no model is loaded (0 = never) | `30` |
 | `TRACKING_URI` | MLflow tracking/registry URI | env `MLFLOW_TRACKING_URI`, else `sqlite:///<project>/var/mlflow.db` |
 | `AUDIT_DATABASE_URL` | SQLAlchemy URL of the audit store (one row per answered claim) | `sqlite:///<project>/var/audit.db` |
 | `AUDIT_SQLITE_SYNCHRONOUS` | SQLite `synchronous` pragma of the audit store (WAL mode): `NORMAL` survives kill -9, `FULL` also power loss | `NORMAL` |
 | `DOCS_ENABLED` | serve `GET /openapi.json` and `GET /docs`; the gunicorn config turns it off (production) unless set | `true` |
-| `MONITOR_INTERVAL_MINUTES` | run the serving monitor on this schedule (0 = off) | `0` |
+| `MONITOR_INTERVAL_MINUTES` | run the serving monitor (`medspa-coverage monitor`) from a background thread for each finished window of this many minutes, logging a run of the `serving-monitor` experiment in `TRACKING_URI`; one worker per window does it (0 = off) | `0` |
 | `LOG_LEVEL` | level of the service's JSON operational log | `INFO` |
 """
 from __future__ import annotations
@@ -46,6 +47,7 @@ def default_settings() -> dict:
     """The defaults of the table above (computed when called: the environment may change)."""
     return {
         "API_KEY_HASHES": [],
+        "API_KEY_HASHES_FILE": None,
         "RATE_LIMIT_PER_MINUTE": 6000,
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         "MAX_BATCH_CLAIMS": 1000,
@@ -55,7 +57,7 @@ def default_settings() -> dict:
         "MODEL_NAME": "medspa-coverage",
         "MODEL_ALIAS": "champion",
         "MODEL_BUNDLE_PATH": str(PROJECT_ROOT / "models"),
-        "MODEL_LOADER": "service.model_extension:no_model_loader",
+        "MODEL_LOADER": "service.model_loading:configured_loader",
         "MODEL_POLL_SECONDS": 30,
         "TRACKING_URI": os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{PROJECT_ROOT / 'var' / 'mlflow.db'}",
         "AUDIT_DATABASE_URL": f"sqlite:///{PROJECT_ROOT / 'var' / 'audit.db'}",
@@ -78,6 +80,21 @@ def _as_list(value) -> list[str]:
     return [part.strip() for part in str(value).split(",") if part.strip()]
 
 
+def _hashes_from_file(path) -> list[str]:
+    if not path:
+        return []
+    try:
+        lines = Path(path).read_text(encoding="ascii").split()
+    except (OSError, UnicodeDecodeError) as error:
+        raise SettingsError(f"API_KEY_HASHES_FILE: cannot be read ({type(error).__name__})") from None
+    hashes = [line.strip().lower() for line in lines if line.strip()]
+    bad = [number for number, value in enumerate(hashes, 1) if not _HASH_SHAPE.match(value)]
+    if bad:
+        raise SettingsError(f"API_KEY_HASHES_FILE: entries {bad} (counting from 1) are not sha256 hex digests "
+                            "(64 hex characters)")
+    return hashes
+
+
 def finish_settings(config) -> None:
     """Hash plain keys, normalise lists and check every setting; raise SettingsError."""
     plain = _as_list(config.pop("API_KEYS", None))
@@ -85,6 +102,7 @@ def finish_settings(config) -> None:
     bad = [position for position, value in enumerate(hashes) if not _HASH_SHAPE.match(value)]
     if bad:
         raise SettingsError(f"API_KEY_HASHES: entries {bad} are not sha256 hex digests (64 hex characters)")
+    hashes += _hashes_from_file(config.get("API_KEY_HASHES_FILE"))
     config["API_KEY_HASHES"] = sorted(set(hashes) | {hash_key(key) for key in plain})
 
     for name, low in (("RATE_LIMIT_PER_MINUTE", 0), ("MAX_CONTENT_LENGTH", 1), ("MAX_BATCH_CLAIMS", 1),

@@ -35,6 +35,19 @@ def serve(bind: str | None, workers: int | None) -> None:
 
 
 @main.command()
+@click.option("--tracking-uri", default=None,
+              help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///<project>/var/mlflow.db)")
+@click.pass_context
+def bootstrap(ctx: click.Context, tracking_uri: str | None) -> None:
+    """`make serve`: train a demo champion if there is none, make a dev API key if none is configured, then serve."""
+    from training.bootstrap import prepare_service
+
+    os.environ.update(prepare_service(tracking_uri, echo=click.echo))
+    click.echo("starting gunicorn on 127.0.0.1:8000 (Ctrl-C stops it)")
+    ctx.invoke(serve)
+
+
+@main.command()
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--quarantine", "quarantine_path", type=click.Path(dir_okay=False), default=None,
               help="write the quarantined rows, with their original values, to this CSV file")
@@ -152,3 +165,29 @@ def predict(ctx: click.Context, input_path: str, output_path: str, model_uri: st
         ctx.exit(1)
     click.echo(f"{report.rows_scored} claims scored to {report.output_path}, {report.rows_rejected} rejected "
                f"(listed in {report.rejected_path}); {report.claims_per_second:,.0f} claims/s")
+
+
+@main.command()
+@click.option("--since", default=None,
+              help="start of the window, ISO 8601 (default: 24 hours before --until; UTC unless an offset is given)")
+@click.option("--until", default=None, help="end of the window, ISO 8601 (default: now)")
+@click.option("--tracking-uri", default=None,
+              help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///<project>/var/mlflow.db)")
+@click.option("--audit-url", default=None,
+              help="audit store (default: $MEDSPA_COVERAGE_AUDIT_DATABASE_URL, else sqlite:///<project>/var/audit.db)")
+def monitor(since: str | None, until: str | None, tracking_uri: str | None, audit_url: str | None) -> None:
+    """Summarise served predictions (volume, decisions, probabilities, latency, input drift) into a run of the
+    `serving-monitor` experiment, one per served model version, and print the table."""
+    from datetime import timedelta
+
+    from service.audit import AuditStore
+    from service.monitoring import default_audit_url, format_table, parse_time, run_monitor
+    from training.registry import resolve_tracking_uri
+
+    try:
+        end = parse_time(until)
+        start = parse_time(since) if since else end - timedelta(hours=24)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--since/--until") from None
+    store = AuditStore(audit_url or default_audit_url())
+    click.echo(format_table(run_monitor(store, resolve_tracking_uri(tracking_uri), start, end)))

@@ -1,39 +1,51 @@
-"""Constants and helpers shared by the service tests (fixtures live in conftest.py).
-
-Until the trained model lands (phase 2), `FixedAnswerModel` stands in for the served model behind
-the loader interface, only so the view's batch, audit and error paths can run; it is a test
-double of the interface, not a prediction. Replace it with the tiny trained-model fixture then.
-"""
+"""Constants and helpers shared by the service tests (fixtures live in conftest.py)."""
 from __future__ import annotations
 
 import copy
 import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
 
 from service.schemas import EXAMPLE_CLAIM
 
 API_KEY = "test-key-0123456789"
 OTHER_KEY = "other-key-9876543210"
 SENTINEL = "SENTINEL-7f3a"
+MODEL_NAME = "medspa-coverage"
 
 
-class FixedAnswerModel:
-    """Answers every claim with the same fixed answer (ignores the claim's content)."""
+@dataclass(frozen=True)
+class ModelStore:
+    """A temporary MLflow store with two real registered versions of a tiny trained model:
+    `champion` -> `champion_version`, and `other_version` registered beside it (challenger)."""
 
-    def __init__(self):
-        self.calls: list[list[dict]] = []
+    folder: Path
+    database: Path
+    models_dir: Path
+    history: Path
+    champion_version: str
+    other_version: str
 
-    def answer(self, claims: list[dict]) -> list[dict]:
-        self.calls.append(claims)
-        return [{"claim_id": claim["claim_id"], "decision": "uncertain", "approval_probability": 0.5,
-                 "model": {"name": "stand-in", "version": "0", "alias": None}, "rules_version": "test"}
-                for claim in claims]
+    @property
+    def uri(self) -> str:
+        return f"sqlite:///{self.database}"
 
-    def info(self) -> dict:
-        return {"name": "stand-in", "version": "0", "alias": None, "rules_version": "test"}
+    def copy_to(self, folder: Path) -> "ModelStore":
+        """The same registry in a new database file, for tests that move aliases (the artifacts it
+        names stay where they are: they are only read)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        database = folder / "mlflow.db"
+        shutil.copyfile(self.database, database)
+        return ModelStore(folder, database, self.models_dir, self.history, self.champion_version, self.other_version)
 
+    def client(self):
+        from mlflow import MlflowClient
 
-def fixed_answer_loader(config) -> FixedAnswerModel:
-    return FixedAnswerModel()
+        return MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+
+    def move_champion(self, version: str) -> None:
+        self.client().set_registered_model_alias(MODEL_NAME, "champion", version)
 
 
 DROP = object()  # example_claim(field=DROP) leaves the field out
@@ -47,7 +59,6 @@ def example_claim(**changes) -> dict:
         else:
             claim[name] = value
     return claim
-
 
 
 def body_of(response) -> dict:

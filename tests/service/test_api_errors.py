@@ -196,6 +196,9 @@ def test_a_failing_model_gives_a_500_that_says_nothing_about_internals(make_app,
                 return [{}]  # the warm-up passes
             raise KeyError("SECRET-INTERNAL-DETAIL")
 
+        def score(self, claims):
+            return [{}]
+
         def info(self):
             return {}
 

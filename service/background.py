@@ -1,0 +1,57 @@
+"""Periodic background work of a worker process: the model poller and the scheduled monitor.
+
+Each job is one daemon thread that waits on an Event between runs, so `stop()` wakes it at once
+and returns when the run in progress (if any) has finished. The threads start in `init_app`, after
+gunicorn forked the worker (preload_app is off), never at import. An exception in a run is logged
+(type and stack only, as every log line here) and the next run happens on schedule.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable
+
+from flask import Flask
+
+log = logging.getLogger(__name__)
+EXTENSION = "background_jobs"
+
+
+class PeriodicJob:
+    def __init__(self, name: str, seconds: float, run: Callable[[], object]):
+        self.name, self.seconds, self._run = name, seconds, run
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"medspa-{name}", daemon=True)
+
+    def start(self) -> "PeriodicJob":
+        self._thread.start()
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.seconds):
+            try:
+                self._run()
+            except Exception:  # noqa: BLE001  (a failed run must not end the schedule)
+                log.exception("background job failed", extra={"detail": self.name})
+
+
+def start_job(app: Flask, name: str, seconds: float, run: Callable[[], object]) -> PeriodicJob:
+    """Start `run` every `seconds` in a daemon thread owned by `app` (stopped by stop_jobs)."""
+    job = PeriodicJob(name, seconds, run).start()
+    app.extensions.setdefault(EXTENSION, []).append(job)
+    return job
+
+
+def stop_jobs(app: Flask, timeout: float | None = 30.0) -> None:
+    """Stop every background job of `app` (gunicorn's worker_exit calls this)."""
+    for job in app.extensions.get(EXTENSION, []):
+        job.stop(timeout)

@@ -1,0 +1,293 @@
+"""The serving monitor: what was served in a time window, summarised into an MLflow run.
+
+`run_monitor` reads the audit store between two times and, per served model version, logs one
+run of the `serving-monitor` experiment, tagged with the model's name, version and URI (and linked
+to its logged model), with flat metrics:
+
+- volume: `claims`, `requests`;
+- decision mix: `decision_share__<decision>`;
+- probability distribution: `approval_probability_mean`, `approval_probability_p05` ... `_p95`;
+- latency per request (a batch counts once): `latency_ms_p50`, `_p95`, `_p99`;
+- input drift against the training-data profile stored with the model (training.profile): PSI
+  per field, `psi__<field>`, plus `psi_max` and `drifted_fields` (PSI above 0.2, the usual
+  threshold of a significant shift). Few claims make PSI noisy: read it with `claims`.
+
+`medspa-coverage monitor` runs it from the command line; the service runs it on a schedule
+(`MONITOR_INTERVAL_MINUTES`) for each finished window, once per window whatever the number of
+workers (a file lock, and a look for the window's run before logging it). Only aggregates leave
+the audit store: no claim, answer or key reaches the tracking store.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+from flask import Flask
+
+EXPERIMENT = "serving-monitor"
+DECISIONS = ("excluded", "likely_approved", "uncertain", "likely_denied")
+PROBABILITY_QUANTILES = (5, 25, 50, 75, 95)
+LATENCY_PERCENTILES = (50, 95, 99)
+DRIFT_PSI = 0.2
+
+log = logging.getLogger(__name__)
+
+ProfileLookup = Callable[[str, str], dict | None]
+
+
+@dataclass
+class MonitorSummary:
+    model_name: str | None
+    model_version: str | None
+    since: datetime
+    until: datetime
+    metrics: dict[str, float]
+    drift_note: str = ""
+    run_id: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def summarise(records: list, profile: dict | None) -> dict[str, float]:
+    """The monitor's metrics for audit records of one model version (see the module docstring)."""
+    from training.profile import population_stability
+
+    metrics: dict[str, float] = {"claims": float(len(records)),
+                                 "requests": float(len({record.request_id for record in records}))}
+    if not records:
+        return metrics
+    decisions = [record.answer.get("decision") for record in records]
+    for decision in DECISIONS:
+        metrics[f"decision_share__{decision}"] = decisions.count(decision) / len(records)
+    probabilities = np.array([record.answer.get("approval_probability", np.nan) for record in records], dtype=float)
+    probabilities = probabilities[np.isfinite(probabilities)]
+    if len(probabilities):
+        metrics["approval_probability_mean"] = float(probabilities.mean())
+        for q, value in zip(PROBABILITY_QUANTILES, np.percentile(probabilities, PROBABILITY_QUANTILES)):
+            metrics[f"approval_probability_p{q:02d}"] = float(value)
+    latencies = np.array(list({record.request_id: record.latency_ms for record in records}.values()), dtype=float)
+    for q, value in zip(LATENCY_PERCENTILES, np.percentile(latencies, LATENCY_PERCENTILES)):
+        metrics[f"latency_ms_p{q}"] = float(value)
+    if profile:
+        columns = {name: np.array([record.claim.get(name) for record in records]) for name in profile}
+        psi = population_stability(profile, columns)
+        metrics.update({f"psi__{name}": value for name, value in psi.items()})
+        if psi:
+            metrics["psi_max"] = max(psi.values())
+            metrics["drifted_fields"] = float(sum(value > DRIFT_PSI for value in psi.values()))
+    return metrics
+
+
+def registry_profile_lookup(client, tracking_uri: str) -> ProfileLookup:
+    """Profiles of registered versions, read from the model's metadata.json alone (no model load)."""
+    import mlflow
+    from mlflow.models import Model
+
+    from training.coverage_model import METADATA_FILE
+    from training.pyfunc_model import ARTIFACT_KEY
+
+    def lookup(name: str, version: str) -> dict | None:
+        base = client.get_model_version_download_uri(name, version).rstrip("/")
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        with tempfile.TemporaryDirectory(prefix="medspa-monitor-") as scratch:
+            mlmodel = mlflow.artifacts.download_artifacts(artifact_uri=f"{base}/MLmodel", dst_path=scratch,
+                                                          tracking_uri=tracking_uri)
+            folder = Model.load(mlmodel).flavors["python_function"]["artifacts"][ARTIFACT_KEY]["path"]
+            metadata = mlflow.artifacts.download_artifacts(artifact_uri=f"{base}/{folder}/{METADATA_FILE}",
+                                                           dst_path=scratch, tracking_uri=tracking_uri)
+            return json.loads(Path(metadata).read_text()).get("training_profile")
+
+    return lookup
+
+
+def run_monitor(audit_store, tracking_uri: str, since: datetime, until: datetime | None = None,
+                profile_for: ProfileLookup | None = None, source: str = "cli") -> list[MonitorSummary]:
+    """Summarise what was served in [since, until) and log one run per model version; return them."""
+    from mlflow import MlflowClient
+
+    from training.registry import ensure_experiment
+
+    until = until or datetime.now(timezone.utc)
+    since, until = _utc(since), _utc(until)
+    groups: dict[tuple, list] = defaultdict(list)
+    for record in audit_store.read_since(since, until):
+        groups[(record.model_name, record.model_version)].append(record)
+    if not groups:
+        return []
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    experiment_id = ensure_experiment(client, EXPERIMENT, tracking_uri)
+    registry_lookup = registry_profile_lookup(client, tracking_uri)
+    summaries = []
+    for (name, version), records in sorted(groups.items(), key=lambda item: str(item[0])):
+        profile, note = _profile(name, version, profile_for, registry_lookup)
+        summary = MonitorSummary(name, version, since, until, summarise(records, profile), note)
+        summary.tags = {"model_name": str(name), "model_version": str(version),
+                        "model_uri": f"models:/{name}/{version}", "window_start": since.isoformat(),
+                        "window_end": until.isoformat(), "monitor_source": source,
+                        "drift": note or "psi against the model's training profile"}
+        summary.run_id = _log_run(client, experiment_id, summary)
+        summaries.append(summary)
+    return summaries
+
+
+def _profile(name, version, profile_for, registry_lookup) -> tuple[dict | None, str]:
+    if name is None or version is None:
+        return None, "unavailable: the audit rows name no model version"
+    for lookup in (profile_for, registry_lookup):
+        if lookup is None:
+            continue
+        try:
+            profile = lookup(str(name), str(version))
+        except Exception as error:  # noqa: BLE001  (drift is one part of the summary; the rest still counts)
+            log.warning("training profile lookup failed", extra={"detail": type(error).__name__})
+            continue
+        if profile:
+            return profile, ""
+    return None, "unavailable: no training profile found for this model version"
+
+
+def _log_run(client, experiment_id: str, summary: MonitorSummary) -> str:
+    from mlflow.entities import LoggedModelInput, Metric, Param
+    from mlflow.exceptions import MlflowException
+
+    name = f"monitor-{summary.model_name}-v{summary.model_version}-{summary.until:%Y%m%dT%H%M%SZ}"
+    run = client.create_run(experiment_id, run_name=name, tags=summary.tags)
+    run_id = run.info.run_id
+    timestamp = int(summary.until.timestamp() * 1000)
+    metrics = [Metric(key, float(value), timestamp, 0) for key, value in summary.metrics.items()]
+    client.log_batch(run_id, metrics=metrics,
+                     params=[Param("since", summary.since.isoformat()), Param("until", summary.until.isoformat())])
+    try:  # MLflow 3: link the run to the served version's logged model, when the registry knows it
+        source = client.get_model_version(summary.model_name, summary.model_version).source or ""
+        if source.startswith("models:/m-"):
+            client.log_inputs(run_id, models=[LoggedModelInput(source[len("models:/"):])])
+    except MlflowException:
+        pass
+    client.set_terminated(run_id)
+    return run_id
+
+
+def format_table(summaries: list[MonitorSummary]) -> str:
+    """Metrics as rows, one column per served model version."""
+    if not summaries:
+        return "no served claims in this window"
+    heads = [f"v{summary.model_version}" for summary in summaries]
+    keys = list(dict.fromkeys(key for summary in summaries for key in summary.metrics))
+    width = max(len(key) for key in keys)
+    lines = [f"{summaries[0].model_name}: served {summaries[0].since:%Y-%m-%d %H:%M} .. "
+             f"{summaries[0].until:%Y-%m-%d %H:%M} UTC",
+             f"{'metric':<{width}}  " + "  ".join(f"{head:>12}" for head in heads)]
+    for key in keys:
+        cells = [summary.metrics.get(key) for summary in summaries]
+        lines.append(f"{key:<{width}}  " + "  ".join(f"{_cell(key, value):>12}" for value in cells))
+    lines += [f"v{summary.model_version}: run {summary.run_id}" + (f" (drift {summary.drift_note})"
+                                                                  if summary.drift_note else "")
+              for summary in summaries]
+    return "\n".join(lines)
+
+
+def _cell(key: str, value) -> str:
+    if value is None:
+        return "-"
+    if key in ("claims", "requests", "drifted_fields"):
+        return f"{int(value):,}"
+    return f"{value:.4f}" if abs(value) < 100 else f"{value:,.1f}"
+
+
+def parse_time(value: str | None) -> datetime:
+    """An ISO 8601 time (UTC unless it carries an offset); None means now. ValueError otherwise."""
+    if value is None:
+        return datetime.now(timezone.utc)
+    try:
+        return _utc(datetime.fromisoformat(value))
+    except ValueError:
+        raise ValueError("not an ISO 8601 time such as 2026-03-02T08:00 or 2026-03-02T08:00+01:00") from None
+
+
+def default_audit_url() -> str:
+    """The service's audit store: MEDSPA_COVERAGE_AUDIT_DATABASE_URL, else its default."""
+    from service.settings import ENV_PREFIX, default_settings
+
+    return os.environ.get(f"{ENV_PREFIX}_AUDIT_DATABASE_URL") or default_settings()["AUDIT_DATABASE_URL"]
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+# -- in the service -----------------------------------------------------------------------------
+def finished_window(now: datetime, minutes: int) -> tuple[datetime, datetime]:
+    """The last whole window of `minutes` before `now`, aligned on the epoch (the same for every worker)."""
+    epoch, interval = datetime(1970, 1, 1, tzinfo=timezone.utc), timedelta(minutes=minutes)
+    end = epoch + ((_utc(now) - epoch) // interval) * interval
+    return end - interval, end
+
+
+@contextmanager
+def _exclusive(name: str) -> Iterator[bool]:
+    """A host-wide non-blocking lock: True when this process holds it."""
+    path = Path(tempfile.gettempdir()) / f"medspa-coverage-{name}.lock"
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def monitor_finished_window(app: Flask, now: datetime | None = None) -> list[MonitorSummary]:
+    """The scheduled run: log the last finished window unless a worker already did."""
+    from mlflow import MlflowClient
+
+    config = app.config
+    since, until = finished_window(now or datetime.now(timezone.utc), config["MONITOR_INTERVAL_MINUTES"])
+    uri = config["TRACKING_URI"]
+    lock = hashlib.sha256(f"{config['AUDIT_DATABASE_URL']}|{uri}".encode()).hexdigest()[:16]
+    with _exclusive(lock) as held:
+        if not held:
+            return []
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        experiment = client.get_experiment_by_name(EXPERIMENT)
+        if experiment is not None and client.search_runs(
+                [experiment.experiment_id], max_results=1,
+                filter_string=f"tags.window_end = '{until.isoformat()}' and tags.monitor_source = 'service'"):
+            return []
+        summaries = run_monitor(app.extensions["audit_store"], uri, since, until,
+                                profile_for=_served_profile(app), source="service")
+    for summary in summaries:
+        log.info("serving monitor run logged", extra={"model_version": str(summary.model_version),
+                                                      "claims": int(summary.metrics["claims"])})
+    return summaries
+
+
+def _served_profile(app: Flask) -> ProfileLookup:
+    def lookup(name: str, version: str) -> dict | None:
+        model = app.extensions["coverage_model"].model
+        ref = getattr(model, "ref", None) or {}
+        if (ref.get("name"), ref.get("version")) == (name, version):
+            return getattr(model, "training_profile", None)
+        return None
+
+    return lookup
+
+
+def init_app(app: Flask) -> None:
+    from service.background import start_job
+
+    minutes = app.config["MONITOR_INTERVAL_MINUTES"]
+    if minutes > 0:
+        start_job(app, "serving-monitor", minutes * 60, lambda: monitor_finished_window(app))
