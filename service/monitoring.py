@@ -233,10 +233,20 @@ def finished_window(now: datetime, minutes: int) -> tuple[datetime, datetime]:
     return end - interval, end
 
 
+def _lock_path(audit_url: str, tracking_uri: str) -> Path:
+    """Beside a sqlite audit store (its workers share that folder), else in the temporary folder."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(audit_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(f"{url.database}.monitor.lock")
+    digest = hashlib.sha256(f"{audit_url}|{tracking_uri}".encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"medspa-coverage-monitor-{digest}.lock"
+
+
 @contextmanager
-def _exclusive(name: str) -> Iterator[bool]:
+def _exclusive(path: Path) -> Iterator[bool]:
     """A host-wide non-blocking lock: True when this process holds it."""
-    path = Path(tempfile.gettempdir()) / f"medspa-coverage-{name}.lock"
     with open(path, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -256,8 +266,7 @@ def monitor_finished_window(app: Flask, now: datetime | None = None) -> list[Mon
     config = app.config
     since, until = finished_window(now or datetime.now(timezone.utc), config["MONITOR_INTERVAL_MINUTES"])
     uri = config["TRACKING_URI"]
-    lock = hashlib.sha256(f"{config['AUDIT_DATABASE_URL']}|{uri}".encode()).hexdigest()[:16]
-    with _exclusive(lock) as held:
+    with _exclusive(_lock_path(config["AUDIT_DATABASE_URL"], uri)) as held:
         if not held:
             return []
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
