@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from training.coverage_model import MODEL_FILE
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TRACKING_URI = f"sqlite:///{PROJECT_ROOT / 'var' / 'mlflow.db'}"
 REGISTERED_MODEL = "medspa-coverage"
@@ -78,6 +80,10 @@ def tracking(uri: str):
         database.parent.mkdir(parents=True, exist_ok=True)
     before_tracking, before_registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     before_bar = os.environ.get(_ARTIFACT_PROGRESS)
+    # mlflow.set_tracking_uri also writes MLFLOW_TRACKING_URI into the environment: without
+    # restoring it, code after this block (a gunicorn started by bootstrap) would see MLflow's
+    # default store instead of what the user configured.
+    before_environment = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     os.environ.setdefault(_ARTIFACT_PROGRESS, "false")  # our stages print their own progress
@@ -86,6 +92,11 @@ def tracking(uri: str):
     finally:
         mlflow.set_tracking_uri(before_tracking)
         mlflow.set_registry_uri(before_registry)
+        for name, value in before_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         if before_bar is None:
             os.environ.pop(_ARTIFACT_PROGRESS, None)
 
@@ -183,6 +194,7 @@ def serving_requirements() -> list[str]:
     return [f"{name}=={version}" for name, version in library_versions(SERVING_LIBRARIES).items()]
 
 
+
 def log_coverage_model(model, registered_model: str = REGISTERED_MODEL):
     """Save `model` (skops) and log it in the active run as a models-from-code pyfunc, registered
     as a new version of `registered_model`. Returns MLflow's ModelInfo."""
@@ -190,6 +202,8 @@ def log_coverage_model(model, registered_model: str = REGISTERED_MODEL):
 
     with tempfile.TemporaryDirectory(prefix="coverage-model-") as scratch:
         saved = model.save(Path(scratch) / "coverage_model")
+        # the service checks the downloaded file against this (tagged on the model version)
+        model.metadata["model_sha256"] = hashlib.sha256((saved / MODEL_FILE).read_bytes()).hexdigest()
         return mlflow.pyfunc.log_model(
             name=MODEL_NAME_IN_RUN,
             python_model=str(PYFUNC_CODE),

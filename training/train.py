@@ -211,7 +211,8 @@ def run_training(data_path, tracking_uri: str | None = None, experiment: str = D
                     client.set_registered_model_alias(REGISTERED_MODEL, CHALLENGER, version)
                     for key, value in {"data_sha256": data_sha256, "run_id": run.info.run_id,
                                        "test_auc": f"{metrics['test_auc']:.6f}",
-                                       "test_ece": f"{metrics['test_ece']:.6f}"}.items():
+                                       "test_ece": f"{metrics['test_ece']:.6f}",
+                                       "model_sha256": model.metadata["model_sha256"]}.items():
                         client.set_model_version_tag(REGISTERED_MODEL, version, key, value)
                     echo(f"      registered {REGISTERED_MODEL} version {version} (alias {CHALLENGER})")
 
