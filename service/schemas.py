@@ -252,7 +252,9 @@ class Recommendation(_Answer):
     action: str = Field(description="what to change: obtain_prior_authorization, obtain_referral, "
                                     "attach_medical_necessity_letter, document_conservative_therapy, "
                                     "see_physician_office, use_in_network_provider, bill_specific_diagnosis_code, "
-                                    "or document_covered_diagnosis (for a cosmetic exclusion)")
+                                    "all_of_the_above (every listed change together, when that gains more "
+                                    "than the best one alone), or document_covered_diagnosis (for a cosmetic "
+                                    "exclusion)")
     description: str
     probability_after: Probability | None = Field(description="approval probability after the change (null "
                                                               "for document_covered_diagnosis)")

@@ -117,6 +117,14 @@ def _variants(index: int, claim: dict, catalog) -> list[Variant]:
     if claim["visit_number"] > 1:
         variants.append(Variant(index, "factor", "visit_number",
                                 {**claim, "visit_number": 1, "weeks_since_last_treatment": None}))
+    actions = [variant for variant in variants if variant.kind == "action"]
+    if len(actions) > 1:
+        # Payers check each requirement separately, so missing two of them costs more than the
+        # sum of each: the gain of doing everything is worth its own line.
+        combined = dict(claim)
+        for action in actions:
+            combined.update({key: value for key, value in action.claim.items() if claim.get(key) != value})
+        variants.append(Variant(index, "combined", "all_actions", combined))
     return variants
 
 
@@ -170,6 +178,8 @@ def _specific_codes(claim: dict, treatment) -> str | None:
 def _factors(claim: dict, probability: float, scored) -> list[dict]:
     factors = []
     for variant, variant_probability in scored:
+        if variant.kind == "combined":
+            continue
         effect = probability - variant_probability  # what this input is worth to the claim
         if abs(effect) < MIN_FACTOR_EFFECT:
             continue
@@ -194,13 +204,20 @@ def _describe_input(name: str, claim: dict) -> str:
 def _recommendations(claim, treatment, probability, scored, hard_excluded, fired_rules) -> list[dict]:
     if hard_excluded:
         return _coverage_conditions_advice(treatment, fired_rules)
-    advice = []
+    advice, combined = [], None
     for variant, after in scored:
+        if variant.kind == "combined":
+            combined = after
         if variant.kind != "action" or after - probability < MIN_GAIN:
             continue
         advice.append({"action": _action_id(variant, claim), "description": _action_text(variant, claim),
                        "probability_after": round(after, 4), "gain": round(after - probability, 4)})
-    return sorted(advice, key=lambda item: -item["gain"])
+    advice.sort(key=lambda item: -item["gain"])
+    if combined is not None and len(advice) > 1 and combined - probability >= advice[0]["gain"] + MIN_GAIN:
+        steps = "; ".join(item["description"][0].lower() + item["description"][1:] for item in advice)
+        advice.insert(0, {"action": "all_of_the_above", "description": f"Do all of these: {steps}",
+                          "probability_after": round(combined, 4), "gain": round(combined - probability, 4)})
+    return advice
 
 
 def _action_id(variant: Variant, claim: dict) -> str:

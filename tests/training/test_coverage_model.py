@@ -150,3 +150,17 @@ def test_psi_is_near_zero_on_the_same_data_and_large_on_a_shift(test_claims):
     shifted = test_claims.assign(plan_type="medicare", patient_age=test_claims["patient_age"] + 30)
     drift = population_stability(profile, shifted)
     assert drift["plan_type"] > 0.2 and drift["patient_age"] > 0.2
+
+
+def test_several_missing_requirements_get_a_combined_recommendation(champion_model):
+    claim = make_claim(plan_type="hmo", prior_authorization=False, referral=False, in_network=False)
+    answer = champion_model.answer_claims([claim])[0]
+    actions = [item["action"] for item in answer["recommendations"]]
+    singles = [item for item in answer["recommendations"] if item["action"] != "all_of_the_above"]
+    if "all_of_the_above" in actions:  # offered only when doing everything beats the best single change
+        combined = answer["recommendations"][0]
+        assert combined["action"] == "all_of_the_above"
+        assert combined["gain"] >= max(item["gain"] for item in singles) + 0.01
+    everything = champion_model.answer_claims([{**claim, "prior_authorization": True, "referral": True,
+                                                "in_network": True}])[0]
+    assert everything["approval_probability"] >= max(item["probability_after"] for item in singles) - 1e-9
