@@ -8,7 +8,7 @@ with `read_since`.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -62,7 +62,8 @@ class AuditStore:
         """Write the rows in one transaction; returns once they are committed."""
         if not records:
             return
-        rows = [{**asdict(record),
+        # vars(), not asdict(): asdict deep-copies every claim and answer only for json.dumps to read them
+        rows = [{**vars(record),
                  "served_at": record.served_at.astimezone(timezone.utc).replace(tzinfo=None),
                  "claim": json.dumps(record.claim, allow_nan=False, separators=(",", ":")),
                  "answer": json.dumps(record.answer, allow_nan=False, separators=(",", ":"))}
