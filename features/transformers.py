@@ -180,6 +180,12 @@ def _flags(values) -> np.ndarray:
     return np.array([_flag_value(value) for value in uniques], dtype=np.float32)[inverse]
 
 
+# The contract bounds weeks and dollar amounts below only. Past float32's range (3.4e38) a value
+# would become inf in the matrix: the tree fit refuses inf and the linear denial model's logits turn
+# NaN. Capped here, such a value is past every split the trees learned, as before, and stays finite.
+LARGEST_AMOUNT = 1e12
+
+
 def _numbers(values) -> np.ndarray:
     """float64, NaN for missing."""
     array = np.asarray(values)
@@ -572,7 +578,7 @@ class CircumstanceEncoder(TransformerMixin, BaseEstimator):
         billed = _numbers(columns["billed_amount"])
         limit = _numbers(columns["benefit_limit"])  # NaN: no limit
         used = np.fmax(_numbers(columns["benefit_used"]), 0.0)  # missing: 0, the contract's default
-        remaining = np.maximum(limit - used, 0.0)  # NaN when there is no limit
+        remaining = np.minimum(np.maximum(limit - used, 0.0), LARGEST_AMOUNT)  # NaN when there is no limit
 
         out = np.empty((len(visit), len(self.DOCUMENTS) + len(self._VISIT) + place_width + len(self._MONEY_AND_AGE)),
                        dtype=np.float32)
@@ -581,7 +587,7 @@ class CircumstanceEncoder(TransformerMixin, BaseEstimator):
         at = len(self.DOCUMENTS)
         out[:, at] = visit
         out[:, at + 1] = visit <= 1
-        out[:, at + 2] = weeks
+        out[:, at + 2] = np.minimum(weeks, LARGEST_AMOUNT)  # NaN stays NaN
         out[:, at + 3] = weeks == weeks  # not NaN
         out[:, at + 4] = weeks < place[:, -2]  # NaN (no earlier treatment, no minimum) compares False
         at += len(self._VISIT)

@@ -191,6 +191,14 @@ def test_missing_numbers_stay_missing(make_clean_frame):
     assert np.isnan(row["weeks_since_last_treatment"]) and np.isnan(row["benefit_remaining"])
 
 
+def test_numbers_past_float32_range_stay_finite(make_clean_frame):
+    """The contract sets no upper bound; the fuzzer sent 1e308 and the denial model's logits turned NaN."""
+    frame = make_clean_frame({"weeks_since_last_treatment": 1e308, "benefit_limit": 1.7e308, "benefit_used": 0.0,
+                              "billed_amount": 1.7e308})
+    matrix = CircumstanceEncoder().fit(frame).transform(frame)
+    assert np.isfinite(matrix).all()
+
+
 def test_place_of_service_codes_are_a_parameter(make_clean_frame):
     encoder = CircumstanceEncoder(place_of_service_codes=("11", "02")).fit(make_clean_frame({}))
     names = list(encoder.get_feature_names_out())
