@@ -38,6 +38,15 @@ class ClaimsFileError(ValueError):
     column is missing. The message says what is wrong and what is needed, never a value."""
 
 
+def _not_utf8(path: Path) -> str:
+    return (f"{path}: not UTF-8 text (UTF-16 and Latin-1 files hold bytes UTF-8 does not allow); "
+            "save the file as UTF-8 and load it again")
+
+
+def _cut_short(path: Path) -> str:
+    return f"{path}: the compressed file ends early or is damaged; compress it again from the original"
+
+
 @dataclass(frozen=True)
 class RawClaims:
     """A claims file opened for reading: its columns, then its rows in chunks of raw values.
@@ -107,6 +116,10 @@ def _open_csv(path: Path, chunk: int | None):
                 reader = pcsv.open_csv(path, parse_options=parse, convert_options=convert)
                 yield from _rebatch(reader, chunk)
         except (pa.ArrowInvalid, OSError) as error:  # the parser's message quotes row text
+            if "invalid UTF8" in str(error):
+                raise ClaimsFileError(_not_utf8(path)) from error
+            if isinstance(error, OSError) and _compressed(path):
+                raise ClaimsFileError(_cut_short(path)) from error
             raise ClaimsFileError(f"{path}: not readable as CSV (check quoting and delimiters)") from error
 
     def frames() -> Iterator[pd.DataFrame]:
@@ -118,13 +131,21 @@ def _open_csv(path: Path, chunk: int | None):
     return columns, frames()
 
 
+def _compressed(path: Path) -> bool:
+    return path.name.lower().endswith(".gz")
+
+
 def _csv_header(path: Path) -> list[str]:
-    handle = gzip.open(path, "rt", encoding="utf-8-sig", newline="") if path.name.lower().endswith(".gz") \
+    handle = gzip.open(path, "rt", encoding="utf-8-sig", newline="") if _compressed(path) \
         else open(path, encoding="utf-8-sig", newline="")
     try:
         with handle:
             header = next(csv.reader(handle), None)
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
+    except UnicodeDecodeError as error:
+        raise ClaimsFileError(_not_utf8(path)) from error
+    except (EOFError, gzip.BadGzipFile) as error:
+        raise ClaimsFileError(_cut_short(path)) from error
+    except (OSError, csv.Error) as error:
         raise ClaimsFileError(f"{path}: not readable as UTF-8 CSV") from error
     if not header:
         raise ClaimsFileError(f"{path}: empty file; a CSV claims file starts with a header row")
@@ -170,10 +191,18 @@ def _open_parquet(path: Path, chunk: int | None):
         raise ClaimsFileError(f"{path}: not readable as Parquet") from error
     columns = list(parquet.schema_arrow.names)
 
+    def tables() -> Iterator[pa.Table]:
+        try:
+            if chunk is None:
+                yield parquet.read()
+            else:
+                for batch in parquet.iter_batches(batch_size=chunk):
+                    yield pa.Table.from_batches([batch])
+        except (pa.ArrowException, OSError) as error:  # a sound footer over damaged data pages
+            raise ClaimsFileError(f"{path}: not readable as Parquet (its data is damaged)") from error
+
     def frames() -> Iterator[pd.DataFrame]:
-        tables = [parquet.read()] if chunk is None else (
-            pa.Table.from_batches([batch]) for batch in parquet.iter_batches(batch_size=chunk))
-        for table in tables:
+        for table in tables():
             yield _typed_frame(table)
 
     return columns, frames()
@@ -223,7 +252,9 @@ def _open_jsonl_with_pandas(path: Path, chunk: int):
         try:
             with pd.read_json(path, lines=True, dtype=False, chunksize=chunk) as reader:
                 yield from reader
-        except (ValueError, OSError, UnicodeDecodeError) as error:  # the message may quote the line
+        except UnicodeDecodeError as error:
+            raise ClaimsFileError(_not_utf8(path)) from error
+        except (ValueError, OSError) as error:  # the message may quote the line
             raise ClaimsFileError(f"{path}: not readable as JSON lines (one JSON object per line)") from error
 
     def frames(reader: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:

@@ -144,14 +144,18 @@ def run_training(data_path, tracking_uri: str | None = None, experiment: str = D
                 echo(f"      truth: {truth_file.name} ({len(truth)} claims)")
 
         with stages.stage("split"):
+            if not loaded.report.rows_read:
+                raise TrainingInputError(f"{data_path}: no data rows, only the column names; a history needs claims")
             if claims.empty:
-                raise TrainingInputError("no valid claims left after quarantine; run `medspa-coverage validate` "
-                                         "on the file to see why")
+                raise TrainingInputError(f"none of the {loaded.report.rows_read:,} rows is a valid claim; "
+                                         f"{_quarantine_problems(loaded.report)}")
             try:
                 split = split_by_date(claims, params.validation_fraction, params.test_fraction)
-            except ValueError as error:
-                raise TrainingInputError(str(error)) from error
-            _check_trainable(split)
+                _check_trainable(split)
+            except ValueError as error:  # TrainingInputError too: say where the missing rows went
+                why = (f"; {quarantined:,} of {loaded.report.rows_read:,} rows were quarantined, "
+                       f"{_quarantine_problems(loaded.report)}") if quarantined else ""
+                raise TrainingInputError(f"{error}{why}") from error
             for name, part in split.summary().items():
                 echo(f"      {name:<10} {part['rows']:>9} rows  {part['first_date']} .. {part['last_date']}")
 
@@ -244,6 +248,13 @@ def run_training(data_path, tracking_uri: str | None = None, experiment: str = D
         decision=decision.decision, reason=decision.reason, promoted=decision.promoted, metrics=metrics,
         split=split.summary(), rows_loaded=len(claims), rows_quarantined=quarantined, bundle_path=bundle_path,
         seconds=dict(stages.seconds))
+
+
+def _quarantine_problems(report, shown: int = 3) -> str:
+    """The most common quarantine reasons with their counts; a reason names a field and a check, never a value."""
+    common = ", ".join(f"{reason} ({count:,})" for reason, count in list(report.quarantined_by_reason.items())[:shown])
+    return (f"most common problems: {common} (`medspa-coverage validate {report.path} --quarantine OUT.csv` "
+            "lists each row and field)")
 
 
 def _needs_export(models_dir: Path, client) -> bool:
