@@ -20,7 +20,7 @@ def create_app(config: dict | None = None):
     from service.model_extension import CoverageModelExtension
     from service.settings import ENV_PREFIX, default_settings, finish_settings
 
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no route serves files: no path a request names reaches the disk
     app.config.update(default_settings())
     app.config.from_prefixed_env(ENV_PREFIX)
     if config:

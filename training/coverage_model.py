@@ -27,8 +27,10 @@ from training.model_fitting import OTHER_REASON, ModelParams
 
 MODEL_FILE = "model.skops"
 METADATA_FILE = "metadata.json"
-# skops loads only types from these packages; anything else in a model file is refused.
-TRUSTED_MODULE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "features.", "builtins.", "collections.")
+# skops loads only types from these packages; anything else in a model file is refused. Not
+# "builtins.": a model file naming builtins.exec or builtins.getattr (as a FunctionTransformer's func,
+# say) would pass, and no model we save holds a builtins type.
+TRUSTED_MODULE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "features.")
 
 BOOL_COLUMNS = ("in_network", "referral", "medical_necessity_letter", "prior_authorization",
                 "conservative_therapy_documented")

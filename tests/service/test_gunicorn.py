@@ -53,6 +53,7 @@ def test_gunicorn_serves_health_and_shuts_down_on_sigterm(tmp_path):
             time.sleep(0.1)
         assert _get(f"{base}/healthz/ready") == 503  # no model yet
         assert _get(f"{base}/docs") == 404  # production: docs off
+        assert _get(f"{base}/openapi.json") == 404
         assert _get(f"{base}/v1/treatments") == 401
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0
