@@ -30,6 +30,10 @@ serve: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
+# The OpenAPI fuzz of `make test` with far more generated cases (FUZZ_MAX_EXAMPLES=N to choose).
+fuzz: $(STAMP)
+	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-5000} $(BIN)/pytest -q tests/service/test_fuzz_openapi.py
+
 notebooks: $(STAMP)
 	$(BIN)/pip install --quiet "jupyterlab==4.6.6"
 	$(BIN)/jupyter lab notebooks/
