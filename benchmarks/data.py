@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.common import format_table, machine_line, quiet_this_process
+
 DEFAULT_ROWS = 1_000_000
 FORMATS = ("csv", "parquet")
 
@@ -58,23 +60,18 @@ def measure(step, path: str, rows: int) -> tuple[int, float, float]:
     return results.get()
 
 
-def format_table(lines: list[tuple]) -> str:
+def format_lines(lines: list[tuple]) -> str:
     header = ("step", "format", "rows", "seconds", "rows/s", "peak RSS MiB", "file MiB")
-    cells = [header] + [(step, fmt, f"{rows:,}", f"{seconds:.2f}", f"{rows / seconds:,.0f}", f"{rss:.0f}",
-                         f"{size:.1f}") for step, fmt, rows, seconds, rss, size in lines]
-    widths = [max(len(row[column]) for row in cells) for column in range(len(header))]
-    rendered = [" | ".join(cell.rjust(width) if column >= 2 else cell.ljust(width)
-                           for column, (cell, width) in enumerate(zip(row, widths))) for row in cells]
-    rendered.insert(1, "-+-".join("-" * width for width in widths))
-    return "\n".join(rendered)
+    return format_table(header, [(step, fmt, f"{rows:,}", f"{seconds:.2f}", f"{rows / seconds:,.0f}", f"{rss:.0f}",
+                                  f"{size:.1f}") for step, fmt, rows, seconds, rss, size in lines])
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS)
     rows = parser.parse_args(argv).rows
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    quiet_this_process()
+    print(machine_line(f"data: {rows:,} demo claims written and loaded, each step in a fresh process"))
     lines = []
     with tempfile.TemporaryDirectory(prefix="bench-data-") as folder:
         paths = {fmt: str(Path(folder) / f"history.{fmt}") for fmt in FORMATS}
@@ -83,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
                 done, seconds, rss = measure(step, path, rows)
                 size = os.path.getsize(path) / 2**20
                 lines.append((step.__name__.lstrip("_"), fmt, done, seconds, rss, size))
-    print(format_table(lines))
+    print(format_lines(lines))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,40 @@
+"""`python -m benchmarks [name ...]` (`make bench`): run every benchmark, or the named ones, in order.
+
+Each prints its table. A benchmark that fails is reported and the others still run; the exit code
+is then 1. Options of a single benchmark: `python -m benchmarks.<name> --help`.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+import traceback
+
+BENCHMARKS = ("data", "predict", "train", "memory", "serve")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", metavar="name", help=f"any of {', '.join(BENCHMARKS)} (default: all)")
+    names = parser.parse_args(argv).names or list(BENCHMARKS)
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    failed = []
+    for name in names:
+        started = time.perf_counter()
+        try:
+            importlib.import_module(f"benchmarks.{name}").main([])
+        except Exception:  # noqa: BLE001  (one broken benchmark must not hide the others' figures)
+            traceback.print_exc()
+            failed.append(name)
+        print(f"\n({name}: {time.perf_counter() - started:.0f} s)\n", flush=True)
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

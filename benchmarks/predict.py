@@ -1,0 +1,159 @@
+"""How fast the model answers: one claim in process, and a million claims from a file.
+
+    python -m benchmarks.predict [--calls N] [--rows N]
+
+1. In process, the service's path without HTTP: `CoverageModel.answer_claims([claim])` (rules,
+   features, trees, denial reasons, factors, advice with every what-if variant) for one claim at a
+   time, `--calls` times over a few hundred different demo claims, after a warm-up; p50 and p99
+   (bar: p50 under 2 ms). Also the same with the request's validation
+   (`service.claims.normalise_request_claim`) in front, and for claims no rule excludes alone
+   (those reach the trees and get advice).
+2. Batch: `medspa-coverage predict` on a Parquet file of `--rows` request claims (demo history
+   without its outcome columns), in a fresh process, file in, file out (bar: 100,000 claims/s or
+   more, counting the process's whole wall time: start-up, imports, model load, read, score, write);
+   and the same on 1,000 claims, which is nearly all fixed cost, so the difference shows the rate
+   at which the claims themselves go through.
+
+The model is the bench store's champion (benchmarks.common); files live in var/bench/.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import (BENCH_DIR, BenchModel, PROJECT_ROOT, bench_environment, canonical_claims,
+                               demo_history, ensure_bench_model, format_table, load_bench_model, machine_line,
+                               percentile, quiet_this_process, request_claims, verdict, wait_for_quiet)
+
+DEFAULT_CALLS = 10_000
+DEFAULT_ROWS = 1_000_000
+DISTINCT_CLAIMS = 500
+WARM_UP_CALLS = 300
+SINGLE_P50_BAR_MS = 2.0
+BATCH_BAR_CLAIMS_PER_SECOND = 100_000
+SMALL_FILE_ROWS = 1_000
+
+
+def time_calls(function, arguments: list, calls: int) -> list[float]:
+    """Milliseconds per call, sorted; arguments are cycled."""
+    for argument in arguments[:WARM_UP_CALLS]:
+        function(argument)
+    timings = []
+    clock = time.perf_counter_ns
+    for number in range(calls):
+        argument = arguments[number % len(arguments)]
+        started = clock()
+        function(argument)
+        timings.append((clock() - started) / 1e6)
+    return sorted(timings)
+
+
+def single_claim_rows(bench: BenchModel, calls: int) -> list[tuple]:
+    model = load_bench_model(bench)
+    raw = request_claims(DISTINCT_CLAIMS, bench.history)
+    claims = canonical_claims(raw)
+    scored = [claim for claim, answer in zip(claims, model.answer_claims(claims)) if answer["decision"] != "excluded"]
+    from service.claims import normalise_request_claim
+
+    cases = [
+        ("answer_claims([claim]), demo mix", lambda claim: model.answer_claims([claim]), claims, True),
+        ("answer_claims([claim]), claims no rule excludes", lambda claim: model.answer_claims([claim]), scored, False),
+        ("validate + answer_claims, demo mix", lambda claim: model.answer_claims([normalise_request_claim(claim)]),
+         raw, False),
+    ]
+    rows = []
+    for name, function, arguments, barred in cases:
+        wait_for_quiet()
+        timings = time_calls(function, arguments, calls)
+        p50, p99 = percentile(timings, 0.50), percentile(timings, 0.99)
+        bar = f"p50 < {SINGLE_P50_BAR_MS:g} ms: {verdict(p50 < SINGLE_P50_BAR_MS)}" if barred else ""
+        rows.append((name, f"{len(timings):,}", f"{p50:.3f}", f"{percentile(timings, 0.90):.3f}", f"{p99:.3f}",
+                     f"{sum(timings) / len(timings):.3f}", bar))
+    return rows
+
+
+def request_file(rows: int) -> Path:
+    """var/bench/requests-<rows>.parquet: demo history without the outcome columns."""
+    import pyarrow.parquet as pq
+
+    from features.contract import VISIT_FIELDS
+
+    path = BENCH_DIR / f"requests-{rows}.parquet"
+    if not path.is_file():
+        history = demo_history(rows)
+        partial = path.with_name(path.name + ".partial")
+        pq.write_table(pq.read_table(history, columns=list(VISIT_FIELDS)), partial, row_group_size=100_000)
+        os.replace(partial, path)
+    return path
+
+
+def run_predict(bench: BenchModel, rows: int) -> tuple[float, str, float]:
+    """`medspa-coverage predict` on `rows` request claims in a fresh process: (wall seconds, the command's
+    own claims/s, peak RSS MiB)."""
+    import pyarrow.parquet as pq
+
+    requests = request_file(rows)
+    with tempfile.TemporaryDirectory(prefix="bench-predict-", dir=BENCH_DIR) as scratch:
+        output = Path(scratch) / "scored.parquet"
+        argv = [sys.executable, "-m", "training", "predict", "--input", str(requests), "--output", str(output),
+                "--model", bench.model_uri, "--tracking-uri", bench.uri, "--quiet"]
+        wait_for_quiet()
+        started = time.perf_counter()
+        process = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=bench_environment(), stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True)
+        output_text = process.stdout.read()
+        _, status, usage = os.wait4(process.pid, 0)  # this child's own peak RSS
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            raise RuntimeError(f"predict failed (exit {process.returncode}):\n{output_text[-2000:]}")
+        scored_rows = pq.ParquetFile(output).metadata.num_rows
+    if scored_rows != rows:
+        raise RuntimeError(f"predict wrote {scored_rows} of {rows} rows:\n{output_text[-2000:]}")
+    # The command's own figure: from the start of predict_file (model load included) to the file closed.
+    in_command = output_text.rsplit(";", 1)[-1].split("claims/s")[0].strip()
+    return seconds, in_command, usage.ru_maxrss / 1024
+
+
+def batch_rows(bench: BenchModel, rows: int) -> list[tuple]:
+    small = min(SMALL_FILE_ROWS, rows)
+    fixed, fixed_in_command, fixed_rss = run_predict(bench, small)
+    seconds, in_command, rss = run_predict(bench, rows)
+    per_second = rows / seconds
+    marginal = (rows - small) / (seconds - fixed) if seconds > fixed else float("inf")
+    return [
+        (f"{small:,} claims (start-up, imports, model load)", f"{fixed:.2f}", f"{small / fixed:,.0f}",
+         fixed_in_command, f"{fixed_rss:,.0f}", ""),
+        (f"{rows:,} claims", f"{seconds:.2f}", f"{per_second:,.0f}", in_command, f"{rss:,.0f}",
+         f">= {BATCH_BAR_CLAIMS_PER_SECOND:,}/s: {verdict(per_second >= BATCH_BAR_CLAIMS_PER_SECOND)}"),
+        (f"the {rows - small:,} more claims alone (difference)", f"{seconds - fixed:.2f}", f"{marginal:,.0f}",
+         "", "", ""),
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=DEFAULT_CALLS, help="single-claim calls timed")
+    parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="claims in the batch file")
+    options = parser.parse_args(argv)
+    quiet_this_process()
+    bench = ensure_bench_model()
+    for rows in (min(SMALL_FILE_ROWS, options.rows), options.rows):  # made before any clock starts
+        request_file(rows)
+    print(machine_line(f"predict: champion v{bench.version} of the bench store ({bench.history.name})"))
+    print(format_table(("in process, one claim per call", "calls", "p50 ms", "p90 ms", "p99 ms", "mean ms", "bar"),
+                       single_claim_rows(bench, options.calls)))
+    print()
+    print(format_table(("`medspa-coverage predict`, Parquet in and out, fresh process", "seconds", "claims/s",
+                        "claims/s in command", "peak RSS MiB", "bar"), batch_rows(bench, options.rows)))
+    print("\nseconds: the whole process, launch to exit (start-up, imports, model load, read, validate, score, "
+          "write); 'in command': the command's own clock (model load to file closed).")
+
+
+if __name__ == "__main__":
+    main()

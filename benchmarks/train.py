@@ -1,0 +1,130 @@
+"""How long training takes, how much memory it needs, and how good the model it makes is.
+
+    python -m benchmarks.train [--rows N ...]
+
+For each size (default 200,000 and 1,000,000 demo claims), `medspa-coverage train` (as
+`python -m training train`) runs end to end in a fresh process against a temporary MLflow store
+(load, split, fit, evaluate, log, register, gate, export): wall time from launch to exit and the
+process's peak RSS (bar at 1,000,000 claims: under 120 s and under 4 GB). Then the model-quality
+figures the run logged to MLflow: test AUC, Brier and ECE of the whole system (rules + model),
+the same of the truth (each demo claim's true approval probability) and the ratios (bars from
+issue 3, set for 200,000 claims: AUC ratio >= 0.99, Brier ratio <= 1.05, ECE < 0.01), with the
+untuned gradient boosting baseline on raw columns (`raw_gbm`) the pipeline must beat.
+
+Demo histories are generated once into var/bench/; the temporary stores are removed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.common import (BENCH_DIR, PROJECT_ROOT, bench_environment, demo_history, format_table, machine_line,
+                               quiet_this_process, verdict, wait_for_quiet)
+
+DEFAULT_SIZES = (200_000, 1_000_000)
+BARRED_SPEED_ROWS = 1_000_000
+SECONDS_BAR = 120.0
+RSS_BAR_MIB = 4 * 1024
+QUALITY_BARRED_ROWS = 200_000
+AUC_RATIO_BAR, BRIER_RATIO_BAR, ECE_BAR = 0.99, 1.05, 0.01
+STAGES = ("load", "split", "fit", "evaluate", "log", "register", "gate", "export")
+_STAGE_LINE = re.compile(r"^\s+(\w+) done in ([0-9.]+) s$", re.MULTILINE)
+
+
+@dataclass
+class TrainingRun:
+    rows: int
+    seconds: float
+    peak_rss_mib: float
+    stage_seconds: dict[str, float]
+    metrics: dict[str, float]
+
+
+def train_once(rows: int) -> TrainingRun:
+    """`python -m training train` on demo history of `rows` claims, in a fresh process."""
+    history = demo_history(rows)
+    with tempfile.TemporaryDirectory(prefix="bench-train-", dir=BENCH_DIR) as scratch:
+        uri = f"sqlite:///{Path(scratch) / 'mlflow.db'}"
+        argv = [sys.executable, "-m", "training", "train", "--data", str(history), "--tracking-uri", uri,
+                "--models-dir", str(Path(scratch) / "models"), "--quiet"]
+        wait_for_quiet()
+        started = time.perf_counter()
+        process = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=bench_environment(), stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True)
+        output = process.stdout.read()
+        _, status, usage = os.wait4(process.pid, 0)  # rusage of this child alone: its own peak RSS
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            raise RuntimeError(f"train on {rows:,} claims failed (exit {process.returncode}):\n{output[-3000:]}")
+        metrics = logged_metrics(uri)
+    stage_seconds = {name: float(value) for name, value in _STAGE_LINE.findall(output)}
+    return TrainingRun(rows, seconds, usage.ru_maxrss / 1024, stage_seconds, metrics)
+
+
+def logged_metrics(uri: str) -> dict[str, float]:
+    """The metrics of the one run in the store."""
+    from training.registry import tracking
+
+    with tracking(uri) as client:
+        experiment = client.get_experiment_by_name("medspa-coverage")
+        (run,) = client.search_runs([experiment.experiment_id])
+        return dict(run.data.metrics)
+
+
+def speed_rows(runs: list[TrainingRun]) -> list[tuple]:
+    rows = []
+    for run in runs:
+        stages = " / ".join(f"{run.stage_seconds.get(name, float('nan')):.1f}" for name in STAGES)
+        bar = ""
+        if run.rows == BARRED_SPEED_ROWS:
+            bar = (f"< {SECONDS_BAR:.0f} s: {verdict(run.seconds < SECONDS_BAR)}; "
+                   f"< 4 GB: {verdict(run.peak_rss_mib < RSS_BAR_MIB)}")
+        rows.append((f"{run.rows:,}", f"{run.seconds:.1f}", f"{run.peak_rss_mib:,.0f}", stages, bar))
+    return rows
+
+
+def quality_rows(runs: list[TrainingRun]) -> list[tuple]:
+    rows = []
+    for run in runs:
+        m = run.metrics
+        bar = ""
+        if run.rows == QUALITY_BARRED_ROWS:
+            bar = "; ".join([f"AUC ratio {verdict(m['test_auc_ratio_to_truth'] >= AUC_RATIO_BAR)}",
+                             f"Brier ratio {verdict(m['test_brier_ratio_to_truth'] <= BRIER_RATIO_BAR)}",
+                             f"ECE {verdict(m['test_ece'] < ECE_BAR)}"])
+        rows.append((f"{run.rows:,}", f"{m['test_auc']:.4f}", f"{m['test_truth_auc']:.4f}",
+                     f"{m['test_auc_ratio_to_truth']:.4f}", f"{m['test_brier']:.4f}", f"{m['test_truth_brier']:.4f}",
+                     f"{m['test_brier_ratio_to_truth']:.4f}", f"{m['test_ece']:.4f}",
+                     f"{m.get('test_raw_gbm_auc', float('nan')):.4f} / {m.get('test_raw_gbm_brier', float('nan')):.4f}",
+                     bar))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=list(DEFAULT_SIZES), help="history sizes to train on")
+    sizes = parser.parse_args(argv).rows
+    quiet_this_process()
+    for rows in sizes:  # generated before the clock starts, so no timed run shares the cores with it
+        demo_history(rows)
+    print(machine_line("train: `medspa-coverage train` on demo history, end to end, one fresh process per size"))
+    runs = [train_once(rows) for rows in sizes]
+    print(format_table(("claims", "wall s", "peak RSS MiB", "stages s (" + " / ".join(STAGES) + ")", "bar"),
+                       speed_rows(runs)))
+    print("\nwall s: launch to exit of the command (interpreter start-up and imports included).\n")
+    print(format_table(("claims", "test AUC", "truth AUC", "AUC ratio", "Brier", "truth Brier", "Brier ratio", "ECE",
+                        "raw_gbm AUC / Brier", f"bar (at {QUALITY_BARRED_ROWS:,})"), quality_rows(runs)))
+    print(f"\nbars: AUC ratio >= {AUC_RATIO_BAR}, Brier ratio <= {BRIER_RATIO_BAR}, ECE < {ECE_BAR} "
+          "(the system: rules + calibrated classifier, on the newest 20% of claims by date).")
+
+
+if __name__ == "__main__":
+    main()
