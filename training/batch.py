@@ -75,13 +75,17 @@ def clean_request_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
 # -- models -----------------------------------------------------------------------------------
 def load_model(model: str | Path | None = None, tracking_uri: str | None = None):
     """A CoverageModel from a bundle folder, a saved-model folder, an MLflow model folder, or an
-    MLflow model URI (`models:/medspa-coverage@champion`, the default; `runs:/...`)."""
-    from training.registry import load_coverage_model, resolve_tracking_uri, tracking
+    MLflow model URI (`models:/medspa-coverage@champion`, the default; `models:/name/3`; `runs:/...`).
+
+    Registry versions are read the way the service reads them (download the artifacts, load the
+    skops file) rather than through `mlflow.pyfunc.load_model`, and mlflow is imported only for
+    MLflow sources: together about 2 s of a batch job's fixed start-up cost.
+    """
+    from training.coverage_model import METADATA_FILE as SAVED_METADATA, MODEL_FILE, CoverageModel
 
     model = str(model or DEFAULT_MODEL_URI)
     path = Path(model)
     if path.is_dir():
-        from training.coverage_model import METADATA_FILE as SAVED_METADATA, MODEL_FILE, CoverageModel
         from training.export import MANIFEST_FILE, load_bundle
 
         if (path / MANIFEST_FILE).is_file():
@@ -89,9 +93,25 @@ def load_model(model: str | Path | None = None, tracking_uri: str | None = None)
         if (path / MODEL_FILE).is_file() and (path / SAVED_METADATA).is_file():
             return CoverageModel.load(path)
         if (path / "MLmodel").is_file():
+            from training.registry import load_coverage_model
+
             return load_coverage_model(str(path.resolve()))
         raise FileNotFoundError(f"{path}: neither a model bundle, a saved model nor an MLflow model folder")
-    with tracking(resolve_tracking_uri(tracking_uri)):
+    from training.registry import load_coverage_model, resolve_tracking_uri, tracking
+
+    uri = resolve_tracking_uri(tracking_uri)
+    if model.startswith("models:/"):
+        import tempfile
+
+        from service.model_loading import download_coverage_model, registry_client, version_for_alias
+
+        name, _, alias = model[len("models:/"):].partition("@")
+        name, _, number = name.partition("/")
+        client = registry_client(uri)
+        version = number or version_for_alias(client, name, alias).version
+        with tempfile.TemporaryDirectory(prefix="medspa-predict-") as scratch:
+            return CoverageModel.load(download_coverage_model(client, uri, name, str(version), Path(scratch)))
+    with tracking(uri):
         return load_coverage_model(model)
 
 
