@@ -8,6 +8,8 @@ with `read_since`.
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -96,6 +98,19 @@ def _naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(timezone.utc).replace(tzinfo=None)
 
 
+def _switch_to_wal(cursor, attempts: int = 100) -> None:
+    """Workers booting together on a new file race to switch it to WAL; SQLite answers the
+    loser "database is locked" at once, without its busy handler, so wait and try again."""
+    for attempt in range(attempts):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
+
+
 def _engine(url: str, sqlite_synchronous: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -107,9 +122,9 @@ def _engine(url: str, sqlite_synchronous: str) -> Engine:
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection, _record):
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")  # first: the pragmas below may wait on a lock
+        _switch_to_wal(cursor)
         cursor.execute(f"PRAGMA synchronous={sqlite_synchronous}")
-        cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
 
     return engine

@@ -69,3 +69,28 @@ def test_two_stores_on_one_file_both_write(tmp_path):
 def test_an_unknown_synchronous_mode_is_refused(tmp_path):
     with pytest.raises(ValueError):
         AuditStore(f"sqlite:///{tmp_path / 'audit.db'}", sqlite_synchronous="OFF; DROP TABLE x")
+
+
+def _open_store(path: str, results) -> None:
+    from service.audit import _engine
+
+    try:
+        with _engine(f"sqlite:///{path}", "NORMAL").connect():
+            results.put("ok")
+    except Exception as error:  # reported to the parent, which asserts
+        results.put(type(error).__name__)
+
+
+def test_workers_opening_a_new_audit_file_together_all_boot(tmp_path):
+    """gunicorn workers boot at once and race to switch a new file to WAL (seen failing in CI)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    for attempt in range(10):
+        path, results = tmp_path / f"audit-{attempt}.db", context.Queue()
+        workers = [context.Process(target=_open_store, args=(str(path), results)) for _ in range(4)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=30)
+        assert [results.get(timeout=5) for _ in workers] == ["ok"] * 4
