@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
-from features.diagnosis import DiagnosisTable, load_table, normalise_code
+from features.diagnosis import DiagnosisTable, load_table, normalise_code, with_dot
 
 CATALOG_FILE = "treatment_catalog.csv"
 UNLISTED = "unlisted"  # the treatment key of a valid code that no catalog row names
@@ -127,7 +127,7 @@ class TreatmentCatalog:
                 "description": t.description,
                 "procedure_codes": list(t.procedure_codes),
                 "cosmetic_by_default": t.cosmetic_by_default,
-                "covered_diagnoses": [_readable_pattern(p) for p in t.covered_diagnoses],
+                "covered_diagnoses": [readable_pattern(p) for p in t.covered_diagnoses],
                 "conditions": t.conditions,
                 "source": t.source,
             }
@@ -141,9 +141,8 @@ def _pattern_matches(pattern: str, code: str) -> bool:
     return code == pattern
 
 
-def _readable_pattern(pattern: str) -> str:
-    from features.diagnosis import with_dot
-
+def readable_pattern(pattern: str) -> str:
+    """`G437*` -> `G43.7*`: a covered-diagnosis pattern as people write it."""
     return with_dot(pattern.rstrip("*")) + ("*" if pattern.endswith("*") else "")
 
 

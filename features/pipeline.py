@@ -8,8 +8,8 @@ columns the training frame had, or carry extra ones, and still fit the fitted pi
 Output names are `<encoder>__<feature>`: `treatment__botulinum_toxin`,
 `circumstance__prior_authorization`, `diagnosis__covered_diagnosis`, `policy__plan_type_hmo`.
 
-The service scores one claim without a DataFrame: `claim_to_columns(claim)` makes one-element
-arrays from a canonical claim dict, and `encode_claims(fitted, columns)` runs the fitted encoders'
+The service scores one claim without a DataFrame: `claims_to_columns(claims)` makes arrays from
+canonical claim dicts, and `encode_claims(fitted, columns)` runs the fitted encoders'
 cores on them and returns the same row `fitted.transform(frame)` would.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.exceptions import NotFittedError
 
 from features.claim_facts import join_codes
-from features.contract import VISIT_FIELDS
+from features.contract import CLEAN_COLUMNS, VISIT_FIELDS
 from features.diagnosis import normalise_code
 from features.transformers import (  # noqa: F401 (MONOTONIC_INCREASING_FEATURES: re-exported)
     COMMON_PLACES_OF_SERVICE,
@@ -91,22 +91,34 @@ def encode_claims(fitted_pipeline, columns: Mapping[str, np.ndarray]) -> np.ndar
     return np.concatenate([encoder.encode_columns(columns) for encoder in encoders], axis=1)
 
 
-def _one(value, kind: str, default) -> np.ndarray:
+def _value(value, kind: str, default):
+    """One field of a canonical claim as the column array holds it (absent -> the contract's default)."""
     if value is None:
         value = default
     if kind == "bool":
-        return np.array([bool(value)])
+        return bool(value)
     if kind in ("int", "number"):
-        return np.array([np.nan if value is None else float(value)])
+        return np.nan if value is None else float(value)
     if kind == "codes" and not isinstance(value, str):  # a list of codes rather than the joined form
-        value = join_codes(normalise_code(code) for code in value)
-    return np.array([value], dtype=object)
+        return join_codes(normalise_code(code) for code in value)
+    return value
 
 
-def claim_to_columns(claim: Mapping) -> dict[str, np.ndarray]:
-    """One canonical claim (clean-frame keys) -> {column: one-element array} for encode_claims.
+def claims_to_columns(claims) -> dict[str, np.ndarray]:
+    """Canonical claims (clean-frame keys) -> {column: array} for encode_claims and the rules,
+    without pandas: the service's path for a claim and its what-if variants.
 
     Absent fields take the contract's defaults; diagnosis_codes may be the joined string or a list.
     """
-    return {name: _one(claim.get(name), VISIT_FIELDS[name][0], VISIT_FIELDS[name][3])
-            for name in FEATURE_INPUT_COLUMNS}
+    columns = {}
+    for name in CLEAN_COLUMNS:
+        kind, _, _, default = VISIT_FIELDS[name]
+        values = [_value(claim.get(name), kind, default) for claim in claims]
+        dtype = bool if kind == "bool" else float if kind in ("int", "number") else object
+        columns[name] = np.array(values, dtype=dtype)
+    return columns
+
+
+def claim_to_columns(claim: Mapping) -> dict[str, np.ndarray]:
+    """One canonical claim -> {column: one-element array} (see claims_to_columns)."""
+    return claims_to_columns([claim])

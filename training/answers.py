@@ -15,9 +15,10 @@ from functools import lru_cache
 import numpy as np
 
 from features.carc import describe_carc
-from features.catalog import UNLISTED, load_catalog
+from features.catalog import UNLISTED, load_catalog, readable_pattern
 from features.contract import OFFICE_FACILITIES, default_place_of_service
-from features.diagnosis import load_table, with_dot
+from features.diagnosis import load_table
+from features.pipeline import claims_to_columns
 from features.rules import load_rules
 
 FIXABLE_RULES = {"CODING-001"}  # rules a claim can be corrected out of
@@ -50,12 +51,10 @@ class Variant:
 
 
 def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied=None) -> list[dict]:
-    from training.coverage_model import records_to_columns
-
     catalog = load_catalog()
     variants = [variant for index, claim in enumerate(claims) for variant in _variants(index, claim, catalog)]
     everything = list(claims) + [variant.claim for variant in variants]
-    columns = records_to_columns(everything)
+    columns = claims_to_columns(everything)
     fired = model.fired_rules(columns)
     features = model.encode(columns)
     model_probability = model.probability_from_features(features)
@@ -242,7 +241,7 @@ def _coverage_conditions_advice(treatment, fired_rules) -> list[dict]:
     cosmetic = any(rule.carc == "96" for rule in fired_rules)
     if not cosmetic or treatment is None or not treatment.covered_diagnoses or treatment.never_covered:
         return []
-    patterns = [with_dot(p.rstrip("*")) + ("*" if p.endswith("*") else "") for p in treatment.covered_diagnoses]
+    patterns = [readable_pattern(pattern) for pattern in treatment.covered_diagnoses]
     return [{
         "action": "document_covered_diagnosis",
         "description": (f"{treatment.description} is covered only with one of these diagnoses documented "

@@ -32,30 +32,9 @@ METADATA_FILE = "metadata.json"
 # say) would pass, and no model we save holds a builtins type.
 TRUSTED_MODULE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "features.")
 
-BOOL_COLUMNS = ("in_network", "referral", "medical_necessity_letter", "prior_authorization",
-                "conservative_therapy_documented")
-FLOAT_COLUMNS = ("weeks_since_last_treatment", "billed_amount", "benefit_limit", "benefit_used")
-INT_COLUMNS = ("visit_number", "patient_age")
-
 
 def frame_to_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     return {name: frame[name].to_numpy() for name in CLEAN_COLUMNS if name in frame.columns}
-
-
-def records_to_columns(records: list[dict]) -> dict[str, np.ndarray]:
-    """Canonical claim dicts -> aligned arrays, without pandas (the service's hot path)."""
-    columns = {}
-    for name in CLEAN_COLUMNS:
-        values = [record.get(name) for record in records]
-        if name in BOOL_COLUMNS:
-            columns[name] = np.array(values, dtype=bool)
-        elif name in FLOAT_COLUMNS:
-            columns[name] = np.array([np.nan if v is None else v for v in values], dtype=float)
-        elif name in INT_COLUMNS:
-            columns[name] = np.array(values, dtype=np.int64)
-        else:
-            columns[name] = np.array(values, dtype=object)
-    return columns
 
 
 @dataclass
@@ -195,6 +174,6 @@ class CoverageModel:
                    metadata=metadata, **estimators)
 
 
-__all__ = ["CoverageModel", "ModelParams", "OTHER_REASON", "fit_coverage_model", "records_to_columns"]
+__all__ = ["CoverageModel", "ModelParams", "OTHER_REASON", "fit_coverage_model"]
 
 from training.model_fitting import fit_coverage_model  # noqa: E402  (re-exported for callers)
