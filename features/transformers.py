@@ -60,6 +60,8 @@ MONOTONIC_INCREASING_FEATURES = (
     "circumstance__conservative_therapy_documented",
     "policy__in_network",
     "diagnosis__covered_diagnosis",
+    "circumstance__prior_authorization_where_required",
+    "circumstance__conservative_therapy_where_required",
 )
 
 
@@ -414,21 +416,32 @@ class DiagnosisEncoder(TransformerMixin, BaseEstimator):
 
     Outputs: `chapter_01` .. `chapter_22` multi-hot; `category_<ABC>` multi-hot for 3-character
     categories present on at least `min_frequency` claims in fit, then `category_other` (rarer
-    categories, and with handle_unknown="ignore" categories never seen in fit); the facts of
-    features.claim_facts (`covered_diagnosis`, `primary_diagnosis_covered`, `header_code`,
-    `header_may_be_covered`, `cosmetic_encounter`, `diagnosis_count`).
+    categories, and with handle_unknown="ignore" categories never seen in fit); `code_<CODE>`
+    multi-hot for full codes (longer than a category) present on at least `min_frequency` claims,
+    the `max_codes` most frequent of them; the facts of features.claim_facts (`covered_diagnosis`,
+    `primary_diagnosis_covered`, `header_code`, `header_may_be_covered`, `cosmetic_encounter`,
+    `diagnosis_count`).
 
-    Parameters: min_frequency (int >= 1); handle_unknown ("ignore": unseen categories count as
-    other; "error": transform raises); columns (None, or input name -> column name/position).
+    Why full codes as well as categories: payers decide on the code, not its category. L74.510
+    (axillary hyperhidrosis) and L74.512 (palms) share L74 and are paid differently; a ptosis code
+    documents what a dermatochalasis code in the same H02 category does not. The category keeps
+    a rare code's claims together; the code tells the frequent ones apart.
+
+    Parameters: min_frequency (int >= 1); max_codes (int >= 0, cap on full-code outputs);
+    handle_unknown ("ignore": unseen categories count as other, unseen codes add nothing;
+    "error": transform raises on an unseen category); columns (None, or input name -> column
+    name/position).
     Fitted: categories_ (frequent, sorted), category_index_ (every category seen in fit -> its
-    column among the category outputs), n_features_in_, feature_names_in_ (frames only).
+    column among the category outputs), codes_ (frequent full codes, sorted), code_index_ (code ->
+    its column among the code outputs), n_features_in_, feature_names_in_ (frames only).
     """
 
     INPUT_COLUMNS = ("diagnosis_codes", "treatment")
     HANDLE_UNKNOWN = ("ignore", "error")
 
-    def __init__(self, min_frequency=20, handle_unknown="ignore", columns=None):
+    def __init__(self, min_frequency=20, max_codes=256, handle_unknown="ignore", columns=None):
         self.min_frequency = min_frequency
+        self.max_codes = max_codes
         self.handle_unknown = handle_unknown
         self.columns = columns
 
@@ -438,16 +451,27 @@ class DiagnosisEncoder(TransformerMixin, BaseEstimator):
             allowed = ", ".join(map(repr, self.HANDLE_UNKNOWN))
             raise ValueError(f"DiagnosisEncoder: handle_unknown must be one of {allowed}, got {self.handle_unknown!r}")
         _check_columns_param(self)
+        if isinstance(self.max_codes, bool) or not isinstance(self.max_codes, (int, np.integer)) or self.max_codes < 0:
+            raise ValueError(f"DiagnosisEncoder: max_codes must be an integer >= 0, got {self.max_codes!r}")
         columns = _read_columns(self, X, reset=True)
         uniques, inverse = _distinct(columns["diagnosis_codes"])
-        claims_with = Counter()
+        claims_with, claims_with_code = Counter(), Counter()
         for value, count in zip(uniques, np.bincount(inverse, minlength=len(uniques))):
-            for category in {code[:3] for code in _split_codes(value)}:
+            codes = set(_split_codes(value))
+            for category in {code[:3] for code in codes}:
                 claims_with[category] += int(count)
+            for code in codes:
+                if len(code) > 3:
+                    claims_with_code[code] += int(count)
         self.categories_ = tuple(sorted(c for c, count in claims_with.items() if count >= self.min_frequency))
         other = len(self.categories_)
         self.category_index_ = {c: (self.categories_.index(c) if c in self.categories_ else other)
                                 for c in sorted(claims_with)}
+        # Most frequent first, ties by code, so the cap keeps the same codes on every run.
+        frequent = sorted((code for code, count in claims_with_code.items() if count >= self.min_frequency),
+                          key=lambda code: (-claims_with_code[code], code))
+        self.codes_ = tuple(sorted(frequent[:self.max_codes]))
+        self.code_index_ = {code: column for column, code in enumerate(self.codes_)}
         return self
 
     def transform(self, X):
@@ -459,7 +483,9 @@ class DiagnosisEncoder(TransformerMixin, BaseEstimator):
         codes_table = load_table().codes
         uniques, inverse = _distinct(columns["diagnosis_codes"])
         n_chapters, other = len(ICD10CM_CHAPTERS), len(self.categories_)
-        table = np.zeros((len(uniques), n_chapters + other + 1), dtype=np.float32)
+        code_index = getattr(self, "code_index_", {})  # models fitted before full codes had none
+        first_code = n_chapters + other + 1
+        table = np.zeros((len(uniques), first_code + len(code_index)), dtype=np.float32)
         unknown = np.zeros(len(uniques), dtype=bool)
         joined = np.empty(len(uniques), dtype=object)
         for row, value in enumerate(uniques):
@@ -474,6 +500,9 @@ class DiagnosisEncoder(TransformerMixin, BaseEstimator):
                     unknown[row] = True
                     column = other
                 table[row, n_chapters + column] = 1.0
+                code_column = code_index.get(code)
+                if code_column is not None:
+                    table[row, first_code + code_column] = 1.0
         if self.handle_unknown == "error" and unknown.any():
             # The message names no code: diagnosis codes are patient data.
             raise ValueError(f"DiagnosisEncoder: {int(unknown[inverse].sum())} claim(s) carry an ICD-10-CM category "
@@ -492,7 +521,8 @@ class DiagnosisEncoder(TransformerMixin, BaseEstimator):
 
     def _output_names(self) -> list[str]:
         return [*(f"chapter_{number:02d}" for number in ICD10CM_CHAPTERS),
-                *(f"category_{c}" for c in self.categories_), "category_other", *FACT_NAMES]
+                *(f"category_{c}" for c in self.categories_), "category_other",
+                *(f"code_{code}" for code in getattr(self, "codes_", ())), *FACT_NAMES]
 
     def get_feature_names_out(self, input_features=None):
         return _names_out(self, input_features)
@@ -505,7 +535,10 @@ class CircumstanceEncoder(TransformerMixin, BaseEstimator):
     """What surrounds the visit: documents, course of treatment, place, money, patient.
 
     Outputs, in order: `referral`, `medical_necessity_letter`, `prior_authorization`,
-    `conservative_therapy_documented` (0/1); `visit_number`, `initial_visit`,
+    `conservative_therapy_documented` (0/1); `prior_authorization_where_required`,
+    `conservative_therapy_where_required` (the document is there and the catalog's row for the
+    treatment asks for it: without these a tree must find the treatment, then the flag, before
+    the requirement shows, and its monotonic bounds make that slow to learn); `visit_number`, `initial_visit`,
     `weeks_since_last_treatment` (NaN when no earlier treatment), `has_prior_treatment`,
     `below_min_weeks_between` (sooner than the catalog allows); `facility_type_<f>`,
     `facility_is_office`, `facility_fits_benefit_scope` (office_only needs an office;
@@ -518,7 +551,8 @@ class CircumstanceEncoder(TransformerMixin, BaseEstimator):
     Parameters: place_of_service_codes (tuple of CMS codes given their own column);
     columns (None, or input name -> column name/position).
     Fitted: treatment_keys_, treatment_limits_ (per key, then unlisted: min weeks between, min
-    age; NaN for none), setting_facilities_ (key -> facilities its required setting accepts),
+    age; NaN for none), treatment_requirements_ (per key, then unlisted: requires prior
+    authorization, requires conservative therapy; 0/1), setting_facilities_ (key -> facilities its required setting accepts),
     facility_types_, office_facilities_, place_of_service_codes_, n_features_in_,
     feature_names_in_ (frames only).
     """
@@ -530,6 +564,11 @@ class CircumstanceEncoder(TransformerMixin, BaseEstimator):
         "billed_amount", "benefit_limit", "benefit_used",
     )
     DOCUMENTS = ("referral", "medical_necessity_letter", "prior_authorization", "conservative_therapy_documented")
+    # (output, document, the catalog attribute that says the treatment asks for it)
+    REQUIRED_DOCUMENTS = (
+        ("prior_authorization_where_required", "prior_authorization", "requires_prior_authorization"),
+        ("conservative_therapy_where_required", "conservative_therapy_documented", "requires_conservative_therapy"),
+    )
     _VISIT = ("visit_number", "initial_visit", "weeks_since_last_treatment", "has_prior_treatment",
               "below_min_weeks_between")
     _PLACE_FLAGS = ("facility_is_office", "facility_fits_benefit_scope", "setting_fits_treatment")
@@ -558,6 +597,10 @@ class CircumstanceEncoder(TransformerMixin, BaseEstimator):
             limits[row] = [np.nan if treatment.min_weeks_between is None else treatment.min_weeks_between,
                            np.nan if treatment.min_age is None else treatment.min_age]
         self.treatment_limits_ = limits
+        requirements = np.zeros((len(catalog.keys) + 1, len(self.REQUIRED_DOCUMENTS)))
+        for row, treatment in enumerate(catalog.treatments.values()):
+            requirements[row] = [bool(getattr(treatment, attribute)) for _, _, attribute in self.REQUIRED_DOCUMENTS]
+        self.treatment_requirements_ = requirements
         self.setting_facilities_ = {key: SETTING_FACILITIES[t.required_setting]
                                     for key, t in catalog.treatments.items() if t.required_setting}
         return self
@@ -569,9 +612,10 @@ class CircumstanceEncoder(TransformerMixin, BaseEstimator):
     def encode_columns(self, columns: Mapping) -> np.ndarray:
         """{each of INPUT_COLUMNS: 1-D array} -> (n, k) float32."""
         place_width = len(self.facility_types_) + len(self._PLACE_FLAGS) + len(self.place_of_service_codes_) + 1
-        # the place block, then the treatment's minimum weeks between and minimum age
-        place = _rows_per_combination(self._place_row, place_width + 2, columns["treatment"], columns["facility_type"],
-                                      columns["benefit_scope"], columns["place_of_service"])
+        required = self._required_documents()
+        # the place block, then the treatment's document requirements, minimum weeks between and minimum age
+        place = _rows_per_combination(self._place_row, place_width + len(required) + 2, columns["treatment"],
+                                      columns["facility_type"], columns["benefit_scope"], columns["place_of_service"])
         visit = _numbers(columns["visit_number"])
         weeks = _numbers(columns["weeks_since_last_treatment"])
         age = _numbers(columns["patient_age"])
@@ -580,11 +624,14 @@ class CircumstanceEncoder(TransformerMixin, BaseEstimator):
         used = np.fmax(_numbers(columns["benefit_used"]), 0.0)  # missing: 0, the contract's default
         remaining = np.minimum(np.maximum(limit - used, 0.0), LARGEST_AMOUNT)  # NaN when there is no limit
 
-        out = np.empty((len(visit), len(self.DOCUMENTS) + len(self._VISIT) + place_width + len(self._MONEY_AND_AGE)),
-                       dtype=np.float32)
+        out = np.empty((len(visit), len(self.DOCUMENTS) + len(required) + len(self._VISIT) + place_width
+                        + len(self._MONEY_AND_AGE)), dtype=np.float32)
         for column, name in enumerate(self.DOCUMENTS):
             out[:, column] = _flags(columns[name])
         at = len(self.DOCUMENTS)
+        for offset, (_, document, _) in enumerate(required):
+            out[:, at + offset] = out[:, self.DOCUMENTS.index(document)] * place[:, place_width + offset]
+        at += len(required)
         out[:, at] = visit
         out[:, at + 1] = visit <= 1
         out[:, at + 2] = np.minimum(weeks, LARGEST_AMOUNT)  # NaN stays NaN
@@ -606,15 +653,20 @@ class CircumstanceEncoder(TransformerMixin, BaseEstimator):
         key, facility, scope = _text(treatment), _text(facility_type), _text(benefit_scope)
         is_office = facility in self.office_facilities_
         allowed = self.setting_facilities_.get(key)
-        limits = self.treatment_limits_[self.treatment_keys_.index(key) if key in self.treatment_keys_ else -1]
+        row = self.treatment_keys_.index(key) if key in self.treatment_keys_ else -1
+        requirements = self.treatment_requirements_[row].tolist() if self._required_documents() else []
         return [*_one_hot(self.facility_types_, facility), is_office,
                 scope == "comprehensive" or (scope == "office_only" and is_office),
                 allowed is None or facility in allowed,
                 *_one_hot(self.place_of_service_codes_, _text(place_of_service), other=True),
-                *limits.tolist()]
+                *requirements, *self.treatment_limits_[row].tolist()]
+
+    def _required_documents(self) -> tuple:
+        """REQUIRED_DOCUMENTS, or none for an encoder fitted before they existed (its model lacks them)."""
+        return self.REQUIRED_DOCUMENTS if hasattr(self, "treatment_requirements_") else ()
 
     def _output_names(self) -> list[str]:
-        return [*self.DOCUMENTS, *self._VISIT, *(f"facility_type_{f}" for f in self.facility_types_),
+        return [*self.DOCUMENTS, *(name for name, _, _ in self._required_documents()), *self._VISIT, *(f"facility_type_{f}" for f in self.facility_types_),
                 *self._PLACE_FLAGS, *(f"place_of_service_{code}" for code in self.place_of_service_codes_),
                 "place_of_service_other", *self._MONEY_AND_AGE]
 

@@ -46,7 +46,8 @@ def test_monotonic_features_are_single_zero_one_columns(fitted, varied_frame):
     names = list(fitted.get_feature_names_out())
     assert set(MONOTONIC_INCREASING_FEATURES) == {
         "circumstance__prior_authorization", "circumstance__referral", "circumstance__medical_necessity_letter",
-        "circumstance__conservative_therapy_documented", "policy__in_network", "diagnosis__covered_diagnosis"}
+        "circumstance__conservative_therapy_documented", "policy__in_network", "diagnosis__covered_diagnosis",
+        "circumstance__prior_authorization_where_required", "circumstance__conservative_therapy_where_required"}
     for feature in MONOTONIC_INCREASING_FEATURES:
         assert names.count(feature) == 1
         values = set(np.unique(out[:, names.index(feature)]).tolist())
@@ -62,7 +63,7 @@ def test_monotonic_features_follow_their_inputs(fitted, make_clean_frame):
          "conservative_therapy_documented": True, "in_network": True, "diagnosis_codes": "G43709"})
     out = fitted.transform(frame)
     columns = [names.index(feature) for feature in MONOTONIC_INCREASING_FEATURES]
-    assert out[0, columns].tolist() == [0.0] * 6 and out[1, columns].tolist() == [1.0] * 6
+    assert out[0, columns].tolist() == [0.0] * 8 and out[1, columns].tolist() == [1.0] * 8
 
 
 def test_a_scoring_frame_may_lack_or_add_columns_the_pipeline_does_not_read(fitted, varied_frame):

@@ -126,6 +126,37 @@ def test_rare_and_unseen_categories_count_as_other(make_clean_frame):
     assert out[:, names.index("category_other")].tolist() == [1.0, 1.0, 0.0]
 
 
+def test_frequent_full_codes_get_their_own_column_beside_the_category(make_clean_frame):
+    # L74.510 (armpits) and L74.512 (palms) share L74: payers pay them differently.
+    frame = make_clean_frame(*[{"diagnosis_codes": "L74510"}] * 3, *[{"diagnosis_codes": "L74512"}] * 2,
+                             {"diagnosis_codes": "L74513"}, *[{"diagnosis_codes": "I10"}] * 2)
+    encoder = DiagnosisEncoder(min_frequency=2).fit(frame)
+    names = list(encoder.get_feature_names_out())
+    assert [name for name in names if name.startswith("code_")] == ["code_L74510", "code_L74512"]  # I10 is a category
+    out = encoder.transform(make_clean_frame({"diagnosis_codes": "L74512"}, {"diagnosis_codes": "L74513;L74510"}))
+    assert out[:, names.index("code_L74512")].tolist() == [1.0, 0.0]
+    assert out[:, names.index("code_L74510")].tolist() == [0.0, 1.0]
+    assert out[:, names.index("category_L74")].tolist() == [1.0, 1.0]
+
+
+def test_max_codes_keeps_the_most_frequent_codes(make_clean_frame):
+    frame = make_clean_frame(*[{"diagnosis_codes": "L74510"}] * 3, *[{"diagnosis_codes": "L74512"}] * 2)
+    names = DiagnosisEncoder(min_frequency=1, max_codes=1).fit(frame).get_feature_names_out()
+    assert [name for name in names if name.startswith("code_")] == ["code_L74510"]
+    names = DiagnosisEncoder(min_frequency=1, max_codes=0).fit(frame).get_feature_names_out()
+    assert not [name for name in names if name.startswith("code_")]
+
+
+def test_an_encoder_fitted_before_full_codes_encodes_as_it_did(make_clean_frame):
+    """Models saved by earlier versions carry no codes_: their classifier expects the old width."""
+    frame = make_clean_frame({"diagnosis_codes": "L74510"})
+    encoder = DiagnosisEncoder(min_frequency=1).fit(frame)
+    del encoder.codes_, encoder.code_index_
+    names = list(encoder.get_feature_names_out())
+    assert not [name for name in names if name.startswith("code_")]
+    assert encoder.transform(frame).shape == (1, len(names))
+
+
 def test_handle_unknown_error_raises_on_an_unseen_category_without_naming_it(make_clean_frame):
     encoder = DiagnosisEncoder(min_frequency=1, handle_unknown="error")
     encoder.fit(make_clean_frame({"diagnosis_codes": "G43709"}))
@@ -139,6 +170,8 @@ def test_handle_unknown_error_raises_on_an_unseen_category_without_naming_it(mak
     ({"handle_unknown": "infrequent"}, r"handle_unknown must be one of 'ignore', 'error', got 'infrequent'"),
     ({"min_frequency": 0}, r"min_frequency must be an integer >= 1, got 0"),
     ({"min_frequency": 2.5}, r"min_frequency must be an integer >= 1, got 2.5"),
+    ({"max_codes": -1}, r"max_codes must be an integer >= 0, got -1"),
+    ({"max_codes": "all"}, r"max_codes must be an integer >= 0, got 'all'"),
 ])
 def test_bad_parameters_are_refused_in_fit_saying_what_is_allowed(make_clean_frame, params, message):
     encoder = DiagnosisEncoder(**params)  # __init__ only stores
@@ -179,6 +212,14 @@ def test_bad_parameters_are_refused_in_fit_saying_what_is_allowed(make_clean_fra
     ({"referral": False, "prior_authorization": True, "medical_necessity_letter": False,
       "conservative_therapy_documented": True},
      {"referral": 0, "prior_authorization": 1, "medical_necessity_letter": 0, "conservative_therapy_documented": 1}),
+    # botulinum toxin asks for prior authorization and conservative therapy; a wig asks for neither
+    ({"treatment": "botulinum_toxin", "prior_authorization": True, "conservative_therapy_documented": True},
+     {"prior_authorization_where_required": 1, "conservative_therapy_where_required": 1}),
+    ({"treatment": "botulinum_toxin", "prior_authorization": False, "conservative_therapy_documented": False},
+     {"prior_authorization_where_required": 0, "conservative_therapy_where_required": 0}),
+    ({"treatment": "wig", "prior_authorization": True, "conservative_therapy_documented": True},
+     {"prior_authorization": 1, "prior_authorization_where_required": 0, "conservative_therapy_where_required": 0}),
+    ({"treatment": "not_in_catalog", "prior_authorization": True}, {"prior_authorization_where_required": 0}),
 ])
 def test_circumstance_encoder(make_clean_frame, claim, expected):
     row = encode(CircumstanceEncoder(), make_clean_frame(claim))
@@ -295,3 +336,14 @@ def test_service_date_becomes_a_fractional_year(value, expected):
 def test_missing_service_date_is_nan():
     frame = pd.DataFrame({"service_date": pd.to_datetime(["2024-01-01", None])})
     assert np.isnan(ServiceDateEncoder().fit(frame).transform(frame)[1, 0])
+
+
+def test_a_circumstance_encoder_fitted_before_document_requirements_encodes_as_it_did(make_clean_frame):
+    """Models saved by earlier versions carry no treatment_requirements_: their classifier expects the old width."""
+    frame = make_clean_frame({"treatment": "botulinum_toxin", "prior_authorization": True})
+    encoder = CircumstanceEncoder().fit(frame)
+    del encoder.treatment_requirements_
+    names = list(encoder.get_feature_names_out())
+    assert "prior_authorization_where_required" not in names
+    out = encoder.transform(frame)
+    assert out.shape == (1, len(names)) and out[0, names.index("prior_authorization")] == 1.0
