@@ -12,9 +12,14 @@ train AND validation splits (the test split stays untouched), and a random `hold
 them, drawn from every period, is held out for early stopping and for the calibration.
 The denial-reason model is a multinomial logistic regression: it scores a million claims in one
 matrix product, where a multi-class tree ensemble costs a tree per class per iteration.
+
+Training is a batch job that owns the machine: the classifier's OpenMP pool gets `fit_threads`
+(None: every core) whatever OMP_NUM_THREADS says, since that variable pins the service's workers
+and test runs to one thread each.
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
@@ -26,6 +31,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from features.contract import TARGET
@@ -50,6 +56,7 @@ class ModelParams:
     likely_approved_threshold: float = 0.7
     likely_denied_threshold: float = 0.3
     random_state: int = 0
+    fit_threads: int | None = None  # the classifier's OpenMP threads; None: every core
 
 
 def monotonic_constraints(feature_names) -> np.ndarray:
@@ -98,7 +105,8 @@ def fit_coverage_model(train: pd.DataFrame, validation: pd.DataFrame, params: Mo
         min_samples_leaf=params.min_samples_leaf, l2_regularization=params.l2_regularization,
         monotonic_cst=monotonic_constraints(feature_names), early_stopping=True,
         n_iter_no_change=params.n_iter_no_change, random_state=params.random_state)
-    classifier.fit(features[~held_out], target[~held_out], X_val=features[held_out], y_val=target[held_out])
+    with threadpool_limits(limits=params.fit_threads or os.cpu_count() or 1, user_api="openmp"):
+        classifier.fit(features[~held_out], target[~held_out], X_val=features[held_out], y_val=target[held_out])
     model.classifier = classifier
     done("classifier")
 

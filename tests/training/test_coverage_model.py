@@ -164,3 +164,16 @@ def test_several_missing_requirements_get_a_combined_recommendation(champion_mod
     everything = champion_model.answer_claims([{**claim, "prior_authorization": True, "referral": True,
                                                 "in_network": True}])[0]
     assert everything["approval_probability"] >= max(item["probability_after"] for item in singles) - 1e-9
+
+
+def test_the_classifier_fits_alike_on_one_thread_and_on_every_core(better_split):
+    """Training takes every core (OMP_NUM_THREADS pins the service, not the data team's job); the
+    model must not depend on how many threads built it."""
+    from training.model_fitting import ModelParams, fit_coverage_model
+
+    train, validation = better_split.train.iloc[:6000], better_split.validation.iloc[:1500]
+    claims = better_split.test.iloc[:500]
+    one = fit_coverage_model(train, validation, ModelParams(max_iter=30, fit_threads=1), progress=False)
+    every = fit_coverage_model(train, validation, ModelParams(max_iter=30, fit_threads=None), progress=False)
+    assert one.classifier.n_iter_ == every.classifier.n_iter_
+    np.testing.assert_allclose(one.model_probability(claims), every.model_probability(claims), atol=1e-6)
