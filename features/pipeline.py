@@ -10,7 +10,8 @@ Output names are `<encoder>__<feature>`: `treatment__botulinum_toxin`,
 
 The service scores one claim without a DataFrame: `claims_to_columns(claims)` makes arrays from
 canonical claim dicts, and `encode_claims(fitted, columns)` runs the fitted encoders'
-cores on them and returns the same row `fitted.transform(frame)` would.
+cores on them and returns the same row `fitted.transform(frame)` would. The diagnosis facts the
+exclusion rules computed for those claims may be passed along, so they are not worked out twice.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import numpy as np
 from sklearn.compose import ColumnTransformer
 from sklearn.exceptions import NotFittedError
 
-from features.claim_facts import join_codes
+from features.claim_facts import DiagnosisFacts, join_codes
 from features.contract import CLEAN_COLUMNS, VISIT_FIELDS
 from features.diagnosis import normalise_code
 from features.transformers import (  # noqa: F401 (MONOTONIC_INCREASING_FEATURES: re-exported)
@@ -78,17 +79,27 @@ def _fitted_encoders(fitted) -> list:
     return encoders
 
 
-def encode_claims(fitted_pipeline, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+def encode_claims(fitted_pipeline, columns: Mapping[str, np.ndarray],
+                  facts: DiagnosisFacts | None = None) -> np.ndarray:
     """The fitted pipeline's output for claims given as {clean-frame column: 1-D array}.
 
     Equal to `fitted_pipeline.transform(frame)` for the same claims, without sklearn's per-call
     validation or a DataFrame: the service's path for one claim. For many claims from a frame,
     `frame[column].array` (or the Series) is cheaper than `.to_numpy()`, which turns category
     columns into Python strings.
+
+    facts: the diagnosis facts of these same claims, when the caller computed them for the
+    exclusion rules; the diagnosis encoder then reuses them (DiagnosisEncoder.encode_columns).
     """
     encoders = _fitted_encoders(fitted_pipeline)
     columns = factorise_object_columns(columns, TEXT_INPUT_COLUMNS)
-    return np.concatenate([encoder.encode_columns(columns) for encoder in encoders], axis=1)
+    return np.concatenate([_encode(encoder, columns, facts) for encoder in encoders], axis=1)
+
+
+def _encode(encoder, columns: Mapping, facts: DiagnosisFacts | None) -> np.ndarray:
+    if facts is not None and isinstance(encoder, DiagnosisEncoder):  # the one encoder that reads the facts
+        return encoder.encode_columns(columns, facts=facts)
+    return encoder.encode_columns(columns)
 
 
 def _value(value, kind: str, default):

@@ -29,7 +29,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from features.catalog import CATEGORIES, UNLISTED, load_catalog
-from features.claim_facts import CODE_SEPARATOR, FACT_NAMES, diagnosis_facts
+from features.claim_facts import CODE_SEPARATOR, FACT_NAMES, DiagnosisFacts, diagnosis_facts
 from features.contract import (
     BENEFIT_SCOPES,
     FACILITY_TYPES,
@@ -411,6 +411,26 @@ def _split_codes(value) -> list[str]:
     return [normalise_code(part) for part in text.split(CODE_SEPARATOR) if part.strip()] if text else []
 
 
+def _facts_fit(facts: DiagnosisFacts | None, rows: int, *read_and_normalised) -> bool:
+    """Whether facts computed by a caller stand for the ones the encoder would compute: one per row,
+    and computed from the same values. The caller (the rules) computed them from the raw columns,
+    the encoder asks about normalised ones (stripped treatment, dotless upper-case codes); when
+    every distinct raw value already is its normalised form, the two agree row by row."""
+    if facts is None or any(len(facts[name]) != rows for name in FACT_NAMES):
+        return False
+    return all(isinstance(raw, str) and raw == normalised
+               for pairs in read_and_normalised for raw, normalised in pairs)
+
+
+def _with_facts(table: np.ndarray, facts: DiagnosisFacts) -> np.ndarray:
+    """The rows of `table` followed by one float32 column per fact, aligned with those rows."""
+    out = np.empty((len(table), table.shape[1] + len(FACT_NAMES)), dtype=np.float32)
+    out[:, :table.shape[1]] = table
+    for column, name in enumerate(FACT_NAMES, start=table.shape[1]):
+        out[:, column] = facts[name]
+    return out
+
+
 class DiagnosisEncoder(TransformerMixin, BaseEstimator):
     """The claim's ICD-10-CM codes, alone and against its treatment.
 
@@ -478,8 +498,13 @@ class DiagnosisEncoder(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         return self.encode_columns(_read_columns(self, X, reset=False))
 
-    def encode_columns(self, columns: Mapping) -> np.ndarray:
-        """{diagnosis_codes (joined, dotless), treatment: 1-D arrays} -> (n, k) float32."""
+    def encode_columns(self, columns: Mapping, facts: DiagnosisFacts | None = None) -> np.ndarray:
+        """{diagnosis_codes (joined, dotless), treatment: 1-D arrays} -> (n, k) float32.
+
+        facts: optionally, `diagnosis_facts(columns["treatment"], columns["diagnosis_codes"])` for
+        these same rows, as the exclusion rules computed them; reused instead of computed again
+        when they fit (see _facts_fit), so the output is the same either way.
+        """
         codes_table = load_table().codes
         uniques, inverse = _distinct(columns["diagnosis_codes"])
         n_chapters, other = len(ICD10CM_CHAPTERS), len(self.categories_)
@@ -509,15 +534,13 @@ class DiagnosisEncoder(TransformerMixin, BaseEstimator):
                              "not seen in fit; handle_unknown='ignore' counts such categories as category_other")
         treatments, treatment_inverse = _distinct(columns["treatment"])
         keys = np.array([_text(value) or UNLISTED for value in treatments], dtype=object)
+        if _facts_fit(facts, len(inverse), zip(treatments, keys), zip(uniques, joined)):
+            return _with_facts(table[inverse], facts)
         # The facts depend on the (treatment, codes) pair: ask for each distinct pair once.
         pair_inverse, (pair_treatment, pair_codes) = _combine([(treatment_inverse, len(treatments)),
                                                                (inverse, len(uniques))])
-        facts = diagnosis_facts(keys[pair_treatment], joined[pair_codes])
-        pair_table = np.empty((len(pair_codes), table.shape[1] + len(FACT_NAMES)), dtype=np.float32)
-        pair_table[:, :table.shape[1]] = table[pair_codes]
-        for column, name in enumerate(FACT_NAMES, start=table.shape[1]):
-            pair_table[:, column] = facts[name]
-        return pair_table[pair_inverse]
+        pair_facts = diagnosis_facts(keys[pair_treatment], joined[pair_codes])
+        return _with_facts(table[pair_codes], pair_facts)[pair_inverse]
 
     def _output_names(self) -> list[str]:
         return [*(f"chapter_{number:02d}" for number in ICD10CM_CHAPTERS),

@@ -20,6 +20,7 @@ from features.contract import OFFICE_FACILITIES, default_place_of_service
 from features.diagnosis import load_table
 from features.pipeline import claims_to_columns
 from features.rules import load_rules
+from training.coverage_model import columns_facts
 
 FIXABLE_RULES = {"CODING-001"}  # rules a claim can be corrected out of
 MIN_GAIN = 0.01  # advice that moves the probability less than a point is noise
@@ -55,8 +56,11 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
     variants = [variant for index, claim in enumerate(claims) for variant in _variants(index, claim, catalog)]
     everything = list(claims) + [variant.claim for variant in variants]
     columns = claims_to_columns(everything)
-    fired = model.fired_rules(columns)
-    features = model.encode(columns)
+    # Variants may change the diagnosis codes (diagnosis_specificity, diagnosis_codes), so the
+    # facts are per row of `everything`, never copied from a claim to its variants.
+    facts = columns_facts(columns)
+    fired = model.fired_rules(columns, facts)
+    features = model.encode(columns, facts)
     model_probability = model.probability_from_features(features)
     hard = np.array([rule.rule_id not in FIXABLE_RULES for rule in load_rules().rules])
     system_probability = np.where(fired.any(axis=1), 0.0, model_probability)

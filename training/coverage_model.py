@@ -2,7 +2,8 @@
 
 Batch callers use `score_frame` (a DataFrame in, one row out per claim). The service uses
 `answer_claims` (canonical claim dicts in, full answers out), which never builds a DataFrame: the
-claims and all their what-if variants are encoded as plain arrays and scored in one call.
+claims and all their what-if variants are encoded as plain arrays and scored in one call. Both
+work out the claims' diagnosis facts once, for the rules, and hand them to the features.
 Persistence is skops (no bare pickle) plus a JSON metadata file.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ import skops.io
 from threadpoolctl import threadpool_limits
 
 from features.catalog import load_catalog
-from features.claim_facts import diagnosis_facts
+from features.claim_facts import DiagnosisFacts, diagnosis_facts
 from features.contract import CLEAN_COLUMNS
 from features.pipeline import encode_claims
 from features.rules import load_rules
@@ -37,6 +38,16 @@ def frame_to_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     return {name: frame[name].to_numpy() for name in CLEAN_COLUMNS if name in frame.columns}
 
 
+def columns_facts(columns: dict[str, np.ndarray]) -> DiagnosisFacts:
+    """The diagnosis facts of claims given as columns: what the rules read, and the features reuse."""
+    return diagnosis_facts(columns["treatment"], columns["diagnosis_codes"])
+
+
+def facts_of_rows(facts: DiagnosisFacts, rows: np.ndarray) -> DiagnosisFacts:
+    """The facts of the given rows, in that order (aligned with `columns[name][rows]`)."""
+    return DiagnosisFacts({name: values[rows] for name, values in facts.arrays.items()})
+
+
 @dataclass
 class CoverageModel:
     params: ModelParams = field(default_factory=ModelParams)
@@ -51,18 +62,20 @@ class CoverageModel:
     _compiled_cache: tuple | None = field(default=None, repr=False, compare=False)
 
     # -- rules -------------------------------------------------------------------------------
-    def fired_rules(self, columns: dict[str, np.ndarray]) -> np.ndarray:
-        """Claims x rules boolean matrix."""
-        facts = diagnosis_facts(columns["treatment"], columns["diagnosis_codes"])
+    def fired_rules(self, columns: dict[str, np.ndarray], facts: DiagnosisFacts | None = None) -> np.ndarray:
+        """Claims x rules boolean matrix. facts: columns_facts(columns), when the caller has them
+        (it computes them once for the rules and the features)."""
+        facts = columns_facts(columns) if facts is None else facts
         return load_rules().fire(columns["treatment"], facts, columns["benefit_limit"], columns["benefit_used"])
 
     def excluded(self, claims: pd.DataFrame) -> np.ndarray:
         return self.fired_rules(frame_to_columns(claims)).any(axis=1)
 
     # -- model -------------------------------------------------------------------------------
-    def encode(self, claims: pd.DataFrame | dict) -> np.ndarray:
+    def encode(self, claims: pd.DataFrame | dict, facts: DiagnosisFacts | None = None) -> np.ndarray:
+        """The feature matrix. facts: the claims' columns_facts, when the rules already needed them."""
         columns = claims if isinstance(claims, dict) else frame_to_columns(claims)
-        return np.asarray(encode_claims(self.feature_pipeline, columns), dtype=np.float32)
+        return np.asarray(encode_claims(self.feature_pipeline, columns, facts), dtype=np.float32)
 
     def probability_from_features(self, features: np.ndarray, threads: int | None = None) -> np.ndarray:
         raw = self._compiled()[0].probability(features, threads)
@@ -107,14 +120,15 @@ class CoverageModel:
         since each gunicorn worker must keep native pools at one thread.
         """
         columns = frame_to_columns(claims)
-        fired = self.fired_rules(columns)
+        facts = columns_facts(columns)
+        fired = self.fired_rules(columns, facts)
         excluded = fired.any(axis=1)
         kept = np.flatnonzero(~excluded)
         model_probability = np.full(len(claims), np.nan)
         top_reason = np.full(len(claims), "", dtype=object)
         if len(kept):
             kept_columns = {name: values[kept] for name, values in columns.items()}
-            features = self.encode(kept_columns)
+            features = self.encode(kept_columns, facts_of_rows(facts, kept))
             model_probability[kept] = self.probability_from_features(features, threads)
             if self.denial_classes:
                 with threadpool_limits(limits=threads) if threads else nullcontext():  # BLAS matmul

@@ -8,12 +8,14 @@ import skops.io
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+from features.claim_facts import diagnosis_facts
 from features.contract import CLEAN_COLUMNS
 from features.pipeline import (
     FEATURE_INPUT_COLUMNS,
     MONOTONIC_INCREASING_FEATURES,
     build_feature_pipeline,
     claim_to_columns,
+    claims_to_columns,
     encode_claims,
 )
 
@@ -93,6 +95,17 @@ def test_encode_claims_on_many_claims_equals_transform(fitted, varied_frame, as_
     frame = varied_frame.iloc[::2]  # an index with gaps, as after filtering
     columns = {name: as_column(frame[name]) for name in CLEAN_COLUMNS}
     np.testing.assert_array_equal(encode_claims(fitted, columns), fitted.transform(frame))
+
+
+def test_encode_claims_with_the_rules_facts_equals_transform(fitted, varied_frame, varied_claim_dicts):
+    expected = fitted.transform(varied_frame)
+    columns = claims_to_columns(varied_claim_dicts)
+    facts = diagnosis_facts(columns["treatment"], columns["diagnosis_codes"])
+    np.testing.assert_array_equal(encode_claims(fitted, columns, facts), expected)
+    for row, claim in enumerate(varied_claim_dicts[:40]):  # the service's single claim
+        columns = claim_to_columns(claim)
+        facts = diagnosis_facts(columns["treatment"], columns["diagnosis_codes"])
+        np.testing.assert_array_equal(encode_claims(fitted, columns, facts)[0], expected[row], err_msg=f"claim {row}")
 
 
 def test_claim_to_columns_fills_contract_defaults_and_joins_code_lists(fitted, make_clean_frame, varied_claim_dicts):

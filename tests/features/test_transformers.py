@@ -6,6 +6,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from features.catalog import load_catalog
+from features.claim_facts import DiagnosisFacts, diagnosis_facts
 from features.transformers import (
     CircumstanceEncoder,
     DiagnosisEncoder,
@@ -164,6 +165,60 @@ def test_handle_unknown_error_raises_on_an_unseen_category_without_naming_it(mak
     with pytest.raises(ValueError, match="1 claim.* not seen in fit") as error:
         encoder.transform(make_clean_frame({"diagnosis_codes": "M5450"}))
     assert "M54" not in str(error.value)  # codes are patient data
+
+
+def rules_facts(columns) -> DiagnosisFacts:
+    """The facts as the exclusion rules compute them (training.coverage_model): from the raw columns."""
+    return diagnosis_facts(columns["treatment"], columns["diagnosis_codes"])
+
+
+def diagnosis_columns(frame) -> dict:
+    return {name: frame[name].to_numpy() for name in DiagnosisEncoder.INPUT_COLUMNS}
+
+
+@pytest.mark.parametrize("rows", [slice(None), slice(None, None, -1), slice(3, 11), slice(7, 8)],
+                         ids=["600 claims", "600 reversed", "8 claims", "one claim"])
+def test_passed_in_facts_give_the_output_computed_without_them(varied_frame, rows):
+    encoder = DiagnosisEncoder(min_frequency=1).fit(varied_frame)
+    frame = varied_frame.iloc[rows]
+    columns = diagnosis_columns(frame)
+    expected = encoder.transform(frame)
+    np.testing.assert_array_equal(encoder.encode_columns(columns, facts=rules_facts(columns)), expected)
+    np.testing.assert_array_equal(encoder.encode_columns(columns), expected)
+
+
+def test_passed_in_facts_are_used_rather_than_computed_again(varied_frame):
+    encoder = DiagnosisEncoder(min_frequency=1).fit(varied_frame)
+    columns = diagnosis_columns(varied_frame)
+    facts = rules_facts(columns)
+    inverted = DiagnosisFacts({**facts.arrays, "covered_diagnosis": ~facts["covered_diagnosis"]})
+    covered = list(encoder.get_feature_names_out()).index("covered_diagnosis")
+    out = encoder.encode_columns(columns, facts=inverted)
+    np.testing.assert_array_equal(out[:, covered], ~facts["covered_diagnosis"])
+
+
+def test_facts_for_other_rows_are_not_used(varied_frame):
+    encoder = DiagnosisEncoder(min_frequency=1).fit(varied_frame)
+    columns = diagnosis_columns(varied_frame)
+    shorter = rules_facts({name: values[:-1] for name, values in columns.items()})
+    np.testing.assert_array_equal(encoder.encode_columns(columns, facts=shorter), encoder.transform(varied_frame))
+
+
+@pytest.mark.parametrize("claim, fact", [
+    ({"diagnosis_codes": "g43.709"}, "covered_diagnosis"),
+    ({"diagnosis_codes": "G43709; Z411"}, "cosmetic_encounter"),
+    ({"treatment": " botulinum_toxin "}, "covered_diagnosis"),
+])
+def test_facts_of_values_the_encoder_normalises_are_computed_again(make_clean_frame, claim, fact):
+    """The rules ask about the raw values, the encoder about normalised ones: here they differ."""
+    frame = make_clean_frame(claim, {})
+    encoder = DiagnosisEncoder(min_frequency=1).fit(frame)
+    columns = diagnosis_columns(frame)
+    facts = rules_facts(columns)
+    assert not facts[fact][0]  # the raw form is not recognised, the normalised one is
+    out = encoder.encode_columns(columns, facts=facts)
+    np.testing.assert_array_equal(out, encoder.transform(frame))
+    assert out[0, list(encoder.get_feature_names_out()).index(fact)] == 1.0
 
 
 @pytest.mark.parametrize("params, message", [

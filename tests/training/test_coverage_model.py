@@ -1,8 +1,11 @@
 """The served model: fast scoring equals sklearn, answers explain and advise, batch equals single."""
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from training.coverage_model import CoverageModel
 from training.profile import build_profile, population_stability
 
 OUTCOME_COLUMNS = ["outcome", "paid_amount", "denial_reason", "approved"]
@@ -56,6 +59,29 @@ def test_batch_answers_equal_single_answers(champion_model, test_claims):
     together = champion_model.answer_claims(claims)
     for claim, answer in zip(claims, together):
         assert champion_model.answer_claims([claim])[0] == answer
+
+
+class FactsRecomputingModel(CoverageModel):
+    """The served model with the features working the diagnosis facts out again, as they did before
+    the rules shared theirs: the reference that sharing must not change."""
+
+    def encode(self, claims, facts=None):
+        return super().encode(claims)
+
+
+def test_sharing_the_rules_diagnosis_facts_leaves_answers_and_scores_unchanged(champion_model, test_claims):
+    reference = FactsRecomputingModel(**{f.name: getattr(champion_model, f.name)
+                                         for f in dataclasses.fields(champion_model)})
+    # Header, cosmetic and missing codes: their what-if variants change the diagnosis codes.
+    claims = test_claims.head(60).to_dict("records") + [
+        make_claim(diagnosis_codes="G437"), make_claim(diagnosis_codes="Z411;G43709"),
+        make_claim(diagnosis_codes="", procedure_code="64612"), make_claim(treatment="unlisted", procedure_code="17999"),
+        make_claim(diagnosis_codes="G437", benefit_limit=1000.0, benefit_used=200.0, prior_authorization=False),
+    ]
+    assert champion_model.answer_claims(claims) == reference.answer_claims(claims)
+    for claim in claims[-8:]:  # the service's single claim with its variants
+        assert champion_model.answer_claims([claim]) == reference.answer_claims([claim])
+    pd.testing.assert_frame_equal(champion_model.score_frame(test_claims), reference.score_frame(test_claims))
 
 
 def test_answer_probability_matches_batch_scoring(champion_model, test_claims):
