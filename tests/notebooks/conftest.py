@@ -14,7 +14,7 @@ from training.train import TrainingParams, TrainingResult, run_training
 
 HISTORY_ROWS = 5_000
 # The real fitting code, small: enough trees to learn the paperwork effects, no raw-GBM yardstick.
-SMALL_MODEL = {"max_iter": 60}
+SMALL_MODEL = {"max_iter": 60, "teachers": 3}
 
 
 @dataclass

@@ -19,7 +19,7 @@ from service.logging import JsonFormatter
 from service_testing import API_KEY, OTHER_KEY, ModelStore
 
 HISTORY_ROWS = 6_000
-QUICK_MODELS = ({"max_iter": 40}, {"max_iter": 25, "learning_rate": 0.2, "random_state": 1})
+QUICK_MODELS = ({"max_iter": 40, "teachers": 3}, {"max_iter": 25, "learning_rate": 0.2, "random_state": 1, "teachers": 3})
 
 
 def _quick_params(**model):
