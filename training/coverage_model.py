@@ -8,6 +8,7 @@ Persistence is skops (no bare pickle) plus a JSON metadata file.
 """
 from __future__ import annotations
 
+import importlib
 import json
 from contextlib import nullcontext
 from dataclasses import asdict, field, dataclass
@@ -32,6 +33,20 @@ METADATA_FILE = "metadata.json"
 # "builtins.": a model file naming builtins.exec or builtins.getattr (as a FunctionTransformer's func,
 # say) would pass, and no model we save holds a builtins type.
 TRUSTED_MODULE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "features.")
+
+
+def trusted_type(name: str) -> bool:
+    """A class from a trusted package. Functions are refused even there: `numpy.load` as a
+    FunctionTransformer's func would unpickle whatever file a model names, and no model we
+    save holds a function."""
+    if not name.startswith(TRUSTED_MODULE_PREFIXES):
+        return False
+    module, _, attribute = name.rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module), attribute)
+    except (ImportError, AttributeError):
+        return False
+    return isinstance(found, type)
 
 
 def frame_to_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -177,9 +192,9 @@ class CoverageModel:
     def load(cls, directory: str | Path) -> "CoverageModel":
         directory = Path(directory)
         untrusted = skops.io.get_untrusted_types(file=directory / MODEL_FILE)
-        refused = [name for name in untrusted if not name.startswith(TRUSTED_MODULE_PREFIXES)]
+        refused = [name for name in untrusted if not trusted_type(name)]
         if refused:
-            raise ValueError(f"model file holds types outside the trusted packages: {refused}")
+            raise ValueError(f"model file holds types outside the trusted packages' classes: {refused}")
         estimators = skops.io.load(directory / MODEL_FILE, trusted=untrusted)
         metadata = json.loads((directory / METADATA_FILE).read_text())
         params = ModelParams(**metadata.pop("params"))
