@@ -4,8 +4,8 @@ Hard rules come first: claims the exclusion rules decide are not the classifier'
 are dropped before fitting. The classifier is gradient-boosted trees with monotonic constraints
 (prior authorization, referral, a letter, documented conservative therapy, in-network and a
 covered diagnosis may never lower the approval probability: that is what makes the service's
-advice trustworthy), calibrated by isotonic regression (a monotone map, so the constraints
-survive calibration).
+advice trustworthy), then calibrated by a monotone map (isotonic regression, or the logistic
+map below), so the constraints survive calibration.
 
 On a small history the monotone trees are taught rather than fitted: `teachers` unconstrained
 boosted models, each fitted on all but one fold of the training claims, give every claim a
@@ -133,8 +133,8 @@ def fit_coverage_model(train: pd.DataFrame, validation: pd.DataFrame, params: Mo
 
     stage("calibration")
     raw = classifier.predict_proba(features[held_out])[:, 1]
-    model.calibrator = (_logistic_calibration(raw, target[held_out]) if distilled else None) or IsotonicRegression(
-        y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True).fit(raw, target[held_out].astype(float))
+    calibrator = _logistic_calibration(raw, target[held_out]) if distilled else None
+    model.calibrator = calibrator if calibrator is not None else _increasing_map(raw, target[held_out].astype(float))
     done("calibration")
 
     stage("denial reasons")
@@ -194,6 +194,7 @@ def _logistic_calibration(raw: np.ndarray, outcome: np.ndarray, points: int = 20
     """
     if len(np.unique(outcome)) < 2:
         return None
+
     def log_odds(p):
         p = np.clip(p, 1e-6, 1 - 1e-6)
         return np.log(p / (1 - p))[:, None]
@@ -202,8 +203,12 @@ def _logistic_calibration(raw: np.ndarray, outcome: np.ndarray, points: int = 20
         return None
     # Dense in probability where claims are, and out to the ends, so interpolation stays within 1e-4.
     grid = np.unique(np.r_[np.linspace(0.0, 1.0, points), np.quantile(raw, np.linspace(0.0, 1.0, points))])
-    mapped = logistic.predict_proba(log_odds(grid))[:, 1]
-    return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True).fit(grid, mapped)
+    return _increasing_map(grid, logistic.predict_proba(log_odds(grid))[:, 1])
+
+
+def _increasing_map(x: np.ndarray, y: np.ndarray) -> IsotonicRegression:
+    """The calibrator the scorer reads (training.fast_scoring.isotonic_map): increasing, within 0..1."""
+    return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True).fit(x, y)
 
 
 def _soft_labels(features: np.ndarray, probability: np.ndarray, rows: np.ndarray):
