@@ -7,6 +7,7 @@ columns the training frame had, or carry extra ones, and still fit the fitted pi
 
 Output names are `<encoder>__<feature>`: `treatment__botulinum_toxin`,
 `circumstance__prior_authorization`, `diagnosis__covered_diagnosis`, `policy__plan_type_hmo`.
+`one_hot_groups(fitted)` says which outputs are one-hot blocks of the same input.
 
 The service scores one claim without a DataFrame: `claims_to_columns(claims)` makes arrays from
 canonical claim dicts, and `encode_claims(fitted, columns)` runs the fitted encoders'
@@ -77,6 +78,20 @@ def _fitted_encoders(fitted) -> list:
             raise TypeError(f"encode_claims: step {step!r} has no encode_columns core")
         encoders.append(transformer)
     return encoders
+
+
+def one_hot_groups(fitted_pipeline) -> dict[str, np.ndarray]:
+    """{"<step>__<input>": positions in the pipeline's output} for each one-hot block (at most one 1
+    per claim): the treatment, procedure code, plan type, benefit scope, facility type, place of
+    service. A model that splits on categories natively reads each block as one column."""
+    position = {name: at for at, name in enumerate(fitted_pipeline.get_feature_names_out())}
+    groups = {}
+    for step, encoder, _ in fitted_pipeline.transformers_:
+        if isinstance(encoder, str):  # "drop"
+            continue
+        for source, outputs in encoder.one_hot_groups().items():
+            groups[f"{step}__{source}"] = np.array([position[f"{step}__{output}"] for output in outputs], dtype=np.intp)
+    return groups
 
 
 def encode_claims(fitted_pipeline, columns: Mapping[str, np.ndarray],

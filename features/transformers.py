@@ -349,6 +349,11 @@ class TreatmentEncoder(TransformerMixin, BaseEstimator):
             codes = _one_hot(self.procedure_codes_, code.upper(), other=True) + [0.0]
         return [*self.treatment_table_[key_row].tolist(), *codes]
 
+    def one_hot_groups(self) -> dict[str, list[str]]:
+        """{input: its block of outputs}, for blocks of which at most one output is 1 on a claim."""
+        return {"treatment": list(self.treatment_keys_),
+                "procedure_code": [name for name in self._output_names() if name.startswith("procedure_code_")]}
+
     def _output_names(self) -> list[str]:
         return [*self.treatment_keys_, *(f"category_{c}" for c in self.categories_), *self._FLAGS,
                 *(f"procedure_code_{code}" for code in self.procedure_codes_),
@@ -394,6 +399,11 @@ class PolicyEncoder(TransformerMixin, BaseEstimator):
     def _row(self, plan_type, benefit_scope, in_network) -> list[float]:
         return [*_one_hot(self.plan_types_, _text(plan_type)), *_one_hot(self.benefit_scopes_, _text(benefit_scope)),
                 float(_flag_value(in_network))]
+
+    def one_hot_groups(self) -> dict[str, list[str]]:
+        """{input: its block of outputs}, for blocks of which at most one output is 1 on a claim."""
+        return {"plan_type": [f"plan_type_{p}" for p in self.plan_types_],
+                "benefit_scope": [f"benefit_scope_{s}" for s in self.benefit_scopes_]}
 
     def _output_names(self) -> list[str]:
         return [*(f"plan_type_{p}" for p in self.plan_types_),
@@ -542,6 +552,10 @@ class DiagnosisEncoder(TransformerMixin, BaseEstimator):
         pair_facts = diagnosis_facts(keys[pair_treatment], joined[pair_codes])
         return _with_facts(table[pair_codes], pair_facts)[pair_inverse]
 
+    def one_hot_groups(self) -> dict[str, list[str]]:
+        """None: a claim may carry several codes, so several chapters, categories and codes are 1."""
+        return {}
+
     def _output_names(self) -> list[str]:
         return [*(f"chapter_{number:02d}" for number in ICD10CM_CHAPTERS),
                 *(f"category_{c}" for c in self.categories_), "category_other",
@@ -688,6 +702,12 @@ class CircumstanceEncoder(TransformerMixin, BaseEstimator):
         """REQUIRED_DOCUMENTS, or none for an encoder fitted before they existed (its model lacks them)."""
         return self.REQUIRED_DOCUMENTS if hasattr(self, "treatment_requirements_") else ()
 
+    def one_hot_groups(self) -> dict[str, list[str]]:
+        """{input: its block of outputs}, for blocks of which at most one output is 1 on a claim."""
+        return {"facility_type": [f"facility_type_{f}" for f in self.facility_types_],
+                "place_of_service": [*(f"place_of_service_{code}" for code in self.place_of_service_codes_),
+                                     "place_of_service_other"]}
+
     def _output_names(self) -> list[str]:
         return [*self.DOCUMENTS, *(name for name, _, _ in self._required_documents()), *self._VISIT, *(f"facility_type_{f}" for f in self.facility_types_),
                 *self._PLACE_FLAGS, *(f"place_of_service_{code}" for code in self.place_of_service_codes_),
@@ -748,6 +768,10 @@ class ServiceDateEncoder(TransformerMixin, BaseEstimator):
     def encode_columns(self, columns: Mapping) -> np.ndarray:
         """{service_date: 1-D array} -> (n, 1) float32."""
         return _years(columns["service_date"]).astype(np.float32).reshape(-1, 1)
+
+    def one_hot_groups(self) -> dict[str, list[str]]:
+        """None: the one output is a number."""
+        return {}
 
     def _output_names(self) -> list[str]:
         return ["service_year"]

@@ -15,6 +15,7 @@ from features.pipeline import (
     claim_to_columns,
     claims_to_columns,
     encode_claims,
+    one_hot_groups,
 )
 
 
@@ -125,3 +126,20 @@ def test_the_fitted_pipeline_survives_skops(fitted, varied_frame):
     assert all(name.startswith(("features.", "sklearn.", "numpy.", "builtins.")) for name in untrusted), untrusted
     loaded = skops.io.loads(data, trusted=untrusted)
     np.testing.assert_array_equal(loaded.transform(varied_frame), fitted.transform(varied_frame))
+
+
+def test_one_hot_groups_are_the_blocks_of_one_input_with_at_most_one_1(fitted, varied_frame):
+    out = fitted.transform(varied_frame)
+    names = list(fitted.get_feature_names_out())
+    groups = one_hot_groups(fitted)
+    assert set(groups) == {"treatment__treatment", "treatment__procedure_code", "policy__plan_type",
+                           "policy__benefit_scope", "circumstance__facility_type", "circumstance__place_of_service"}
+    assert "treatment__botulinum_toxin" in [names[at] for at in groups["treatment__treatment"]]
+    assert "policy__plan_type_hmo" in [names[at] for at in groups["policy__plan_type"]]
+    for group, positions in groups.items():
+        step = group.split("__")[0]
+        assert all(names[at].startswith(f"{step}__") for at in positions), group
+        assert out[:, positions].sum(axis=1).max() == 1.0, group  # one value per claim, and it is used
+    # The treatment, procedure code and plan are always given (unlisted, none): exactly one 1.
+    for group in ("treatment__treatment", "treatment__procedure_code", "policy__plan_type"):
+        assert np.all(out[:, groups[group]].sum(axis=1) == 1.0), group

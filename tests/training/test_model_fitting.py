@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from training.model_fitting import ModelParams, _logistic_calibration, fit_coverage_model
+from training.model_fitting import ModelParams, _logistic_calibration, _with_category_codes, fit_coverage_model
 
 
 @pytest.fixture(scope="module")
@@ -19,6 +19,31 @@ def test_a_small_history_is_taught_and_a_large_one_learns_from_labels(small_spli
     # Both are real models of the same claims: they agree on the order of most claims.
     a, b = taught.model_probability(test), direct.model_probability(test)
     assert np.corrcoef(a, b)[0, 1] > 0.8
+
+
+def test_teachers_with_and_without_category_columns_teach_alike(small_split):
+    train, validation, test = small_split
+    models = [fit_coverage_model(train, validation, ModelParams(max_iter=40, teachers=3, teacher_categories=categories),
+                                 progress=False) for categories in (True, False)]
+    a, b = (model.model_probability(test) for model in models)
+    assert not np.allclose(a, b)  # the category columns changed what the teachers said
+    assert np.corrcoef(a, b)[0, 1] > 0.9
+    # The served classifier reads the pipeline's columns only: no category columns to score with.
+    assert all(model.classifier.n_features_in_ == len(model.feature_names) for model in models)
+
+
+def test_category_codes_name_the_position_of_the_1_or_the_width_when_none():
+    features = np.array([[0, 1, 0, 7.5, 1, 0],
+                         [1, 0, 0, 2.0, 0, 0],
+                         [0, 0, 0, 3.0, 0, 1]], dtype=np.float32)
+    wide = np.arange(6, 6 + 254)  # wider than a categorical split takes: left one-hot only
+    padded = np.hstack([features, np.zeros((3, 254), np.float32)])
+    out, mask = _with_category_codes(padded, {"plan": np.array([0, 1, 2]), "scope": np.array([4, 5]), "code": wide})
+    np.testing.assert_array_equal(out[:, :padded.shape[1]], padded)
+    np.testing.assert_array_equal(out[:, padded.shape[1]:], [[1, 0], [0, 2], [3, 1]])
+    assert mask.tolist() == [False] * padded.shape[1] + [True, True]
+    unchanged, no_mask = _with_category_codes(features, {})
+    assert unchanged is features and no_mask is None
 
 
 @pytest.mark.parametrize("teachers", [0, 1])
