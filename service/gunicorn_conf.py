@@ -1,7 +1,9 @@
 """gunicorn configuration for production: `gunicorn -c service/gunicorn_conf.py service.wsgi:app`.
 
 Command-line options (`--bind`, `--workers`) override these. Why the choices:
-- sync workers, 2 by default: steadier than gthread for this CPU-bound service on 2 cores.
+- sync workers, 2 by default: steadier than gthread for this CPU-bound service on 2 cores. The
+  worker class is gunicorn's sync worker with one change (service/gunicorn_worker.py): a request
+  gunicorn cannot parse gets the service's JSON error, and neither answer nor log quotes it.
 - one native thread per worker: HistGradientBoosting's OpenMP pool, left at its default size in
   every worker, oversubscribes the cores and collapses throughput (13 vs 1,178 requests/s on this
   machine). OMP_NUM_THREADS is set here, in the master before any worker imports numpy or
@@ -30,7 +32,7 @@ wsgi_app = "service.wsgi:app"
 chdir = str(Path(__file__).resolve().parents[1])
 bind = [os.environ.get("MEDSPA_COVERAGE_BIND", "127.0.0.1:8000")]
 workers = int(os.environ.get("MEDSPA_COVERAGE_WORKERS", "2"))
-worker_class = "sync"
+worker_class = "service.gunicorn_worker.QuietSyncWorker"  # sync, with JSON answers to unparsable requests
 threads = 1
 timeout = 30  # a worker silent this long is killed: the whole request budget, model included
 graceful_timeout = 20  # SIGTERM: requests in flight get this long to finish
