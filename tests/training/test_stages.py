@@ -5,7 +5,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.evaluation import binary_metrics, calibration_table, default_truth_path, expected_calibration_error
+from training.evaluation import (
+    binary_metrics,
+    calibration_table,
+    default_truth_path,
+    expected_brier_ratio,
+    expected_calibration_error,
+)
 from training.registry import GateParams, decide_promotion, resolve_tracking_uri, DEFAULT_TRACKING_URI
 from training.split import split_by_date
 
@@ -77,3 +83,19 @@ def test_tracking_uri_comes_from_the_option_then_the_environment_then_the_projec
 
 def test_the_truth_file_sits_beside_the_data_with_the_same_extension():
     assert default_truth_path("/data/claims.parquet").name == "claims.truth.parquet"
+
+
+def test_expected_brier_ratio_is_the_mean_of_the_measured_ratio_over_outcome_draws():
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(0.02, 0.98, 4000)
+    model = np.clip(truth + rng.normal(0, 0.08, len(truth)), 0, 1)
+    measured = []
+    for _ in range(300):
+        outcome = rng.random(len(truth)) < truth
+        measured.append(np.mean((model - outcome) ** 2) / np.mean((truth - outcome) ** 2))
+    truth_brier = float(np.mean(truth * (1 - truth)))  # the truth's Brier, averaged over draws
+    expected = expected_brier_ratio(model, truth, truth_brier)
+    assert 1.02 < expected < 1.05
+    assert abs(np.mean(measured) - expected) < 0.002
+    assert np.std(measured) > 0.004  # one draw's ratio moves: why the expected one is reported
+    assert expected_brier_ratio(truth, truth, truth_brier) == 1.0

@@ -39,7 +39,7 @@ def test_a_run_records_params_metrics_tags_and_artifacts(trained_store, client):
     metrics = run.data.metrics
     for key in ("test_auc", "test_pr_auc", "test_brier", "test_log_loss", "test_ece", "test_classifier_auc",
                 "test_rules_only_auc", "test_logreg_auc", "test_truth_auc", "test_auc_ratio_to_truth",
-                "test_brier_ratio_to_truth", "test_denial_top1_accuracy", "test_denial_top3_accuracy",
+                "test_brier_ratio_to_truth", "test_expected_brier_ratio_to_truth", "test_denial_top1_accuracy", "test_denial_top3_accuracy",
                 "test_auc__plan_type_ppo", "test_ece__facility_type_medical_spa", "gate_promoted"):
         assert key in metrics, key
     assert metrics["test_auc"] > metrics["test_rules_only_auc"]
