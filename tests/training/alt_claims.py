@@ -70,7 +70,12 @@ def _pick(rng: np.random.Generator, options: dict, n: int) -> np.ndarray:
 
 
 def write_alt_history(path: str | Path, rows: int, seed: int) -> Path:
-    """Write `rows` claims (CSV) drawn from this module's own payer; returns the path."""
+    """Write `rows` claims (CSV) drawn from this module's own payer; returns the path.
+
+    Beside it, `<stem>.truth.csv` holds each claim's true approval probability (the columns
+    `medspa-coverage train` reads from a demo truth file), so training reports how close it comes
+    to the best possible model on a payer it was not designed around.
+    """
     rng = np.random.default_rng(seed)
     path = Path(path)
     keys = list(MIX)
@@ -136,4 +141,6 @@ def write_alt_history(path: str | Path, rows: int, seed: int) -> Path:
         frame[name] = np.where(frame[name], "yes", "no")  # a spelling the contract allows
     frame["service_date"] = frame["service_date"].dt.strftime("%Y-%m-%d")
     frame.to_csv(path, index=False)
+    truth = pd.DataFrame({"claim_id": frame["claim_id"], "true_approval_probability": probability})
+    truth.to_csv(path.with_name(f"{path.stem}.truth.csv"), index=False)
     return path
