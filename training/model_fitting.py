@@ -207,10 +207,14 @@ def _with_category_codes(features: np.ndarray, categories: dict[str, np.ndarray]
     blocks = [positions for positions in categories.values() if 0 < len(positions) < 254]
     if not blocks:
         return features, None
-    codes = [np.where(features[:, positions].max(axis=1) > 0, features[:, positions].argmax(axis=1), len(positions))
-             for positions in blocks]
+    codes = [_position_of_the_one(features[:, positions]) for positions in blocks]
     mask = np.r_[np.zeros(features.shape[1], bool), np.ones(len(blocks), bool)]
     return np.hstack([features, np.column_stack(codes).astype(np.float32)]), mask
+
+
+def _position_of_the_one(block: np.ndarray) -> np.ndarray:
+    """Per row of a one-hot block: the column holding its 1, or the block's width when none does."""
+    return np.where(block.max(axis=1) > 0, block.argmax(axis=1), block.shape[1])
 
 
 def _logistic_calibration(raw: np.ndarray, outcome: np.ndarray, points: int = 2001) -> IsotonicRegression | None:
