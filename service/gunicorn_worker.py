@@ -23,13 +23,13 @@ from gunicorn.workers.sync import SyncWorker
 
 from service.errors import DEFAULTS, error_body
 
-LIMITS = "a request line of at most 4,094 bytes and at most 50 headers of 8,190 bytes each"
 # gunicorn's parse errors -> (status, reason phrase, code, message); the status is gunicorn's own.
+# {limits} in a message: the limits the running server was configured with (limits_text).
 ANSWERS = (
     (http_errors.LimitRequestHeaders, 431, "Request Header Fields Too Large", "headers_too_large",
-     f"too many or too large request headers: the service reads {LIMITS}"),
+     "too many or too large request headers: the service reads {limits}"),
     (http_errors.LimitRequestLine, 400, "Bad Request", "request_line_too_long",
-     f"the request line is too long: the service reads {LIMITS}"),
+     "the request line is too long: the service reads {limits}"),
     (http_errors.UnsupportedTransferCoding, 501, "Not Implemented", "unsupported_transfer_coding",
      "Transfer-Encoding may only be chunked"),
     (http_errors.ExpectationFailed, 417, "Expectation Failed", "expectation_failed",
@@ -40,6 +40,12 @@ ANSWERS = (
      "the request is not well-formed HTTP/1.1 (request line, method, version, header names and values)"),
 )
 INTERNAL_ERROR = (500, "Internal Server Error", *DEFAULTS[500])
+
+
+def limits_text(cfg) -> str:
+    """The request limits of a gunicorn config (service/gunicorn_conf.py, or the command line's)."""
+    return (f"a request line of at most {cfg.limit_request_line:,} bytes and at most "
+            f"{cfg.limit_request_fields:,} headers of {cfg.limit_request_field_size:,} bytes each")
 
 
 def answer_for(exc: BaseException) -> tuple[int, str, str, str]:
@@ -56,6 +62,8 @@ class QuietSyncWorker(SyncWorker):
     def handle_error(self, req, client, addr, exc):
         started = datetime.now()
         status, reason, code, message = answer_for(exc)
+        if "{limits}" in message:
+            message = message.format(limits=limits_text(self.cfg))
         if status == 500:
             stack = "".join(traceback.format_tb(exc.__traceback__))
             self.log.error("error outside the app: %s (message withheld)\n%s", type(exc).__name__, stack)
