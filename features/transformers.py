@@ -406,8 +406,8 @@ class PolicyEncoder(TransformerMixin, BaseEstimator):
                 "benefit_scope": [f"benefit_scope_{s}" for s in self.benefit_scopes_]}
 
     def _output_names(self) -> list[str]:
-        return [*(f"plan_type_{p}" for p in self.plan_types_),
-                *(f"benefit_scope_{s}" for s in self.benefit_scopes_), "in_network"]
+        groups = self.one_hot_groups()
+        return [*groups["plan_type"], *groups["benefit_scope"], "in_network"]
 
     def get_feature_names_out(self, input_features=None):
         return _names_out(self, input_features)
@@ -709,9 +709,9 @@ class CircumstanceEncoder(TransformerMixin, BaseEstimator):
                                      "place_of_service_other"]}
 
     def _output_names(self) -> list[str]:
-        return [*self.DOCUMENTS, *(name for name, _, _ in self._required_documents()), *self._VISIT, *(f"facility_type_{f}" for f in self.facility_types_),
-                *self._PLACE_FLAGS, *(f"place_of_service_{code}" for code in self.place_of_service_codes_),
-                "place_of_service_other", *self._MONEY_AND_AGE]
+        groups = self.one_hot_groups()
+        return [*self.DOCUMENTS, *(name for name, _, _ in self._required_documents()), *self._VISIT,
+                *groups["facility_type"], *self._PLACE_FLAGS, *groups["place_of_service"], *self._MONEY_AND_AGE]
 
     def get_feature_names_out(self, input_features=None):
         return _names_out(self, input_features)
