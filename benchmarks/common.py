@@ -130,15 +130,24 @@ def demo_history(rows: int, seed: int = BENCH_SEED, echo: Callable[[str], None] 
     from training.generator import generate_history
 
     path = BENCH_DIR / f"history-{rows}.parquet"
-    truth = path.with_name(f"{path.stem}.truth.parquet")
+    return history_with_truth(path, lambda partial: generate_history(rows, seed, partial, progress=False),
+                              f"{rows:,} demo claims", echo)
+
+
+def history_with_truth(path: Path, write: Callable[[Path], object], what: str,
+                       echo: Callable[[str], None] = print) -> Path:
+    """`path` and its `<stem>.truth<suffix>` beside it, written by `write(partial path)` when either
+    is missing. Both are written in a scratch folder and moved in, the history last: its presence
+    means both are whole, so an interrupted run leaves nothing a later one would trust."""
+    truth = path.with_name(f"{path.stem}.truth{path.suffix}")
     if path.is_file() and truth.is_file():
         return path
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    echo(f"generating {rows:,} demo claims into {path}")
+    echo(f"generating {what} into {path}")
     with tempfile.TemporaryDirectory(prefix=".history-", dir=BENCH_DIR) as scratch:
         partial = Path(scratch) / path.name
-        generate_history(rows, seed, partial, progress=False)
-        os.replace(partial.with_name(truth.name), truth)  # the history last: its presence means both are whole
+        write(partial)
+        os.replace(partial.with_name(truth.name), truth)
         os.replace(partial, path)
     return path
 

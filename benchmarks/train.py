@@ -30,8 +30,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.common import (BENCH_DIR, PROJECT_ROOT, bench_environment, demo_history, format_table, machine_line,
-                               quiet_this_process, verdict, wait_for_quiet)
+from benchmarks.common import (BENCH_DIR, PROJECT_ROOT, bench_environment, demo_history, format_table,
+                               history_with_truth, machine_line, quiet_this_process, verdict, wait_for_quiet)
 
 DEFAULT_SIZES = (200_000, 1_000_000)
 DEFAULT_ALT_ROWS = 200_000
@@ -56,15 +56,11 @@ class TrainingRun:
 
 def alt_history(rows: int) -> Path:
     """var/bench/alt-<rows>.csv and its truth file, from the tests' independent generator."""
-    path = BENCH_DIR / f"alt-{rows}.csv"
-    if not (path.is_file() and path.with_name(f"{path.stem}.truth.csv").is_file()):
-        sys.path.insert(0, str(PROJECT_ROOT / "tests" / "training"))  # it lives beside the test that uses it
-        from alt_claims import write_alt_history
+    sys.path.insert(0, str(PROJECT_ROOT / "tests" / "training"))  # it lives beside the test that uses it
+    from alt_claims import write_alt_history
 
-        BENCH_DIR.mkdir(parents=True, exist_ok=True)
-        print(f"generating {rows:,} claims of the independent generator into {path}")
-        write_alt_history(path, rows, seed=0)
-    return path
+    return history_with_truth(BENCH_DIR / f"alt-{rows}.csv", lambda partial: write_alt_history(partial, rows, seed=0),
+                              f"{rows:,} claims of the independent generator")
 
 
 def train_once(history: Path, rows: int, label: str) -> TrainingRun:
