@@ -9,7 +9,7 @@ clean` removes it):
                                                             champion bundle (models/), train log
 
 The store's champion is trained once, on BENCH_ROWS demo claims, with the real command
-(`python -m training train`, the same as `medspa-coverage train`), and reused by every script.
+(`python -m service train`, the same as `medspa-coverage train`), and reused by every script.
 Delete var/bench/store to train it again.
 
 The machine is shared with other developers' test runs: timed steps start once other work uses
@@ -127,7 +127,7 @@ def verdict(met: bool) -> str:
 # -- demo files and the bench model --------------------------------------------------------------
 def demo_history(rows: int, seed: int = BENCH_SEED, echo: Callable[[str], None] = print) -> Path:
     """var/bench/history-<rows>.parquet and its truth file, generated when missing."""
-    from training.generator import generate_history
+    from training.demo.generator import generate_history
 
     path = BENCH_DIR / f"history-{rows}.parquet"
     return history_with_truth(path, lambda partial: generate_history(rows, seed, partial, progress=False),
@@ -153,15 +153,15 @@ def history_with_truth(path: Path, write: Callable[[Path], object], what: str,
 
 
 def champion_version(uri: str) -> str | None:
-    from training.registry import tracking, version_by_alias
+    from training.model.artifacts import version_for_alias
+    from training.model.mlflow_store import CHAMPION, REGISTERED_MODEL, mlflow_client
 
-    with tracking(uri) as client:
-        champion = version_by_alias(client, "champion")
+    champion = version_for_alias(mlflow_client(uri), REGISTERED_MODEL, CHAMPION, missing_ok=True)
     return None if champion is None else str(champion.version)
 
 
 def ensure_bench_model(echo: Callable[[str], None] = print) -> BenchModel:
-    """The bench store's champion; trained with `python -m training train` when there is none."""
+    """The bench store's champion; trained with `python -m service train` when there is none."""
     history = demo_history(BENCH_ROWS, echo=echo)
     probe = BenchModel(STORE_DIR, "", history)
     version = champion_version(probe.uri) if (STORE_DIR / "mlflow.db").is_file() else None
@@ -170,7 +170,7 @@ def ensure_bench_model(echo: Callable[[str], None] = print) -> BenchModel:
         STORE_DIR.mkdir(parents=True)
         echo(f"training the bench champion on {history.name} (log: {STORE_DIR / 'train.log'})")
         with open(STORE_DIR / "train.log", "w") as log:
-            subprocess.run([sys.executable, "-m", "training", "train", "--data", str(history), "--tracking-uri",
+            subprocess.run([sys.executable, "-m", "service", "train", "--data", str(history), "--tracking-uri",
                             probe.uri, "--models-dir", str(probe.models_dir), "--quiet"],
                            cwd=PROJECT_ROOT, env=bench_environment(), stdout=log, stderr=subprocess.STDOUT, check=True)
         version = champion_version(probe.uri)
@@ -181,9 +181,9 @@ def ensure_bench_model(echo: Callable[[str], None] = print) -> BenchModel:
 
 def load_bench_model(bench: BenchModel):
     """The champion as a CoverageModel, loaded the way `medspa-coverage predict` loads it."""
-    from training.batch import load_model
+    from training.model.artifacts import load_model
 
-    return load_model(bench.model_uri, bench.uri)
+    return load_model(bench.model_uri, bench.uri).model
 
 
 # -- request claims -----------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 
     python -m benchmarks.data [--rows N]
 
-Each step (generate with `training.generator.generate_history`, load with
-`training.loading.load_claims`) runs in a fresh process, so its peak RSS is its own; the seconds
+Each step (generate with `training.demo.generator.generate_history`, load with
+`training.data.loading.load_claims`) runs in a fresh process, so its peak RSS is its own; the seconds
 exclude interpreter start-up and imports. Files go to a temporary folder, removed at the end.
 """
 from __future__ import annotations
@@ -23,13 +23,13 @@ FORMATS = ("csv", "parquet")
 
 
 def _generate(path: str, rows: int) -> int:
-    from training.generator import generate_history
+    from training.demo.generator import generate_history
 
     return generate_history(rows, 0, path, progress=False).rows
 
 
 def _load(path: str, rows: int) -> int:
-    from training.loading import load_claims
+    from training.data.loading import load_claims
 
     kept = load_claims(path).report.rows_kept
     if kept != rows:

@@ -39,7 +39,7 @@ import service
 step("import service (create_app only)")
 import service.api, service.claims, service.schemas, service.audit, service.openapi, service.monitoring
 step("+ request modules (flask, pydantic, sqlalchemy)")
-import service.model_loading, training.coverage_model, training.answers, mlflow
+import service.model_loading, training.model.coverage_model, training.model.advice, mlflow
 step("+ model stack (numpy, scikit-learn, numba, skops, mlflow)")
 app = service.create_app()
 assert app.extensions["coverage_model"].ready, app.extensions["coverage_model"].info()

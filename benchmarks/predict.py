@@ -100,7 +100,7 @@ def run_predict(bench: BenchModel, rows: int) -> tuple[float, str, float]:
     requests = request_file(rows)
     with tempfile.TemporaryDirectory(prefix="bench-predict-", dir=BENCH_DIR) as scratch:
         output = Path(scratch) / "scored.parquet"
-        argv = [sys.executable, "-m", "training", "predict", "--input", str(requests), "--output", str(output),
+        argv = [sys.executable, "-m", "service", "predict", "--input", str(requests), "--output", str(output),
                 "--model", bench.model_uri, "--tracking-uri", bench.uri, "--quiet"]
         wait_for_quiet()
         started = time.perf_counter()

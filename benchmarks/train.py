@@ -3,7 +3,7 @@
     python -m benchmarks.train [--rows N ...]
 
 For each size (default 200,000 and 1,000,000 demo claims), `medspa-coverage train` (as
-`python -m training train`) runs end to end in a fresh process against a temporary MLflow store
+`python -m service train`) runs end to end in a fresh process against a temporary MLflow store
 (load, split, fit, evaluate, log, register, gate, export): wall time from launch to exit and the
 process's peak RSS (bar at 1,000,000 claims: under 120 s and under 4 GB). Then the model-quality
 figures the run logged to MLflow: test AUC, Brier and ECE of the whole system (rules + model),
@@ -56,18 +56,17 @@ class TrainingRun:
 
 def alt_history(rows: int) -> Path:
     """var/bench/alt-<rows>.csv and its truth file, from the tests' independent generator."""
-    sys.path.insert(0, str(PROJECT_ROOT / "tests" / "training"))  # it lives beside the test that uses it
-    from alt_claims import write_alt_history
+    from tests.training.alt_claims import write_alt_history  # it lives beside the test that uses it
 
     return history_with_truth(BENCH_DIR / f"alt-{rows}.csv", lambda partial: write_alt_history(partial, rows, seed=0),
                               f"{rows:,} claims of the independent generator")
 
 
 def train_once(history: Path, rows: int, label: str) -> TrainingRun:
-    """`python -m training train` on a history file of `rows` claims, in a fresh process."""
+    """`python -m service train` on a history file of `rows` claims, in a fresh process."""
     with tempfile.TemporaryDirectory(prefix="bench-train-", dir=BENCH_DIR) as scratch:
         uri = f"sqlite:///{Path(scratch) / 'mlflow.db'}"
-        argv = [sys.executable, "-m", "training", "train", "--data", str(history), "--tracking-uri", uri,
+        argv = [sys.executable, "-m", "service", "train", "--data", str(history), "--tracking-uri", uri,
                 "--models-dir", str(Path(scratch) / "models"), "--quiet"]
         wait_for_quiet()
         started = time.perf_counter()
@@ -86,12 +85,12 @@ def train_once(history: Path, rows: int, label: str) -> TrainingRun:
 
 def logged_metrics(uri: str) -> dict[str, float]:
     """The metrics of the one run in the store."""
-    from training.registry import tracking
+    from training.model.mlflow_store import mlflow_client
 
-    with tracking(uri) as client:
-        experiment = client.get_experiment_by_name("medspa-coverage")
-        (run,) = client.search_runs([experiment.experiment_id])
-        return dict(run.data.metrics)
+    client = mlflow_client(uri)
+    experiment = client.get_experiment_by_name("medspa-coverage")
+    (run,) = client.search_runs([experiment.experiment_id])
+    return dict(run.data.metrics)
 
 
 def speed_rows(runs: list[TrainingRun]) -> list[tuple]:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from features.catalog import UNLISTED, TreatmentCatalog, load_catalog
+from features.contract import CLEAN_COLUMNS
 from features.diagnosis import COSMETIC_ENCOUNTER_CODE, DiagnosisTable, load_table
 
 CODE_SEPARATOR = ";"
@@ -88,3 +89,18 @@ def diagnosis_facts(treatment_keys, joined_codes, catalog: TreatmentCatalog | No
         values = table_of_pairs[inverse, column]
         arrays[name] = values if name == "diagnosis_count" else values.astype(bool)
     return DiagnosisFacts(arrays)
+
+
+def frame_to_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """A clean claims frame as the plain arrays rules and encoders read, one per contract column."""
+    return {name: frame[name].to_numpy() for name in CLEAN_COLUMNS if name in frame.columns}
+
+
+def columns_facts(columns: dict[str, np.ndarray]) -> DiagnosisFacts:
+    """The diagnosis facts of claims given as columns: what the rules read, and the features reuse."""
+    return diagnosis_facts(columns["treatment"], columns["diagnosis_codes"])
+
+
+def facts_of_rows(facts: DiagnosisFacts, rows: np.ndarray) -> DiagnosisFacts:
+    """The facts of the given rows, in that order (aligned with `columns[name][rows]`)."""
+    return DiagnosisFacts({name: values[rows] for name, values in facts.arrays.items()})

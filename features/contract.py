@@ -117,3 +117,29 @@ def default_place_of_service(facility_type: str) -> str:
 # and approved (bool: outcome in APPROVED_OUTCOMES), the classifier's target.
 CLEAN_COLUMNS = tuple(VISIT_FIELDS)
 TARGET = "approved"
+
+# Paperwork and network status that may never lower the approval probability: the classifier is
+# constrained on them, the advice offers them, the review checks them.
+MONOTONIC_INPUTS = ("prior_authorization", "referral", "medical_necessity_letter",
+                    "conservative_therapy_documented", "in_network")
+
+# A made-up claim in request form (no row of any data file): the OpenAPI example, the warm-up
+# claim every service worker answers before it serves, and the logged model's input example.
+EXAMPLE_CLAIM = {
+    "claim_id": "example-0001",
+    "service_date": "2026-03-02",
+    "treatment": "botulinum_toxin",
+    "procedure_code": "64615",
+    "diagnosis_codes": ["G43.709"],
+    "plan_type": "ppo",
+    "benefit_scope": "comprehensive",
+    "facility_type": "physician_office",
+    "in_network": True,
+    "referral": True,
+    "medical_necessity_letter": True,
+    "prior_authorization": True,
+    "conservative_therapy_documented": True,
+    "visit_number": 1,
+    "patient_age": 42,
+    "billed_amount": 1200.0,
+}

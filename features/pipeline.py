@@ -1,7 +1,7 @@
 """The feature pipeline: clean claims frame -> float32 matrix, with readable feature names.
 
 `build_feature_pipeline()` returns an unfitted ColumnTransformer of the five encoders in
-features.transformers; the training code fits it. A ColumnTransformer rather than a FeatureUnion
+features.encoders; the training code fits it. A ColumnTransformer rather than a FeatureUnion
 because each encoder reads only its own columns: a frame scored later may lack the outcome
 columns the training frame had, or carry extra ones, and still fit the fitted pipeline.
 
@@ -25,9 +25,8 @@ from sklearn.exceptions import NotFittedError
 from features.claim_facts import DiagnosisFacts, join_codes
 from features.contract import CLEAN_COLUMNS, VISIT_FIELDS
 from features.diagnosis import normalise_code
-from features.transformers import (  # noqa: F401 (MONOTONIC_INCREASING_FEATURES: re-exported)
+from features.encoders import (
     COMMON_PLACES_OF_SERVICE,
-    MONOTONIC_INCREASING_FEATURES,
     CircumstanceEncoder,
     DiagnosisEncoder,
     PolicyEncoder,

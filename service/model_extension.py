@@ -33,12 +33,15 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
-from datetime import datetime, timezone
 from typing import Callable, Protocol
 
 from flask import Flask
 
+from features.contract import EXAMPLE_CLAIM
+from service.background import start_job
+from service.claims import normalise_request_claim
 from service.errors import APIError
+from training.model.artifacts import now_utc
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +69,6 @@ def resolve_loader(loader) -> Loader:
     return getattr(importlib.import_module(module_name), function_name)
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 class CoverageModelExtension:
     def __init__(self, app: Flask | None = None):
         self._model: ServedModel | None = None
@@ -83,8 +82,6 @@ class CoverageModelExtension:
             self.init_app(app)
 
     def init_app(self, app: Flask) -> None:
-        from service.background import start_job
-
         self._config = app.config
         self._loader = resolve_loader(app.config["MODEL_LOADER"])
         app.extensions["coverage_model"] = self
@@ -109,7 +106,7 @@ class CoverageModelExtension:
                 _warm_up(model)
             except Exception as exc:  # a model that cannot load must never take the service down
                 self.last_load_error = f"{type(exc).__name__}: {exc}"
-                self.last_load_failed_at = _now()
+                self.last_load_failed_at = now_utc()
                 log.warning("model load failed; the old model keeps serving" if self._model is not None
                             else "model load failed; nothing to serve yet", extra={"detail": self.last_load_error})
                 return False
@@ -171,9 +168,6 @@ class CoverageModelExtension:
 
 
 def _warm_up(model: ServedModel) -> None:
-    from service.claims import normalise_request_claim
-    from service.schemas import EXAMPLE_CLAIM
-
     claims = [normalise_request_claim(EXAMPLE_CLAIM)]
     if len(model.answer(claims)) != 1 or len(model.score(claims)) != 1:
         raise RuntimeError("warm-up: the model did not answer the example claim")

@@ -8,9 +8,9 @@ to its logged model), with flat metrics:
 - decision mix: `decision_share__<decision>`;
 - probability distribution: `approval_probability_mean`, `approval_probability_p05` ... `_p95`;
 - latency per request (a batch counts once): `latency_ms_p50`, `_p95`, `_p99`;
-- input drift against the training-data profile stored with the model (training.profile): PSI
-  per field, `psi__<field>`, plus `psi_max` and `drifted_fields` (PSI above 0.2, the usual
-  threshold of a significant shift). Few claims make PSI noisy: read it with `claims`.
+- input drift against the training-data profile stored with the model (training.model.profile): PSI
+  per field, `psi__<field>`, plus `psi_max` and `drifted_fields` (PSI above PSI_SIGNIFICANT, the
+  usual threshold of a significant shift). Few claims make PSI noisy: read it with `claims`.
 
 `medspa-coverage monitor` runs it from the command line; the service runs it on a schedule
 (`MONITOR_INTERVAL_MINUTES`) for each finished window, once per window whatever the number of
@@ -35,11 +35,17 @@ from typing import Callable, Iterator
 import numpy as np
 from flask import Flask
 
+from service.background import start_job
+from service.settings import ENV_PREFIX, default_settings
+from training.model.artifacts import ARTIFACT_KEY
+from training.model.coverage_model import METADATA_FILE
+from training.model.mlflow_store import ensure_experiment, mlflow_client
+from training.model.profile import PSI_SIGNIFICANT, population_stability
+
 EXPERIMENT = "serving-monitor"
 DECISIONS = ("excluded", "likely_approved", "uncertain", "likely_denied")
 PROBABILITY_QUANTILES = (5, 25, 50, 75, 95)
 LATENCY_PERCENTILES = (50, 95, 99)
-DRIFT_PSI = 0.2
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +66,6 @@ class MonitorSummary:
 
 def summarise(records: list, profile: dict | None) -> dict[str, float]:
     """The monitor's metrics for audit records of one model version (see the module docstring)."""
-    from training.profile import population_stability
-
     metrics: dict[str, float] = {"claims": float(len(records)),
                                  "requests": float(len({record.request_id for record in records}))}
     if not records:
@@ -84,7 +88,7 @@ def summarise(records: list, profile: dict | None) -> dict[str, float]:
         metrics.update({f"psi__{name}": value for name, value in psi.items()})
         if psi:
             metrics["psi_max"] = max(psi.values())
-            metrics["drifted_fields"] = float(sum(value > DRIFT_PSI for value in psi.values()))
+            metrics["drifted_fields"] = float(sum(value > PSI_SIGNIFICANT for value in psi.values()))
     return metrics
 
 
@@ -92,13 +96,8 @@ def registry_profile_lookup(client, tracking_uri: str) -> ProfileLookup:
     """Profiles of registered versions, read from the model's metadata.json alone (no model load)."""
     import mlflow
     from mlflow.models import Model
-
-    from training.coverage_model import METADATA_FILE
-    from training.pyfunc_model import ARTIFACT_KEY
-
     def lookup(name: str, version: str) -> dict | None:
         base = client.get_model_version_download_uri(name, version).rstrip("/")
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         with tempfile.TemporaryDirectory(prefix="medspa-monitor-") as scratch:
             mlmodel = mlflow.artifacts.download_artifacts(artifact_uri=f"{base}/MLmodel", dst_path=scratch,
                                                           tracking_uri=tracking_uri)
@@ -113,10 +112,6 @@ def registry_profile_lookup(client, tracking_uri: str) -> ProfileLookup:
 def run_monitor(audit_store, tracking_uri: str, since: datetime, until: datetime | None = None,
                 profile_for: ProfileLookup | None = None, source: str = "cli") -> list[MonitorSummary]:
     """Summarise what was served in [since, until) and log one run per model version; return them."""
-    from mlflow import MlflowClient
-
-    from training.registry import ensure_experiment
-
     until = until or datetime.now(timezone.utc)
     since, until = _utc(since), _utc(until)
     groups: dict[tuple, list] = defaultdict(list)
@@ -124,7 +119,7 @@ def run_monitor(audit_store, tracking_uri: str, since: datetime, until: datetime
         groups[(record.model_name, record.model_version)].append(record)
     if not groups:
         return []
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    client = mlflow_client(tracking_uri)
     experiment_id = ensure_experiment(client, EXPERIMENT, tracking_uri)
     registry_lookup = registry_profile_lookup(client, tracking_uri)
     summaries = []
@@ -216,8 +211,6 @@ def parse_time(value: str | None) -> datetime:
 
 def default_audit_url() -> str:
     """The service's audit store: MEDSPA_COVERAGE_AUDIT_DATABASE_URL, else its default."""
-    from service.settings import ENV_PREFIX, default_settings
-
     return os.environ.get(f"{ENV_PREFIX}_AUDIT_DATABASE_URL") or default_settings()["AUDIT_DATABASE_URL"]
 
 
@@ -261,15 +254,13 @@ def _exclusive(path: Path) -> Iterator[bool]:
 
 def monitor_finished_window(app: Flask, now: datetime | None = None) -> list[MonitorSummary]:
     """The scheduled run: log the last finished window unless a worker already did."""
-    from mlflow import MlflowClient
-
     config = app.config
     since, until = finished_window(now or datetime.now(timezone.utc), config["MONITOR_INTERVAL_MINUTES"])
     uri = config["TRACKING_URI"]
     with _exclusive(_lock_path(config["AUDIT_DATABASE_URL"], uri)) as held:
         if not held:
             return []
-        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        client = mlflow_client(uri)
         experiment = client.get_experiment_by_name(EXPERIMENT)
         if experiment is not None and client.search_runs(
                 [experiment.experiment_id], max_results=1,
@@ -295,8 +286,6 @@ def _served_profile(app: Flask) -> ProfileLookup:
 
 
 def init_app(app: Flask) -> None:
-    from service.background import start_job
-
     minutes = app.config["MONITOR_INTERVAL_MINUTES"]
     if minutes > 0:
         start_job(app, "serving-monitor", minutes * 60, lambda: monitor_finished_window(app))

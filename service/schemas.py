@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from features.contract import BENEFIT_SCOPES, FACILITY_TYPES, MAX_PATIENT_AGE, PLAN_TYPES
+from features.contract import BENEFIT_SCOPES, EXAMPLE_CLAIM, FACILITY_TYPES, MAX_PATIENT_AGE, PLAN_TYPES
 
 MAX_DIAGNOSIS_CODES = 12  # an 837P claim carries at most 12 diagnosis codes
 MAX_VISIT_NUMBER = 1000  # a sanity bound the contract leaves open; keeps arrays in int64
@@ -118,26 +118,6 @@ class ClaimRequest(BaseModel):
     billed_amount: Money = _described("billed_amount")
     benefit_limit: Money | None = _described("benefit_limit", default=None)
     benefit_used: Money = _described("benefit_used", default=0.0)
-
-
-EXAMPLE_CLAIM = {
-    "claim_id": "example-0001",
-    "service_date": "2026-03-02",
-    "treatment": "botulinum_toxin",
-    "procedure_code": "64615",
-    "diagnosis_codes": ["G43.709"],
-    "plan_type": "ppo",
-    "benefit_scope": "comprehensive",
-    "facility_type": "physician_office",
-    "in_network": True,
-    "referral": True,
-    "medical_necessity_letter": True,
-    "prior_authorization": True,
-    "conservative_therapy_documented": True,
-    "visit_number": 1,
-    "patient_age": 42,
-    "billed_amount": 1200.0,
-}
 
 
 class BatchRequest(BaseModel):

@@ -29,12 +29,13 @@ as strings otherwise. This table is the one place every setting is listed.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from pathlib import Path
 
+from training.model.mlflow_store import CHAMPION, PROJECT_ROOT, REGISTERED_MODEL, resolve_tracking_uri
+from training.model.params import ModelParams
+
 ENV_PREFIX = "MEDSPA_COVERAGE"
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MODEL_SOURCES = ("registry", "bundle")
 _HASH_SHAPE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -51,15 +52,15 @@ def default_settings() -> dict:
         "RATE_LIMIT_PER_MINUTE": 6000,
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         "MAX_BATCH_CLAIMS": 1000,
-        "LIKELY_APPROVED_THRESHOLD": 0.7,
-        "LIKELY_DENIED_THRESHOLD": 0.3,
+        "LIKELY_APPROVED_THRESHOLD": ModelParams.likely_approved_threshold,
+        "LIKELY_DENIED_THRESHOLD": ModelParams.likely_denied_threshold,
         "MODEL_SOURCE": "registry",
-        "MODEL_NAME": "medspa-coverage",
-        "MODEL_ALIAS": "champion",
+        "MODEL_NAME": REGISTERED_MODEL,
+        "MODEL_ALIAS": CHAMPION,
         "MODEL_BUNDLE_PATH": str(PROJECT_ROOT / "models"),
         "MODEL_LOADER": "service.model_loading:configured_loader",
         "MODEL_POLL_SECONDS": 30,
-        "TRACKING_URI": os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{PROJECT_ROOT / 'var' / 'mlflow.db'}",
+        "TRACKING_URI": resolve_tracking_uri(),
         "AUDIT_DATABASE_URL": f"sqlite:///{PROJECT_ROOT / 'var' / 'audit.db'}",
         "AUDIT_SQLITE_SYNCHRONOUS": "NORMAL",
         "DOCS_ENABLED": True,

@@ -5,7 +5,8 @@
 
 Input: CSV, Parquet or JSON lines in the contract's request form (outcome fields may be present
 and are carried through). Output (format from the output's file name, same set): every valid
-input row with its original values, then OUTPUT_COLUMNS. Rows that break the contract are left
+input row with its original values, then SCORE_COLUMNS (the same columns the pyfunc model and
+the service's /invocations answer). Rows that break the contract are left
 out of the output and listed in `<output>.rejected.csv` (row_number, field, reason; the data row
 number is 1-based without the header; reasons never quote values); they never stop the run.
 
@@ -22,15 +23,15 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+from tqdm.auto import tqdm
 
-OUTPUT_COLUMNS = ("approval_probability", "decision", "excluded", "rule_ids", "top_denial_reason")
-REJECTED_COLUMNS = ("row_number", "field", "reason")
-DEFAULT_MODEL_URI = "models:/medspa-coverage@champion"
+from training.data.claims_files import ClaimsFileError, claims_file_format, open_claims_file
+from training.data.loading import required_columns
+from training.data.requests import REJECTED_COLUMNS, check_request_chunk
+from training.model.artifacts import load_model
+from training.model.coverage_model import SCORE_COLUMNS
+
 DEFAULT_CHUNK_ROWS = 100_000
-
-
-class InvalidClaimsError(ValueError):
-    """Claims given to the pyfunc model break the contract; the message names row and field."""
 
 
 @dataclass
@@ -50,69 +51,6 @@ class BatchReport:
 def rejected_path_for(output_path: str | Path) -> Path:
     output_path = Path(output_path)
     return output_path.with_name(output_path.name + ".rejected.csv")
-
-
-def check_request_chunk(raw: pd.DataFrame, first_row_number: int = 1, today: pd.Timestamp | None = None):
-    """(clean claims of the valid rows, mask of valid rows, rejected lines) for one raw chunk."""
-    from training.claim_fields import HISTORY_COLUMNS, ClaimsChunk
-    from training.quarantine import quarantine_frame, quarantined_rows
-
-    raw = raw.reset_index(drop=True)
-    clean, problems = ClaimsChunk(raw, history=False, today=today or pd.Timestamp.today()).parse()
-    bad = quarantined_rows(problems, len(raw))
-    rejected = quarantine_frame(problems, raw, first_row_number, HISTORY_COLUMNS).loc[:, list(REJECTED_COLUMNS)] \
-        if problems else pd.DataFrame({name: pd.Series(dtype="int64" if name == "row_number" else "str")
-                                       for name in REJECTED_COLUMNS})
-    return clean[~bad], ~bad, rejected
-
-
-def clean_request_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A frame of raw request claims -> (clean claims of the valid rows, rejected lines)."""
-    clean, _, rejected = check_request_chunk(frame)
-    return clean, rejected
-
-
-# -- models -----------------------------------------------------------------------------------
-def load_model(model: str | Path | None = None, tracking_uri: str | None = None):
-    """A CoverageModel from a bundle folder, a saved-model folder, an MLflow model folder, or an
-    MLflow model URI (`models:/medspa-coverage@champion`, the default; `models:/name/3`; `runs:/...`).
-
-    Registry versions are read the way the service reads them (download the artifacts, load the
-    skops file) rather than through `mlflow.pyfunc.load_model`, and mlflow is imported only for
-    MLflow sources: together about 2 s of a batch job's fixed start-up cost.
-    """
-    from training.coverage_model import METADATA_FILE as SAVED_METADATA, MODEL_FILE, CoverageModel
-
-    model = str(model or DEFAULT_MODEL_URI)
-    path = Path(model)
-    if path.is_dir():
-        from training.export import MANIFEST_FILE, load_bundle
-
-        if (path / MANIFEST_FILE).is_file():
-            return load_bundle(path)
-        if (path / MODEL_FILE).is_file() and (path / SAVED_METADATA).is_file():
-            return CoverageModel.load(path)
-        if (path / "MLmodel").is_file():
-            from training.registry import load_coverage_model
-
-            return load_coverage_model(str(path.resolve()))
-        raise FileNotFoundError(f"{path}: neither a model bundle, a saved model nor an MLflow model folder")
-    from training.registry import load_coverage_model, resolve_tracking_uri, tracking
-
-    uri = resolve_tracking_uri(tracking_uri)
-    if model.startswith("models:/"):
-        import tempfile
-
-        from service.model_loading import download_coverage_model, registry_client, version_for_alias
-
-        name, _, alias = model[len("models:/"):].partition("@")
-        name, _, number = name.partition("/")
-        client = registry_client(uri)
-        version = number or version_for_alias(client, name, alias).version
-        with tempfile.TemporaryDirectory(prefix="medspa-predict-") as scratch:
-            return CoverageModel.load(download_coverage_model(client, uri, name, str(version), Path(scratch)))
-    with tracking(uri):
-        return load_coverage_model(model)
 
 
 # -- writers ----------------------------------------------------------------------------------
@@ -186,30 +124,24 @@ def predict_file(input_path, output_path, model=None, *, tracking_uri: str | Non
                  chunk_rows: int = DEFAULT_CHUNK_ROWS, progress: bool = True) -> BatchReport:
     """Score every valid claim of `input_path` into `output_path`; see the module docstring.
 
-    `model` is a CoverageModel, or anything `load_model` takes (default: the registry's champion).
-    Raises training.claims_files.ClaimsFileError when the input as a whole cannot be read.
+    `model` is a CoverageModel, or any source training.model.artifacts.load_model takes
+    (default: the registry's champion). Raises ClaimsFileError when the input as a whole cannot be
+    read, ModelSourceError when the model cannot be loaded or verified.
     """
-    from tqdm.auto import tqdm
-
-    from training.claims_files import claims_file_format, open_claims_file
-    from training.loading import required_columns
-
     started = time.perf_counter()
     input_path, output_path = Path(input_path), Path(output_path)
     output_format = claims_file_format(output_path)
     raw_claims = open_claims_file(input_path, chunk_rows)
     missing = [name for name in required_columns(history=False) if name not in raw_claims.columns]
     if missing:
-        from training.claims_files import ClaimsFileError
-
         raise ClaimsFileError(f"{input_path}: missing required column(s): {', '.join(missing)}")
     if model is None or isinstance(model, (str, Path)):
-        model = load_model(model, tracking_uri)
+        model = load_model(model, tracking_uri).model
 
     output_path.parent.mkdir(parents=True, exist_ok=True)
     partial = output_path.with_name(output_path.name + ".partial")
     rejected_path = rejected_path_for(output_path)
-    writer = _Writer(partial, output_format, list(dict.fromkeys([*raw_claims.columns, *OUTPUT_COLUMNS])))
+    writer = _Writer(partial, output_format, list(dict.fromkeys([*raw_claims.columns, *SCORE_COLUMNS])))
     rows_read = rows_scored = rows_rejected = 0
     today = pd.Timestamp.today()
     bar = tqdm(total=_row_total(input_path, claims_file_format(input_path)), unit="claims",
@@ -224,7 +156,7 @@ def predict_file(input_path, output_path, model=None, *, tracking_uri: str | Non
                 if len(clean):
                     scored = model.score_frame(clean.reset_index(drop=True), threads=os.cpu_count())
                     out = raw.reset_index(drop=True)[valid].reset_index(drop=True)
-                    for name in OUTPUT_COLUMNS:
+                    for name in SCORE_COLUMNS:
                         out[name] = scored[name].to_numpy()
                     writer.write(out)
                 rows_read += len(raw)
@@ -240,6 +172,3 @@ def predict_file(input_path, output_path, model=None, *, tracking_uri: str | Non
     return BatchReport(rows_read, rows_scored, rows_rejected, output_path, rejected_path,
                        round(time.perf_counter() - started, 3))
 
-
-__all__ = ["BatchReport", "InvalidClaimsError", "OUTPUT_COLUMNS", "check_request_chunk", "clean_request_frame",
-           "load_model", "predict_file", "rejected_path_for"]

@@ -1,53 +1,20 @@
-"""`medspa-coverage`: a thin command layer over the stage functions (which tests call directly).
+"""The data and training commands of `medspa-coverage` (validate, generate-history, train, predict):
+a thin layer over the stage functions, which tests call directly. The command group itself is
+assembled in service.cli.
 
 Each command imports its module only when it runs, so `--help` stays instant.
 """
 from __future__ import annotations
 
-import os
-
 import click
 
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+@click.group()
+def commands() -> None:
+    """The data and training commands; service.cli adds them to `medspa-coverage`."""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
-    """Will insurance pay for this med-spa visit? Data, training, scoring and serving."""
-
-
-@main.command()
-@click.option("--bind", "-b", default=None, help="address to listen on (default 127.0.0.1:8000, from the config)")
-@click.option("--workers", "-w", type=click.IntRange(min=1), default=None, help="worker processes (default 2)")
-def serve(bind: str | None, workers: int | None) -> None:
-    """Serve the model with gunicorn and service/gunicorn_conf.py (no bootstrap: a model must exist)."""
-    import sys
-    from pathlib import Path
-
-    config = Path(__file__).resolve().parents[1] / "service" / "gunicorn_conf.py"
-    argv = [sys.executable, "-m", "gunicorn", "-c", str(config)]
-    if bind:
-        argv += ["--bind", bind]
-    if workers:
-        argv += ["--workers", str(workers)]
-    argv.append("service.wsgi:app")
-    os.execv(sys.executable, argv)  # gunicorn replaces this process, so Ctrl-C and SIGTERM reach it
-
-
-@main.command()
-@click.option("--tracking-uri", default=None,
-              help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///<project>/var/mlflow.db)")
-@click.pass_context
-def bootstrap(ctx: click.Context, tracking_uri: str | None) -> None:
-    """`make serve`: train a demo champion if there is none, make a dev API key if none is configured, then serve."""
-    from training.bootstrap import prepare_service
-
-    os.environ.update(prepare_service(tracking_uri, echo=click.echo))
-    click.echo("starting gunicorn on 127.0.0.1:8000 (Ctrl-C stops it)")
-    ctx.invoke(serve)
-
-
-@main.command()
+@commands.command()
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--quarantine", "quarantine_path", type=click.Path(dir_okay=False), default=None,
               help="write the quarantined rows, with their original values, to this CSV file")
@@ -58,7 +25,7 @@ def validate(ctx: click.Context, path: str, quarantine_path: str | None, request
 
     Exits 0 when the file loads, even with quarantined rows; 2 when it cannot load at all.
     """
-    from training.loading import ClaimsFileError, format_report, load_claims
+    from training.data.loading import ClaimsFileError, format_report, load_claims
 
     try:
         result = load_claims(path, history=not requests, quarantine_path=quarantine_path)
@@ -70,7 +37,7 @@ def validate(ctx: click.Context, path: str, quarantine_path: str | None, request
         click.echo(f"\nquarantined rows written to {quarantine_path}")
 
 
-@main.command("generate-history")
+@commands.command("generate-history")
 @click.option("--rows", type=click.IntRange(min=1), required=True, help="number of claims to write")
 @click.option("--seed", type=click.IntRange(min=0), required=True, help="random seed: the same seed writes the same bytes")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="history file to write (.csv or .parquet)")
@@ -82,7 +49,7 @@ def validate(ctx: click.Context, path: str, quarantine_path: str | None, request
 def generate_history(rows: int, seed: int, out: str, truth_path: str | None, bad_rows_fraction: float,
                      quiet: bool) -> None:
     """Write a demo claims history drawn from the coverage facts (docs/demo-history.md)."""
-    from training.generator import generate_history as generate
+    from training.demo.generator import generate_history as generate
 
     try:
         summary = generate(rows, seed, out, truth_path, progress=not quiet, bad_rows_fraction=bad_rows_fraction)
@@ -91,7 +58,7 @@ def generate_history(rows: int, seed: int, out: str, truth_path: str | None, bad
     click.echo(summary.format())
 
 
-@main.command()
+@commands.command()
 @click.option("--data", "data_path", type=click.Path(exists=True, dir_okay=False), required=True,
               help="claims history file (CSV, Parquet or JSON lines)")
 @click.option("--tracking-uri", default=None,
@@ -130,7 +97,7 @@ def train(ctx: click.Context, data_path: str, tracking_uri: str | None, experime
     click.echo(f"run {result.run_id}: version {result.model_version} {result.decision} ({result.reason})")
 
 
-@main.command()
+@commands.command()
 @click.option("--input", "input_path", type=click.Path(exists=True, dir_okay=False), required=True,
               help="claims to score (CSV, Parquet or JSON lines)")
 @click.option("--output", "output_path", type=click.Path(dir_okay=False), required=True,
@@ -151,8 +118,8 @@ def predict(ctx: click.Context, input_path: str, output_path: str, model_uri: st
     from mlflow.exceptions import MlflowException
 
     from training.batch import predict_file
-    from training.claims_files import ClaimsFileError
-    from training.export import BundleIntegrityError
+    from training.data.claims_files import ClaimsFileError
+    from training.model.artifacts import ModelSourceError
 
     try:
         report = predict_file(input_path, output_path, model_uri, tracking_uri=tracking_uri,
@@ -160,34 +127,8 @@ def predict(ctx: click.Context, input_path: str, output_path: str, model_uri: st
     except ClaimsFileError as error:
         click.echo(f"Error: {error}", err=True)
         ctx.exit(2)
-    except (MlflowException, FileNotFoundError, BundleIntegrityError) as error:
+    except (MlflowException, ModelSourceError) as error:
         click.echo(f"Error: cannot load the model: {error}", err=True)
         ctx.exit(1)
     click.echo(f"{report.rows_scored} claims scored to {report.output_path}, {report.rows_rejected} rejected "
                f"(listed in {report.rejected_path}); {report.claims_per_second:,.0f} claims/s")
-
-
-@main.command()
-@click.option("--since", default=None,
-              help="start of the window, ISO 8601 (default: 24 hours before --until; UTC unless an offset is given)")
-@click.option("--until", default=None, help="end of the window, ISO 8601 (default: now)")
-@click.option("--tracking-uri", default=None,
-              help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///<project>/var/mlflow.db)")
-@click.option("--audit-url", default=None,
-              help="audit store (default: $MEDSPA_COVERAGE_AUDIT_DATABASE_URL, else sqlite:///<project>/var/audit.db)")
-def monitor(since: str | None, until: str | None, tracking_uri: str | None, audit_url: str | None) -> None:
-    """Summarise served predictions (volume, decisions, probabilities, latency, input drift) into a run of the
-    `serving-monitor` experiment, one per served model version, and print the table."""
-    from datetime import timedelta
-
-    from service.audit import AuditStore
-    from service.monitoring import default_audit_url, format_table, parse_time, run_monitor
-    from training.registry import resolve_tracking_uri
-
-    try:
-        end = parse_time(until)
-        start = parse_time(since) if since else end - timedelta(hours=24)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--since/--until") from None
-    store = AuditStore(audit_url or default_audit_url())
-    click.echo(format_table(run_monitor(store, resolve_tracking_uri(tracking_uri), start, end)))

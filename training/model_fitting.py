@@ -21,9 +21,8 @@ a payer treats alike, and they grow smaller trees (`teacher_max_leaf_nodes`); th
 the numba scorer walks, keeps plain numeric splits. A taught classifier is close to calibrated
 already, so its calibration is a two-parameter logistic map of its log-odds fitted on the
 held-out claims (stored as the same isotonic table), where an isotonic fit on those few thousand
-claims added step noise. On 200k demo claims the Brier ratio to the truth went from 1.058-1.074
-(across training seeds, one model) to 1.048-1.053 (one-hot teachers) to 1.044-1.048 (categorical
-teachers). Past `distil_max_rows` claims a single model's variance is small and the teachers'
+claims added step noise (what each step gained is in the README's "Model quality"). Past
+`distil_max_rows` claims a single model's variance is small and the teachers'
 time is not, so the classifier learns from the labels directly.
 
 Payers change their rules, so the most recent claims matter most: the classifier is fitted on the
@@ -40,7 +39,6 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -54,36 +52,11 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from features.contract import TARGET
+from features.encoders import MONOTONIC_INCREASING_FEATURES
 from features.pipeline import build_feature_pipeline, one_hot_groups
-from features.transformers import MONOTONIC_INCREASING_FEATURES
-from training.profile import build_profile
-
-OTHER_REASON = "other"
-
-
-@dataclass
-class ModelParams:
-    max_iter: int = 500
-    learning_rate: float = 0.1
-    max_leaf_nodes: int = 63
-    min_samples_leaf: int = 20
-    l2_regularization: float = 0.0
-    n_iter_no_change: int = 15
-    holdout_fraction: float = 0.1
-    denial_max_rows: int = 100_000
-    denial_min_class_count: int = 30
-    likely_approved_threshold: float = 0.7
-    likely_denied_threshold: float = 0.3
-    random_state: int = 0
-    fit_threads: int | None = None  # the classifier's OpenMP threads; None: every core
-    teachers: int = 8  # unconstrained models the monotone classifier learns from; 0 or 1: learn from the labels
-    teacher_max_features: float = 0.5  # share of features each teacher split may choose from
-    distil_max_rows: int = 200_000  # more claims to learn from than this: learn from the labels
-    student_learning_rate: float = 0.3  # soft labels are smooth: bigger steps, as few trees as one model
-    student_max_leaf_nodes: int = 127
-    teacher_max_leaf_nodes: int = 31
-    teacher_categories: bool = True  # teachers also read each one-hot block as one categorical column
-
+from training.model.coverage_model import CoverageModel
+from training.model.params import OTHER_REASON, ModelParams
+from training.model.profile import build_profile
 
 def monotonic_constraints(feature_names) -> np.ndarray:
     """+1 for every feature that may never lower the approval probability, 0 elsewhere."""
@@ -97,8 +70,6 @@ def monotonic_constraints(feature_names) -> np.ndarray:
 def fit_coverage_model(train: pd.DataFrame, validation: pd.DataFrame, params: ModelParams | None = None,
                        progress: bool = True):
     """Fit every part of a CoverageModel on clean history frames (with the `approved` target)."""
-    from training.coverage_model import CoverageModel
-
     params = params or ModelParams()
     stages = tqdm(total=5, desc="fit", disable=not progress, unit="stage")
     timings = {}
@@ -238,7 +209,7 @@ def _logistic_calibration(raw: np.ndarray, outcome: np.ndarray, points: int = 20
 
 
 def _increasing_map(x: np.ndarray, y: np.ndarray) -> IsotonicRegression:
-    """The calibrator the scorer reads (training.fast_scoring.isotonic_map): increasing, within 0..1."""
+    """The calibrator the scorer reads (training.model.tree_scoring.isotonic_map): increasing, within 0..1."""
     return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True).fit(x, y)
 
 

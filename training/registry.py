@@ -1,11 +1,6 @@
-"""MLflow: where runs are tracked, how a CoverageModel is logged and registered, and the
-champion/challenger gate.
-
-Tracking URI: the `--tracking-uri` option, else the MLFLOW_TRACKING_URI environment variable,
-else DEFAULT_TRACKING_URI = `sqlite:///<project root>/var/mlflow.db`. For a sqlite store the
-experiment's artifacts live beside the database, in `<database folder>/mlartifacts/<experiment>`
-(so the default is `<project root>/var/mlartifacts/medspa-coverage`); other stores (a tracking
-server) choose their own artifact location. The model registry uses the same URI.
+"""MLflow: how a CoverageModel is logged and registered, the run's provenance, and the
+champion/challenger gate. Where the store is (the tracking URI and its default) is
+training.model.mlflow_store; how a registered model is loaded is training.model.artifacts.
 
 Registered model REGISTERED_MODEL with aliases (stages are deprecated):
 - `challenger`: the version this run registered (always the newest);
@@ -19,12 +14,9 @@ which can only flatter it, so the gate errs on the side of keeping it.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import subprocess
 import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata as package_metadata
 from pathlib import Path
@@ -32,92 +24,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from training.coverage_model import MODEL_FILE
+from features.contract import CONTRACT_VERSION, EXAMPLE_CLAIM, VISIT_FIELDS
+from features.diagnosis import ICD10CM_RELEASE
+from features.rules import load_rules
+from training.evaluation import system_metrics
+from training.model.artifacts import ARTIFACT_KEY, MODEL_SHA256_TAG, file_sha256, load_model, version_for_alias
+from training.model.coverage_model import MODEL_FILE, SCORE_COLUMNS
+from training.model.mlflow_store import CHAMPION, PREVIOUS, PROJECT_ROOT, REGISTERED_MODEL, alias_uri
+from training.pyfunc_model import CoverageModelPyfunc
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_TRACKING_URI = f"sqlite:///{PROJECT_ROOT / 'var' / 'mlflow.db'}"
-REGISTERED_MODEL = "medspa-coverage"
-CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
 MODEL_NAME_IN_RUN = "model"  # the logged model's name within its run
-PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
 # Libraries whose versions are tagged on every run and pinned in the logged model's requirements.
 LIBRARIES = ("scikit-learn", "numpy", "pandas", "pyarrow", "skops", "mlflow", "scipy")
 SERVING_LIBRARIES = ("scikit-learn", "numpy", "pandas", "pyarrow", "skops", "mlflow")
 
 
-# -- where ----------------------------------------------------------------------------------
-def resolve_tracking_uri(tracking_uri: str | None = None) -> str:
-    """The option, else MLFLOW_TRACKING_URI, else the project's sqlite file."""
-    return tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
-
-
-def sqlite_path(uri: str) -> Path | None:
-    """`sqlite:////abs/mlflow.db` -> that path; None for other stores."""
-    if not uri.startswith("sqlite:///"):
-        return None
-    return Path(uri[len("sqlite:///"):])
-
-
-def experiment_artifact_location(uri: str, experiment: str) -> str | None:
-    database = sqlite_path(uri)
-    if database is None:
-        return None
-    return (database.parent / "mlartifacts" / experiment).resolve().as_uri()
-
-
-_ARTIFACT_PROGRESS = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
-
-
-@contextmanager
-def tracking(uri: str):
-    """Point MLflow's fluent API (runs, log_model) at `uri` for the duration, then restore it.
-
-    Yields a client for the same store. A sqlite store's folder is created on entry."""
-    import mlflow
-
-    database = sqlite_path(uri)
-    if database is not None:  # sqlite creates the file, not its folder
-        database.parent.mkdir(parents=True, exist_ok=True)
-    before_tracking, before_registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    before_bar = os.environ.get(_ARTIFACT_PROGRESS)
-    # mlflow.set_tracking_uri also writes MLFLOW_TRACKING_URI into the environment: without
-    # restoring it, code after this block (a gunicorn started by bootstrap) would see MLflow's
-    # default store instead of what the user configured.
-    before_environment = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    os.environ.setdefault(_ARTIFACT_PROGRESS, "false")  # our stages print their own progress
-    try:
-        yield mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-    finally:
-        mlflow.set_tracking_uri(before_tracking)
-        mlflow.set_registry_uri(before_registry)
-        for name, value in before_environment.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        if before_bar is None:
-            os.environ.pop(_ARTIFACT_PROGRESS, None)
-
-
-def ensure_experiment(client, name: str, uri: str) -> str:
-    """The experiment's id, creating it (with the artifact location beside a sqlite store)."""
-    found = client.get_experiment_by_name(name)
-    if found is not None:
-        return found.experiment_id
-    return client.create_experiment(name, artifact_location=experiment_artifact_location(uri, name))
-
-
 # -- provenance -----------------------------------------------------------------------------
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def git_commit() -> str:
     """HEAD of the project checkout, `+dirty` when tracked files differ; `unknown` outside git."""
     try:
@@ -142,10 +64,6 @@ def library_versions(names=LIBRARIES) -> dict[str, str]:
 
 def provenance_tags(data_path: str | Path, data_sha256: str, row_counts: dict[str, int]) -> dict[str, str]:
     """Run tags: data file, row counts, code, rules and ICD-10-CM versions, library versions."""
-    from features.contract import CONTRACT_VERSION
-    from features.diagnosis import ICD10CM_RELEASE
-    from features.rules import load_rules
-
     tags = {
         "data_file": Path(data_path).name,
         "data_sha256": data_sha256,
@@ -160,16 +78,9 @@ def provenance_tags(data_path: str | Path, data_sha256: str, row_counts: dict[st
 
 
 # -- the logged model -----------------------------------------------------------------------
-def synthetic_claim() -> dict:
-    """A made-up claim (no row of any data file): the logged model's input example."""
-    return {
-        "claim_id": "example-0001", "service_date": "2026-01-15", "treatment": "botulinum_toxin",
-        "procedure_code": "64615", "diagnosis_codes": "G43.709", "plan_type": "ppo",
-        "benefit_scope": "comprehensive", "facility_type": "physician_office", "place_of_service": "11",
-        "in_network": True, "referral": True, "medical_necessity_letter": True, "prior_authorization": True,
-        "conservative_therapy_documented": True, "visit_number": 2, "weeks_since_last_treatment": 13.0,
-        "patient_age": 44, "billed_amount": 1450.0, "benefit_limit": 5000.0, "benefit_used": 600.0,
-    }
+def input_example() -> pd.DataFrame:
+    """The contract's example claim in a file's form (codes `;`-joined): the logged model's input example."""
+    return pd.DataFrame([{**EXAMPLE_CLAIM, "diagnosis_codes": ";".join(EXAMPLE_CLAIM["diagnosis_codes"])}])
 
 
 def model_signature():
@@ -177,16 +88,15 @@ def model_signature():
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, DataType, Schema
 
-    from features.contract import VISIT_FIELDS
-
     kinds = {"string": DataType.string, "date": DataType.string, "code": DataType.string,
              "codes": DataType.string, "enum": DataType.string, "bool": DataType.boolean,
              "int": DataType.long, "number": DataType.double}
     inputs = Schema([ColSpec(kinds[kind], name, required=required_in_request)
                      for name, (kind, _, required_in_request, _) in VISIT_FIELDS.items()])
-    outputs = Schema([ColSpec(DataType.double, "approval_probability"), ColSpec(DataType.double, "model_probability"),
-                      ColSpec(DataType.string, "decision"), ColSpec(DataType.boolean, "excluded"),
-                      ColSpec(DataType.string, "rule_ids"), ColSpec(DataType.string, "top_denial_reason")])
+    output_kinds = {"approval_probability": DataType.double, "model_probability": DataType.double,
+                    "decision": DataType.string, "excluded": DataType.boolean, "rule_ids": DataType.string,
+                    "top_denial_reason": DataType.string}
+    outputs = Schema([ColSpec(output_kinds[name], name) for name in SCORE_COLUMNS])
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
@@ -196,45 +106,28 @@ def serving_requirements() -> list[str]:
 
 
 def log_coverage_model(model, registered_model: str = REGISTERED_MODEL):
-    """Save `model` (skops) and log it in the active run as a models-from-code pyfunc, registered
-    as a new version of `registered_model`. Returns MLflow's ModelInfo."""
+    """Save `model` (skops) and log it in the active run as a pyfunc whose artifact is that folder,
+    registered as a new version of `registered_model`. Returns MLflow's ModelInfo.
+
+    The pyfunc wrapper is logged as an instance of training.pyfunc_model.CoverageModelPyfunc; it
+    holds no fitted state (the model travels as the skops artifact), so MLflow's pickle of it
+    names only the installed class."""
     import mlflow
 
     with tempfile.TemporaryDirectory(prefix="coverage-model-") as scratch:
         saved = model.save(Path(scratch) / "coverage_model")
-        # the service checks the downloaded file against this (tagged on the model version)
-        model.metadata["model_sha256"] = hashlib.sha256((saved / MODEL_FILE).read_bytes()).hexdigest()
+        # loaders check the downloaded file against this (tagged on the model version)
+        model.metadata[MODEL_SHA256_TAG] = file_sha256(saved / MODEL_FILE)
         return mlflow.pyfunc.log_model(
             name=MODEL_NAME_IN_RUN,
-            python_model=str(PYFUNC_CODE),
-            artifacts={"coverage_model": str(saved)},
+            python_model=CoverageModelPyfunc(),
+            artifacts={ARTIFACT_KEY: str(saved)},
             signature=model_signature(),
-            input_example=pd.DataFrame([synthetic_claim()]),
+            input_example=input_example(),
             pip_requirements=serving_requirements(),
             registered_model_name=registered_model,
             await_registration_for=0,
         )
-
-
-def load_coverage_model(model_uri: str):
-    """The CoverageModel inside a logged pyfunc (`models:/medspa-coverage@champion`, `runs:/...`)."""
-    import mlflow
-
-    return mlflow.pyfunc.load_model(model_uri).unwrap_python_model().coverage_model
-
-
-def alias_uri(alias: str, registered_model: str = REGISTERED_MODEL) -> str:
-    return f"models:/{registered_model}@{alias}"
-
-
-def version_by_alias(client, alias: str, registered_model: str = REGISTERED_MODEL):
-    """The model version an alias points to, or None (no such model or alias)."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return client.get_model_version_by_alias(registered_model, alias)
-    except MlflowException:
-        return None
 
 
 # -- the gate -------------------------------------------------------------------------------
@@ -280,13 +173,11 @@ def score_champion(client, test: pd.DataFrame, registered_model: str = REGISTERE
 
     A champion this code cannot load or score yields metrics None and the reason in `error`.
     """
-    from training.evaluation import system_metrics
-
-    version = version_by_alias(client, CHAMPION, registered_model)
+    version = version_for_alias(client, registered_model, CHAMPION, missing_ok=True)
     if version is None:
         return None, None, None
     try:
-        champion = load_coverage_model(alias_uri(CHAMPION, registered_model))
+        champion = load_model(alias_uri(CHAMPION, registered_model), client.tracking_uri).model
         return str(version.version), system_metrics(champion, test), None
     except Exception as error:  # noqa: BLE001  (any failure means the champion cannot serve)
         return str(version.version), None, f"{type(error).__name__}: {error}"
@@ -296,7 +187,7 @@ def gate(client, version: str, challenger_metrics: dict[str, float], test: pd.Da
          params: GateParams, promote: bool = True, registered_model: str = REGISTERED_MODEL) -> GateDecision:
     """Decide and apply: move aliases, tag the model version. The caller logs it to the run."""
     if not promote:
-        current = version_by_alias(client, CHAMPION, registered_model)
+        current = version_for_alias(client, registered_model, CHAMPION, missing_ok=True)
         decision = GateDecision("skipped", "--no-promote: the gate did not run",
                                 str(current.version) if current else None)
     else:

@@ -8,8 +8,9 @@ The file is loaded and checked before MLflow is touched, so a file that cannot t
 column, unreadable, nothing left after quarantine, one outcome only) fails with
 TrainingInputError and leaves no run behind; rows that break the contract are quarantined and
 the quarantine report (counts by reason, and row number / field / reason per problem, never the
-rows' values) travels with the run. See training.registry for the tracking store, the
-aliases and the gate, training.evaluation for the metrics, training.export for the bundle.
+rows' values) travels with the run. See training.model.mlflow_store for the tracking store,
+training.registry for logging, the aliases and the gate, training.evaluation for the metrics,
+training.export for the bundle.
 """
 from __future__ import annotations
 
@@ -20,12 +21,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import mlflow
 import pandas as pd
 
 from features.contract import TARGET
-from training.evaluation import EvaluationParams, default_truth_path
-from training.registry import GateParams, REGISTERED_MODEL
-from training.split import DEFAULT_TEST_FRACTION, DEFAULT_VALIDATION_FRACTION
+from training.data.claims_files import ClaimsFileError
+from training.data.loading import load_claims
+from training.data.split import DEFAULT_TEST_FRACTION, DEFAULT_VALIDATION_FRACTION, split_by_date
+from training.evaluation import EvaluationParams, default_truth_path, evaluate, read_truth
+from training.export import DEFAULT_MODELS_DIR, export_champion
+from training.model.artifacts import CHAMPION_LINK, bundle_name, file_sha256, version_for_alias
+from training.model.mlflow_store import (CHALLENGER, CHAMPION, REGISTERED_MODEL, ensure_experiment,
+                                         resolve_tracking_uri, tracking)
+from training.model.params import ModelParams
+from training.model_fitting import fit_coverage_model
+from training.plots import write_plots
+from training.registry import GateParams, gate, gate_metrics, gate_tags, log_coverage_model, provenance_tags, write_json
 
 DEFAULT_EXPERIMENT = "medspa-coverage"
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
@@ -43,7 +54,7 @@ class TrainingInputError(ValueError):
 class TrainingParams:
     """Everything a run can be told (each field is logged as an MLflow param)."""
 
-    model: object = None  # training.coverage_model.ModelParams; None -> its defaults
+    model: ModelParams | None = None  # None -> its defaults
     validation_fraction: float = DEFAULT_VALIDATION_FRACTION
     test_fraction: float = DEFAULT_TEST_FRACTION
     gate: GateParams = field(default_factory=GateParams)
@@ -108,18 +119,6 @@ def run_training(data_path, tracking_uri: str | None = None, experiment: str = D
     `models_dir` is where the champion bundle goes (default: the project's models/); `export`
     False skips that stage. Raises TrainingInputError for a file that cannot train.
     """
-    import mlflow
-
-    from training.claims_files import ClaimsFileError
-    from training.coverage_model import ModelParams, fit_coverage_model
-    from training.evaluation import evaluate, read_truth
-    from training.export import DEFAULT_MODELS_DIR, export_champion
-    from training.loading import load_claims
-    from training.plots import write_plots
-    from training.registry import (CHALLENGER, ensure_experiment, file_sha256, gate, gate_metrics, gate_tags,
-                                   log_coverage_model, provenance_tags, resolve_tracking_uri, tracking, write_json)
-    from training.split import split_by_date
-
     params = params or TrainingParams()
     params.model = params.model or ModelParams()
     data_path = Path(data_path)
@@ -259,9 +258,6 @@ def _quarantine_problems(report, shown: int = 3) -> str:
 
 def _needs_export(models_dir: Path, client) -> bool:
     """Is there a champion whose bundle models_dir/champion does not hold yet?"""
-    from training.export import CHAMPION_LINK, bundle_name
-    from training.registry import CHAMPION, version_by_alias
-
-    champion = version_by_alias(client, CHAMPION)
+    champion = version_for_alias(client, REGISTERED_MODEL, CHAMPION, missing_ok=True)
     link = models_dir / CHAMPION_LINK
     return champion is not None and not (link.is_symlink() and link.resolve().name == bundle_name(str(champion.version)))

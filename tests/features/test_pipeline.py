@@ -8,9 +8,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from features.claim_facts import diagnosis_facts
 from features.contract import CLEAN_COLUMNS
+from features.encoders import MONOTONIC_INCREASING_FEATURES
 from features.pipeline import (
     FEATURE_INPUT_COLUMNS,
-    MONOTONIC_INCREASING_FEATURES,
     build_feature_pipeline,
     claim_to_columns,
     claims_to_columns,

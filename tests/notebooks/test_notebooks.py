@@ -1,5 +1,5 @@
 """Every notebook runs end to end with small parameters against a temporary MLflow store (see
-conftest.py), on the venv's `python3` kernel; committed notebooks carry no outputs."""
+tests/stores.py), on the venv's `python3` kernel; committed notebooks carry no outputs."""
 from __future__ import annotations
 
 import sys
@@ -9,10 +9,11 @@ import nbformat
 import papermill
 import pytest
 
-from training.registry import REGISTERED_MODEL
-from training.review import REVIEW_TAGS, open_client
+from training.model.mlflow_store import REGISTERED_MODEL
+from training.review.model_review import REVIEW_TAGS
+from training.review.versions import open_client
 
-pytestmark = pytest.mark.slow  # trains two small models and starts three kernels (~35 s)
+pytestmark = pytest.mark.slow  # starts three kernels
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 MODEL_REVIEW = NOTEBOOKS / "01-model-review.ipynb"
@@ -62,33 +63,33 @@ def test_the_python3_kernel_is_this_environments_python():
         spec.argv[0] in ("python", "python3") and Path(spec.resource_dir).is_relative_to(sys.prefix)), spec.resource_dir
 
 
-def test_model_review_runs_on_the_runs_own_test_split_and_records_nothing_without_a_decision(review_store, tmp_path):
-    challenger = review_store.runs["second"].model_version
-    before = review_tags(review_store, challenger)
-    result = execute(MODEL_REVIEW, tmp_path / "review.ipynb", tracking_uri=review_store.uri,
-                     challenger=challenger, data_dir=str(review_store.data_dir), **SMALL)
+def test_model_review_runs_on_the_runs_own_test_split_and_records_nothing_without_a_decision(trained_store, tmp_path):
+    challenger = trained_store.runs["better"].model_version
+    before = review_tags(trained_store, challenger)
+    result = execute(MODEL_REVIEW, tmp_path / "review.ipynb", tracking_uri=trained_store.uri,
+                     challenger=challenger, data_dir=str(trained_store.data_dir), **SMALL)
     text = printed(result)
     assert f"challenger v{challenger}, champion v" in text
-    assert "the newest 20% of second.csv" in text and "monotonic constraints hold" in text
+    assert "the newest 20% of better.csv" in text and "monotonic constraints hold" in text
     assert "No decision recorded" in text
     assert images(result) >= 3  # ROC and PR, reliability, partial dependence
-    assert review_tags(review_store, challenger) == before
+    assert review_tags(trained_store, challenger) == before
 
 
-def test_model_review_records_the_decision_on_the_challenger_version(review_store, tmp_path):
-    challenger = review_store.runs["second"].model_version
-    execute(MODEL_REVIEW, tmp_path / "review.ipynb", tracking_uri=review_store.uri, challenger="challenger",
-            test_file=str(review_store.files["second"]), decision="reject", reviewer="A. Reviewer",
+def test_model_review_records_the_decision_on_the_challenger_version(trained_store, tmp_path):
+    challenger = trained_store.runs["better"].model_version
+    execute(MODEL_REVIEW, tmp_path / "review.ipynb", tracking_uri=trained_store.uri, challenger="challenger",
+            test_file=str(trained_store.files["better"]), decision="reject", reviewer="A. Reviewer",
             comment="ECE rose on medicare", **SMALL)
-    tags = review_tags(review_store, challenger)
+    tags = review_tags(trained_store, challenger)
     assert (tags["review_decision"], tags["review_reviewer"], tags["review_comment"]) == \
         ("reject", "A. Reviewer", "ECE rose on medicare")
-    assert tags["review_recorded_at"] and "every valid claim of second.csv" in tags["review_test_claims"]
+    assert tags["review_recorded_at"] and "every valid claim of better.csv" in tags["review_test_claims"]
 
 
-def test_claims_profile_runs_with_quarantine_and_drift(review_store, tmp_path):
-    result = execute(CLAIMS_PROFILE, tmp_path / "profile.ipynb", tracking_uri=review_store.uri,
-                     claims_file=str(review_store.files["first"]))
+def test_claims_profile_runs_with_quarantine_and_drift(trained_store, tmp_path):
+    result = execute(CLAIMS_PROFILE, tmp_path / "profile.ipynb", tracking_uri=trained_store.uri,
+                     claims_file=str(trained_store.files["base"]))
     text = printed(result)
     assert "rows quarantined" in text and "against the training profile of champion v" in text
     assert images(result) >= 1

@@ -1,56 +1,29 @@
-"""Fixtures for the service: a real tiny model trained and registered once per session, the real
-app on temporary audit databases, its client, and keys.
+"""Fixtures for the service: the session's trained store (tests/stores.py) as the registry the
+app serves from, the real app on temporary audit databases, its client, and keys.
 
-The model store is built the way `medspa-coverage train` builds one (training.train.run_training:
-load, split, fit, evaluate, log, register, gate, export) from a small demo history, with small
-iteration budgets: version 1 becomes champion (and is exported as a bundle), version 2 is trained
-with other parameters and registered without promotion, so hot-swap tests have somewhere to go.
+The store's champion is the `better` model (exported as a bundle); the `worse` model is
+registered beside it without promotion, so hot-swap tests have somewhere to go. Tests that move
+aliases work on a copy (ModelStore.copy_to).
 """
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import fields
 
 import pytest
 
 from service import create_app
+from service.background import stop_jobs
 from service.logging import JsonFormatter
-from service_testing import API_KEY, OTHER_KEY, ModelStore
-
-HISTORY_ROWS = 6_000
-QUICK_MODELS = ({"max_iter": 40, "teachers": 3}, {"max_iter": 25, "learning_rate": 0.2, "random_state": 1, "teachers": 3})
-
-
-def _quick_params(**model):
-    from training.coverage_model import ModelParams
-    from training.train import TrainingParams
-
-    known = {field.name for field in fields(ModelParams)}
-    return TrainingParams(model=ModelParams(**{k: v for k, v in model.items() if k in known}))
+from tests.service.service_testing import API_KEY, OTHER_KEY, ModelStore
 
 
 @pytest.fixture(scope="session")
-def model_store(tmp_path_factory) -> ModelStore:
-    from training.generator import generate_history
-    from training.train import run_training
-
-    folder = tmp_path_factory.mktemp("model-store")
-    history = folder / "history.parquet"
-    generate_history(HISTORY_ROWS, 41, history, progress=False)
-    database, models_dir = folder / "mlflow.db", folder / "models"
-    mlflow_variable = os.environ.get("MLFLOW_TRACKING_URI")
-    runs = [run_training(history, tracking_uri=f"sqlite:///{database}", models_dir=models_dir, progress=False,
-                         echo=lambda line: None, params=_quick_params(**model), promote=number == 0,
-                         export=number == 0)
-            for number, model in enumerate(QUICK_MODELS)]
-    # mlflow.set_tracking_uri (called by training) rewrites the variable; later tests must not inherit that
-    if mlflow_variable is None:
-        os.environ.pop("MLFLOW_TRACKING_URI", None)
-    else:
-        os.environ["MLFLOW_TRACKING_URI"] = mlflow_variable
-    assert runs[0].promoted and not runs[1].promoted
-    return ModelStore(folder, database, models_dir, history, runs[0].model_version, runs[1].model_version)
+def model_store(trained_store) -> ModelStore:
+    runs = trained_store.runs
+    assert runs["better"].promoted and not runs["worse"].promoted
+    return ModelStore(trained_store.database.parent, trained_store.database, trained_store.models_dir,
+                      trained_store.files["better"], runs["better"].model_version, runs["worse"].model_version)
 
 
 @pytest.fixture(autouse=True)
@@ -83,8 +56,6 @@ def make_app(tmp_path):
         return app
 
     yield build
-    from service.background import stop_jobs
-
     for app in apps:
         stop_jobs(app, timeout=10)
 

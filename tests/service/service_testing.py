@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psutil
 
-from service.schemas import EXAMPLE_CLAIM
+from features.contract import EXAMPLE_CLAIM
 
 API_KEY = "test-key-0123456789"
 OTHER_KEY = "other-key-9876543210"

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from service_testing import DROP, body_of, example_claim
+from tests.service.service_testing import DROP, body_of, example_claim
 
 INVALID_CLAIMS = [
     # (label, claim, field named in the error, words of what is allowed)

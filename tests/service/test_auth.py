@@ -7,7 +7,7 @@ import pytest
 
 from service.auth import RateLimiter
 from service.settings import SettingsError
-from service_testing import API_KEY, body_of, example_claim
+from tests.service.service_testing import API_KEY, body_of, example_claim
 
 PROTECTED = [
     ("GET", "/v1/treatments", None),

@@ -12,7 +12,7 @@ from features.contract import CLEAN_COLUMNS, VISIT_FIELDS, required_fields
 from service.claims import (ClaimValidationError, claim_from_frame_row, claim_to_json, claim_warnings,
                             normalise_claims, normalise_request_claim)
 from service.schemas import ClaimRequest
-from service_testing import DROP, example_claim
+from tests.service.service_testing import DROP, example_claim
 
 
 def test_the_canonical_claim_has_exactly_the_clean_frame_keys_in_order():

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from service import create_app
-from service_testing import API_KEY
+from tests.service.service_testing import API_KEY
 
 COMMITTED = Path(__file__).resolve().parents[2] / "service" / "openapi.json"
 DEFAULT_MAX_EXAMPLES = 200  # ~1,400 cases over the six operations, ~15 s

@@ -68,7 +68,7 @@ def test_gunicorn_serves_health_and_shuts_down_on_sigterm(tmp_path):
 def test_serve_command_execs_gunicorn_with_the_repo_config(monkeypatch):
     from click.testing import CliRunner
 
-    from training import cli
+    from service import cli
 
     calls = []
     monkeypatch.setattr(cli.os, "execv", lambda path, argv: calls.append((path, argv)))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from service_testing import API_KEY, example_claim
+from tests.service.service_testing import API_KEY, example_claim
 
 ROOT = Path(__file__).resolve().parents[2]
 CLAIMS = [example_claim(claim_id="botox"), example_claim(claim_id="no-pa", prior_authorization=False),

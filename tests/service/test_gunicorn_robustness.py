@@ -25,7 +25,7 @@ import psutil
 import pytest
 
 from service.audit import AuditStore
-from service_testing import API_KEY, DROP, example_claim, start_gunicorn
+from tests.service.service_testing import API_KEY, DROP, example_claim, start_gunicorn
 
 CONCURRENCY = 32
 LOAD_REQUESTS = 3_000

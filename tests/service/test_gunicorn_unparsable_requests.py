@@ -12,7 +12,7 @@ from gunicorn.config import Config
 from gunicorn.http import errors as http_errors
 
 from service.gunicorn_worker import QuietSyncWorker, answer_for
-from service_testing import API_KEY, SENTINEL, start_gunicorn
+from tests.service.service_testing import API_KEY, SENTINEL, start_gunicorn
 
 HOST = "Host: 127.0.0.1\r\n"
 # (label, raw request with the sentinel where gunicorn would quote it, status, code)

@@ -8,7 +8,7 @@ import pytest
 from features.rules import load_rules
 from service.health import start_draining
 from service.model_loading import registry_loader
-from service_testing import API_KEY, MODEL_NAME, body_of, example_claim
+from tests.service.service_testing import API_KEY, MODEL_NAME, body_of, example_claim
 
 
 def test_live_is_200(client):

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from service.model_loading import MODEL_SHA256_TAG, ModelIntegrityError, bundle_loader, registry_loader
-from service_testing import MODEL_NAME, body_of, example_claim
+from tests.service.service_testing import MODEL_NAME, body_of, example_claim
 
 
 def _version(client, auth) -> str:
@@ -18,7 +18,7 @@ def _version(client, auth) -> str:
 
 def test_the_registry_loader_serves_the_alias_verified_against_the_sha256_training_tagged(make_served_app,
                                                                                         model_store):
-    from training.coverage_model import MODEL_FILE
+    from training.model.coverage_model import MODEL_FILE
     from training.registry import file_sha256
 
     served = make_served_app().extensions["coverage_model"].model

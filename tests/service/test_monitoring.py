@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from service.monitoring import EXPERIMENT, finished_window, format_table, monitor_finished_window, run_monitor
-from service_testing import MODEL_NAME, example_claim
+from tests.service.service_testing import MODEL_NAME, example_claim
 
 CLAIMS = [example_claim(claim_id=f"c{n}", patient_age=30 + n) for n in range(6)] + [
     example_claim(claim_id="facial", treatment="facial", procedure_code=None, diagnosis_codes=[]),
@@ -76,7 +76,7 @@ def test_monitor_splits_the_window_by_served_model_version(make_served_app, mode
 
 
 def test_monitor_command_prints_the_table_and_logs_the_run(make_served_app, model_store, tmp_path, auth):
-    from training import cli
+    from service import cli
 
     store = model_store.copy_to(tmp_path / "store")
     app = make_served_app(TRACKING_URI=store.uri)

@@ -9,7 +9,7 @@ import signal
 import pytest
 
 from features.contract import VISIT_FIELDS
-from service_testing import API_KEY, SENTINEL, example_claim, start_gunicorn
+from tests.service.service_testing import API_KEY, SENTINEL, example_claim, start_gunicorn
 
 
 def _sentinel_in(field: str) -> dict:

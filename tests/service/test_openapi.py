@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 
 from service.openapi import build_document, document_text
-from service.schemas import EXAMPLE_CLAIM
+from features.contract import EXAMPLE_CLAIM
 
 COMMITTED = Path(__file__).resolve().parents[2] / "service" / "openapi.json"
 

@@ -9,7 +9,7 @@ from features.contract import CLEAN_COLUMNS
 from features.rules import load_rules
 from service.claims import normalise_request_claim
 from service.schemas import ClaimAnswer, InvocationsResponse
-from service_testing import DROP, MODEL_NAME, body_of, example_claim
+from tests.service.service_testing import DROP, MODEL_NAME, body_of, example_claim
 
 COSMETIC_BOTOX = example_claim(diagnosis_codes=[])
 

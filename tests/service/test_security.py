@@ -18,8 +18,8 @@ from sklearn.preprocessing import FunctionTransformer
 
 from service.background import stop_jobs
 from service.model_loading import configured_loader
-from service_testing import GUNICORN_CONF, body_of, example_claim
-from training.coverage_model import MODEL_FILE, CoverageModel
+from tests.service.service_testing import GUNICORN_CONF, body_of, example_claim
+from training.model.coverage_model import MODEL_FILE, CoverageModel
 from training.export import MODEL_DIR, write_manifest
 
 CHOOSE_A_MODEL = [

@@ -5,7 +5,7 @@ treatment mix, different effect sizes, other spellings the contract allows (`yes
 dotless diagnosis codes, treatment given without a procedure code) and its own denial reasons.
 It reads the project's domain tables only to write valid values (catalog keys and codes, covered
 diagnoses, ICD-10-CM codes, the exclusion rules a real payer applies); it never imports
-training.generator or the demo population/payer modules.
+training.demo.generator or the demo population/payer modules.
 """
 from __future__ import annotations
 

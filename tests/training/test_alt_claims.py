@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from alt_claims import write_alt_history
+from tests.training.alt_claims import write_alt_history
 from training.train import run_training
 
 

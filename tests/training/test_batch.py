@@ -5,10 +5,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from training.batch import OUTPUT_COLUMNS, predict_file, rejected_path_for
-from training.cli import main
-from training.export import load_bundle
-from training.loading import load_claims
+from training.batch import predict_file, rejected_path_for
+from service.cli import main
+from training.model.artifacts import load_model
+from training.model.coverage_model import SCORE_COLUMNS
+from training.data.loading import load_claims
 
 pytestmark = pytest.mark.slow  # needs the session's trained store
 
@@ -39,7 +40,7 @@ def requests_frame(trained_store) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def bundle_model(trained_store):
-    return load_bundle(trained_store.models_dir / "champion")
+    return load_model(trained_store.models_dir / "champion").model
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +70,7 @@ def test_batch_scoring_round_trips_every_format(requests_frame, bundle_model, ex
     scored = read_output(target)
     kept = ~requests_frame.index.isin([row - 1 for row in BAD_ROWS])
     assert list(scored["claim_id"].astype(str)) == list(requests_frame.loc[kept, "claim_id"])
-    assert set(requests_frame.columns) | set(OUTPUT_COLUMNS) == set(scored.columns)
+    assert set(requests_frame.columns) | set(SCORE_COLUMNS) == set(scored.columns)
     assert scored["approval_probability"].to_numpy() == pytest.approx(
         expected_scores["approval_probability"].to_numpy(), abs=1e-12)
     assert list(scored["decision"]) == list(expected_scores["decision"])

@@ -12,8 +12,9 @@ from training.evaluation import (
     expected_brier_ratio,
     expected_calibration_error,
 )
-from training.registry import GateParams, decide_promotion, resolve_tracking_uri, DEFAULT_TRACKING_URI
-from training.split import split_by_date
+from training.data.split import split_by_date
+from training.model.mlflow_store import DEFAULT_TRACKING_URI, resolve_tracking_uri
+from training.registry import GateParams, decide_promotion
 
 
 def claims_over_days(days: int, per_day: int = 10) -> pd.DataFrame:

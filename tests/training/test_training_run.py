@@ -10,9 +10,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from training.cli import main
-from training.export import BundleIntegrityError, load_bundle, verify_bundle
-from training.registry import CHALLENGER, CHAMPION, PREVIOUS, REGISTERED_MODEL, file_sha256, synthetic_claim
+from service.cli import main
+from training.data.requests import InvalidClaimsError, clean_request_frame
+from training.model.artifacts import ModelIntegrityError, file_sha256, load_model, verify_bundle, version_for_alias
+from training.model.mlflow_store import CHALLENGER, CHAMPION, PREVIOUS, REGISTERED_MODEL, alias_uri, tracking
+from training.registry import input_example
 from training.train import TrainingInputError, run_training
 
 pytestmark = pytest.mark.slow  # the session fixture trains three real models (~30 s)
@@ -118,7 +120,7 @@ def test_exported_bundle_loads_verified_and_matches_the_registry_model(trained_s
     assert metadata["version"] == "3" and metadata["registered_model"] == REGISTERED_MODEL
     assert metadata["feature_names"] == champion_model.feature_names and metadata["rules_version"]
     assert metadata["metrics"]["test_auc"] == pytest.approx(trained_store.runs["better"].metrics["test_auc"])
-    bundle_model = load_bundle(link)
+    bundle_model = load_model(link).model
     claims = better_split.test.iloc[:500]
     pd.testing.assert_frame_equal(bundle_model.score_frame(claims), champion_model.score_frame(claims))
 
@@ -126,24 +128,20 @@ def test_exported_bundle_loads_verified_and_matches_the_registry_model(trained_s
 def test_the_registry_pyfunc_answers_a_made_up_claim_like_the_bundle(trained_store):
     import mlflow
 
-    from training.registry import alias_uri, tracking
-
     with tracking(trained_store.uri):
         pyfunc = mlflow.pyfunc.load_model(alias_uri(CHAMPION))
     assert pyfunc.metadata.signature is not None
-    answer = pyfunc.predict(pd.DataFrame([synthetic_claim()]))
-    bundle_model = load_bundle(trained_store.models_dir / "champion")
-    from training.batch import clean_request_frame
+    answer = pyfunc.predict(input_example())
+    bundle_model = load_model(trained_store.models_dir / "champion").model
 
-    clean, rejected = clean_request_frame(pd.DataFrame([synthetic_claim()]))
+    clean, rejected = clean_request_frame(input_example())
     assert rejected.empty
     expected = bundle_model.score_frame(clean)
     assert answer["approval_probability"].iloc[0] == pytest.approx(expected["approval_probability"].iloc[0])
     assert answer["decision"].iloc[0] == expected["decision"].iloc[0]
-    from training.batch import InvalidClaimsError
 
     with pytest.raises(InvalidClaimsError, match="row 2, plan_type") as raised:
-        pyfunc.predict(pd.DataFrame([synthetic_claim(), {**synthetic_claim(), "plan_type": "platinum"}]))
+        pyfunc.predict(pd.concat([input_example(), input_example().assign(plan_type="platinum")], ignore_index=True))
     assert "platinum" not in str(raised.value)  # request values are patient data: never echoed
 
 
@@ -158,8 +156,8 @@ def test_a_tampered_bundle_is_refused(trained_store, tmp_path, tamper):
         (copy / "model" / "extra.py").write_text("print('hi')\n")
     else:
         target.unlink()
-    with pytest.raises(BundleIntegrityError):
-        load_bundle(copy)
+    with pytest.raises(ModelIntegrityError):
+        load_model(copy)
 
 
 def _count_runs(uri: str) -> int:
@@ -188,14 +186,13 @@ def test_no_promote_registers_a_challenger_and_runs_no_gate(trained_store, tmp_p
     """A fresh store: even with no champion at all, --no-promote makes none."""
     from mlflow import MlflowClient
 
-    from training.registry import version_by_alias
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     result = run_training(trained_store.files["base"], tracking_uri=uri, promote=False, export=False,
                           params=quick_training_params(), progress=False, echo=lambda line: None)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     assert (result.decision, result.model_version, result.bundle_path) == ("skipped", "1", None)
-    assert version_by_alias(client, CHAMPION) is None
+    assert version_for_alias(client, REGISTERED_MODEL, CHAMPION, missing_ok=True) is None
     assert str(client.get_model_version_by_alias(REGISTERED_MODEL, CHALLENGER).version) == "1"
     assert client.get_model_version(REGISTERED_MODEL, "1").tags["gate_decision"] == "skipped"
     assert client.get_run(result.run_id).data.tags["gate_decision"] == "skipped"

@@ -1,0 +1,100 @@
+"""The small trained models every suite shares, built the way `medspa-coverage train` builds them
+(training.train.run_training: load, split, fit, evaluate, log, register, gate, export).
+
+One temporary MLflow store, three real training runs, once per test session (tests/conftest.py):
+
+1. `base`   4,000 claims (1% deliberately bad rows): the first model, so it becomes champion;
+2. `worse`  the `better` file with the labels of its oldest 75% shuffled (the test claims keep
+            theirs): registered but not promoted;
+3. `better` 12,000 claims: promoted (and exported), and `previous` then points to the base model.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from training.demo.generator import generate_history
+from training.model.params import ModelParams
+from training.registry import GateParams
+from training.train import TrainingParams, TrainingResult, run_training
+
+BASE_ROWS, BETTER_ROWS = 4_000, 12_000
+# The real fitting code with smaller budgets, so the session's runs stay quick. Three teachers,
+# not eight: the taught path runs in every test model, in a third of the time.
+QUICK_MODEL = {"max_iter": 120, "teachers": 3}
+SHUFFLED_SHARE = 0.75
+OUTCOME_COLUMNS = ["outcome", "paid_amount", "denial_reason"]
+
+
+@dataclass
+class TrainedStore:
+    uri: str
+    database: Path
+    models_dir: Path
+    data_dir: Path  # the runs' data files (the review notebooks rebuild test splits from them)
+    files: dict[str, Path]
+    runs: dict[str, TrainingResult]
+
+
+def quick_params(model: dict | None = None, **changes) -> TrainingParams:
+    """TrainingParams with the session's small budgets; `model` overrides ModelParams fields, and a
+    name ModelParams does not have is an error, not silently dropped."""
+    model = {**QUICK_MODEL, **(model or {})}
+    unknown = set(model) - {field.name for field in fields(ModelParams)}
+    if unknown:
+        raise TypeError(f"ModelParams has no {sorted(unknown)}")
+    return TrainingParams(model=ModelParams(**model), **changes)
+
+
+def shuffle_old_labels(source: Path, target: Path, share: float, seed: int) -> Path:
+    """Copy a history, shuffling the outcome fields among its oldest `share` of claims."""
+    frame = pd.read_csv(source, dtype=str, keep_default_na=False)
+    frame = frame.sort_values("service_date", kind="stable").reset_index(drop=True)
+    old = int(len(frame) * share)
+    order = np.random.default_rng(seed).permutation(old)
+    frame.loc[: old - 1, OUTCOME_COLUMNS] = frame.loc[: old - 1, OUTCOME_COLUMNS].to_numpy()[order]
+    frame.to_csv(target, index=False)
+    return target
+
+
+def quiet_run(path: Path, store: Path, **options) -> TrainingResult:
+    options.setdefault("params", quick_params())
+    return run_training(path, tracking_uri=f"sqlite:///{store / 'mlflow.db'}", models_dir=store / "models",
+                        progress=False, echo=lambda line: None, **options)
+
+
+def demo_histories(folder: Path) -> dict[str, Path]:
+    base = folder / "base.csv"
+    generate_history(BASE_ROWS, 11, base, progress=False, bad_rows_fraction=0.01)
+    better = folder / "better.csv"
+    generate_history(BETTER_ROWS, 12, better, progress=False)
+    worse = shuffle_old_labels(better, folder / "worse.csv", SHUFFLED_SHARE, seed=5)
+    return {"base": base, "better": better, "worse": worse}
+
+
+def train_store(files: dict[str, Path], store: Path) -> TrainedStore:
+    mlflow_variable = os.environ.get("MLFLOW_TRACKING_URI")
+    runs = {
+        "base": quiet_run(files["base"], store),
+        "worse": quiet_run(files["worse"], store),
+        # The better model wins on data, not luck: the margins only absorb test-set noise.
+        "better": quiet_run(files["better"], store,
+                            params=quick_params(gate=GateParams(max_auc_drop=0.02, max_ece_rise=0.02))),
+    }
+    # mlflow.set_tracking_uri (called by training) rewrites the variable; later tests must not inherit that
+    if mlflow_variable is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = mlflow_variable
+    return TrainedStore(uri=f"sqlite:///{store / 'mlflow.db'}", database=store / "mlflow.db",
+                        models_dir=store / "models", data_dir=files["base"].parent, files=files, runs=runs)
+
+
+
+def version(store: TrainedStore, run: str) -> str:
+    """The registered version number the named run (`base`, `worse`, `better`) created."""
+    return store.runs[run].model_version

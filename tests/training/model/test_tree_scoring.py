@@ -1,0 +1,29 @@
+"""The compiled tree walk and the denial model's matrix product equal sklearn on the real model."""
+import numpy as np
+import pytest
+
+from training.model.tree_scoring import isotonic_map
+
+OUTCOME_COLUMNS = ["outcome", "paid_amount", "denial_reason", "approved"]
+
+
+@pytest.fixture(scope="module")
+def test_claims(better_split):
+    return better_split.test.drop(columns=OUTCOME_COLUMNS, errors="ignore").reset_index(drop=True)
+
+
+def test_compiled_forest_equals_sklearn(champion_model, test_claims):
+    features = champion_model.encode(test_claims)
+    features[::7, 5] = np.nan  # missing values take the learned branch
+    forest, denial = champion_model._compiled()
+    expected = champion_model.classifier.predict_proba(features)[:, 1]
+    np.testing.assert_allclose(forest.probability(features), expected, atol=1e-12)
+    np.testing.assert_allclose(forest.probability(features, threads=2), expected, atol=1e-12)
+    np.testing.assert_allclose(denial.probability(features), champion_model.denial_model.predict_proba(features),
+                               atol=1e-4)
+
+
+def test_isotonic_map_equals_the_fitted_calibrator(champion_model, test_claims):
+    raw = champion_model._compiled()[0].probability(champion_model.encode(test_claims))
+    np.testing.assert_allclose(isotonic_map(champion_model.calibrator, raw), champion_model.calibrator.predict(raw),
+                               atol=1e-12)

@@ -1,3 +1,0 @@
-from training.cli import main
-
-main()

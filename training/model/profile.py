@@ -1,0 +1,54 @@
+"""A training-data profile stored with the model, and the population stability index (PSI)
+that compares served or new claims against it (input drift)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+CATEGORICAL_FIELDS = ("treatment", "plan_type", "benefit_scope", "facility_type")
+BOOLEAN_FIELDS = ("in_network", "referral", "medical_necessity_letter", "prior_authorization",
+                  "conservative_therapy_documented")
+NUMERIC_FIELDS = ("patient_age", "billed_amount", "visit_number")
+QUANTILES = np.linspace(0.1, 0.9, 9)
+_FLOOR = 1e-4  # keeps empty bins from making PSI infinite
+# PSI bands, as commonly read: below 0.1 stable, 0.1-0.2 a moderate shift, above 0.2 a significant one.
+PSI_MODERATE, PSI_SIGNIFICANT = 0.1, 0.2
+
+
+def build_profile(claims: pd.DataFrame) -> dict:
+    """Per field: the categories (or decile edges) and the share of training claims in each."""
+    profile = {}
+    for name in CATEGORICAL_FIELDS + BOOLEAN_FIELDS:
+        shares = claims[name].astype(str).value_counts(normalize=True)
+        profile[name] = {"kind": "categorical", "shares": {str(k): float(v) for k, v in shares.items()}}
+    for name in NUMERIC_FIELDS:
+        values = claims[name].to_numpy(dtype=float)
+        edges = np.unique(np.quantile(values, QUANTILES))
+        counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
+        profile[name] = {"kind": "numeric", "edges": edges.tolist(), "shares": (counts / counts.sum()).tolist()}
+    return profile
+
+
+def population_stability(profile: dict, claims: pd.DataFrame | dict) -> dict[str, float]:
+    """PSI per profiled field: sum((actual - expected) * ln(actual / expected)); see the bands above."""
+    result = {}
+    for name, spec in profile.items():
+        values = np.asarray(claims[name])
+        if len(values) == 0:
+            continue
+        if spec["kind"] == "categorical":
+            keys = list(spec["shares"])
+            expected = np.array([spec["shares"][k] for k in keys])
+            observed = pd.Series(values.astype(str)).value_counts(normalize=True)
+            actual = np.array([observed.get(k, 0.0) for k in keys])
+            # categories never seen in training count as one extra bin
+            unseen = 1.0 - actual.sum()
+            expected, actual = np.append(expected, 0.0), np.append(actual, unseen)
+        else:
+            edges = np.asarray(spec["edges"])
+            expected = np.asarray(spec["shares"])
+            counts = np.bincount(np.searchsorted(edges, values.astype(float), side="right"), minlength=len(expected))
+            actual = counts / counts.sum()
+        expected, actual = np.maximum(expected, _FLOOR), np.maximum(actual, _FLOOR)
+        result[name] = float(np.sum((actual - expected) * np.log(actual / expected)))
+    return result

@@ -1,0 +1,124 @@
+"""What notebooks/02-claims-data-profile.ipynb shows about one claims file: volume by month,
+approval rates, denial reasons, the validator's quarantine report, and drift against a model's
+training profile. The notebook only calls these functions; tests call them directly.
+
+Figures are `matplotlib.figure.Figure` objects built without pyplot (see training.plots).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from features.carc import describe_carc
+from features.contract import TARGET
+from training.data.loading import load_claims
+from training.model.profile import PSI_MODERATE, PSI_SIGNIFICANT, population_stability
+from training.review.versions import ReviewInputError
+
+
+@dataclass
+class ClaimsProfile:
+    """What notebook 2 shows about one claims file."""
+
+    report: object  # training.data.loading.LoadReport
+    quarantine: pd.DataFrame  # problem lines by reason (the validator's report)
+    volume: pd.DataFrame  # per month: claims, approval rate, billed
+    approval: dict[str, pd.DataFrame]  # per column: approval rate by value
+    denial_reasons: pd.DataFrame
+    drift: pd.DataFrame | None = None  # PSI per field against a training profile
+    top_shift: pd.DataFrame | None = None  # shares by value of the most shifted categorical field
+    claims: pd.DataFrame = field(default=None, repr=False)
+
+
+def claims_profile(path, training_profile: dict | None = None) -> ClaimsProfile:
+    """Load a claims history file (quarantining bad rows) and profile it; with a model's
+    `training_profile`, also its drift against the model's training claims."""
+    if path is None:
+        raise ReviewInputError("set claims_file to the claims history file to profile")
+    loaded = load_claims(path, history=True)
+    claims = loaded.claims
+    drift = drift_table(training_profile, claims) if training_profile and len(claims) else None
+    shifted = None
+    if drift is not None:
+        categorical = [name for name in drift["field"] if training_profile[name]["kind"] == "categorical"]
+        shifted = share_comparison(training_profile, claims, categorical[0]) if categorical else None
+    return ClaimsProfile(
+        report=loaded.report,
+        quarantine=quarantine_table(loaded.report),
+        volume=volume_by_month(claims),
+        approval={column: approval_by(claims, column) for column in ("treatment", "plan_type", "facility_type")},
+        denial_reasons=denial_reason_table(claims),
+        drift=drift,
+        top_shift=shifted,
+        claims=claims,
+    )
+
+
+def quarantine_table(report) -> pd.DataFrame:
+    """The validator's problem lines by reason (a row with two problems counts under both)."""
+    items = list(report.quarantined_by_reason.items())
+    return pd.DataFrame({"reason": [key for key, _ in items], "problem_lines": [count for _, count in items]})
+
+
+def volume_by_month(claims: pd.DataFrame) -> pd.DataFrame:
+    months = claims["service_date"].dt.to_period("M").astype(str)
+    grouped = claims.assign(month=months.to_numpy()).groupby("month", sort=True)
+    return pd.DataFrame({"claims": grouped.size(), "approval_rate": grouped[TARGET].mean(),
+                         "billed_amount": grouped["billed_amount"].sum()}).reset_index()
+
+
+def approval_by(claims: pd.DataFrame, column: str) -> pd.DataFrame:
+    grouped = claims.assign(**{column: claims[column].astype(str).to_numpy()}).groupby(column, sort=False)
+    table = pd.DataFrame({"claims": grouped.size(), "approval_rate": grouped[TARGET].mean(),
+                          "mean_paid": grouped["paid_amount"].mean()})
+    return table.sort_values("claims", ascending=False).reset_index()
+
+
+def denial_reason_table(claims: pd.DataFrame) -> pd.DataFrame:
+    """Denied claims by CARC, with its description and share of denials."""
+    denied = claims.loc[~claims[TARGET].to_numpy(dtype=bool), "denial_reason"].astype(str)
+    counts = denied.replace("", "(none given)").value_counts()
+    return pd.DataFrame({"carc": counts.index.astype(str),
+                         "description": [describe_carc(code) if code != "(none given)" else ""
+                                         for code in counts.index],
+                         "claims": counts.to_numpy(), "share_of_denials": counts.to_numpy() / max(len(denied), 1)})
+
+
+def drift_table(training_profile: dict, claims: pd.DataFrame) -> pd.DataFrame:
+    """Population stability index of each profiled field against the training claims."""
+    psi = population_stability(training_profile, claims)
+    levels = ["significant" if value > PSI_SIGNIFICANT else "moderate" if value > PSI_MODERATE else "stable"
+              for value in psi.values()]
+    return pd.DataFrame({"field": list(psi), "psi": list(psi.values()), "shift": levels}).sort_values(
+        "psi", ascending=False, ignore_index=True)
+
+
+def share_comparison(training_profile: dict, claims: pd.DataFrame, name: str) -> pd.DataFrame:
+    """A categorical field's share of each value in training and in this file."""
+    spec = training_profile[name]
+    if spec["kind"] != "categorical":
+        raise ReviewInputError(f"{name} is numeric in the profile; only categorical fields have shares by value")
+    observed = claims[name].astype(str).value_counts(normalize=True)
+    values = list(dict.fromkeys([*spec["shares"], *observed.index]))
+    table = pd.DataFrame({"field": name, "value": values,
+                          "training_share": [spec["shares"].get(v, 0.0) for v in values],
+                          "file_share": [float(observed.get(v, 0.0)) for v in values]})
+    table["difference"] = table["file_share"] - table["training_share"]
+    return table.sort_values("difference", key=np.abs, ascending=False, ignore_index=True)
+
+
+def volume_figure(volume: pd.DataFrame) -> Figure:
+    """Claims per month (bars) and the approval rate (line)."""
+    figure = Figure(figsize=(11, 4))
+    axes = figure.subplots()
+    axes.bar(volume["month"], volume["claims"], color="#9bb7d4")
+    axes.set(ylabel="claims", title="Claims per month and approval rate")
+    axes.tick_params(axis="x", labelrotation=90, labelsize=7)
+    rate = axes.twinx()
+    rate.plot(volume["month"], volume["approval_rate"], color="#c0392b", marker=".")
+    rate.set(ylabel="approval rate", ylim=(0, 1))
+    figure.tight_layout()
+    return figure
