@@ -105,11 +105,15 @@ def rebuild_table() -> str:
     import simple_icd_10_cm as icd  # 2 s, 190 MB: only here, never in a worker
 
     lines = []
-    for code in icd.get_all_codes(with_dots=False):
-        if icd.is_chapter_or_block(code):
+    # A category that is also a one-category block (B20, Z68) is listed twice, once as the block
+    # and once as the category, and is_block says yes to its name: so keep what is a category or
+    # subcategory, once, rather than drop what is a block.
+    for code in dict.fromkeys(icd.get_all_codes(with_dots=False)):
+        if not icd.is_category_or_subcategory(code):
             continue
+        billable = icd.is_valid_item(code) and icd.is_leaf(code)
         chapter = int(icd.get_ancestors(code)[-1])
-        lines.append(f"{code}\t{int(icd.is_leaf(code))}\t{chapter}")
+        lines.append(f"{code}\t{int(billable)}\t{chapter}")
     path = resources.files("features.data").joinpath(TABLE_FILE)
     with open(str(path), "wb") as out:
         out.write(gzip.compress("\n".join(lines).encode("ascii"), mtime=0))

@@ -59,6 +59,7 @@ def test_dermal_filler_needs_hiv_as_well_as_lipodystrophy():
     assert filler.covers("E8814")
     assert not filler.requirement_met(["E8814"])
     assert filler.requirement_met(["E8814", "Z21"])
+    assert filler.requirement_met(["E8814", "B20"])  # HIV disease, as well as asymptomatic HIV
 
 
 @pytest.mark.parametrize("treatment, code, key, unlisted", [

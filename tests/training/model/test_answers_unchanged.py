@@ -2,9 +2,9 @@
 
 The recipe is fixed (3,000 demo claims of seed 7, two teachers, 40 iterations; training is
 deterministic), and so are the claims: 200 varied claims and the first 200 test claims. The
-expected answers were written by the code before the refactor named in the file. A change that is
-meant to change answers writes the file anew (`python -m tests.training.model.test_answers_unchanged`)
-and says so in its commit.
+expected answers were first written by the code before the rooms refactor, which left them
+unchanged. A change that is meant to change answers writes the file anew
+(`python -m tests.training.model.test_answers_unchanged`) and says so in its commit.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from training.demo.generator import generate_history
 from training.model.params import ModelParams
 from training.model_fitting import fit_coverage_model
 
-EXPECTED = Path(__file__).resolve().parents[2] / "data" / "answers_before_the_rooms.json.gz"
+EXPECTED = Path(__file__).resolve().parents[2] / "data" / "expected_answers.json.gz"
 
 
 def answers_text(folder: Path) -> str:
