@@ -6,8 +6,8 @@ No public labelled med-spa claims exist (coverage-facts.md, last section), so th
 from a generative process built on the facts file. docs/demo-history.md explains every step and
 cites the facts it rests on:
 
-1. Visit: a pathway from the visit mix (training.demo.population.PATHWAYS): about 58%
-   cosmetic (botox for wrinkles, fillers, laser hair removal, peels, facials, ...), 42%
+1. Visit: a pathway from the visit mix (training.demo.population.PATHWAYS): about 60%
+   cosmetic (botox for wrinkles, fillers, laser hair removal, peels, facials, ...), 40%
    medical (botox for chronic migraine or hyperhidrosis, PDT for actinic keratosis, massage for
    low back pain, obesity counselling, wigs for alopecia, ...).
 2. Coding: procedure code and diagnosis list drawn from the pathway's options: covered codes from
@@ -16,23 +16,28 @@ cites the facts it rests on:
 3. Patient and plan: age from the pathway's band, plan type from age (Medicare from 65),
    benefit scope, facility, place of service, network status (med spas are often out of network).
 4. Paperwork: referral, letter, prior authorization, conservative therapy: filed often for
-   medical pathways, rarely for cosmetic ones.
+   medical pathways (an authorization is granted as often as published rates say), rarely for
+   cosmetic ones.
 5. Course: initial or ongoing visit, weeks since the last one; price; dollar caps and their use.
 6. Payer: training.demo.payer walks its checks (contract exclusions first, then benefit, payer
    disagreement, diagnosis fit, network, referral, prior authorization with a final-year
    tightening, facility, documents, criteria, frequency, necessity, missing information, noise).
-   P(approved) is the product of passing them, a function of the written columns only.
+   A granted prior authorization settles the clinical checks. P(approved) is the product of
+   passing them, a function of the written columns only.
 7. Outcome ~ Bernoulli(P(approved)); then the denial reason of a denied claim, the
    approved-vs-partial split (a dollar cap partly used, fewer units) and the paid amount.
 
 Columns are drawn whole, in chunks of CHUNK_ROWS rows, each from its own generator seeded with
-(seed, chunk index): the same seed gives a byte-identical file.
+(seed, chunk index): the same seed gives a byte-identical file. `draw_history` draws the same claims
+in memory, with their latent pathway, and `measure_published_rates` measures the published denial
+rates on the part of the mix they describe (docs/demo-history.md, "Published rates").
 """
 from __future__ import annotations
 
 import os
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,14 +50,16 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from features.contract import BENEFIT_SCOPES, FACILITY_TYPES, OUTCOME_FIELDS, OUTCOMES, PLAN_TYPES, VISIT_FIELDS
-from training.demo.payer import Decision, decide, denial_hazards
-from training.demo.population import Vocabulary, VisitBatch, draw_visits, vocabulary
+from training.demo.payer import PUBLISHED_YEAR, Decision, Hazards, decide, denial_hazards, measured_rates
+from training.demo.population import PATHWAYS, Vocabulary, VisitBatch, draw_visits, vocabulary
 
 FIRST_DAY = np.datetime64("2023-01-01")
 END_DAY = np.datetime64("2026-01-01")  # exclusive: three years of service dates
 CHUNK_ROWS = 100_000
 FORMATS = ("csv", "parquet")
 TRUTH_COLUMN = "true_approval_probability"
+# KFF's denial figures describe HealthCare.gov plans: commercial plans, claims billed as medical care.
+COMMERCIAL_PLANS = ("ppo", "hmo", "epo", "pos", "hdhp")
 # Deliberately bad rows for loader tests (only when bad_rows_fraction > 0): column, value, what.
 BAD_VALUES = (
     ("plan_type", "platinum", "unknown plan type"),
@@ -75,6 +82,17 @@ HISTORY_SCHEMA = pa.schema(
     [(name, _TYPES[spec[0]]) for name, spec in VISIT_FIELDS.items()]
     + [("outcome", pa.string()), ("paid_amount", pa.float64()), ("denial_reason", pa.string())])
 TRUTH_SCHEMA = pa.schema([("claim_id", pa.string()), (TRUTH_COLUMN, pa.float64())])
+
+
+@dataclass(frozen=True)
+class DrawnChunk:
+    """One chunk of the history as drawn: the visits, the payer's view of them and its decision."""
+
+    first_row: int
+    visits: VisitBatch
+    frame: pd.DataFrame  # the clean claims frame the payer reads
+    hazards: Hazards
+    decision: Decision
 
 
 @dataclass(frozen=True)
@@ -143,20 +161,12 @@ def generate_history(rows: int, seed: int, out: str | os.PathLike, truth_out: st
     outcome_counts = np.zeros(len(OUTCOMES), dtype=np.int64)
     reasons: Counter[str] = Counter()
     probability_sum, bad_rows = 0.0, 0
-    total_days = int((END_DAY - FIRST_DAY).astype(int))
     with _TableWriter(out, schema) as history, _TableWriter(truth_path, TRUTH_SCHEMA) as truth, \
             tqdm(total=rows, unit="rows", disable=not progress, desc="generate-history") as bar:
-        for chunk, start in enumerate(range(0, rows, CHUNK_ROWS)):
-            stop = min(start + CHUNK_ROWS, rows)
-            rng = np.random.default_rng([seed, chunk])
-            first = FIRST_DAY + np.timedelta64(start * total_days // rows, "D")
-            last = FIRST_DAY + np.timedelta64(max(stop * total_days // rows, start * total_days // rows + 1), "D")
-            visits = draw_visits(rng, stop - start, first, last)
-            frame = clean_frame(visits, vocab)
-            hazards = denial_hazards(frame)
+        for chunk, drawn in enumerate(draw_chunks(rows, seed, vocab)):
+            visits, hazards, decision = drawn.visits, drawn.hazards, drawn.decision
             probability = hazards.approval_probability
-            decision = decide(rng, frame, hazards)
-            table = _history_table(visits, decision, start, vocab, hazards.carcs)
+            table = _history_table(visits, decision, drawn.first_row, vocab, hazards.carcs)
             if bad_rows_fraction > 0:  # its own stream: the clean rows stay those of the same seed
                 table, bad = _inject_bad_rows(np.random.default_rng([seed, chunk, 1]), table, bad_rows_fraction)
                 bad_rows += bad
@@ -167,7 +177,7 @@ def generate_history(rows: int, seed: int, out: str | os.PathLike, truth_out: st
             given = decision.denial_reason[decision.denial_reason >= 0]
             reasons.update(dict(zip(hazards.carcs, np.bincount(given, minlength=len(hazards.carcs)).tolist())))
             probability_sum += float(probability.sum())
-            bar.update(stop - start)
+            bar.update(len(drawn.frame))
     return GenerationSummary(
         rows=rows, seed=int(seed),
         outcomes={name: int(count) for name, count in zip(OUTCOMES, outcome_counts)},
@@ -175,6 +185,49 @@ def generate_history(rows: int, seed: int, out: str | os.PathLike, truth_out: st
         mean_true_probability=probability_sum / rows, bad_rows=bad_rows, path=out, truth_path=truth_path,
         seconds=time.perf_counter() - started,
     )
+
+
+def draw_chunks(rows: int, seed: int, vocab: Vocabulary | None = None) -> Iterator[DrawnChunk]:
+    """The history `generate_history` writes, chunk by chunk: chunk i from default_rng([seed, i]),
+    its service dates the i-th slice of FIRST_DAY .. END_DAY."""
+    vocab = vocab or vocabulary()
+    total_days = int((END_DAY - FIRST_DAY).astype(int))
+    for chunk, start in enumerate(range(0, rows, CHUNK_ROWS)):
+        stop = min(start + CHUNK_ROWS, rows)
+        rng = np.random.default_rng([seed, chunk])
+        first = FIRST_DAY + np.timedelta64(start * total_days // rows, "D")
+        last = FIRST_DAY + np.timedelta64(max(stop * total_days // rows, start * total_days // rows + 1), "D")
+        visits = draw_visits(rng, stop - start, first, last)
+        frame = clean_frame(visits, vocab)
+        hazards = denial_hazards(frame)
+        yield DrawnChunk(start, visits, frame, hazards, decide(rng, frame, hazards))
+
+
+def draw_history(rows: int, seed: int) -> pd.DataFrame:
+    """The history of (rows, seed) in memory: the clean claims frame with the outcome fields, the
+    true approval probability, and the latent pathway with whether the clinic billed it as medical
+    care (cosmetic visits would be self-pay outside a demo)."""
+    medical = np.array([pathway.medical for pathway in PATHWAYS])
+    names = np.array([pathway.name for pathway in PATHWAYS], dtype=object)
+    parts = []
+    for drawn in draw_chunks(rows, seed):
+        decision, carcs = drawn.decision, np.asarray(drawn.hazards.carcs + ("",), dtype=object)
+        parts.append(drawn.frame.assign(
+            outcome=np.asarray(OUTCOMES, dtype=object)[decision.outcome], paid_amount=decision.paid_amount,
+            denial_reason=carcs[decision.denial_reason],  # -1 (approved) reads as ""
+            **{TRUTH_COLUMN: drawn.hazards.approval_probability},
+            pathway=names[drawn.visits.pathway], medical=medical[drawn.visits.pathway]))
+    return pd.concat(parts, ignore_index=True)
+
+
+def measure_published_rates(history: pd.DataFrame, *, year: int | None = PUBLISHED_YEAR,
+                            plans: tuple[str, ...] = COMMERCIAL_PLANS) -> dict[str, dict[str, float]]:
+    """`payer.measured_rates` on the part of a `draw_history` the published figures describe:
+    claims billed as medical care, under `plans`, with service dates in `year` (None: every year)."""
+    keep = history["medical"].to_numpy(dtype=bool) & history["plan_type"].isin(plans).to_numpy()
+    if year is not None:
+        keep &= pd.DatetimeIndex(history["service_date"]).year.to_numpy() == year
+    return measured_rates(history[keep])
 
 
 def clean_frame(visits: VisitBatch, vocab: Vocabulary | None = None) -> pd.DataFrame:

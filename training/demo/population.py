@@ -4,7 +4,7 @@ with which paperwork. It draws whole columns at once; the payer's answer is `dem
 Every visit follows one *pathway* (a row of `PATHWAYS`): a treatment, the procedure codes a clinic
 bills for it, the diagnosis lists it writes, a typical price, a course of visits, an age band, and
 the row of coverage-facts.md (the shared domain notes) it rests on. Cosmetic pathways (botox for
-wrinkles, fillers, laser hair removal, peels, facials...) are about 58% of visits; medical
+wrinkles, fillers, laser hair removal, peels, facials...) are about 60% of visits; medical
 ones (botox for chronic migraine, PDT for actinic keratosis, massage for low back pain on referral,
 obesity counselling, wigs for alopecia...) the rest. The pathway itself is latent: it shapes what
 the clinic writes on the claim (medical pathways come with prior authorization, referrals and
@@ -28,6 +28,7 @@ from features.contract import (
     PLAN_TYPES,
 )
 from features.diagnosis import load_table, normalise_code
+from training.demo.payer import HIRSUTISM_EXCLUDED, PRIOR_AUTHORIZATION_REQUEST_DENIED
 
 # A clinic bills for most coded visits with both fields; a few name only one of them.
 CODE_PRESENT_SHARE = 0.94  # otherwise only the treatment key is written
@@ -50,15 +51,27 @@ MEDICAL_FACILITIES = {"physician_office": 0.35, "dermatology_clinic": 0.30, "med
 # In-network share by facility: many med spas are out of network (facts: place of service).
 IN_NETWORK_SHARE = {"medical_spa": 0.50, "physician_office": 0.88, "dermatology_clinic": 0.88,
                     "primary_care_clinic": 0.92, "hospital_outpatient": 0.92, "ambulatory_surgery_center": 0.85}
+# Members of plans that pay nothing out of network mostly stay in it: their out-of-network share
+# is this fraction of the facility's.
+CLOSED_NETWORK_PLANS = ("hmo", "epo", "medicaid", "medicare_advantage")
+CLOSED_NETWORK_OUT_SHARE = 0.1
 # Share of visits with each document on file. Medical pathways: the clinic files the paperwork the
 # catalog says the payer wants most of the time; cosmetic ones rarely bother.
-MEDICAL_PAPERWORK = {"referral": 0.65, "referral_gatekeeper": 0.90, "letter": 0.50, "letter_documented": 0.82,
-                     "prior_authorization": 0.88, "prior_authorization_unrequired": 0.15,
-                     "conservative": 0.86, "conservative_unrequired": 0.35}
+MEDICAL_PAPERWORK = {"referral": 0.65, "referral_required": 0.97, "letter": 0.50, "letter_documented": 0.90,
+                     "prior_authorization_unrequired": 0.15, "conservative": 0.95, "conservative_unrequired": 0.35}
+# Where the catalog requires prior authorization the clinic requests it (most of the time), and the
+# payer refuses as often as the published rates say (payer.PRIOR_AUTHORIZATION_REQUEST_DENIED). A
+# refused visit mostly does not happen, or is paid in cash; some are done and billed anyway.
+AUTHORIZATION_REQUESTED = 0.98
+REFUSED_BILLED_ANYWAY = 0.3
 COSMETIC_PAPERWORK = {"referral": 0.06, "letter": 0.04, "prior_authorization": 0.03, "conservative": 0.05}
-GATEKEEPER_PLANS = ("hmo", "pos")
+GATEKEEPER_PLANS = ("hmo", "pos", "medicare_advantage", "medicaid")  # their payers deny without a referral
+REFERRAL_TREATMENTS = ("massage_therapy",)  # the payer's criteria ask for a referral or prescription
+# A plan whose policy excludes the pathway refuses the authorization request as often as it would
+# deny the claim (payer.HIRSUTISM_EXCLUDED: laser for hirsutism at most plans).
+AUTHORIZATION_REFUSED_BY_POLICY = {"hirsutism_laser": HIRSUTISM_EXCLUDED}
 # Benefit use when a plan sets a dollar limit: untouched, partly used, or used up.
-BENEFIT_USE_SHARES = (0.45, 0.40, 0.15)
+BENEFIT_USE_SHARES = (0.45, 0.37, 0.18)
 DEFAULT_LIMITS = (1500.0, 2500.0, 5000.0)
 DEFAULT_LIMIT_SHARE = {True: 0.04, False: 0.02}  # medical, cosmetic
 BILLED_SIGMA = 0.35  # lognormal spread of the billed amount around the pathway's median
@@ -79,10 +92,10 @@ class Course:
 COURSES = {
     "single": Course(0.85, 0.6, 3, 12.0, 6.0, 1.0),
     "series": Course(0.30, 0.35, 8, 5.0, 1.5, 1.0),  # laser, peels: 4-8 sessions a month or so apart
-    "botox_medical": Course(0.25, 0.25, 12, 14.5, 2.5, 4.0),  # every 12 weeks, some too early
+    "botox_medical": Course(0.25, 0.25, 12, 15.0, 1.25, 4.0),  # every 12 weeks, a few too early
     "botox_cosmetic": Course(0.35, 0.30, 12, 15.0, 5.0, 3.0),
-    "therapy": Course(0.12, 0.10, 30, 1.2, 0.5, 0.3),  # weekly massage
-    "weight": Course(0.15, 0.10, 26, 2.5, 1.0, 0.5),  # counselling every 2-4 weeks
+    "therapy": Course(0.12, 0.20, 30, 1.2, 0.5, 0.3),  # weekly massage, plans of care of a few weeks
+    "weight": Course(0.15, 0.20, 26, 2.5, 1.0, 0.5),  # counselling every 2-4 weeks
     "wig": Course(0.70, 0.60, 4, 56.0, 12.0, 12.0),  # one a year, some asked for sooner
 }
 
@@ -161,12 +174,12 @@ PATHWAYS: tuple[Pathway, ...] = (
     # --- medical: a covered diagnosis from the catalog, sometimes coded badly ---
     Pathway("migraine_botox", 85, "botulinum_toxin", True, {"64615": 0.6, "J0585": 0.4},
             {"G43.709": 0.35, "G43.719": 0.20, "G43.701": 0.10, "G43.711": 0.10, "G43.E09": 0.05,
-             "G43.709;Z79.899": 0.10, "G43.7": 0.05, "G44.209": 0.05},
+             "G43.709;Z79.899": 0.17, "G43.7": 0.02, "G44.209": 0.01},
             1400, "botox_medical", (16, 75), "botulinum toxin: chronic migraine G43.7xx, adults, every 12 weeks",
             facilities={"physician_office": 0.55, "hospital_outpatient": 0.15, "medical_spa": 0.20,
                         "dermatology_clinic": 0.10}),
     Pathway("hyperhidrosis_botox", 30, "botulinum_toxin", True, {"64650": 0.6, "J0585": 0.4},
-            {"L74.510": 0.70, "L74.512": 0.20, "L74.51": 0.05, "R61": 0.05},
+            {"L74.510": 0.77, "L74.512": 0.20, "L74.51": 0.02, "R61": 0.01},
             1100, "botox_medical", (18, 65), "botulinum toxin: axillary hyperhidrosis L74.510 (palms at some plans)",
             facilities={"dermatology_clinic": 0.6, "medical_spa": 0.25, "physician_office": 0.15}),
     Pathway("dystonia_botox", 8, "botulinum_toxin", True, {"64616": 0.7, "J0585": 0.3},
@@ -178,14 +191,14 @@ PATHWAYS: tuple[Pathway, ...] = (
             1500, "botox_medical", (4, 85), "botulinum toxin: spasticity G80.x, G81.1x, I69.3x",
             facilities={"physician_office": 0.6, "hospital_outpatient": 0.4}),
     Pathway("pdt_actinic_keratosis", 45, "photodynamic_therapy", True, {"96567": 0.7, "J7308": 0.3},
-            {"L57.0": 0.85, "L57.0;L57.8": 0.05, "L70.0": 0.05, "L57.8": 0.05},
+            {"L57.0": 0.91, "L57.0;L57.8": 0.05, "L70.0": 0.02, "L57.8": 0.02},
             380, "series", (45, 90), "photodynamic therapy: L57.0; acne and rejuvenation excluded",
             facilities={"dermatology_clinic": 0.85, "medical_spa": 0.15}),
     Pathway("peel_actinic_keratosis", 12, "chemical_peel", True, {"15788": 0.4, "15789": 0.6},
             {"L57.0": 0.9, "L57.0;L57.8": 0.1}, 250, "series", (50, 90),
             "chemical peel: L57.0 after failed 5-FU/imiquimod",
             facilities={"dermatology_clinic": 0.8, "medical_spa": 0.2}),
-    Pathway("peel_acne", 8, "chemical_peel", True, {"15788": 0.7, "15792": 0.3},
+    Pathway("peel_acne", 3, "chemical_peel", True, {"15788": 0.7, "15792": 0.3},
             {"L70.0": 0.7, "L70.1": 0.2, "L70.8": 0.1}, 200, "series", (14, 35),
             "chemical peel: active acne L70.x at some plans only"),
     Pathway("acne_surgery", 25, "acne_treatment", True, {"10040": 1.0},
@@ -193,28 +206,28 @@ PATHWAYS: tuple[Pathway, ...] = (
             "acne treatment: L70.x, one unit per session",
             facilities={"dermatology_clinic": 0.7, "medical_spa": 0.3}),
     Pathway("medical_massage", 55, "massage_therapy", True, {"97124": 0.6, "97140": 0.4},
-            {"M54.50": 0.45, "M54.2": 0.20, "M62.830": 0.10, "M79.7": 0.10, "M54.5": 0.05, "M54.59": 0.05,
-             "M54.16": 0.05},
+            {"M54.50": 0.53, "M54.2": 0.22, "M62.830": 0.10, "M79.7": 0.10, "M54.5": 0.02, "M54.59": 0.02,
+             "M54.16": 0.01},
             110, "therapy", (20, 80), "massage therapy: M54.50, M54.2, M62.830, M79.7 on referral; visit caps",
             facilities={"physician_office": 0.4, "medical_spa": 0.4, "primary_care_clinic": 0.2},
             limits=(500.0, 1000.0, 1500.0, 2000.0), limit_share=0.6),
     Pathway("obesity_counselling", 60, "weight_management", True, {"G0447": 0.8, "G0473": 0.2},
             {"Z68.35;E66.9": 0.25, "Z68.32;E66.9": 0.20, "Z68.39;E66.812": 0.10, "Z68.41;E66.813": 0.05,
-             "E66.01;Z68.41": 0.05, "Z68.30;E66.811": 0.12, "E66.9": 0.08, "Z68.3;E66.9": 0.05,
-             "Z68.26;E66.3": 0.05, "E66.9;Z71.3": 0.05},
+             "E66.01;Z68.41": 0.05, "E66.9;Z68.35": 0.07, "Z68.30;E66.811": 0.16, "E66.9": 0.04, "Z68.3;E66.9": 0.02,
+             "Z68.26;E66.3": 0.03, "E66.9;Z71.3": 0.03},
             65, "weight", (20, 80), "weight management: Z68.30-Z68.45 required, primary care (CARC 167, 58)",
             facilities={"primary_care_clinic": 0.55, "medical_spa": 0.30, "physician_office": 0.15}),
-    Pathway("alopecia_wig", 14, "wig", True, {"A9282": 1.0},
-            {"L63.9": 0.40, "L63.0": 0.25, "L63.1": 0.15, "L63": 0.05, "L65.9": 0.15},
+    Pathway("alopecia_wig", 10, "wig", True, {"A9282": 1.0},
+            {"L63.9": 0.46, "L63.0": 0.28, "L63.1": 0.17, "L63": 0.02, "L65.9": 0.07},
             650, "wig", (5, 80), "wig: alopecia areata L63.x; prescription; one a year; dollar cap",
             facilities={"medical_spa": 0.5, "dermatology_clinic": 0.3, "physician_office": 0.2},
             limits=(350.0, 500.0, 750.0, 1000.0), limit_share=0.7, documented=True),
-    Pathway("chemotherapy_wig", 12, "wig", True, {"A9282": 1.0},
+    Pathway("chemotherapy_wig", 7, "wig", True, {"A9282": 1.0},
             {"L65.1;T45.1X5A": 0.7, "L65.1;T45.1X5A;C50.911": 0.2, "L65.1;T45.1X5A;Z51.11": 0.1},
             650, "wig", (30, 80), "wig: chemotherapy hair loss L65.1 + T45.1X5A (payers disagree)",
             facilities={"medical_spa": 0.5, "dermatology_clinic": 0.2, "physician_office": 0.3},
             limits=(350.0, 500.0, 750.0, 1000.0), limit_share=0.7, documented=True),
-    Pathway("hirsutism_laser", 10, "laser_hair_removal", True, {"17999": 0.5, "17380": 0.5},
+    Pathway("hirsutism_laser", 5, "laser_hair_removal", True, {"17999": 0.5, "17380": 0.5},
             {"L68.0": 0.9, "L68.0;E28.2": 0.1}, 300, "series", (18, 55),
             "laser hair removal: hirsutism L68.0 at some plans", documented=True),
     Pathway("gender_affirming_laser", 6, "laser_hair_removal", True, {"17380": 0.5, "17999": 0.5},
@@ -225,7 +238,7 @@ PATHWAYS: tuple[Pathway, ...] = (
             "scar / keloid treatment: L91.0, L90.5 after failed steroid injections",
             facilities={"dermatology_clinic": 0.7, "medical_spa": 0.3}),
     Pathway("varicose_sclerotherapy", 12, "sclerotherapy", True, {"36470": 0.5, "36471": 0.5},
-            {"I83.811": 0.25, "I83.812": 0.20, "I83.813": 0.15, "I87.2": 0.20, "I83.90": 0.20},
+            {"I83.811": 0.30, "I83.812": 0.23, "I83.813": 0.18, "I87.2": 0.24, "I83.90": 0.05},
             1100, "series", (35, 85), "sclerotherapy: symptomatic varicose veins, compression trial, duplex",
             facilities={"physician_office": 0.5, "hospital_outpatient": 0.2, "medical_spa": 0.3}, documented=True),
     Pathway("functional_blepharoplasty", 8, "blepharoplasty", True, {"15822": 0.5, "15823": 0.5},
@@ -334,6 +347,14 @@ def pathway_shares() -> np.ndarray:
     return shares / shares.sum()
 
 
+def authorization_on_file(granted: np.ndarray) -> np.ndarray:
+    """P(a granted authorization is on file | the visit was billed): billed visits are those with a
+    granted request, with none requested, or refused and done anyway."""
+    on_file = AUTHORIZATION_REQUESTED * granted
+    return on_file / (on_file + (1.0 - AUTHORIZATION_REQUESTED)
+                      + AUTHORIZATION_REQUESTED * (1.0 - granted) * REFUSED_BILLED_ANYWAY)
+
+
 def draw_visits(rng: np.random.Generator, n: int, first_day: np.datetime64, last_day: np.datetime64) -> VisitBatch:
     """Draw n visits dated in [first_day, last_day) (sorted by date), every column at once."""
     vocab = vocabulary()
@@ -386,19 +407,27 @@ def draw_visits(rng: np.random.Generator, n: int, first_day: np.datetime64, last
     benefit_scope = np.where(office_only, BENEFIT_SCOPES.index("office_only"), BENEFIT_SCOPES.index("comprehensive"))
     place_of_service = _draw_place_of_service(rng, facility, vocab)
     in_network_share = np.array([IN_NETWORK_SHARE[name] for name in FACILITY_TYPES])[facility]
+    closed_network = np.isin(plan_type, [PLAN_TYPES.index(name) for name in CLOSED_NETWORK_PLANS])
+    in_network_share = np.where(closed_network, 1.0 - CLOSED_NETWORK_OUT_SHARE * (1.0 - in_network_share),
+                                in_network_share)
     in_network = rng.random(n) < in_network_share
 
     catalog = load_catalog()
     requires_pa = np.array([catalog[key].requires_prior_authorization for key in vocab.treatments])[treatment]
     requires_ct = np.array([catalog[key].requires_conservative_therapy for key in vocab.treatments])[treatment]
-    gatekeeper = np.isin(plan_type, [PLAN_TYPES.index(name) for name in GATEKEEPER_PLANS])
+    referral_required = np.isin(plan_type, [PLAN_TYPES.index(name) for name in GATEKEEPER_PLANS]) \
+        | np.isin(treatment, [vocab.treatments.index(name) for name in REFERRAL_TREATMENTS])
     med, cos = MEDICAL_PAPERWORK, COSMETIC_PAPERWORK
     referral = rng.random(n) < np.where(
-        medical, np.where(gatekeeper, med["referral_gatekeeper"], med["referral"]), cos["referral"])
+        medical, np.where(referral_required, med["referral_required"], med["referral"]), cos["referral"])
     letter = rng.random(n) < np.where(
         medical, np.where(documented, med["letter_documented"], med["letter"]), cos["letter"])
+    granted = 1.0 - PRIOR_AUTHORIZATION_REQUEST_DENIED[plan_type]
+    for name, refused in AUTHORIZATION_REFUSED_BY_POLICY.items():
+        granted = np.where(pathway == [p.name for p in PATHWAYS].index(name), granted * (1.0 - refused[plan_type]),
+                           granted)
     prior_auth = rng.random(n) < np.where(
-        medical, np.where(requires_pa, med["prior_authorization"], med["prior_authorization_unrequired"]),
+        medical, np.where(requires_pa, authorization_on_file(granted), med["prior_authorization_unrequired"]),
         cos["prior_authorization"])
     conservative = rng.random(n) < np.where(
         medical, np.where(requires_ct, med["conservative"], med["conservative_unrequired"]), cos["conservative"])
