@@ -11,12 +11,14 @@ the same of the truth (each demo claim's true approval probability) and the rati
 issue 3, set for 200,000 claims: AUC ratio >= 0.99, Brier ratio <= 1.05, ECE < 0.01), with the
 untuned gradient boosting baseline on raw columns (`raw_gbm`) the pipeline must beat.
 
-Then the same on `--alt-rows` (default 200,000) claims of the independent generator of the tests
-(tests/training/alt_claims.py: another treatment mix, another payer, written from the contract
-only, with its own truth file): training must do as well on a file the demo generator did not
-write.
+Then the same on `--world-rows` (default 200,000) claims of each independent world of the tests
+(tests/training/worlds: `alt`, a PPO-heavy commercial payer, and `managed_care`, an HMO, Medicare
+Advantage and Medicaid payer; each with its own mix, its own payer that disagrees with our rule and
+catalog tables in stated places, written from the contract only, with its own truth file):
+training must do as well on files the demo generator did not write, one row per world.
 
-Demo histories are generated once into var/bench/; the temporary stores are removed.
+Histories are generated once into var/bench/ (a world's file name carries its version, so a
+changed world is generated again); the temporary stores are removed.
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ from benchmarks.common import (BENCH_DIR, PROJECT_ROOT, bench_environment, demo_
                                history_with_truth, machine_line, quiet_this_process, verdict, wait_for_quiet)
 
 DEFAULT_SIZES = (200_000, 1_000_000)
-DEFAULT_ALT_ROWS = 200_000
+DEFAULT_WORLD_ROWS = 200_000
 BARRED_SPEED_ROWS = 1_000_000
 SECONDS_BAR = 120.0
 RSS_BAR_MIB = 4 * 1024
@@ -54,12 +56,15 @@ class TrainingRun:
     metrics: dict[str, float]
 
 
-def alt_history(rows: int) -> Path:
-    """var/bench/alt-<rows>.csv and its truth file, from the tests' independent generator."""
-    from tests.training.alt_claims import write_alt_history  # it lives beside the test that uses it
+def world_histories(rows: int) -> list[tuple[str, Path]]:
+    """(world name, var/bench/<name>-v<version>-<rows><suffix>) for each independent world of the
+    tests, with its truth file beside it."""
+    from tests.training.worlds import WORLDS  # they live beside the tests that use them
 
-    return history_with_truth(BENCH_DIR / f"alt-{rows}.csv", lambda partial: write_alt_history(partial, rows, seed=0),
-                              f"{rows:,} claims of the independent generator")
+    return [(name, history_with_truth(BENCH_DIR / world.file_name(rows),
+                                      lambda partial, world=world: world.write(partial, rows, seed=0),
+                                      f"{rows:,} claims of the {name} world"))
+            for name, world in WORLDS.items()]
 
 
 def train_once(history: Path, rows: int, label: str) -> TrainingRun:
@@ -126,15 +131,16 @@ def quality_rows(runs: list[TrainingRun]) -> list[tuple]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=list(DEFAULT_SIZES), help="history sizes to train on")
-    parser.add_argument("--alt-rows", type=int, default=DEFAULT_ALT_ROWS,
-                        help="claims of the independent generator to train on as well (0: none)")
+    parser.add_argument("--world-rows", type=int, default=DEFAULT_WORLD_ROWS,
+                        help="claims of each independent world to train on as well (0: none)")
     options = parser.parse_args(argv)
     quiet_this_process()
     # Files are made before any clock starts, so no timed run shares the cores with their making.
     files = [(demo_history(rows), rows, f"{rows:,}") for rows in options.rows]
-    if options.alt_rows > 0:
-        files.append((alt_history(options.alt_rows), options.alt_rows, f"{options.alt_rows:,} (independent generator)"))
-    print(machine_line("train: `medspa-coverage train` on demo history and the independent generator's, end to end, "
+    if options.world_rows > 0:
+        files += [(path, options.world_rows, f"{options.world_rows:,} ({name} world)")
+                  for name, path in world_histories(options.world_rows)]
+    print(machine_line("train: `medspa-coverage train` on demo history and each independent world's, end to end, "
                        "one fresh process per file"))
     runs = [train_once(path, rows, label) for path, rows, label in files]
     print(format_table(("claims", "wall s", "peak RSS MiB", "stages s (" + " / ".join(STAGES) + ")", "bar"),
