@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.catalog import UNLISTED, TreatmentCatalog, load_catalog
+from features.catalog import TreatmentCatalog, load_catalog
 from features.contract import CLEAN_COLUMNS
 from features.diagnosis import COSMETIC_ENCOUNTER_CODE, DiagnosisTable, load_table
 
@@ -47,18 +47,20 @@ def split_codes(joined: str) -> list[str]:
 
 
 def facts_for_pair(treatment_key: str, codes: list[str], catalog: TreatmentCatalog, table: DiagnosisTable) -> tuple:
-    """The facts of one (treatment, normalised code list) pair, in FACT_NAMES order."""
-    treatment = catalog.treatments.get(treatment_key) if treatment_key != UNLISTED else None
+    """The facts of one (treatment, normalised code list) pair, in FACT_NAMES order.
+
+    An unresolved key (a shared code the diagnoses did not settle) may be any of its candidates,
+    so a diagnosis counts as covered when it is covered under one of them.
+    """
+    candidates = catalog.candidates(treatment_key)
     billable = [table.codes[code][0] if code in table.codes else True for code in codes]
     headers = [code for code, is_billable in zip(codes, billable) if not is_billable]
-    covered_flags = [treatment.covers(code) for code in codes] if treatment else [False] * len(codes)
-    requirement_met = treatment.requirement_met(codes) if treatment else False
-    covered = any(covered_flags) and requirement_met
+    primary = codes[:1]
     return (
-        covered,
-        bool(covered_flags and covered_flags[0] and requirement_met),
+        any(treatment.covered_by(codes) for treatment in candidates),
+        any(treatment.covers(code) and treatment.requirement_met(codes) for treatment in candidates for code in primary),
         bool(headers),
-        bool(treatment and any(treatment.may_cover_header(code) for code in headers)),
+        any(treatment.may_cover_header(code) for treatment in candidates for code in headers),
         COSMETIC_ENCOUNTER_CODE in codes,
         len(codes),
     )

@@ -75,7 +75,9 @@ TREATMENT_FIELDS = ("treatment", "procedure_code")
 TRUE_STRINGS = frozenset({"true", "1", "yes"})
 FALSE_STRINGS = frozenset({"false", "0", "no"})
 
-# Lower bounds of numeric fields; upper bounds where the contract sets one.
+# Lower bounds of numeric fields; upper bounds where the contract sets one. A file's rows
+# (training.data.claim_fields) and a request (service.schemas) are checked against these same
+# bounds; where the contract sets no upper bound, neither path invents one, but for integers:
 NUMBER_BOUNDS = {
     "visit_number": (1, None),
     "weeks_since_last_treatment": (0, None),
@@ -85,6 +87,23 @@ NUMBER_BOUNDS = {
     "benefit_used": (0, None),
     "paid_amount": (0, None),
 }
+# The technical bound of integer fields, in both paths: the largest n such that every integer up
+# to n is exact in a float64 (JavaScript's Number.MAX_SAFE_INTEGER). CSV text and JSON numbers are
+# read as floats, and past 2**53 two integers read as one: 2**53 + 1 arrives as 2**53. With the
+# bound one below 2**53, a value just past it can never round back into range.
+MAX_EXACT_INTEGER = 2**53 - 1
+# No bound on the length of claim_id or on the number of diagnosis codes, in either path: the
+# contract sets none, and the bounds that exist belong to one billing form each (an 837P carries
+# 12 diagnosis codes, an 837I 25), which a history exported from elsewhere need not follow. A
+# request is bounded as a whole instead (MAX_CONTENT_LENGTH, 2 MiB, and MAX_BATCH_CLAIMS), which
+# bounds both fields and the work of answering; a file is read and checked in chunks.
+
+
+def integer_bounds(field: str) -> tuple[int, int]:
+    """The bounds an integer field is checked against: the contract's, and above MAX_EXACT_INTEGER
+    when the contract leaves it open."""
+    lower, upper = NUMBER_BOUNDS[field]
+    return lower, MAX_EXACT_INTEGER if upper is None else upper
 
 
 def required_fields(history: bool) -> tuple[str, ...]:
@@ -101,7 +120,9 @@ def default_place_of_service(facility_type: str) -> str:
 # One row per claim line; a request is normalised to a dict with the same keys and values.
 #   claim_id                 str (requests: may be None)
 #   service_date             datetime64 (requests: today when absent)
-#   treatment                catalog key, or "unlisted" for a valid code no catalog row names
+#   treatment                catalog key, or "unlisted" for a valid code no catalog row names, or
+#                            the composite key of a shared code the diagnoses did not settle
+#                            ("laser_hair_removal|tattoo_removal", features.catalog)
 #   procedure_code           str, or None/"" when only the treatment was given
 #   diagnosis_codes          dotless upper-case codes joined by ";" (features.claim_facts.join_codes), "" for none
 #   plan_type, benefit_scope, facility_type   str (category dtype in frames)

@@ -5,6 +5,9 @@ The table's vocabulary is small on purpose, so a policy analyst can read and ext
 - applies_to: `any`, `cosmetic_by_default`, `category:<name>`, `treatment:<key>|<key>...`
 - condition:  `always`, `no_covered_diagnosis`, `cosmetic_encounter`, `benefit_exhausted`, `header_code`
 
+A claim whose treatment is unresolved (a shared code alone: the composite key of its candidates)
+is held to a rule only when `applies_to` takes in every candidate.
+
 The version that travels with every prediction is the declared version plus a hash of the table,
 so an edit that forgets to bump the version still shows.
 """
@@ -17,6 +20,7 @@ from functools import lru_cache
 from importlib import resources
 
 import numpy as np
+import pandas as pd
 
 from features.catalog import TreatmentCatalog, load_catalog
 from features.claim_facts import DiagnosisFacts
@@ -67,28 +71,46 @@ class RuleSet:
             "benefit_exhausted": ~np.isnan(limit) & (used >= np.nan_to_num(limit, nan=np.inf)),
             "header_code": facts["header_code"],
         }
-        fired = np.zeros((len(treatment_keys), len(self.rules)), dtype=bool)
+        fired = self.applicable(treatment_keys, catalog)
         for column, rule in enumerate(self.rules):
-            applies = _applies(rule.applies_to, treatment_keys, catalog)
-            fired[:, column] = applies & conditions[rule.condition]
+            fired[:, column] &= conditions[rule.condition]
         return fired
+
+    def applicable(self, treatment_keys, catalog: TreatmentCatalog | None = None) -> np.ndarray:
+        """Boolean matrix (claims x rules): which rule applies to each claim's treatment, whatever
+        its condition."""
+        catalog = catalog or load_catalog()
+        treatment_keys = np.asarray(treatment_keys, dtype=object)
+        applies = np.zeros((len(treatment_keys), len(self.rules)), dtype=bool)
+        for column, rule in enumerate(self.rules):
+            applies[:, column] = _applies(rule.applies_to, treatment_keys, catalog)
+        return applies
 
     def fired_rules(self, fired_row: np.ndarray) -> list[Rule]:
         return [rule for rule, hit in zip(self.rules, fired_row) if hit]
 
 
 def _applies(applies_to: str, treatment_keys: np.ndarray, catalog: TreatmentCatalog) -> np.ndarray:
+    """Does the rule apply to each claim's treatment? To an unresolved key (a composite of
+    candidates) only when it applies to every candidate: the claim may be any of them."""
     if applies_to == "any":
         return np.ones(len(treatment_keys), dtype=bool)
     if applies_to == "cosmetic_by_default":
-        keys = [t.key for t in catalog.treatments.values() if t.cosmetic_by_default]
+        keys = {t.key for t in catalog.treatments.values() if t.cosmetic_by_default}
     elif applies_to.startswith("category:"):
-        keys = [t.key for t in catalog.treatments.values() if t.category == applies_to.split(":", 1)[1]]
+        keys = {t.key for t in catalog.treatments.values() if t.category == applies_to.split(":", 1)[1]}
     else:
-        keys = applies_to.split(":", 1)[1].split("|")
+        keys = set(applies_to.split(":", 1)[1].split("|"))
+
+    def applies_to_key(key) -> bool:
+        candidates = catalog.candidates(key)
+        return bool(candidates) and all(t.key in keys for t in candidates)
+
     if len(treatment_keys) == 1:
-        return np.array([treatment_keys[0] in keys])
-    return np.isin(treatment_keys, keys)
+        return np.array([applies_to_key(treatment_keys[0])])
+    # once per distinct key, not per claim; a missing key (code -1) picks the trailing False
+    codes, distinct = pd.factorize(treatment_keys)
+    return np.array([applies_to_key(key) for key in distinct] + [False])[codes]
 
 
 def parse_rules(rows, declared_version: str, table_text: str, catalog: TreatmentCatalog | None = None) -> RuleSet:

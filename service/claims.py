@@ -15,7 +15,7 @@ from datetime import date
 import pandas as pd
 from pydantic import ValidationError
 
-from features.catalog import UNLISTED, TreatmentLookupError, load_catalog
+from features.catalog import TreatmentLookupError, load_catalog
 from features.claim_facts import join_codes
 from features.contract import CLEAN_COLUMNS, VISIT_FIELDS, default_place_of_service
 from features.diagnosis import DiagnosisCodeError, split_joined_codes, validate_codes
@@ -51,8 +51,9 @@ def normalise_request_claim(raw: dict) -> dict:
     """Validate one request claim and return its canonical dict (keys: CLEAN_COLUMNS, in order).
 
     Values: claim_id str|None; service_date pd.Timestamp (today when absent); treatment a catalog
-    key or "unlisted"; procedure_code upper-case str|None; diagnosis_codes dotless upper-case codes
-    joined by ";"; place_of_service defaulted from facility_type; visit_number and patient_age int;
+    key, "unlisted", or the composite key of a shared code its diagnoses did not settle
+    (features.catalog); procedure_code upper-case str|None; diagnosis_codes dotless upper-case
+    codes joined by ";"; place_of_service defaulted from facility_type; visit_number and patient_age int;
     amounts float; weeks_since_last_treatment and benefit_limit NaN when absent or null.
     Raises ClaimValidationError listing every bad field.
     """
@@ -66,16 +67,16 @@ def normalise_request_claim(raw: dict) -> dict:
         errors.extend(_schema_errors(exc))
     flagged = {error["field"].split("[")[0] for error in errors}
 
-    resolved = None
-    if not flagged & {"treatment", "procedure_code"}:
-        try:
-            resolved = load_catalog().resolve(raw.get("treatment"), raw.get("procedure_code"))
-        except TreatmentLookupError as exc:
-            errors.append(field_error(exc.field, str(exc)[len(exc.field) + 2:]))
     codes = None
     if "diagnosis_codes" not in flagged:
         codes, code_errors = _diagnosis_codes(raw.get("diagnosis_codes", []))
         errors.extend(code_errors)
+    resolved = None
+    if not flagged & {"treatment", "procedure_code"}:
+        try:  # a shared code given alone is read from the diagnoses, as in a file
+            resolved = load_catalog().resolve(raw.get("treatment"), raw.get("procedure_code"), codes or ())
+        except TreatmentLookupError as exc:
+            errors.append(field_error(exc.field, str(exc)[len(exc.field) + 2:]))
     if errors:
         raise ClaimValidationError(errors)
 
@@ -115,11 +116,11 @@ def normalise_claims(raw_claims: list) -> list[ClaimResult]:
 
 
 def claim_warnings(claim: dict) -> list[dict]:
-    """What the caller should know about an accepted claim (the answer carries these)."""
-    if claim["treatment"] == UNLISTED:
-        return [field_error("procedure_code", "no treatment of the catalog lists this code: it is answered as an "
-                                              "unlisted treatment, without the catalog's coverage conditions")]
-    return []
+    """What the caller should know about an accepted claim (the answer carries these): an unlisted
+    code, a code the catalog does not list for the given treatment, an unresolved shared code.
+    The words are the catalog's, the same a file's load report counts; they name no value."""
+    return [field_error(warning.field, warning.message)
+            for warning in load_catalog().warnings(claim["treatment"], claim["procedure_code"])]
 
 
 def claim_from_frame_row(row: dict) -> dict:

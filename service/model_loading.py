@@ -66,7 +66,8 @@ class ServedCoverageModel:
 
     def info(self) -> dict:
         return {**self.ref, **self._details, "rules_version": self.rules_version,
-                "thresholds": {"likely_approved": self.likely_approved, "likely_denied": self.likely_denied}}
+                "thresholds": {"likely_approved": self.likely_approved, "likely_denied": self.likely_denied},
+                "rule_decisions": self.coverage_model.evidence().summary_rows()}
 
     def source_changed(self) -> bool:
         return bool(self._source_changed and self._source_changed())

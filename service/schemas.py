@@ -15,11 +15,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from features.contract import BENEFIT_SCOPES, EXAMPLE_CLAIM, FACILITY_TYPES, MAX_PATIENT_AGE, PLAN_TYPES
+from features.contract import (BENEFIT_SCOPES, EXAMPLE_CLAIM, FACILITY_TYPES, NUMBER_BOUNDS, PLAN_TYPES,
+                               integer_bounds)
 
-MAX_DIAGNOSIS_CODES = 12  # an 837P claim carries at most 12 diagnosis codes
-MAX_VISIT_NUMBER = 1000  # a sanity bound the contract leaves open; keeps arrays in int64
-MAX_STRING_LENGTH = 128
+# Every bound a request is checked against is the contract's (features.contract), the same a
+# claims file is loaded with: no length or count of our own, as the contract sets none there.
+
 # JSON-Schema patterns (no flags there, so both cases are spelled out); the authoritative checks
 # are features.catalog.resolve and features.diagnosis.validate_codes, with their own messages.
 PROCEDURE_CODE_PATTERN = r"^\s*([0-9]{5}|[0-9]{4}[FTUftu]|[A-Va-v][0-9]{4})\s*$"
@@ -29,13 +30,12 @@ MIDNIGHT_TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]00:00:00(\.0+)?Z?$
 
 # field -> what is allowed, in words: the JSON-Schema description and the validation messages.
 ALLOWED = {
-    "claim_id": f"a string of at most {MAX_STRING_LENGTH} characters, echoed back",
+    "claim_id": "a string, echoed back",
     "service_date": "a date written YYYY-MM-DD (default: today)",
     "treatment": "a key of the treatment catalog (GET /v1/treatments); one of treatment or procedure_code is required",
     "procedure_code": ("a CPT (5 digits, or 4 digits and F/T/U), HCPCS Level II (A-V and 4 digits) or CDT "
                        "(D and 4 digits) code; one of treatment or procedure_code is required"),
-    "diagnosis_codes": (f"a list of at most {MAX_DIAGNOSIS_CODES} ICD-10-CM code strings, primary first, dots "
-                        "optional, such as ['G43.709']"),
+    "diagnosis_codes": "a list of ICD-10-CM code strings, primary first, dots optional, such as ['G43.709']",
     "plan_type": f"one of: {', '.join(PLAN_TYPES)}",
     "benefit_scope": f"one of: {', '.join(BENEFIT_SCOPES)}",
     "facility_type": f"one of: {', '.join(FACILITY_TYPES)}",
@@ -45,9 +45,10 @@ ALLOWED = {
     "medical_necessity_letter": "true or false (a JSON boolean): a letter of medical necessity is attached",
     "prior_authorization": "true or false (a JSON boolean): prior authorization was obtained",
     "conservative_therapy_documented": "true or false (a JSON boolean; default false)",
-    "visit_number": f"an integer from 1 to {MAX_VISIT_NUMBER} (default 1; 1 = initial visit of a course)",
+    "visit_number": "an integer from {} to {} (default 1; 1 = initial visit of a course)".format(
+        *integer_bounds("visit_number")),
     "weeks_since_last_treatment": "a number >= 0, or null when there was no earlier treatment (default null)",
-    "patient_age": f"an integer from 0 to {MAX_PATIENT_AGE}",
+    "patient_age": "an integer from {} to {}".format(*integer_bounds("patient_age")),
     "billed_amount": "a finite number >= 0 (USD)",
     "benefit_limit": "a finite number >= 0 (USD), or null when the plan sets no limit (default null)",
     "benefit_used": "a finite number >= 0 (USD already paid against the limit; default 0)",
@@ -69,10 +70,20 @@ def _described(name: str, **kwargs) -> Any:
     return Field(description=ALLOWED[name], **kwargs)
 
 
-Money = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+def _integer_range(name: str) -> dict:
+    lower, upper = integer_bounds(name)
+    return {"ge": lower, "le": upper}
+
+
+def _number_range(name: str) -> Any:
+    """A finite float within the contract's bounds of the field (None: no bound that side)."""
+    lower, upper = NUMBER_BOUNDS[name]
+    return Annotated[float, Field(ge=lower, le=upper, allow_inf_nan=False)]
+
+
 JsonInt = Annotated[int, BeforeValidator(_integral_number)]
 DateString = Annotated[str, AfterValidator(_iso_date), WithJsonSchema({"type": "string", "format": "date"})]
-DiagnosisCode = Annotated[str, Field(max_length=16, json_schema_extra={"pattern": DIAGNOSIS_CODE_PATTERN})]
+DiagnosisCode = Annotated[str, Field(json_schema_extra={"pattern": DIAGNOSIS_CODE_PATTERN})]
 
 
 def _drop_null_defaults(schema: dict) -> None:
@@ -96,12 +107,12 @@ class ClaimRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_claim_schema_extra)
 
-    claim_id: str = _described("claim_id", default=None, min_length=1, max_length=MAX_STRING_LENGTH)
+    claim_id: str = _described("claim_id", default=None)
     service_date: DateString = _described("service_date", default=None)
-    treatment: str = _described("treatment", default=None, min_length=1, max_length=64)
-    procedure_code: str = _described("procedure_code", default=None, min_length=1, max_length=16,
+    treatment: str = _described("treatment", default=None, min_length=1)
+    procedure_code: str = _described("procedure_code", default=None, min_length=1,
                                      json_schema_extra={"pattern": PROCEDURE_CODE_PATTERN})
-    diagnosis_codes: list[DiagnosisCode] = _described("diagnosis_codes", default=[], max_length=MAX_DIAGNOSIS_CODES)
+    diagnosis_codes: list[DiagnosisCode] = _described("diagnosis_codes", default=[])
     plan_type: Literal[PLAN_TYPES] = _described("plan_type")
     benefit_scope: Literal[BENEFIT_SCOPES] = _described("benefit_scope")
     facility_type: Literal[FACILITY_TYPES] = _described("facility_type")
@@ -111,13 +122,13 @@ class ClaimRequest(BaseModel):
     medical_necessity_letter: bool = _described("medical_necessity_letter")
     prior_authorization: bool = _described("prior_authorization")
     conservative_therapy_documented: bool = _described("conservative_therapy_documented", default=False)
-    visit_number: JsonInt = _described("visit_number", default=1, ge=1, le=MAX_VISIT_NUMBER)
-    weeks_since_last_treatment: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = _described(
+    visit_number: JsonInt = _described("visit_number", default=1, **_integer_range("visit_number"))
+    weeks_since_last_treatment: _number_range("weeks_since_last_treatment") | None = _described(
         "weeks_since_last_treatment", default=None)
-    patient_age: JsonInt = _described("patient_age", ge=0, le=MAX_PATIENT_AGE)
-    billed_amount: Money = _described("billed_amount")
-    benefit_limit: Money | None = _described("benefit_limit", default=None)
-    benefit_used: Money = _described("benefit_used", default=0.0)
+    patient_age: JsonInt = _described("patient_age", **_integer_range("patient_age"))
+    billed_amount: _number_range("billed_amount") = _described("billed_amount")
+    benefit_limit: _number_range("benefit_limit") | None = _described("benefit_limit", default=None)
+    benefit_used: _number_range("benefit_used") = _described("benefit_used", default=0.0)
 
 
 class BatchRequest(BaseModel):
@@ -204,12 +215,29 @@ class _Answer(BaseModel):
 Probability = Annotated[float, Field(ge=0, le=1)]
 
 
+class RuleHistory(_Answer):
+    """What the model's training history said about the rule for claims like this one."""
+
+    level: Literal["rule", "treatment", "treatment and diagnosis category"] = Field(
+        description="the most specific group of training claims measured: the rule, the rule for this treatment, "
+                    "or for this treatment and the primary diagnosis code's 3-character category")
+    claims: int = Field(description="training claims of that group the rule fired on")
+    paid: int = Field(description="how many of them the payer paid")
+    paid_share: Probability | None = None
+    interval: list[Probability] | None = Field(default=None, description="95% Wilson interval of the paid share")
+    decision: Literal["hard", "learned"] = Field(
+        description="hard: the rule excludes the claim; learned: the history contradicts the rule here, so the "
+                    "classifier decides, reading the rule as an input")
+    evidence: str = Field(description="contradicted, confirmed, too few claims (the level above decides) or no history")
+
+
 class ExcludedBy(_Answer):
     id: str = Field(description="the exclusion rule (features/data/exclusion_rules.csv)")
     reason: str
     carc: str = Field(description="X12 claim adjustment reason code")
     group_code: str | None = Field(default=None, description="X12 claim adjustment group code (CO, PR, ...)")
     source: str = Field(description="the public policy the rule follows")
+    history: RuleHistory
 
 
 class DenialReason(_Answer):
@@ -276,9 +304,14 @@ class ClaimAnswer(_Answer):
 
     claim_id: str | None = Field(description="echoed from the request")
     decision: Literal["excluded", "likely_approved", "uncertain", "likely_denied"]
-    approval_probability: Probability = Field(description="of the whole system: 0 when a rule excludes the claim")
+    approval_probability: Probability = Field(
+        description="of the whole system: when a hard rule excludes the claim, the rule's smoothed paid share in "
+                    "the training history")
     model_probability: Probability = Field(description="of the calibrated classifier alone, ignoring the rules")
     excluded_by: list[ExcludedBy] = Field(description="every hard rule that fired")
+    rules_learned_from_history: list[ExcludedBy] = Field(
+        default=[], description="rules that fired but which the training history contradicts for claims like this "
+                                "one: they do not exclude it; the classifier weighs them")
     likely_denial_reasons: list[DenialReason] = Field(description="the top 3 denial reasons")
     factors: list[Factor] = Field(description="the inputs that move this claim's probability most")
     recommendations: list[Recommendation] = Field(description="changes that raise the chance, by gain")
@@ -287,7 +320,9 @@ class ClaimAnswer(_Answer):
     model: ModelRef
     rules_version: str
     request_id: str
-    warnings: list[ClaimWarning] = Field(default=[], description="e.g. a procedure code no catalog row names")
+    warnings: list[ClaimWarning] = Field(default=[], description=(
+        "what the caller should know about the answer: a procedure code no catalog row names, a code the catalog "
+        "does not list for the given treatment, or a code several treatments share that no diagnosis settles"))
 
 
 class AnsweredClaim(BaseModel):
@@ -354,6 +389,9 @@ class ModelInfo(BaseModel):
     rules_version: str | None = Field(default=None, description="the exclusion rules applied to every answer")
     trained_with_rules_version: str | None = None
     thresholds: dict[str, float] = Field(default=None, description="likely_approved and likely_denied")
+    rule_decisions: list[dict] = Field(
+        default=None, description="each exclusion rule measured on the training history: per rule, per rule and "
+                                  "treatment, and every learned cell (fired, paid, paid share, interval, hard or learned)")
     source: Literal["registry", "bundle"] = Field(default=None)
     model_uri: str = Field(default=None, description="registry source: models:/<name>/<version>")
     bundle: str = Field(default=None, description="bundle source: the bundle folder's name")

@@ -2,11 +2,12 @@
 against the true approval probabilities.
 
 What is measured, all on the newest (test) claims:
-- the whole system as it serves (`approval_probability`: 0 where a rule excludes the claim, else
+- the whole system as it serves (`approval_probability`: the rule's smoothed paid share in the
+  training history where a hard rule excludes the claim, else
   the calibrated classifier) on every test claim: ROC AUC, PR AUC, Brier, log loss and expected
   calibration error (ECE);
 - the classifier alone (`model_probability`) on the claims no rule excludes: its actual job;
-- baselines on the same split: `rules_only` (excluded -> 0, else the training approval rate of
+- baselines on the same split: `rules_only` (excluded -> the rule's paid share, else the training approval rate of
   non-excluded claims), `logreg` (logistic regression on the same feature pipeline, for the
   claims no rule excludes) and `raw_gbm` (untuned gradient boosting on the raw columns, no rules,
   no feature pipeline: the bar the issue says the pipeline must clear);
@@ -60,7 +61,7 @@ TRUTH_COLUMN = "true_approval_probability"
 SCORERS = {
     "system": "rules + calibrated classifier, every test claim",
     "classifier": "calibrated classifier alone, claims no rule excludes",
-    "rules_only": "baseline: excluded -> 0, else the training approval rate",
+    "rules_only": "baseline: excluded -> the rule's paid share, else the training approval rate",
     "logreg": "baseline: logistic regression on the same features (+ rules)",
     "raw_gbm": "baseline: untuned gradient boosting on raw columns, no rules",
     "truth": "the true probabilities (demo history only)",
@@ -242,8 +243,8 @@ def fit_raw_gbm_baseline(train: pd.DataFrame, params: EvaluationParams):
 def denial_reason_accuracy(model, claims: pd.DataFrame, excluded: np.ndarray) -> dict[str, float]:
     """Top-1 / top-3 accuracy of the served CARC ranking on denied claims that carry a CARC.
 
-    The ranking is what the service answers: for a claim rules exclude, the CARCs of the fired
-    rules in table order; otherwise the denial-reason model's three most probable CARCs.
+    The ranking is what the service answers: for a claim rules exclude, the CARCs of the hard
+    rules that fire, in table order; otherwise the denial-reason model's three most probable CARCs.
     """
     denied = ~claims[TARGET].to_numpy(dtype=bool) & (claims["denial_reason"].astype(str).to_numpy() != "")
     if not denied.any():
@@ -260,9 +261,9 @@ def denial_reason_accuracy(model, claims: pd.DataFrame, excluded: np.ndarray) ->
     if excluded_denied.any():
         rules = load_rules().rules
         excluded_claims = claims[denied][excluded_denied]
-        fired = model.fired_rules({name: excluded_claims[name].to_numpy() for name in
-                                   ("treatment", "diagnosis_codes", "benefit_limit", "benefit_used")})
-        carcs = [list(dict.fromkeys(rules[i].carc for i in np.flatnonzero(row)))[:3] for row in fired]
+        hard = model.judge({name: excluded_claims[name].to_numpy() for name in
+                            ("treatment", "diagnosis_codes", "benefit_limit", "benefit_used")}).hard
+        carcs = [list(dict.fromkeys(rules[i].carc for i in np.flatnonzero(row)))[:3] for row in hard]
         ranked[excluded_denied] = [carc + [""] * (3 - len(carc)) for carc in carcs]
     hit1 = ranked[:, 0] == truth
     hit3 = (ranked == truth[:, None]).any(axis=1)
@@ -287,7 +288,7 @@ def slice_metrics(scores: pd.DataFrame, claims: pd.DataFrame, overall: dict[str,
         values = claims[column].astype(str).to_numpy()
         for value in sorted(set(values)):
             rows = values == value
-            name = f"{column}_{value}"
+            name = f"{column}_{value.replace('|', '_or_')}"  # MLflow metric keys refuse `|` (shared codes)
             found = binary_metrics(y[rows], probability[rows], params.ece_bins)
             excluded_share = float(excluded[rows].mean())
             entry = {"column": column, "value": value, "rows": int(rows.sum()),
@@ -335,7 +336,7 @@ def evaluate(model, train: pd.DataFrame, test: pd.DataFrame, truth: pd.Series | 
     train_excluded = model.excluded(train)
     train_kept = train[~train_excluded]
     kept_rate = float(train_kept[TARGET].mean()) if len(train_kept) else 0.0
-    scores["rules_only"] = np.where(excluded, 0.0, kept_rate)
+    scores["rules_only"] = np.where(excluded, scored["approval_probability"].to_numpy(dtype=float), kept_rate)
     logreg = fit_logreg_baseline(train_kept, params)
     scores["logreg"] = 0.0
     if (~excluded).any():

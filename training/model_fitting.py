@@ -1,7 +1,11 @@
 """Fit the approval classifier, its calibration and the denial-reason model.
 
-Hard rules come first: claims the exclusion rules decide are not the classifier's job, so they
-are dropped before fitting. The classifier is gradient-boosted trees with monotonic constraints
+Rules come first: every exclusion rule is measured on the training claims it fires on
+(training.model.rule_evidence). Where the payer's history confirms a rule, or cannot tell, the rule
+stays hard: those claims are not the classifier's job and are dropped before fitting. Where the
+history contradicts it (for a treatment, or a treatment and diagnosis category), the rule is an
+input (`rule__<id>`, constrained never to raise the probability) and the classifier learns those
+claims. The classifier is gradient-boosted trees with monotonic constraints
 (prior authorization, referral, a letter, documented conservative therapy, in-network and a
 covered diagnosis may never lower the approval probability: that is what makes the service's
 advice trustworthy), then calibrated by a monotone map (isotonic regression, or the logistic
@@ -51,20 +55,37 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from features.claim_facts import columns_facts, frame_to_columns
 from features.contract import TARGET
 from features.encoders import MONOTONIC_INCREASING_FEATURES
 from features.pipeline import build_feature_pipeline, one_hot_groups
-from training.model.coverage_model import CoverageModel
+from features.rules import load_rules
+from training.model.coverage_model import RULE_INPUT_PREFIX, CoverageModel, evidence_params, rule_input_columns
+from training.model.rule_evidence import RuleEvidence, primary_categories
 from training.model.params import OTHER_REASON, ModelParams
 from training.model.profile import build_profile
 
 def monotonic_constraints(feature_names) -> np.ndarray:
-    """+1 for every feature that may never lower the approval probability, 0 elsewhere."""
+    """+1 for every feature that may never lower the approval probability, -1 for a learned rule
+    (its firing may never raise it), 0 elsewhere."""
     increasing = set(MONOTONIC_INCREASING_FEATURES)
     missing = increasing - set(feature_names)
     if missing:
         raise ValueError(f"the feature pipeline lost monotonic features: {sorted(missing)}")
-    return np.array([1 if name in increasing else 0 for name in feature_names], dtype=np.int8)
+    return np.array([1 if name in increasing else -1 if name.startswith(RULE_INPUT_PREFIX) else 0
+                     for name in feature_names], dtype=np.int8)
+
+
+def measure_rules(history: pd.DataFrame, params: ModelParams) -> tuple[RuleEvidence, np.ndarray, np.ndarray]:
+    """(the rules' evidence in this history, every fired rule, the claims a hard rule excludes)."""
+    columns = frame_to_columns(history)
+    fired = load_rules().fire(columns["treatment"], columns_facts(columns), columns["benefit_limit"],
+                              columns["benefit_used"])
+    categories = primary_categories(columns["diagnosis_codes"])
+    evidence = RuleEvidence.measure(load_rules(), fired, columns["treatment"], categories,
+                                    history[TARGET].to_numpy(dtype=bool), evidence_params(params))
+    hard, _ = evidence.judge(fired, columns["treatment"], categories)
+    return evidence, fired, hard.any(axis=1)
 
 
 def fit_coverage_model(train: pd.DataFrame, validation: pd.DataFrame, params: ModelParams | None = None,
@@ -85,12 +106,17 @@ def fit_coverage_model(train: pd.DataFrame, validation: pd.DataFrame, params: Mo
     model = CoverageModel(params=params)
     stage("encode")
     history = pd.concat([train, validation], ignore_index=True)
-    kept = history[~model.excluded(history)]
+    model.rule_evidence, fired, excluded = measure_rules(history, params)
+    kept = history[~excluded]
     if kept[TARGET].nunique() < 2:
         raise ValueError("training claims not excluded by rules hold a single outcome: nothing to learn")
     pipeline = build_feature_pipeline()
     features = np.asarray(pipeline.fit_transform(kept), dtype=np.float32)
     feature_names = [str(name) for name in pipeline.get_feature_names_out()]
+    learned = list(model.rule_evidence.learned_rule_ids)
+    if learned:
+        features = np.hstack([features, rule_input_columns(fired[~excluded], learned)])
+        feature_names += [f"{RULE_INPUT_PREFIX}{rule_id}" for rule_id in learned]
     model.feature_pipeline, model.feature_names = pipeline, feature_names
     target = kept[TARGET].to_numpy(dtype=bool)
     held_out = np.random.default_rng(params.random_state).random(len(kept)) < params.holdout_fraction

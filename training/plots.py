@@ -96,8 +96,7 @@ def feature_effects(model, claims: pd.DataFrame, sample_rows: int = EFFECT_SAMPL
     if not len(sample):
         return pd.DataFrame(columns=["panel", "value", "mean_probability"])
     everything = pd.concat([frame for _, _, frame in variants], ignore_index=True)
-    # The served probability (0 where a rule excludes), without the denial-reason model's cost.
-    served = np.where(model.excluded(everything), 0.0, model.model_probability(everything))
+    served = model.served_probability(everything)
     means = served.reshape(len(variants), len(sample)).mean(axis=1)
     return pd.DataFrame({"panel": [panel for panel, _, _ in variants], "value": [value for _, value, _ in variants],
                          "mean_probability": means})

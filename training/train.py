@@ -34,6 +34,7 @@ from training.model.artifacts import CHAMPION_LINK, bundle_name, file_sha256, ve
 from training.model.mlflow_store import (CHALLENGER, CHAMPION, REGISTERED_MODEL, ensure_experiment,
                                          resolve_tracking_uri, tracking)
 from training.model.params import ModelParams
+from training.model.rule_evidence import format_table, rule_metrics
 from training.model_fitting import fit_coverage_model
 from training.plots import write_plots
 from training.registry import GateParams, gate, gate_metrics, gate_tags, log_coverage_model, provenance_tags, write_json
@@ -182,6 +183,9 @@ def run_training(data_path, tracking_uri: str | None = None, experiment: str = D
                     facts = [f"{key.replace('_', ' ')} {model.metadata[key]}" for key in FIT_FACTS
                              if key in model.metadata]
                     echo(f"      {len(model.feature_names)} features; {', '.join(facts)}")
+                    echo("      exclusion rules against this history (hard: excludes; learned: the classifier decides):")
+                    for line in format_table(model.evidence()).splitlines():
+                        echo(f"        {line}")
 
                 with stages.stage("evaluate"):
                     evaluation = evaluate(model, split.train, split.test, truth, params.evaluation)
@@ -198,7 +202,11 @@ def run_training(data_path, tracking_uri: str | None = None, experiment: str = D
                     fit_stages = model.metadata.get("stage_seconds", {})
                     metrics.update({f"seconds_fit__{name.replace(' ', '_')}": float(value)
                                     for name, value in fit_stages.items() if isinstance(value, (int, float))})
+                    metrics.update(rule_metrics(model.evidence()))
                     mlflow.log_metrics(metrics)
+                    evidence_file = scratch / "rule_evidence.csv"
+                    pd.DataFrame(model.evidence().to_rows()).to_csv(evidence_file, index=False)
+                    mlflow.log_artifact(str(evidence_file))
                     write_json(evaluation.report, scratch / "evaluation.json")
                     mlflow.log_artifact(str(scratch / "evaluation.json"))
                     for figure in figures:

@@ -40,6 +40,10 @@ class CircumstanceEncoder(BaseClaimsEncoder):
     `benefit_remaining_fraction` (of the billed amount, clipped to 0..1; 1 when no limit),
     `benefit_exhausted`; `billed_amount_log1p`; `patient_age`, `below_min_age`.
 
+    The catalog's requirements of an unresolved treatment (a composite key) are what all its
+    candidates require (catalog.shared_traits): a document counts as "where required" only when
+    each candidate asks for it, and a minimum is the least of the candidates' minimums.
+
     Parameters
     ----------
     place_of_service_codes : tuple of str, default=COMMON_PLACES_OF_SERVICE
@@ -50,7 +54,7 @@ class CircumstanceEncoder(BaseClaimsEncoder):
     Attributes
     ----------
     treatment_keys_ : tuple of str
-        The catalog's keys at fit.
+        The catalog's keys at fit, then its composite keys (codes several treatments share).
     treatment_limits_ : ndarray of shape (len(treatment_keys_) + 1, 2)
         Per key, then for an unlisted treatment: minimum weeks between visits, minimum age
         (NaN for none).
@@ -119,21 +123,22 @@ class CircumstanceEncoder(BaseClaimsEncoder):
 
     def _fit(self, columns: Mapping) -> None:
         catalog = load_catalog()
-        self.treatment_keys_ = catalog.keys
+        self.treatment_keys_ = catalog.keys + catalog.composite_keys
         self.facility_types_ = FACILITY_TYPES
         self.office_facilities_ = OFFICE_FACILITIES
         self.place_of_service_codes_ = tuple(code.strip() for code in self.place_of_service_codes)
-        limits = np.full((len(catalog.keys) + 1, 2), np.nan)  # the last row: unlisted or unknown
-        for row, treatment in enumerate(catalog.treatments.values()):
-            limits[row] = [np.nan if treatment.min_weeks_between is None else treatment.min_weeks_between,
-                           np.nan if treatment.min_age is None else treatment.min_age]
+        traits = [catalog.shared_traits(key) for key in self.treatment_keys_]
+        limits = np.full((len(traits) + 1, 2), np.nan)  # the last row: unlisted or unknown
+        for row, shared in enumerate(traits):
+            limits[row] = [np.nan if shared.min_weeks_between is None else shared.min_weeks_between,
+                           np.nan if shared.min_age is None else shared.min_age]
         self.treatment_limits_ = limits
-        requirements = np.zeros((len(catalog.keys) + 1, len(self.REQUIRED_DOCUMENTS)))
-        for row, treatment in enumerate(catalog.treatments.values()):
-            requirements[row] = [bool(getattr(treatment, attribute)) for _, _, attribute in self.REQUIRED_DOCUMENTS]
+        requirements = np.zeros((len(traits) + 1, len(self.REQUIRED_DOCUMENTS)))
+        for row, shared in enumerate(traits):
+            requirements[row] = [bool(getattr(shared, attribute)) for _, _, attribute in self.REQUIRED_DOCUMENTS]
         self.treatment_requirements_ = requirements
-        self.setting_facilities_ = {key: SETTING_FACILITIES[t.required_setting]
-                                    for key, t in catalog.treatments.items() if t.required_setting}
+        self.setting_facilities_ = {key: SETTING_FACILITIES[shared.required_setting]
+                                    for key, shared in zip(self.treatment_keys_, traits) if shared.required_setting}
 
     def encode_columns(self, columns: Mapping) -> np.ndarray:
         """{each of INPUT_COLUMNS: 1-D array} -> (n, k) float32."""

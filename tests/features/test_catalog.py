@@ -76,8 +76,6 @@ def test_resolve_by_key_or_code(treatment, code, key, unlisted):
 
 
 @pytest.mark.parametrize("treatment, code, field", [
-    ("facial", "64615", "procedure_code"),  # disagree
-    (None, "17999", "treatment"),  # shared by two treatments: say which
     ("botox", None, "treatment"),
     (None, "6461", "procedure_code"),
     (None, None, "treatment"),

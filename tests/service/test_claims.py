@@ -8,10 +8,9 @@ import pandas as pd
 import pytest
 
 from features.catalog import UNLISTED
-from features.contract import CLEAN_COLUMNS, VISIT_FIELDS, required_fields
+from features.contract import CLEAN_COLUMNS
 from service.claims import (ClaimValidationError, claim_from_frame_row, claim_to_json, claim_warnings,
                             normalise_claims, normalise_request_claim)
-from service.schemas import ClaimRequest
 from tests.service.service_testing import DROP, example_claim
 
 
@@ -103,16 +102,6 @@ def test_normalise_claims_keeps_order_and_isolates_bad_claims():
     assert [result.ok for result in results] == [True, False, False, True]
     assert [result.index for result in results] == [0, 1, 2, 3]
     assert results[1].errors[0]["field"] == "patient_age"
-
-
-def test_the_request_schema_matches_the_contract():
-    schema_fields = ClaimRequest.model_fields
-    assert tuple(schema_fields) == tuple(VISIT_FIELDS)
-    required = {name for name, info in schema_fields.items() if info.is_required()}
-    assert required == set(required_fields(history=False))
-    for name, (kind, _, _, default) in VISIT_FIELDS.items():
-        if default not in (None, ()):
-            assert schema_fields[name].default == default, name
 
 
 def test_frame_rows_lose_their_pandas_artefacts():

@@ -1,6 +1,7 @@
 """Where the model comes from: the registry alias (sha256 recorded, or checked against the version's
 tag), the exported bundle (verified, a tampered one refused), and the hot swap when the alias or
-the bundle link moves: in the background, atomically, and never at the cost of the served model."""
+the bundle link moves: in the background, atomically, and never at the cost of the served model;
+without a tracking store the default loader says what is missing."""
 from __future__ import annotations
 
 import shutil
@@ -177,3 +178,9 @@ def test_the_bundle_source_follows_the_champion_link(make_app, model_store, tmp_
     point_champion_link(models, "medspa-coverage-v99")
     assert extension.poll_once() is True
     assert extension.info()["bundle"] == "medspa-coverage-v99"
+
+
+def test_without_a_tracking_store_the_default_loader_says_what_is_missing(app, tmp_path):
+    info = app.extensions["coverage_model"].info()
+    assert info["ready"] is False and "no MLflow tracking database" in info["last_load_error"]
+    assert not (tmp_path / "mlflow.db").exists()  # looking for a model does not create a store

@@ -1,15 +1,12 @@
 """The points of SECURITY.md that no other test proves: no request can choose a model file, production
-never runs in debug mode, the production config's limits and access-log format, and the type
-allow-list of model files (the second line behind the sha256 checks)."""
+never runs in debug mode, and the type allow-list of model files (the second line behind the sha256
+checks). The production config's limits and access-log format: test_gunicorn_conf.py."""
 from __future__ import annotations
 
 import builtins
-import json
 import os
 import runpy
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -18,7 +15,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from service.background import stop_jobs
 from service.model_loading import configured_loader
-from tests.service.service_testing import GUNICORN_CONF, body_of, example_claim
+from tests.service.service_testing import body_of, example_claim
 from training.model.coverage_model import MODEL_FILE, CoverageModel
 from training.export import MODEL_DIR, write_manifest
 
@@ -74,26 +71,6 @@ def test_the_production_entry_point_never_runs_in_debug_mode(monkeypatch, tmp_pa
         assert app.debug is False
     finally:
         stop_jobs(app, timeout=5)
-
-
-def test_the_gunicorn_config_turns_docs_off_limits_requests_and_logs_no_url(tmp_path):
-    """The config as gunicorn reads it, in a child process (it sets environment variables)."""
-    names = ["timeout", "graceful_timeout", "limit_request_line", "limit_request_fields", "limit_request_field_size",
-             "accesslog", "access_log_format", "bind", "preload_app"]
-    script = (f"import json, os, runpy; c = runpy.run_path({str(GUNICORN_CONF)!r}); "
-              f"print(json.dumps({{**{{n: c[n] for n in {names!r}}}, "
-              "'docs': os.environ['MEDSPA_COVERAGE_DOCS_ENABLED']}))")
-    env = {name: value for name, value in os.environ.items() if not name.startswith("MEDSPA_COVERAGE_")}
-    config = json.loads(subprocess.run([sys.executable, "-c", script], env=env, cwd=tmp_path, check=True,
-                                       capture_output=True, text=True).stdout)
-    assert config["docs"] == "false"  # /docs and /openapi.json 404 (test_gunicorn checks it on a live server)
-    assert config["bind"] == ["127.0.0.1:8000"]  # loopback unless told otherwise
-    assert (config["timeout"], config["graceful_timeout"]) == (30, 20)  # a silent worker is killed after 30 s
-    assert (config["limit_request_line"], config["limit_request_fields"], config["limit_request_field_size"]) == (
-        4094, 50, 8190)
-    assert config["accesslog"] is None
-    for atom in ("%(r)s", "%(U)s", "%(q)s", "%(f)s", "%(a)s", "}i)s", "}e)s"):  # URL, referer, agent, headers
-        assert atom not in config["access_log_format"], atom
 
 
 @pytest.fixture

@@ -18,11 +18,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.catalog import UNLISTED, TreatmentCatalog, TreatmentLookupError, load_catalog
-from features.claim_facts import join_codes
+from features.catalog import UNLISTED, TreatmentCatalog, TreatmentLookupError, is_composite, load_catalog
+from features.claim_facts import join_codes, split_codes
 from features.contract import (APPROVED_OUTCOMES, BOOL_FIELDS, CLEAN_COLUMNS, ENUM_VALUES,
-                               FACILITY_TYPES, FALSE_STRINGS, NUMBER_BOUNDS, NUMBER_FIELDS,
-                               OUTCOME_FIELDS, TARGET, TRUE_STRINGS, VISIT_FIELDS,
+                               FACILITY_TYPES, FALSE_STRINGS, MAX_EXACT_INTEGER, NUMBER_BOUNDS,
+                               NUMBER_FIELDS, OUTCOME_FIELDS, TARGET, TRUE_STRINGS, VISIT_FIELDS,
                                default_place_of_service)
 from features.diagnosis import (DiagnosisCodeError, DiagnosisTable, load_table, looks_like_code,
                                 split_joined_codes, validate_codes)
@@ -34,7 +34,6 @@ NO_VALUE = 0  # the slot of a column's distinct values that stands for null or b
 _DATE_SHAPE = r"\d{4}-\d{2}-\d{2}"
 _PLACE_OF_SERVICE_SHAPE = r"\d{2}"
 _BOOL_ALLOWED = "true/false, 1/0 or yes/no (any case)"
-_EXACT_INTEGERS = 2 ** 53  # beyond this a float no longer holds every integer
 
 
 @dataclass(frozen=True)
@@ -118,7 +117,12 @@ def allowed(field: str, catalog: TreatmentCatalog | None = None) -> str:
 
 
 class ClaimsChunk:
-    """Parses one raw chunk: `parse()` returns the clean columns (every row) and the problems."""
+    """Parses one raw chunk: `parse()` returns the clean columns (every row) and the problems.
+
+    Afterwards `warnings` lists what kept rows should be told (an unlisted code, a code the
+    catalog does not list for the given treatment, a shared code left unresolved), as Problems
+    that quarantine nothing.
+    """
 
     def __init__(self, raw: pd.DataFrame, *, history: bool, today: pd.Timestamp,
                  catalog: TreatmentCatalog | None = None, table: DiagnosisTable | None = None):
@@ -129,6 +133,7 @@ class ClaimsChunk:
         self.catalog = catalog or load_catalog()
         self.table = table or load_table()
         self.problems = ProblemList()
+        self.warnings = ProblemList()
 
     def column(self, field: str) -> Distinct:
         return Distinct.of(self.raw[field] if field in self.raw.columns else None, self.rows)
@@ -150,8 +155,8 @@ class ClaimsChunk:
         out = {}
         out["claim_id"] = self.claim_ids()
         out["service_date"] = self.dates("service_date")
-        out["treatment"], out["procedure_code"] = self.treatments()
         out["diagnosis_codes"] = self.diagnoses()
+        out["treatment"], out["procedure_code"] = self.treatments(out["diagnosis_codes"])
         for field in ("plan_type", "benefit_scope", "facility_type"):
             out[field] = self.enum(field)
         out["place_of_service"] = self.places_of_service(out["facility_type"])
@@ -216,7 +221,7 @@ class ClaimsChunk:
         self.problems.add_per_value(field, "not a number", reason, not_number, column)
         usable = finite
         if integer:
-            fractional = finite & ((values != np.floor(values)) | (np.abs(values) > _EXACT_INTEGERS))
+            fractional = finite & ((values != np.floor(values)) | (np.abs(values) > MAX_EXACT_INTEGER))
             self.problems.add_per_value(field, "not an integer", reason, fractional, column)
             usable = finite & ~fractional
         lower, upper = NUMBER_BOUNDS.get(field, (None, None))
@@ -238,12 +243,13 @@ class ClaimsChunk:
         index, categories = pd.factorize(texts)
         return _categorical(column.spread(index), categories)
 
-    def treatments(self) -> tuple[pd.Categorical, pd.Categorical]:
-        """Resolve each distinct (treatment, procedure_code) pair through the catalog once."""
+    def treatments(self, diagnoses: pd.Categorical) -> tuple[pd.Categorical, pd.Categorical]:
+        """Resolve each distinct (treatment, procedure_code) pair through the catalog once; a shared
+        code given alone once per distinct (pair, diagnosis list), as its diagnoses may name it."""
         treatment, code = self.column("treatment"), self.column("procedure_code")
         treatment_texts, code_texts = _as_text(treatment), _as_text(code)
         pair_index, pairs = pd.factorize(treatment.index.astype(np.int64) * len(code.values) + code.index)
-        keys = self.catalog.keys + (UNLISTED,)
+        keys = self.catalog.keys + (UNLISTED,) + self.catalog.composite_keys
         key_position = {key: number for number, key in enumerate(keys)}
         pair_keys = np.full(len(pairs), -1, dtype=np.int64)
         pair_codes = np.empty(len(pairs), dtype=object)
@@ -264,9 +270,42 @@ class ClaimsChunk:
             bad_pairs = np.zeros(len(pairs), dtype=bool)
             bad_pairs[numbers] = True
             self.problems.add(field, kind, reason, bad_pairs[pair_index])
+        row_keys = pair_keys[pair_index]
+        shared = np.array([key >= 0 and is_composite(keys[key]) for key in pair_keys], dtype=bool)[pair_index]
+        if shared.any():
+            row_keys[shared] = self._read_from_diagnoses(pair_index[shared], pair_codes, diagnoses[shared],
+                                                         key_position)
         code_index, code_values = pd.factorize(pair_codes)
-        return (pd.Categorical.from_codes(pair_keys[pair_index], categories=list(keys)),
-                _categorical(code_index[pair_index], code_values))
+        row_codes = code_index[pair_index]
+        self._warn(row_keys, row_codes, keys, code_values)
+        return (pd.Categorical.from_codes(row_keys, categories=list(keys)),
+                _categorical(row_codes, code_values))
+
+    def _read_from_diagnoses(self, pair_index: np.ndarray, pair_codes: np.ndarray, diagnoses: pd.Categorical,
+                             key_position: dict[str, int]) -> np.ndarray:
+        """The keys of rows that give only a shared code: resolved once per distinct (code, codes)."""
+        categories = diagnoses.categories
+        combination_index, combinations = pd.factorize(pair_index.astype(np.int64) * len(categories) + diagnoses.codes)
+        keys = np.empty(len(combinations), dtype=np.int64)
+        for number, combination in enumerate(combinations):
+            pair, codes = divmod(int(combination), len(categories))
+            resolved = self.catalog.resolve(None, pair_codes[pair], split_codes(categories[codes]))
+            keys[number] = key_position[resolved.key]
+        return keys[combination_index]
+
+    def _warn(self, row_keys: np.ndarray, row_codes: np.ndarray, keys: tuple, code_values) -> None:
+        """Record the catalog's warnings of the rows' (key, code) combinations, each asked once."""
+        combination_index, combinations = pd.factorize(row_keys.astype(np.int64) * (len(code_values) + 1) + row_codes)
+        flagged: dict[tuple[str, str, str], np.ndarray] = {}
+        for number, combination in enumerate(combinations):
+            key, code = divmod(int(combination), len(code_values) + 1)
+            if key < 0:  # a quarantined pair has no key to warn about
+                continue
+            for warning in self.catalog.warnings(keys[key], code_values[code] or None):
+                entry = (warning.field, warning.kind, warning.message)
+                flagged.setdefault(entry, np.zeros(len(combinations), dtype=bool))[number] = True
+        for (field, kind, message), per_combination in flagged.items():
+            self.warnings.add(field, kind, f"{field}: {message}", per_combination[combination_index])
 
     def _treatment_problems(self, treatment: str | None, code: str | None) -> list[tuple[str, str, str]]:
         """Every problem of one pair, as (field, kind, reason); empty when it resolves."""
@@ -279,23 +318,9 @@ class ClaimsChunk:
             except TreatmentLookupError as error:
                 if error.field == "procedure_code":
                     problems.append(("procedure_code", "malformed code", str(error)))
-        if problems:
-            return problems
-        try:
-            self.catalog.resolve(treatment, code)
-        except TreatmentLookupError as error:
-            # The catalog's own wording names the code's owners; ours names no value.
-            if error.field == "procedure_code":
-                problems.append(("procedure_code", "disagrees with treatment",
-                                 "procedure_code: belongs to a different catalog treatment than the one given; "
-                                 "give matching treatment and procedure_code, or only one of them"))
-            elif code is None:
-                problems.append(("treatment", "missing value",
-                                 "treatment: a value is required: one of treatment or procedure_code"))
-            else:
-                problems.append(("treatment", "ambiguous procedure code",
-                                 "treatment: a value is required when the procedure code is shared by "
-                                 "several catalog treatments"))
+        if treatment is None and code is None:
+            problems.append(("treatment", "missing value",
+                             "treatment: a value is required: one of treatment or procedure_code"))
         return problems
 
     def diagnoses(self) -> pd.Categorical:

@@ -8,8 +8,11 @@
 A file that cannot be loaded at all (unsupported type, unreadable, a required column missing)
 raises ClaimsFileError before any row is checked. A bad row never stops the load: it goes to the
 quarantine with its data row number (1-based, header excluded), the field and what the field
-allows, and every other row loads. Reasons and the report never quote a value: claims are
-patient data; the quarantine file is where the original values are kept.
+allows, and every other row loads. Only what the contract calls invalid is quarantined: a code
+no catalog row lists, a treatment with a code the catalog does not list for it, and a shared code
+its diagnoses do not settle are kept (and trained on) and counted under warnings. Reasons and the
+report never quote a value: claims are patient data; the quarantine file is where the original
+values are kept.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 from pandas.api.types import union_categoricals
@@ -24,7 +28,8 @@ from pandas.api.types import union_categoricals
 from features.contract import OUTCOME_FIELDS, TREATMENT_FIELDS, VISIT_FIELDS, required_fields
 from training.data.claim_fields import HISTORY_COLUMNS, ClaimsChunk, duplicate_claim_ids
 from training.data.claims_files import ClaimsFileError, open_claims_file
-from training.data.quarantine import count_by_reason, quarantine_frame, quarantined_rows, write_quarantine
+from training.data.quarantine import (Problem, count_by_reason, quarantine_frame, quarantined_rows,
+                                      write_quarantine)
 
 __all__ = ["ClaimsFileError", "LoadReport", "LoadResult", "expected_columns", "format_report",
            "load_claims", "required_columns"]
@@ -41,6 +46,8 @@ class LoadReport:
     rows_quarantined: int
     quarantined_by_reason: dict[str, int]  # "plan_type: unknown value" -> problem lines
     extra_columns: tuple[str, ...] = ()
+    # kept rows the catalog has a word about: "procedure_code: unlisted code" -> rows
+    warnings_by_reason: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """JSON-ready, for logging (e.g. `mlflow.log_dict(report.to_dict(), "load_report.json")`)."""
@@ -52,6 +59,7 @@ class LoadReport:
             "rows_quarantined": self.rows_quarantined,
             "quarantined_by_reason": dict(self.quarantined_by_reason),
             "extra_columns": list(self.extra_columns),
+            "warnings_by_reason": dict(self.warnings_by_reason),
         }
 
 
@@ -83,12 +91,13 @@ def load_claims(path, *, history: bool = True, quarantine_path=None, chunk: int 
     expected = set(expected_columns(history))
     extra = [name for name in raw_claims.columns if name not in expected]
     today = pd.Timestamp.today().normalize()
-    clean_parts, quarantine_parts, counts = [], [], Counter()
+    clean_parts, quarantine_parts, counts, warning_counts = [], [], Counter(), Counter()
     rows_read = rows_quarantined = 0
     earlier_ids = _EarlierClaimIds()
     for raw in raw_claims.chunks:
         extra += [name for name in raw.columns if name not in expected and name not in extra]
-        clean, problems = ClaimsChunk(raw, history=history, today=today).parse()
+        chunk_claims = ClaimsChunk(raw, history=history, today=today)
+        clean, problems = chunk_claims.parse()
         if history:
             repeated = duplicate_claim_ids(clean["claim_id"], earlier_ids.array())
             problems += [repeated] if repeated else []
@@ -97,6 +106,7 @@ def load_claims(path, *, history: bool = True, quarantine_path=None, chunk: int 
         clean_parts.append(clean[~bad])
         quarantine_parts.append(quarantine_frame(problems, raw, rows_read + 1, HISTORY_COLUMNS))
         counts += count_by_reason(problems)
+        warning_counts += _kept_rows_by_reason(chunk_claims.warnings, bad)
         rows_read += len(raw)
         rows_quarantined += int(bad.sum())
     claims = _concat(clean_parts)
@@ -109,10 +119,21 @@ def load_claims(path, *, history: bool = True, quarantine_path=None, chunk: int 
         rows_read=rows_read,
         rows_kept=len(claims),
         rows_quarantined=rows_quarantined,
-        quarantined_by_reason=dict(sorted(counts.items(), key=lambda item: (-item[1], item[0]))),
+        quarantined_by_reason=_by_count(counts),
         extra_columns=tuple(extra),
+        warnings_by_reason=_by_count(warning_counts),
     )
     return LoadResult(claims, quarantine, report)
+
+
+def _kept_rows_by_reason(warnings: list[Problem], quarantined: np.ndarray) -> Counter:
+    """Rows per warning key, counting only rows that are kept."""
+    return Counter({warning.key: int((~quarantined[warning.rows]).sum()) for warning in warnings})
+
+
+def _by_count(counts: Counter) -> dict[str, int]:
+    """Most frequent first, then by key; keys without a row left out."""
+    return dict(sorted(((key, count) for key, count in counts.items() if count), key=lambda item: (-item[1], item[0])))
 
 
 class _EarlierClaimIds:
@@ -166,7 +187,8 @@ def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 def format_report(report: LoadReport) -> str:
     """The report as a small printed table."""
-    width = max([len(key) for key in report.quarantined_by_reason] + [len("rows quarantined")])
+    width = max([len(key) for key in (*report.quarantined_by_reason, *report.warnings_by_reason)]
+                + [len("rows quarantined")])
     lines = [
         f"{'rows read':<{width}}  {report.rows_read:>12,}",
         f"{'rows kept':<{width}}  {report.rows_kept:>12,}",
@@ -175,6 +197,9 @@ def format_report(report: LoadReport) -> str:
     if report.quarantined_by_reason:
         lines += ["", "quarantined by reason (a row with several problems counts under each):"]
         lines += [f"{key:<{width}}  {count:>12,}" for key, count in report.quarantined_by_reason.items()]
+    if report.warnings_by_reason:
+        lines += ["", "warnings by reason (rows kept and trained on; a request would be answered with the warning):"]
+        lines += [f"{key:<{width}}  {count:>12,}" for key, count in report.warnings_by_reason.items()]
     if report.extra_columns:
         lines += ["", f"extra columns, ignored: {', '.join(report.extra_columns)}"]
     return "\n".join(lines)

@@ -21,6 +21,7 @@ from features.contract import OFFICE_FACILITIES, default_place_of_service
 from features.diagnosis import load_table
 from features.pipeline import claims_to_columns
 from features.rules import load_rules
+from training.model.rule_evidence import ANY
 
 FIXABLE_RULES = {"CODING-001"}  # rules a claim can be corrected out of
 MIN_GAIN = 0.01  # advice that moves the probability less than a point is noise
@@ -58,16 +59,15 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
     columns = claims_to_columns(everything)
     # Variants may change the diagnosis codes (diagnosis_specificity, diagnosis_codes), so the
     # facts are per row of `everything`, never copied from a claim to its variants.
-    facts = columns_facts(columns)
-    fired = model.fired_rules(columns, facts)
-    features = model.encode(columns, facts)
+    judged = model.judge(columns, columns_facts(columns))
+    features = model.encode(columns, judged.facts, judged.fired)
     model_probability = model.probability_from_features(features)
-    hard = np.array([rule.rule_id not in FIXABLE_RULES for rule in load_rules().rules])
-    system_probability = np.where(fired.any(axis=1), 0.0, model_probability)
+    unfixable = np.array([rule.rule_id not in FIXABLE_RULES for rule in load_rules().rules])
+    system_probability = model.system_probability(judged, model_probability, columns)
+    evidence = model.evidence()
 
     n = len(claims)
-    excluded = fired[:n].any(axis=1)
-    decisions = model.decide(system_probability[:n], excluded, likely_approved, likely_denied)
+    decisions = model.decide(system_probability[:n], judged.excluded[:n], likely_approved, likely_denied)
     reasons = model.denial_reason_matrix(features[:n])
     by_claim: dict[int, list[tuple[Variant, float]]] = {}
     for offset, variant in enumerate(variants):
@@ -76,15 +76,21 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
     answers = []
     for index, claim in enumerate(claims):
         probability = float(system_probability[index])
-        fired_rules = load_rules().fired_rules(fired[index])
+        fired_rules = load_rules().fired_rules(judged.hard[index])
+        learned_rules = load_rules().fired_rules(judged.fired[index] & ~judged.hard[index])
         treatment = catalog.treatments.get(claim["treatment"])
-        hard_excluded = bool((fired[index] & hard).any())
+        hard_excluded = bool((judged.hard[index] & unfixable).any())
         scored = by_claim.get(index, [])
+        category = str(judged.categories[index])
         answers.append({
             "decision": str(decisions[index]),
             "approval_probability": round(probability, 4),
             "model_probability": round(float(model_probability[index]), 4),
-            "excluded_by": [rule.to_dict() for rule in fired_rules],
+            "excluded_by": [{**rule.to_dict(), "history": _rule_record(evidence, rule, claim["treatment"], category)}
+                            for rule in fired_rules],
+            "rules_learned_from_history": [
+                {**rule.to_dict(), "history": _rule_record(evidence, rule, claim["treatment"], category)}
+                for rule in learned_rules],
             "likely_denial_reasons": _denial_reasons(fired_rules, model.denial_classes, reasons[index], probability),
             "factors": [] if hard_excluded else _factors(claim, probability, scored),
             "recommendations": _recommendations(claim, treatment, probability, scored, hard_excluded, fired_rules),
@@ -258,13 +264,28 @@ def _coverage_conditions_advice(treatment, fired_rules) -> list[dict]:
     }]
 
 
+def _rule_record(evidence, rule, treatment: str, category: str) -> dict:
+    """What the training history said about this rule for claims like this one: the most specific
+    cell it measured (training.model.rule_evidence), and the decision it implies."""
+    cell = evidence.cell_for(rule.rule_id, str(treatment), category)
+    if cell is None:
+        return {"level": "rule", "claims": 0, "paid": 0, "paid_share": None, "interval": None,
+                "decision": "hard", "evidence": "no history"}
+    level = "rule" if cell.treatment == ANY else "treatment" if cell.category == ANY else "treatment and diagnosis category"
+    return {"level": level, "claims": cell.fired, "paid": cell.paid,
+            "paid_share": round(cell.paid_share, 4) if cell.fired else None,
+            "interval": [round(cell.ci_low, 4), round(cell.ci_high, 4)] if cell.fired else None,
+            "decision": cell.decision, "evidence": cell.evidence}
+
+
 def _denial_reasons(fired_rules, classes, shares: np.ndarray, probability: float) -> list[dict]:
     if fired_rules:
         seen, reasons = set(), []
         for rule in fired_rules:
             if rule.carc not in seen:
                 seen.add(rule.carc)
-                reasons.append({"carc": rule.carc, "description": describe_carc(rule.carc), "probability": 1.0})
+                reasons.append({"carc": rule.carc, "description": describe_carc(rule.carc),
+                                "probability": round(1.0 - probability, 4)})
         return reasons[:TOP_REASONS]
     top = np.argsort(-shares)[:TOP_REASONS]
     return [{"carc": classes[i], "description": describe_carc(classes[i]) if classes[i] != "other" else "Other reasons",

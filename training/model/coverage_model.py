@@ -4,6 +4,11 @@ Batch callers use `score_frame` (a DataFrame in, one row out per claim). The ser
 `answer_claims` (canonical claim dicts in, full answers out), which never builds a DataFrame: the
 claims and all their what-if variants are encoded as plain arrays and scored in one call. Both
 work out the claims' diagnosis facts once, for the rules, and hand them to the features.
+
+Which rules are hard is the training history's word (training.model.rule_evidence): a rule the
+payer's history contradicts for a treatment (or diagnosis category) is an input of the
+classifier there (`rule__<id>`, 1 where it fires, constrained never to raise the probability),
+and a claim a hard rule excludes gets the rule's smoothed paid share in the history.
 Persistence is skops (no bare pickle) plus a JSON metadata file.
 """
 from __future__ import annotations
@@ -24,6 +29,7 @@ from features.pipeline import encode_claims
 from features.rules import load_rules
 from training.model import advice
 from training.model.params import ModelParams
+from training.model.rule_evidence import EvidenceParams, RuleEvidence, primary_categories
 from training.model.tree_scoring import CompiledForest, LinearSoftmax, isotonic_map
 
 MODEL_FILE = "model.skops"
@@ -35,6 +41,7 @@ METADATA_FILE = "metadata.json"
 # "builtins.": a model file naming builtins.exec or builtins.getattr (as a FunctionTransformer's func,
 # say) would pass, and no model we save holds a builtins type.
 TRUSTED_MODULE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "features.")
+RULE_INPUT_PREFIX = "rule__"  # the classifier input of a rule the history made learned: rule__<rule_id>
 
 
 def trusted_type(name: str) -> bool:
@@ -62,23 +69,56 @@ class CoverageModel:
     denial_classes: list = field(default_factory=list)
     training_profile: dict = field(default_factory=dict)
     metadata: dict = field(default_factory=dict)
+    rule_evidence: RuleEvidence | None = None  # None: no history, every rule hard
     _compiled_cache: tuple | None = field(default=None, repr=False, compare=False)
 
     # -- rules -------------------------------------------------------------------------------
     def fired_rules(self, columns: dict[str, np.ndarray], facts: DiagnosisFacts | None = None) -> np.ndarray:
-        """Claims x rules boolean matrix. facts: columns_facts(columns), when the caller has them
-        (it computes them once for the rules and the features)."""
+        """Claims x rules boolean matrix of every rule whose condition holds, hard or learned.
+        facts: columns_facts(columns), when the caller has them (computed once for rules and features)."""
         facts = columns_facts(columns) if facts is None else facts
         return load_rules().fire(columns["treatment"], facts, columns["benefit_limit"], columns["benefit_used"])
 
+    def evidence(self) -> RuleEvidence:
+        if self.rule_evidence is None:
+            self.rule_evidence = RuleEvidence(load_rules(), EvidenceParams(), {})
+        return self.rule_evidence
+
+    def judge(self, columns: dict[str, np.ndarray], facts: DiagnosisFacts | None = None) -> "RuleJudgement":
+        """Which rules fire, which of them are hard for these claims, and what an excluded claim gets."""
+        facts = columns_facts(columns) if facts is None else facts
+        fired = self.fired_rules(columns, facts)
+        categories = primary_categories(columns["diagnosis_codes"])
+        hard, shares = self.evidence().judge(fired, columns["treatment"], categories)
+        return RuleJudgement(facts, fired, hard, self.evidence().excluded_probability(hard, shares), categories)
+
     def excluded(self, claims: pd.DataFrame) -> np.ndarray:
-        return self.fired_rules(frame_to_columns(claims)).any(axis=1)
+        return self.judge(frame_to_columns(claims)).excluded
+
+    def system_probability(self, judged: "RuleJudgement", model_probability: np.ndarray,
+                           columns: dict[str, np.ndarray]) -> np.ndarray:
+        """The answer: an excluded claim's smoothed paid share, else the classifier's probability,
+        never below what the claim's excluded twin would get (see training.model.rule_evidence)."""
+        floor = self.evidence().floor(columns["treatment"], judged.categories,
+                                      ~np.isnan(np.asarray(columns["benefit_limit"], dtype=float)))
+        return np.where(judged.excluded, judged.excluded_probability, np.maximum(model_probability, floor))
+
+    @property
+    def rule_inputs(self) -> list[str]:
+        """The rules the classifier reads as inputs (learned somewhere in the training history)."""
+        return [name[len(RULE_INPUT_PREFIX):] for name in self.feature_names if name.startswith(RULE_INPUT_PREFIX)]
 
     # -- model -------------------------------------------------------------------------------
-    def encode(self, claims: pd.DataFrame | dict, facts: DiagnosisFacts | None = None) -> np.ndarray:
-        """The feature matrix. facts: the claims' columns_facts, when the rules already needed them."""
+    def encode(self, claims: pd.DataFrame | dict, facts: DiagnosisFacts | None = None,
+               fired: np.ndarray | None = None) -> np.ndarray:
+        """The feature matrix. facts and fired: the claims' columns_facts and fired rules, when the
+        caller already has them."""
         columns = claims if isinstance(claims, dict) else frame_to_columns(claims)
-        return np.asarray(encode_claims(self.feature_pipeline, columns, facts), dtype=np.float32)
+        features = np.asarray(encode_claims(self.feature_pipeline, columns, facts), dtype=np.float32)
+        if not self.rule_inputs:
+            return features
+        fired = self.fired_rules(columns, facts) if fired is None else fired
+        return np.hstack([features, rule_input_columns(fired, self.rule_inputs)])
 
     def probability_from_features(self, features: np.ndarray, threads: int | None = None) -> np.ndarray:
         raw = self._compiled()[0].probability(features, threads)
@@ -90,6 +130,14 @@ class CoverageModel:
             denial = LinearSoftmax.from_pipeline(self.denial_model) if self.denial_model is not None else None
             self._compiled_cache = (CompiledForest.from_classifier(self.classifier), denial)
         return self._compiled_cache
+
+    def served_probability(self, claims: pd.DataFrame) -> np.ndarray:
+        """The answer's approval probability for every claim, without the denial reasons' cost
+        (what plots and reviews show)."""
+        columns = frame_to_columns(claims)
+        judged = self.judge(columns)
+        model_probability = self.probability_from_features(self.encode(columns, judged.facts, judged.fired))
+        return self.system_probability(judged, model_probability, columns)
 
     def model_probability(self, claims: pd.DataFrame | dict) -> np.ndarray:
         """The calibrated classifier alone, ignoring the rules."""
@@ -117,32 +165,31 @@ class CoverageModel:
     def score_frame(self, claims: pd.DataFrame, threads: int | None = None) -> pd.DataFrame:
         """Batch scoring: the whole system (rules + model) as it serves, one row per claim.
 
-        Only claims no rule excludes reach the classifier and the denial model (their
+        Only claims no hard rule excludes reach the classifier and the denial model (their
         `model_probability` is NaN otherwise): in demo history that skips three claims in five.
         `threads` lets a batch job use every core for the trees; the service leaves it None,
         since each gunicorn worker must keep native pools at one thread.
         """
         columns = frame_to_columns(claims)
-        facts = columns_facts(columns)
-        fired = self.fired_rules(columns, facts)
-        excluded = fired.any(axis=1)
+        judged = self.judge(columns)
+        excluded = judged.excluded
         kept = np.flatnonzero(~excluded)
         model_probability = np.full(len(claims), np.nan)
         top_reason = np.full(len(claims), "", dtype=object)
         if len(kept):
             kept_columns = {name: values[kept] for name, values in columns.items()}
-            features = self.encode(kept_columns, facts_of_rows(facts, kept))
+            features = self.encode(kept_columns, facts_of_rows(judged.facts, kept), judged.fired[kept])
             model_probability[kept] = self.probability_from_features(features, threads)
             if self.denial_classes:
                 with threadpool_limits(limits=threads) if threads else nullcontext():  # BLAS matmul
                     reasons = self.denial_reason_matrix(features)
                 top_reason[kept] = np.asarray(self.denial_classes, dtype=object)[reasons.argmax(axis=1)]
-        probability = np.where(excluded, 0.0, model_probability)
+        probability = self.system_probability(judged, np.nan_to_num(model_probability), columns)
         rules = load_rules().rules
         rule_carc = np.array([rule.carc for rule in rules], dtype=object)
-        top_reason = np.where(excluded, rule_carc[fired.argmax(axis=1)], top_reason)
-        # Claims share few combinations of fired rules: name each combination once.
-        bits = fired.astype(np.int64) @ (np.int64(1) << np.arange(len(rules), dtype=np.int64))
+        top_reason = np.where(excluded, rule_carc[judged.hard.argmax(axis=1)], top_reason)
+        # Claims share few combinations of hard rules: name each combination once.
+        bits = judged.hard.astype(np.int64) @ (np.int64(1) << np.arange(len(rules), dtype=np.int64))
         patterns, inverse = np.unique(bits, return_inverse=True)
         names = np.array([";".join(rule.rule_id for i, rule in enumerate(rules) if pattern >> i & 1)
                           for pattern in patterns], dtype=object)
@@ -171,6 +218,9 @@ class CoverageModel:
         metadata = {"params": asdict(self.params), "feature_names": self.feature_names,
                     "denial_classes": self.denial_classes, "training_profile": self.training_profile,
                     "rules_version": load_rules().version, **self.metadata}
+        if self.rule_evidence is not None:
+            metadata["rule_evidence"] = {"params": asdict(self.rule_evidence.params),
+                                         "rows": self.rule_evidence.to_rows()}
         (directory / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=str))
         return directory
 
@@ -184,7 +234,37 @@ class CoverageModel:
         estimators = skops.io.load(directory / MODEL_FILE, trusted=untrusted)
         metadata = json.loads((directory / METADATA_FILE).read_text())
         params = ModelParams(**metadata.pop("params"))
+        evidence = metadata.pop("rule_evidence", None)
+        rule_evidence = (RuleEvidence.from_rows(load_rules(), evidence["rows"], evidence["params"])
+                         if evidence is not None else None)
         return cls(params=params, feature_names=metadata.pop("feature_names"),
                    denial_classes=metadata.pop("denial_classes"), training_profile=metadata.pop("training_profile"),
-                   metadata=metadata, **estimators)
+                   metadata=metadata, rule_evidence=rule_evidence, **estimators)
 
+
+@dataclass(frozen=True)
+class RuleJudgement:
+    """What the rules say about a set of claims (aligned arrays, one row per claim)."""
+
+    facts: DiagnosisFacts
+    fired: np.ndarray  # every rule whose condition holds
+    hard: np.ndarray  # those the training history keeps hard for the claim's treatment and diagnosis
+    excluded_probability: np.ndarray  # the smoothed paid share an excluded claim gets; NaN elsewhere
+    categories: np.ndarray  # the primary diagnosis code's 3-character category
+
+    @property
+    def excluded(self) -> np.ndarray:
+        return self.hard.any(axis=1)
+
+
+def rule_input_columns(fired: np.ndarray, rule_ids: list[str]) -> np.ndarray:
+    """The `rule__<id>` inputs: 1 where the rule fires (0 for a rule no longer in the table)."""
+    positions = {rule.rule_id: column for column, rule in enumerate(load_rules().rules)}
+    columns = [fired[:, positions[rule_id]] if rule_id in positions else np.zeros(len(fired), dtype=bool)
+               for rule_id in rule_ids]
+    return np.column_stack(columns).astype(np.float32)
+
+
+def evidence_params(params: ModelParams) -> EvidenceParams:
+    return EvidenceParams(tolerance=params.rule_tolerance, min_fired=params.rule_min_fired,
+                          prior_share=params.rule_prior_share, prior_strength=params.rule_prior_strength)

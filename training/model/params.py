@@ -31,3 +31,8 @@ class ModelParams:
     student_max_leaf_nodes: int = 127
     teacher_max_leaf_nodes: int = 31
     teacher_categories: bool = True  # teachers also read each one-hot block as one categorical column
+    # How the training history decides each exclusion rule (training.model.rule_evidence)
+    rule_tolerance: float = 0.05  # a paid share the payer's errors could explain
+    rule_min_fired: int = 30  # fewer fired claims cannot tell: the level above decides
+    rule_prior_share: float = 0.01  # an excluded claim's probability when the rule has no history
+    rule_prior_strength: float = 20.0  # pseudo-claims pulling a cell's paid share toward its parent's

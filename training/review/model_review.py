@@ -302,11 +302,6 @@ def reliability_figure(scores_by_label: dict[str, pd.DataFrame], bins: int = ECE
 
 
 # -- feature effects ----------------------------------------------------------------------------
-def _served(model, claims: pd.DataFrame) -> np.ndarray:
-    """The served probability (0 where a rule excludes) without the denial-reason model's cost."""
-    return np.where(model.excluded(claims), 0.0, model.model_probability(claims))
-
-
 def monotonic_check(model, claims: pd.DataFrame) -> pd.DataFrame:
     """Flip each monotonic input from False to True on every claim that lacks it: how many
     claims' classifier probability went down (must be 0), and by how much the rest moved."""
@@ -374,14 +369,14 @@ def permutation_importance_table(model, claims: pd.DataFrame, sample_rows: int =
     y = sample[TARGET].to_numpy(dtype=bool)
     if y.all() or not y.any():
         raise ReviewInputError("permutation importance needs approved and denied claims in the sample")
-    baseline = roc_auc_score(y, _served(model, sample))
+    baseline = roc_auc_score(y, model.served_probability(sample))
     rng = np.random.default_rng(seed)
     shuffled = []
     for group, columns in PERMUTATION_GROUPS.items():
         for _ in range(repeats):
             order = rng.permutation(len(sample))
             shuffled.append(sample.assign(**{name: sample[name].to_numpy()[order] for name in columns}))
-    served = _served(model, pd.concat(shuffled, ignore_index=True)).reshape(len(shuffled), len(sample))
+    served = model.served_probability(pd.concat(shuffled, ignore_index=True)).reshape(len(shuffled), len(sample))
     drops = baseline - np.array([roc_auc_score(y, row) for row in served]).reshape(len(PERMUTATION_GROUPS), repeats)
     return pd.DataFrame({"input": list(PERMUTATION_GROUPS), "auc_drop": drops.mean(axis=1),
                          "auc_drop_std": drops.std(axis=1)}).sort_values("auc_drop", ascending=False,
@@ -403,6 +398,23 @@ def rule_firing_table(model, claims: pd.DataFrame) -> pd.DataFrame:
                  "fires": int(excluded.sum()), "share": float(excluded.mean()) if len(claims) else 0.0,
                  "only_rule": int((fired.sum(axis=1) == 1).sum()), "paid": int((excluded & paid).sum())})
     return pd.DataFrame(rows)
+
+
+def rule_evidence_table(model) -> pd.DataFrame:
+    """Each rule as the model's training history measured it (training.model.rule_evidence): per
+    rule, per rule and treatment, and every learned cell, with its decision (hard or learned)."""
+    columns = ["rule_id", "treatment", "category", "fired", "paid", "paid_share", "ci_low", "ci_high",
+               "decision", "evidence", "smoothed_share"]
+    return pd.DataFrame(model.evidence().summary_rows(), columns=columns)
+
+
+def learned_pairings(model) -> pd.DataFrame:
+    """Treatment and diagnosis-category pairings outside the catalog's covered list that the
+    history pays clearly more often than by mistake: for a policy analyst to confirm in the catalog."""
+    table = rule_evidence_table(model)
+    pairings = table[(table["decision"] == "learned") & (table["evidence"] == "contradicted")
+                     & (table["category"] != "*")]
+    return pairings.sort_values("fired", ascending=False, ignore_index=True)
 
 
 def excluded_but_paid(model, claims: pd.DataFrame) -> pd.DataFrame:

@@ -1,15 +1,7 @@
 """The compiled tree walk and the denial model's matrix product equal sklearn on the real model."""
 import numpy as np
-import pytest
 
 from training.model.tree_scoring import isotonic_map
-
-OUTCOME_COLUMNS = ["outcome", "paid_amount", "denial_reason", "approved"]
-
-
-@pytest.fixture(scope="module")
-def test_claims(better_split):
-    return better_split.test.drop(columns=OUTCOME_COLUMNS, errors="ignore").reset_index(drop=True)
 
 
 def test_compiled_forest_equals_sklearn(champion_model, test_claims):

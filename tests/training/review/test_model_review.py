@@ -173,3 +173,13 @@ def test_a_malformed_review_decision_is_refused(client, trained_store, decision,
 
 
 # -- claims profile ----------------------------------------------------------------------------
+
+
+def test_the_rule_evidence_table_shows_every_rule_that_fired_with_its_decision(champion_model):
+    table = review.rule_evidence_table(champion_model)
+    rule_rows = table[table["treatment"] == "*"]
+    assert set(rule_rows["rule_id"]) <= {rule.rule_id for rule in load_rules().rules}
+    assert (rule_rows["fired"] > 0).all() and set(table["decision"]) <= {"hard", "learned"}
+    assert ((table["ci_low"] <= table["paid_share"]) & (table["paid_share"] <= table["ci_high"])).all()
+    pairings = review.learned_pairings(champion_model)
+    assert (pairings["decision"] == "learned").all() and (pairings["category"] != "*").all()

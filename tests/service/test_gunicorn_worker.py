@@ -1,5 +1,5 @@
-"""Requests gunicorn cannot parse get the service's JSON error, and neither the answer nor any log
-line quotes what the client sent (service/gunicorn_worker.py)."""
+"""The service's gunicorn worker (service/gunicorn_worker.py): requests gunicorn cannot parse get the
+service's JSON error, and neither the answer nor any log line quotes what the client sent."""
 from __future__ import annotations
 
 import json

@@ -1,5 +1,6 @@
-"""Real training runs on a temporary MLflow store (see conftest.py): what a run records, the
-champion/challenger gate, monotonic constraints, the exported bundle, and inputs that must fail."""
+"""Real training runs (training.train.run_training) on the session's MLflow store (tests/stores.py):
+what a run records, the champion/challenger gate, monotonic constraints, the exported bundle, and
+inputs that must fail."""
 from __future__ import annotations
 
 import json
@@ -11,10 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from service.cli import main
-from training.data.requests import InvalidClaimsError, clean_request_frame
 from training.model.artifacts import ModelIntegrityError, file_sha256, load_model, verify_bundle, version_for_alias
-from training.model.mlflow_store import CHALLENGER, CHAMPION, PREVIOUS, REGISTERED_MODEL, alias_uri, tracking
-from training.registry import input_example
+from training.model.mlflow_store import CHALLENGER, CHAMPION, PREVIOUS, REGISTERED_MODEL
 from training.train import TrainingInputError, run_training
 
 pytestmark = pytest.mark.slow  # the session fixture trains three real models (~30 s)
@@ -125,26 +124,6 @@ def test_exported_bundle_loads_verified_and_matches_the_registry_model(trained_s
     pd.testing.assert_frame_equal(bundle_model.score_frame(claims), champion_model.score_frame(claims))
 
 
-def test_the_registry_pyfunc_answers_a_made_up_claim_like_the_bundle(trained_store):
-    import mlflow
-
-    with tracking(trained_store.uri):
-        pyfunc = mlflow.pyfunc.load_model(alias_uri(CHAMPION))
-    assert pyfunc.metadata.signature is not None
-    answer = pyfunc.predict(input_example())
-    bundle_model = load_model(trained_store.models_dir / "champion").model
-
-    clean, rejected = clean_request_frame(input_example())
-    assert rejected.empty
-    expected = bundle_model.score_frame(clean)
-    assert answer["approval_probability"].iloc[0] == pytest.approx(expected["approval_probability"].iloc[0])
-    assert answer["decision"].iloc[0] == expected["decision"].iloc[0]
-
-    with pytest.raises(InvalidClaimsError, match="row 2, plan_type") as raised:
-        pyfunc.predict(pd.concat([input_example(), input_example().assign(plan_type="platinum")], ignore_index=True))
-    assert "platinum" not in str(raised.value)  # request values are patient data: never echoed
-
-
 @pytest.mark.parametrize("tamper", ["change", "add", "remove"])
 def test_a_tampered_bundle_is_refused(trained_store, tmp_path, tamper):
     copy = tmp_path / "bundle"
@@ -197,3 +176,11 @@ def test_no_promote_registers_a_challenger_and_runs_no_gate(trained_store, tmp_p
     assert client.get_model_version(REGISTERED_MODEL, "1").tags["gate_decision"] == "skipped"
     assert client.get_run(result.run_id).data.tags["gate_decision"] == "skipped"
     assert np.isfinite(result.metrics["test_auc"])
+
+
+def test_training_params_are_logged_flat_with_a_prefix_per_part(quick_training_params):
+    flat = quick_training_params().flat()
+    assert (flat["model_max_iter"], flat["model_teachers"]) == (120, 3)
+    assert (flat["gate_max_auc_drop"], flat["gate_max_ece_rise"]) == (0.005, 0.005)
+    assert (flat["validation_fraction"], flat["test_fraction"], flat["evaluation_ece_bins"]) == (0.1, 0.2, 15)
+    assert not [key for key in flat if key.split("_")[0] not in ("model", "gate", "evaluation", "validation", "test")]
