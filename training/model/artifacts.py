@@ -42,7 +42,7 @@ import numpy as np
 
 from training.model.coverage_model import METADATA_FILE as SAVED_METADATA_FILE, MODEL_FILE, CoverageModel
 from training.model.mlflow_store import (CHAMPION, REGISTERED_MODEL, TrackingStoreError, alias_uri, mlflow_client,
-                                         resolve_tracking_uri)
+                                         quiet_artifact_downloads, resolve_tracking_uri, tracking)
 
 ARTIFACT_KEY = "coverage_model"  # the logged pyfunc's artifact that holds the saved CoverageModel
 MODEL_SHA256_TAG = "model_sha256"  # model-version tag: the expected sha256 of model.skops
@@ -169,19 +169,19 @@ def download_model_version(client, tracking_uri: str, name: str, version: str, i
     return saved_model_folder(local)
 
 
-def test_metrics(metrics: dict) -> dict[str, float]:
+def overall_test_metrics(metrics: dict) -> dict[str, float]:
     """The overall test metrics (`test_auc`, ...), not the per-slice ones (`test_auc__plan_hmo`)."""
     return {key: float(value) for key, value in sorted(metrics.items())
             if key.startswith("test_") and "__" not in key and value is not None and np.isfinite(value)}
 
 
-def _run_test_metrics(client, run_id: str | None) -> dict[str, float]:
+def _run_overall_test_metrics(client, run_id: str | None) -> dict[str, float]:
     from mlflow.exceptions import MlflowException
 
     if not run_id:
         return {}
     try:
-        return test_metrics(client.get_run(run_id).data.metrics)
+        return overall_test_metrics(client.get_run(run_id).data.metrics)
     except MlflowException:
         return {}
 
@@ -206,7 +206,7 @@ def _load_registered(uri: str, tracking_uri: str) -> LoadedModel:
     details = {
         "run_id": version.run_id,
         "trained_at": model.metadata.get("trained_at"),
-        "metrics": _run_test_metrics(client, version.run_id) or test_metrics(model.metadata.get("metrics", {})),
+        "metrics": _run_overall_test_metrics(client, version.run_id) or overall_test_metrics(model.metadata.get("metrics", {})),
         "trained_with_rules_version": model.metadata.get("rules_version"),
         "source": "registry",
         "model_uri": f"models:/{name}/{number}",
@@ -217,14 +217,19 @@ def _load_registered(uri: str, tracking_uri: str) -> LoadedModel:
     return LoadedModel(model, name, number, alias or None, details)
 
 
-def _load_logged(uri: str, tracking_uri: str) -> LoadedModel:
-    """A model logged in a run (`runs:/...`) or any other MLflow artifact URI."""
+def _load_logged(uri: str, tracking_uri: str | None) -> LoadedModel:
+    """A model logged in a run (`runs:/...`), any other MLflow artifact URI, or (tracking_uri None)
+    a local MLflow model folder, which needs no tracking store."""
     import mlflow
 
-    mlflow_client(tracking_uri)  # quiets the download bar
+    quiet_artifact_downloads()
     with tempfile.TemporaryDirectory(prefix="medspa-model-") as scratch:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=scratch,
-                                                         tracking_uri=tracking_uri))
+        if tracking_uri is None:
+            local = Path(shutil.copytree(uri, Path(scratch) / "model"))
+        else:
+            with tracking(tracking_uri):  # MLflow 3 resolves runs:/ through its global tracking URI
+                local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=scratch,
+                                                                 tracking_uri=tracking_uri))
         model_dir = saved_model_folder(local)
         digest = file_sha256(model_dir / MODEL_FILE)
         model = CoverageModel.load(model_dir)
@@ -245,7 +250,7 @@ def _load_bundle(path: Path) -> LoadedModel:
     details = {
         "run_id": metadata.get("run_id"),
         "trained_at": metadata.get("trained_at") or model.metadata.get("trained_at"),
-        "metrics": test_metrics(metadata.get("metrics") or model.metadata.get("metrics", {})),
+        "metrics": overall_test_metrics(metadata.get("metrics") or model.metadata.get("metrics", {})),
         "trained_with_rules_version": metadata.get("rules_version") or model.metadata.get("rules_version"),
         "source": "bundle",
         "bundle": bundle.name,
@@ -266,7 +271,7 @@ def _load_folder(path: Path) -> LoadedModel:
                    "trained_at": model.metadata.get("trained_at"), "loaded_at": now_utc()}
         return LoadedModel(model, REGISTERED_MODEL, "unregistered", None, details)
     if (path / "MLmodel").is_file():
-        return _load_logged(str(path.resolve()), resolve_tracking_uri())
+        return _load_logged(str(path.resolve()), None)
     raise ModelSourceError(f"{path}: neither a model bundle, a models folder with a {CHAMPION_LINK!r} link, "
                            "a saved model nor an MLflow model folder")
 

@@ -69,11 +69,15 @@ def tracking(uri: str):
 
     Yields a client for the same store. A sqlite store's folder is created on entry."""
     import mlflow
+    from mlflow.tracking._model_registry import utils as registry_utils
 
     database = sqlite_path(uri)
     if database is not None:  # sqlite creates the file, not its folder
         database.parent.mkdir(parents=True, exist_ok=True)
-    before_tracking, before_registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    # An unset URI is restored as unset, not as MLflow's resolved default (<cwd>/mlflow.db, where
+    # later MLflow calls would write); MLflow offers no public reader of the registry's own setting.
+    before_tracking = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
+    before_registry = registry_utils._registry_uri
     before_bar = os.environ.get(_ARTIFACT_PROGRESS)
     # mlflow.set_tracking_uri also writes MLFLOW_TRACKING_URI into the environment: without
     # restoring it, code after this block (a gunicorn started by bootstrap) would see MLflow's

@@ -85,8 +85,6 @@ def global_store_elsewhere(tmp_path, monkeypatch) -> Path:
     mlflow.set_tracking_uri(before)
 
 
-@pytest.mark.xfail(strict=True, reason="source bug: MLflow 3 resolves a runs:/ model through MLflow's global tracking "
-                                       "URI, not the one load_model is given (and creates a store there)")
 def test_a_run_uri_loads_the_model_logged_in_that_run(trained_store, client, global_store_elsewhere):
     worse = trained_store.runs["worse"]
     uri = f"runs:/{worse.run_id}/model"
@@ -133,8 +131,6 @@ def test_an_mlflow_model_folder_loads_unregistered(trained_store, client, tmp_pa
     assert loaded.details["model_sha256"] == registry_sha256(client, version(trained_store, "better"))
 
 
-@pytest.mark.xfail(strict=True, reason="source bug: loading a local MLflow model folder opens a client on the "
-                                       "configured store, which creates it (var/mlflow.db by default)")
 def test_loading_an_mlflow_model_folder_creates_no_tracking_store(trained_store, client, tmp_path, monkeypatch):
     folder = mlflow_model_folder(trained_store, client, tmp_path)
     absent = tmp_path / "absent" / "mlflow.db"

@@ -97,8 +97,6 @@ def test_tracking_points_mlflow_at_the_store_then_restores_its_uris_and_the_envi
     assert os.environ.get("MLFLOW_TRACKING_URI") == environment
 
 
-@pytest.mark.xfail(strict=True, reason="source bug: tracking() restores an unset tracking URI as MLflow's resolved "
-                                       "default, <cwd>/mlflow.db, where later MLflow calls in the process then write")
 def test_tracking_leaves_mlflows_tracking_uri_unset_when_it_was(tmp_path, monkeypatch):
     import mlflow
 
