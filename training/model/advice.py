@@ -86,11 +86,8 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
             "decision": str(decisions[index]),
             "approval_probability": round(probability, 4),
             "model_probability": round(float(model_probability[index]), 4),
-            "excluded_by": [{**rule.to_dict(), "history": _rule_record(evidence, rule, claim["treatment"], category)}
-                            for rule in fired_rules],
-            "rules_learned_from_history": [
-                {**rule.to_dict(), "history": _rule_record(evidence, rule, claim["treatment"], category)}
-                for rule in learned_rules],
+            "excluded_by": _with_history(fired_rules, evidence, claim["treatment"], category),
+            "rules_learned_from_history": _with_history(learned_rules, evidence, claim["treatment"], category),
             "likely_denial_reasons": _denial_reasons(fired_rules, model.denial_classes, reasons[index], probability),
             "factors": [] if hard_excluded else _factors(claim, probability, scored),
             "recommendations": _recommendations(claim, treatment, probability, scored, hard_excluded, fired_rules),
@@ -262,6 +259,10 @@ def _coverage_conditions_advice(treatment, fired_rules) -> list[dict]:
         "probability_after": None,
         "gain": None,
     }]
+
+
+def _with_history(rules, evidence, treatment: str, category: str) -> list[dict]:
+    return [{**rule.to_dict(), "history": _rule_record(evidence, rule, treatment, category)} for rule in rules]
 
 
 def _rule_record(evidence, rule, treatment: str, category: str) -> dict:

@@ -99,9 +99,12 @@ class CoverageModel:
                            columns: dict[str, np.ndarray]) -> np.ndarray:
         """The answer: an excluded claim's smoothed paid share, else the classifier's probability,
         never below what the claim's excluded twin would get (see training.model.rule_evidence)."""
-        floor = self.evidence().floor(columns["treatment"], judged.categories,
-                                      ~np.isnan(np.asarray(columns["benefit_limit"], dtype=float)))
-        return np.where(judged.excluded, judged.excluded_probability, np.maximum(model_probability, floor))
+        kept = ~judged.excluded  # only these need their twin's floor: batch files exclude most claims
+        probability = judged.excluded_probability.copy()
+        floor = self.evidence().floor(np.asarray(columns["treatment"], dtype=object)[kept], judged.categories[kept],
+                                      ~np.isnan(np.asarray(columns["benefit_limit"], dtype=float)[kept]))
+        probability[kept] = np.maximum(np.asarray(model_probability)[kept], floor)
+        return probability
 
     @property
     def rule_inputs(self) -> list[str]:
