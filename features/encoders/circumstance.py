@@ -143,7 +143,7 @@ class CircumstanceEncoder(BaseClaimsEncoder):
     def encode_columns(self, columns: Mapping) -> np.ndarray:
         """{each of INPUT_COLUMNS: 1-D array} -> (n, k) float32."""
         place_width = len(self.facility_types_) + len(self._PLACE_FLAGS) + len(self.place_of_service_codes_) + 1
-        required = self._required_documents()
+        required = self.REQUIRED_DOCUMENTS
         # the place block, then the treatment's document requirements, minimum weeks between and minimum age
         place = rows_per_combination(self._place_row, place_width + len(required) + 2, columns["treatment"],
                                      columns["facility_type"], columns["benefit_scope"], columns["place_of_service"])
@@ -185,16 +185,12 @@ class CircumstanceEncoder(BaseClaimsEncoder):
         is_office = facility in self.office_facilities_
         allowed = self.setting_facilities_.get(key)
         row = self.treatment_keys_.index(key) if key in self.treatment_keys_ else -1
-        requirements = self.treatment_requirements_[row].tolist() if self._required_documents() else []
+        requirements = self.treatment_requirements_[row].tolist()
         return [*one_hot(self.facility_types_, facility), is_office,
                 scope == "comprehensive" or (scope == "office_only" and is_office),
                 allowed is None or facility in allowed,
                 *one_hot(self.place_of_service_codes_, read_text(place_of_service), other=True),
                 *requirements, *self.treatment_limits_[row].tolist()]
-
-    def _required_documents(self) -> tuple:
-        """REQUIRED_DOCUMENTS, or none for an encoder fitted before they existed (its model lacks them)."""
-        return self.REQUIRED_DOCUMENTS if hasattr(self, "treatment_requirements_") else ()
 
     def one_hot_groups(self) -> dict[str, list[str]]:
         return {"facility_type": [f"facility_type_{f}" for f in self.facility_types_],
@@ -203,5 +199,5 @@ class CircumstanceEncoder(BaseClaimsEncoder):
 
     def _output_names(self) -> list[str]:
         groups = self.one_hot_groups()
-        return [*self.DOCUMENTS, *(name for name, _, _ in self._required_documents()), *self._VISIT,
+        return [*self.DOCUMENTS, *(name for name, _, _ in self.REQUIRED_DOCUMENTS), *self._VISIT,
                 *groups["facility_type"], *self._PLACE_FLAGS, *groups["place_of_service"], *self._MONEY_AND_AGE]

@@ -115,7 +115,7 @@ class DiagnosisEncoder(BaseClaimsEncoder):
         codes_table = load_table().codes
         uniques, inverse = distinct_values(columns["diagnosis_codes"])
         n_chapters, other = len(ICD10CM_CHAPTERS), len(self.categories_)
-        code_index = getattr(self, "code_index_", {})  # models fitted before full codes had none
+        code_index = self.code_index_
         first_code = n_chapters + other + 1
         table = np.zeros((len(uniques), first_code + len(code_index)), dtype=np.float32)
         unknown = np.zeros(len(uniques), dtype=bool)
@@ -152,7 +152,7 @@ class DiagnosisEncoder(BaseClaimsEncoder):
     def _output_names(self) -> list[str]:
         return [*(f"chapter_{number:02d}" for number in ICD10CM_CHAPTERS),
                 *(f"category_{c}" for c in self.categories_), "category_other",
-                *(f"code_{code}" for code in getattr(self, "codes_", ())), *FACT_NAMES]
+                *(f"code_{code}" for code in self.codes_), *FACT_NAMES]
 
 
 def _split_codes(value) -> list[str]:

@@ -167,13 +167,17 @@ class RuleEvidence:
     def to_rows(self) -> list[dict]:
         return [cell.to_dict() for cell in self.cells.values()]
 
+    def summary_cells(self) -> list[Cell]:
+        """The rule and rule x treatment cells the rule fired on, and every learned cell, rule by rule."""
+        cells = [cell for cell in self.cells.values()
+                 if cell.fired and (cell.category == ANY or cell.decision == LEARNED)]
+        return sorted(cells, key=lambda cell: (cell.rule_id, cell.treatment != ANY, -cell.fired))
+
     def summary_rows(self) -> list[dict]:
-        """The rule and rule x treatment rows the rule fired on, and every learned cell, JSON-ready."""
-        rows = [cell for cell in self.cells.values()
-                if cell.fired and (cell.category == ANY or cell.decision == LEARNED)]
-        rows.sort(key=lambda cell: (cell.rule_id, cell.treatment != ANY, -cell.fired))
+        """summary_cells(), JSON-ready."""
         return [{**cell.to_dict(), "paid_share": round(cell.paid_share, 4), "ci_low": round(cell.ci_low, 4),
-                 "ci_high": round(cell.ci_high, 4), "smoothed_share": round(cell.smoothed_share, 4)} for cell in rows]
+                 "ci_high": round(cell.ci_high, 4), "smoothed_share": round(cell.smoothed_share, 4)}
+                for cell in self.summary_cells()]
 
     # -- applying ----------------------------------------------------------------------------
     def lookup(self, rule_id: str, treatment: str, category: str) -> tuple[str, float]:
@@ -249,7 +253,7 @@ class RuleEvidence:
 
 def format_table(evidence: RuleEvidence, shown: int = 40) -> str:
     """The rule and rule x treatment rows, and every learned cell, as text for the training log."""
-    rows = [Cell(**row) for row in evidence.summary_rows()]
+    rows = evidence.summary_cells()
     lines = [f"{'rule':<13} {'treatment':<22} {'dx':<4} {'fired':>7} {'paid':>6} {'share':>6} "
              f"{'95% interval':>15}  decision"]
     for cell in rows[:shown]:

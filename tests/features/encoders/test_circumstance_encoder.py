@@ -71,14 +71,3 @@ def test_place_of_service_codes_are_a_parameter(make_clean_frame):
         "place_of_service_11", "place_of_service_02", "place_of_service_other"]
     with pytest.raises(ValueError, match="place_of_service_codes must be a tuple of distinct non-empty code strings"):
         CircumstanceEncoder(place_of_service_codes="11").fit(make_clean_frame({}))
-
-
-def test_a_circumstance_encoder_fitted_before_document_requirements_encodes_as_it_did(make_clean_frame):
-    """Models saved by earlier versions carry no treatment_requirements_: their classifier expects the old width."""
-    frame = make_clean_frame({"treatment": "botulinum_toxin", "prior_authorization": True})
-    encoder = CircumstanceEncoder().fit(frame)
-    del encoder.treatment_requirements_
-    names = list(encoder.get_feature_names_out())
-    assert "prior_authorization_where_required" not in names
-    out = encoder.transform(frame)
-    assert out.shape == (1, len(names)) and out[0, names.index("prior_authorization")] == 1.0

@@ -60,16 +60,6 @@ def test_max_codes_keeps_the_most_frequent_codes(make_clean_frame):
     assert not [name for name in names if name.startswith("code_")]
 
 
-def test_an_encoder_fitted_before_full_codes_encodes_as_it_did(make_clean_frame):
-    """Models saved by earlier versions carry no codes_: their classifier expects the old width."""
-    frame = make_clean_frame({"diagnosis_codes": "L74510"})
-    encoder = DiagnosisEncoder(min_frequency=1).fit(frame)
-    del encoder.codes_, encoder.code_index_
-    names = list(encoder.get_feature_names_out())
-    assert not [name for name in names if name.startswith("code_")]
-    assert encoder.transform(frame).shape == (1, len(names))
-
-
 def test_handle_unknown_error_raises_on_an_unseen_category_without_naming_it(make_clean_frame):
     encoder = DiagnosisEncoder(min_frequency=1, handle_unknown="error")
     encoder.fit(make_clean_frame({"diagnosis_codes": "G43709"}))

@@ -5,6 +5,11 @@ deterministic), and so are the claims: 200 varied claims and the first 200 test 
 expected answers were first written by the code before the rooms refactor, which left them
 unchanged. A change that is meant to change answers writes the file anew
 (`python -m tests.training.model.test_answers_unchanged`) and says so in its commit.
+
+One part is machine-dependent and compared apart: the denial-reason model is a logistic
+regression fitted by lbfgs on OpenBLAS, whose kernels differ by CPU (DYNAMIC_ARCH), so on
+another CPU its shares move by up to about 0.002 and near-tied reasons can swap places (the
+batch scores move in the 15th digit). Everything else is compared byte for byte.
 """
 from __future__ import annotations
 
@@ -41,12 +46,33 @@ def answers_text(folder: Path) -> str:
     return json.dumps(payload, sort_keys=True, default=str)
 
 
+DENIAL_SHARE_TOLERANCE = 0.005  # what another CPU's BLAS kernels move a denial reason's share by
+SCORE_DIGITS = 12
+
+
+def machine_independent(payload: dict) -> tuple[str, list[dict]]:
+    """(the payload without its denial reasons, batch scores to SCORE_DIGITS, as sorted JSON;
+    each answer's denial reasons as {carc: probability})."""
+    answers = [{key: value for key, value in answer.items() if key != "likely_denial_reasons"}
+               for answer in payload["answers"]]
+    scored = [{key: round(value, SCORE_DIGITS) if isinstance(value, float) else value for key, value in row.items()}
+              for row in payload["scored"]]
+    reasons = [{reason["carc"]: reason["probability"] for reason in answer["likely_denial_reasons"]}
+               for answer in payload["answers"]]
+    return json.dumps({"answers": answers, "scored": scored}, sort_keys=True), reasons
+
+
 @pytest.mark.slow
 def test_answers_are_the_same_byte_for_byte(tmp_path):
-    expected = gzip.decompress(EXPECTED.read_bytes()).decode()
-    actual = answers_text(tmp_path)
-    assert len(json.loads(actual)["answers"]) == 400
-    assert actual == expected
+    expected_text, expected_reasons = machine_independent(json.loads(gzip.decompress(EXPECTED.read_bytes())))
+    actual_text, actual_reasons = machine_independent(json.loads(answers_text(tmp_path)))
+    assert len(actual_reasons) == 400
+    assert actual_text == expected_text
+    for actual, expected in zip(actual_reasons, expected_reasons):
+        for carc in actual.keys() | expected.keys():
+            # a reason only one side lists is a near-tie at the end of the list
+            assert abs(actual.get(carc, 0.0) - expected.get(carc, 0.0)) <= DENIAL_SHARE_TOLERANCE + (
+                0.0 if carc in actual and carc in expected else min([*actual.values(), *expected.values()]))
 
 
 if __name__ == "__main__":  # write the expected answers anew (see the module docstring)
