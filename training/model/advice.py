@@ -45,6 +45,27 @@ BOOLEAN_INPUTS = {
 
 
 @dataclass(frozen=True)
+class ClaimTreatment:
+    """What the advice knows of a claim's treatment: its catalog candidates (one for a catalog key,
+    several for a composite key such as `laser_hair_removal|tattoo_removal`, none for an unlisted
+    one) and the requirements they all share. A composite claim is advised only on what holds
+    whichever candidate it is (features.catalog.SharedTraits)."""
+
+    candidates: tuple
+    traits: object  # SharedTraits, or None when there is no candidate
+
+    @classmethod
+    def of(cls, catalog, key) -> "ClaimTreatment":
+        return cls(catalog.candidates(key), catalog.shared_traits(key))
+
+    def covers(self, code: str) -> bool:
+        return any(candidate.covers(code) for candidate in self.candidates)
+
+    def some_require_prior_authorization(self) -> bool:
+        return any(candidate.requires_prior_authorization for candidate in self.candidates)
+
+
+@dataclass(frozen=True)
 class Variant:
     claim_index: int
     kind: str  # "factor" or "action" (an action is also read as a factor)
@@ -78,7 +99,7 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
         probability = float(system_probability[index])
         fired_rules = load_rules().fired_rules(judged.hard[index])
         learned_rules = load_rules().fired_rules(judged.fired[index] & ~judged.hard[index])
-        treatment = catalog.treatments.get(claim["treatment"])
+        treatment = ClaimTreatment.of(catalog, claim["treatment"])
         hard_excluded = bool((judged.hard[index] & unfixable).any())
         scored = by_claim.get(index, [])
         category = str(judged.categories[index])
@@ -101,7 +122,7 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
 
 # -- variants --------------------------------------------------------------------------------
 def _variants(index: int, claim: dict, catalog) -> list[Variant]:
-    treatment = catalog.treatments.get(claim["treatment"])
+    treatment = ClaimTreatment.of(catalog, claim["treatment"])
     variants = []
     for name in BOOLEAN_INPUTS:
         kind = "action" if not claim[name] and _action_makes_sense(name, treatment) else "factor"
@@ -134,16 +155,16 @@ def _variants(index: int, claim: dict, catalog) -> list[Variant]:
     return variants
 
 
-def _action_makes_sense(name: str, treatment) -> bool:
+def _action_makes_sense(name: str, treatment: ClaimTreatment) -> bool:
     if name == "conservative_therapy_documented":
-        return bool(treatment and treatment.requires_conservative_therapy)
+        return bool(treatment.traits and treatment.traits.requires_conservative_therapy)
     return True
 
 
-def _better_facility(claim: dict, treatment) -> str | None:
+def _better_facility(claim: dict, treatment: ClaimTreatment) -> str | None:
     """A doctor's office when the benefit covers only office services or the treatment needs
     primary care, and the claim is not already there."""
-    needs_primary_care = bool(treatment and treatment.required_setting == "primary_care")
+    needs_primary_care = bool(treatment.traits and treatment.traits.required_setting == "primary_care")
     if needs_primary_care and claim["facility_type"] not in ("primary_care_clinic", "physician_office"):
         return "primary_care_clinic"
     if claim["benefit_scope"] == "office_only" and claim["facility_type"] not in OFFICE_FACILITIES:
@@ -156,7 +177,7 @@ def _sorted_billable_codes() -> list[str]:
     return sorted(code for code, (billable, _) in load_table().codes.items() if billable)
 
 
-def _specific_codes(claim: dict, treatment) -> str | None:
+def _specific_codes(claim: dict, treatment: ClaimTreatment) -> str | None:
     """The claim's codes with each header code replaced by a billable child (a covered one when
     the treatment has one), or None when there is no header code."""
     codes = claim["diagnosis_codes"].split(";") if claim["diagnosis_codes"] else []
@@ -175,7 +196,7 @@ def _specific_codes(claim: dict, treatment) -> str | None:
             if not candidate.startswith(code):
                 break
             children.append(candidate)
-        covered = [child for child in children if treatment and treatment.covers(child)]
+        covered = [child for child in children if treatment.covers(child)]
         replaced.append((covered or children or [code])[0])
     return ";".join(replaced)
 
@@ -243,13 +264,18 @@ def _action_text(variant: Variant, claim: dict) -> str:
     return "Bill the most specific (billable) diagnosis code instead of the header code"
 
 
-def _coverage_conditions_advice(treatment, fired_rules) -> list[dict]:
-    """The one advice that can change a cosmetic exclusion: when this treatment is covered."""
-    cosmetic = any(rule.carc == "96" for rule in fired_rules)
-    if not cosmetic or treatment is None or not treatment.covered_diagnoses or treatment.never_covered:
+def _coverage_conditions_advice(treatment: ClaimTreatment, fired_rules) -> list[dict]:
+    """The one advice that can change a cosmetic exclusion: when this treatment is covered (for a
+    composite claim, when each candidate that can be covered is)."""
+    if not any(rule.carc == "96" for rule in fired_rules):
         return []
+    return [_covered_diagnosis_advice(candidate) for candidate in treatment.candidates
+            if candidate.covered_diagnoses and not candidate.never_covered]
+
+
+def _covered_diagnosis_advice(treatment) -> dict:
     patterns = [readable_pattern(pattern) for pattern in treatment.covered_diagnoses]
-    return [{
+    return {
         "action": "document_covered_diagnosis",
         "description": (f"{treatment.description} is covered only with one of these diagnoses documented "
                         f"and coded: {', '.join(patterns)}. {treatment.conditions}."),
@@ -258,7 +284,7 @@ def _coverage_conditions_advice(treatment, fired_rules) -> list[dict]:
         "source": treatment.source,
         "probability_after": None,
         "gain": None,
-    }]
+    }
 
 
 def _with_history(rules, evidence, treatment: str, category: str) -> list[dict]:
@@ -298,23 +324,26 @@ def _coverage_information(claim, treatment, probability, fired_rules, likely_app
     hard = [rule for rule in fired_rules if rule.rule_id not in FIXABLE_RULES]
     covered = "not-covered" if hard else ("covered" if probability >= likely_approved and not fired_rules
                                          else "conditional")
-    if treatment is None or claim["treatment"] == UNLISTED:
+    traits = treatment.traits
+    if traits is None or claim["treatment"] == UNLISTED:
         pa_needed = "conditional"
-    elif treatment.requires_prior_authorization:
+    elif traits.requires_prior_authorization:
         pa_needed = "satisfied" if claim["prior_authorization"] else "auth-needed"
+    elif treatment.some_require_prior_authorization():  # a composite: it depends on which treatment it is
+        pa_needed = "satisfied" if claim["prior_authorization"] else "conditional"
     else:
         pa_needed = "no-auth"
-    clinical = bool(treatment and not hard and (
-        (treatment.requires_conservative_therapy and not claim["conservative_therapy_documented"])
-        or (treatment.cosmetic_by_default and not claim["medical_necessity_letter"])))
+    clinical = bool(traits and not hard and (
+        (traits.requires_conservative_therapy and not claim["conservative_therapy_documented"])
+        or (traits.cosmetic_by_default and not claim["medical_necessity_letter"])))
     admin = (claim["plan_type"] in ("hmo", "pos") and not claim["referral"]) and not hard
     doc_needed = "both" if clinical and admin else "clinical" if clinical else "admin" if admin else None
     info_needed = []
     if _better_facility(claim, treatment) and not hard:
         info_needed.append("location")
     weeks = claim.get("weeks_since_last_treatment")
-    if treatment and treatment.min_weeks_between and weeks is not None and weeks == weeks \
-            and weeks < treatment.min_weeks_between and not hard:
+    if traits and traits.min_weeks_between and weeks is not None and weeks == weeks \
+            and weeks < traits.min_weeks_between and not hard:
         info_needed.append("timeframe")
     return {"covered": covered, "pa_needed": pa_needed, "doc_needed": doc_needed, "info_needed": info_needed}
 

@@ -4,6 +4,8 @@ the coverage information (Da Vinci CRD vocabulary) and the expected payment."""
 import pytest
 
 from features.carc import describe_carc
+from features.catalog import load_catalog
+from training.model.advice import ClaimTreatment, _specific_codes
 
 
 def test_missing_prior_authorization_is_advised_with_its_gain(champion_model, make_claim):
@@ -135,3 +137,30 @@ def test_expected_payment_without_a_benefit_limit_is_the_probability_of_the_bill
     assert payment["benefit_remaining"] is None and payment["payable_if_approved"] == 1000.0
     assert payment["amount"] == pytest.approx(answer["approval_probability"] * 1000.0, abs=0.06)
     assert payment["currency"] == "USD"
+
+
+def test_a_composite_treatment_is_advised_on_what_each_candidate_needs(champion_model, make_claim):
+    """17999 alone may be laser hair removal or tattoo removal: the advice lists the covered
+    diagnoses of the one that can be covered, and prior authorization depends on which it is."""
+    answer = champion_model.answer_claims([make_claim(
+        treatment="laser_hair_removal|tattoo_removal", procedure_code="17999", diagnosis_codes="",
+        prior_authorization=False, medical_necessity_letter=False)])[0]
+    assert answer["decision"] == "excluded"
+    (advice,) = answer["recommendations"]
+    assert advice["action"] == "document_covered_diagnosis"
+    assert advice["description"].startswith("Laser hair removal") and "F64" in " ".join(advice["covered_diagnoses"])
+    assert answer["coverage_information"]["pa_needed"] == "conditional"
+
+
+def test_a_composite_treatment_with_prior_authorization_reads_satisfied(champion_model, make_claim):
+    answer = champion_model.answer_claims([make_claim(
+        treatment="laser_hair_removal|tattoo_removal", procedure_code="17999", diagnosis_codes="F640")])[0]
+    assert answer["coverage_information"]["pa_needed"] == "satisfied"
+
+
+def test_a_composite_of_covered_treatments_gets_the_specific_code_of_either():
+    """A header code under a composite key is replaced by a child one of the candidates covers:
+    L57 under acne treatment or photodynamic therapy becomes L57.0, actinic keratosis."""
+    treatment = ClaimTreatment.of(load_catalog(), "acne_treatment|photodynamic_therapy")
+    assert _specific_codes({"diagnosis_codes": "L57"}, treatment) == "L570"
+    assert _specific_codes({"diagnosis_codes": "L570"}, treatment) is None  # nothing to make specific
