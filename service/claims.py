@@ -59,7 +59,6 @@ def normalise_request_claim(raw: dict) -> dict:
     """
     if not isinstance(raw, dict):
         raise ClaimValidationError([field_error("", "a claim must be a JSON object of the contract's visit fields")])
-    raw = read_as_a_file_would(raw)
     errors: list[dict] = []
     try:
         request = ClaimRequest.model_validate(raw)
@@ -103,23 +102,6 @@ def normalise_request_claim(raw: dict) -> dict:
         "benefit_limit": _float_or_nan(request.benefit_limit),
         "benefit_used": float(request.benefit_used),
     }
-
-
-def read_as_a_file_would(raw: dict) -> dict:
-    """The claim's strings as a claims file reads its cells, so that both paths accept the same
-    claims: surrounding blanks stripped, a blank field absent (its default applies, or it is
-    reported missing), blank diagnosis codes skipped. Other fields stay, to be refused."""
-    claim = {}
-    for name, value in raw.items():
-        if name in VISIT_FIELDS and isinstance(value, str):
-            value = value.strip()
-            if not value:
-                continue
-        elif name == "diagnosis_codes" and isinstance(value, list):
-            value = [code.strip() if isinstance(code, str) else code for code in value]
-            value = [code for code in value if code != ""]
-        claim[name] = value
-    return claim
 
 
 def normalise_claims(raw_claims: list) -> list[ClaimResult]:
