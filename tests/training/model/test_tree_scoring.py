@@ -11,8 +11,14 @@ def test_compiled_forest_equals_sklearn(champion_model, test_claims):
     expected = champion_model.classifier.predict_proba(features)[:, 1]
     np.testing.assert_allclose(forest.probability(features), expected, atol=1e-12)
     np.testing.assert_allclose(forest.probability(features, threads=2), expected, atol=1e-12)
+    # Both this batch's float32 BLAS path and sklearn on float32 features round in float32, with
+    # kernels OpenBLAS picks by CPU: on some CPUs a share moves by about 1e-4 (measured 1.07e-4).
     np.testing.assert_allclose(denial.probability(features), champion_model.denial_model.predict_proba(features),
-                               atol=1e-4)
+                               atol=5e-4)
+    # A few claims take the float64 path the answers use: equal to sklearn in float64.
+    few = features[:50]
+    np.testing.assert_allclose(denial.probability(few), champion_model.denial_model.predict_proba(few.astype(np.float64)),
+                               atol=1e-9)
 
 
 def test_isotonic_map_equals_the_fitted_calibrator(champion_model, test_claims):
