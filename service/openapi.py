@@ -42,9 +42,10 @@ def _json(schema: dict, description: str, headers: dict | None = None) -> dict:
 
 def _errors(*statuses: int) -> dict:
     texts = {
-        400: ("the body is not valid JSON", None),
+        400: ("the body is not valid JSON, names a key twice in one object, or ends before its Content-Length",
+              None),
         401: ("no valid API key", {"WWW-Authenticate": {"schema": {"type": "string"}}}),
-        413: ("the body is larger than MAX_CONTENT_LENGTH", None),
+        413: ("the body is larger than MAX_CONTENT_LENGTH (with or without a Content-Length)", None),
         415: ("the body is not declared as application/json", None),
         422: ("the request is not valid (or the batch is larger than MAX_BATCH_CLAIMS): errors names every "
               "field and what it allows", None),

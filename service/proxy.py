@@ -21,7 +21,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from service.errors import DEFAULTS, error_body
+from service.errors import DEFAULTS, body_too_large_message, error_body
 from service.settings import ENV_PREFIX, default_settings
 from training.model.mlflow_store import PROJECT_ROOT
 
@@ -61,7 +61,6 @@ def _json_literal(code: str, message: str) -> str:
 
 
 def render_config(listen: str, upstream: str, run_dir: Path, read_timeout: int, max_body: int) -> str:
-    limit = f"{max_body:,} bytes"
     values = {
         "RUN_DIR": str(run_dir),
         "LISTEN": listen,
@@ -75,7 +74,7 @@ def render_config(listen: str, upstream: str, run_dir: Path, read_timeout: int, 
                                                          "too large, or its body ended before its Content-Length"),
         "TIMED_OUT": _json_literal("request_timeout", "the request did not arrive in time: headers within 10 s, "
                                                       "no pause over 10 s in the body"),
-        "BODY_TOO_LARGE": _json_literal(DEFAULTS[413][0], f"the request body is larger than {limit}"),
+        "BODY_TOO_LARGE": _json_literal(DEFAULTS[413][0], body_too_large_message(max_body)),
         "REQUEST_LINE_TOO_LONG": _json_literal("request_line_too_long", "the request line is too long"),
         "NOT_IMPLEMENTED": _json_literal("unsupported_transfer_coding", "Transfer-Encoding may only be chunked"),
         "UNAVAILABLE": _json_literal(*DEFAULTS[503]),
