@@ -49,7 +49,8 @@ def _errors(*statuses: int) -> dict:
         415: ("the body is not declared as application/json", None),
         422: ("the request is not valid (or the batch is larger than MAX_BATCH_CLAIMS): errors names every "
               "field and what it allows", None),
-        429: ("rate limit of this API key reached",
+        429: ("rate limit of this API key reached, or too many requests with a missing or wrong key from this "
+              "client address (FAILED_KEY_LIMIT)",
               {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}),
         500: ("internal error (says nothing about internals; X-Request-ID identifies it in the log)", None),
         503: ("no model is loaded yet, or this worker is draining",
