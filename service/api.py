@@ -39,7 +39,11 @@ def model_info():
     extension = current_app.extensions["coverage_model"]
     info = extension.info()
     if not info["ready"]:
-        raise APIError(503, "model_unavailable", "no model is loaded yet; retry later", headers={"Retry-After": "5"})
+        failed = [field_error("model", f"the last load failed at {info['last_load_failed_at']}: "
+                                       f"{info['last_load_error']}")] if info.get("last_load_error") else []
+        raise APIError(503, "model_unavailable", "no model is loaded yet; retry later" +
+                       ("; errors says why the last load failed" if failed else ""), failed,
+                       headers={"Retry-After": "5"})
     return jsonify(info)
 
 
