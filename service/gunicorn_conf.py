@@ -55,6 +55,7 @@ accesslog = None  # the app writes its own JSON request log, with no patient dat
 # query string could carry patient data), the referer or the user agent. No format can hold a body.
 access_log_format = '%(t)s %(m)s %(s)s %(B)s %(M)sms request_id=%({x-request-id}o)s'
 errorlog = "-"
+logger_class = "service.gunicorn_log.TimeoutAwareLogger"  # a timed-out worker's end is logged as a timeout
 loglevel = "info"
 control_socket_disable = True  # unused, and a fixed socket path would collide between servers
 limit_request_line = 4094
