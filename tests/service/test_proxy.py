@@ -120,6 +120,8 @@ def test_idle_and_trickling_clients_without_a_key_do_not_stop_health_checks_or_p
             except OSError:
                 pass
             sock.close()
+    print(f"\nslow clients held: {len(held)}; answered: {len(outcomes)} health checks and {len(outcomes)} "
+          f"predictions, the slowest pair in {max(took for *_, took in outcomes) * 1000:.0f} ms")
     assert len(outcomes) >= 5, outcomes
     assert all(live == 200 and predicted == 200 and probability for live, predicted, probability, _ in outcomes), \
         outcomes
