@@ -72,6 +72,7 @@ def render_config(listen: str, upstream: str, run_dir: Path, read_timeout: int, 
         "BODY_BUFFER": str(max_body + 1024),
         "BAD_REQUEST": _json_literal("bad_http_request", "the request is not well-formed HTTP/1.1, its headers are "
                                                          "too large, or its body ended before its Content-Length"),
+        "NOT_FOUND": _json_literal(*DEFAULTS[404]),
         "TIMED_OUT": _json_literal("request_timeout", "the request did not arrive in time: headers within 10 s, "
                                                       "no pause over 10 s in the body"),
         "BODY_TOO_LARGE": _json_literal(DEFAULTS[413][0], body_too_large_message(max_body)),

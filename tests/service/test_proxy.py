@@ -4,7 +4,8 @@ real model, started once for this module:
 - 200 connections without a key, half idle and half sending a header line now and then, held open
   while other clients check health and ask for predictions: every one of those is answered;
 - nginx's own refusals are the service's JSON errors: a body over MAX_CONTENT_LENGTH, sent with a
-  Content-Length or chunked, is a 413; a body shorter than its Content-Length never reaches the app;
+  Content-Length or chunked, is a 413; a request line or headers nginx cannot read are 414 or 400;
+  a body shorter than its Content-Length never reaches the app;
 - the config nginx runs is the repository's, filled in with the service's limit;
 - stopping gunicorn stops nginx.
 """
@@ -141,6 +142,18 @@ def test_a_body_over_the_limit_is_refused_with_the_service_json_whether_or_not_i
         status, body = _status_and_body(raw)
         assert status == 413 and body["code"] == "body_too_large", raw[:300]
         assert f"{MAX_BODY:,} bytes" in body["message"]
+
+
+@pytest.mark.parametrize("raw, status, code", [
+    (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, "request_line_too_long"),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n", 400, "bad_http_request"),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n", 400, "bad_http_request"),
+    (b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501, "unsupported_transfer_coding"),
+    (b"GET /.errors/413 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 404, "not_found"),
+], ids=["request line too long", "header too large", "bad header", "unknown transfer coding", "nginx's own page"])
+def test_what_nginx_refuses_itself_is_answered_in_the_service_json(server, raw, status, code):
+    answered, body = _status_and_body(_raw_exchange(server.port, raw))
+    assert (answered, body["code"]) == (status, code)
 
 
 def test_a_body_shorter_than_its_content_length_never_reaches_the_app(server):
