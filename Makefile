@@ -11,9 +11,20 @@ export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: venv test serve bench fuzz notebooks clean
+.PHONY: venv nginx test serve bench fuzz notebooks clean
 
 venv: $(STAMP)
+
+# nginx fronts gunicorn in `make serve` and in the tests of that shape (service/proxy.py says why):
+# Debian's package, installed when missing (as root, else through sudo).
+NGINX := $(shell command -v nginx || command -v /usr/sbin/nginx)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+nginx:
+ifeq ($(NGINX),)
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx
+endif
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -21,10 +32,10 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-test: $(STAMP)
+test: $(STAMP) nginx
 	$(BIN)/pytest
 
-serve: $(STAMP)
+serve: $(STAMP) nginx
 	$(BIN)/medspa-coverage bootstrap
 
 bench: $(STAMP)

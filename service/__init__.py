@@ -28,6 +28,11 @@ def create_app(config: dict | None = None):
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False  # no CORS here: OPTIONS is a 405 like any other method
     finish_settings(app.config)
     app.json.sort_keys = False
+    if app.config["FORWARDED_FOR_HOPS"]:  # behind nginx (`serve`): the client's address is the one it forwards
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["FORWARDED_FOR_HOPS"], x_proto=0, x_host=0,
+                                x_port=0, x_prefix=0)
 
     @app.before_request
     def _assign_request_id():

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from flask import Blueprint, Flask, current_app, g, jsonify
 from flask import request as flask_request
 from pydantic import ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from features.catalog import load_catalog
 from service.audit import AuditRecord
@@ -38,7 +39,11 @@ def model_info():
     extension = current_app.extensions["coverage_model"]
     info = extension.info()
     if not info["ready"]:
-        raise APIError(503, "model_unavailable", "no model is loaded yet; retry later", headers={"Retry-After": "5"})
+        failed = [field_error("model", f"the last load failed at {info['last_load_failed_at']}: "
+                                       f"{info['last_load_error']}")] if info.get("last_load_error") else []
+        raise APIError(503, "model_unavailable", "no model is loaded yet; retry later" +
+                       ("; errors says why the last load failed" if failed else ""), failed,
+                       headers={"Retry-After": "5"})
     return jsonify(info)
 
 
@@ -95,16 +100,13 @@ def invocations():
     /v1/predict the frame is all or nothing, as in MLflow: any bad row rejects the request.
     """
     body = read_json_body()
+    _refuse_frames_over_the_limit(body)  # before any row is validated: a row's errors cost far more than its bytes
     try:
         frame = InvocationsRequest.model_validate(body)
     except ValidationError as exc:
         raise APIError(422, "invalid_request", "the body must follow the MLflow scoring protocol",
                        _protocol_errors(exc)) from None
     prefix, rows = _frame_rows(frame)
-    limit = current_app.config["MAX_BATCH_CLAIMS"]
-    if len(rows) > limit:
-        raise APIError(422, "batch_too_large", f"at most {limit} rows per request",
-                       [field_error(prefix, f"must hold at most {limit} rows; split the frame")])
     results = normalise_claims([claim_from_frame_row(row) for row in rows])
     errors = [field_error(f"{prefix}[{result.index}]" + (f".{error['field']}" if error["field"] else ""),
                           error["message"])
@@ -117,6 +119,23 @@ def invocations():
     record_served(claims, rows, {"name": model.get("name"), "version": model.get("version")},
                   model.get("rules_version"))
     return jsonify(predictions=rows)
+
+
+def _refuse_frames_over_the_limit(body) -> None:
+    """422 when the frame holds more rows than MAX_BATCH_CLAIMS, whatever the rows are."""
+    if not isinstance(body, dict):
+        return
+    split = body.get("dataframe_split")
+    for prefix, rows in (("dataframe_records", body.get("dataframe_records")),
+                         ("dataframe_split.data", split.get("data") if isinstance(split, dict) else None)):
+        _refuse_rows_over_the_limit(prefix, rows)
+
+
+def _refuse_rows_over_the_limit(prefix: str, rows) -> None:
+    limit = current_app.config["MAX_BATCH_CLAIMS"]
+    if isinstance(rows, list) and len(rows) > limit:
+        raise APIError(422, "batch_too_large", f"at most {limit} rows per request",
+                       [field_error(prefix, f"must hold at most {limit} rows; split the frame")])
 
 
 def _frame_rows(frame: InvocationsRequest) -> tuple[str, list]:
@@ -156,14 +175,60 @@ def _protocol_errors(exc: ValidationError) -> list[dict]:
 
 
 def read_json_body():
-    """The body as JSON: 415 unless declared JSON, 413 when too large, 400 when not valid JSON."""
+    """The body as JSON: 415 unless declared JSON, 413 when too large (with or without a
+    Content-Length), 400 when shorter than its Content-Length, not valid JSON, or naming a key twice."""
     if not flask_request.is_json:
         raise APIError(415, "unsupported_media_type", "the body must be JSON: Content-Type: application/json")
-    data = flask_request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
+    data = read_body()
     try:
-        return json.loads(data, parse_constant=_reject_constant)
+        return json.loads(data, parse_constant=_reject_constant, object_pairs_hook=_object_without_repeats)
+    except DuplicateKeyError:
+        raise APIError(400, "duplicate_key", "an object in the body names the same key twice (which value was meant "
+                                             "is unclear): each key may appear once per object") from None
     except (ValueError, RecursionError):
         raise APIError(400, "malformed_json", "the body is not valid JSON (NaN and Infinity are not JSON)") from None
+
+
+def read_body() -> bytes:
+    """The whole request body, read here rather than by werkzeug: werkzeug cuts a chunked body at
+    MAX_CONTENT_LENGTH and answers with what it read, and accepts a body that ends before its
+    Content-Length (gunicorn hands over what arrived before the client closed)."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    declared = flask_request.content_length
+    if declared is not None and declared > limit:
+        raise RequestEntityTooLarge()
+    environ = flask_request.environ
+    if declared is None and not environ.get("wsgi.input_terminated"):
+        return b""  # no length and a stream the server does not end: no body (werkzeug's safe fallback)
+    data = _read_at_most(environ["wsgi.input"], limit + 1 if declared is None else declared)
+    if len(data) > limit:
+        raise RequestEntityTooLarge()
+    if declared is not None and len(data) < declared:
+        raise APIError(400, "incomplete_body", f"the body ended after {len(data):,} of the {declared:,} bytes its "
+                                               "Content-Length announced")
+    return data
+
+
+def _read_at_most(stream, size: int) -> bytes:
+    parts, remaining = [], size
+    while remaining > 0:
+        part = stream.read(min(remaining, 1 << 16))
+        if not part:
+            break
+        parts.append(part)
+        remaining -= len(part)
+    return b"".join(parts)
+
+
+class DuplicateKeyError(ValueError):
+    """A JSON object named a key twice."""
+
+
+def _object_without_repeats(pairs: list[tuple[str, object]]) -> dict:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise DuplicateKeyError()
+    return result
 
 
 def _reject_constant(name: str):

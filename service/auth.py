@@ -4,6 +4,11 @@ Keys arrive as `Authorization: Bearer <key>` or `X-API-Key: <key>` and are compa
 digests against `API_KEY_HASHES` in constant time (every configured digest is compared, whatever
 matches). A key is known in logs and the audit store only by its key id: the first 8 hex digits
 of its digest. The rate limit is a token bucket per key id, per worker process.
+
+Guessing keys is throttled per client address (the socket's, or the one nginx forwards, see
+FORWARDED_FOR_HOPS): after FAILED_KEY_LIMIT requests with a missing or wrong key within
+FAILED_KEY_WINDOW_SECONDS, every keyed request from that address gets 429 until the oldest failure
+leaves the window, before any key is compared. Counted per worker process.
 """
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import hmac
 import math
 import threading
 import time
+from collections import deque
 
 from flask import Flask, current_app, g, request
 
@@ -58,6 +64,54 @@ class RateLimiter:
             return max(1, math.ceil((1.0 - tokens) / rate))
 
 
+class FailedKeyThrottle:
+    """Failed key checks per client address within a sliding window of `window` seconds."""
+
+    MAX_ADDRESSES = 10_000  # memory bound: past it, expired addresses are forgotten, then the longest-known
+
+    def __init__(self, limit: int, window: float, clock=time.monotonic):
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, address: str) -> int:
+        """0 when the address may try a key, else the whole seconds until its oldest failure expires."""
+        if self.limit <= 0:
+            return 0
+        with self._lock:
+            failures = self._failures.get(address)
+            if failures is None:
+                return 0
+            self._expire(failures, self._clock())
+            if len(failures) < self.limit:
+                return 0
+            return max(1, math.ceil(failures[0] + self.window - self._clock()))
+
+    def record_failure(self, address: str) -> None:
+        if self.limit <= 0:
+            return
+        with self._lock:
+            now = self._clock()
+            if address not in self._failures and len(self._failures) >= self.MAX_ADDRESSES:
+                self._forget_expired(now)
+                if len(self._failures) >= self.MAX_ADDRESSES:  # still full: the longest-known address goes
+                    del self._failures[next(iter(self._failures))]
+            failures = self._failures.setdefault(address, deque(maxlen=self.limit))
+            failures.append(now)
+
+    def _expire(self, failures: deque, now: float) -> None:
+        while failures and failures[0] <= now - self.window:
+            failures.popleft()
+
+    def _forget_expired(self, now: float) -> None:
+        for address in list(self._failures):
+            self._expire(self._failures[address], now)
+            if not self._failures[address]:
+                del self._failures[address]
+
+
 def _presented_key() -> str | None:
     """The Bearer credentials when an Authorization header is sent (whatever X-API-Key says), else X-API-Key."""
     if "Authorization" in request.headers:
@@ -68,9 +122,17 @@ def _presented_key() -> str | None:
 
 def require_api_key() -> None:
     """before_request of the protected blueprint: 401 or 429 before any validation."""
+    throttle = current_app.extensions["failed_keys"]
+    address = request.remote_addr or "unknown"
+    wait = throttle.retry_after(address)
+    if wait:
+        raise APIError(429, "too_many_failed_keys",
+                       f"more than {throttle.limit} requests with a missing or wrong API key from this address "
+                       f"within {throttle.window:g} s; retry after {wait} s", headers={"Retry-After": str(wait)})
     presented = _presented_key()
     key_id = current_app.extensions["api_keys"].key_id(presented) if presented else None
     if key_id is None:
+        throttle.record_failure(address)
         raise APIError(401, "unauthorized",
                        "a valid API key is required: 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
                        headers={"WWW-Authenticate": 'Bearer realm="medspa-coverage"'})
@@ -85,3 +147,5 @@ def require_api_key() -> None:
 def init_app(app: Flask) -> None:
     app.extensions["api_keys"] = KeyRing(app.config["API_KEY_HASHES"])
     app.extensions["rate_limiter"] = RateLimiter(app.config["RATE_LIMIT_PER_MINUTE"])
+    app.extensions["failed_keys"] = FailedKeyThrottle(app.config["FAILED_KEY_LIMIT"],
+                                                      app.config["FAILED_KEY_WINDOW_SECONDS"])

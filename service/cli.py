@@ -15,6 +15,7 @@ from training.cli import commands as training_commands
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 GUNICORN_CONFIG = Path(__file__).with_name("gunicorn_conf.py")
+DEFAULT_BIND = "127.0.0.1:8000"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,11 +30,20 @@ for _name, _command in training_commands.commands.items():
 @main.command()
 @click.option("--bind", "-b", default=None, help="address to listen on (default 127.0.0.1:8000, from the config)")
 @click.option("--workers", "-w", type=click.IntRange(min=1), default=None, help="worker processes (default 2)")
-def serve(bind: str | None, workers: int | None) -> None:
-    """Serve the model with gunicorn and service/gunicorn_conf.py (no bootstrap: a model must exist)."""
+@click.option("--no-proxy", is_flag=True,
+              help="gunicorn alone on --bind, without nginx in front (slow clients can then hold workers)")
+def serve(bind: str | None, workers: int | None, no_proxy: bool) -> None:
+    """Serve the model: nginx on --bind in front of gunicorn (service/gunicorn_conf.py, service/proxy.py);
+    no bootstrap: a model must exist."""
+    from service.proxy import LISTEN_ENV
+
     argv = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG)]
-    if bind:
-        argv += ["--bind", bind]
+    if no_proxy:
+        os.environ.pop(LISTEN_ENV, None)
+        if bind:
+            argv += ["--bind", bind]
+    else:  # the gunicorn config starts nginx here and binds gunicorn to a free loopback port
+        os.environ[LISTEN_ENV] = bind or os.environ.get("MEDSPA_COVERAGE_BIND") or DEFAULT_BIND
     if workers:
         argv += ["--workers", str(workers)]
     argv.append("service.wsgi:app")
@@ -49,7 +59,7 @@ def bootstrap(ctx: click.Context, tracking_uri: str | None) -> None:
     from service.bootstrap import prepare_service
 
     os.environ.update(prepare_service(tracking_uri, echo=click.echo))
-    click.echo("starting gunicorn on 127.0.0.1:8000 (Ctrl-C stops it)")
+    click.echo(f"starting nginx on {DEFAULT_BIND} in front of gunicorn (Ctrl-C stops both)")
     ctx.invoke(serve)
 
 

@@ -1,6 +1,7 @@
 """Every error is JSON in one shape: `{"code", "message", "errors": [{"field", "message"}]}`.
 
-The body is built on `e.get_response()`, so headers the HTTP error carries (`Allow` on 405,
+An error list holds at most MAX_LISTED_ERRORS entries and one that counts the rest. The body is
+built on `e.get_response()`, so headers the HTTP error carries (`Allow` on 405,
 `Retry-After` on 429, `WWW-Authenticate` on 401) survive. Messages are written here or by the
 validators, never copied from the request: the request is patient data. A 500 names no internals.
 """
@@ -13,6 +14,9 @@ from flask import Flask, current_app, g
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger(__name__)
+
+MAX_LISTED_ERRORS = 100  # entries of an error list; one more entry counts those left out
+MORE_ERRORS_FIELD = "(more errors)"
 
 # status -> (code, message) used when the error carries none of its own
 DEFAULTS = {
@@ -50,8 +54,20 @@ def field_error(field: str, message: str) -> dict:
     return {"field": field, "message": message}
 
 
+def body_too_large_message(limit: int) -> str:
+    """The 413 message, the app's and nginx's alike (service.proxy)."""
+    return f"the request body is larger than {limit:,} bytes"
+
+
 def error_body(code: str, message: str, errors: list[dict] | None = None) -> dict:
-    return {"code": code, "message": message, "errors": list(errors or [])}
+    """The error shape; a list longer than MAX_LISTED_ERRORS keeps its first entries and one that
+    counts the rest, so a 2 MiB body of bad rows cannot become a far larger answer."""
+    errors = list(errors or [])
+    if len(errors) > MAX_LISTED_ERRORS:
+        omitted = len(errors) - MAX_LISTED_ERRORS
+        errors = [*errors[:MAX_LISTED_ERRORS],
+                  field_error(MORE_ERRORS_FIELD, f"{omitted:,} more errors are not listed; fix these and send again")]
+    return {"code": code, "message": message, "errors": errors}
 
 
 def _message_for(e: HTTPException) -> tuple[str, str]:
@@ -59,7 +75,7 @@ def _message_for(e: HTTPException) -> tuple[str, str]:
         return e.error_code, e.message
     code, message = DEFAULTS.get(e.code or 500, ("http_error", "the request failed"))
     if e.code == 413:
-        message = f"the request body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes"
+        message = body_too_large_message(current_app.config["MAX_CONTENT_LENGTH"])
     return code, message
 
 

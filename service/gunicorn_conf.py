@@ -1,6 +1,10 @@
 """gunicorn configuration for production: `gunicorn -c service/gunicorn_conf.py service.wsgi:app`.
 
 Command-line options (`--bind`, `--workers`) override these. Why the choices:
+- behind nginx when `medspa-coverage serve` runs (the production shape; service/proxy.py says why):
+  it sets MEDSPA_COVERAGE_PROXY_LISTEN to the public address, gunicorn binds a free loopback port,
+  and the master starts nginx there once it listens (when_ready) and stops it when it exits
+  (on_exit). The app then reads the client's address from the one X-Forwarded-For nginx sets.
 - sync workers, 2 by default: steadier than gthread for this CPU-bound service on 2 cores. The
   worker class is gunicorn's sync worker with one change (service/gunicorn_worker.py): a request
   gunicorn cannot parse gets the service's JSON error, and neither answer nor log quotes it.
@@ -30,7 +34,12 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 wsgi_app = "service.wsgi:app"
 chdir = str(Path(__file__).resolve().parents[1])
-bind = [os.environ.get("MEDSPA_COVERAGE_BIND", "127.0.0.1:8000")]
+PROXY_LISTEN = os.environ.get("MEDSPA_COVERAGE_PROXY_LISTEN")  # service.proxy.LISTEN_ENV: nginx listens there
+if PROXY_LISTEN:
+    bind = ["127.0.0.1:0"]  # a free loopback port, which nginx is told once gunicorn listens
+    os.environ.setdefault("MEDSPA_COVERAGE_FORWARDED_FOR_HOPS", "1")
+else:
+    bind = [os.environ.get("MEDSPA_COVERAGE_BIND", "127.0.0.1:8000")]
 workers = int(os.environ.get("MEDSPA_COVERAGE_WORKERS", "2"))
 worker_class = "service.gunicorn_worker.QuietSyncWorker"  # sync, with JSON answers to unparsable requests
 threads = 1
@@ -46,11 +55,37 @@ accesslog = None  # the app writes its own JSON request log, with no patient dat
 # query string could carry patient data), the referer or the user agent. No format can hold a body.
 access_log_format = '%(t)s %(m)s %(s)s %(B)s %(M)sms request_id=%({x-request-id}o)s'
 errorlog = "-"
+logger_class = "service.gunicorn_log.TimeoutAwareLogger"  # a timed-out worker's end is logged as a timeout
 loglevel = "info"
 control_socket_disable = True  # unused, and a fixed socket path would collide between servers
 limit_request_line = 4094
 limit_request_fields = 50
 limit_request_field_size = 8190
+
+
+def when_ready(server):
+    """The master listens: start nginx in front of it (when `serve` asked for the proxy)."""
+    if not PROXY_LISTEN:
+        return
+    from service.proxy import DEFAULT_RUN_DIR, RUN_DIR_ENV, ProxyError, start_nginx
+
+    host, port = server.LISTENERS[0].sock.getsockname()[:2]
+    run_dir = Path(os.environ.get(RUN_DIR_ENV) or DEFAULT_RUN_DIR)
+    try:
+        server.proxy = start_nginx(PROXY_LISTEN, f"{host}:{port}", run_dir, read_timeout=server.cfg.timeout + 5)
+    except ProxyError as error:
+        server.log.error("cannot start nginx: %s", error)
+        raise SystemExit(1) from None  # before any worker exists: nothing half-started is left
+    server.log.info("nginx listening at %s, in front of %s:%s", PROXY_LISTEN, host, port)
+
+
+def on_exit(server):
+    """The master stops: the workers are gone, so nginx goes too."""
+    proxy = getattr(server, "proxy", None)
+    if proxy is not None:
+        from service.proxy import stop_nginx
+
+        stop_nginx(proxy)
 
 
 def post_fork(server, worker):

@@ -5,8 +5,10 @@ a request line or headers over the config's limits) before the app sees it. Its 
 HTML page, and a log warning, that both quote the offending text: the client's path or header,
 which may carry patient data. This worker answers in the service's JSON error shape
 (`service.errors.error_body`) with a message written here, and logs the exception's type only.
-Anything else gunicorn catches outside the app (the app answers its own errors) is a 500 that
-says nothing about internals, logged by type and stack without the exception's message.
+A worker the master stops for its timeout (SIGABRT, raised in the worker as SystemExit) tells the
+client it held 503 `worker_timeout` and logs a timeout. Anything else gunicorn catches outside
+the app (the app answers its own errors) is a 500 that says nothing about internals, logged by
+type and stack without the exception's message.
 """
 from __future__ import annotations
 
@@ -38,6 +40,10 @@ ANSWERS = (
     (http_errors.ConfigurationProblem, 500, "Internal Server Error", *DEFAULTS[500]),
     (http_errors.ParseException, 400, "Bad Request", "bad_http_request",
      "the request is not well-formed HTTP/1.1 (request line, method, version, header names and values)"),
+    # gunicorn's SIGABRT handler (the master's timeout) raises SystemExit wherever the worker was:
+    # reading a request that never ended, or answering one that ran too long.
+    (SystemExit, 503, "Service Unavailable", "worker_timeout",
+     "the request took longer than the service's time limit and was stopped; retry, or send it whole and promptly"),
 )
 INTERNAL_ERROR = (500, "Internal Server Error", *DEFAULTS[500])
 
@@ -64,7 +70,10 @@ class QuietSyncWorker(SyncWorker):
         status, reason, code, message = answer_for(exc)
         if "{limits}" in message:
             message = message.format(limits=limits_text(self.cfg))
-        if status == 500:
+        if isinstance(exc, SystemExit):
+            self.log.warning("worker stopped mid-request by the master's %s s timeout; answered %d",
+                             self.cfg.timeout, status)
+        elif status == 500:
             stack = "".join(traceback.format_tb(exc.__traceback__))
             self.log.error("error outside the app: %s (message withheld)\n%s", type(exc).__name__, stack)
         else:

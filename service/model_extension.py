@@ -44,6 +44,7 @@ from service.errors import APIError
 from training.model.artifacts import now_utc
 
 log = logging.getLogger(__name__)
+LOAD_ERROR_CHARS = 500  # of a load error kept for /v1/model and the log
 
 
 class ServedModel(Protocol):
@@ -105,7 +106,8 @@ class CoverageModelExtension:
                 model = self._loader(self._config)
                 _warm_up(model)
             except Exception as exc:  # a model that cannot load must never take the service down
-                self.last_load_error = f"{type(exc).__name__}: {exc}"
+                # about the model and its store, never a request (the warm-up claim is the contract's example)
+                self.last_load_error = f"{type(exc).__name__}: {exc}"[:LOAD_ERROR_CHARS]
                 self.last_load_failed_at = now_utc()
                 log.warning("model load failed; the old model keeps serving" if self._model is not None
                             else "model load failed; nothing to serve yet", extra={"detail": self.last_load_error})

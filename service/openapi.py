@@ -42,13 +42,15 @@ def _json(schema: dict, description: str, headers: dict | None = None) -> dict:
 
 def _errors(*statuses: int) -> dict:
     texts = {
-        400: ("the body is not valid JSON", None),
+        400: ("the body is not valid JSON, names a key twice in one object, or ends before its Content-Length",
+              None),
         401: ("no valid API key", {"WWW-Authenticate": {"schema": {"type": "string"}}}),
-        413: ("the body is larger than MAX_CONTENT_LENGTH", None),
+        413: ("the body is larger than MAX_CONTENT_LENGTH (with or without a Content-Length)", None),
         415: ("the body is not declared as application/json", None),
         422: ("the request is not valid (or the batch is larger than MAX_BATCH_CLAIMS): errors names every "
               "field and what it allows", None),
-        429: ("rate limit of this API key reached",
+        429: ("rate limit of this API key reached, or too many requests with a missing or wrong key from this "
+              "client address (FAILED_KEY_LIMIT)",
               {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}),
         500: ("internal error (says nothing about internals; X-Request-ID identifies it in the log)", None),
         503: ("no model is loaded yet, or this worker is draining",

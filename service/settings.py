@@ -11,6 +11,9 @@ as strings otherwise. This table is the one place every setting is listed.
 | `RATE_LIMIT_PER_MINUTE` | requests per API key per minute, per worker process (a token bucket; 429 + `Retry-After` when empty); `0` turns it off | `6000` |
 | `MAX_CONTENT_LENGTH` | largest request body in bytes (Flask's own setting; 413 above it) | `2097152` (2 MiB) |
 | `MAX_BATCH_CLAIMS` | most claims in one `{"claims": [...]}` request or one `/invocations` frame | `1000` |
+| `FAILED_KEY_LIMIT` | requests with a missing or wrong API key one client address may make within `FAILED_KEY_WINDOW_SECONDS`; past it every keyed request from that address gets 429 + `Retry-After` until the oldest failure leaves the window, before any key is compared (per worker process); `0` turns it off | `20` |
+| `FAILED_KEY_WINDOW_SECONDS` | the sliding window of `FAILED_KEY_LIMIT`, in seconds | `60` |
+| `FORWARDED_FOR_HOPS` | how many proxies in front of gunicorn set `X-Forwarded-For`: the client's address (used to throttle failed API keys) is read from there instead of the socket; `medspa-coverage serve` sets 1, for its nginx; leave 0 when gunicorn faces clients, or anyone could choose their address | `0` |
 | `LIKELY_APPROVED_THRESHOLD` | approval probability at or above which the decision is `likely_approved` | `0.7` |
 | `LIKELY_DENIED_THRESHOLD` | approval probability below which the decision is `likely_denied` | `0.3` |
 | `MODEL_SOURCE` | where the model comes from: `registry` (the version `MODEL_ALIAS` points to in `TRACKING_URI`; the model file's sha256 is checked against the version's `model_sha256` tag when present and shown in `/v1/model`) or `bundle` (`MODEL_BUNDLE_PATH`, verified against its SHA256SUMS; a tampered bundle is refused) | `registry` |
@@ -52,6 +55,9 @@ def default_settings() -> dict:
         "RATE_LIMIT_PER_MINUTE": 6000,
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         "MAX_BATCH_CLAIMS": 1000,
+        "FAILED_KEY_LIMIT": 20,
+        "FAILED_KEY_WINDOW_SECONDS": 60,
+        "FORWARDED_FOR_HOPS": 0,
         "LIKELY_APPROVED_THRESHOLD": ModelParams.likely_approved_threshold,
         "LIKELY_DENIED_THRESHOLD": ModelParams.likely_denied_threshold,
         "MODEL_SOURCE": "registry",
@@ -106,7 +112,8 @@ def finish_settings(config) -> None:
     hashes += _hashes_from_file(config.get("API_KEY_HASHES_FILE"))
     config["API_KEY_HASHES"] = sorted(set(hashes) | {hash_key(key) for key in plain})
 
-    for name, low in (("RATE_LIMIT_PER_MINUTE", 0), ("MAX_CONTENT_LENGTH", 1), ("MAX_BATCH_CLAIMS", 1),
+    for name, low in (("RATE_LIMIT_PER_MINUTE", 0), ("MAX_CONTENT_LENGTH", 1), ("MAX_BATCH_CLAIMS", 1), ("FORWARDED_FOR_HOPS", 0), ("FAILED_KEY_LIMIT", 0),
+                      ("FAILED_KEY_WINDOW_SECONDS", 1),
                       ("MODEL_POLL_SECONDS", 0), ("MONITOR_INTERVAL_MINUTES", 0)):
         value = config.get(name)
         if isinstance(value, bool) or not isinstance(value, int) or value < low:

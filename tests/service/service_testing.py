@@ -127,7 +127,7 @@ class Gunicorn:
         if self.process.poll() is not None:
             return
         try:
-            workers = psutil.Process(self.pid).children()
+            workers = psutil.Process(self.pid).children(recursive=True)  # workers, and nginx when in front
         except psutil.NoSuchProcess:
             workers = []
         self.process.terminate()
@@ -154,4 +154,21 @@ def start_gunicorn(folder: Path, settings: dict, workers: int = 2, *options: str
             [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "--bind", f"127.0.0.1:{port}",
              "--workers", str(workers), *options, "service.wsgi:app"],
             cwd=folder, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    return Gunicorn(process, port, log_path)
+
+
+def start_production_server(folder: Path, settings: dict, workers: int = 2, port: int | None = None,
+                            log_name: str = "serve.log") -> Gunicorn:
+    """`medspa-coverage serve`, the production shape: nginx on 127.0.0.1:`port` in front of gunicorn
+    with the repo's config (nginx's files in `folder`/nginx); settings as for start_gunicorn."""
+    port = port or free_port()
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith("MEDSPA_COVERAGE_") and name != "MLFLOW_TRACKING_URI"}
+    env.update({f"MEDSPA_COVERAGE_{name}": str(value) for name, value in settings.items()})
+    env["MEDSPA_COVERAGE_PROXY_DIR"] = str(folder / "nginx")
+    log_path = folder / log_name
+    with open(log_path, "ab") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "service", "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
+            cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     return Gunicorn(process, port, log_path)

@@ -14,7 +14,7 @@ from features.contract import CLEAN_COLUMNS
 from features.rules import load_rules
 from service.claims import normalise_request_claim
 from service.schemas import ClaimAnswer, InvocationsResponse
-from tests.service.service_testing import API_KEY, DROP, MODEL_NAME, body_of, example_claim
+from tests.service.service_testing import API_KEY, DROP, MODEL_NAME, SENTINEL, body_of, example_claim
 
 
 # -- /v1/predict -----------------------------------------------------------------------------------
@@ -239,6 +239,41 @@ def test_oversized_batch_is_422_naming_the_limit(make_app, auth, path, payload):
     assert response.status_code == 422
     body = body_of(response)
     assert body["code"] == "batch_too_large" and "at most 3" in body["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("path, payload", [
+    ("/invocations", {"dataframe_records": [1] * 600_000}),
+    ("/invocations", {"dataframe_split": {"columns": ["patient_age"], "data": [[]] * 600_000}}),
+    ("/v1/predict", {"claims": [1] * 600_000}),
+])
+def test_a_batch_over_the_limit_is_refused_before_any_row_is_checked(make_app, auth, path, payload):
+    """~700k malformed rows in 2 MB once came back as a 64 MB list of errors, one per row."""
+    response = make_app().test_client().post(path, data=json.dumps(payload, separators=(",", ":")),
+                                             content_type="application/json", headers=auth)
+    assert response.status_code == 422
+    assert body_of(response)["code"] == "batch_too_large" and len(response.data) < 1000
+
+
+def test_every_row_error_of_a_bad_frame_is_capped_at_100_and_a_count(make_app, auth):
+    response = make_app(MAX_BATCH_CLAIMS=5000).test_client().post(
+        "/invocations", json={"dataframe_records": [{"patient_age": "old"}] * 5000}, headers=auth)
+    assert response.status_code == 422
+    errors = body_of(response)["errors"]
+    assert len(errors) == 101 and errors[-1]["field"] == "(more errors)"
+
+
+@pytest.mark.parametrize("raw", [
+    '{"prior_authorization": false, "prior_authorization": true}',
+    '{"claims": [{"claim_id": "a"}, {"%s": 1, "%s": 2}]}' % (SENTINEL, SENTINEL),
+    '{"dataframe_records": [{"referral": true, "referral": true}]}',
+])
+def test_a_key_named_twice_is_400_naming_the_problem_not_the_key(client, auth, raw):
+    for path in ("/v1/predict", "/invocations"):
+        response = client.post(path, data=raw, content_type="application/json", headers=auth)
+        assert response.status_code == 400
+        body = body_of(response)
+        assert body["code"] == "duplicate_key" and "same key twice" in body["message"]
+        assert SENTINEL not in response.get_data(as_text=True) and "prior_authorization" not in body["message"]
 
 
 @pytest.mark.parametrize("payload, field", [

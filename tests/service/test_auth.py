@@ -5,7 +5,7 @@ import hashlib
 
 import pytest
 
-from service.auth import RateLimiter
+from service.auth import FailedKeyThrottle, RateLimiter
 from service.settings import SettingsError
 from tests.service.service_testing import API_KEY, body_of, example_claim
 
@@ -127,3 +127,52 @@ def test_rate_limiter_refills_over_time():
     now[0] += 1.0
     assert limiter.retry_after("k") == 0
     assert limiter.retry_after("k") >= 1
+
+
+def _treatments(client, headers, address="10.0.0.1", **environ):
+    return client.get("/v1/treatments", headers=headers, environ_base={"REMOTE_ADDR": address, **environ})
+
+
+def test_failed_keys_are_throttled_per_client_address(make_app, auth):
+    client = make_app(FAILED_KEY_LIMIT=3, FAILED_KEY_WINDOW_SECONDS=60).test_client()
+    wrong = {"X-API-Key": "a-guess"}
+    assert [_treatments(client, wrong).status_code for _ in range(3)] == [401, 401, 401]
+    for headers in (wrong, auth, {}):  # from now on no key is even compared, the right one included
+        throttled = _treatments(client, headers)
+        assert throttled.status_code == 429 and body_of(throttled)["code"] == "too_many_failed_keys"
+        assert 1 <= int(throttled.headers["Retry-After"]) <= 60
+        assert "a-guess" not in throttled.get_data(as_text=True)
+    assert _treatments(client, auth, address="10.0.0.2").status_code == 200  # another address is served
+    assert client.get("/healthz/live", environ_base={"REMOTE_ADDR": "10.0.0.1"}).status_code == 200
+
+
+def test_the_throttle_reads_the_address_nginx_forwards_and_only_then(make_app, auth):
+    wrong = {"X-API-Key": "a-guess"}
+    behind_nginx = make_app(FAILED_KEY_LIMIT=1, FORWARDED_FOR_HOPS=1).test_client()
+    assert _treatments(behind_nginx, {**wrong, "X-Forwarded-For": "203.0.113.7"}, "127.0.0.1").status_code == 401
+    assert _treatments(behind_nginx, {**auth, "X-Forwarded-For": "203.0.113.7"}, "127.0.0.1").status_code == 429
+    assert _treatments(behind_nginx, {**auth, "X-Forwarded-For": "203.0.113.8"}, "127.0.0.1").status_code == 200
+    facing_clients = make_app(FAILED_KEY_LIMIT=1).test_client()  # X-Forwarded-For is the client's to choose
+    assert _treatments(facing_clients, {**wrong, "X-Forwarded-For": "203.0.113.7"}).status_code == 401
+    assert _treatments(facing_clients, {**auth, "X-Forwarded-For": "203.0.113.9"}).status_code == 429
+
+
+def test_failed_key_limit_zero_means_off(make_app):
+    client = make_app(FAILED_KEY_LIMIT=0).test_client()
+    assert {_treatments(client, {"X-API-Key": "a-guess"}).status_code for _ in range(50)} == {401}
+
+
+def test_failures_leave_the_window_and_idle_addresses_are_forgotten():
+    now = [0.0]
+    throttle = FailedKeyThrottle(limit=2, window=10, clock=lambda: now[0])
+    throttle.record_failure("a")
+    now[0] = 4.0
+    throttle.record_failure("a")
+    assert throttle.retry_after("a") == 6  # until the first failure is 10 s old
+    now[0] = 10.5
+    assert throttle.retry_after("a") == 0
+    throttle.MAX_ADDRESSES = 2
+    throttle.record_failure("b")
+    now[0] = 30.0
+    throttle.record_failure("c")  # a third address: the expired ones are dropped first
+    assert set(throttle._failures) == {"c"}

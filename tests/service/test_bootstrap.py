@@ -67,7 +67,8 @@ def test_bootstrap_command_prints_the_key_once_then_execs_gunicorn(tmp_path, mon
     shutil.copyfile(Path(trained_store.uri[len("sqlite:///"):]), tmp_path / "mlflow.db")
     hash_file = tmp_path / "dev-api-key.sha256"
     monkeypatch.setattr(bootstrap, "DEV_KEY_HASH_FILE", hash_file)
-    for name in ("MLFLOW_TRACKING_URI", "MEDSPA_COVERAGE_TRACKING_URI", *bootstrap.KEY_SETTINGS):
+    for name in ("MLFLOW_TRACKING_URI", "MEDSPA_COVERAGE_TRACKING_URI", "MEDSPA_COVERAGE_PROXY_LISTEN",
+                 *bootstrap.KEY_SETTINGS):
         # set then deleted: recorded, so whatever the command sets is undone
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
@@ -84,6 +85,7 @@ def test_bootstrap_command_prints_the_key_once_then_execs_gunicorn(tmp_path, mon
     path, argv = calls[-1]
     assert path == sys.executable and argv[1:5] == ["-m", "gunicorn", "-c", str(ROOT / "service" / "gunicorn_conf.py")]
     assert argv[-1] == "service.wsgi:app"
+    assert os.environ["MEDSPA_COVERAGE_PROXY_LISTEN"] == "127.0.0.1:8000"  # the production shape: nginx in front
     assert os.environ["MEDSPA_COVERAGE_API_KEY_HASHES_FILE"] == str(hash_file)
     assert os.environ["MEDSPA_COVERAGE_TRACKING_URI"] == uri  # the service reads the store it checked
     assert "MLFLOW_TRACKING_URI" not in os.environ  # MLflow's own rewrite of it does not leak into the service

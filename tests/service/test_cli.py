@@ -2,6 +2,7 @@
 `python -m service` runs it; `serve` hands the process to gunicorn with the repo's config."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -35,22 +36,37 @@ def test_dash_h_is_help_too():
     assert result.exit_code == 0 and "Commands:" in result.output
 
 
-def test_serve_command_execs_gunicorn_with_the_repo_config(monkeypatch):
+def test_serve_puts_nginx_on_the_bind_address_in_front_of_gunicorn_with_the_repo_config(monkeypatch):
     calls = []
     monkeypatch.setattr(cli.os, "execv", lambda path, argv: calls.append((path, argv)))
+    monkeypatch.setattr(cli.os, "environ", dict(os.environ))
     result = CliRunner().invoke(cli.main, ["serve", "--bind", "127.0.0.1:9999", "--workers", "3"])
     assert result.exit_code == 0, result.output
     path, argv = calls[0]
     assert path == sys.executable
     assert argv[1:5] == ["-m", "gunicorn", "-c", str(ROOT / "service" / "gunicorn_conf.py")]
-    assert argv[5:] == ["--bind", "127.0.0.1:9999", "--workers", "3", "service.wsgi:app"]
+    assert argv[5:] == ["--workers", "3", "service.wsgi:app"]  # gunicorn binds loopback; nginx the address
+    assert cli.os.environ["MEDSPA_COVERAGE_PROXY_LISTEN"] == "127.0.0.1:9999"
 
 
-def test_serve_without_options_leaves_bind_and_workers_to_the_config(monkeypatch):
+def test_serve_no_proxy_runs_gunicorn_alone_on_the_bind_address(monkeypatch):
     calls = []
     monkeypatch.setattr(cli.os, "execv", lambda path, argv: calls.append(argv))
+    monkeypatch.setattr(cli.os, "environ", {**os.environ, "MEDSPA_COVERAGE_PROXY_LISTEN": "127.0.0.1:1"})
+    result = CliRunner().invoke(cli.main, ["serve", "--no-proxy", "--bind", "127.0.0.1:9999"])
+    assert result.exit_code == 0, result.output
+    assert calls[0][5:] == ["--bind", "127.0.0.1:9999", "service.wsgi:app"]
+    assert "MEDSPA_COVERAGE_PROXY_LISTEN" not in cli.os.environ
+
+
+def test_serve_without_options_puts_nginx_on_the_default_address(monkeypatch):
+    calls = []
+    monkeypatch.setattr(cli.os, "execv", lambda path, argv: calls.append(argv))
+    monkeypatch.setattr(cli.os, "environ", {name: value for name, value in os.environ.items()
+                                            if not name.startswith("MEDSPA_COVERAGE_")})
     assert CliRunner().invoke(cli.main, ["serve"]).exit_code == 0
     assert calls[0][5:] == ["service.wsgi:app"]
+    assert cli.os.environ["MEDSPA_COVERAGE_PROXY_LISTEN"] == "127.0.0.1:8000"
 
 
 @pytest.mark.parametrize("option", ["--since", "--until"])

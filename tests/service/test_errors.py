@@ -2,12 +2,13 @@
 response so its headers survive; a 500 says nothing about internals (service.errors)."""
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
 from flask import abort
 
-from service.errors import DEFAULTS, APIError, error_body, field_error
+from service.errors import DEFAULTS, MAX_LISTED_ERRORS, APIError, error_body, field_error
 from tests.service.service_testing import body_of, example_claim
 
 
@@ -39,7 +40,35 @@ def test_oversized_body_is_413_json(make_app, auth):
     response = client.post("/v1/predict", json=example_claim(claim_id="x" * 2000), headers=auth)
     assert response.status_code == 413
     body = body_of(response)
-    assert body["code"] == "body_too_large" and "1000 bytes" in body["message"]
+    assert body["code"] == "body_too_large" and "1,000 bytes" in body["message"]
+
+
+def test_a_chunked_body_over_the_limit_is_413_not_cut_at_the_limit(make_app, auth):
+    """No Content-Length (a chunked body the server ends): werkzeug alone would read 1,000 bytes and answer."""
+    client = make_app(MAX_CONTENT_LENGTH=1000).test_client()
+    body = json.dumps(example_claim(claim_id="x" * 2000)).encode()
+    response = client.post("/v1/predict", input_stream=io.BytesIO(body), content_type="application/json",
+                           headers=auth, environ_overrides={"HTTP_TRANSFER_ENCODING": "chunked",
+                                                            "CONTENT_LENGTH": "", "wsgi.input_terminated": True})
+    assert response.status_code == 413 and body_of(response)["code"] == "body_too_large"
+
+
+def test_a_body_shorter_than_its_content_length_is_400(make_app, auth):
+    client = make_app().test_client()
+    body = json.dumps(example_claim()).encode()
+    response = client.post("/v1/predict", data=body, content_type="application/json", headers=auth,
+                           environ_overrides={"CONTENT_LENGTH": str(len(body) + 10)})
+    assert response.status_code == 400
+    assert body_of(response)["code"] == "incomplete_body"
+    assert f"{len(body):,} of the {len(body) + 10:,} bytes" in body_of(response)["message"]
+
+
+def test_an_error_list_keeps_100_entries_and_counts_the_rest():
+    body = error_body("invalid", "bad", [field_error(f"f{n}", "bad") for n in range(MAX_LISTED_ERRORS + 50)])
+    assert len(body["errors"]) == MAX_LISTED_ERRORS + 1 == 101
+    assert body["errors"][:MAX_LISTED_ERRORS] == [field_error(f"f{n}", "bad") for n in range(MAX_LISTED_ERRORS)]
+    assert body["errors"][-1]["field"] == "(more errors)" and "50 more errors" in body["errors"][-1]["message"]
+    assert len(error_body("invalid", "bad", [field_error("f", "bad")] * MAX_LISTED_ERRORS)["errors"]) == 100
 
 
 def test_a_failing_model_gives_a_500_that_says_nothing_about_internals(make_app, auth, log_lines):

@@ -12,7 +12,7 @@ from gunicorn.config import Config
 from gunicorn.http import errors as http_errors
 
 from service.gunicorn_worker import QuietSyncWorker, answer_for
-from tests.service.service_testing import API_KEY, SENTINEL, start_gunicorn
+from tests.service.service_testing import API_KEY, SENTINEL, example_claim, start_gunicorn
 
 HOST = "Host: 127.0.0.1\r\n"
 # (label, raw request with the sentinel where gunicorn would quote it, status, code)
@@ -68,6 +68,45 @@ def test_an_unparsable_request_gets_a_json_error_that_quotes_nothing(server, lab
     assert SENTINEL not in body
     if code in ("headers_too_large", "request_line_too_long"):  # the limits of service/gunicorn_conf.py
         assert "at most 4,094 bytes and at most 50 headers of 8,190 bytes" in error["message"]
+
+
+def _post_raw(port: int, head: str, body: bytes, half_close: bool = False) -> tuple[int, dict]:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(head.encode("latin-1") + body)
+        if half_close:
+            connection.shutdown(socket.SHUT_WR)
+        received = b""
+        try:
+            while chunk := connection.recv(65536):
+                received += chunk
+        except ConnectionResetError:  # the server closed with the rest of an over-limit body unread
+            pass
+    head, _, body = received.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+POST_HEAD = f"POST /v1/predict HTTP/1.1\r\n{HOST}Content-Type: application/json\r\nX-API-Key: {API_KEY}\r\n"
+LIMIT = 2 * 1024 * 1024  # MAX_CONTENT_LENGTH's default
+
+
+@pytest.mark.slow
+def test_gunicorn_alone_refuses_a_chunked_body_over_the_limit_with_413(server):
+    claim = json.dumps(example_claim()).encode()
+    padded = claim[:-1] + b" " * (LIMIT + 10 - len(claim)) + b"}"  # valid JSON, just too long
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(padded[i:i + 65536]), padded[i:i + 65536])
+                      for i in range(0, len(padded), 65536)) + b"0\r\n\r\n"
+    status, body = _post_raw(server.port, POST_HEAD + "Transfer-Encoding: chunked\r\n\r\n", chunks)
+    assert (status, body["code"]) == (413, "body_too_large")  # not cut at the limit and answered 200
+    small = b"%x\r\n%s\r\n0\r\n\r\n" % (len(claim), claim)
+    assert _post_raw(server.port, POST_HEAD + "Transfer-Encoding: chunked\r\n\r\n", small)[0] == 200
+
+
+@pytest.mark.slow
+def test_gunicorn_alone_refuses_a_body_shorter_than_its_content_length_with_400(server):
+    claim = json.dumps(example_claim()).encode()
+    status, body = _post_raw(server.port, POST_HEAD + f"Content-Length: {len(claim) + 50}\r\n\r\n", claim,
+                             half_close=True)
+    assert (status, body["code"]) == (400, "incomplete_body")
 
 
 @pytest.mark.slow

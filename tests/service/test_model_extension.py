@@ -22,6 +22,19 @@ def test_without_a_model_answers_are_503_model_unavailable(client, auth, method,
     assert response.headers["Retry-After"]
 
 
+def test_while_not_ready_v1_model_shows_the_last_load_error(make_app, auth):
+    def loader(config):
+        raise RuntimeError("the model store at /srv/models cannot be read")
+
+    response = make_app(MODEL_LOADER=loader).test_client().get("/v1/model", headers=auth)
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    body = body_of(response)
+    assert body["code"] == "model_unavailable" and "why the last load failed" in body["message"]
+    [error] = body["errors"]
+    assert error["field"] == "model" and "the last load failed at 20" in error["message"]
+    assert "RuntimeError: the model store at /srv/models cannot be read" in error["message"]
+
+
 def test_a_model_that_fails_its_warm_up_is_not_served(make_served_app):
     def loader(config):
         served = registry_loader(config)

@@ -1,0 +1,143 @@
+"""nginx in front of gunicorn: the production shape `medspa-coverage serve` runs.
+
+gunicorn's sync workers give a whole process to one connection, so a client that sends nothing,
+or a header line every few seconds, holds a worker until the worker timeout kills it: two such
+clients stopped this 2-worker service. gunicorn's deployment guide asks for a buffering proxy in
+front of sync workers, and nginx is the one it names: it reads each request whole (headers within
+10 s, no pause over 10 s in the body, the body within the service's MAX_CONTENT_LENGTH) before a
+worker sees it, and buffers the answer for slow readers. The config is `service/nginx/nginx.conf`;
+this module fills it in, and gunicorn's master (service/gunicorn_conf.py) starts nginx once its
+own socket listens and stops it when it exits.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from service.errors import DEFAULTS, body_too_large_message, error_body
+from service.settings import ENV_PREFIX, default_settings
+from training.model.mlflow_store import PROJECT_ROOT
+
+CONFIG_TEMPLATE = Path(__file__).with_name("nginx") / "nginx.conf"
+DEFAULT_RUN_DIR = PROJECT_ROOT / "var" / "nginx"
+LISTEN_ENV = f"{ENV_PREFIX}_PROXY_LISTEN"  # set by `serve`: where nginx listens (gunicorn then binds loopback)
+RUN_DIR_ENV = f"{ENV_PREFIX}_PROXY_DIR"  # nginx's config, pid and temp folders (default var/nginx)
+STARTUP_SECONDS = 10
+# Debian installs nginx in /usr/sbin, which is not on every user's PATH.
+NGINX_CANDIDATES = ("nginx", "/usr/sbin/nginx", "/usr/local/sbin/nginx")
+
+
+class ProxyError(RuntimeError):
+    """nginx is missing, its config is refused, or it did not start; the message says which."""
+
+
+def nginx_binary() -> str:
+    for candidate in NGINX_CANDIDATES:
+        found = shutil.which(candidate)
+        if found:
+            return found
+    raise ProxyError("nginx is not installed (Debian: apt-get install nginx; `make serve` does it); "
+                     "or serve gunicorn alone with `medspa-coverage serve --no-proxy`")
+
+
+def max_body_bytes() -> int:
+    """The service's MAX_CONTENT_LENGTH as the app will read it (environment, else the default)."""
+    raw = os.environ.get(f"{ENV_PREFIX}_MAX_CONTENT_LENGTH")
+    return int(json.loads(raw)) if raw else default_settings()["MAX_CONTENT_LENGTH"]
+
+
+def _json_literal(code: str, message: str) -> str:
+    """An error body as a single-quoted nginx string (no variables, quotes escaped)."""
+    text = json.dumps(error_body(code, message))
+    assert "$" not in text, "an nginx string would read $ as a variable"
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def render_config(listen: str, upstream: str, run_dir: Path, read_timeout: int, max_body: int) -> str:
+    values = {
+        "RUN_DIR": str(run_dir),
+        "LISTEN": listen,
+        "UPSTREAM": upstream,
+        "READ_TIMEOUT": str(read_timeout),
+        "MAX_BODY": str(max_body),
+        # One buffer more than the limit: a body at the limit stays in memory, and nginx answers 413
+        # before a body over it would need a temp file.
+        "BODY_BUFFER": str(max_body + 1024),
+        "BAD_REQUEST": _json_literal("bad_http_request", "the request is not well-formed HTTP/1.1, its headers are "
+                                                         "too large, or its body ended before its Content-Length"),
+        "NOT_FOUND": _json_literal(*DEFAULTS[404]),
+        "TIMED_OUT": _json_literal("request_timeout", "the request did not arrive in time: headers within 10 s, "
+                                                      "no pause over 10 s in the body"),
+        "BODY_TOO_LARGE": _json_literal(DEFAULTS[413][0], body_too_large_message(max_body)),
+        "REQUEST_LINE_TOO_LONG": _json_literal("request_line_too_long", "the request line is too long"),
+        "NOT_IMPLEMENTED": _json_literal("unsupported_transfer_coding", "Transfer-Encoding may only be chunked"),
+        "UNAVAILABLE": _json_literal(*DEFAULTS[503]),
+    }
+    text = CONFIG_TEMPLATE.read_text(encoding="utf-8")
+    for name, value in values.items():
+        text = text.replace(f"@{name}@", value)
+    return text
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when gunicorn's master dies, even by kill -9 (Linux)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def _split_address(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _listening(address: str) -> bool:
+    try:
+        with socket.create_connection(_split_address(address), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def start_nginx(listen: str, upstream: str, run_dir: Path, read_timeout: int) -> subprocess.Popen:
+    """Write the config into `run_dir`, check it with `nginx -t`, start nginx and wait until it listens."""
+    binary = nginx_binary()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config = run_dir / "nginx.conf"
+    config.write_text(render_config(listen, upstream, run_dir, read_timeout, max_body_bytes()), encoding="utf-8")
+    # -e: the log nginx writes before it has read the config (else /var/log/nginx, which needs root).
+    command = [binary, "-p", str(run_dir), "-c", str(config), "-e", "stderr"]
+    checked = subprocess.run([*command, "-t", "-q"], capture_output=True, text=True)
+    if checked.returncode != 0:
+        raise ProxyError(f"nginx refused its config {config}: {checked.stderr.strip()}")
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True,
+                               preexec_fn=_die_with_parent)
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while not _listening(listen):
+        if process.poll() is not None:
+            raise ProxyError(f"nginx exited with code {process.returncode} (its message is above)")
+        if time.monotonic() > deadline:
+            stop_nginx(process)
+            raise ProxyError(f"nginx did not listen on {listen} within {STARTUP_SECONDS} s")
+        time.sleep(0.05)
+    return process
+
+
+def stop_nginx(process: subprocess.Popen, timeout: float = 10) -> None:
+    """Graceful stop (SIGQUIT: answers in flight finish), then SIGKILL if it lingers."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGQUIT)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
