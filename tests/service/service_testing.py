@@ -80,6 +80,22 @@ ROOT = Path(__file__).resolve().parents[2]
 GUNICORN_CONF = ROOT / "service" / "gunicorn_conf.py"
 
 
+def raw_exchange(port: int, request: bytes, half_close: bool = False, timeout: float = 10) -> bytes:
+    """Send raw bytes to a local server and read everything it answers until it closes. A server
+    that closes with an over-limit body unread may reset the connection: what came is kept."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as connection:
+        connection.sendall(request)
+        if half_close:
+            connection.shutdown(socket.SHUT_WR)
+        received = b""
+        try:
+            while chunk := connection.recv(65536):
+                received += chunk
+        except (ConnectionResetError, TimeoutError):
+            pass
+        return received
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -12,7 +12,7 @@ from gunicorn.config import Config
 from gunicorn.http import errors as http_errors
 
 from service.gunicorn_worker import QuietSyncWorker, answer_for
-from tests.service.service_testing import API_KEY, SENTINEL, example_claim, start_gunicorn
+from tests.service.service_testing import API_KEY, SENTINEL, example_claim, raw_exchange, start_gunicorn
 
 HOST = "Host: 127.0.0.1\r\n"
 # (label, raw request with the sentinel where gunicorn would quote it, status, code)
@@ -71,16 +71,7 @@ def test_an_unparsable_request_gets_a_json_error_that_quotes_nothing(server, lab
 
 
 def _post_raw(port: int, head: str, body: bytes, half_close: bool = False) -> tuple[int, dict]:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
-        connection.sendall(head.encode("latin-1") + body)
-        if half_close:
-            connection.shutdown(socket.SHUT_WR)
-        received = b""
-        try:
-            while chunk := connection.recv(65536):
-                received += chunk
-        except ConnectionResetError:  # the server closed with the rest of an over-limit body unread
-            pass
+    received = raw_exchange(port, head.encode("latin-1") + body, half_close)
     head, _, body = received.partition(b"\r\n\r\n")
     return int(head.split()[1]), json.loads(body)
 

@@ -23,7 +23,7 @@ import pytest
 
 from service.proxy import render_config
 from service.settings import default_settings
-from tests.service.service_testing import API_KEY, example_claim, start_production_server
+from tests.service.service_testing import API_KEY, example_claim, raw_exchange, start_production_server
 
 pytestmark = pytest.mark.slow
 
@@ -60,20 +60,6 @@ def _answer(port: int, method: str, path: str, body: bytes | None = None) -> tup
         return response.status, json.loads(response.read())
     finally:
         connection.close()
-
-
-def _raw_exchange(port: int, request: bytes, half_close: bool = False) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=ANSWER_TIMEOUT) as sock:
-        sock.sendall(request)
-        if half_close:
-            sock.shutdown(socket.SHUT_WR)
-        received = b""
-        try:
-            while chunk := sock.recv(65536):
-                received += chunk
-        except (ConnectionResetError, TimeoutError):
-            pass
-        return received
 
 
 def _status_and_body(raw: bytes) -> tuple[int, dict]:
@@ -130,12 +116,12 @@ def test_idle_and_trickling_clients_without_a_key_do_not_stop_health_checks_or_p
 
 
 def test_a_body_over_the_limit_is_refused_with_the_service_json_whether_or_not_its_length_is_sent(server):
-    with_length = _raw_exchange(server.port, (
+    with_length = raw_exchange(server.port, (
         f"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-API-Key: {API_KEY}\r\n"
         f"Content-Length: {MAX_BODY + 1}\r\n\r\n").encode() + b" " * (MAX_BODY + 1))
     chunk = b" " * 65536
     chunks = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(MAX_BODY // len(chunk) + 1))
-    chunked = _raw_exchange(server.port, (
+    chunked = raw_exchange(server.port, (
         f"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-API-Key: {API_KEY}\r\n"
         "Transfer-Encoding: chunked\r\n\r\n").encode() + chunks + b"0\r\n\r\n")
     for raw in (with_length, chunked):
@@ -152,13 +138,13 @@ def test_a_body_over_the_limit_is_refused_with_the_service_json_whether_or_not_i
     (b"GET /.errors/413 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 404, "not_found"),
 ], ids=["request line too long", "header too large", "bad header", "unknown transfer coding", "nginx's own page"])
 def test_what_nginx_refuses_itself_is_answered_in_the_service_json(server, raw, status, code):
-    answered, body = _status_and_body(_raw_exchange(server.port, raw))
+    answered, body = _status_and_body(raw_exchange(server.port, raw))
     assert (answered, body["code"]) == (status, code)
 
 
 def test_a_body_shorter_than_its_content_length_never_reaches_the_app(server):
     claim = json.dumps(example_claim()).encode()
-    raw = _raw_exchange(server.port, (
+    raw = raw_exchange(server.port, (
         f"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-API-Key: {API_KEY}\r\n"
         f"Content-Length: {len(claim) + 100}\r\n\r\n").encode() + claim, half_close=True)
     assert not raw.startswith(b"HTTP/1.1 200"), raw[:300]
