@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import json
 import logging
 import os
 import tempfile
@@ -37,8 +36,7 @@ from flask import Flask
 
 from service.background import start_job
 from service.settings import ENV_PREFIX, default_settings
-from training.model.artifacts import ARTIFACT_KEY
-from training.model.coverage_model import METADATA_FILE
+from training.model.artifacts import ModelIntegrityError, download_model_version, read_saved_metadata
 from training.model.mlflow_store import ensure_experiment, mlflow_client
 from training.model.profile import PSI_SIGNIFICANT, population_stability
 
@@ -93,18 +91,12 @@ def summarise(records: list, profile: dict | None) -> dict[str, float]:
 
 
 def registry_profile_lookup(client, tracking_uri: str) -> ProfileLookup:
-    """Profiles of registered versions, read from the model's metadata.json alone (no model load)."""
-    import mlflow
-    from mlflow.models import Model
+    """Profiles of registered versions, read from the model's metadata.json (no model load) once
+    every file of the version is verified against its manifest (training.model.artifacts)."""
     def lookup(name: str, version: str) -> dict | None:
-        base = client.get_model_version_download_uri(name, version).rstrip("/")
         with tempfile.TemporaryDirectory(prefix="medspa-monitor-") as scratch:
-            mlmodel = mlflow.artifacts.download_artifacts(artifact_uri=f"{base}/MLmodel", dst_path=scratch,
-                                                          tracking_uri=tracking_uri)
-            folder = Model.load(mlmodel).flavors["python_function"]["artifacts"][ARTIFACT_KEY]["path"]
-            metadata = mlflow.artifacts.download_artifacts(artifact_uri=f"{base}/{folder}/{METADATA_FILE}",
-                                                           dst_path=scratch, tracking_uri=tracking_uri)
-            return json.loads(Path(metadata).read_text()).get("training_profile")
+            model_dir = download_model_version(client, tracking_uri, name, version, Path(scratch))
+            return read_saved_metadata(model_dir).get("training_profile")
 
     return lookup
 
@@ -143,6 +135,8 @@ def _profile(name, version, profile_for, registry_lookup) -> tuple[dict | None, 
             continue
         try:
             profile = lookup(str(name), str(version))
+        except ModelIntegrityError:
+            raise  # a changed model in the artifact store is news, not a missing drift figure
         except Exception as error:  # noqa: BLE001  (drift is one part of the summary; the rest still counts)
             log.warning("training profile lookup failed", extra={"detail": type(error).__name__})
             continue

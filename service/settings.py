@@ -13,7 +13,7 @@ as strings otherwise. This table is the one place every setting is listed.
 | `MAX_BATCH_CLAIMS` | most claims in one `{"claims": [...]}` request or one `/invocations` frame | `1000` |
 | `LIKELY_APPROVED_THRESHOLD` | approval probability at or above which the decision is `likely_approved` | `0.7` |
 | `LIKELY_DENIED_THRESHOLD` | approval probability below which the decision is `likely_denied` | `0.3` |
-| `MODEL_SOURCE` | where the model comes from: `registry` (the version `MODEL_ALIAS` points to in `TRACKING_URI`; the model file's sha256 is checked against the version's `model_sha256` tag when present and shown in `/v1/model`) or `bundle` (`MODEL_BUNDLE_PATH`, verified against its SHA256SUMS; a tampered bundle is refused) | `registry` |
+| `MODEL_SOURCE` | where the model comes from: `registry` (the version `MODEL_ALIAS` points to in `TRACKING_URI`; every file of it is checked against the version's `model_manifest` tag, recorded by `train` at registration: a changed, missing or extra file, or no tag, refuses it; the model file's sha256 is shown in `/v1/model`) or `bundle` (`MODEL_BUNDLE_PATH`, verified against its SHA256SUMS; a tampered bundle is refused) | `registry` |
 | `MODEL_NAME` | registered model name | `medspa-coverage` |
 | `MODEL_ALIAS` | registry alias served | `champion` |
 | `MODEL_BUNDLE_PATH` | exported bundle directory, or the models folder whose `champion` link names one, used when `MODEL_SOURCE=bundle` | `<project>/models` |

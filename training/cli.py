@@ -81,8 +81,10 @@ def train(ctx: click.Context, data_path: str, tracking_uri: str | None, experime
           no_export: bool, quiet: bool) -> None:
     """Train, evaluate and register a model from a claims file; promote it if it beats the champion.
 
-    Exits 0 on success (promoted or not), 2 when the file cannot train (no MLflow run is created).
+    Exits 0 on success (promoted or not), 2 when the file cannot train (no MLflow run is created), 1 when
+    the champion's files differ from its manifest (the gate stops; the new version stays challenger).
     """
+    from training.model.artifacts import ModelSourceError
     from training.registry import GateParams
     from training.train import EXIT_BAD_INPUT, TrainingInputError, TrainingParams, run_training
 
@@ -94,6 +96,9 @@ def train(ctx: click.Context, data_path: str, tracking_uri: str | None, experime
     except TrainingInputError as error:
         click.echo(f"Error: {error}", err=True)
         ctx.exit(EXIT_BAD_INPUT)
+    except ModelSourceError as error:  # the champion's files differ from its manifest: the gate stops
+        click.echo(f"Error: {error}", err=True)
+        ctx.exit(1)
     click.echo(f"run {result.run_id}: version {result.model_version} {result.decision} ({result.reason})")
 
 

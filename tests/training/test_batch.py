@@ -1,15 +1,20 @@
 """Batch scoring: every input format to every output format, bad rows reported, chunked."""
 from __future__ import annotations
 
+import shutil
+
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from training.batch import predict_file, rejected_path_for
 from service.cli import main
+from tests.model_tampering import (MARKER, copy_store, damage_model_file, plant_code, register_tampered_copy,
+                                   swap_denial_labels)
+from training.batch import predict_file, rejected_path_for
 from training.model.artifacts import load_model
 from training.model.coverage_model import SCORE_COLUMNS
 from training.data.loading import load_claims
+from training.model.mlflow_store import CHAMPION, REGISTERED_MODEL, mlflow_client
 
 pytestmark = pytest.mark.slow  # needs the session's trained store
 
@@ -99,3 +104,37 @@ def test_predict_command_rejects_a_file_without_required_columns(requests_frame,
     result = CliRunner().invoke(main, ["predict", "--input", str(source), "--output", str(tmp_path / "o.csv"),
                                        "--model", str(trained_store.models_dir / "champion"), "--quiet"])
     assert result.exit_code == 2 and "billed_amount" in result.output
+
+
+# -- a model the registry does not vouch for --------------------------------------------------------
+@pytest.mark.parametrize("tamper", ["damaged model file", "swapped metadata", "planted code"])
+def test_predict_refuses_a_substituted_champion_in_one_line(requests_frame, trained_store, tmp_path, tamper):
+    marker = tmp_path / MARKER
+    changes = {"damaged model file": damage_model_file, "swapped metadata": swap_denial_labels,
+               "planted code": plant_code(marker)}
+    uri = copy_store(trained_store.database, tmp_path / "store")
+    tampered = register_tampered_copy(uri, REGISTERED_MODEL, trained_store.runs["better"].model_version,
+                                      tmp_path / "files", changes[tamper])
+    mlflow_client(uri).set_registered_model_alias(REGISTERED_MODEL, CHAMPION, tampered)
+    source = write_requests(requests_frame, tmp_path / "requests.csv")
+    target = tmp_path / "scored.csv"
+    for model in ([], ["--model", f"models:/{REGISTERED_MODEL}@{CHAMPION}"], ["--model", f"models:/{REGISTERED_MODEL}/{tampered}"]):
+        result = CliRunner().invoke(main, ["predict", "--input", str(source), "--output", str(target),
+                                           "--tracking-uri", uri, "--quiet", *model])
+        assert result.exit_code == 1, result.output
+        [line] = result.output.strip().splitlines()  # one line, no traceback
+        assert line.startswith("Error: cannot load the model:") and f"version {tampered} refused" in line
+        assert not target.exists() and not marker.exists()
+
+
+def test_predict_refuses_a_damaged_model_folder_in_one_line(requests_frame, trained_store, tmp_path):
+    saved = tmp_path / "saved"
+    shutil.copytree((trained_store.models_dir / "champion").resolve() / "model", saved)
+    model_file = saved / "model.skops"
+    model_file.write_bytes(model_file.read_bytes()[:1000])
+    source = write_requests(requests_frame, tmp_path / "requests.csv")
+    result = CliRunner().invoke(main, ["predict", "--input", str(source), "--output", str(tmp_path / "o.csv"),
+                                       "--model", str(saved), "--quiet"])
+    assert result.exit_code == 1
+    [line] = result.output.strip().splitlines()
+    assert line == "Error: cannot load the model: the model in saved cannot be read (BadZipFile)"
