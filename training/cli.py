@@ -112,10 +112,12 @@ def train(ctx: click.Context, data_path: str, tracking_uri: str | None, experime
 @click.option("--tracking-uri", default=None, help="MLflow tracking URI for models:/ URIs (default as for train)")
 @click.option("--chunk-rows", type=click.IntRange(min=1), default=100_000, show_default=True,
               help="claims read, scored and written at a time")
+@click.option("--keep-columns", is_flag=True,
+              help="carry every input column into the output (default: only the contract's columns)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @click.pass_context
 def predict(ctx: click.Context, input_path: str, output_path: str, model_uri: str | None, tracking_uri: str | None,
-            chunk_rows: int, quiet: bool) -> None:
+            chunk_rows: int, keep_columns: bool, quiet: bool) -> None:
     """Score a claims file with the champion (or --model); bad rows are reported, not fatal.
 
     Exits 0 when the file was scored (even with rejected rows), 2 when it cannot be read at all.
@@ -128,7 +130,7 @@ def predict(ctx: click.Context, input_path: str, output_path: str, model_uri: st
 
     try:
         report = predict_file(input_path, output_path, model_uri, tracking_uri=tracking_uri,
-                              chunk_rows=chunk_rows, progress=not quiet)
+                              chunk_rows=chunk_rows, progress=not quiet, keep_columns=keep_columns)
     except ClaimsFileError as error:
         click.echo(f"Error: {error}", err=True)
         ctx.exit(2)

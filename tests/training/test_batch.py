@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+import stat
 
 import pandas as pd
 import pytest
@@ -138,3 +139,65 @@ def test_predict_refuses_a_damaged_model_folder_in_one_line(requests_frame, trai
     assert result.exit_code == 1
     [line] = result.output.strip().splitlines()
     assert line == "Error: cannot load the model: the model in saved cannot be read (BadZipFile)"
+
+
+# -- what the outputs hold ---------------------------------------------------------------------------
+FORMULA_IDS = ['=HYPERLINK("http://attacker.example","click")', "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3"]
+
+
+def test_scored_and_rejected_csv_files_are_safe_to_open_in_a_spreadsheet(requests_frame, bundle_model, tmp_path):
+    frame = requests_frame.iloc[10:20].reset_index(drop=True).copy()
+    frame.loc[:3, "claim_id"] = FORMULA_IDS
+    frame.loc[4, "billed_amount"] = "-5"  # rejected: a negative amount, which must stay a number
+    frame.loc[5, "claim_id"] = "=1+1"
+    frame.loc[5, "plan_type"] = "=platinum"  # rejected
+    source = write_requests(frame, tmp_path / "requests.csv")
+    target = tmp_path / "scored.csv"
+    predict_file(source, target, bundle_model, progress=False)
+    scored = pd.read_csv(target, dtype=str, keep_default_na=False)
+    assert scored["claim_id"].tolist()[:4] == ["'" + claim_id for claim_id in FORMULA_IDS]
+    assert scored["claim_id"].tolist()[4:] == frame["claim_id"].tolist()[6:]
+    assert not any(cell and cell[0] in "=+-@\t\r" and not _is_number(cell) for column in scored for cell in scored[column])
+    rejected = pd.read_csv(rejected_path_for(target), dtype=str, keep_default_na=False)
+    assert set(rejected["field"]) == {"billed_amount", "plan_type"}  # reasons and fields, never the values
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def test_extra_input_columns_are_left_out_unless_asked_for(requests_frame, bundle_model, tmp_path):
+    frame = requests_frame.iloc[:5].copy()
+    frame["=notes"] = "=cmd|' /C calc'!A0"
+    frame["member_ssn"] = "123-45-6789"
+    source = write_requests(frame, tmp_path / "requests.csv")
+    predict_file(source, tmp_path / "scored.csv", bundle_model, progress=False)
+    scored = pd.read_csv(tmp_path / "scored.csv", dtype=str, keep_default_na=False)
+    assert list(scored.columns) == list(requests_frame.columns) + list(SCORE_COLUMNS)
+
+    result = CliRunner().invoke(main, ["predict", "--input", str(source), "--output", str(tmp_path / "kept.csv"),
+                                       "--model", str(trained_model_folder(bundle_model, tmp_path)), "--quiet",
+                                       "--keep-columns"])
+    assert result.exit_code == 0, result.output
+    kept = pd.read_csv(tmp_path / "kept.csv", dtype=str, keep_default_na=False)
+    assert "'=notes" in kept.columns and "member_ssn" in kept.columns
+    assert set(kept["'=notes"]) == {"'=cmd|' /C calc'!A0"}
+
+
+def trained_model_folder(model, tmp_path):
+    return model.save(tmp_path / "saved-model")
+
+
+@pytest.mark.parametrize("output_format", FORMATS)
+def test_outputs_holding_claims_are_owner_only(requests_frame, bundle_model, tmp_path, output_format):
+    source = write_requests(requests_frame.iloc[:10], tmp_path / "requests.csv")
+    target = tmp_path / "new" / "deeper" / f"scored.{output_format}"
+    predict_file(source, target, bundle_model, progress=False)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert stat.S_IMODE(rejected_path_for(target).stat().st_mode) == 0o600
+    assert stat.S_IMODE(target.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(target.parent.parent.stat().st_mode) == 0o700
