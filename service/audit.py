@@ -3,7 +3,8 @@
 This is where claims and answers are kept (the operational log holds none). SQLAlchemy Core, so
 any SQLAlchemy URL works; SQLite by default, in WAL mode, where a committed row survives kill -9
 of the server (`synchronous=NORMAL`; `FULL` also survives power loss). The monitor reads it back
-with `read_since`.
+with `read_since`. A SQLite store and its journal files are owner-only (0600; a folder made for it
+0700): they hold patient data.
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from sqlalchemy import (Column, DateTime, Float, Index, Integer, MetaData, Strin
                         event, insert, select)
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.schema import CreateIndex, CreateTable
+
+from training.model.private_files import PRIVATE_FILE_MODE, create_private_file
 
 metadata = MetaData()
 served_claims = Table(
@@ -111,12 +114,22 @@ def _switch_to_wal(cursor, attempts: int = 100) -> None:
             time.sleep(0.05)
 
 
+def _make_private(database: Path) -> None:
+    """The database file owner-only before SQLite opens it (its folder 0700 when made here): SQLite
+    gives the -wal and -shm files it creates the database's mode. Journals left by an older,
+    wider-open store are narrowed too."""
+    create_private_file(database)
+    for journal in (database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
+        if journal.exists():
+            journal.chmod(PRIVATE_FILE_MODE)
+
+
 def _engine(url: str, sqlite_synchronous: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        _make_private(Path(parsed.database))
     engine = create_engine(url)
 
     @event.listens_for(engine, "connect")

@@ -29,6 +29,7 @@ from service.settings import hash_key
 from training.demo.generator import generate_history
 from training.model.artifacts import MODEL_MANIFEST_TAG, version_for_alias
 from training.model.mlflow_store import CHAMPION, PROJECT_ROOT, REGISTERED_MODEL, resolve_tracking_uri, tracking
+from training.model.private_files import make_private_dir
 from training.train import run_training
 
 DEMO_HISTORY = PROJECT_ROOT / "var" / "demo" / "claims.parquet"
@@ -79,7 +80,7 @@ def ensure_dev_key(hash_file: str | Path | None = None, environ=None) -> str | N
     if keys_configured(environ) or (hash_file.is_file() and hash_file.read_text().strip()):
         return None
     key = secrets.token_urlsafe(32)
-    hash_file.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(hash_file.parent)
     with tempfile.NamedTemporaryFile("w", dir=hash_file.parent, prefix=".dev-key-", delete=False) as handle:
         handle.write(hash_key(key) + "\n")
     os.replace(handle.name, hash_file)  # mkstemp's owner-only mode stays: the hash is nobody else's business

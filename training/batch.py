@@ -12,7 +12,7 @@ answer). Rows that break the contract are left out of the output and listed in
 `<output>.rejected.csv` (row_number, field, reason; the data row number is 1-based without the
 header; reasons never quote values); they never stop the run.
 
-Both files hold claims: they are created owner-only (training.data.private_files), and in CSV a
+Both files hold claims: they are created owner-only (training.model.private_files), and in CSV a
 text cell a spreadsheet would run is made inert (training.data.csv_cells).
 
 The file is read, checked, scored and written `chunk_rows` rows at a time (pyarrow's streaming
@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from training.data.claims_files import ClaimsFileError, claims_file_format, open_claims_file
 from training.data.csv_cells import inert_frame, inert_table
 from training.data.loading import expected_columns, required_columns
-from training.data.private_files import create_private_file, make_private_dir, open_private
+from training.model.private_files import create_private_file, make_private_dir, open_private
 from training.data.requests import REJECTED_COLUMNS, check_request_chunk
 from training.model.artifacts import load_model
 from training.model.coverage_model import SCORE_COLUMNS

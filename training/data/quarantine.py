@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from training.data.csv_cells import inert_frame
-from training.data.private_files import open_private
+from training.model.private_files import open_private
 
 QUARANTINE_COLUMNS = ("row_number", "field", "reason")
 
