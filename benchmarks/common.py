@@ -312,4 +312,5 @@ def gunicorn_environment(bench: BenchModel, audit_db: Path, **extra: str) -> dic
     return bench_environment(
         MEDSPA_COVERAGE_TRACKING_URI=bench.uri, MEDSPA_COVERAGE_AUDIT_DATABASE_URL=f"sqlite:///{audit_db}",
         MEDSPA_COVERAGE_API_KEYS=BENCH_API_KEY, MEDSPA_COVERAGE_RATE_LIMIT_PER_MINUTE="0",
+        MEDSPA_COVERAGE_RATE_LIMIT_CLAIMS_PER_MINUTE="0",
         MEDSPA_COVERAGE_MODEL_POLL_SECONDS="0", **extra)

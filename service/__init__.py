@@ -41,8 +41,8 @@ def create_app(config: dict | None = None):
 
     configure_logging(app)
     errors.init_app(app)
-    auth.init_app(app)
     app.extensions["audit_store"] = AuditStore(app.config["AUDIT_DATABASE_URL"], app.config["AUDIT_SQLITE_SYNCHRONOUS"])
+    auth.init_app(app)  # the rate limit keeps its buckets in the audit database
     load_catalog()  # a broken catalog stops the start, not the first request
     health.init_app(app)
     api.init_app(app)

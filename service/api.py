@@ -196,7 +196,8 @@ def record_served(claims: list[dict], answers: list[dict], model: dict | None = 
             model_version=None if served_by.get("version") is None else str(served_by.get("version")),
             rules_version=rules_version or answer.get("rules_version"), claim=claim_to_json(claim), answer=answer,
             latency_ms=latency_ms))
-    current_app.extensions["audit_store"].record_many(records)
+    charge = current_app.extensions["rate_limiter"].claims_charge(g.key_id, len(records))
+    current_app.extensions["audit_store"].record_many(records, also=[charge])
     g.log_counts["answered"] = len(answers)
 
 

@@ -63,8 +63,9 @@ class AuditStore:
             connection.execute(CreateTable(served_claims, if_not_exists=True))
             connection.execute(CreateIndex(_served_at_index, if_not_exists=True))
 
-    def record_many(self, records: list[AuditRecord]) -> None:
-        """Write the rows in one transaction; returns once they are committed."""
+    def record_many(self, records: list[AuditRecord], also=()) -> None:
+        """Write the rows in one transaction, with the statements in `also` (the rate limit's claims
+        charge); returns once they are committed."""
         if not records:
             return
         # vars(), not asdict(): asdict deep-copies every claim and answer only for json.dumps to read them
@@ -75,6 +76,9 @@ class AuditStore:
                 for record in records]
         with self.engine.begin() as connection:
             connection.execute(insert(served_claims), rows)
+            for statement in also:
+                if statement is not None:
+                    connection.execute(statement)
 
     def read_since(self, since: datetime | None = None, until: datetime | None = None) -> list[AuditRecord]:
         """Rows served at or after `since` (and before `until`), oldest first."""

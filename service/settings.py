@@ -8,7 +8,8 @@ as strings otherwise. This table is the one place every setting is listed.
 | `API_KEY_HASHES` | sha256 hex digests of the accepted API keys (a list, or one comma-separated string) | `[]`: every /v1 request gets 401 |
 | `API_KEY_HASHES_FILE` | a file of more sha256 key digests, one per line (`make serve` points it at `var/dev-api-key.sha256`, the hash of the dev key it printed); read at startup | unset |
 | `API_KEYS` | plain keys for tests and tools (env `MEDSPA_COVERAGE_API_KEYS`, comma-separated or a JSON list); hashed into `API_KEY_HASHES` at startup and removed from the config | unset |
-| `RATE_LIMIT_PER_MINUTE` | requests per API key per minute, per worker process (a token bucket; 429 + `Retry-After` when empty); `0` turns it off | `6000` |
+| `RATE_LIMIT_PER_MINUTE` | requests per API key per minute, one budget for all workers (a token bucket kept in the audit database; 429 + `Retry-After` when empty); `0` turns it off | `6000` |
+| `RATE_LIMIT_CLAIMS_PER_MINUTE` | claims per API key per minute, all workers together (a batch counts each claim; a batch may overdraw it once, then the key waits until it refills); `0` turns it off | `60000` |
 | `MAX_CONTENT_LENGTH` | largest request body in bytes (Flask's own setting; 413 above it) | `2097152` (2 MiB) |
 | `MAX_BATCH_CLAIMS` | most claims in one `{"claims": [...]}` request or one `/invocations` frame | `1000` |
 | `LIKELY_APPROVED_THRESHOLD` | approval probability at or above which the decision is `likely_approved` | `0.7` |
@@ -50,6 +51,7 @@ def default_settings() -> dict:
         "API_KEY_HASHES": [],
         "API_KEY_HASHES_FILE": None,
         "RATE_LIMIT_PER_MINUTE": 6000,
+        "RATE_LIMIT_CLAIMS_PER_MINUTE": 60000,
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         "MAX_BATCH_CLAIMS": 1000,
         "LIKELY_APPROVED_THRESHOLD": ModelParams.likely_approved_threshold,
@@ -106,8 +108,8 @@ def finish_settings(config) -> None:
     hashes += _hashes_from_file(config.get("API_KEY_HASHES_FILE"))
     config["API_KEY_HASHES"] = sorted(set(hashes) | {hash_key(key) for key in plain})
 
-    for name, low in (("RATE_LIMIT_PER_MINUTE", 0), ("MAX_CONTENT_LENGTH", 1), ("MAX_BATCH_CLAIMS", 1),
-                      ("MODEL_POLL_SECONDS", 0), ("MONITOR_INTERVAL_MINUTES", 0)):
+    for name, low in (("RATE_LIMIT_PER_MINUTE", 0), ("RATE_LIMIT_CLAIMS_PER_MINUTE", 0), ("MAX_CONTENT_LENGTH", 1),
+                      ("MAX_BATCH_CLAIMS", 1), ("MODEL_POLL_SECONDS", 0), ("MONITOR_INTERVAL_MINUTES", 0)):
         value = config.get(name)
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise SettingsError(f"{name}: must be an integer >= {low}")

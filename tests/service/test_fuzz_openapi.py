@@ -68,6 +68,7 @@ def fuzz_app(model_store, tmp_path_factory):
         "AUDIT_DATABASE_URL": f"sqlite:///{folder / 'audit.db'}", "MODEL_POLL_SECONDS": 0,
         "MONITOR_INTERVAL_MINUTES": 0,
         "RATE_LIMIT_PER_MINUTE": 0,  # thousands of cases from one key; test_auth tests the limit
+        "RATE_LIMIT_CLAIMS_PER_MINUTE": 0,
         "DOCS_ENABLED": False,  # the committed document is under test, not the app's copy
     })
     assert app.extensions["coverage_model"].ready
