@@ -9,6 +9,7 @@ with `read_since`. A SQLite store and its journal files are owner-only (0600; a 
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -16,10 +17,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import (Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, create_engine,
-                        event, insert, select)
+                        event, insert, select, update)
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from service.errors import APIError
 from training.model.private_files import PRIVATE_FILE_MODE, create_private_file
 
 metadata = MetaData()
@@ -38,6 +41,15 @@ served_claims = Table(
     Column("latency_ms", Float, nullable=False),
 )
 _served_at_index = Index("ix_served_claims_served_at", served_claims.c.served_at)
+# One row the readiness check rewrites: can the store take a write now? (no claim in it)
+write_probe = Table(
+    "write_probe",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("probed_at", DateTime, nullable=False),
+)
+REQUEST_BUSY_TIMEOUT_MS = 10_000  # how long a write waits for another worker's lock
+PROBE_BUSY_TIMEOUT_MS = 2000  # a probe waits this long for a lock, not a request's 10 s
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,40 @@ class AuditStore:
         with self.engine.begin() as connection:  # IF NOT EXISTS: workers may start together
             connection.execute(CreateTable(served_claims, if_not_exists=True))
             connection.execute(CreateIndex(_served_at_index, if_not_exists=True))
+            connection.execute(CreateTable(write_probe, if_not_exists=True))
+
+    def unwritable_cause(self, min_free_bytes: int = 0) -> str | None:
+        """None when the store takes a write now; else why not, in words with no data in them: a
+        SQLite file's disk with less than `min_free_bytes` free, or the error of a probe write."""
+        folder = self.sqlite_folder
+        if folder is not None and min_free_bytes:
+            free = shutil.disk_usage(folder).free
+            if free < min_free_bytes:
+                return (f"low free disk: {free // 2**20} MiB free where the audit store is, "
+                        f"under the {min_free_bytes // 2**20} MiB required")
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        try:
+            with self.engine.begin() as connection:
+                if folder is not None:
+                    connection.exec_driver_sql(f"PRAGMA busy_timeout={PROBE_BUSY_TIMEOUT_MS}")
+                try:
+                    if not connection.execute(update(write_probe).where(write_probe.c.id == 1)
+                                              .values(probed_at=now)).rowcount:
+                        connection.execute(insert(write_probe).values(id=1, probed_at=now))
+                finally:
+                    if folder is not None:
+                        connection.exec_driver_sql(f"PRAGMA busy_timeout={REQUEST_BUSY_TIMEOUT_MS}")
+        except SQLAlchemyError as error:
+            return f"probe write failed: {type(error).__name__}: {database_error_reason(error)}"
+        return None
+
+    @property
+    def sqlite_folder(self) -> Path | None:
+        """The folder of a SQLite file store (where its disk space is measured), else None."""
+        url = make_url(self.url)
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            return Path(url.database).resolve().parent
+        return None
 
     def record_many(self, records: list[AuditRecord], also=()) -> None:
         """Write the rows in one transaction, with the statements in `also` (the rate limit's claims
@@ -97,6 +143,21 @@ class AuditStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+class AuditUnavailable(APIError):
+    """The answer when the audit store cannot take a write: nothing is answered unaudited."""
+
+    def __init__(self):
+        super().__init__(503, "audit_unavailable", "the audit store cannot be written (the service log says why); "
+                         "nothing is answered unaudited", headers={"Retry-After": "5"})
+
+
+def database_error_reason(error: Exception) -> str:
+    """The driver's own words for a database error ("database or disk is full"), without the
+    statement and parameters SQLAlchemy adds to its message (they may be claims)."""
+    original = getattr(error, "orig", None)
+    return str(original) if original is not None else type(error).__name__
 
 
 def _naive_utc(moment: datetime) -> datetime:
@@ -139,7 +200,7 @@ def _engine(url: str, sqlite_synchronous: str) -> Engine:
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection, _record):
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout=10000")  # first: the pragmas below may wait on a lock
+        cursor.execute(f"PRAGMA busy_timeout={REQUEST_BUSY_TIMEOUT_MS}")  # first: the pragmas below may wait
         _switch_to_wal(cursor)
         cursor.execute(f"PRAGMA synchronous={sqlite_synchronous}")
         cursor.close()

@@ -9,14 +9,18 @@ service.rate_limit's.
 from __future__ import annotations
 
 import hmac
+import logging
 
 from flask import Flask, current_app, g, request
+from sqlalchemy.exc import SQLAlchemyError
 
+from service.audit import AuditUnavailable, database_error_reason
 from service.errors import APIError
 from service.rate_limit import SharedRateLimiter
 from service.settings import hash_key
 
 KEY_ID_LENGTH = 8
+log = logging.getLogger(__name__)
 
 
 class KeyRing:
@@ -49,7 +53,12 @@ def require_api_key() -> None:
                        "a valid API key is required: 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
                        headers={"WWW-Authenticate": 'Bearer realm="medspa-coverage"'})
     g.key_id = key_id
-    wait = current_app.extensions["rate_limiter"].admit(key_id)
+    try:
+        wait = current_app.extensions["rate_limiter"].admit(key_id)
+    except SQLAlchemyError as error:  # its buckets are in the audit store, which then takes no answer either
+        log.error("rate limit store cannot be written; nothing answered",
+                  extra={"detail": database_error_reason(error)})
+        raise AuditUnavailable() from None
     if wait:
         config = current_app.config
         raise APIError(429, "rate_limited",
