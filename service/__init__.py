@@ -14,7 +14,7 @@ def create_app(config: dict | None = None):
     from flask import Flask, g
 
     from features.catalog import load_catalog
-    from service import api, auth, errors, health, monitoring, openapi
+    from service import api, auth, errors, health, monitoring, openapi, retention
     from service.audit import AuditStore
     from service.logging import configure_logging
     from service.model_extension import CoverageModelExtension
@@ -49,6 +49,7 @@ def create_app(config: dict | None = None):
     openapi.init_app(app)
     CoverageModelExtension(app)
     monitoring.init_app(app)
+    retention.init_app(app)
     if not app.config["API_KEY_HASHES"]:
         logging.getLogger("service.auth").warning(
             "no API keys configured: every /v1 request will get 401",

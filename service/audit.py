@@ -3,7 +3,8 @@
 This is where claims and answers are kept (the operational log holds none). SQLAlchemy Core, so
 any SQLAlchemy URL works; SQLite by default, in WAL mode, where a committed row survives kill -9
 of the server (`synchronous=NORMAL`; `FULL` also survives power loss). The monitor reads it back
-with `read_since`. A SQLite store and its journal files are owner-only (0600; a folder made for it
+with `read_since`; `prune_before` deletes what is older than the retention (service.retention).
+A SQLite store and its journal files are owner-only (0600; a folder made for it
 0700): they hold patient data.
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import (Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, create_engine,
-                        event, insert, select, update)
+                        delete, event, insert, select, update)
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import CreateIndex, CreateTable
@@ -48,6 +49,7 @@ write_probe = Table(
     Column("id", Integer, primary_key=True),
     Column("probed_at", DateTime, nullable=False),
 )
+INCREMENTAL_AUTO_VACUUM = 2  # SQLite's PRAGMA auto_vacuum value for INCREMENTAL
 REQUEST_BUSY_TIMEOUT_MS = 10_000  # how long a write waits for another worker's lock
 PROBE_BUSY_TIMEOUT_MS = 2000  # a probe waits this long for a lock, not a request's 10 s
 
@@ -126,6 +128,34 @@ class AuditStore:
                 if statement is not None:
                     connection.execute(statement)
 
+    def prune_before(self, cutoff: datetime, batch: int = 10_000) -> int:
+        """Delete the rows served before `cutoff`, `batch` at a time (each a short write lock, so
+        answers keep being audited meanwhile); then give a SQLite file's space back. Returns the count."""
+        deleted = 0
+        while True:
+            oldest = (select(served_claims.c.id).where(served_claims.c.served_at < _naive_utc(cutoff))
+                      .order_by(served_claims.c.id).limit(batch))
+            with self.engine.begin() as connection:
+                count = connection.execute(delete(served_claims).where(
+                    served_claims.c.id.in_(oldest.scalar_subquery()))).rowcount
+            deleted += count
+            if count < batch:
+                break
+        if deleted and self.sqlite_folder is not None:
+            self._give_space_back()
+        return deleted
+
+    def _give_space_back(self) -> None:
+        """Stores made here run in incremental auto-vacuum: freed pages are returned in place. An
+        older store is switched to it with one VACUUM (which rewrites the file, once)."""
+        with self.engine.connect() as connection:
+            sqlite_connection = connection.connection.driver_connection
+            if connection.exec_driver_sql("PRAGMA auto_vacuum").scalar() == INCREMENTAL_AUTO_VACUUM:
+                # executescript steps the pragma to the end; execute() would free one page per call
+                sqlite_connection.executescript("PRAGMA incremental_vacuum;")
+            else:
+                sqlite_connection.executescript("PRAGMA auto_vacuum=INCREMENTAL; VACUUM;")
+
     def read_since(self, since: datetime | None = None, until: datetime | None = None) -> list[AuditRecord]:
         """Rows served at or after `since` (and before `until`), oldest first."""
         query = select(served_claims).order_by(served_claims.c.id)
@@ -201,6 +231,7 @@ def _engine(url: str, sqlite_synchronous: str) -> Engine:
     def _pragmas(dbapi_connection, _record):
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout={REQUEST_BUSY_TIMEOUT_MS}")  # first: the pragmas below may wait
+        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect on a new file only: pruning frees space
         _switch_to_wal(cursor)
         cursor.execute(f"PRAGMA synchronous={sqlite_synchronous}")
         cursor.close()

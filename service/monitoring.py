@@ -19,22 +19,20 @@ the audit store: no claim, answer or key reaches the tracking store.
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
 import os
 import tempfile
 from collections import defaultdict
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 from flask import Flask
 
-from service.background import start_job
+from service.background import exclusive, start_job
 from service.settings import ENV_PREFIX, default_settings
 from training.model.artifacts import ModelIntegrityError, download_model_version, read_saved_metadata
 from training.model.mlflow_store import ensure_experiment, mlflow_client
@@ -231,27 +229,12 @@ def _lock_path(audit_url: str, tracking_uri: str) -> Path:
     return Path(tempfile.gettempdir()) / f"medspa-coverage-monitor-{digest}.lock"
 
 
-@contextmanager
-def _exclusive(path: Path) -> Iterator[bool]:
-    """A host-wide non-blocking lock: True when this process holds it."""
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def monitor_finished_window(app: Flask, now: datetime | None = None) -> list[MonitorSummary]:
     """The scheduled run: log the last finished window unless a worker already did."""
     config = app.config
     since, until = finished_window(now or datetime.now(timezone.utc), config["MONITOR_INTERVAL_MINUTES"])
     uri = config["TRACKING_URI"]
-    with _exclusive(_lock_path(config["AUDIT_DATABASE_URL"], uri)) as held:
+    with exclusive(_lock_path(config["AUDIT_DATABASE_URL"], uri)) as held:
         if not held:
             return []
         client = mlflow_client(uri)

@@ -23,6 +23,7 @@ as strings otherwise. This table is the one place every setting is listed.
 | `TRACKING_URI` | MLflow tracking/registry URI | env `MLFLOW_TRACKING_URI`, else `sqlite:///<project>/var/mlflow.db` |
 | `AUDIT_DATABASE_URL` | SQLAlchemy URL of the audit store (one row per answered claim) | `sqlite:///<project>/var/audit.db` |
 | `AUDIT_MIN_FREE_MB` | free space (MiB) a SQLite audit store's disk must have for `/healthz/ready` to answer 200 (beside a probe write that must succeed); below it the worker is not ready and the log says why | `256` |
+| `AUDIT_RETENTION_DAYS` | audit rows older than this many days are deleted by a background job (hourly, one worker at a time) and a SQLite store gives the space back (incremental auto-vacuum; an older store is VACUUMed once); six years by default, HIPAA's retention of required documentation (45 CFR 164.316(b)(2)); `0` keeps every row | `2190` |
 | `AUDIT_SQLITE_SYNCHRONOUS` | SQLite `synchronous` pragma of the audit store (WAL mode): `NORMAL` survives kill -9, `FULL` also power loss | `NORMAL` |
 | `DOCS_ENABLED` | serve `GET /openapi.json` and `GET /docs`; the gunicorn config turns it off (production) unless set | `true` |
 | `MONITOR_INTERVAL_MINUTES` | run the serving monitor (`medspa-coverage monitor`) from a background thread for each finished window of this many minutes, logging a run of the `serving-monitor` experiment in `TRACKING_URI`; one worker per window does it (0 = off) | `0` |
@@ -66,6 +67,7 @@ def default_settings() -> dict:
         "TRACKING_URI": resolve_tracking_uri(),
         "AUDIT_DATABASE_URL": f"sqlite:///{PROJECT_ROOT / 'var' / 'audit.db'}",
         "AUDIT_MIN_FREE_MB": 256,
+        "AUDIT_RETENTION_DAYS": 2190,
         "AUDIT_SQLITE_SYNCHRONOUS": "NORMAL",
         "DOCS_ENABLED": True,
         "MONITOR_INTERVAL_MINUTES": 0,
@@ -112,7 +114,7 @@ def finish_settings(config) -> None:
 
     for name, low in (("RATE_LIMIT_PER_MINUTE", 0), ("RATE_LIMIT_CLAIMS_PER_MINUTE", 0), ("MAX_CONTENT_LENGTH", 1),
                       ("MAX_BATCH_CLAIMS", 1), ("MODEL_POLL_SECONDS", 0), ("MONITOR_INTERVAL_MINUTES", 0),
-                      ("AUDIT_MIN_FREE_MB", 0)):
+                      ("AUDIT_MIN_FREE_MB", 0), ("AUDIT_RETENTION_DAYS", 0)):
         value = config.get(name)
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise SettingsError(f"{name}: must be an integer >= {low}")

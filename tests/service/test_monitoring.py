@@ -123,7 +123,8 @@ def test_the_scheduled_monitor_logs_each_window_once(make_served_app, model_stor
 
 
 def test_a_worker_skips_the_window_while_another_holds_the_monitor_lock(make_served_app, model_store, tmp_path, auth):
-    from service.monitoring import _exclusive, _lock_path
+    from service.background import exclusive as _exclusive
+    from service.monitoring import _lock_path
 
     store = model_store.copy_to(tmp_path / "store")
     app = make_served_app(TRACKING_URI=store.uri, MONITOR_INTERVAL_MINUTES=60)
