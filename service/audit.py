@@ -16,9 +16,10 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 from sqlalchemy import (Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, create_engine,
-                        delete, event, insert, select, update)
+                        delete, event, func, insert, select, update)
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import CreateIndex, CreateTable
@@ -164,12 +165,25 @@ class AuditStore:
         if until is not None:
             query = query.where(served_claims.c.served_at < _naive_utc(until))
         with self.engine.connect() as connection:
-            rows = connection.execute(query).mappings().all()
-        return [AuditRecord(
-            request_id=row["request_id"], served_at=row["served_at"].replace(tzinfo=timezone.utc),
-            key_id=row["key_id"], model_name=row["model_name"], model_version=row["model_version"],
-            rules_version=row["rules_version"], claim=json.loads(row["claim"]), answer=json.loads(row["answer"]),
-            latency_ms=row["latency_ms"]) for row in rows]
+            return [_from_row(row) for row in connection.execute(query).mappings()]
+
+    def read_chunks(self, since: datetime, until: datetime, rows: int = 10_000) -> Iterator[list[AuditRecord]]:
+        """The rows served in [since, until) in insertion order, at most `rows` at a time, so a
+        reader of millions of rows holds one chunk (the monitor). Ranges of the primary key between
+        the window's first and last row, each filtered by time: every step is an index range."""
+        window = (served_claims.c.served_at >= _naive_utc(since), served_claims.c.served_at < _naive_utc(until))
+        with self.engine.connect() as connection:
+            first, last = connection.execute(select(func.min(served_claims.c.id), func.max(served_claims.c.id))
+                                             .where(*window)).one()
+        if first is None:
+            return
+        for start in range(first, last + 1, rows):
+            query = (select(served_claims).where(served_claims.c.id >= start, served_claims.c.id < start + rows,
+                                                 *window).order_by(served_claims.c.id))
+            with self.engine.connect() as connection:
+                chunk = [_from_row(row) for row in connection.execute(query).mappings()]
+            if chunk:
+                yield chunk
 
     def close(self) -> None:
         self.engine.dispose()
@@ -181,6 +195,14 @@ class AuditUnavailable(APIError):
     def __init__(self):
         super().__init__(503, "audit_unavailable", "the audit store cannot be written (the service log says why); "
                          "nothing is answered unaudited", headers={"Retry-After": "5"})
+
+
+def _from_row(row) -> AuditRecord:
+    return AuditRecord(
+        request_id=row["request_id"], served_at=row["served_at"].replace(tzinfo=timezone.utc),
+        key_id=row["key_id"], model_name=row["model_name"], model_version=row["model_version"],
+        rules_version=row["rules_version"], claim=json.loads(row["claim"]), answer=json.loads(row["answer"]),
+        latency_ms=row["latency_ms"])
 
 
 def database_error_reason(error: Exception) -> str:

@@ -120,3 +120,12 @@ def test_an_existing_world_readable_store_is_narrowed_when_opened(tmp_path):
     database.chmod(0o644)
     AuditStore(f"sqlite:///{database}")
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
+
+
+def test_reading_in_chunks_gives_the_window_in_order(tmp_path):
+    store = AuditStore(f"sqlite:///{tmp_path / 'audit.db'}")
+    store.record_many([_record(n, T0 + timedelta(minutes=n)) for n in range(10)])
+    chunks = list(store.read_chunks(T0 + timedelta(minutes=2), T0 + timedelta(minutes=9), rows=3))
+    assert [[record.request_id for record in chunk] for chunk in chunks] == [
+        ["req2", "req3", "req4"], ["req5", "req6", "req7"], ["req8"]]
+    assert list(store.read_chunks(T0 + timedelta(days=1), T0 + timedelta(days=2))) == []

@@ -159,3 +159,20 @@ def test_monitor_refuses_a_substituted_model_version_in_one_line(make_served_app
     [line] = result.output.strip().splitlines()
     assert line.startswith("Error: ") and "metadata.json" in line
     assert _runs(store) == []
+
+
+def test_metrics_read_a_chunk_at_a_time_equal_metrics_read_at_once(make_served_app, model_store, tmp_path, auth):
+    from service.monitoring import VersionWindow, summarise
+
+    app = make_served_app(TRACKING_URI=model_store.copy_to(tmp_path / "store").uri)
+    _serve(app, auth)
+    store = app.extensions["audit_store"]
+    records = store.read_since()
+    profile = app.extensions["coverage_model"].model.training_profile
+    window = VersionWindow(profile)
+    chunks = list(store.read_chunks(datetime.now(timezone.utc) - timedelta(hours=1), datetime.now(timezone.utc), rows=3))
+    assert [len(chunk) for chunk in chunks] == [3, 3, 2]  # the batch of four is split between chunks
+    for chunk in chunks:
+        window.add(chunk)
+    assert window.metrics() == pytest.approx(summarise(records, profile))
+    assert window.metrics()["requests"] == 5
