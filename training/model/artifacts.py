@@ -44,7 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
-from training.model.coverage_model import METADATA_FILE as SAVED_METADATA_FILE, MODEL_FILE, CoverageModel
+from training.model.coverage_model import (METADATA_FILE as SAVED_METADATA_FILE, MODEL_FILE, CoverageModel,
+                                           UntrustedTypesError)
 from training.model.mlflow_store import (CHAMPION, REGISTERED_MODEL, TrackingStoreError, alias_uri, mlflow_client,
                                          quiet_artifact_downloads, resolve_tracking_uri, tracking)
 
@@ -241,9 +242,10 @@ def read_model(model_dir: Path) -> CoverageModel:
     a type outside the allow-list) turned into one ModelSourceError line."""
     try:
         return CoverageModel.load(model_dir)
+    except UntrustedTypesError as error:
+        raise ModelSourceError(f"the model in {model_dir.name} is refused: {error}") from None
     except Exception as error:  # noqa: BLE001  (skops and zipfile raise many kinds; the caller needs one)
-        reason = str(error) if isinstance(error, ValueError) and "trusted" in str(error) else type(error).__name__
-        raise ModelSourceError(f"the model in {model_dir.name} cannot be read ({reason})") from None
+        raise ModelSourceError(f"the model in {model_dir.name} cannot be read ({type(error).__name__})") from None
 
 
 def overall_test_metrics(metrics: dict) -> dict[str, float]:

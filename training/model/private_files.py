@@ -19,14 +19,14 @@ PRIVATE_DIR_MODE = 0o700
 def make_private_dir(path: str | Path) -> Path:
     """`path` and any missing parents, each created 0700."""
     path = Path(path)
-    missing = []
-    while not path.exists():
-        missing.append(path)
-        path = path.parent
+    missing, folder = [], path
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
     for folder in reversed(missing):
         folder.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
         folder.chmod(PRIVATE_DIR_MODE)  # mkdir's mode passes through the umask
-    return Path(missing[0]) if missing else path
+    return path
 
 
 def create_private_file(path: str | Path) -> Path:
