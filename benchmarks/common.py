@@ -153,11 +153,15 @@ def history_with_truth(path: Path, write: Callable[[Path], object], what: str,
 
 
 def champion_version(uri: str) -> str | None:
-    from training.model.artifacts import version_for_alias
+    """The champion's version; None without one, or with one registered before model manifests
+    (no loader would read it: the bench trains again)."""
+    from training.model.artifacts import MODEL_MANIFEST_TAG, version_for_alias
     from training.model.mlflow_store import CHAMPION, REGISTERED_MODEL, mlflow_client
 
     champion = version_for_alias(mlflow_client(uri), REGISTERED_MODEL, CHAMPION, missing_ok=True)
-    return None if champion is None else str(champion.version)
+    if champion is None or MODEL_MANIFEST_TAG not in (champion.tags or {}):
+        return None
+    return str(champion.version)
 
 
 def ensure_bench_model(echo: Callable[[str], None] = print) -> BenchModel:
@@ -308,4 +312,5 @@ def gunicorn_environment(bench: BenchModel, audit_db: Path, **extra: str) -> dic
     return bench_environment(
         MEDSPA_COVERAGE_TRACKING_URI=bench.uri, MEDSPA_COVERAGE_AUDIT_DATABASE_URL=f"sqlite:///{audit_db}",
         MEDSPA_COVERAGE_API_KEYS=BENCH_API_KEY, MEDSPA_COVERAGE_RATE_LIMIT_PER_MINUTE="0",
+        MEDSPA_COVERAGE_RATE_LIMIT_CLAIMS_PER_MINUTE="0",
         MEDSPA_COVERAGE_MODEL_POLL_SECONDS="0", **extra)

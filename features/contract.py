@@ -92,6 +92,11 @@ NUMBER_BOUNDS = {
 # read as floats, and past 2**53 two integers read as one: 2**53 + 1 arrives as 2**53. With the
 # bound one below 2**53, a value just past it can never round back into range.
 MAX_EXACT_INTEGER = 2**53 - 1
+# claim_id, the contract's "opaque id, echoed back": any Unicode text, surrounding blanks stripped
+# (a blank one is absent), returned exactly as given in answers, the audit store and Parquet and
+# JSON-lines outputs. Its one special treatment is on the way out to CSV: a claim_id (like any text
+# cell) that a spreadsheet would run, starting with =, +, -, @, a tab or a carriage return and not
+# a plain number, is written with a leading single quote (training.data.csv_cells).
 # No bound on the length of claim_id or on the number of diagnosis codes, in either path: the
 # contract sets none, and the bounds that exist belong to one billing form each (an 837P carries
 # 12 diagnosis codes, an 837I 25), which a history exported from elsewhere need not follow. A

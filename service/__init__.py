@@ -14,7 +14,7 @@ def create_app(config: dict | None = None):
     from flask import Flask, g
 
     from features.catalog import load_catalog
-    from service import api, auth, errors, health, monitoring, openapi
+    from service import api, auth, errors, health, monitoring, openapi, retention
     from service.audit import AuditStore
     from service.logging import configure_logging
     from service.model_extension import CoverageModelExtension
@@ -46,14 +46,15 @@ def create_app(config: dict | None = None):
 
     configure_logging(app)
     errors.init_app(app)
-    auth.init_app(app)
     app.extensions["audit_store"] = AuditStore(app.config["AUDIT_DATABASE_URL"], app.config["AUDIT_SQLITE_SYNCHRONOUS"])
+    auth.init_app(app)  # the rate limit keeps its buckets in the audit database
     load_catalog()  # a broken catalog stops the start, not the first request
     health.init_app(app)
     api.init_app(app)
     openapi.init_app(app)
     CoverageModelExtension(app)
     monitoring.init_app(app)
+    retention.init_app(app)
     if not app.config["API_KEY_HASHES"]:
         logging.getLogger("service.auth").warning(
             "no API keys configured: every /v1 request will get 401",

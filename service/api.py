@@ -7,6 +7,7 @@ committed before the response leaves.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from datetime import datetime, timezone
 
@@ -14,9 +15,10 @@ from flask import Blueprint, Flask, current_app, g, jsonify
 from flask import request as flask_request
 from pydantic import ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
+from sqlalchemy.exc import SQLAlchemyError
 
 from features.catalog import load_catalog
-from service.audit import AuditRecord
+from service.audit import AuditRecord, AuditUnavailable, database_error_reason
 from service.auth import require_api_key
 from service.claims import (UNKNOWN_FIELD, claim_from_frame_row, claim_to_json, claim_warnings,
                             normalise_claims)
@@ -24,6 +26,7 @@ from service.errors import APIError, error_body, field_error
 from service.schemas import InvocationsRequest
 
 bp = Blueprint("api", __name__)
+log = logging.getLogger(__name__)
 bp.before_request(require_api_key)
 
 INVALID_CLAIM_MESSAGE = "the claim is not valid: errors lists every field at fault and what it allows"
@@ -261,7 +264,12 @@ def record_served(claims: list[dict], answers: list[dict], model: dict | None = 
             model_version=None if served_by.get("version") is None else str(served_by.get("version")),
             rules_version=rules_version or answer.get("rules_version"), claim=claim_to_json(claim), answer=answer,
             latency_ms=latency_ms))
-    current_app.extensions["audit_store"].record_many(records)
+    charge = current_app.extensions["rate_limiter"].claims_charge(g.key_id, len(records))
+    try:
+        current_app.extensions["audit_store"].record_many(records, also=[charge])
+    except SQLAlchemyError as error:  # the log names the cause, never the rows
+        log.error("audit write failed; nothing answered", extra={"detail": database_error_reason(error)})
+        raise AuditUnavailable() from None
     g.log_counts["answered"] = len(answers)
 
 

@@ -3,21 +3,29 @@
 This is where claims and answers are kept (the operational log holds none). SQLAlchemy Core, so
 any SQLAlchemy URL works; SQLite by default, in WAL mode, where a committed row survives kill -9
 of the server (`synchronous=NORMAL`; `FULL` also survives power loss). The monitor reads it back
-with `read_since`.
+with `read_since`; `prune_before` deletes what is older than the retention (service.retention).
+A SQLite store and its journal files are owner-only (0600; a folder made for it
+0700): they hold patient data.
 """
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 from sqlalchemy import (Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, create_engine,
-                        event, insert, select)
+                        delete, event, func, insert, select, update)
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import CreateIndex, CreateTable
+
+from service.errors import APIError
+from training.model.private_files import PRIVATE_FILE_MODE, create_private_file
 
 metadata = MetaData()
 served_claims = Table(
@@ -35,6 +43,16 @@ served_claims = Table(
     Column("latency_ms", Float, nullable=False),
 )
 _served_at_index = Index("ix_served_claims_served_at", served_claims.c.served_at)
+# One row the readiness check rewrites: can the store take a write now? (no claim in it)
+write_probe = Table(
+    "write_probe",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("probed_at", DateTime, nullable=False),
+)
+INCREMENTAL_AUTO_VACUUM = 2  # SQLite's PRAGMA auto_vacuum value for INCREMENTAL
+REQUEST_BUSY_TIMEOUT_MS = 10_000  # how long a write waits for another worker's lock
+PROBE_BUSY_TIMEOUT_MS = 2000  # a probe waits this long for a lock, not a request's 10 s
 
 
 @dataclass(frozen=True)
@@ -59,9 +77,44 @@ class AuditStore:
         with self.engine.begin() as connection:  # IF NOT EXISTS: workers may start together
             connection.execute(CreateTable(served_claims, if_not_exists=True))
             connection.execute(CreateIndex(_served_at_index, if_not_exists=True))
+            connection.execute(CreateTable(write_probe, if_not_exists=True))
 
-    def record_many(self, records: list[AuditRecord]) -> None:
-        """Write the rows in one transaction; returns once they are committed."""
+    def unwritable_cause(self, min_free_bytes: int = 0) -> str | None:
+        """None when the store takes a write now; else why not, in words with no data in them: a
+        SQLite file's disk with less than `min_free_bytes` free, or the error of a probe write."""
+        folder = self.sqlite_folder
+        if folder is not None and min_free_bytes:
+            free = shutil.disk_usage(folder).free
+            if free < min_free_bytes:
+                return (f"low free disk: {free // 2**20} MiB free where the audit store is, "
+                        f"under the {min_free_bytes // 2**20} MiB required")
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        try:
+            with self.engine.begin() as connection:
+                if folder is not None:
+                    connection.exec_driver_sql(f"PRAGMA busy_timeout={PROBE_BUSY_TIMEOUT_MS}")
+                try:
+                    if not connection.execute(update(write_probe).where(write_probe.c.id == 1)
+                                              .values(probed_at=now)).rowcount:
+                        connection.execute(insert(write_probe).values(id=1, probed_at=now))
+                finally:
+                    if folder is not None:
+                        connection.exec_driver_sql(f"PRAGMA busy_timeout={REQUEST_BUSY_TIMEOUT_MS}")
+        except SQLAlchemyError as error:
+            return f"probe write failed: {type(error).__name__}: {database_error_reason(error)}"
+        return None
+
+    @property
+    def sqlite_folder(self) -> Path | None:
+        """The folder of a SQLite file store (where its disk space is measured), else None."""
+        url = make_url(self.url)
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            return Path(url.database).resolve().parent
+        return None
+
+    def record_many(self, records: list[AuditRecord], also=()) -> None:
+        """Write the rows in one transaction, with the statements in `also` (the rate limit's claims
+        charge); returns once they are committed."""
         if not records:
             return
         # vars(), not asdict(): asdict deep-copies every claim and answer only for json.dumps to read them
@@ -72,6 +125,37 @@ class AuditStore:
                 for record in records]
         with self.engine.begin() as connection:
             connection.execute(insert(served_claims), rows)
+            for statement in also:
+                if statement is not None:
+                    connection.execute(statement)
+
+    def prune_before(self, cutoff: datetime, batch: int = 10_000) -> int:
+        """Delete the rows served before `cutoff`, `batch` at a time (each a short write lock, so
+        answers keep being audited meanwhile); then give a SQLite file's space back. Returns the count."""
+        deleted = 0
+        while True:
+            oldest = (select(served_claims.c.id).where(served_claims.c.served_at < _naive_utc(cutoff))
+                      .order_by(served_claims.c.id).limit(batch))
+            with self.engine.begin() as connection:
+                count = connection.execute(delete(served_claims).where(
+                    served_claims.c.id.in_(oldest.scalar_subquery()))).rowcount
+            deleted += count
+            if count < batch:
+                break
+        if deleted and self.sqlite_folder is not None:
+            self._give_space_back()
+        return deleted
+
+    def _give_space_back(self) -> None:
+        """Stores made here run in incremental auto-vacuum: freed pages are returned in place. An
+        older store is switched to it with one VACUUM (which rewrites the file, once)."""
+        with self.engine.connect() as connection:
+            sqlite_connection = connection.connection.driver_connection
+            if connection.exec_driver_sql("PRAGMA auto_vacuum").scalar() == INCREMENTAL_AUTO_VACUUM:
+                # executescript steps the pragma to the end; execute() would free one page per call
+                sqlite_connection.executescript("PRAGMA incremental_vacuum;")
+            else:
+                sqlite_connection.executescript("PRAGMA auto_vacuum=INCREMENTAL; VACUUM;")
 
     def read_since(self, since: datetime | None = None, until: datetime | None = None) -> list[AuditRecord]:
         """Rows served at or after `since` (and before `until`), oldest first."""
@@ -81,15 +165,51 @@ class AuditStore:
         if until is not None:
             query = query.where(served_claims.c.served_at < _naive_utc(until))
         with self.engine.connect() as connection:
-            rows = connection.execute(query).mappings().all()
-        return [AuditRecord(
-            request_id=row["request_id"], served_at=row["served_at"].replace(tzinfo=timezone.utc),
-            key_id=row["key_id"], model_name=row["model_name"], model_version=row["model_version"],
-            rules_version=row["rules_version"], claim=json.loads(row["claim"]), answer=json.loads(row["answer"]),
-            latency_ms=row["latency_ms"]) for row in rows]
+            return [_from_row(row) for row in connection.execute(query).mappings()]
+
+    def read_chunks(self, since: datetime, until: datetime, rows: int = 10_000) -> Iterator[list[AuditRecord]]:
+        """The rows served in [since, until) in insertion order, at most `rows` at a time, so a
+        reader of millions of rows holds one chunk (the monitor). Ranges of the primary key between
+        the window's first and last row, each filtered by time: every step is an index range."""
+        window = (served_claims.c.served_at >= _naive_utc(since), served_claims.c.served_at < _naive_utc(until))
+        with self.engine.connect() as connection:
+            first, last = connection.execute(select(func.min(served_claims.c.id), func.max(served_claims.c.id))
+                                             .where(*window)).one()
+        if first is None:
+            return
+        for start in range(first, last + 1, rows):
+            query = (select(served_claims).where(served_claims.c.id >= start, served_claims.c.id < start + rows,
+                                                 *window).order_by(served_claims.c.id))
+            with self.engine.connect() as connection:
+                chunk = [_from_row(row) for row in connection.execute(query).mappings()]
+            if chunk:
+                yield chunk
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+class AuditUnavailable(APIError):
+    """The answer when the audit store cannot take a write: nothing is answered unaudited."""
+
+    def __init__(self):
+        super().__init__(503, "audit_unavailable", "the audit store cannot be written (the service log says why); "
+                         "nothing is answered unaudited", headers={"Retry-After": "5"})
+
+
+def _from_row(row) -> AuditRecord:
+    return AuditRecord(
+        request_id=row["request_id"], served_at=row["served_at"].replace(tzinfo=timezone.utc),
+        key_id=row["key_id"], model_name=row["model_name"], model_version=row["model_version"],
+        rules_version=row["rules_version"], claim=json.loads(row["claim"]), answer=json.loads(row["answer"]),
+        latency_ms=row["latency_ms"])
+
+
+def database_error_reason(error: Exception) -> str:
+    """The driver's own words for a database error ("database or disk is full"), without the
+    statement and parameters SQLAlchemy adds to its message (they may be claims)."""
+    original = getattr(error, "orig", None)
+    return str(original) if original is not None else type(error).__name__
 
 
 def _naive_utc(moment: datetime) -> datetime:
@@ -111,18 +231,29 @@ def _switch_to_wal(cursor, attempts: int = 100) -> None:
             time.sleep(0.05)
 
 
+def _make_private(database: Path) -> None:
+    """The database file owner-only before SQLite opens it (its folder 0700 when made here): SQLite
+    gives the -wal and -shm files it creates the database's mode. Journals left by an older,
+    wider-open store are narrowed too."""
+    create_private_file(database)
+    for journal in (database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
+        if journal.exists():
+            journal.chmod(PRIVATE_FILE_MODE)
+
+
 def _engine(url: str, sqlite_synchronous: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        _make_private(Path(parsed.database))
     engine = create_engine(url)
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection, _record):
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout=10000")  # first: the pragmas below may wait on a lock
+        cursor.execute(f"PRAGMA busy_timeout={REQUEST_BUSY_TIMEOUT_MS}")  # first: the pragmas below may wait
+        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect on a new file only: pruning frees space
         _switch_to_wal(cursor)
         cursor.execute(f"PRAGMA synchronous={sqlite_synchronous}")
         cursor.close()

@@ -3,7 +3,8 @@
 Keys arrive as `Authorization: Bearer <key>` or `X-API-Key: <key>` and are compared as sha256
 digests against `API_KEY_HASHES` in constant time (every configured digest is compared, whatever
 matches). A key is known in logs and the audit store only by its key id: the first 8 hex digits
-of its digest. The rate limit is a token bucket per key id, per worker process.
+of its digest. The rate limit (requests and claims per key, shared by all workers) is
+service.rate_limit's.
 
 Guessing keys is throttled per client address (the socket's, or the one nginx forwards, see
 FORWARDED_FOR_HOPS): after FAILED_KEY_LIMIT requests with a missing or wrong key within
@@ -13,17 +14,22 @@ leaves the window, before any key is compared. Counted per worker process.
 from __future__ import annotations
 
 import hmac
+import logging
 import math
 import threading
 import time
 from collections import deque
 
 from flask import Flask, current_app, g, request
+from sqlalchemy.exc import SQLAlchemyError
 
+from service.audit import AuditUnavailable, database_error_reason
 from service.errors import APIError
+from service.rate_limit import SharedRateLimiter
 from service.settings import hash_key
 
 KEY_ID_LENGTH = 8
+log = logging.getLogger(__name__)
 
 
 class KeyRing:
@@ -37,31 +43,6 @@ class KeyRing:
         for known in self._hashes:
             matched |= hmac.compare_digest(digest, known)
         return digest[:KEY_ID_LENGTH].decode("ascii") if matched else None
-
-
-class RateLimiter:
-    """Token bucket per key id: `per_minute` tokens, refilled continuously."""
-
-    def __init__(self, per_minute: int, clock=time.monotonic):
-        self.per_minute = per_minute
-        self._clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}  # key id -> (tokens, last refill time)
-        self._lock = threading.Lock()
-
-    def retry_after(self, key_id: str) -> int:
-        """Take a token: 0 when allowed, else the whole seconds until one is available."""
-        if self.per_minute <= 0:
-            return 0
-        rate = self.per_minute / 60.0
-        with self._lock:
-            now = self._clock()
-            tokens, last = self._buckets.get(key_id, (float(self.per_minute), now))
-            tokens = min(float(self.per_minute), tokens + (now - last) * rate)
-            if tokens >= 1.0:
-                self._buckets[key_id] = (tokens - 1.0, now)
-                return 0
-            self._buckets[key_id] = (tokens, now)
-            return max(1, math.ceil((1.0 - tokens) / rate))
 
 
 class FailedKeyThrottle:
@@ -137,15 +118,24 @@ def require_api_key() -> None:
                        "a valid API key is required: 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
                        headers={"WWW-Authenticate": 'Bearer realm="medspa-coverage"'})
     g.key_id = key_id
-    wait = current_app.extensions["rate_limiter"].retry_after(key_id)
+    try:
+        wait = current_app.extensions["rate_limiter"].admit(key_id)
+    except SQLAlchemyError as error:  # its buckets are in the audit store, which then takes no answer either
+        log.error("rate limit store cannot be written; nothing answered",
+                  extra={"detail": database_error_reason(error)})
+        raise AuditUnavailable() from None
     if wait:
+        config = current_app.config
         raise APIError(429, "rate_limited",
-                       f"more than {current_app.config['RATE_LIMIT_PER_MINUTE']} requests per minute for this "
-                       f"API key; retry after {wait} s", headers={"Retry-After": str(wait)})
+                       f"more than {config['RATE_LIMIT_PER_MINUTE']} requests or "
+                       f"{config['RATE_LIMIT_CLAIMS_PER_MINUTE']} claims per minute for this API key "
+                       f"(0: no limit); retry after {wait} s", headers={"Retry-After": str(wait)})
 
 
 def init_app(app: Flask) -> None:
     app.extensions["api_keys"] = KeyRing(app.config["API_KEY_HASHES"])
-    app.extensions["rate_limiter"] = RateLimiter(app.config["RATE_LIMIT_PER_MINUTE"])
+    app.extensions["rate_limiter"] = SharedRateLimiter(app.extensions["audit_store"].engine,
+                                                       app.config["RATE_LIMIT_PER_MINUTE"],
+                                                       app.config["RATE_LIMIT_CLAIMS_PER_MINUTE"])
     app.extensions["failed_keys"] = FailedKeyThrottle(app.config["FAILED_KEY_LIMIT"],
                                                       app.config["FAILED_KEY_WINDOW_SECONDS"])

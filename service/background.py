@@ -7,9 +7,12 @@ gunicorn forked the worker (preload_app is off), never at import. An exception i
 """
 from __future__ import annotations
 
+import fcntl
 import logging
 import threading
-from typing import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
 
 from flask import Flask
 
@@ -55,3 +58,18 @@ def stop_jobs(app: Flask, timeout: float | None = 30.0) -> None:
     """Stop every background job of `app` (gunicorn's worker_exit calls this)."""
     for job in app.extensions.get(EXTENSION, []):
         job.stop(timeout)
+
+
+@contextmanager
+def exclusive(path: Path) -> Iterator[bool]:
+    """A host-wide non-blocking lock: True when this process holds it."""
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,7 +1,8 @@
 """`make serve` on a fresh machine (`medspa-coverage bootstrap`): make sure there is something to
 serve and a key to call it with, then start the service.
 
-1. `ensure_champion`: when the tracking store has no `champion`, generate the demo history
+1. `ensure_champion`: when the tracking store has no `champion` (or one registered before model
+   manifests, which no loader serves), generate the demo history
    (var/demo/claims.parquet, 200,000 claims; kept and reused if it is already there) and train and
    register a model from it with the train stage function (training.train.run_training), which
    promotes it (there is no champion to beat) and exports the bundle. Both show progress.
@@ -26,8 +27,9 @@ from typing import Callable
 
 from service.settings import hash_key
 from training.demo.generator import generate_history
-from training.model.artifacts import version_for_alias
+from training.model.artifacts import MODEL_MANIFEST_TAG, version_for_alias
 from training.model.mlflow_store import CHAMPION, PROJECT_ROOT, REGISTERED_MODEL, resolve_tracking_uri, tracking
+from training.model.private_files import make_private_dir
 from training.train import run_training
 
 DEMO_HISTORY = PROJECT_ROOT / "var" / "demo" / "claims.parquet"
@@ -44,12 +46,15 @@ def ensure_champion(tracking_uri: str | None = None, history_path: str | Path | 
     uri = resolve_tracking_uri(tracking_uri)
     with tracking(uri) as client:
         champion = version_for_alias(client, REGISTERED_MODEL, CHAMPION, missing_ok=True)
-    if champion is not None:
+    if champion is not None and MODEL_MANIFEST_TAG in (champion.tags or {}):
         echo(f"champion: {REGISTERED_MODEL} version {champion.version} (no training needed)")
         return str(champion.version), False
 
     history_path = Path(history_path or DEMO_HISTORY)
-    if history_path.is_file():
+    if champion is not None:  # registered before the manifests: no loader would serve it
+        echo(f"champion version {champion.version} has no {MODEL_MANIFEST_TAG} tag, so it cannot be verified; "
+             "training a new one")
+    elif history_path.is_file():
         echo(f"no champion yet; training on the demo history already at {history_path}")
     else:
         echo(f"no champion yet; generating {rows:,} demo claims into {history_path}")
@@ -75,7 +80,7 @@ def ensure_dev_key(hash_file: str | Path | None = None, environ=None) -> str | N
     if keys_configured(environ) or (hash_file.is_file() and hash_file.read_text().strip()):
         return None
     key = secrets.token_urlsafe(32)
-    hash_file.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(hash_file.parent)
     with tempfile.NamedTemporaryFile("w", dir=hash_file.parent, prefix=".dev-key-", delete=False) as handle:
         handle.write(hash_key(key) + "\n")
     os.replace(handle.name, hash_file)  # mkstemp's owner-only mode stays: the hash is nobody else's business

@@ -78,6 +78,7 @@ def monitor(since: str | None, until: str | None, tracking_uri: str | None, audi
 
     from service.audit import AuditStore
     from service.monitoring import default_audit_url, format_table, parse_time, run_monitor
+    from training.model.artifacts import ModelSourceError
     from training.model.mlflow_store import resolve_tracking_uri
 
     try:
@@ -86,4 +87,9 @@ def monitor(since: str | None, until: str | None, tracking_uri: str | None, audi
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--since/--until") from None
     store = AuditStore(audit_url or default_audit_url())
-    click.echo(format_table(run_monitor(store, resolve_tracking_uri(tracking_uri), start, end)))
+    try:
+        summaries = run_monitor(store, resolve_tracking_uri(tracking_uri), start, end)
+    except ModelSourceError as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(1)
+    click.echo(format_table(summaries))

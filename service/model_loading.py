@@ -5,8 +5,8 @@ verify, read with skops' type allow-list).
 `configured_loader` (the default `MODEL_LOADER`) picks one by `MODEL_SOURCE`:
 
 - `registry_loader`: the version `models:/{MODEL_NAME}@{MODEL_ALIAS}` points to in the store at
-  `TRACKING_URI`; the model file's sha256 is checked against the version's `model_sha256` tag when
-  the registry has one, and recorded in the served info either way;
+  `TRACKING_URI`; every file of it is checked against the version's `model_manifest` tag (a version
+  without one is refused), and the model file's sha256 is shown in the served info;
 - `bundle_loader`: the bundle at `MODEL_BUNDLE_PATH` (a bundle folder, or a models folder whose
   `champion` link names one), verified against its SHA256SUMS.
 
@@ -23,12 +23,12 @@ import pandas as pd
 
 from features.contract import CLEAN_COLUMNS
 from features.rules import load_rules
-from training.model.artifacts import (MODEL_SHA256_TAG, LoadedModel, ModelIntegrityError, ModelSourceError,
-                                      load_model, resolve_bundle, version_for_alias)
+from training.model.artifacts import (LoadedModel, ModelIntegrityError, ModelSourceError, load_model, resolve_bundle,
+                                      version_for_alias)
 from training.model.coverage_model import SCORE_COLUMNS
 from training.model.mlflow_store import mlflow_client
 
-__all__ = ["MODEL_SHA256_TAG", "ModelIntegrityError", "ModelSourceError", "ServedCoverageModel", "bundle_loader",
+__all__ = ["ModelIntegrityError", "ModelSourceError", "ServedCoverageModel", "bundle_loader",
            "configured_loader", "registry_loader"]
 
 

@@ -1,6 +1,7 @@
 """The serving monitor: what was served in a time window, summarised into an MLflow run.
 
-`run_monitor` reads the audit store between two times and, per served model version, logs one
+`run_monitor` reads the audit store between two times, a chunk at a time (memory flat in the
+number of rows but for 8 bytes a claim kept for exact quantiles), and, per served model version, logs one
 run of the `serving-monitor` experiment, tagged with the model's name, version and URI (and linked
 to its logged model), with flat metrics:
 
@@ -19,33 +20,32 @@ the audit store: no claim, answer or key reaches the tracking store.
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import json
 import logging
 import os
 import tempfile
-from collections import defaultdict
-from contextlib import contextmanager
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 from flask import Flask
 
-from service.background import start_job
+from service.background import exclusive, start_job
 from service.settings import ENV_PREFIX, default_settings
-from training.model.artifacts import ARTIFACT_KEY
-from training.model.coverage_model import METADATA_FILE
+from training.model.artifacts import ModelIntegrityError, download_model_version, read_saved_metadata
 from training.model.mlflow_store import ensure_experiment, mlflow_client
-from training.model.profile import PSI_SIGNIFICANT, population_stability
+from training.model.profile import PSI_SIGNIFICANT, profile_counts, stability_from_counts
 
 EXPERIMENT = "serving-monitor"
 DECISIONS = ("excluded", "likely_approved", "uncertain", "likely_denied")
 PROBABILITY_QUANTILES = (5, 25, 50, 75, 95)
 LATENCY_PERCENTILES = (50, 95, 99)
+# Audit rows read at a time: a row's claim and full answer are ~10 kB as Python objects, so this
+# bounds the monitor's working memory (the rest is 8 bytes a claim)
+CHUNK_ROWS = 2_000
 
 log = logging.getLogger(__name__)
 
@@ -64,47 +64,78 @@ class MonitorSummary:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-def summarise(records: list, profile: dict | None) -> dict[str, float]:
-    """The monitor's metrics for audit records of one model version (see the module docstring)."""
-    metrics: dict[str, float] = {"claims": float(len(records)),
-                                 "requests": float(len({record.request_id for record in records}))}
-    if not records:
+class VersionWindow:
+    """What the monitor keeps for one served model version while it reads the window a chunk at a
+    time: counts, the profile's bins, and one number per claim (its probability) and per request
+    (its latency) for exact quantiles: memory of 8 bytes a claim, never the claims themselves."""
+
+    def __init__(self, profile: dict | None):
+        self.profile = profile
+        self.claims = self.requests = 0
+        self.decisions: Counter = Counter()
+        self.probabilities: list[np.ndarray] = []
+        self.latencies: list[float] = []
+        self.drift_counts: dict[str, np.ndarray] = {}
+        self._last_request: str | None = None
+
+    def add(self, records: list) -> None:
+        """A chunk of this version's audit records, in insertion order (a request's rows are consecutive)."""
+        if not records:
+            return
+        self.claims += len(records)
+        self.decisions.update(record.answer.get("decision") for record in records)
+        self.probabilities.append(np.array([record.answer.get("approval_probability", np.nan) for record in records],
+                                           dtype=float))
+        for record in records:
+            if record.request_id != self._last_request:
+                self.requests += 1
+                self.latencies.append(record.latency_ms)
+                self._last_request = record.request_id
+        if self.profile:
+            counts = profile_counts(self.profile, {name: np.array([record.claim.get(name) for record in records])
+                                                   for name in self.profile})
+            for name, bins in counts.items():
+                self.drift_counts[name] = self.drift_counts[name] + bins if name in self.drift_counts else bins
+
+    def metrics(self) -> dict[str, float]:
+        """The monitor's metrics (see the module docstring)."""
+        metrics: dict[str, float] = {"claims": float(self.claims), "requests": float(self.requests)}
+        if not self.claims:
+            return metrics
+        for decision in DECISIONS:
+            metrics[f"decision_share__{decision}"] = self.decisions[decision] / self.claims
+        probabilities = np.concatenate(self.probabilities)
+        probabilities = probabilities[np.isfinite(probabilities)]
+        if len(probabilities):
+            metrics["approval_probability_mean"] = float(probabilities.mean())
+            for q, value in zip(PROBABILITY_QUANTILES, np.percentile(probabilities, PROBABILITY_QUANTILES)):
+                metrics[f"approval_probability_p{q:02d}"] = float(value)
+        for q, value in zip(LATENCY_PERCENTILES, np.percentile(np.array(self.latencies, dtype=float),
+                                                               LATENCY_PERCENTILES)):
+            metrics[f"latency_ms_p{q}"] = float(value)
+        if self.profile:
+            psi = stability_from_counts(self.profile, self.drift_counts)
+            metrics.update({f"psi__{name}": value for name, value in psi.items()})
+            if psi:
+                metrics["psi_max"] = max(psi.values())
+                metrics["drifted_fields"] = float(sum(value > PSI_SIGNIFICANT for value in psi.values()))
         return metrics
-    decisions = [record.answer.get("decision") for record in records]
-    for decision in DECISIONS:
-        metrics[f"decision_share__{decision}"] = decisions.count(decision) / len(records)
-    probabilities = np.array([record.answer.get("approval_probability", np.nan) for record in records], dtype=float)
-    probabilities = probabilities[np.isfinite(probabilities)]
-    if len(probabilities):
-        metrics["approval_probability_mean"] = float(probabilities.mean())
-        for q, value in zip(PROBABILITY_QUANTILES, np.percentile(probabilities, PROBABILITY_QUANTILES)):
-            metrics[f"approval_probability_p{q:02d}"] = float(value)
-    latencies = np.array(list({record.request_id: record.latency_ms for record in records}.values()), dtype=float)
-    for q, value in zip(LATENCY_PERCENTILES, np.percentile(latencies, LATENCY_PERCENTILES)):
-        metrics[f"latency_ms_p{q}"] = float(value)
-    if profile:
-        columns = {name: np.array([record.claim.get(name) for record in records]) for name in profile}
-        psi = population_stability(profile, columns)
-        metrics.update({f"psi__{name}": value for name, value in psi.items()})
-        if psi:
-            metrics["psi_max"] = max(psi.values())
-            metrics["drifted_fields"] = float(sum(value > PSI_SIGNIFICANT for value in psi.values()))
-    return metrics
+
+
+def summarise(records: list, profile: dict | None) -> dict[str, float]:
+    """The monitor's metrics for audit records of one model version, all at once."""
+    window = VersionWindow(profile)
+    window.add(records)
+    return window.metrics()
 
 
 def registry_profile_lookup(client, tracking_uri: str) -> ProfileLookup:
-    """Profiles of registered versions, read from the model's metadata.json alone (no model load)."""
-    import mlflow
-    from mlflow.models import Model
+    """Profiles of registered versions, read from the model's metadata.json (no model load) once
+    every file of the version is verified against its manifest (training.model.artifacts)."""
     def lookup(name: str, version: str) -> dict | None:
-        base = client.get_model_version_download_uri(name, version).rstrip("/")
         with tempfile.TemporaryDirectory(prefix="medspa-monitor-") as scratch:
-            mlmodel = mlflow.artifacts.download_artifacts(artifact_uri=f"{base}/MLmodel", dst_path=scratch,
-                                                          tracking_uri=tracking_uri)
-            folder = Model.load(mlmodel).flavors["python_function"]["artifacts"][ARTIFACT_KEY]["path"]
-            metadata = mlflow.artifacts.download_artifacts(artifact_uri=f"{base}/{folder}/{METADATA_FILE}",
-                                                           dst_path=scratch, tracking_uri=tracking_uri)
-            return json.loads(Path(metadata).read_text()).get("training_profile")
+            model_dir = download_model_version(client, tracking_uri, name, version, Path(scratch))
+            return read_saved_metadata(model_dir).get("training_profile")
 
     return lookup
 
@@ -114,18 +145,26 @@ def run_monitor(audit_store, tracking_uri: str, since: datetime, until: datetime
     """Summarise what was served in [since, until) and log one run per model version; return them."""
     until = until or datetime.now(timezone.utc)
     since, until = _utc(since), _utc(until)
-    groups: dict[tuple, list] = defaultdict(list)
-    for record in audit_store.read_since(since, until):
-        groups[(record.model_name, record.model_version)].append(record)
-    if not groups:
+    client = registry_lookup = None
+    windows: dict[tuple, tuple[VersionWindow, str]] = {}
+    for chunk in audit_store.read_chunks(since, until, rows=CHUNK_ROWS):
+        groups: dict[tuple, list] = defaultdict(list)
+        for record in chunk:
+            groups[(record.model_name, record.model_version)].append(record)
+        for (name, version), records in groups.items():
+            if (name, version) not in windows:
+                if registry_lookup is None:
+                    client = mlflow_client(tracking_uri)
+                    registry_lookup = registry_profile_lookup(client, tracking_uri)
+                profile, note = _profile(name, version, profile_for, registry_lookup)
+                windows[(name, version)] = (VersionWindow(profile), note)
+            windows[(name, version)][0].add(records)
+    if not windows:
         return []
-    client = mlflow_client(tracking_uri)
     experiment_id = ensure_experiment(client, EXPERIMENT, tracking_uri)
-    registry_lookup = registry_profile_lookup(client, tracking_uri)
     summaries = []
-    for (name, version), records in sorted(groups.items(), key=lambda item: str(item[0])):
-        profile, note = _profile(name, version, profile_for, registry_lookup)
-        summary = MonitorSummary(name, version, since, until, summarise(records, profile), note)
+    for (name, version), (window, note) in sorted(windows.items(), key=lambda item: str(item[0])):
+        summary = MonitorSummary(name, version, since, until, window.metrics(), note)
         summary.tags = {"model_name": str(name), "model_version": str(version),
                         "model_uri": f"models:/{name}/{version}", "window_start": since.isoformat(),
                         "window_end": until.isoformat(), "monitor_source": source,
@@ -143,6 +182,8 @@ def _profile(name, version, profile_for, registry_lookup) -> tuple[dict | None, 
             continue
         try:
             profile = lookup(str(name), str(version))
+        except ModelIntegrityError:
+            raise  # a changed model in the artifact store is news, not a missing drift figure
         except Exception as error:  # noqa: BLE001  (drift is one part of the summary; the rest still counts)
             log.warning("training profile lookup failed", extra={"detail": type(error).__name__})
             continue
@@ -237,27 +278,12 @@ def _lock_path(audit_url: str, tracking_uri: str) -> Path:
     return Path(tempfile.gettempdir()) / f"medspa-coverage-monitor-{digest}.lock"
 
 
-@contextmanager
-def _exclusive(path: Path) -> Iterator[bool]:
-    """A host-wide non-blocking lock: True when this process holds it."""
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def monitor_finished_window(app: Flask, now: datetime | None = None) -> list[MonitorSummary]:
     """The scheduled run: log the last finished window unless a worker already did."""
     config = app.config
     since, until = finished_window(now or datetime.now(timezone.utc), config["MONITOR_INTERVAL_MINUTES"])
     uri = config["TRACKING_URI"]
-    with _exclusive(_lock_path(config["AUDIT_DATABASE_URL"], uri)) as held:
+    with exclusive(_lock_path(config["AUDIT_DATABASE_URL"], uri)) as held:
         if not held:
             return []
         client = mlflow_client(uri)

@@ -8,7 +8,8 @@ as strings otherwise. This table is the one place every setting is listed.
 | `API_KEY_HASHES` | sha256 hex digests of the accepted API keys (a list, or one comma-separated string) | `[]`: every /v1 request gets 401 |
 | `API_KEY_HASHES_FILE` | a file of more sha256 key digests, one per line (`make serve` points it at `var/dev-api-key.sha256`, the hash of the dev key it printed); read at startup | unset |
 | `API_KEYS` | plain keys for tests and tools (env `MEDSPA_COVERAGE_API_KEYS`, comma-separated or a JSON list); hashed into `API_KEY_HASHES` at startup and removed from the config | unset |
-| `RATE_LIMIT_PER_MINUTE` | requests per API key per minute, per worker process (a token bucket; 429 + `Retry-After` when empty); `0` turns it off | `6000` |
+| `RATE_LIMIT_PER_MINUTE` | requests per API key per minute, one budget for all workers (a token bucket kept in the audit database; 429 + `Retry-After` when empty); `0` turns it off | `6000` |
+| `RATE_LIMIT_CLAIMS_PER_MINUTE` | claims per API key per minute, all workers together (a batch counts each claim; a batch may overdraw it once, then the key waits until it refills); `0` turns it off | `60000` |
 | `MAX_CONTENT_LENGTH` | largest request body in bytes (Flask's own setting; 413 above it) | `2097152` (2 MiB) |
 | `MAX_BATCH_CLAIMS` | most claims in one `{"claims": [...]}` request or one `/invocations` frame | `1000` |
 | `FAILED_KEY_LIMIT` | requests with a missing or wrong API key one client address may make within `FAILED_KEY_WINDOW_SECONDS`; past it every keyed request from that address gets 429 + `Retry-After` until the oldest failure leaves the window, before any key is compared (per worker process); `0` turns it off | `20` |
@@ -16,7 +17,7 @@ as strings otherwise. This table is the one place every setting is listed.
 | `FORWARDED_FOR_HOPS` | how many proxies in front of gunicorn set `X-Forwarded-For`: the client's address (used to throttle failed API keys) is read from there instead of the socket; `medspa-coverage serve` sets 1, for its nginx; leave 0 when gunicorn faces clients, or anyone could choose their address | `0` |
 | `LIKELY_APPROVED_THRESHOLD` | approval probability at or above which the decision is `likely_approved` | `0.7` |
 | `LIKELY_DENIED_THRESHOLD` | approval probability below which the decision is `likely_denied` | `0.3` |
-| `MODEL_SOURCE` | where the model comes from: `registry` (the version `MODEL_ALIAS` points to in `TRACKING_URI`; the model file's sha256 is checked against the version's `model_sha256` tag when present and shown in `/v1/model`) or `bundle` (`MODEL_BUNDLE_PATH`, verified against its SHA256SUMS; a tampered bundle is refused) | `registry` |
+| `MODEL_SOURCE` | where the model comes from: `registry` (the version `MODEL_ALIAS` points to in `TRACKING_URI`; every file of it is checked against the version's `model_manifest` tag, recorded by `train` at registration: a changed, missing or extra file, or no tag, refuses it; the model file's sha256 is shown in `/v1/model`) or `bundle` (`MODEL_BUNDLE_PATH`, verified against its SHA256SUMS; a tampered bundle is refused) | `registry` |
 | `MODEL_NAME` | registered model name | `medspa-coverage` |
 | `MODEL_ALIAS` | registry alias served | `champion` |
 | `MODEL_BUNDLE_PATH` | exported bundle directory, or the models folder whose `champion` link names one, used when `MODEL_SOURCE=bundle` | `<project>/models` |
@@ -24,6 +25,8 @@ as strings otherwise. This table is the one place every setting is listed.
 | `MODEL_POLL_SECONDS` | how often a background thread checks whether the alias (or the bundle's `champion` link) moved, and loads, warms up and swaps in the new model when it did; also retries while no model is loaded (0 = never) | `30` |
 | `TRACKING_URI` | MLflow tracking/registry URI | env `MLFLOW_TRACKING_URI`, else `sqlite:///<project>/var/mlflow.db` |
 | `AUDIT_DATABASE_URL` | SQLAlchemy URL of the audit store (one row per answered claim) | `sqlite:///<project>/var/audit.db` |
+| `AUDIT_MIN_FREE_MB` | free space (MiB) a SQLite audit store's disk must have for `/healthz/ready` to answer 200 (beside a probe write that must succeed); below it the worker is not ready and the log says why | `256` |
+| `AUDIT_RETENTION_DAYS` | audit rows older than this many days are deleted by a background job (hourly, one worker at a time) and a SQLite store gives the space back (incremental auto-vacuum; an older store is VACUUMed once); six years by default, HIPAA's retention of required documentation (45 CFR 164.316(b)(2)); `0` keeps every row | `2190` |
 | `AUDIT_SQLITE_SYNCHRONOUS` | SQLite `synchronous` pragma of the audit store (WAL mode): `NORMAL` survives kill -9, `FULL` also power loss | `NORMAL` |
 | `DOCS_ENABLED` | serve `GET /openapi.json` and `GET /docs`; the gunicorn config turns it off (production) unless set | `true` |
 | `MONITOR_INTERVAL_MINUTES` | run the serving monitor (`medspa-coverage monitor`) from a background thread for each finished window of this many minutes, logging a run of the `serving-monitor` experiment in `TRACKING_URI`; one worker per window does it (0 = off) | `0` |
@@ -53,6 +56,7 @@ def default_settings() -> dict:
         "API_KEY_HASHES": [],
         "API_KEY_HASHES_FILE": None,
         "RATE_LIMIT_PER_MINUTE": 6000,
+        "RATE_LIMIT_CLAIMS_PER_MINUTE": 60000,
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         "MAX_BATCH_CLAIMS": 1000,
         "FAILED_KEY_LIMIT": 20,
@@ -68,6 +72,8 @@ def default_settings() -> dict:
         "MODEL_POLL_SECONDS": 30,
         "TRACKING_URI": resolve_tracking_uri(),
         "AUDIT_DATABASE_URL": f"sqlite:///{PROJECT_ROOT / 'var' / 'audit.db'}",
+        "AUDIT_MIN_FREE_MB": 256,
+        "AUDIT_RETENTION_DAYS": 2190,
         "AUDIT_SQLITE_SYNCHRONOUS": "NORMAL",
         "DOCS_ENABLED": True,
         "MONITOR_INTERVAL_MINUTES": 0,
@@ -112,9 +118,10 @@ def finish_settings(config) -> None:
     hashes += _hashes_from_file(config.get("API_KEY_HASHES_FILE"))
     config["API_KEY_HASHES"] = sorted(set(hashes) | {hash_key(key) for key in plain})
 
-    for name, low in (("RATE_LIMIT_PER_MINUTE", 0), ("MAX_CONTENT_LENGTH", 1), ("MAX_BATCH_CLAIMS", 1), ("FORWARDED_FOR_HOPS", 0), ("FAILED_KEY_LIMIT", 0),
-                      ("FAILED_KEY_WINDOW_SECONDS", 1),
-                      ("MODEL_POLL_SECONDS", 0), ("MONITOR_INTERVAL_MINUTES", 0)):
+    for name, low in (("RATE_LIMIT_PER_MINUTE", 0), ("RATE_LIMIT_CLAIMS_PER_MINUTE", 0), ("MAX_CONTENT_LENGTH", 1),
+                      ("MAX_BATCH_CLAIMS", 1), ("FORWARDED_FOR_HOPS", 0), ("FAILED_KEY_LIMIT", 0),
+                      ("FAILED_KEY_WINDOW_SECONDS", 1), ("MODEL_POLL_SECONDS", 0), ("MONITOR_INTERVAL_MINUTES", 0),
+                      ("AUDIT_MIN_FREE_MB", 0), ("AUDIT_RETENTION_DAYS", 0)):
         value = config.get(name)
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise SettingsError(f"{name}: must be an integer >= {low}")

@@ -5,10 +5,15 @@
 
 Input: CSV, Parquet or JSON lines in the contract's request form (outcome fields may be present
 and are carried through). Output (format from the output's file name, same set): every valid
-input row with its original values, then SCORE_COLUMNS (the same columns the pyfunc model and
-the service's /invocations answer). Rows that break the contract are left
-out of the output and listed in `<output>.rejected.csv` (row_number, field, reason; the data row
-number is 1-based without the header; reasons never quote values); they never stop the run.
+input row with its original values of the contract's columns (every column with
+`keep_columns=True`, `--keep-columns`: a column the contract does not define is not passed on
+unasked), then SCORE_COLUMNS (the same columns the pyfunc model and the service's /invocations
+answer). Rows that break the contract are left out of the output and listed in
+`<output>.rejected.csv` (row_number, field, reason; the data row number is 1-based without the
+header; reasons never quote values); they never stop the run.
+
+Both files hold claims: they are created owner-only (training.model.private_files), and in CSV a
+text cell a spreadsheet would run is made inert (training.data.csv_cells).
 
 The file is read, checked, scored and written `chunk_rows` rows at a time (pyarrow's streaming
 CSV reader, Parquet row groups, pandas' JSON-lines chunks), so memory stays bounded whatever the
@@ -26,7 +31,9 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from training.data.claims_files import ClaimsFileError, claims_file_format, open_claims_file
-from training.data.loading import required_columns
+from training.data.csv_cells import inert_frame, inert_table
+from training.data.loading import expected_columns, required_columns
+from training.model.private_files import create_private_file, make_private_dir, open_private
 from training.data.requests import REJECTED_COLUMNS, check_request_chunk
 from training.model.artifacts import load_model
 from training.model.coverage_model import SCORE_COLUMNS
@@ -64,14 +71,14 @@ class _Writer:
     def write(self, frame: pd.DataFrame) -> None:
         if self.format == "jsonl":
             if self.handle is None:
-                self.handle = open(self.path, "w", encoding="utf-8")
+                self.handle = open_private(self.path, "w", encoding="utf-8")
             if len(frame):
                 self.handle.write(frame.to_json(orient="records", lines=True, date_format="iso", double_precision=15))
                 self.handle.write("\n")
             return
         table = pa.Table.from_pandas(frame, preserve_index=False)
         if self.format == "csv":  # CSV is text: one string schema never drifts between chunks
-            table = pa.table({name: table[name].cast(pa.string()) for name in table.column_names})
+            table = inert_table(pa.table({name: table[name].cast(pa.string()) for name in table.column_names}))
         if self.arrow_writer is None:
             self.schema = pa.schema([field.with_type(pa.string()) if pa.types.is_null(field.type) else field
                                      for field in table.schema])
@@ -79,6 +86,7 @@ class _Writer:
         self.arrow_writer.write_table(self._conform(table))
 
     def _open(self, schema: pa.Schema):
+        create_private_file(self.path)  # the writers below keep the mode of the file they open
         if self.format == "csv":
             import pyarrow.csv as pcsv
 
@@ -120,8 +128,16 @@ def _row_total(path: Path, file_format: str) -> int | None:
     return None
 
 
+def output_columns(input_columns, keep_columns: bool = False) -> list[str]:
+    """The scored file's columns: the input's (the contract's only, unless `keep_columns`), then the scores."""
+    contract = set(expected_columns(history=True))
+    kept = [name for name in input_columns if keep_columns or name in contract]
+    return list(dict.fromkeys([*kept, *SCORE_COLUMNS]))
+
+
 def predict_file(input_path, output_path, model=None, *, tracking_uri: str | None = None,
-                 chunk_rows: int = DEFAULT_CHUNK_ROWS, progress: bool = True) -> BatchReport:
+                 chunk_rows: int = DEFAULT_CHUNK_ROWS, progress: bool = True,
+                 keep_columns: bool = False) -> BatchReport:
     """Score every valid claim of `input_path` into `output_path`; see the module docstring.
 
     `model` is a CoverageModel, or any source training.model.artifacts.load_model takes
@@ -138,27 +154,28 @@ def predict_file(input_path, output_path, model=None, *, tracking_uri: str | Non
     if model is None or isinstance(model, (str, Path)):
         model = load_model(model, tracking_uri).model
 
-    output_path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(output_path.parent)
     partial = output_path.with_name(output_path.name + ".partial")
     rejected_path = rejected_path_for(output_path)
-    writer = _Writer(partial, output_format, list(dict.fromkeys([*raw_claims.columns, *SCORE_COLUMNS])))
+    columns = output_columns(raw_claims.columns, keep_columns)
+    writer = _Writer(partial, output_format, columns)
     rows_read = rows_scored = rows_rejected = 0
     today = pd.Timestamp.today()
     bar = tqdm(total=_row_total(input_path, claims_file_format(input_path)), unit="claims",
                desc="predict", disable=not progress, unit_scale=True)
     try:
-        with open(rejected_path, "w", encoding="utf-8", newline="") as rejected_file:
+        with open_private(rejected_path, "w", encoding="utf-8", newline="") as rejected_file:
             rejected_file.write(",".join(REJECTED_COLUMNS) + "\n")
             for raw in raw_claims.chunks:
                 clean, valid, rejected = check_request_chunk(raw, rows_read + 1, today)
                 if len(rejected):
-                    rejected.to_csv(rejected_file, header=False, index=False)
+                    inert_frame(rejected).to_csv(rejected_file, header=False, index=False)
                 if len(clean):
                     scored = model.score_frame(clean.reset_index(drop=True), threads=os.cpu_count())
                     out = raw.reset_index(drop=True)[valid].reset_index(drop=True)
                     for name in SCORE_COLUMNS:
                         out[name] = scored[name].to_numpy()
-                    writer.write(out)
+                    writer.write(out.loc[:, columns])
                 rows_read += len(raw)
                 rows_scored += int(valid.sum())
                 rows_rejected += int((~valid).sum())

@@ -81,8 +81,10 @@ def train(ctx: click.Context, data_path: str, tracking_uri: str | None, experime
           no_export: bool, quiet: bool) -> None:
     """Train, evaluate and register a model from a claims file; promote it if it beats the champion.
 
-    Exits 0 on success (promoted or not), 2 when the file cannot train (no MLflow run is created).
+    Exits 0 on success (promoted or not), 2 when the file cannot train (no MLflow run is created), 1 when
+    the champion's files differ from its manifest (the gate stops; the new version stays challenger).
     """
+    from training.model.artifacts import ModelSourceError
     from training.registry import GateParams
     from training.train import EXIT_BAD_INPUT, TrainingInputError, TrainingParams, run_training
 
@@ -94,6 +96,9 @@ def train(ctx: click.Context, data_path: str, tracking_uri: str | None, experime
     except TrainingInputError as error:
         click.echo(f"Error: {error}", err=True)
         ctx.exit(EXIT_BAD_INPUT)
+    except ModelSourceError as error:  # the champion's files differ from its manifest: the gate stops
+        click.echo(f"Error: {error}", err=True)
+        ctx.exit(1)
     click.echo(f"run {result.run_id}: version {result.model_version} {result.decision} ({result.reason})")
 
 
@@ -107,10 +112,12 @@ def train(ctx: click.Context, data_path: str, tracking_uri: str | None, experime
 @click.option("--tracking-uri", default=None, help="MLflow tracking URI for models:/ URIs (default as for train)")
 @click.option("--chunk-rows", type=click.IntRange(min=1), default=100_000, show_default=True,
               help="claims read, scored and written at a time")
+@click.option("--keep-columns", is_flag=True,
+              help="carry every input column into the output (default: only the contract's columns)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @click.pass_context
 def predict(ctx: click.Context, input_path: str, output_path: str, model_uri: str | None, tracking_uri: str | None,
-            chunk_rows: int, quiet: bool) -> None:
+            chunk_rows: int, keep_columns: bool, quiet: bool) -> None:
     """Score a claims file with the champion (or --model); bad rows are reported, not fatal.
 
     Exits 0 when the file was scored (even with rejected rows), 2 when it cannot be read at all.
@@ -123,7 +130,7 @@ def predict(ctx: click.Context, input_path: str, output_path: str, model_uri: st
 
     try:
         report = predict_file(input_path, output_path, model_uri, tracking_uri=tracking_uri,
-                              chunk_rows=chunk_rows, progress=not quiet)
+                              chunk_rows=chunk_rows, progress=not quiet, keep_columns=keep_columns)
     except ClaimsFileError as error:
         click.echo(f"Error: {error}", err=True)
         ctx.exit(2)

@@ -16,9 +16,8 @@ from pathlib import Path
 
 from features.diagnosis import ICD10CM_RELEASE
 from training.model.artifacts import (BUNDLE_METADATA_FILE, CHAMPION_LINK, MODEL_DIR, ModelIntegrityError,
-                                      bundle_name, download_model_version, now_utc, verify_bundle,
-                                      version_for_alias, write_manifest)
-from training.model.coverage_model import METADATA_FILE as SAVED_METADATA_FILE
+                                      bundle_name, download_model_version, now_utc, read_saved_metadata,
+                                      verify_bundle, version_for_alias, write_manifest)
 from training.model.mlflow_store import CHAMPION, PROJECT_ROOT, REGISTERED_MODEL, tracking
 
 DEFAULT_MODELS_DIR = PROJECT_ROOT / "models"
@@ -87,8 +86,9 @@ def export_champion(tracking_uri: str, models_dir: str | Path = DEFAULT_MODELS_D
                 pass  # rewrite it below
         run = client.get_run(version.run_id)
         with tempfile.TemporaryDirectory(prefix="champion-") as scratch:
+            # verified against the version's manifest: a bundle's own manifest must vouch only for that
             model_dir = download_model_version(client, tracking_uri, registered_model, number, Path(scratch))
-            model_metadata = json.loads((model_dir / SAVED_METADATA_FILE).read_text())
+            model_metadata = read_saved_metadata(model_dir)
             metadata = {
                 "registered_model": registered_model,
                 "version": number,

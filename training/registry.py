@@ -28,7 +28,8 @@ from features.contract import CONTRACT_VERSION, EXAMPLE_CLAIM, VISIT_FIELDS
 from features.diagnosis import ICD10CM_RELEASE
 from features.rules import load_rules
 from training.evaluation import system_metrics
-from training.model.artifacts import ARTIFACT_KEY, MODEL_SHA256_TAG, file_sha256, load_model, version_for_alias
+from training.model.artifacts import (ARTIFACT_KEY, MODEL_MANIFEST_TAG, MODEL_SHA256_TAG, ModelIntegrityError,
+                                      download_artifacts, file_sha256, load_model, manifest_text, version_for_alias)
 from training.model.coverage_model import MODEL_FILE, SCORE_COLUMNS
 from training.model.mlflow_store import CHAMPION, PREVIOUS, PROJECT_ROOT, REGISTERED_MODEL, alias_uri
 from training.pyfunc_model import CoverageModelPyfunc
@@ -130,6 +131,21 @@ def log_coverage_model(model, registered_model: str = REGISTERED_MODEL):
         )
 
 
+def record_model_manifest(client, tracking_uri: str, registered_model: str, version: str) -> str:
+    """Tag a just registered version, and the run that logged it, with the manifest of every file
+    of the model as the artifact store holds it: what every loader checks before it reads a byte
+    (training.model.artifacts). Returns the manifest."""
+    run_id = client.get_model_version(registered_model, version).run_id
+    with tempfile.TemporaryDirectory(prefix="coverage-model-") as scratch:
+        stored = download_artifacts(client.get_model_version_download_uri(registered_model, version),
+                                    Path(scratch), tracking_uri)
+        manifest = manifest_text(stored)
+    client.set_model_version_tag(registered_model, version, MODEL_MANIFEST_TAG, manifest)
+    if run_id:
+        client.set_tag(run_id, MODEL_MANIFEST_TAG, manifest)
+    return manifest
+
+
 # -- the gate -------------------------------------------------------------------------------
 @dataclass
 class GateParams:
@@ -171,7 +187,9 @@ def decide_promotion(challenger: dict[str, float], champion: dict[str, float] | 
 def score_champion(client, test: pd.DataFrame, registered_model: str = REGISTERED_MODEL):
     """(champion version, its test metrics) or (None, None) without a champion.
 
-    A champion this code cannot load or score yields metrics None and the reason in `error`.
+    A champion this code cannot load or score yields metrics None and the reason in `error`. A
+    champion whose files differ from its manifest raises ModelIntegrityError: someone changed the
+    artifact store, and promoting over it would let a worse challenger past the gate unmeasured.
     """
     version = version_for_alias(client, registered_model, CHAMPION, missing_ok=True)
     if version is None:
@@ -179,7 +197,9 @@ def score_champion(client, test: pd.DataFrame, registered_model: str = REGISTERE
     try:
         champion = load_model(alias_uri(CHAMPION, registered_model), client.tracking_uri).model
         return str(version.version), system_metrics(champion, test), None
-    except Exception as error:  # noqa: BLE001  (any failure means the champion cannot serve)
+    except ModelIntegrityError:
+        raise
+    except Exception as error:  # noqa: BLE001  (any other failure means the champion cannot serve)
         return str(version.version), None, f"{type(error).__name__}: {error}"
 
 

@@ -37,7 +37,8 @@ from training.model.params import ModelParams
 from training.model.rule_evidence import format_table, rule_metrics
 from training.model_fitting import fit_coverage_model
 from training.plots import write_plots
-from training.registry import GateParams, gate, gate_metrics, gate_tags, log_coverage_model, provenance_tags, write_json
+from training.registry import (GateParams, gate, gate_metrics, gate_tags, log_coverage_model, provenance_tags,
+                               record_model_manifest, write_json)
 
 DEFAULT_EXPERIMENT = "medspa-coverage"
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
@@ -219,6 +220,7 @@ def run_training(data_path, tracking_uri: str | None = None, experiment: str = D
                         metrics={key: value for key, value in evaluation.metrics.items() if "__" not in key})
                     info = log_coverage_model(model)
                     version = str(info.registered_model_version)
+                    record_model_manifest(client, uri, REGISTERED_MODEL, version)
                     client.set_registered_model_alias(REGISTERED_MODEL, CHALLENGER, version)
                     for key, value in {"data_sha256": data_sha256, "run_id": run.info.run_id,
                                        "test_auc": f"{metrics['test_auc']:.6f}",

@@ -1,6 +1,8 @@
 """The audit store: one row per answered claim, readable back, durable across reopening."""
 from __future__ import annotations
 
+import os
+import stat
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -94,3 +96,36 @@ def test_workers_opening_a_new_audit_file_together_all_boot(tmp_path):
         for worker in workers:
             worker.join(timeout=30)
         assert [results.get(timeout=5) for _ in workers] == ["ok"] * 4
+
+
+def test_the_store_and_its_journal_files_are_owner_only_whatever_the_umask(tmp_path):
+    previous = os.umask(0o022)  # the usual default, which leaves new files world-readable
+    try:
+        database = tmp_path / "new" / "audit.db"
+        store = AuditStore(f"sqlite:///{database}")
+        store.record_many([_record(0, T0)])
+        with store.engine.connect():  # a connection is open: the -wal and -shm files exist
+            journals = [database.with_name("audit.db-wal"), database.with_name("audit.db-shm")]
+            assert all(journal.exists() for journal in journals)
+            for path in [database, *journals]:
+                assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+        assert stat.S_IMODE(database.parent.stat().st_mode) == 0o700
+    finally:
+        os.umask(previous)
+
+
+def test_an_existing_world_readable_store_is_narrowed_when_opened(tmp_path):
+    database = tmp_path / "audit.db"
+    AuditStore(f"sqlite:///{database}").record_many([_record(0, T0)])
+    database.chmod(0o644)
+    AuditStore(f"sqlite:///{database}")
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+
+
+def test_reading_in_chunks_gives_the_window_in_order(tmp_path):
+    store = AuditStore(f"sqlite:///{tmp_path / 'audit.db'}")
+    store.record_many([_record(n, T0 + timedelta(minutes=n)) for n in range(10)])
+    chunks = list(store.read_chunks(T0 + timedelta(minutes=2), T0 + timedelta(minutes=9), rows=3))
+    assert [[record.request_id for record in chunk] for chunk in chunks] == [
+        ["req2", "req3", "req4"], ["req5", "req6", "req7"], ["req8"]]
+    assert list(store.read_chunks(T0 + timedelta(days=1), T0 + timedelta(days=2))) == []

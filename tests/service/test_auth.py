@@ -5,7 +5,9 @@ import hashlib
 
 import pytest
 
-from service.auth import FailedKeyThrottle, RateLimiter
+from service.audit import AuditStore
+from service.auth import FailedKeyThrottle
+from service.rate_limit import SharedRateLimiter
 from service.settings import SettingsError
 from tests.service.service_testing import API_KEY, body_of, example_claim
 
@@ -119,14 +121,50 @@ def test_rate_limit_zero_means_off(make_app, auth):
     assert {client.get("/v1/treatments", headers=auth).status_code for _ in range(20)} == {200}
 
 
-def test_rate_limiter_refills_over_time():
-    now = [0.0]
-    limiter = RateLimiter(per_minute=60, clock=lambda: now[0])
-    assert all(limiter.retry_after("k") == 0 for _ in range(60))
-    assert limiter.retry_after("k") == 1
+def _limiter(tmp_path, requests: int, claims: int, now: list[float]) -> SharedRateLimiter:
+    return SharedRateLimiter(AuditStore(f"sqlite:///{tmp_path / 'audit.db'}").engine, requests, claims,
+                             clock=lambda: now[0])
+
+
+def test_rate_limiter_refills_over_time(tmp_path):
+    now = [1_000.0]
+    limiter = _limiter(tmp_path, 60, 0, now)
+    assert all(limiter.admit("k") == 0 for _ in range(60))
+    assert limiter.admit("k") == 1
     now[0] += 1.0
-    assert limiter.retry_after("k") == 0
-    assert limiter.retry_after("k") >= 1
+    assert limiter.admit("k") == 0
+    assert limiter.admit("k") >= 1
+
+
+def test_claims_are_counted_and_a_batch_may_overdraw_once(tmp_path):
+    now = [1_000.0]
+    limiter = _limiter(tmp_path, 0, 600, now)  # ten claims a second
+    assert limiter.admit("k") == 0
+    with limiter.engine.begin() as connection:
+        connection.execute(limiter.claims_charge("k", 900))  # 300 over
+    assert limiter.admit("k") == 30  # 300 claims of debt at 10 a second
+    assert limiter.admit("other") == 0  # per key
+    now[0] += 30
+    assert limiter.admit("k") == 0
+
+
+def test_workers_share_one_budget(tmp_path):
+    """Two limiters on one audit database, as two gunicorn workers have: the key's budget is the setting's, not twice it."""
+    now = [1_000.0]
+    first, second = _limiter(tmp_path, 10, 0, now), _limiter(tmp_path, 10, 0, now)
+    answers = [(first if turn % 2 else second).admit("k") for turn in range(20)]
+    assert answers[:10] == [0] * 10 and all(wait >= 1 for wait in answers[10:])
+
+
+def test_a_batch_counts_every_claim_through_the_api(make_served_app, auth):
+    from tests.service.service_testing import example_claim
+
+    client = make_served_app(RATE_LIMIT_PER_MINUTE=0, RATE_LIMIT_CLAIMS_PER_MINUTE=5).test_client()
+    batch = {"claims": [example_claim(claim_id=f"c{n}") for n in range(6)]}
+    assert client.post("/v1/predict", json=batch, headers=auth).status_code == 200  # overdraws once
+    limited = client.post("/v1/predict", json=example_claim(), headers=auth)
+    assert limited.status_code == 429 and "5 claims per minute" in body_of(limited)["message"]
+    assert 0 < int(limited.headers["Retry-After"]) <= 12  # one claim of debt at 5 a minute
 
 
 def _treatments(client, headers, address="10.0.0.1", **environ):

@@ -36,6 +36,7 @@ def test_a_dev_key_is_made_once_and_only_its_hash_is_kept(tmp_path):
     assert key and len(key) >= 40
     assert hash_file.read_text() == hashlib.sha256(key.encode()).hexdigest() + "\n"
     assert key not in hash_file.read_text() and oct(hash_file.stat().st_mode & 0o777) == "0o600"
+    assert oct(hash_file.parent.stat().st_mode & 0o777) == "0o700"  # the folder it made for it
     assert bootstrap.ensure_dev_key(hash_file, environ={}) is None  # made before: not shown again
     assert bootstrap.service_environment("sqlite:///x.db", hash_file, environ={}) == {
         "MEDSPA_COVERAGE_TRACKING_URI": "sqlite:///x.db", "MEDSPA_COVERAGE_API_KEY_HASHES_FILE": str(hash_file)}

@@ -69,6 +69,7 @@ def fuzz_app(model_store, tmp_path_factory):
         "MONITOR_INTERVAL_MINUTES": 0,
         "RATE_LIMIT_PER_MINUTE": 0,  # thousands of cases from one key; test_auth tests the limit
         "FAILED_KEY_LIMIT": 0,  # every case is also sent without a key; test_auth tests the throttle
+        "RATE_LIMIT_CLAIMS_PER_MINUTE": 0,
         "DOCS_ENABLED": False,  # the committed document is under test, not the app's copy
     })
     assert app.extensions["coverage_model"].ready

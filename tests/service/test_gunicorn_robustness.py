@@ -91,7 +91,8 @@ def run_load(port: int, requests: int, outcomes: list | None = None,
 def _settings(model_store, folder) -> dict:
     return {"TRACKING_URI": model_store.uri, "API_KEYS": API_KEY, "AUDIT_DATABASE_URL": f"sqlite:///{folder / 'audit.db'}",
             "MODEL_POLL_SECONDS": 0,
-            "RATE_LIMIT_PER_MINUTE": 0}  # one key sends thousands here; test_auth tests the limit
+            "RATE_LIMIT_PER_MINUTE": 0,  # one key sends thousands here; test_auth tests the limit
+            "RATE_LIMIT_CLAIMS_PER_MINUTE": 0}
 
 
 def _audited_request_ids(folder) -> list[str]:

@@ -1,5 +1,5 @@
-"""Where the model comes from: the registry alias (sha256 recorded, or checked against the version's
-tag), the exported bundle (verified, a tampered one refused), and the hot swap when the alias or
+"""Where the model comes from: the registry alias (every file checked against the version's
+manifest tag; damaged, substituted or code-planted versions refused, tests/model_tampering.py), the exported bundle (verified, a tampered one refused), and the hot swap when the alias or
 the bundle link moves: in the background, atomically, and never at the cost of the served model;
 without a tracking store the default loader says what is missing."""
 from __future__ import annotations
@@ -9,41 +9,66 @@ import time
 
 import pytest
 
-from service.model_loading import MODEL_SHA256_TAG, ModelIntegrityError, bundle_loader, registry_loader
+from service.model_loading import ModelIntegrityError, bundle_loader, registry_loader
+from tests.model_tampering import (MARKER, damage_model_file, flip_a_byte_of, plant_code, register_tampered_copy,
+                                   swap_denial_labels)
 from tests.service.service_testing import MODEL_NAME, body_of, example_claim
+from training.model.artifacts import MODEL_MANIFEST_TAG
 
 
 def _version(client, auth) -> str:
     return body_of(client.get("/v1/model", headers=auth))["version"]
 
 
-def test_the_registry_loader_serves_the_alias_verified_against_the_sha256_training_tagged(make_served_app,
-                                                                                        model_store):
+def test_the_registry_loader_serves_the_alias_verified_against_the_manifest_training_tagged(make_served_app,
+                                                                                          model_store):
     from training.model.coverage_model import MODEL_FILE
     from training.registry import file_sha256
 
     served = make_served_app().extensions["coverage_model"].model
     info = served.info()
     assert (info["version"], info["alias"]) == (model_store.champion_version, "champion")
-    assert info["integrity"] == "verified against the model_sha256 tag"  # train tags every version
+    assert info["integrity"] == "verified against the model_manifest tag"  # train tags every version
     bundle_file = model_store.models_dir / "champion" / "model" / MODEL_FILE  # the same file, exported
     assert info["model_sha256"] == file_sha256(bundle_file)
 
 
-def test_the_registry_loader_checks_the_versions_sha256_tag(make_served_app, model_store, tmp_path, auth):
+def test_the_registry_loader_checks_the_versions_manifest_tag(make_served_app, model_store, tmp_path, auth):
     store = model_store.copy_to(tmp_path / "store")
     registry = store.client()
-    expected = make_served_app().extensions["coverage_model"].model.info()["model_sha256"]
-    registry.set_model_version_tag(MODEL_NAME, store.champion_version, MODEL_SHA256_TAG, expected)
     app = make_served_app(TRACKING_URI=store.uri)
     assert app.extensions["coverage_model"].info()["integrity"].startswith("verified")
 
-    registry.set_model_version_tag(MODEL_NAME, store.champion_version, MODEL_SHA256_TAG, "0" * 64)
-    with pytest.raises(ModelIntegrityError, match="sha256 differs"):
+    manifest = registry.get_model_version(MODEL_NAME, store.champion_version).tags[MODEL_MANIFEST_TAG]
+    registry.set_model_version_tag(MODEL_NAME, store.champion_version, MODEL_MANIFEST_TAG,
+                                   manifest.replace(manifest[:8], "00000000", 1))
+    with pytest.raises(ModelIntegrityError, match="sha256 differs: MLmodel"):
         registry_loader(app.config)
     refused = make_served_app(TRACKING_URI=store.uri)
     assert not refused.extensions["coverage_model"].ready
     assert "ModelIntegrityError" in refused.extensions["coverage_model"].info()["last_load_error"]
+
+
+@pytest.mark.parametrize("tamper, problem", [
+    (flip_a_byte_of("artifacts/coverage_model/model.skops"), "sha256 differs: artifacts/coverage_model/model.skops"),
+    (damage_model_file, "sha256 differs: artifacts/coverage_model/model.skops"),
+    (swap_denial_labels, "sha256 differs: artifacts/coverage_model/metadata.json"),
+    ("plant code", "sha256 differs: python_model.pkl"),
+], ids=["flipped byte", "damaged file", "swapped metadata", "planted code"])
+def test_a_substituted_champion_is_never_served(make_served_app, model_store, tmp_path, auth, log_lines, tamper,
+                                                 problem):
+    marker = tmp_path / MARKER
+    store = model_store.copy_to(tmp_path / "store")
+    tampered = register_tampered_copy(store.uri, MODEL_NAME, store.champion_version, tmp_path / "files",
+                                      plant_code(marker) if tamper == "plant code" else tamper)
+    store.move_champion(tampered)
+    app = make_served_app(TRACKING_URI=store.uri)
+    client = app.test_client()
+    assert client.get("/healthz/ready").status_code == 503
+    assert client.post("/v1/predict", json=example_claim(), headers=auth).status_code == 503
+    assert problem in app.extensions["coverage_model"].info()["last_load_error"]
+    assert [line for line in log_lines() if "model load failed" in line and problem in line]
+    assert not marker.exists()
 
 
 @pytest.mark.parametrize("alias, message", [("no-such-alias", "no version with alias"), ("champion", None)])
@@ -117,7 +142,7 @@ def test_a_failing_new_version_keeps_the_old_one_serving_and_says_so(make_served
     registry = store.client()
     app = make_served_app(TRACKING_URI=store.uri)
     client, extension = app.test_client(), app.extensions["coverage_model"]
-    registry.set_model_version_tag(MODEL_NAME, store.other_version, MODEL_SHA256_TAG, "0" * 64)  # a bad file
+    registry.set_model_version_tag(MODEL_NAME, store.other_version, MODEL_MANIFEST_TAG, "0" * 64 + "  MLmodel\n")
     store.move_champion(store.other_version)
     assert extension.poll_once() is False
     info = body_of(client.get("/v1/model", headers=auth))

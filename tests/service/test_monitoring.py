@@ -8,7 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from service.monitoring import EXPERIMENT, finished_window, format_table, monitor_finished_window, run_monitor
+from tests.model_tampering import register_tampered_copy, swap_denial_labels
 from tests.service.service_testing import MODEL_NAME, example_claim
+from training.model.artifacts import ModelIntegrityError
 
 CLAIMS = [example_claim(claim_id=f"c{n}", patient_age=30 + n) for n in range(6)] + [
     example_claim(claim_id="facial", treatment="facial", procedure_code=None, diagnosis_codes=[]),
@@ -121,7 +123,8 @@ def test_the_scheduled_monitor_logs_each_window_once(make_served_app, model_stor
 
 
 def test_a_worker_skips_the_window_while_another_holds_the_monitor_lock(make_served_app, model_store, tmp_path, auth):
-    from service.monitoring import _exclusive, _lock_path
+    from service.background import exclusive as _exclusive
+    from service.monitoring import _lock_path
 
     store = model_store.copy_to(tmp_path / "store")
     app = make_served_app(TRACKING_URI=store.uri, MONITOR_INTERVAL_MINUTES=60)
@@ -130,3 +133,46 @@ def test_a_worker_skips_the_window_while_another_holds_the_monitor_lock(make_ser
     with _exclusive(_lock_path(app.config["AUDIT_DATABASE_URL"], store.uri)) as held:
         assert held and monitor_finished_window(app, now=later) == []
     assert len(monitor_finished_window(app, now=later)) == 1
+
+
+def test_monitor_refuses_a_substituted_model_version_in_one_line(make_served_app, model_store, tmp_path, auth):
+    """Claims a version answered whose files were since changed in the artifact store: its training profile
+    (metadata.json) is not read unverified, and the command says so in one line."""
+    from dataclasses import replace
+
+    from service import cli
+    from service.audit import AuditStore
+
+    store = model_store.copy_to(tmp_path / "store")
+    app = make_served_app(TRACKING_URI=store.uri)
+    _serve(app, auth)
+    tampered = register_tampered_copy(store.uri, MODEL_NAME, store.champion_version, tmp_path / "files",
+                                      swap_denial_labels)
+    audit = AuditStore(f"sqlite:///{tmp_path / 'audit-of-tampered.db'}")
+    audit.record_many([replace(record, model_version=tampered) for record in app.extensions["audit_store"].read_since()])
+    since = datetime.now(timezone.utc) - timedelta(hours=1)
+    with pytest.raises(ModelIntegrityError, match=f"version {tampered} refused"):
+        run_monitor(audit, store.uri, since)
+    result = CliRunner().invoke(cli.main, ["monitor", "--since", since.isoformat(), "--tracking-uri", store.uri,
+                                           "--audit-url", audit.url])
+    assert result.exit_code == 1
+    [line] = result.output.strip().splitlines()
+    assert line.startswith("Error: ") and "metadata.json" in line
+    assert _runs(store) == []
+
+
+def test_metrics_read_a_chunk_at_a_time_equal_metrics_read_at_once(make_served_app, model_store, tmp_path, auth):
+    from service.monitoring import VersionWindow, summarise
+
+    app = make_served_app(TRACKING_URI=model_store.copy_to(tmp_path / "store").uri)
+    _serve(app, auth)
+    store = app.extensions["audit_store"]
+    records = store.read_since()
+    profile = app.extensions["coverage_model"].model.training_profile
+    window = VersionWindow(profile)
+    chunks = list(store.read_chunks(datetime.now(timezone.utc) - timedelta(hours=1), datetime.now(timezone.utc), rows=3))
+    assert [len(chunk) for chunk in chunks] == [3, 3, 2]  # the batch of four is split between chunks
+    for chunk in chunks:
+        window.add(chunk)
+    assert window.metrics() == pytest.approx(summarise(records, profile))
+    assert window.metrics()["requests"] == 5

@@ -1,15 +1,21 @@
 """Batch scoring: every input format to every output format, bad rows reported, chunked."""
 from __future__ import annotations
 
+import shutil
+import stat
+
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from training.batch import predict_file, rejected_path_for
 from service.cli import main
+from tests.model_tampering import (MARKER, copy_store, damage_model_file, plant_code, register_tampered_copy,
+                                   swap_denial_labels)
+from training.batch import predict_file, rejected_path_for
 from training.model.artifacts import load_model
 from training.model.coverage_model import SCORE_COLUMNS
 from training.data.loading import load_claims
+from training.model.mlflow_store import CHAMPION, REGISTERED_MODEL, mlflow_client
 
 pytestmark = pytest.mark.slow  # needs the session's trained store
 
@@ -99,3 +105,99 @@ def test_predict_command_rejects_a_file_without_required_columns(requests_frame,
     result = CliRunner().invoke(main, ["predict", "--input", str(source), "--output", str(tmp_path / "o.csv"),
                                        "--model", str(trained_store.models_dir / "champion"), "--quiet"])
     assert result.exit_code == 2 and "billed_amount" in result.output
+
+
+# -- a model the registry does not vouch for --------------------------------------------------------
+@pytest.mark.parametrize("tamper", ["damaged model file", "swapped metadata", "planted code"])
+def test_predict_refuses_a_substituted_champion_in_one_line(requests_frame, trained_store, tmp_path, tamper):
+    marker = tmp_path / MARKER
+    changes = {"damaged model file": damage_model_file, "swapped metadata": swap_denial_labels,
+               "planted code": plant_code(marker)}
+    uri = copy_store(trained_store.database, tmp_path / "store")
+    tampered = register_tampered_copy(uri, REGISTERED_MODEL, trained_store.runs["better"].model_version,
+                                      tmp_path / "files", changes[tamper])
+    mlflow_client(uri).set_registered_model_alias(REGISTERED_MODEL, CHAMPION, tampered)
+    source = write_requests(requests_frame, tmp_path / "requests.csv")
+    target = tmp_path / "scored.csv"
+    for model in ([], ["--model", f"models:/{REGISTERED_MODEL}@{CHAMPION}"], ["--model", f"models:/{REGISTERED_MODEL}/{tampered}"]):
+        result = CliRunner().invoke(main, ["predict", "--input", str(source), "--output", str(target),
+                                           "--tracking-uri", uri, "--quiet", *model])
+        assert result.exit_code == 1, result.output
+        [line] = result.output.strip().splitlines()  # one line, no traceback
+        assert line.startswith("Error: cannot load the model:") and f"version {tampered} refused" in line
+        assert not target.exists() and not marker.exists()
+
+
+def test_predict_refuses_a_damaged_model_folder_in_one_line(requests_frame, trained_store, tmp_path):
+    saved = tmp_path / "saved"
+    shutil.copytree((trained_store.models_dir / "champion").resolve() / "model", saved)
+    model_file = saved / "model.skops"
+    model_file.write_bytes(model_file.read_bytes()[:1000])
+    source = write_requests(requests_frame, tmp_path / "requests.csv")
+    result = CliRunner().invoke(main, ["predict", "--input", str(source), "--output", str(tmp_path / "o.csv"),
+                                       "--model", str(saved), "--quiet"])
+    assert result.exit_code == 1
+    [line] = result.output.strip().splitlines()
+    assert line == "Error: cannot load the model: the model in saved cannot be read (BadZipFile)"
+
+
+# -- what the outputs hold ---------------------------------------------------------------------------
+FORMULA_IDS = ['=HYPERLINK("http://attacker.example","click")', "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3"]
+
+
+def test_scored_and_rejected_csv_files_are_safe_to_open_in_a_spreadsheet(requests_frame, bundle_model, tmp_path):
+    frame = requests_frame.iloc[10:20].reset_index(drop=True).copy()
+    frame.loc[:3, "claim_id"] = FORMULA_IDS
+    frame.loc[4, "billed_amount"] = "-5"  # rejected: a negative amount, which must stay a number
+    frame.loc[5, "claim_id"] = "=1+1"
+    frame.loc[5, "plan_type"] = "=platinum"  # rejected
+    source = write_requests(frame, tmp_path / "requests.csv")
+    target = tmp_path / "scored.csv"
+    predict_file(source, target, bundle_model, progress=False)
+    scored = pd.read_csv(target, dtype=str, keep_default_na=False)
+    assert scored["claim_id"].tolist()[:4] == ["'" + claim_id for claim_id in FORMULA_IDS]
+    assert scored["claim_id"].tolist()[4:] == frame["claim_id"].tolist()[6:]
+    assert not any(cell and cell[0] in "=+-@\t\r" and not _is_number(cell) for column in scored for cell in scored[column])
+    rejected = pd.read_csv(rejected_path_for(target), dtype=str, keep_default_na=False)
+    assert set(rejected["field"]) == {"billed_amount", "plan_type"}  # reasons and fields, never the values
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def test_extra_input_columns_are_left_out_unless_asked_for(requests_frame, bundle_model, tmp_path):
+    frame = requests_frame.iloc[:5].copy()
+    frame["=notes"] = "=cmd|' /C calc'!A0"
+    frame["member_ssn"] = "123-45-6789"
+    source = write_requests(frame, tmp_path / "requests.csv")
+    predict_file(source, tmp_path / "scored.csv", bundle_model, progress=False)
+    scored = pd.read_csv(tmp_path / "scored.csv", dtype=str, keep_default_na=False)
+    assert list(scored.columns) == list(requests_frame.columns) + list(SCORE_COLUMNS)
+
+    result = CliRunner().invoke(main, ["predict", "--input", str(source), "--output", str(tmp_path / "kept.csv"),
+                                       "--model", str(trained_model_folder(bundle_model, tmp_path)), "--quiet",
+                                       "--keep-columns"])
+    assert result.exit_code == 0, result.output
+    kept = pd.read_csv(tmp_path / "kept.csv", dtype=str, keep_default_na=False)
+    assert "'=notes" in kept.columns and "member_ssn" in kept.columns
+    assert set(kept["'=notes"]) == {"'=cmd|' /C calc'!A0"}
+
+
+def trained_model_folder(model, tmp_path):
+    return model.save(tmp_path / "saved-model")
+
+
+@pytest.mark.parametrize("output_format", FORMATS)
+def test_outputs_holding_claims_are_owner_only(requests_frame, bundle_model, tmp_path, output_format):
+    source = write_requests(requests_frame.iloc[:10], tmp_path / "requests.csv")
+    target = tmp_path / "new" / "deeper" / f"scored.{output_format}"
+    predict_file(source, target, bundle_model, progress=False)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert stat.S_IMODE(rejected_path_for(target).stat().st_mode) == 0o600
+    assert stat.S_IMODE(target.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(target.parent.parent.stat().st_mode) == 0o700

@@ -19,7 +19,8 @@ from features.diagnosis import ICD10CM_RELEASE
 from features.rules import load_rules
 from training.data.requests import clean_request_frame
 from training.evaluation import system_metrics
-from training.model.artifacts import MODEL_SHA256_TAG
+from tests.model_tampering import MARKER, plant_code, register_tampered_copy, swap_denial_labels
+from training.model.artifacts import MODEL_MANIFEST_TAG, ModelIntegrityError
 from training.model.coverage_model import SCORE_COLUMNS
 from training.model.mlflow_store import CHAMPION, PREVIOUS, REGISTERED_MODEL, mlflow_client
 from training.registry import (
@@ -188,11 +189,24 @@ def test_no_promote_skips_the_gate_and_moves_no_alias(registry, gate_claims):
 
 
 def test_a_champion_this_code_cannot_load_is_replaced(registry, gate_claims):
-    registry.set_model_version_tag(REGISTERED_MODEL, "3", MODEL_SHA256_TAG, "0" * 64)
+    registry.delete_model_version_tag(REGISTERED_MODEL, "3", MODEL_MANIFEST_TAG)  # registered before the manifests
     decision = gate(registry, "2", {"auc": 0.5, "ece": 0.2}, gate_claims, GateParams())
     assert decision.promoted and "champion v3 cannot be loaded or scored by this code" in decision.reason
-    assert "ModelIntegrityError" in decision.reason
+    assert "ModelSourceError" in decision.reason and "has no model_manifest tag" in decision.reason
     assert {alias: aliases(registry)[alias] for alias in (CHAMPION, PREVIOUS)} == {CHAMPION: "2", PREVIOUS: "3"}
+
+
+@pytest.mark.parametrize("tamper", ["swapped metadata", "planted code"])
+def test_a_champion_whose_files_were_changed_stops_the_gate_and_runs_nothing(registry, gate_claims, tmp_path, tamper):
+    marker = tmp_path / MARKER
+    tampered = register_tampered_copy(registry.tracking_uri, REGISTERED_MODEL, "3", tmp_path / "files",
+                                      swap_denial_labels if tamper == "swapped metadata" else plant_code(marker))
+    registry.set_registered_model_alias(REGISTERED_MODEL, CHAMPION, tampered)
+    before = aliases(registry)
+    with pytest.raises(ModelIntegrityError, match=f"version {tampered} refused: its files differ"):
+        gate(registry, "2", {"auc": 1.0, "ece": 0.0}, gate_claims, GateParams())
+    assert aliases(registry) == before  # nothing promoted past a champion nobody can measure
+    assert not marker.exists()
 
 
 def test_without_a_champion_the_challenger_is_promoted_and_previous_is_left_alone(registry, gate_claims):

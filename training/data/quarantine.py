@@ -2,7 +2,8 @@
 
 One line per (row, field) problem: `row_number` (1-based data row, header excluded), `field`,
 `reason` (what the field allows, never the value itself: claims are patient data), then the
-row's raw values under their original column names.
+row's raw values under their original column names. Written owner-only, with cells a spreadsheet
+would run made inert (`write_quarantine`).
 """
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from training.data.csv_cells import inert_frame
+from training.model.private_files import open_private
 
 QUARANTINE_COLUMNS = ("row_number", "field", "reason")
 
@@ -73,7 +77,7 @@ def _raw_column_names(columns) -> list[str]:
 
 
 def write_quarantine(frame: pd.DataFrame, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False)
-    return path
+    """The quarantine as CSV: owner-only (it holds the rows' values), cells a spreadsheet would run made inert."""
+    with open_private(path, "w", encoding="utf-8", newline="") as handle:
+        inert_frame(frame).to_csv(handle, index=False)
+    return Path(path)

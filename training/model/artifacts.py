@@ -4,18 +4,22 @@ the review notebooks, the export).
 
 Sources `load_model` takes:
 - a registry URI, `models:/medspa-coverage@champion` (the default) or `models:/medspa-coverage/3`:
-  the version's artifacts are downloaded to a private temporary folder and the model file's sha256
-  is checked against the version's `model_sha256` tag (recorded either way);
-- another MLflow artifact URI (`runs:/<run id>/model`) or a local MLflow model folder (with an
-  `MLmodel` file);
+  the version's artifacts are downloaded to a private temporary folder and every downloaded file
+  is checked against the version's `model_manifest` tag (the sha256 of every file of the logged
+  model, MLmodel, metadata.json and the pickled pyfunc wrapper included, recorded by `train` at
+  registration, `record_model_manifest`); a version without the tag is refused;
+- `runs:/<run id>/model`: the same check against the run's `model_manifest` tag;
 - an exported bundle folder (see below), or a models folder whose `champion` link names one:
   copied to a private folder and verified against its SHA256SUMS there, so what was verified is
   what is loaded;
-- a folder written by `CoverageModel.save()`.
+- a local MLflow model folder (with an `MLmodel` file) or a folder written by `CoverageModel.save()`:
+  the operator's own files, with no record to check them against (their digest is recorded).
 
-Every path ends in `CoverageModel.load`, which reads the skops file with its type allow-list.
-Nothing here goes through `mlflow.pyfunc.load_model`, which would import the Python code stored
-with the artifact.
+Every path ends in `CoverageModel.load`, which reads the skops file with its type allow-list and
+metadata.json as JSON. Nothing here goes through `mlflow.pyfunc.load_model`, nor unpickles or
+imports anything stored with the artifact (the logged `python_model.pkl` is only hashed). A file
+that cannot be read (a damaged zip, broken JSON) is a ModelSourceError naming the file, never a
+traceback.
 
 Bundle layout (one folder per registered version, and a `champion` link to the current one):
 
@@ -40,12 +44,16 @@ from pathlib import Path
 
 import numpy as np
 
-from training.model.coverage_model import METADATA_FILE as SAVED_METADATA_FILE, MODEL_FILE, CoverageModel
+from training.model.coverage_model import (METADATA_FILE as SAVED_METADATA_FILE, MODEL_FILE, CoverageModel,
+                                           UntrustedTypesError)
 from training.model.mlflow_store import (CHAMPION, REGISTERED_MODEL, TrackingStoreError, alias_uri, mlflow_client,
                                          quiet_artifact_downloads, resolve_tracking_uri, tracking)
 
 ARTIFACT_KEY = "coverage_model"  # the logged pyfunc's artifact that holds the saved CoverageModel
-MODEL_SHA256_TAG = "model_sha256"  # model-version tag: the expected sha256 of model.skops
+MODEL_SHA256_TAG = "model_sha256"  # model-version tag: the sha256 of model.skops (shown in /v1/model)
+# model-version and run tag: SHA256SUMS lines of every file of the logged model, as stored
+MODEL_MANIFEST_TAG = "model_manifest"
+REGISTERED_MODEL_NOTE = "registered_model_meta"  # mlflow.store.artifact.models_artifact_repo's file name
 DEFAULT_MODEL_URI = alias_uri(CHAMPION)
 CHAMPION_LINK = "champion"
 MODEL_DIR = "model"
@@ -90,10 +98,30 @@ def _files(root: Path) -> list[str]:
     return sorted(path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file())
 
 
+def manifest_text(root: Path, leave_out: str | None = None) -> str:
+    """`sha256sum` lines (`<digest>  <relative path>`) of every file under `root`."""
+    lines = [f"{file_sha256(root / name)}  {name}" for name in _files(root) if name != leave_out]
+    return "\n".join(lines) + "\n"
+
+
+def manifest_problems(root: Path, manifest: str, leave_out: str | None = None) -> list[str]:
+    """What differs between the files under `root` and `manifest`: missing, extra and changed files."""
+    expected = {}
+    for line in manifest.splitlines():
+        if line.strip():
+            digest, _, name = line.partition("  ")
+            expected[name] = digest
+    present = set(_files(root)) - {leave_out}
+    problems = [f"missing: {name}" for name in sorted(set(expected) - present)]
+    problems += [f"not in the manifest: {name}" for name in sorted(present - set(expected))]
+    problems += [f"sha256 differs: {name}" for name in sorted(present & set(expected))
+                 if file_sha256(root / name) != expected[name]]
+    return problems
+
+
 def write_manifest(bundle: Path) -> Path:
-    lines = [f"{file_sha256(bundle / name)}  {name}" for name in _files(bundle) if name != MANIFEST_FILE]
     manifest = bundle / MANIFEST_FILE
-    manifest.write_text("\n".join(lines) + "\n")
+    manifest.write_text(manifest_text(bundle, leave_out=MANIFEST_FILE))
     return manifest
 
 
@@ -103,19 +131,14 @@ def verify_bundle(path: str | Path) -> dict:
     manifest = bundle / MANIFEST_FILE
     if not manifest.is_file():
         raise ModelIntegrityError(f"bundle {bundle.name} refused: no {MANIFEST_FILE}; not a model bundle")
-    expected = {}
-    for line in manifest.read_text().splitlines():
-        if line.strip():
-            digest, _, name = line.partition("  ")
-            expected[name] = digest
-    present = set(_files(bundle)) - {MANIFEST_FILE}
-    problems = [f"missing: {name}" for name in sorted(set(expected) - present)]
-    problems += [f"not in the manifest: {name}" for name in sorted(present - set(expected))]
-    problems += [f"sha256 differs: {name}" for name in sorted(present & set(expected))
-                 if file_sha256(bundle / name) != expected[name]]
+    problems = manifest_problems(bundle, manifest.read_text(), leave_out=MANIFEST_FILE)
     if problems:
         raise ModelIntegrityError(f"bundle {bundle.name} refused: {'; '.join(problems)}")
-    return json.loads((bundle / BUNDLE_METADATA_FILE).read_text())
+    try:
+        return json.loads((bundle / BUNDLE_METADATA_FILE).read_text())
+    except (OSError, ValueError) as error:  # only a re-written manifest lets a broken one through
+        raise ModelSourceError(f"bundle {bundle.name}: {BUNDLE_METADATA_FILE} cannot be read "
+                               f"({type(error).__name__})") from None
 
 
 def bundle_name(version: str, registered_model: str = REGISTERED_MODEL) -> str:
@@ -150,23 +173,79 @@ def version_for_alias(client, name: str, alias: str, *, missing_ok: bool = False
 
 
 def saved_model_folder(mlflow_model: Path) -> Path:
-    """The CoverageModel folder inside a downloaded MLflow model (its pyfunc's artifact)."""
+    """The CoverageModel folder inside a downloaded MLflow model (its pyfunc's artifact). Reads
+    the MLmodel file (YAML) only."""
     from mlflow.models import Model
 
-    artifacts = Model.load(str(mlflow_model)).flavors.get("python_function", {}).get("artifacts", {})
-    if ARTIFACT_KEY not in artifacts:
-        raise ModelSourceError(f"{mlflow_model.name} is not a medspa-coverage model (no {ARTIFACT_KEY} artifact)")
-    return mlflow_model / artifacts[ARTIFACT_KEY]["path"]
+    try:
+        artifacts = Model.load(str(mlflow_model)).flavors.get("python_function", {}).get("artifacts", {})
+        folder = (mlflow_model / artifacts[ARTIFACT_KEY]["path"]).resolve()
+    except (KeyError, TypeError, ValueError, OSError, AttributeError):
+        raise ModelSourceError(f"{mlflow_model.name} is not a medspa-coverage model (its MLmodel names no "
+                               f"{ARTIFACT_KEY} artifact)") from None
+    if not folder.is_relative_to(mlflow_model.resolve()):
+        raise ModelSourceError(f"{mlflow_model.name}: its {ARTIFACT_KEY} artifact lies outside the model folder")
+    return folder
+
+
+def download_artifacts(artifact_uri: str, into: Path, tracking_uri: str) -> Path:
+    """The files at `artifact_uri`, downloaded into `into` (nothing is read)."""
+    import mlflow
+
+    quiet_artifact_downloads()
+    if artifact_uri.startswith("runs:/"):
+        with tracking(tracking_uri):  # MLflow 3 resolves runs:/ through its global tracking URI
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=artifact_uri, dst_path=str(into),
+                                                             tracking_uri=tracking_uri))
+    else:  # a storage URI: no global state touched (service threads)
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=artifact_uri, dst_path=str(into),
+                                                         tracking_uri=tracking_uri))
+    # MLflow writes a note of the model's name and version beside a model it fetches through
+    # models:/ (runs:/ resolves to that), on a local store into the store's own folder (MLflow's own
+    # consumers, `mlflow.pyfunc.load_model`, do). It is MLflow's bookkeeping, read by nothing of
+    # ours: dropped from our copy, so it is neither recorded in a manifest nor read unverified.
+    (local / REGISTERED_MODEL_NOTE).unlink(missing_ok=True)
+    return local
+
+
+def verify_logged_model(mlflow_model: Path, manifest: str | None, what: str) -> None:
+    """Every file of a downloaded MLflow model must be the one `manifest` (a tag) names.
+    No manifest: ModelSourceError; a missing, extra or changed file: ModelIntegrityError."""
+    if not manifest:
+        raise ModelSourceError(f"{what} has no {MODEL_MANIFEST_TAG} tag, so its files cannot be verified; refused "
+                               "(`medspa-coverage train` records it when it registers a model: train again)")
+    problems = manifest_problems(mlflow_model, manifest)
+    if problems:
+        raise ModelIntegrityError(f"{what} refused: its files differ from its {MODEL_MANIFEST_TAG} tag "
+                                  f"({'; '.join(problems)})")
 
 
 def download_model_version(client, tracking_uri: str, name: str, version: str, into: Path) -> Path:
-    """Download a model version's artifacts into `into`; return the CoverageModel folder inside."""
-    import mlflow
-
-    download_uri = client.get_model_version_download_uri(name, version)
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=download_uri, dst_path=str(into),
-                                                     tracking_uri=tracking_uri))
+    """Download a model version's artifacts into `into`, verify every file against the version's
+    `model_manifest` tag, and return the CoverageModel folder inside."""
+    tags = client.get_model_version(name, version).tags or {}
+    local = download_artifacts(client.get_model_version_download_uri(name, version), into, tracking_uri)
+    verify_logged_model(local, tags.get(MODEL_MANIFEST_TAG), f"{name} version {version}")
     return saved_model_folder(local)
+
+
+def read_saved_metadata(model_dir: Path) -> dict:
+    """metadata.json of a saved CoverageModel folder (verified by the caller)."""
+    try:
+        return json.loads((model_dir / SAVED_METADATA_FILE).read_text())
+    except (OSError, ValueError):
+        raise ModelSourceError(f"{SAVED_METADATA_FILE} of the model cannot be read") from None
+
+
+def read_model(model_dir: Path) -> CoverageModel:
+    """`CoverageModel.load` with every way a file can be unreadable (a damaged zip, broken JSON,
+    a type outside the allow-list) turned into one ModelSourceError line."""
+    try:
+        return CoverageModel.load(model_dir)
+    except UntrustedTypesError as error:
+        raise ModelSourceError(f"the model in {model_dir.name} is refused: {error}") from None
+    except Exception as error:  # noqa: BLE001  (skops and zipfile raise many kinds; the caller needs one)
+        raise ModelSourceError(f"the model in {model_dir.name} cannot be read ({type(error).__name__})") from None
 
 
 def overall_test_metrics(metrics: dict) -> dict[str, float]:
@@ -198,11 +277,7 @@ def _load_registered(uri: str, tracking_uri: str) -> LoadedModel:
     with tempfile.TemporaryDirectory(prefix="medspa-model-") as scratch:
         model_dir = download_model_version(client, tracking_uri, name, number, Path(scratch))
         digest = file_sha256(model_dir / MODEL_FILE)
-        expected = (version.tags or {}).get(MODEL_SHA256_TAG)
-        if expected is not None and expected.lower() != digest:
-            raise ModelIntegrityError(f"{name} version {number}: the model file's sha256 differs from the "
-                                      f"version's {MODEL_SHA256_TAG} tag; refused")
-        model = CoverageModel.load(model_dir)
+        model = read_model(model_dir)
     details = {
         "run_id": version.run_id,
         "trained_at": model.metadata.get("trained_at"),
@@ -211,29 +286,40 @@ def _load_registered(uri: str, tracking_uri: str) -> LoadedModel:
         "source": "registry",
         "model_uri": f"models:/{name}/{number}",
         "model_sha256": digest,
-        "integrity": f"verified against the {MODEL_SHA256_TAG} tag" if expected is not None else "recorded",
+        "integrity": f"verified against the {MODEL_MANIFEST_TAG} tag",
         "loaded_at": now_utc(),
     }
     return LoadedModel(model, name, number, alias or None, details)
 
 
-def _load_logged(uri: str, tracking_uri: str | None) -> LoadedModel:
-    """A model logged in a run (`runs:/...`), any other MLflow artifact URI, or (tracking_uri None)
-    a local MLflow model folder, which needs no tracking store."""
-    import mlflow
+def _run_manifest(uri: str, tracking_uri: str) -> str | None:
+    """The `model_manifest` tag of the run a `runs:/<run id>/model` URI names."""
+    from mlflow.exceptions import MlflowException
 
-    quiet_artifact_downloads()
+    run_id = uri[len("runs:/"):].partition("/")[0]
+    try:
+        client = mlflow_client(tracking_uri, must_exist=True)
+        return client.get_run(run_id).data.tags.get(MODEL_MANIFEST_TAG)
+    except (TrackingStoreError, MlflowException):
+        raise ModelSourceError(f"no run {run_id!r} in the tracking store") from None
+
+
+def _load_logged(uri: str, tracking_uri: str | None) -> LoadedModel:
+    """A model logged in a run (`runs:/<run id>/model`, verified against the run's manifest tag) or,
+    with tracking_uri None, a local MLflow model folder, which needs no tracking store."""
     with tempfile.TemporaryDirectory(prefix="medspa-model-") as scratch:
         if tracking_uri is None:
             local = Path(shutil.copytree(uri, Path(scratch) / "model"))
+            integrity = "recorded"
         else:
-            with tracking(tracking_uri):  # MLflow 3 resolves runs:/ through its global tracking URI
-                local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=scratch,
-                                                                 tracking_uri=tracking_uri))
+            manifest = _run_manifest(uri, tracking_uri)
+            local = download_artifacts(uri, Path(scratch), tracking_uri)
+            verify_logged_model(local, manifest, f"run model {uri}")
+            integrity = f"verified against the run's {MODEL_MANIFEST_TAG} tag"
         model_dir = saved_model_folder(local)
         digest = file_sha256(model_dir / MODEL_FILE)
-        model = CoverageModel.load(model_dir)
-    details = {"source": "mlflow", "model_uri": uri, "model_sha256": digest, "integrity": "recorded",
+        model = read_model(model_dir)
+    details = {"source": "mlflow", "model_uri": uri, "model_sha256": digest, "integrity": integrity,
                "trained_at": model.metadata.get("trained_at"), "loaded_at": now_utc()}
     return LoadedModel(model, str(model.metadata.get("registered_model") or REGISTERED_MODEL), "unregistered",
                        None, details)
@@ -246,7 +332,7 @@ def _load_bundle(path: Path) -> LoadedModel:
         shutil.copytree(bundle, copy, symlinks=True)
         metadata = verify_bundle(copy)
         digest = file_sha256(copy / MODEL_DIR / MODEL_FILE)
-        model = CoverageModel.load(copy / MODEL_DIR)
+        model = read_model(copy / MODEL_DIR)
     details = {
         "run_id": metadata.get("run_id"),
         "trained_at": metadata.get("trained_at") or model.metadata.get("trained_at"),
@@ -266,7 +352,7 @@ def _load_bundle(path: Path) -> LoadedModel:
 
 def _load_folder(path: Path) -> LoadedModel:
     if (path / MODEL_FILE).is_file() and (path / SAVED_METADATA_FILE).is_file():
-        model = CoverageModel.load(path)
+        model = read_model(path)
         details = {"source": "folder", "model_sha256": file_sha256(path / MODEL_FILE), "integrity": "recorded",
                    "trained_at": model.metadata.get("trained_at"), "loaded_at": now_utc()}
         return LoadedModel(model, REGISTERED_MODEL, "unregistered", None, details)
@@ -287,7 +373,7 @@ def load_model(source: str | Path | None = None, tracking_uri: str | None = None
     uri = resolve_tracking_uri(tracking_uri)
     if source.startswith("models:/"):
         return _load_registered(source, uri)
-    if ":/" in source:
+    if source.startswith("runs:/"):
         return _load_logged(source, uri)
-    raise ModelSourceError(f"{source}: not a folder, nor an MLflow model URI (models:/name@alias, models:/name/3, "
-                           "runs:/<run id>/model)")
+    raise ModelSourceError(f"{source}: not a folder, nor an MLflow model URI the tracking store vouches for "
+                           "(models:/name@alias, models:/name/3, runs:/<run id>/model)")

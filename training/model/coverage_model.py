@@ -44,6 +44,10 @@ TRUSTED_MODULE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "features.")
 RULE_INPUT_PREFIX = "rule__"  # the classifier input of a rule the history made learned: rule__<rule_id>
 
 
+class UntrustedTypesError(ValueError):
+    """A model file names a type outside the allow-list (`trusted_type`); nothing of it was loaded."""
+
+
 def trusted_type(name: str) -> bool:
     """A class from a trusted package. Functions are refused even there: `numpy.load` as a
     FunctionTransformer's func would unpickle whatever file a model names, and no model we
@@ -233,7 +237,7 @@ class CoverageModel:
         untrusted = skops.io.get_untrusted_types(file=directory / MODEL_FILE)
         refused = [name for name in untrusted if not trusted_type(name)]
         if refused:
-            raise ValueError(f"model file holds types outside the trusted packages' classes: {refused}")
+            raise UntrustedTypesError(f"model file holds types outside the trusted packages' classes: {refused}")
         estimators = skops.io.load(directory / MODEL_FILE, trusted=untrusted)
         metadata = json.loads((directory / METADATA_FILE).read_text())
         params = ModelParams(**metadata.pop("params"))

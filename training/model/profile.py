@@ -31,24 +31,39 @@ def build_profile(claims: pd.DataFrame) -> dict:
 
 def population_stability(profile: dict, claims: pd.DataFrame | dict) -> dict[str, float]:
     """PSI per profiled field: sum((actual - expected) * ln(actual / expected)); see the bands above."""
-    result = {}
+    return stability_from_counts(profile, profile_counts(profile, claims))
+
+
+def profile_counts(profile: dict, claims: pd.DataFrame | dict) -> dict[str, np.ndarray]:
+    """Per profiled field, how many claims fall in each of the profile's bins (a categorical
+    field has one more bin, for categories never seen in training). Counts of several chunks of
+    claims add up to the counts of them all, so drift can be measured in constant memory."""
+    counts = {}
     for name, spec in profile.items():
         values = np.asarray(claims[name])
-        if len(values) == 0:
-            continue
         if spec["kind"] == "categorical":
             keys = list(spec["shares"])
-            expected = np.array([spec["shares"][k] for k in keys])
-            observed = pd.Series(values.astype(str)).value_counts(normalize=True)
-            actual = np.array([observed.get(k, 0.0) for k in keys])
-            # categories never seen in training count as one extra bin
-            unseen = 1.0 - actual.sum()
-            expected, actual = np.append(expected, 0.0), np.append(actual, unseen)
+            observed = pd.Series(values.astype(str)).value_counts()
+            known = np.array([observed.get(key, 0) for key in keys], dtype=np.int64)
+            counts[name] = np.append(known, len(values) - known.sum())
         else:
-            edges = np.asarray(spec["edges"])
-            expected = np.asarray(spec["shares"])
-            counts = np.bincount(np.searchsorted(edges, values.astype(float), side="right"), minlength=len(expected))
-            actual = counts / counts.sum()
+            bins = np.searchsorted(np.asarray(spec["edges"]), values.astype(float), side="right")
+            counts[name] = np.bincount(bins, minlength=len(spec["shares"])).astype(np.int64)
+    return counts
+
+
+def stability_from_counts(profile: dict, counts: dict[str, np.ndarray]) -> dict[str, float]:
+    """PSI per field from `profile_counts` (summed over chunks); a field with no claims is left out."""
+    result = {}
+    for name, spec in profile.items():
+        observed = counts.get(name)
+        if observed is None or observed.sum() == 0:
+            continue
+        actual = observed / observed.sum()
+        expected = np.asarray(list(spec["shares"].values()) if spec["kind"] == "categorical" else spec["shares"],
+                              dtype=float)
+        if spec["kind"] == "categorical":  # the never-seen bin expects nothing
+            expected = np.append(expected, 0.0)
         expected, actual = np.maximum(expected, _FLOOR), np.maximum(actual, _FLOOR)
         result[name] = float(np.sum((actual - expected) * np.log(actual / expected)))
     return result

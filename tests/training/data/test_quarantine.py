@@ -1,5 +1,6 @@
 """The quarantine (training.data.quarantine): one line per (row, field) problem, in row and
 contract-field order, with the row's original values in the quarantine file."""
+import stat
 from collections import Counter
 
 import numpy as np
@@ -67,3 +68,13 @@ def test_a_file_column_named_like_a_quarantine_column_keeps_a_raw_prefix():
 def test_a_chunk_without_problems_has_an_empty_quarantine_with_the_same_columns():
     frame = quarantine_frame([], RAW, 1, ("plan_type", "patient_age"))
     assert frame.empty and list(frame.columns) == [*QUARANTINE_COLUMNS, "plan_type", "patient_age", "raw_reason"]
+
+
+def test_the_quarantine_file_is_private_and_safe_to_open_in_a_spreadsheet(tmp_path):
+    rows = [good_row("=HYPERLINK(\"http://x\",\"y\")", billed_amount="-4"), good_row("@SUM(A1)", plan_type="gold")]
+    out = tmp_path / "new" / "quarantine.csv"
+    load_rows(tmp_path, rows, quarantine_path=out)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600 and stat.S_IMODE(out.parent.stat().st_mode) == 0o700
+    written = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert written["claim_id"].tolist() == ["'=HYPERLINK(\"http://x\",\"y\")", "'@SUM(A1)"]
+    assert written["billed_amount"].tolist()[0] == "-4"  # a negative amount is a number, not a formula

@@ -1,6 +1,7 @@
 """`load_model(source)`, the one loader, on every kind of source in the session's store (tests/stores.py:
 `better` is version 3 and champion, `worse` version 2), and what it refuses: a missing alias or
-store, a file the registry or the bundle manifest does not vouch for, a source that is no model."""
+store, a file the registry or the bundle manifest does not vouch for (tests/model_tampering.py), a
+source that is no model; and that nothing stored with a model is ever run."""
 from __future__ import annotations
 
 import shutil
@@ -8,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.model_tampering import (MARKER, SAVED_MODEL, copy_store, flip_a_byte, flip_a_byte_of, manifest_files,
+                                   plant_code, register_tampered_copy, swap_denial_labels)
 from tests.stores import version
-from training.model.artifacts import (MANIFEST_FILE, MODEL_SHA256_TAG, ModelIntegrityError, ModelSourceError,
-                                      download_model_version, file_sha256, load_model, resolve_bundle, verify_bundle,
+from training.model.artifacts import (MANIFEST_FILE, MODEL_MANIFEST_TAG, MODEL_SHA256_TAG, ModelIntegrityError,
+                                      ModelSourceError, file_sha256, load_model, resolve_bundle, verify_bundle,
                                       version_for_alias, write_manifest)
 from training.model.coverage_model import MODEL_FILE
 from training.model.mlflow_store import CHAMPION, REGISTERED_MODEL, alias_uri, mlflow_client
@@ -18,12 +21,6 @@ from training.model.mlflow_store import CHAMPION, REGISTERED_MODEL, alias_uri, m
 
 def registry_sha256(client, number: str) -> str:
     return client.get_model_version(REGISTERED_MODEL, number).tags[MODEL_SHA256_TAG]
-
-
-def flip_a_byte(path: Path) -> None:
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    path.write_bytes(bytes(data))
 
 
 @pytest.fixture
@@ -51,7 +48,7 @@ def test_the_champion_alias_loads_the_champion_verified_against_its_tag(trained_
     details = loaded.details
     assert (details["source"], details["run_id"]) == ("registry", better.run_id)
     assert details["model_uri"] == f"models:/{REGISTERED_MODEL}/{better.model_version}"
-    assert details["integrity"] == "verified against the model_sha256 tag"
+    assert details["integrity"] == "verified against the model_manifest tag"
     assert details["model_sha256"] == registry_sha256(client, better.model_version)
     assert details["metrics"]["test_auc"] == pytest.approx(better.metrics["test_auc"])
     assert not [key for key in details["metrics"] if "__" in key]  # the overall metrics, not the slices
@@ -91,7 +88,7 @@ def test_a_run_uri_loads_the_model_logged_in_that_run(trained_store, client, glo
     loaded = load_model(uri, trained_store.uri)
     assert (loaded.name, loaded.version, loaded.alias) == (REGISTERED_MODEL, "unregistered", None)
     assert (loaded.details["source"], loaded.details["model_uri"]) == ("mlflow", uri)
-    assert loaded.details["integrity"] == "recorded"
+    assert loaded.details["integrity"] == "verified against the run's model_manifest tag"
     assert loaded.details["model_sha256"] == registry_sha256(client, worse.model_version)
     assert not global_store_elsewhere.exists()
 
@@ -149,23 +146,97 @@ def test_a_missing_alias_is_a_source_error_naming_it(trained_store, client):
         version_for_alias(client, "no-such-model", CHAMPION)
 
 
-def test_a_registry_file_that_differs_from_its_sha256_tag_is_refused(trained_store, client, tmp_path):
-    """A copy of the store with one more version: version 3's files and tags, then one byte flipped."""
-    champion = client.get_model_version(REGISTERED_MODEL, version(trained_store, "better"))
-    database = tmp_path / "store" / "mlflow.db"
-    database.parent.mkdir()
-    shutil.copyfile(trained_store.database, database)
-    uri = f"sqlite:///{database}"
-    copy = mlflow_client(uri)
-    saved = download_model_version(copy, uri, REGISTERED_MODEL, champion.version, tmp_path / "files")
-    source = saved.parent.parent  # the MLflow model folder that holds the saved CoverageModel
-    number = copy.create_model_version(REGISTERED_MODEL, source=str(source), run_id=champion.run_id,
-                                       tags={MODEL_SHA256_TAG: champion.tags[MODEL_SHA256_TAG]}).version
-    registered = f"models:/{REGISTERED_MODEL}/{number}"
-    assert load_model(registered, uri).details["integrity"] == "verified against the model_sha256 tag"
-    flip_a_byte(saved / MODEL_FILE)
-    with pytest.raises(ModelIntegrityError, match=f"version {number}: the model file's sha256 differs"):
-        load_model(registered, uri)
+def test_the_manifest_tag_covers_every_file_of_the_logged_model(trained_store, client):
+    better = trained_store.runs["better"]
+    files = manifest_files(trained_store.uri, REGISTERED_MODEL, better.model_version)
+    assert {"MLmodel", "python_model.pkl", f"{SAVED_MODEL}/{MODEL_FILE}", f"{SAVED_MODEL}/metadata.json"} <= set(files)
+    run_tags = client.get_run(better.run_id).data.tags  # the same record for runs:/ URIs
+    assert run_tags[MODEL_MANIFEST_TAG] == client.get_model_version(REGISTERED_MODEL, better.model_version).tags[
+        MODEL_MANIFEST_TAG]
+
+
+@pytest.fixture
+def store_copy(trained_store, tmp_path) -> str:
+    return copy_store(trained_store.database, tmp_path / "store")
+
+
+def test_a_flipped_byte_in_any_file_of_a_registered_model_is_refused_naming_the_file(trained_store, store_copy,
+                                                                                     tmp_path):
+    champion = version(trained_store, "better")
+    files = manifest_files(store_copy, REGISTERED_MODEL, champion)
+    for number, name in enumerate(files):
+        tampered = register_tampered_copy(store_copy, REGISTERED_MODEL, champion, tmp_path / f"files-{number}",
+                                          flip_a_byte_of(name))
+        with pytest.raises(ModelIntegrityError, match=f"version {tampered} refused") as refused:
+            load_model(f"models:/{REGISTERED_MODEL}/{tampered}", store_copy)
+        assert f"sha256 differs: {name}" in str(refused.value)
+    intact = register_tampered_copy(store_copy, REGISTERED_MODEL, champion, tmp_path / "intact", lambda model: None)
+    assert load_model(f"models:/{REGISTERED_MODEL}/{intact}", store_copy).details["integrity"].startswith("verified")
+
+
+def test_swapped_denial_reason_labels_in_metadata_json_are_refused(trained_store, store_copy, tmp_path):
+    tampered = register_tampered_copy(store_copy, REGISTERED_MODEL, version(trained_store, "better"), tmp_path,
+                                      swap_denial_labels)
+    with pytest.raises(ModelIntegrityError, match=f"sha256 differs: {SAVED_MODEL}/metadata.json"):
+        load_model(f"models:/{REGISTERED_MODEL}/{tampered}", store_copy)
+
+
+def test_planted_code_is_refused_and_never_run(trained_store, store_copy, tmp_path):
+    marker = tmp_path / MARKER
+    tampered = register_tampered_copy(store_copy, REGISTERED_MODEL, version(trained_store, "better"), tmp_path,
+                                      plant_code(marker))
+    with pytest.raises(ModelIntegrityError) as refused:
+        load_model(f"models:/{REGISTERED_MODEL}/{tampered}", store_copy)
+    assert "sha256 differs: python_model.pkl" in str(refused.value)
+    assert "not in the manifest: code/training/pyfunc_model.py" in str(refused.value)
+    assert not marker.exists()
+
+
+def test_planted_code_in_a_local_mlflow_folder_is_never_run(trained_store, client, tmp_path):
+    """A local folder has no record to check it against; it loads, and still nothing in it runs."""
+    folder = mlflow_model_folder(trained_store, client, tmp_path)
+    marker = tmp_path / MARKER
+    plant_code(marker)(folder)
+    assert load_model(folder).details["integrity"] == "recorded"
+    assert not marker.exists()
+
+
+def test_mlflows_own_note_beside_a_stored_model_is_not_a_change(trained_store, store_copy, tmp_path):
+    """`mlflow.pyfunc.load_model("models:/...")` on a local store writes registered_model_meta into the
+    store's folder; our loaders drop it from their copy (nothing of ours reads it)."""
+    def note(model: Path) -> None:
+        (model / "registered_model_meta").write_text("model_name: medspa-coverage\nmodel_version: '3'\n")
+
+    noted = register_tampered_copy(store_copy, REGISTERED_MODEL, version(trained_store, "better"), tmp_path, note)
+    assert load_model(f"models:/{REGISTERED_MODEL}/{noted}", store_copy).details["integrity"].startswith("verified")
+
+
+def test_a_version_without_a_manifest_tag_is_refused(trained_store, store_copy):
+    champion = version(trained_store, "better")
+    mlflow_client(store_copy).delete_model_version_tag(REGISTERED_MODEL, champion, MODEL_MANIFEST_TAG)
+    with pytest.raises(ModelSourceError, match=f"version {champion} has no model_manifest tag"):
+        load_model(alias_uri(CHAMPION), store_copy)
+
+
+def test_a_run_uri_is_checked_against_the_runs_manifest_tag(trained_store, store_copy):
+    worse = trained_store.runs["worse"]
+    copy = mlflow_client(store_copy)
+    manifest = copy.get_run(worse.run_id).data.tags[MODEL_MANIFEST_TAG]
+    copy.set_tag(worse.run_id, MODEL_MANIFEST_TAG, manifest.replace(manifest[:8], "00000000", 1))
+    with pytest.raises(ModelIntegrityError, match="its files differ from its model_manifest tag"):
+        load_model(f"runs:/{worse.run_id}/model", store_copy)
+
+
+def test_a_damaged_model_file_is_one_source_error_not_a_traceback(champion_model, tmp_path):
+    saved = champion_model.save(tmp_path / "saved")
+    (saved / MODEL_FILE).write_bytes((saved / MODEL_FILE).read_bytes()[:1000])
+    with pytest.raises(ModelSourceError, match=r"cannot be read \(BadZipFile\)"):
+        load_model(saved)
+    (saved / MODEL_FILE).unlink()
+    champion_model.save(saved)
+    (saved / "metadata.json").write_text("{not json")
+    with pytest.raises(ModelSourceError, match=r"cannot be read \(JSONDecodeError\)"):
+        load_model(saved)
 
 
 def test_a_sqlite_store_that_is_not_there_is_refused_not_created(tmp_path):

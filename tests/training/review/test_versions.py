@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.model_tampering import MARKER, copy_store, plant_code, register_tampered_copy, swap_denial_labels
 from tests.stores import version
+from training.model.artifacts import ModelIntegrityError
 from training.model.mlflow_store import REGISTERED_MODEL
 from training.review import versions as review
 from training.review.versions import ReviewInputError
@@ -44,3 +46,14 @@ def test_the_champions_training_profile_is_found_and_a_missing_store_gives_none(
     label, profile = review.champion_training_profile(trained_store.uri)
     assert label == f"champion v{version(trained_store, 'better')}" and "plan_type" in profile
     assert review.champion_training_profile(f"sqlite:///{tmp_path / 'none.db'}") is None
+
+
+@pytest.mark.parametrize("tamper", ["swapped metadata", "planted code"])
+def test_a_substituted_version_is_refused_for_review_and_nothing_in_it_runs(trained_store, tmp_path, tamper):
+    marker = tmp_path / MARKER
+    uri = copy_store(trained_store.database, tmp_path / "store")
+    tampered = register_tampered_copy(uri, REGISTERED_MODEL, version(trained_store, "better"), tmp_path / "files",
+                                      swap_denial_labels if tamper == "swapped metadata" else plant_code(marker))
+    with pytest.raises(ModelIntegrityError, match=f"version {tampered} refused"):
+        review.load_models(review.open_client(uri), REGISTERED_MODEL, tampered, version(trained_store, "better"))
+    assert not marker.exists()

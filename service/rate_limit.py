@@ -1,0 +1,102 @@
+"""The per-key rate limit: requests and claims per minute, one budget for all workers.
+
+Two token buckets per key id, `RATE_LIMIT_PER_MINUTE` requests and `RATE_LIMIT_CLAIMS_PER_MINUTE`
+claims, each refilled continuously up to one minute's worth. They live in the audit database
+(table `rate_buckets`), the store every gunicorn worker already shares and writes on each answer,
+so N workers give a key the configured budget, not N times it, and a restart does not refill it.
+
+- `admit(key_id)`, before the body is read: one UPDATE refills both buckets and takes a request
+  token when one is there and the claims bucket is not in debt; otherwise nothing is taken and
+  the answer is the seconds to wait (429 + Retry-After).
+- `claims_charge(key_id, n)`: the statement that takes the answered claims, run in the audit
+  write's own transaction (no second commit per request). A batch may take the claims bucket
+  below zero once; the key then waits until it is out of debt.
+
+Wall-clock time (shared by processes, unlike the monotonic clock). A setting of 0 turns that
+bucket off; both 0, and the database is not touched.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+from sqlalchemy import Column, Float, String, Table, case, insert, literal, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from service.audit import metadata
+
+rate_buckets = Table(
+    "rate_buckets",
+    metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("requests", Float, nullable=False),  # tokens at `updated`
+    Column("claims", Float, nullable=False),
+    Column("updated", Float, nullable=False),  # unix time, seconds
+)
+
+
+def _refilled(column, per_minute: int, now: float):
+    """SQL: the bucket's tokens at `now`, at most one minute's worth (CASE, portable where MIN is not)."""
+    value = column + (literal(now) - rate_buckets.c.updated) * (per_minute / 60.0)
+    return case((value > per_minute, float(per_minute)), else_=value)
+
+
+class SharedRateLimiter:
+    def __init__(self, engine: Engine, requests_per_minute: int, claims_per_minute: int, clock=time.time):
+        self.engine = engine
+        self.requests_per_minute, self.claims_per_minute = requests_per_minute, claims_per_minute
+        self._clock = clock
+        metadata.create_all(engine, tables=[rate_buckets])  # checkfirst: workers may start together
+
+    @property
+    def active(self) -> bool:
+        return self.requests_per_minute > 0 or self.claims_per_minute > 0
+
+    def _limits(self) -> tuple[int, int]:
+        """Per-minute budgets with an unlimited bucket as one that never empties."""
+        big = 10**12
+        return self.requests_per_minute or big, self.claims_per_minute or big
+
+    def admit(self, key_id: str) -> int:
+        """Take a request token: 0 when allowed, else the whole seconds until the key may try again."""
+        if not self.active:
+            return 0
+        requests_limit, claims_limit = self._limits()
+        now = self._clock()
+        requests_now = _refilled(rate_buckets.c.requests, requests_limit, now)
+        claims_now = _refilled(rate_buckets.c.claims, claims_limit, now)
+        take = (update(rate_buckets).where(rate_buckets.c.key_id == key_id, requests_now >= 1.0, claims_now >= 0.0)
+                .values(requests=requests_now - 1.0, claims=claims_now, updated=now))
+        for _ in range(2):
+            with self.engine.begin() as connection:
+                if connection.execute(take).rowcount:
+                    return 0
+                row = connection.execute(select(requests_now, claims_now)
+                                         .where(rate_buckets.c.key_id == key_id)).first()
+                if row is not None:
+                    return self._wait(row[0], row[1])
+            try:  # a key's first request: a full bucket less this one
+                with self.engine.begin() as connection:
+                    connection.execute(insert(rate_buckets).values(key_id=key_id, requests=requests_limit - 1.0,
+                                                                   claims=float(claims_limit), updated=now))
+                return 0
+            except IntegrityError:
+                continue  # another worker made the row first: take from it
+        return 1
+
+    def _wait(self, requests: float, claims: float) -> int:
+        requests_limit, claims_limit = self._limits()
+        waits = [0.0]
+        if requests < 1.0:
+            waits.append((1.0 - requests) / (requests_limit / 60.0))
+        if claims < 0.0:
+            waits.append(-claims / (claims_limit / 60.0))
+        return max(1, math.ceil(max(waits)))
+
+    def claims_charge(self, key_id: str, claims: int):
+        """The UPDATE that takes `claims` tokens (for the audit write's transaction), or None when off."""
+        if self.claims_per_minute <= 0 or claims <= 0:
+            return None
+        return (update(rate_buckets).where(rate_buckets.c.key_id == key_id)
+                .values(claims=rate_buckets.c.claims - float(claims)))
