@@ -247,11 +247,39 @@ class DenialReason(_Answer):
 
 
 class Factor(_Answer):
-    input: str = Field(description="the claim input (prior_authorization, facility_type, diagnosis_codes, ...)")
-    effect: float = Field(description="approval probability this input adds (negative: takes away) compared "
-                                      "with the claim without it")
+    """One claim input's share of the classifier's score (TreeSHAP). The factors of an answer add up:
+    `explanation.baseline_log_odds` + the sum of `log_odds` = `explanation.log_odds`, and
+    `explanation.baseline_probability` + the sum of `effect` = `explanation.classifier_probability`
+    (within the rounding to 4 decimals)."""
+
+    input: str = Field(description="the claim input (prior_authorization, facility_type, diagnosis_codes, ...; "
+                                   "benefit_remaining stands for benefit_limit and benefit_used together)")
+    log_odds: float = Field(description="this input's contribution to the classifier's log-odds, from the baseline")
+    effect: float = Field(description="the same contribution in probability points: log_odds scaled by how far the "
+                                      "calibrated probability moves between the baseline and this claim's score "
+                                      "per log-odds point. Before 2026-12 this was a what-if (the probability "
+                                      "without the input); the what-ifs are now the recommendations")
     direction: Literal["raises", "lowers"]
     description: str = Field(description="the input of this claim, in words")
+
+
+class Explanation(_Answer):
+    """What the factors add up to (method tree_shap), or the rules that decide instead (method rule)."""
+
+    model_config = ConfigDict(json_schema_extra=_drop_null_defaults)
+
+    method: Literal["tree_shap", "rule"] = Field(
+        description="tree_shap: the classifier decides and the factors are its additive explanation; rule: a hard "
+                    "rule excludes the claim (see excluded_by: reason, source, history); there are no factors")
+    rule_ids: list[str] = Field(description="method rule: the rules that decide the claim")
+    baseline_log_odds: float = Field(default=None, description="the classifier's expected log-odds over its "
+                                                               "training claims, where the factors start")
+    log_odds: float = Field(default=None, description="the classifier's log-odds for this claim")
+    baseline_probability: Probability = Field(default=None, description="the calibrated probability of the baseline")
+    classifier_probability: Probability = Field(default=None, description="the calibrated probability of log_odds "
+                                                                          "(model_probability)")
+    floor_added: float = Field(default=None, ge=0, description="what the rules' floor adds to the classifier: "
+                                                               "approval_probability - classifier_probability")
 
 
 class Recommendation(_Answer):
@@ -313,7 +341,9 @@ class ClaimAnswer(_Answer):
         default=[], description="rules that fired but which the training history contradicts for claims like this "
                                 "one: they do not exclude it; the classifier weighs them")
     likely_denial_reasons: list[DenialReason] = Field(description="the top 3 denial reasons")
-    factors: list[Factor] = Field(description="the inputs that move this claim's probability most")
+    explanation: Explanation
+    factors: list[Factor] = Field(description="every input whose contribution to the classifier's score shows at 4 "
+                                              "decimals, largest first; they add up (see Factor and explanation)")
     recommendations: list[Recommendation] = Field(description="changes that raise the chance, by gain")
     coverage_information: CoverageInformation
     expected_payment: ExpectedPayment

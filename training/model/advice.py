@@ -1,10 +1,12 @@
 """Answers for the service: why (rules, factors, likely denial reasons) and what would help.
 
-For each claim we build what-if variants (flip prior authorization, move to a doctor's office,
-bill a specific code instead of a header...), then score the claims and all their variants in
-ONE encode + predict call: scoring variants one by one would cost a model call each.
-Factors are the probability the claim would lose (or gain) without each input; recommendations
-are the variants a patient or provider can act on, with the probability after the change.
+Factors are additive: each claim input's contribution to the classifier's log-odds (TreeSHAP,
+training.model.explanation), with the baseline they add up from and their share in probability
+points. A claim a hard rule excludes is explained by the rule instead. Recommendations are what-if
+variants a patient or provider can act on (obtain prior authorization, move to a doctor's office,
+bill a specific code instead of a header...), each with the probability after the change; the
+claims and all their variants are scored in ONE encode + predict call: scoring variants one by one
+would cost a model call each.
 """
 from __future__ import annotations
 
@@ -25,9 +27,8 @@ from training.model.rule_evidence import ANY
 
 FIXABLE_RULES = {"CODING-001"}  # rules a claim can be corrected out of
 MIN_GAIN = 0.01  # advice that moves the probability less than a point is noise
-MIN_FACTOR_EFFECT = 0.005
-TOP_FACTORS = 5
 TOP_REASONS = 3
+DIGITS = 4  # every number of an answer is rounded to this many decimals
 
 BOOLEAN_INPUTS = {
     # field: (text when true, text when false, action id, advice text)
@@ -68,7 +69,7 @@ class ClaimTreatment:
 @dataclass(frozen=True)
 class Variant:
     claim_index: int
-    kind: str  # "factor" or "action" (an action is also read as a factor)
+    kind: str  # "action", or "combined" (every action of the claim at once)
     name: str
     claim: dict
 
@@ -90,6 +91,7 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
     n = len(claims)
     decisions = model.decide(system_probability[:n], judged.excluded[:n], likely_approved, likely_denied)
     reasons = model.denial_reason_matrix(features[:n])
+    explained = _explain(model, claims, features[:n], judged.excluded[:n])
     by_claim: dict[int, list[tuple[Variant, float]]] = {}
     for offset, variant in enumerate(variants):
         by_claim.setdefault(variant.claim_index, []).append((variant, float(system_probability[n + offset])))
@@ -110,7 +112,9 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
             "excluded_by": _with_history(fired_rules, evidence, claim["treatment"], category),
             "rules_learned_from_history": _with_history(learned_rules, evidence, claim["treatment"], category),
             "likely_denial_reasons": _denial_reasons(fired_rules, model.denial_classes, reasons[index], probability),
-            "factors": [] if hard_excluded else _factors(claim, probability, scored),
+            "explanation": _explanation(explained.get(index), probability, float(model_probability[index]),
+                                        fired_rules),
+            "factors": _factors(claim, explained.get(index)),
             "recommendations": _recommendations(claim, treatment, probability, scored, hard_excluded, fired_rules),
             "coverage_information": _coverage_information(claim, treatment, probability, fired_rules,
                                                           model.params.likely_approved_threshold
@@ -125,26 +129,16 @@ def _variants(index: int, claim: dict, catalog) -> list[Variant]:
     treatment = ClaimTreatment.of(catalog, claim["treatment"])
     variants = []
     for name in BOOLEAN_INPUTS:
-        kind = "action" if not claim[name] and _action_makes_sense(name, treatment) else "factor"
-        variants.append(Variant(index, kind, name, {**claim, name: not claim[name]}))
+        if not claim[name] and _action_makes_sense(name, treatment):
+            variants.append(Variant(index, "action", name, {**claim, name: True}))
     office = _better_facility(claim, treatment)
     if office:
         variants.append(Variant(index, "action", "facility_type",
                                 {**claim, "facility_type": office, "place_of_service": default_place_of_service(office)}))
-    elif claim["facility_type"] in OFFICE_FACILITIES:
-        variants.append(Variant(index, "factor", "facility_type", {**claim, "facility_type": "medical_spa",
-                                                                     "place_of_service": "11"}))
     specific = _specific_codes(claim, treatment)
     if specific is not None:
         variants.append(Variant(index, "action", "diagnosis_specificity", {**claim, "diagnosis_codes": specific}))
-    if claim["diagnosis_codes"]:
-        variants.append(Variant(index, "factor", "diagnosis_codes", {**claim, "diagnosis_codes": ""}))
-    if claim.get("benefit_limit") is not None and claim["benefit_limit"] == claim["benefit_limit"]:
-        variants.append(Variant(index, "factor", "benefit_remaining", {**claim, "benefit_limit": None}))
-    if claim["visit_number"] > 1:
-        variants.append(Variant(index, "factor", "visit_number",
-                                {**claim, "visit_number": 1, "weeks_since_last_treatment": None}))
-    actions = [variant for variant in variants if variant.kind == "action"]
+    actions = list(variants)
     if len(actions) > 1:
         # Payers check each requirement separately, so missing two of them costs more than the
         # sum of each: the gain of doing everything is worth its own line.
@@ -202,30 +196,85 @@ def _specific_codes(claim: dict, treatment: ClaimTreatment) -> str | None:
 
 
 # -- explanation -----------------------------------------------------------------------------
-def _factors(claim: dict, probability: float, scored) -> list[dict]:
+@dataclass(frozen=True)
+class ClaimExplanation:
+    """One scored claim's additive explanation (training.model.explanation)."""
+
+    contributions: dict  # input -> log-odds
+    baseline: float
+    score: float
+    baseline_probability: float
+    scale: float  # probability points per log-odds point, for this claim
+
+
+def _explain(model, claims, features: np.ndarray, excluded: np.ndarray) -> dict[int, ClaimExplanation]:
+    """The additive explanation of every claim no hard rule excludes (the others are the rule's)."""
+    scored = np.flatnonzero(~excluded)
+    if not len(scored):
+        return {}
+    explainer = model.explainer()
+    explained = explainer.contributions(features[scored], [claims[index]["treatment"] for index in scored])
+    scale = explainer.probability_scale(explained.score)
+    return {int(index): ClaimExplanation(dict(zip(explained.inputs, explained.log_odds[row].tolist())),
+                                         explained.baseline, float(explained.score[row]),
+                                         explainer.baseline_probability, float(scale[row]))
+            for row, index in enumerate(scored)}
+
+
+def _explanation(explained: ClaimExplanation | None, probability: float, model_probability: float,
+                 fired_rules) -> dict:
+    if explained is None:
+        return {"method": "rule", "rule_ids": [rule.rule_id for rule in fired_rules]}
+    return {"method": "tree_shap", "rule_ids": [],
+            "baseline_log_odds": round(explained.baseline, DIGITS), "log_odds": round(explained.score, DIGITS),
+            "baseline_probability": round(explained.baseline_probability, DIGITS),
+            "classifier_probability": round(model_probability, DIGITS),
+            "floor_added": round(probability - model_probability, DIGITS)}
+
+
+def _factors(claim: dict, explained: ClaimExplanation | None) -> list[dict]:
+    """Every input whose contribution shows at DIGITS, largest first."""
+    if explained is None:
+        return []
     factors = []
-    for variant, variant_probability in scored:
-        if variant.kind == "combined":
+    for name, log_odds in explained.contributions.items():
+        if round(log_odds, DIGITS) == 0:
             continue
-        effect = probability - variant_probability  # what this input is worth to the claim
-        if abs(effect) < MIN_FACTOR_EFFECT:
-            continue
-        factors.append({"input": variant.name, "effect": round(effect, 4),
-                        "direction": "raises" if effect > 0 else "lowers",
-                        "description": _describe_input(variant.name, claim)})
-    return sorted(factors, key=lambda factor: -abs(factor["effect"]))[:TOP_FACTORS]
+        factors.append({"input": name, "log_odds": round(log_odds, DIGITS),
+                        "effect": round(log_odds * explained.scale, DIGITS),
+                        "direction": "raises" if log_odds > 0 else "lowers",
+                        "description": _describe_input(name, claim)})
+    return sorted(factors, key=lambda factor: -abs(factor["log_odds"]))
 
 
 def _describe_input(name: str, claim: dict) -> str:
     if name in BOOLEAN_INPUTS:
         return BOOLEAN_INPUTS[name][0] if claim[name] else BOOLEAN_INPUTS[name][1]
+    words = lambda value: str(value).replace("_", " ")  # noqa: E731
+    limit = claim.get("benefit_limit")
+    weeks = claim.get("weeks_since_last_treatment")
     return {
-        "facility_type": f"Seen at a {claim['facility_type'].replace('_', ' ')}",
-        "diagnosis_codes": "The diagnosis codes billed with the treatment",
-        "diagnosis_specificity": "A non-billable header diagnosis code",
-        "benefit_remaining": "What is left of the plan's benefit limit",
-        "visit_number": "An ongoing course rather than an initial visit",
+        "treatment": f"The treatment ({words(claim['treatment'])})",
+        "procedure_code": "The procedure code billed",
+        "plan_type": f"The plan type ({words(claim['plan_type'])})",
+        "benefit_scope": f"The benefit scope ({words(claim['benefit_scope'])})",
+        "facility_type": f"Seen at {_article(words(claim['facility_type']))}",
+        "place_of_service": "The place-of-service code billed",
+        "diagnosis_codes": "The diagnosis codes billed with the treatment" if claim["diagnosis_codes"]
+        else "No diagnosis code billed",
+        "visit_number": "An initial visit" if claim["visit_number"] <= 1 else "An ongoing course rather than an initial visit",
+        "weeks_since_last_treatment": "No earlier treatment" if weeks is None or weeks != weeks
+        else "The time since the last treatment",
+        "benefit_remaining": "The plan sets no benefit limit" if limit is None or limit != limit
+        else "What is left of the plan's benefit limit",
+        "billed_amount": "The billed amount",
+        "patient_age": "The patient's age",
+        "service_date": "The service date (payers change their rules over time)",
     }[name]
+
+
+def _article(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
 
 
 def _recommendations(claim, treatment, probability, scored, hard_excluded, fired_rules) -> list[dict]:
@@ -260,7 +309,7 @@ def _action_text(variant: Variant, claim: dict) -> str:
         return BOOLEAN_INPUTS[variant.name][3]
     if variant.name == "facility_type":
         place = variant.claim["facility_type"].replace("_", " ")
-        return f"Be seen at a {place} rather than a {claim['facility_type'].replace('_', ' ')}"
+        return f"Be seen at {_article(place)} rather than {_article(claim['facility_type'].replace('_', ' '))}"
     return "Bill the most specific (billable) diagnosis code instead of the header code"
 
 

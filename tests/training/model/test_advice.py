@@ -63,12 +63,12 @@ def test_header_code_is_fixable_by_billing_the_specific_code(champion_model, mak
     assert advice["probability_after"] > 0
 
 
-def test_factors_name_what_moves_the_probability(champion_model, make_claim):
+def test_factors_name_what_moves_the_probability_largest_first(champion_model, make_claim):
     answer = champion_model.answer_claims([make_claim(prior_authorization=False)])[0]
-    effects = [factor["effect"] for factor in answer["factors"]]
-    assert effects == sorted(effects, key=lambda value: -abs(value))
-    for factor in answer["factors"]:
-        assert (factor["effect"] > 0) == (factor["direction"] == "raises")
+    contributions = [factor["log_odds"] for factor in answer["factors"]]
+    assert contributions == sorted(contributions, key=lambda value: -abs(value))
+    missing = {factor["input"]: factor for factor in answer["factors"]}["prior_authorization"]
+    assert missing["direction"] == "lowers" and missing["description"] == "No prior authorization"
 
 
 def test_several_missing_requirements_get_a_combined_recommendation(champion_model, make_claim):
