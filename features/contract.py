@@ -141,8 +141,21 @@ TARGET = "approved"
 
 # Paperwork and network status that may never lower the approval probability: the classifier is
 # constrained on them, the advice offers them, the review checks them.
-MONOTONIC_INPUTS = ("prior_authorization", "referral", "medical_necessity_letter",
-                    "conservative_therapy_documented", "in_network")
+MONOTONIC_FLAGS = ("prior_authorization", "referral", "medical_necessity_letter",
+                   "conservative_therapy_documented", "in_network")
+# What is left of the plan's benefit limit (benefit_limit less benefit_used): an input of its own
+# in explanations, and more of it never lowers the probability either.
+BENEFIT_REMAINING = "benefit_remaining"
+MONOTONIC_INPUTS = (*MONOTONIC_FLAGS, BENEFIT_REMAINING)
+# Plan types that ask for a physician's referral to see a specialist, and how the advice says so:
+# a referral is advised only on these (CMS and payer plan descriptions; a PPO, EPO, HDHP or
+# original Medicare claim gets no referral advice).
+REFERRAL_PLANS = {
+    "hmo": "HMO plans require a referral from the primary care physician",
+    "pos": "POS plans require a referral from the primary care physician for in-network specialist care",
+    "medicare_advantage": "Most Medicare Advantage plans (HMO) require a referral from the primary care physician",
+    "medicaid": "Most Medicaid managed-care plans require a referral from the primary care physician",
+}
 
 # A made-up claim in request form (no row of any data file): the OpenAPI example, the warm-up
 # claim every service worker answers before it serves, and the logged model's input example.

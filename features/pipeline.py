@@ -23,7 +23,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.exceptions import NotFittedError
 
 from features.claim_facts import DiagnosisFacts, join_codes
-from features.contract import CLEAN_COLUMNS, VISIT_FIELDS
+from features.contract import BENEFIT_REMAINING, CLEAN_COLUMNS, VISIT_FIELDS
 from features.diagnosis import normalise_code
 from features.encoders import (
     COMMON_PLACES_OF_SERVICE,
@@ -99,7 +99,6 @@ def one_hot_groups(fitted_pipeline) -> dict[str, np.ndarray]:
 # the benefit scope and the treatment's setting go to facility_type, a covered diagnosis to
 # diagnosis_codes. `benefit_remaining` is the limit less what is used: benefit_limit and
 # benefit_used together. The two "where required" outputs are claim-dependent (explanation code).
-BENEFIT_REMAINING = "benefit_remaining"
 _OUTPUT_INPUTS = (  # (step, output name or prefix ending in "_" / "*", input)
     ("treatment", "procedure_code_*", "procedure_code"),
     ("treatment", "*", "treatment"),

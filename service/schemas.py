@@ -310,6 +310,16 @@ class CoverageInformation(_Answer):
     doc_needed: Literal["clinical", "admin", "both", "conditional"] | None
     info_needed: list[Literal["performer", "location", "timeframe", "contract", "detail-code", "option-code",
                               "other"]] = Field(description="what else the payer needs to know")
+    sources: "CoverageSources" = Field(description="where pa_needed and doc_needed come from")
+
+
+class CoverageSources(_Answer):
+    pa_needed: Literal["catalog", "payer_history"] = Field(
+        description="catalog: the treatment catalog's requirement; payer_history: the catalog does not require prior "
+                    "authorization, but the model says obtaining it raises this claim's probability by at least a "
+                    "point (so it is also a recommendation, and its absence usually the top denial reason)")
+    doc_needed: Literal["catalog", "plan_type", "catalog and plan_type"] | None = Field(
+        description="catalog: clinical documents the treatment asks for; plan_type: a referral the plan type asks for")
 
 
 class ExpectedPayment(_Answer):

@@ -19,7 +19,7 @@ import numpy as np
 from features.carc import describe_carc
 from features.catalog import UNLISTED, load_catalog, readable_pattern
 from features.claim_facts import columns_facts
-from features.contract import OFFICE_FACILITIES, default_place_of_service
+from features.contract import OFFICE_FACILITIES, REFERRAL_PLANS, default_place_of_service
 from features.diagnosis import load_table
 from features.pipeline import claims_to_columns
 from features.rules import load_rules
@@ -35,7 +35,7 @@ BOOLEAN_INPUTS = {
     "prior_authorization": ("Prior authorization was obtained", "No prior authorization",
                             "obtain_prior_authorization", "Obtain prior authorization from the plan before the visit"),
     "referral": ("A physician referral is on file", "No physician referral",
-                 "obtain_referral", "Get a referral from the patient's physician (HMO and POS plans usually require one)"),
+                 "obtain_referral", "Get a referral from the patient's physician"),  # + the plan's rule
     "medical_necessity_letter": ("A letter of medical necessity is attached", "No letter of medical necessity",
                                  "attach_medical_necessity_letter", "Attach a letter of medical necessity from the treating physician"),
     "conservative_therapy_documented": ("Failed first-line therapy is documented", "No documented first-line therapy",
@@ -118,7 +118,8 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
             "recommendations": _recommendations(claim, treatment, probability, scored, hard_excluded, fired_rules),
             "coverage_information": _coverage_information(claim, treatment, probability, fired_rules,
                                                           model.params.likely_approved_threshold
-                                                          if likely_approved is None else likely_approved),
+                                                          if likely_approved is None else likely_approved,
+                                                          _gain_of(scored, "prior_authorization", probability)),
             "expected_payment": _expected_payment(claim, probability),
         })
     return answers
@@ -129,7 +130,7 @@ def _variants(index: int, claim: dict, catalog) -> list[Variant]:
     treatment = ClaimTreatment.of(catalog, claim["treatment"])
     variants = []
     for name in BOOLEAN_INPUTS:
-        if not claim[name] and _action_makes_sense(name, treatment):
+        if not claim[name] and _action_makes_sense(name, treatment, claim):
             variants.append(Variant(index, "action", name, {**claim, name: True}))
     office = _better_facility(claim, treatment)
     if office:
@@ -149,7 +150,10 @@ def _variants(index: int, claim: dict, catalog) -> list[Variant]:
     return variants
 
 
-def _action_makes_sense(name: str, treatment: ClaimTreatment) -> bool:
+def _action_makes_sense(name: str, treatment: ClaimTreatment, claim: dict) -> bool:
+    """Whether the change applies to this claim at all (the model then says whether it helps)."""
+    if name == "referral":  # only plans with a gatekeeper ask for one
+        return claim["plan_type"] in REFERRAL_PLANS
     if name == "conservative_therapy_documented":
         return bool(treatment.traits and treatment.traits.requires_conservative_therapy)
     return True
@@ -286,7 +290,7 @@ def _recommendations(claim, treatment, probability, scored, hard_excluded, fired
             combined = after
         if variant.kind != "action" or after - probability < MIN_GAIN:
             continue
-        advice.append({"action": _action_id(variant, claim), "description": _action_text(variant, claim),
+        advice.append({"action": _action_id(variant, claim), "description": _action_text(variant, claim, treatment),
                        "probability_after": round(after, 4), "gain": round(after - probability, 4)})
     advice.sort(key=lambda item: -item["gain"])
     if combined is not None and len(advice) > 1 and combined - probability >= advice[0]["gain"] + MIN_GAIN:
@@ -304,7 +308,12 @@ def _action_id(variant: Variant, claim: dict) -> str:
     return "bill_specific_diagnosis_code"
 
 
-def _action_text(variant: Variant, claim: dict) -> str:
+def _action_text(variant: Variant, claim: dict, treatment: ClaimTreatment) -> str:
+    if variant.name == "referral":
+        return f"{BOOLEAN_INPUTS['referral'][3]} ({REFERRAL_PLANS[claim['plan_type']]})"
+    if variant.name == "prior_authorization" and not (treatment.traits and treatment.traits.requires_prior_authorization):
+        return (f"{BOOLEAN_INPUTS['prior_authorization'][3]} (the catalog does not list it as required for this "
+                "treatment, but this payer's history denies such claims without it)")
     if variant.name in BOOLEAN_INPUTS:
         return BOOLEAN_INPUTS[variant.name][3]
     if variant.name == "facility_type":
@@ -368,12 +377,23 @@ def _denial_reasons(fired_rules, classes, shares: np.ndarray, probability: float
              "probability": round(float(shares[i]) * (1.0 - probability), 4)} for i in top]
 
 
-def _coverage_information(claim, treatment, probability, fired_rules, likely_approved) -> dict:
-    """The Da Vinci CRD vocabulary: covered, pa_needed, doc_needed, info_needed."""
+def _gain_of(scored, name: str, probability: float) -> float | None:
+    """What the claim's what-if of this action gains, or None when it has none."""
+    return next((after - probability for variant, after in scored if variant.kind == "action" and variant.name == name),
+                None)
+
+
+def _coverage_information(claim, treatment, probability, fired_rules, likely_approved, authorization_gain) -> dict:
+    """The Da Vinci CRD vocabulary: covered, pa_needed, doc_needed, info_needed; and `sources`,
+    which says where pa_needed and doc_needed come from. Prior authorization is needed when the
+    catalog says so, or when the payer's history says so: the model's what-if of obtaining it
+    gains at least MIN_GAIN, the very test that makes it a recommendation (and its absence then
+    usually the top denial reason, CARC 197)."""
     hard = [rule for rule in fired_rules if rule.rule_id not in FIXABLE_RULES]
     covered = "not-covered" if hard else ("covered" if probability >= likely_approved and not fired_rules
                                          else "conditional")
     traits = treatment.traits
+    pa_source = "catalog"
     if traits is None or claim["treatment"] == UNLISTED:
         pa_needed = "conditional"
     elif traits.requires_prior_authorization:
@@ -382,11 +402,15 @@ def _coverage_information(claim, treatment, probability, fired_rules, likely_app
         pa_needed = "satisfied" if claim["prior_authorization"] else "conditional"
     else:
         pa_needed = "no-auth"
+    if (not hard and not claim["prior_authorization"] and pa_needed != "auth-needed"
+            and authorization_gain is not None and authorization_gain >= MIN_GAIN):
+        pa_needed, pa_source = "auth-needed", "payer_history"
     clinical = bool(traits and not hard and (
         (traits.requires_conservative_therapy and not claim["conservative_therapy_documented"])
         or (traits.cosmetic_by_default and not claim["medical_necessity_letter"])))
-    admin = (claim["plan_type"] in ("hmo", "pos") and not claim["referral"]) and not hard
+    admin = (claim["plan_type"] in REFERRAL_PLANS and not claim["referral"]) and not hard
     doc_needed = "both" if clinical and admin else "clinical" if clinical else "admin" if admin else None
+    doc_source = {"both": "catalog and plan_type", "clinical": "catalog", "admin": "plan_type"}.get(doc_needed)
     info_needed = []
     if _better_facility(claim, treatment) and not hard:
         info_needed.append("location")
@@ -394,7 +418,8 @@ def _coverage_information(claim, treatment, probability, fired_rules, likely_app
     if traits and traits.min_weeks_between and weeks is not None and weeks == weeks \
             and weeks < traits.min_weeks_between and not hard:
         info_needed.append("timeframe")
-    return {"covered": covered, "pa_needed": pa_needed, "doc_needed": doc_needed, "info_needed": info_needed}
+    return {"covered": covered, "pa_needed": pa_needed, "doc_needed": doc_needed, "info_needed": info_needed,
+            "sources": {"pa_needed": pa_source, "doc_needed": doc_source}}
 
 
 def _expected_payment(claim: dict, probability: float) -> dict:

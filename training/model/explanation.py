@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from features.catalog import load_catalog
-from features.pipeline import BENEFIT_REMAINING, output_input
+from features.contract import BENEFIT_REMAINING
+from features.pipeline import output_input
 from features.rules import load_rules
 from training.model.rule_evidence import RULE_INPUT_PREFIX
 from training.model.tree_shap import contributions, expected_raw

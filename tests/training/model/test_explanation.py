@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from features.contract import CLEAN_COLUMNS, MONOTONIC_INPUTS
+from features.contract import CLEAN_COLUMNS, MONOTONIC_FLAGS
 from features.pipeline import claims_to_columns
 from tests.features.conftest import BASE_CLAIM, varied_claims
 from training.model.explanation import column_input
@@ -67,7 +67,7 @@ def test_monotone_inputs_never_lower_the_score_from_their_good_value(claims, ans
     checked = 0
     for claim, answer in zip(claims, answers):
         for factor in answer["factors"]:
-            if factor["input"] in MONOTONIC_INPUTS and claim[factor["input"]]:
+            if factor["input"] in MONOTONIC_FLAGS and claim[factor["input"]]:
                 assert factor["direction"] == "raises", (factor, claim["treatment"])
                 checked += 1
     assert checked > 100
