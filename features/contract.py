@@ -5,6 +5,8 @@ two can never disagree on what a claim is. The source is ../shared/specs/claims-
 """
 from __future__ import annotations
 
+import difflib
+
 CONTRACT_VERSION = "v1"
 
 PLAN_TYPES = ("ppo", "hmo", "epo", "pos", "hdhp", "medicare", "medicare_advantage", "medicaid")
@@ -66,6 +68,34 @@ ENUM_VALUES = {
     "facility_type": FACILITY_TYPES,
     "outcome": OUTCOMES,
 }
+
+
+def read_enum(field: str, value) -> str | None:
+    """The contract's value an enumeration cell or request field names, in any case ("PPO",
+    "Medical_Spa"), as codes are read in any case; None when it names none."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip().lower()
+    return value if value in ENUM_VALUES[field] else None
+
+
+def close_matches(value, choices) -> list[str]:
+    """Up to three allowed values close to what was sent ("did you mean ..."), for a message that
+    never repeats the value itself."""
+    if not isinstance(value, str):
+        return []
+    value = value.strip().lower().replace(" ", "_")
+    words = [choice for choice in choices if value and value in choice.split("_")]  # "peel": chemical_peel
+    similar = difflib.get_close_matches(value, list(choices), n=3, cutoff=0.5)  # "botox": botulinum_toxin
+    return list(dict.fromkeys(words + similar))[:3]
+
+
+def did_you_mean(value, choices) -> str:
+    """" (did you mean X or Y?)" when the value is close to some allowed ones, else ""."""
+    matches = close_matches(value, choices)
+    return f" (did you mean {' or '.join(matches)}?)" if matches else ""
+
+
 BOOL_FIELDS = tuple(name for name, spec in VISIT_FIELDS.items() if spec[0] == "bool")
 NUMBER_FIELDS = tuple(name for name, spec in VISIT_FIELDS.items() if spec[0] in ("int", "number"))
 # One of the two must be present on every claim.

@@ -40,7 +40,7 @@ from service.settings import ENV_PREFIX, default_settings
 from training.model.artifacts import ARTIFACT_KEY
 from training.model.coverage_model import METADATA_FILE
 from training.model.mlflow_store import ensure_experiment, mlflow_client
-from training.model.profile import PSI_SIGNIFICANT, population_stability
+from training.model.profile import PSI_MIN_CLAIMS, PSI_SIGNIFICANT, population_stability, too_few_for_drift
 
 EXPERIMENT = "serving-monitor"
 DECISIONS = ("excluded", "likely_approved", "uncertain", "likely_denied")
@@ -64,8 +64,10 @@ class MonitorSummary:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-def summarise(records: list, profile: dict | None) -> dict[str, float]:
-    """The monitor's metrics for audit records of one model version (see the module docstring)."""
+def summarise(records: list, profile: dict | None, min_claims: int = PSI_MIN_CLAIMS) -> dict[str, float]:
+    """The monitor's metrics for audit records of one model version (see the module docstring).
+    The PSI of each field is logged whatever the sample; drift is called (`psi_max`,
+    `drifted_fields`) only from `min_claims` claims on."""
     metrics: dict[str, float] = {"claims": float(len(records)),
                                  "requests": float(len({record.request_id for record in records}))}
     if not records:
@@ -86,7 +88,7 @@ def summarise(records: list, profile: dict | None) -> dict[str, float]:
         columns = {name: np.array([record.claim.get(name) for record in records]) for name in profile}
         psi = population_stability(profile, columns)
         metrics.update({f"psi__{name}": value for name, value in psi.items()})
-        if psi:
+        if psi and not too_few_for_drift(len(records), min_claims):
             metrics["psi_max"] = max(psi.values())
             metrics["drifted_fields"] = float(sum(value > PSI_SIGNIFICANT for value in psi.values()))
     return metrics
@@ -110,7 +112,8 @@ def registry_profile_lookup(client, tracking_uri: str) -> ProfileLookup:
 
 
 def run_monitor(audit_store, tracking_uri: str, since: datetime, until: datetime | None = None,
-                profile_for: ProfileLookup | None = None, source: str = "cli") -> list[MonitorSummary]:
+                profile_for: ProfileLookup | None = None, source: str = "cli",
+                min_claims: int = PSI_MIN_CLAIMS) -> list[MonitorSummary]:
     """Summarise what was served in [since, until) and log one run per model version; return them."""
     until = until or datetime.now(timezone.utc)
     since, until = _utc(since), _utc(until)
@@ -125,7 +128,9 @@ def run_monitor(audit_store, tracking_uri: str, since: datetime, until: datetime
     summaries = []
     for (name, version), records in sorted(groups.items(), key=lambda item: str(item[0])):
         profile, note = _profile(name, version, profile_for, registry_lookup)
-        summary = MonitorSummary(name, version, since, until, summarise(records, profile), note)
+        if profile and not note:
+            note = too_few_for_drift(len(records), min_claims)
+        summary = MonitorSummary(name, version, since, until, summarise(records, profile, min_claims), note)
         summary.tags = {"model_name": str(name), "model_version": str(version),
                         "model_uri": f"models:/{name}/{version}", "window_start": since.isoformat(),
                         "window_end": until.isoformat(), "monitor_source": source,
@@ -179,8 +184,10 @@ def format_table(summaries: list[MonitorSummary]) -> str:
     heads = [f"v{summary.model_version}" for summary in summaries]
     keys = list(dict.fromkeys(key for summary in summaries for key in summary.metrics))
     width = max(len(key) for key in keys)
+    sample = sum(int(summary.metrics.get("claims", 0)) for summary in summaries)
     lines = [f"{summaries[0].model_name}: served {summaries[0].since:%Y-%m-%d %H:%M} .. "
-             f"{summaries[0].until:%Y-%m-%d %H:%M} UTC",
+             f"{summaries[0].until:%Y-%m-%d %H:%M} UTC, {sample:,} claims (drift is called from "
+             f"{PSI_MIN_CLAIMS:,} claims per version on)",
              f"{'metric':<{width}}  " + "  ".join(f"{head:>12}" for head in heads)]
     for key in keys:
         cells = [summary.metrics.get(key) for summary in summaries]

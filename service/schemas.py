@@ -23,8 +23,10 @@ from features.contract import (BENEFIT_SCOPES, EXAMPLE_CLAIM, FACILITY_TYPES, NU
 
 # JSON-Schema patterns (no flags there, so both cases are spelled out); the authoritative checks
 # are features.catalog.resolve and features.diagnosis.validate_codes, with their own messages.
-PROCEDURE_CODE_PATTERN = r"^\s*([0-9]{5}|[0-9]{4}[FTUftu]|[A-Va-v][0-9]{4})\s*$"
-DIAGNOSIS_CODE_PATTERN = r"^\s*[A-Za-z][0-9][0-9A-Za-z](\.?[0-9A-Za-z]{1,4})?\s*$"
+# blank allowed: a blank procedure code is absent (service.claims.read_as_a_file_would)
+PROCEDURE_CODE_PATTERN = r"^\s*([0-9]{5}|[0-9]{4}[FTUftu]|[A-Va-v][0-9]{4})?\s*$"
+# blank allowed: a blank code in the list is skipped, as a blank cell of a file
+DIAGNOSIS_CODE_PATTERN = r"^\s*([A-Za-z][0-9][0-9A-Za-z](\.?[0-9A-Za-z]{1,4})?)?\s*$"
 _DATE_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MIDNIGHT_TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]00:00:00(\.0+)?Z?$"
 
@@ -36,9 +38,9 @@ ALLOWED = {
     "procedure_code": ("a CPT (5 digits, or 4 digits and F/T/U), HCPCS Level II (A-V and 4 digits) or CDT "
                        "(D and 4 digits) code; one of treatment or procedure_code is required"),
     "diagnosis_codes": "a list of ICD-10-CM code strings, primary first, dots optional, such as ['G43.709']",
-    "plan_type": f"one of: {', '.join(PLAN_TYPES)}",
-    "benefit_scope": f"one of: {', '.join(BENEFIT_SCOPES)}",
-    "facility_type": f"one of: {', '.join(FACILITY_TYPES)}",
+    "plan_type": f"one of: {', '.join(PLAN_TYPES)} (any case)",
+    "benefit_scope": f"one of: {', '.join(BENEFIT_SCOPES)} (any case)",
+    "facility_type": f"one of: {', '.join(FACILITY_TYPES)} (any case)",
     "place_of_service": "a two-digit CMS place-of-service code such as '11' (default follows facility_type)",
     "in_network": "true or false (a JSON boolean)",
     "referral": "true or false (a JSON boolean): a physician referral is on file",
@@ -93,11 +95,27 @@ def _drop_null_defaults(schema: dict) -> None:
             del prop["default"]
 
 
+def any_case_pattern(values) -> str:
+    """A JSON-Schema pattern (ECMA 262 has no case-insensitive flag) for these values in any case,
+    with the surrounding blanks a request may carry (service.claims.read_as_a_file_would)."""
+    def letters(value: str) -> str:
+        return "".join(f"[{char.lower()}{char.upper()}]" if char.isalpha() else re.escape(char) for char in value)
+    return rf"^\s*(?:{'|'.join(letters(value) for value in values)})\s*$"
+
+
 def _claim_schema_extra(schema: dict) -> None:
     from features.catalog import load_catalog  # the catalog is data: read when the schema is built
 
     _drop_null_defaults(schema)
-    schema["properties"]["treatment"]["enum"] = list(load_catalog().keys)
+    for name, values in (("plan_type", PLAN_TYPES), ("benefit_scope", BENEFIT_SCOPES),
+                         ("facility_type", FACILITY_TYPES)):
+        prop = schema["properties"][name]
+        prop.pop("enum", None)
+        prop["pattern"] = any_case_pattern(values)
+        prop["examples"] = list(values)
+    # a catalog key, with the blanks a request may carry (a blank treatment is absent)
+    schema["properties"]["treatment"]["pattern"] = rf"^\s*(?:{'|'.join(map(re.escape, load_catalog().keys))})?\s*$"
+    schema["properties"]["treatment"]["examples"] = list(load_catalog().keys)
     schema["anyOf"] = [{"required": ["treatment"]}, {"required": ["procedure_code"]}]
     schema["examples"] = [EXAMPLE_CLAIM]
 
@@ -109,14 +127,17 @@ class ClaimRequest(BaseModel):
 
     claim_id: str = _described("claim_id", default=None)
     service_date: DateString = _described("service_date", default=None)
-    treatment: str = _described("treatment", default=None, min_length=1)
-    procedure_code: str = _described("procedure_code", default=None, min_length=1,
+    treatment: str = _described("treatment", default=None)  # a blank one never gets here: it is absent
+    procedure_code: str = _described("procedure_code", default=None,  # blank: absent, as treatment
                                      json_schema_extra={"pattern": PROCEDURE_CODE_PATTERN})
     diagnosis_codes: list[DiagnosisCode] = _described("diagnosis_codes", default=[])
+    # Literal after read_as_a_file_would (service.claims) lower-cased and stripped the value; the
+    # published schema says "any case" with a pattern (_claim_schema_extra)
     plan_type: Literal[PLAN_TYPES] = _described("plan_type")
     benefit_scope: Literal[BENEFIT_SCOPES] = _described("benefit_scope")
     facility_type: Literal[FACILITY_TYPES] = _described("facility_type")
-    place_of_service: str = _described("place_of_service", default=None, pattern=r"^[0-9]{2}$")
+    # blanks around it are stripped and a blank one is absent (service.claims.read_as_a_file_would)
+    place_of_service: str = _described("place_of_service", default=None, pattern=r"^\s*([0-9]{2})?\s*$")
     in_network: bool = _described("in_network")
     referral: bool = _described("referral")
     medical_necessity_letter: bool = _described("medical_necessity_letter")
@@ -371,7 +392,11 @@ class AnsweredClaim(BaseModel):
 
 
 class RejectedClaim(BaseModel):
+    model_config = ConfigDict(json_schema_extra=_drop_null_defaults)
+
     index: int = Field(description="position of the claim in the request")
+    claim_id: str = Field(default=None, description="the claim's own claim_id, when it had one (no other value of "
+                                                    "the claim is repeated)")
     error: ErrorBody
 
 

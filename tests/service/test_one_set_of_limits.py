@@ -74,7 +74,9 @@ CASES = [
     ("a blank diagnosis code among others", {"diagnosis_codes": ["G43.709", " "]}, True),
     ("a blank required field", {"plan_type": ""}, False),
     ("a blank treatment and no code", {"treatment": "  ", "procedure_code": DROP}, False),
-    ("a plan type in capitals", {"plan_type": "PPO"}, False),
+    ("a plan type in capitals", {"plan_type": "PPO"}, True),  # enumerations are read in any case, as codes
+    ("a facility type in mixed case", {"facility_type": "Medical_Spa"}, True),
+    ("a plan type nobody offers", {"plan_type": "PPOO"}, False),
     # what the contract calls invalid
     ("an unknown treatment", {"treatment": "aromatherapy", "procedure_code": DROP}, False),
     ("a malformed procedure code", {"treatment": DROP, "procedure_code": "1234"}, False),

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from training.batch import predict_file, rejected_path_for
+from training.batch import RATE_MIN_ROWS, BatchReport, predict_file, rejected_path_for
 from service.cli import main
 from training.model.artifacts import load_model
 from training.model.coverage_model import SCORE_COLUMNS
@@ -76,7 +76,7 @@ def test_batch_scoring_round_trips_every_format(requests_frame, bundle_model, ex
     assert list(scored["decision"]) == list(expected_scores["decision"])
     assert list(scored["excluded"].astype(str).str.lower()) == list(expected_scores["excluded"].astype(str).str.lower())
     rejected = pd.read_csv(rejected_path_for(target))
-    assert list(rejected.columns) == ["row_number", "field", "reason"]
+    assert list(rejected.columns) == ["row_number", "claim_id", "field", "reason"]
     assert {(row, field) for row, field in zip(rejected["row_number"], rejected["field"])} == \
         {(row, field) for row, (field, _) in BAD_ROWS.items()}
     assert not any("platinum" in reason for reason in rejected["reason"])  # values are never echoed
@@ -99,3 +99,10 @@ def test_predict_command_rejects_a_file_without_required_columns(requests_frame,
     result = CliRunner().invoke(main, ["predict", "--input", str(source), "--output", str(tmp_path / "o.csv"),
                                        "--model", str(trained_store.models_dir / "champion"), "--quiet"])
     assert result.exit_code == 2 and "billed_amount" in result.output
+
+
+def test_a_rate_is_printed_only_for_enough_claims_to_mean_one(tmp_path):
+    small = BatchReport(5, 5, 0, tmp_path / "out.csv", tmp_path / "out.csv.rejected.csv", seconds=1.25)
+    assert small.claims_per_second is None and small.timing() == "took 1.2 s"
+    large = BatchReport(RATE_MIN_ROWS, RATE_MIN_ROWS, 0, tmp_path / "out.csv", tmp_path / "r.csv", seconds=2.0)
+    assert large.timing() == f"{RATE_MIN_ROWS / 2:,.0f} claims/s"
