@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from service.address import BIND_ENV, DEFAULT_BIND, base_url, serving_bind
 from training.cli import commands as training_commands
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -26,14 +27,15 @@ for _name, _command in training_commands.commands.items():
     main.add_command(_command, _name)
 
 
+BIND_HELP = f"host:port to listen on (default ${BIND_ENV}, else {DEFAULT_BIND})"
+
+
 @main.command()
-@click.option("--bind", "-b", default=None, help="address to listen on (default 127.0.0.1:8000, from the config)")
+@click.option("--bind", "-b", default=None, help=BIND_HELP)
 @click.option("--workers", "-w", type=click.IntRange(min=1), default=None, help="worker processes (default 2)")
 def serve(bind: str | None, workers: int | None) -> None:
     """Serve the model with gunicorn and service/gunicorn_conf.py (no bootstrap: a model must exist)."""
-    argv = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG)]
-    if bind:
-        argv += ["--bind", bind]
+    argv = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG), "--bind", serving_bind(bind)]
     if workers:
         argv += ["--workers", str(workers)]
     argv.append("service.wsgi:app")
@@ -43,14 +45,16 @@ def serve(bind: str | None, workers: int | None) -> None:
 @main.command()
 @click.option("--tracking-uri", default=None,
               help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///<project>/var/mlflow.db)")
+@click.option("--bind", "-b", default=None, help=BIND_HELP)
 @click.pass_context
-def bootstrap(ctx: click.Context, tracking_uri: str | None) -> None:
+def bootstrap(ctx: click.Context, tracking_uri: str | None, bind: str | None) -> None:
     """`make serve`: train a demo champion if there is none, make a dev API key if none is configured, then serve."""
     from service.bootstrap import prepare_service
 
-    os.environ.update(prepare_service(tracking_uri, echo=click.echo))
-    click.echo("starting gunicorn on 127.0.0.1:8000 (Ctrl-C stops it)")
-    ctx.invoke(serve)
+    bind = serving_bind(bind)
+    os.environ.update(prepare_service(tracking_uri, echo=click.echo, url=base_url(bind)))
+    click.echo(f"starting gunicorn on {base_url(bind)} (Ctrl-C stops it)")
+    ctx.invoke(serve, bind=bind)
 
 
 @main.command()

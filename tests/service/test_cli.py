@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from service import cli
+from service.address import DEFAULT_BIND
 from tests.service.service_testing import ROOT
 from training.cli import commands as training_commands
 
@@ -46,11 +47,13 @@ def test_serve_command_execs_gunicorn_with_the_repo_config(monkeypatch):
     assert argv[5:] == ["--bind", "127.0.0.1:9999", "--workers", "3", "service.wsgi:app"]
 
 
-def test_serve_without_options_leaves_bind_and_workers_to_the_config(monkeypatch):
+def test_serve_without_options_binds_the_default_address_and_leaves_workers_to_the_config(monkeypatch):
     calls = []
+    monkeypatch.delenv("MEDSPA_COVERAGE_BIND", raising=False)
     monkeypatch.setattr(cli.os, "execv", lambda path, argv: calls.append(argv))
     assert CliRunner().invoke(cli.main, ["serve"]).exit_code == 0
-    assert calls[0][5:] == ["service.wsgi:app"]
+    # the address is resolved here (option, variable, default) so that every message can print it
+    assert calls[0][5:] == ["--bind", DEFAULT_BIND, "service.wsgi:app"]
 
 
 @pytest.mark.parametrize("option", ["--since", "--until"])
