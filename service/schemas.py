@@ -84,7 +84,10 @@ def _number_range(name: str) -> Any:
 
 
 JsonInt = Annotated[int, BeforeValidator(_integral_number)]
-DateString = Annotated[str, AfterValidator(_iso_date), WithJsonSchema({"type": "string", "format": "date"})]
+# a pattern, not `format: date`: blanks around the date are stripped and a blank date is absent
+# (today), as in a file (service.claims.read_as_a_file_would); an impossible date is still refused
+DATE_PATTERN = r"^\s*([0-9]{4}-[0-9]{2}-[0-9]{2})?\s*$"
+DateString = Annotated[str, AfterValidator(_iso_date), WithJsonSchema({"type": "string", "pattern": DATE_PATTERN})]
 DiagnosisCode = Annotated[str, Field(json_schema_extra={"pattern": DIAGNOSIS_CODE_PATTERN})]
 
 
