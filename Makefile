@@ -35,8 +35,9 @@ $(STAMP): pyproject.toml requirements.lock
 test: $(STAMP) nginx
 	$(BIN)/pytest
 
+# `make serve PORT=8001` listens on 127.0.0.1:8001; `make serve BIND=0.0.0.0:8080` on any address.
 serve: $(STAMP) nginx
-	$(BIN)/medspa-coverage bootstrap
+	$(BIN)/medspa-coverage bootstrap $(if $(BIND),--bind $(BIND),$(if $(PORT),--bind 127.0.0.1:$(PORT)))
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

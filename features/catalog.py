@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
+from features.contract import did_you_mean
 from features.diagnosis import DiagnosisTable, load_table, normalise_code, with_dot
 
 CATALOG_FILE = "treatment_catalog.csv"
@@ -192,7 +193,8 @@ class TreatmentCatalog:
                 "procedure_code", "must be a CPT (5 digits, or 4 digits and F/T/U), HCPCS Level II (A-V and 4 digits) or CDT (D and 4 digits) code")
         if treatment:
             if treatment not in self.treatments:
-                raise TreatmentLookupError("treatment", f"must be one of the catalog keys: {', '.join(self.keys)}")
+                raise TreatmentLookupError("treatment", f"must be one of the catalog keys{did_you_mean(treatment, self.keys)}: "
+                                                        f"{', '.join(self.keys)}")
             return ResolvedTreatment(treatment, code, unlisted=False)
         if code is None:
             raise TreatmentLookupError("treatment", "one of treatment or procedure_code is required")

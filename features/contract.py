@@ -5,6 +5,8 @@ two can never disagree on what a claim is. The source is ../shared/specs/claims-
 """
 from __future__ import annotations
 
+import difflib
+
 CONTRACT_VERSION = "v1"
 
 PLAN_TYPES = ("ppo", "hmo", "epo", "pos", "hdhp", "medicare", "medicare_advantage", "medicaid")
@@ -66,6 +68,34 @@ ENUM_VALUES = {
     "facility_type": FACILITY_TYPES,
     "outcome": OUTCOMES,
 }
+
+
+def read_enum(field: str, value) -> str | None:
+    """The contract's value an enumeration cell or request field names, in any case ("PPO",
+    "Medical_Spa"), as codes are read in any case; None when it names none."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip().lower()
+    return value if value in ENUM_VALUES[field] else None
+
+
+def close_matches(value, choices) -> list[str]:
+    """Up to three allowed values close to what was sent ("did you mean ..."), for a message that
+    never repeats the value itself."""
+    if not isinstance(value, str):
+        return []
+    value = value.strip().lower().replace(" ", "_")
+    words = [choice for choice in choices if value and value in choice.split("_")]  # "peel": chemical_peel
+    similar = difflib.get_close_matches(value, list(choices), n=3, cutoff=0.5)  # "botox": botulinum_toxin
+    return list(dict.fromkeys(words + similar))[:3]
+
+
+def did_you_mean(value, choices) -> str:
+    """" (did you mean X or Y?)" when the value is close to some allowed ones, else ""."""
+    matches = close_matches(value, choices)
+    return f" (did you mean {' or '.join(matches)}?)" if matches else ""
+
+
 BOOL_FIELDS = tuple(name for name, spec in VISIT_FIELDS.items() if spec[0] == "bool")
 NUMBER_FIELDS = tuple(name for name, spec in VISIT_FIELDS.items() if spec[0] in ("int", "number"))
 # One of the two must be present on every claim.
@@ -146,8 +176,21 @@ TARGET = "approved"
 
 # Paperwork and network status that may never lower the approval probability: the classifier is
 # constrained on them, the advice offers them, the review checks them.
-MONOTONIC_INPUTS = ("prior_authorization", "referral", "medical_necessity_letter",
-                    "conservative_therapy_documented", "in_network")
+MONOTONIC_FLAGS = ("prior_authorization", "referral", "medical_necessity_letter",
+                   "conservative_therapy_documented", "in_network")
+# What is left of the plan's benefit limit (benefit_limit less benefit_used): an input of its own
+# in explanations, and more of it never lowers the probability either.
+BENEFIT_REMAINING = "benefit_remaining"
+MONOTONIC_INPUTS = (*MONOTONIC_FLAGS, BENEFIT_REMAINING)
+# Plan types that ask for a physician's referral to see a specialist, and how the advice says so:
+# a referral is advised only on these (CMS and payer plan descriptions; a PPO, EPO, HDHP or
+# original Medicare claim gets no referral advice).
+REFERRAL_PLANS = {
+    "hmo": "HMO plans require a referral from the primary care physician",
+    "pos": "POS plans require a referral from the primary care physician for in-network specialist care",
+    "medicare_advantage": "Most Medicare Advantage plans (HMO) require a referral from the primary care physician",
+    "medicaid": "Most Medicaid managed-care plans require a referral from the primary care physician",
+}
 
 # A made-up claim in request form (no row of any data file): the OpenAPI example, the warm-up
 # claim every service worker answers before it serves, and the logged model's input example.

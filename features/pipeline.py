@@ -23,7 +23,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.exceptions import NotFittedError
 
 from features.claim_facts import DiagnosisFacts, join_codes
-from features.contract import CLEAN_COLUMNS, VISIT_FIELDS
+from features.contract import BENEFIT_REMAINING, CLEAN_COLUMNS, VISIT_FIELDS
 from features.diagnosis import normalise_code
 from features.encoders import (
     COMMON_PLACES_OF_SERVICE,
@@ -91,6 +91,51 @@ def one_hot_groups(fitted_pipeline) -> dict[str, np.ndarray]:
         for source, outputs in encoder.one_hot_groups().items():
             groups[f"{step}__{source}"] = np.array([position[f"{step}__{output}"] for output in outputs], dtype=np.intp)
     return groups
+
+
+# The claim input each pipeline output is read from, by the output's name without its step: an
+# explanation sums the outputs of one input (features: tree_shap's contributions per column).
+# Outputs read from several inputs go to the one a person would change: the facility's fit to
+# the benefit scope and the treatment's setting go to facility_type, a covered diagnosis to
+# diagnosis_codes. `benefit_remaining` is the limit less what is used: benefit_limit and
+# benefit_used together. The two "where required" outputs are claim-dependent (explanation code).
+_OUTPUT_INPUTS = (  # (step, output name or prefix ending in "_" / "*", input)
+    ("treatment", "procedure_code_*", "procedure_code"),
+    ("treatment", "*", "treatment"),
+    ("policy", "plan_type_*", "plan_type"),
+    ("policy", "benefit_scope_*", "benefit_scope"),
+    ("policy", "in_network", "in_network"),
+    ("diagnosis", "*", "diagnosis_codes"),
+    ("circumstance", "prior_authorization_where_required", "prior_authorization"),
+    ("circumstance", "conservative_therapy_where_required", "conservative_therapy_documented"),
+    ("circumstance", "initial_visit", "visit_number"),
+    ("circumstance", "has_prior_treatment", "weeks_since_last_treatment"),
+    ("circumstance", "below_min_weeks_between", "weeks_since_last_treatment"),
+    ("circumstance", "facility_*", "facility_type"),
+    ("circumstance", "setting_fits_treatment", "facility_type"),
+    ("circumstance", "place_of_service_*", "place_of_service"),
+    ("circumstance", "benefit_*", BENEFIT_REMAINING),
+    ("circumstance", "billed_amount_log1p", "billed_amount"),
+    ("circumstance", "below_min_age", "patient_age"),
+    ("circumstance", "*", None),  # the rest of the circumstance outputs carry their input's name
+    ("time", "*", "service_date"),
+)
+
+
+def output_input(name: str) -> str:
+    """The claim input a pipeline output (`<step>__<output>`) is read from.
+
+    >>> [output_input(n) for n in ("policy__plan_type_hmo", "circumstance__referral", "time__service_year")]
+    ['plan_type', 'referral', 'service_date']
+    """
+    step, _, output = name.partition("__")
+    for rule_step, pattern, source in _OUTPUT_INPUTS:
+        if rule_step != step:
+            continue
+        matches = output == pattern or pattern == "*" or (pattern.endswith("*") and output.startswith(pattern[:-1]))
+        if matches:
+            return source if source is not None else output
+    raise KeyError(f"no claim input is known for the pipeline output {name!r}")
 
 
 def encode_claims(fitted_pipeline, columns: Mapping[str, np.ndarray],

@@ -89,7 +89,8 @@ def _predict_batch(body: dict):
         answered=len(accepted),
         rejected=len(results) - len(accepted),
         results=[{"index": result.index, "answer": answers[result.index]} if result.ok else
-                 {"index": result.index, "error": error_body("invalid_claim", INVALID_CLAIM_MESSAGE, result.errors)}
+                 {"index": result.index, **({"claim_id": result.claim_id} if result.claim_id else {}),
+                  "error": error_body("invalid_claim", INVALID_CLAIM_MESSAGE, result.errors)}
                  for result in results],
     )
 

@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from service.address import DEFAULT_BIND, base_url
 from service.settings import hash_key
 from training.demo.generator import generate_history
 from training.model.artifacts import MODEL_MANIFEST_TAG, version_for_alias
@@ -97,7 +98,8 @@ def service_environment(tracking_uri: str, hash_file: str | Path | None = None, 
     return variables
 
 
-def prepare_service(tracking_uri: str | None = None, echo: Callable[[str], None] = print) -> dict[str, str]:
+def prepare_service(tracking_uri: str | None = None, echo: Callable[[str], None] = print,
+                    url: str = base_url(DEFAULT_BIND)) -> dict[str, str]:
     """A champion and a key (printed once when new); returns the service's extra environment."""
     uri = resolve_tracking_uri(tracking_uri)
     mlflow_variable = os.environ.get("MLFLOW_TRACKING_URI")
@@ -111,5 +113,7 @@ def prepare_service(tracking_uri: str | None = None, echo: Callable[[str], None]
     key = ensure_dev_key()
     if key:
         echo(f"\ndev API key (shown once; only its sha256 is kept, in {DEV_KEY_HASH_FILE}):\n\n    {key}\n\n"
-             f"    curl -H 'Authorization: Bearer {key}' http://127.0.0.1:8000/v1/model\n")
+             f"    curl -H 'Authorization: Bearer {key}' {url}/v1/model\n\n"
+             f"A lost key cannot be shown again: delete {DEV_KEY_HASH_FILE} and run `make serve` again for a "
+             "new one (the old key stops working).\n")
     return service_environment(uri)

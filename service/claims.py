@@ -17,7 +17,8 @@ from pydantic import ValidationError
 
 from features.catalog import TreatmentLookupError, load_catalog
 from features.claim_facts import join_codes
-from features.contract import CLEAN_COLUMNS, VISIT_FIELDS, default_place_of_service
+from features.contract import (CLEAN_COLUMNS, ENUM_VALUES, VISIT_FIELDS, default_place_of_service, did_you_mean,
+                               read_enum)
 from features.diagnosis import DiagnosisCodeError, split_joined_codes, validate_codes
 from service.errors import field_error
 from service.schemas import ALLOWED, MIDNIGHT_TIMESTAMP_PATTERN, ClaimRequest
@@ -41,6 +42,7 @@ class ClaimResult:
     index: int
     claim: dict | None = None
     errors: list[dict] = field(default_factory=list)
+    claim_id: str | None = None  # the caller's own id, when the claim had one: a rejected entry carries it
 
     @property
     def ok(self) -> bool:
@@ -59,12 +61,13 @@ def normalise_request_claim(raw: dict) -> dict:
     """
     if not isinstance(raw, dict):
         raise ClaimValidationError([field_error("", "a claim must be a JSON object of the contract's visit fields")])
+    raw = read_as_a_file_would(raw)
     errors: list[dict] = []
     try:
         request = ClaimRequest.model_validate(raw)
     except ValidationError as exc:
         request = None
-        errors.extend(_schema_errors(exc))
+        errors.extend(_schema_errors(exc, raw))
     flagged = {error["field"].split("[")[0] for error in errors}
 
     codes = None
@@ -104,6 +107,25 @@ def normalise_request_claim(raw: dict) -> dict:
     }
 
 
+def read_as_a_file_would(raw: dict) -> dict:
+    """The claim's strings as a claims file reads its cells, so that both paths accept the same
+    claims: surrounding blanks stripped, a blank field absent (its default applies, or it is
+    reported missing), blank diagnosis codes skipped. Other fields stay, to be refused."""
+    claim = {}
+    for name, value in raw.items():
+        if name in VISIT_FIELDS and isinstance(value, str):
+            value = value.strip()
+            if not value:
+                continue
+            if VISIT_FIELDS[name][0] == "enum":  # any case, as a file's cells (features.contract.read_enum)
+                value = read_enum(name, value) or value
+        elif name == "diagnosis_codes" and isinstance(value, list):
+            value = [code.strip() if isinstance(code, str) else code for code in value]
+            value = [code for code in value if code != ""]
+        claim[name] = value
+    return claim
+
+
 def normalise_claims(raw_claims: list) -> list[ClaimResult]:
     """Validate each claim on its own: one ClaimResult per claim, in order."""
     results = []
@@ -111,8 +133,13 @@ def normalise_claims(raw_claims: list) -> list[ClaimResult]:
         try:
             results.append(ClaimResult(index, claim=normalise_request_claim(raw)))
         except ClaimValidationError as exc:
-            results.append(ClaimResult(index, errors=exc.errors))
+            results.append(ClaimResult(index, errors=exc.errors, claim_id=_own_claim_id(raw)))
     return results
+
+
+def _own_claim_id(raw) -> str | None:
+    claim_id = raw.get("claim_id") if isinstance(raw, dict) else None
+    return claim_id.strip() or None if isinstance(claim_id, str) else None
 
 
 def claim_warnings(claim: dict) -> list[dict]:
@@ -171,7 +198,7 @@ def _diagnosis_codes(raw_codes: list) -> tuple[list[str], list[dict]]:
     return codes, errors
 
 
-def _schema_errors(exc: ValidationError) -> list[dict]:
+def _schema_errors(exc: ValidationError, raw: dict) -> list[dict]:
     errors, unknown = [], 0
     for error in exc.errors(include_input=False, include_url=False):
         loc = error["loc"]
@@ -188,6 +215,8 @@ def _schema_errors(exc: ValidationError) -> list[dict]:
             errors.append(field_error(name, f"is required: {allowed}"))
         elif name == "service_date" and error["type"] == "value_error":
             errors.append(field_error(name, "must be a real calendar date written YYYY-MM-DD"))
+        elif name in ENUM_VALUES:
+            errors.append(field_error(name, f"must be {allowed}{did_you_mean(raw.get(name), ENUM_VALUES[name])}"))
         else:
             errors.append(field_error(name, f"must be {allowed}"))
     if unknown:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import click
 
+from service.address import BIND_ENV, DEFAULT_BIND, base_url, serving_bind
 from training.cli import commands as training_commands
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 GUNICORN_CONFIG = Path(__file__).with_name("gunicorn_conf.py")
-DEFAULT_BIND = "127.0.0.1:8000"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,8 +27,11 @@ for _name, _command in training_commands.commands.items():
     main.add_command(_command, _name)
 
 
+BIND_HELP = f"host:port to listen on (default ${BIND_ENV}, else {DEFAULT_BIND})"
+
+
 @main.command()
-@click.option("--bind", "-b", default=None, help="address to listen on (default 127.0.0.1:8000, from the config)")
+@click.option("--bind", "-b", default=None, help=BIND_HELP)
 @click.option("--workers", "-w", type=click.IntRange(min=1), default=None, help="worker processes (default 2)")
 @click.option("--no-proxy", is_flag=True,
               help="gunicorn alone on --bind, without nginx in front (slow clients can then hold workers)")
@@ -40,10 +43,9 @@ def serve(bind: str | None, workers: int | None, no_proxy: bool) -> None:
     argv = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG)]
     if no_proxy:
         os.environ.pop(LISTEN_ENV, None)
-        if bind:
-            argv += ["--bind", bind]
+        argv += ["--bind", serving_bind(bind)]
     else:  # the gunicorn config starts nginx here and binds gunicorn to a free loopback port
-        os.environ[LISTEN_ENV] = bind or os.environ.get("MEDSPA_COVERAGE_BIND") or DEFAULT_BIND
+        os.environ[LISTEN_ENV] = serving_bind(bind)
     if workers:
         argv += ["--workers", str(workers)]
     argv.append("service.wsgi:app")
@@ -53,14 +55,16 @@ def serve(bind: str | None, workers: int | None, no_proxy: bool) -> None:
 @main.command()
 @click.option("--tracking-uri", default=None,
               help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///<project>/var/mlflow.db)")
+@click.option("--bind", "-b", default=None, help=BIND_HELP)
 @click.pass_context
-def bootstrap(ctx: click.Context, tracking_uri: str | None) -> None:
+def bootstrap(ctx: click.Context, tracking_uri: str | None, bind: str | None) -> None:
     """`make serve`: train a demo champion if there is none, make a dev API key if none is configured, then serve."""
     from service.bootstrap import prepare_service
 
-    os.environ.update(prepare_service(tracking_uri, echo=click.echo))
-    click.echo(f"starting nginx on {DEFAULT_BIND} in front of gunicorn (Ctrl-C stops both)")
-    ctx.invoke(serve)
+    bind = serving_bind(bind)
+    os.environ.update(prepare_service(tracking_uri, echo=click.echo, url=base_url(bind)))
+    click.echo(f"starting nginx on {base_url(bind)} in front of gunicorn (Ctrl-C stops both)")
+    ctx.invoke(serve, bind=bind)
 
 
 @main.command()

@@ -37,7 +37,8 @@ from service.background import exclusive, start_job
 from service.settings import ENV_PREFIX, default_settings
 from training.model.artifacts import ModelIntegrityError, download_model_version, read_saved_metadata
 from training.model.mlflow_store import ensure_experiment, mlflow_client
-from training.model.profile import PSI_SIGNIFICANT, profile_counts, stability_from_counts
+from training.model.profile import (PSI_MIN_CLAIMS, PSI_SIGNIFICANT, profile_counts, stability_from_counts,
+                                    too_few_for_drift)
 
 EXPERIMENT = "serving-monitor"
 DECISIONS = ("excluded", "likely_approved", "uncertain", "likely_denied")
@@ -97,8 +98,10 @@ class VersionWindow:
             for name, bins in counts.items():
                 self.drift_counts[name] = self.drift_counts[name] + bins if name in self.drift_counts else bins
 
-    def metrics(self) -> dict[str, float]:
-        """The monitor's metrics (see the module docstring)."""
+    def metrics(self, min_claims: int = PSI_MIN_CLAIMS) -> dict[str, float]:
+        """The monitor's metrics (see the module docstring). The PSI of each field is logged
+        whatever the sample; drift is called (`psi_max`, `drifted_fields`) only from `min_claims`
+        claims on."""
         metrics: dict[str, float] = {"claims": float(self.claims), "requests": float(self.requests)}
         if not self.claims:
             return metrics
@@ -116,17 +119,17 @@ class VersionWindow:
         if self.profile:
             psi = stability_from_counts(self.profile, self.drift_counts)
             metrics.update({f"psi__{name}": value for name, value in psi.items()})
-            if psi:
+            if psi and not too_few_for_drift(self.claims, min_claims):
                 metrics["psi_max"] = max(psi.values())
                 metrics["drifted_fields"] = float(sum(value > PSI_SIGNIFICANT for value in psi.values()))
         return metrics
 
 
-def summarise(records: list, profile: dict | None) -> dict[str, float]:
+def summarise(records: list, profile: dict | None, min_claims: int = PSI_MIN_CLAIMS) -> dict[str, float]:
     """The monitor's metrics for audit records of one model version, all at once."""
     window = VersionWindow(profile)
     window.add(records)
-    return window.metrics()
+    return window.metrics(min_claims)
 
 
 def registry_profile_lookup(client, tracking_uri: str) -> ProfileLookup:
@@ -141,7 +144,8 @@ def registry_profile_lookup(client, tracking_uri: str) -> ProfileLookup:
 
 
 def run_monitor(audit_store, tracking_uri: str, since: datetime, until: datetime | None = None,
-                profile_for: ProfileLookup | None = None, source: str = "cli") -> list[MonitorSummary]:
+                profile_for: ProfileLookup | None = None, source: str = "cli",
+                min_claims: int = PSI_MIN_CLAIMS) -> list[MonitorSummary]:
     """Summarise what was served in [since, until) and log one run per model version; return them."""
     until = until or datetime.now(timezone.utc)
     since, until = _utc(since), _utc(until)
@@ -164,7 +168,9 @@ def run_monitor(audit_store, tracking_uri: str, since: datetime, until: datetime
     experiment_id = ensure_experiment(client, EXPERIMENT, tracking_uri)
     summaries = []
     for (name, version), (window, note) in sorted(windows.items(), key=lambda item: str(item[0])):
-        summary = MonitorSummary(name, version, since, until, window.metrics(), note)
+        if window.profile and not note:
+            note = too_few_for_drift(window.claims, min_claims)
+        summary = MonitorSummary(name, version, since, until, window.metrics(min_claims), note)
         summary.tags = {"model_name": str(name), "model_version": str(version),
                         "model_uri": f"models:/{name}/{version}", "window_start": since.isoformat(),
                         "window_end": until.isoformat(), "monitor_source": source,
@@ -220,8 +226,10 @@ def format_table(summaries: list[MonitorSummary]) -> str:
     heads = [f"v{summary.model_version}" for summary in summaries]
     keys = list(dict.fromkeys(key for summary in summaries for key in summary.metrics))
     width = max(len(key) for key in keys)
+    sample = sum(int(summary.metrics.get("claims", 0)) for summary in summaries)
     lines = [f"{summaries[0].model_name}: served {summaries[0].since:%Y-%m-%d %H:%M} .. "
-             f"{summaries[0].until:%Y-%m-%d %H:%M} UTC",
+             f"{summaries[0].until:%Y-%m-%d %H:%M} UTC, {sample:,} claims (drift is called from "
+             f"{PSI_MIN_CLAIMS:,} claims per version on)",
              f"{'metric':<{width}}  " + "  ".join(f"{head:>12}" for head in heads)]
     for key in keys:
         cells = [summary.metrics.get(key) for summary in summaries]

@@ -26,8 +26,10 @@ from features.contract import (BENEFIT_SCOPES, EXAMPLE_CLAIM, FACILITY_TYPES, NU
 
 # JSON-Schema patterns (no flags there, so both cases are spelled out); the authoritative checks
 # are features.catalog.resolve and features.diagnosis.validate_codes, with their own messages.
-PROCEDURE_CODE_PATTERN = r"^\s*([0-9]{5}|[0-9]{4}[FTUftu]|[A-Va-v][0-9]{4})\s*$"
-DIAGNOSIS_CODE_PATTERN = r"^\s*[A-Za-z][0-9][0-9A-Za-z](\.?[0-9A-Za-z]{1,4})?\s*$"
+# blank allowed: a blank procedure code is absent (service.claims.read_as_a_file_would)
+PROCEDURE_CODE_PATTERN = r"^\s*([0-9]{5}|[0-9]{4}[FTUftu]|[A-Va-v][0-9]{4})?\s*$"
+# blank allowed: a blank code in the list is skipped, as a blank cell of a file
+DIAGNOSIS_CODE_PATTERN = r"^\s*([A-Za-z][0-9][0-9A-Za-z](\.?[0-9A-Za-z]{1,4})?)?\s*$"
 _DATE_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MIDNIGHT_TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]00:00:00(\.0+)?Z?$"
 
@@ -39,9 +41,9 @@ ALLOWED = {
     "procedure_code": ("a CPT (5 digits, or 4 digits and F/T/U), HCPCS Level II (A-V and 4 digits) or CDT "
                        "(D and 4 digits) code; one of treatment or procedure_code is required"),
     "diagnosis_codes": "a list of ICD-10-CM code strings, primary first, dots optional, such as ['G43.709']",
-    "plan_type": f"one of: {', '.join(PLAN_TYPES)}",
-    "benefit_scope": f"one of: {', '.join(BENEFIT_SCOPES)}",
-    "facility_type": f"one of: {', '.join(FACILITY_TYPES)}",
+    "plan_type": f"one of: {', '.join(PLAN_TYPES)} (any case)",
+    "benefit_scope": f"one of: {', '.join(BENEFIT_SCOPES)} (any case)",
+    "facility_type": f"one of: {', '.join(FACILITY_TYPES)} (any case)",
     "place_of_service": "a two-digit CMS place-of-service code such as '11' (default follows facility_type)",
     "in_network": "true or false (a JSON boolean)",
     "referral": "true or false (a JSON boolean): a physician referral is on file",
@@ -85,7 +87,10 @@ def _number_range(name: str) -> Any:
 
 
 JsonInt = Annotated[int, BeforeValidator(_integral_number)]
-DateString = Annotated[str, AfterValidator(_iso_date), WithJsonSchema({"type": "string", "format": "date"})]
+# a pattern, not `format: date`: blanks around the date are stripped and a blank date is absent
+# (today), as in a file (service.claims.read_as_a_file_would); an impossible date is still refused
+DATE_PATTERN = r"^\s*([0-9]{4}-[0-9]{2}-[0-9]{2})?\s*$"
+DateString = Annotated[str, AfterValidator(_iso_date), WithJsonSchema({"type": "string", "pattern": DATE_PATTERN})]
 DiagnosisCode = Annotated[str, Field(json_schema_extra={"pattern": DIAGNOSIS_CODE_PATTERN})]
 
 
@@ -96,11 +101,27 @@ def _drop_null_defaults(schema: dict) -> None:
             del prop["default"]
 
 
+def any_case_pattern(values) -> str:
+    """A JSON-Schema pattern (ECMA 262 has no case-insensitive flag) for these values in any case,
+    with the surrounding blanks a request may carry (service.claims.read_as_a_file_would)."""
+    def letters(value: str) -> str:
+        return "".join(f"[{char.lower()}{char.upper()}]" if char.isalpha() else re.escape(char) for char in value)
+    return rf"^\s*(?:{'|'.join(letters(value) for value in values)})\s*$"
+
+
 def _claim_schema_extra(schema: dict) -> None:
     from features.catalog import load_catalog  # the catalog is data: read when the schema is built
 
     _drop_null_defaults(schema)
-    schema["properties"]["treatment"]["enum"] = list(load_catalog().keys)
+    for name, values in (("plan_type", PLAN_TYPES), ("benefit_scope", BENEFIT_SCOPES),
+                         ("facility_type", FACILITY_TYPES)):
+        prop = schema["properties"][name]
+        prop.pop("enum", None)
+        prop["pattern"] = any_case_pattern(values)
+        prop["examples"] = list(values)
+    # a catalog key, with the blanks a request may carry (a blank treatment is absent)
+    schema["properties"]["treatment"]["pattern"] = rf"^\s*(?:{'|'.join(map(re.escape, load_catalog().keys))})?\s*$"
+    schema["properties"]["treatment"]["examples"] = list(load_catalog().keys)
     schema["anyOf"] = [{"required": ["treatment"]}, {"required": ["procedure_code"]}]
     schema["examples"] = [EXAMPLE_CLAIM]
 
@@ -112,14 +133,17 @@ class ClaimRequest(BaseModel):
 
     claim_id: str = _described("claim_id", default=None)
     service_date: DateString = _described("service_date", default=None)
-    treatment: str = _described("treatment", default=None, min_length=1)
-    procedure_code: str = _described("procedure_code", default=None, min_length=1,
+    treatment: str = _described("treatment", default=None)  # a blank one never gets here: it is absent
+    procedure_code: str = _described("procedure_code", default=None,  # blank: absent, as treatment
                                      json_schema_extra={"pattern": PROCEDURE_CODE_PATTERN})
     diagnosis_codes: list[DiagnosisCode] = _described("diagnosis_codes", default=[])
+    # Literal after read_as_a_file_would (service.claims) lower-cased and stripped the value; the
+    # published schema says "any case" with a pattern (_claim_schema_extra)
     plan_type: Literal[PLAN_TYPES] = _described("plan_type")
     benefit_scope: Literal[BENEFIT_SCOPES] = _described("benefit_scope")
     facility_type: Literal[FACILITY_TYPES] = _described("facility_type")
-    place_of_service: str = _described("place_of_service", default=None, pattern=r"^[0-9]{2}$")
+    # blanks around it are stripped and a blank one is absent (service.claims.read_as_a_file_would)
+    place_of_service: str = _described("place_of_service", default=None, pattern=r"^\s*([0-9]{2})?\s*$")
     in_network: bool = _described("in_network")
     referral: bool = _described("referral")
     medical_necessity_letter: bool = _described("medical_necessity_letter")
@@ -250,11 +274,39 @@ class DenialReason(_Answer):
 
 
 class Factor(_Answer):
-    input: str = Field(description="the claim input (prior_authorization, facility_type, diagnosis_codes, ...)")
-    effect: float = Field(description="approval probability this input adds (negative: takes away) compared "
-                                      "with the claim without it")
+    """One claim input's share of the classifier's score (TreeSHAP). The factors of an answer add up:
+    `explanation.baseline_log_odds` + the sum of `log_odds` = `explanation.log_odds`, and
+    `explanation.baseline_probability` + the sum of `effect` = `explanation.classifier_probability`
+    (within the rounding to 4 decimals)."""
+
+    input: str = Field(description="the claim input (prior_authorization, facility_type, diagnosis_codes, ...; "
+                                   "benefit_remaining stands for benefit_limit and benefit_used together)")
+    log_odds: float = Field(description="this input's contribution to the classifier's log-odds, from the baseline")
+    effect: float = Field(description="the same contribution in probability points: log_odds scaled by how far the "
+                                      "calibrated probability moves between the baseline and this claim's score "
+                                      "per log-odds point. Before 2026-12 this was a what-if (the probability "
+                                      "without the input); the what-ifs are now the recommendations")
     direction: Literal["raises", "lowers"]
     description: str = Field(description="the input of this claim, in words")
+
+
+class Explanation(_Answer):
+    """What the factors add up to (method tree_shap), or the rules that decide instead (method rule)."""
+
+    model_config = ConfigDict(json_schema_extra=_drop_null_defaults)
+
+    method: Literal["tree_shap", "rule"] = Field(
+        description="tree_shap: the classifier decides and the factors are its additive explanation; rule: a hard "
+                    "rule excludes the claim (see excluded_by: reason, source, history); there are no factors")
+    rule_ids: list[str] = Field(description="method rule: the rules that decide the claim")
+    baseline_log_odds: float = Field(default=None, description="the classifier's expected log-odds over its "
+                                                               "training claims, where the factors start")
+    log_odds: float = Field(default=None, description="the classifier's log-odds for this claim")
+    baseline_probability: Probability = Field(default=None, description="the calibrated probability of the baseline")
+    classifier_probability: Probability = Field(default=None, description="the calibrated probability of log_odds "
+                                                                          "(model_probability)")
+    floor_added: float = Field(default=None, ge=0, description="what the rules' floor adds to the classifier: "
+                                                               "approval_probability - classifier_probability")
 
 
 class Recommendation(_Answer):
@@ -285,6 +337,16 @@ class CoverageInformation(_Answer):
     doc_needed: Literal["clinical", "admin", "both", "conditional"] | None
     info_needed: list[Literal["performer", "location", "timeframe", "contract", "detail-code", "option-code",
                               "other"]] = Field(description="what else the payer needs to know")
+    sources: "CoverageSources" = Field(description="where pa_needed and doc_needed come from")
+
+
+class CoverageSources(_Answer):
+    pa_needed: Literal["catalog", "payer_history"] = Field(
+        description="catalog: the treatment catalog's requirement; payer_history: the catalog does not require prior "
+                    "authorization, but the model says obtaining it raises this claim's probability by at least a "
+                    "point (so it is also a recommendation, and its absence usually the top denial reason)")
+    doc_needed: Literal["catalog", "plan_type", "catalog and plan_type"] | None = Field(
+        description="catalog: clinical documents the treatment asks for; plan_type: a referral the plan type asks for")
 
 
 class ExpectedPayment(_Answer):
@@ -316,7 +378,9 @@ class ClaimAnswer(_Answer):
         default=[], description="rules that fired but which the training history contradicts for claims like this "
                                 "one: they do not exclude it; the classifier weighs them")
     likely_denial_reasons: list[DenialReason] = Field(description="the top 3 denial reasons")
-    factors: list[Factor] = Field(description="the inputs that move this claim's probability most")
+    explanation: Explanation
+    factors: list[Factor] = Field(description="every input whose contribution to the classifier's score shows at 4 "
+                                              "decimals, largest first; they add up (see Factor and explanation)")
     recommendations: list[Recommendation] = Field(description="changes that raise the chance, by gain")
     coverage_information: CoverageInformation
     expected_payment: ExpectedPayment
@@ -334,7 +398,11 @@ class AnsweredClaim(BaseModel):
 
 
 class RejectedClaim(BaseModel):
+    model_config = ConfigDict(json_schema_extra=_drop_null_defaults)
+
     index: int = Field(description="position of the claim in the request")
+    claim_id: str = Field(default=None, description="the claim's own claim_id, when it had one (no other value of "
+                                                    "the claim is repeated)")
     error: ErrorBody
 
 

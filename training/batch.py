@@ -39,6 +39,9 @@ from training.model.artifacts import load_model
 from training.model.coverage_model import SCORE_COLUMNS
 
 DEFAULT_CHUNK_ROWS = 100_000
+# Fewer rows than this say nothing of a rate: loading the model and opening the files dominate
+# (a 5-row file "ran at 4 claims/s").
+RATE_MIN_ROWS = 10_000
 
 
 @dataclass
@@ -51,8 +54,17 @@ class BatchReport:
     seconds: float
 
     @property
-    def claims_per_second(self) -> float:
-        return self.rows_read / self.seconds if self.seconds else float("inf")
+    def claims_per_second(self) -> float | None:
+        """Rows read per second of the whole run; None below RATE_MIN_ROWS, where it means nothing."""
+        if self.rows_read < RATE_MIN_ROWS or not self.seconds:
+            return None
+        return self.rows_read / self.seconds
+
+    def timing(self) -> str:
+        """How long it took, in words: the rate when it means something."""
+        if self.claims_per_second is None:
+            return f"took {self.seconds:.1f} s"
+        return f"{self.claims_per_second:,.0f} claims/s"
 
 
 def rejected_path_for(output_path: str | Path) -> Path:

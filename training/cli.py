@@ -138,4 +138,4 @@ def predict(ctx: click.Context, input_path: str, output_path: str, model_uri: st
         click.echo(f"Error: cannot load the model: {error}", err=True)
         ctx.exit(1)
     click.echo(f"{report.rows_scored} claims scored to {report.output_path}, {report.rows_rejected} rejected "
-               f"(listed in {report.rejected_path}); {report.claims_per_second:,.0f} claims/s")
+               f"(listed in {report.rejected_path}); {report.timing()}")

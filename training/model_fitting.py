@@ -57,7 +57,7 @@ from tqdm.auto import tqdm
 
 from features.claim_facts import columns_facts, frame_to_columns
 from features.contract import TARGET
-from features.encoders import MONOTONIC_INCREASING_FEATURES
+from features.encoders import MONOTONIC_DECREASING_FEATURES, MONOTONIC_INCREASING_FEATURES
 from features.pipeline import build_feature_pipeline, one_hot_groups
 from features.rules import load_rules
 from training.model.coverage_model import RULE_INPUT_PREFIX, CoverageModel, evidence_params, rule_input_columns
@@ -66,14 +66,14 @@ from training.model.params import OTHER_REASON, ModelParams
 from training.model.profile import build_profile
 
 def monotonic_constraints(feature_names) -> np.ndarray:
-    """+1 for every feature that may never lower the approval probability, -1 for a learned rule
-    (its firing may never raise it), 0 elsewhere."""
-    increasing = set(MONOTONIC_INCREASING_FEATURES)
-    missing = increasing - set(feature_names)
+    """+1 for every feature that may never lower the approval probability, -1 for one that may
+    never raise it (an exhausted benefit; a learned rule's firing), 0 elsewhere."""
+    increasing, decreasing = set(MONOTONIC_INCREASING_FEATURES), set(MONOTONIC_DECREASING_FEATURES)
+    missing = (increasing | decreasing) - set(feature_names)
     if missing:
         raise ValueError(f"the feature pipeline lost monotonic features: {sorted(missing)}")
-    return np.array([1 if name in increasing else -1 if name.startswith(RULE_INPUT_PREFIX) else 0
-                     for name in feature_names], dtype=np.int8)
+    return np.array([1 if name in increasing else -1 if name in decreasing or name.startswith(RULE_INPUT_PREFIX)
+                     else 0 for name in feature_names], dtype=np.int8)
 
 
 def measure_rules(history: pd.DataFrame, params: ModelParams) -> tuple[RuleEvidence, np.ndarray, np.ndarray]:

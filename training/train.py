@@ -159,6 +159,8 @@ def run_training(data_path, tracking_uri: str | None = None, experiment: str = D
                 raise TrainingInputError(f"{error}{why}") from error
             for name, part in split.summary().items():
                 echo(f"      {name:<10} {part['rows']:>9} rows  {part['first_date']} .. {part['last_date']}")
+            echo(f"      the classifier fits train and validation together, holding out a random "
+                 f"{params.model.holdout_fraction:.0%} of them for early stopping and calibration; test is only evaluated")
 
         data_sha256 = file_sha256(data_path)
         row_counts = {"read": loaded.report.rows_read, "loaded": len(claims), "quarantined": quarantined,

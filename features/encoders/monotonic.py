@@ -1,4 +1,5 @@
-"""The outputs the approval probability may only rise with: training gives them monotonic +1 constraints."""
+"""The outputs the approval probability may only rise (or only fall) with: training gives them
+monotonic +1 (-1) constraints."""
 
 # Single 0/1 outputs, named as build_feature_pipeline (features.pipeline) prefixes them with the
 # encoder's step.
@@ -11,4 +12,10 @@ MONOTONIC_INCREASING_FEATURES = (
     "diagnosis__covered_diagnosis",
     "circumstance__prior_authorization_where_required",
     "circumstance__conservative_therapy_where_required",
+    # more benefit left (features.contract.BENEFIT_REMAINING) never lowers the probability
+    "circumstance__benefit_remaining",
+    "circumstance__benefit_remaining_fraction",
+)
+MONOTONIC_DECREASING_FEATURES = (
+    "circumstance__benefit_exhausted",
 )

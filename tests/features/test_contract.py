@@ -3,12 +3,14 @@ defaults, the example claim, and the inputs the model may never be lowered by.""
 import pytest
 
 from features.contract import (
+    BENEFIT_REMAINING,
     BOOL_FIELDS,
     CLEAN_COLUMNS,
     DEFAULT_PLACE_OF_SERVICE,
     ENUM_VALUES,
     EXAMPLE_CLAIM,
     FACILITY_TYPES,
+    MONOTONIC_FLAGS,
     MONOTONIC_INPUTS,
     NUMBER_BOUNDS,
     OFFICE_FACILITIES,
@@ -74,9 +76,10 @@ def test_the_example_claim_values_are_of_the_contract():
             assert low <= EXAMPLE_CLAIM[name] and (high is None or EXAMPLE_CLAIM[name] <= high), name
 
 
-def test_monotonic_inputs_are_bool_fields():
-    assert MONOTONIC_INPUTS and set(MONOTONIC_INPUTS) <= set(BOOL_FIELDS)
-    assert all(VISIT_FIELDS[name][0] == "bool" for name in MONOTONIC_INPUTS)
+def test_monotonic_flags_are_bool_fields_and_benefit_left_is_monotone_too():
+    assert MONOTONIC_FLAGS and set(MONOTONIC_FLAGS) <= set(BOOL_FIELDS)
+    assert all(VISIT_FIELDS[name][0] == "bool" for name in MONOTONIC_FLAGS)
+    assert MONOTONIC_INPUTS == (*MONOTONIC_FLAGS, BENEFIT_REMAINING)
 
 
 def test_the_clean_columns_are_the_visit_fields_in_order():

@@ -128,6 +128,7 @@ def test_a_batch_answers_every_good_claim_when_one_is_bad(served_app, auth):
     first, bad, third = body["results"]
     assert first["answer"]["claim_id"] == "a" and first["answer"]["decision"] != "excluded"
     assert bad["error"]["errors"][0]["field"] == "plan_type"
+    assert bad["claim_id"] == "b"  # the caller's own id, so the rejected entry can be matched to its claim
     assert third["answer"]["claim_id"] == "c" and third["answer"]["decision"] == "excluded"
     for result in (first, third):
         ClaimAnswer.model_validate(result["answer"])
@@ -145,7 +146,7 @@ def test_a_batch_answers_like_single_claims(served_client, auth):
 
 
 def test_batch_answers_good_claims_and_rejects_bad_ones_one_by_one(served_client, auth):
-    claims = [example_claim(claim_id="a"), example_claim(patient_age="old"), example_claim(claim_id="c")]
+    claims = [example_claim(claim_id="a"), example_claim(patient_age="old", claim_id=DROP), example_claim(claim_id="c")]
     response = served_client.post("/v1/predict", json={"claims": claims}, headers=auth)
     assert response.status_code == 200
     body = body_of(response)

@@ -93,3 +93,26 @@ def test_bootstrap_command_prints_the_key_once_then_execs_gunicorn(tmp_path, mon
 
     second = CliRunner().invoke(cli.main, ["bootstrap", "--tracking-uri", uri])
     assert second.exit_code == 0 and printed[0] not in second.output and len(calls) == 2
+
+
+def test_bootstrap_prints_and_serves_the_address_it_was_given(tmp_path, monkeypatch, trained_store):
+    shutil.copyfile(Path(trained_store.uri[len("sqlite:///"):]), tmp_path / "mlflow.db")
+    monkeypatch.setattr(bootstrap, "DEV_KEY_HASH_FILE", tmp_path / "dev-api-key.sha256")
+    for name in ("MLFLOW_TRACKING_URI", "MEDSPA_COVERAGE_TRACKING_URI", "MEDSPA_COVERAGE_BIND", *bootstrap.KEY_SETTINGS):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    calls = []
+    monkeypatch.setattr(cli.os, "execv", lambda path, argv: calls.append(argv))
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+    result = CliRunner().invoke(cli.main, ["bootstrap", "--tracking-uri", uri, "--bind", "127.0.0.1:8123"])
+    assert result.exit_code == 0, result.output
+    assert "http://127.0.0.1:8123/v1/model" in result.output  # the curl line of the new key
+    assert "starting gunicorn on http://127.0.0.1:8123" in result.output and ":8000" not in result.output
+    assert "delete" in result.output and "for a new one" in result.output  # how to get a new key
+    assert calls[-1][calls[-1].index("--bind") + 1] == "127.0.0.1:8123"
+
+    monkeypatch.setenv("MEDSPA_COVERAGE_BIND", "127.0.0.1:8124")  # the variable gunicorn's config reads
+    result = CliRunner().invoke(cli.main, ["bootstrap", "--tracking-uri", uri])
+    assert "starting gunicorn on http://127.0.0.1:8124" in result.output
+    assert calls[-1][calls[-1].index("--bind") + 1] == "127.0.0.1:8124"

@@ -97,6 +97,29 @@ def test_every_bad_field_is_reported_without_its_value():
     assert "SECRET" not in repr(caught.value.errors) and "SECRET" not in str(caught.value)
 
 
+@pytest.mark.parametrize("changes, field, suggestion", [
+    ({"treatment": "Botox", "procedure_code": DROP}, "treatment", "did you mean botulinum_toxin?"),
+    ({"treatment": "peel", "procedure_code": DROP}, "treatment", "did you mean chemical_peel?"),
+    ({"plan_type": "PPOO"}, "plan_type", "did you mean ppo or pos or epo?"),
+    ({"facility_type": "medical spa"}, "facility_type", "did you mean medical_spa?"),
+])
+def test_an_unknown_value_gets_close_matches_beside_the_allowed_list_never_itself(changes, field, suggestion):
+    with pytest.raises(ClaimValidationError) as caught:
+        normalise_request_claim(example_claim(**changes))
+    (error,) = [error for error in caught.value.errors if error["field"] == field]
+    assert suggestion in error["message"] and "one of" in error["message"]
+    sent = next(iter(changes.values()))
+    words_of_our_own = error["message"].replace(suggestion, "").split(":")[0]  # before the allowed list
+    assert sent.lower() not in words_of_our_own.lower()
+
+
+def test_enumerations_are_read_in_any_case_as_codes_are():
+    claim = normalise_request_claim(example_claim(plan_type="PPO", facility_type=" Medical_Spa ",
+                                                  benefit_scope="Comprehensive"))
+    assert (claim["plan_type"], claim["facility_type"], claim["benefit_scope"]) == ("ppo", "medical_spa",
+                                                                                     "comprehensive")
+
+
 def test_normalise_claims_keeps_order_and_isolates_bad_claims():
     results = normalise_claims([example_claim(), example_claim(patient_age=-1), "not a claim", example_claim()])
     assert [result.ok for result in results] == [True, False, False, True]

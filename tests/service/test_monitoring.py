@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from service.monitoring import EXPERIMENT, finished_window, format_table, monitor_finished_window, run_monitor
 from tests.model_tampering import register_tampered_copy, swap_denial_labels
+from training.model.profile import PSI_MIN_CLAIMS
 from tests.service.service_testing import MODEL_NAME, example_claim
 from training.model.artifacts import ModelIntegrityError
 
@@ -39,7 +40,9 @@ def test_monitor_logs_a_run_with_the_expected_metrics(make_served_app, model_sto
     audited = app.extensions["audit_store"].read_since()
     assert len(audited) == len(CLAIMS)
 
-    [summary] = run_monitor(app.extensions["audit_store"], store.uri, datetime.now(timezone.utc) - timedelta(hours=1))
+    # eight claims are far too few to call drift in earnest; the bar is lowered to test the sums
+    [summary] = run_monitor(app.extensions["audit_store"], store.uri, datetime.now(timezone.utc) - timedelta(hours=1),
+                            min_claims=len(CLAIMS))
     [run] = _runs(store)
     assert run.info.run_id == summary.run_id and run.info.status == "FINISHED"
     tags, metrics = run.data.tags, run.data.metrics
@@ -62,6 +65,19 @@ def test_monitor_logs_a_run_with_the_expected_metrics(make_served_app, model_sto
     assert metrics["psi_max"] == max(metrics[f"psi__{name}"] for name in psi_fields)
     table = format_table([summary])
     assert "psi__treatment" in table and f"v{store.champion_version}" in table
+
+
+def test_drift_is_not_called_on_a_small_sample_and_the_report_says_so(make_served_app, model_store, tmp_path,
+                                                                     auth):
+    store = model_store.copy_to(tmp_path / "store")
+    app = make_served_app(TRACKING_URI=store.uri)
+    _serve(app, auth)
+    [summary] = run_monitor(app.extensions["audit_store"], store.uri, datetime.now(timezone.utc) - timedelta(hours=1))
+    assert summary.metrics["claims"] == 8 and "psi__referral" in summary.metrics
+    assert "drifted_fields" not in summary.metrics and "psi_max" not in summary.metrics
+    assert summary.drift_note == f"not called: 8 claims, fewer than the {PSI_MIN_CLAIMS:,} PSI needs to tell drift from noise"
+    table = format_table([summary])
+    assert "8 claims" in table and summary.drift_note in table
 
 
 def test_monitor_splits_the_window_by_served_model_version(make_served_app, model_store, tmp_path, auth):
@@ -116,7 +132,7 @@ def test_the_scheduled_monitor_logs_each_window_once(make_served_app, model_stor
     later = datetime.now(timezone.utc) + timedelta(minutes=60)  # the window that holds these claims is over
     [summary] = monitor_finished_window(app, now=later)
     assert summary.metrics["claims"] == 8 and summary.metrics["psi__treatment"] >= 0
-    assert summary.drift_note == ""  # the served model's own profile
+    assert summary.drift_note.startswith("not called: 8 claims")  # the served model's own profile, a small sample
     assert monitor_finished_window(app, now=later) == []  # another worker, the same window: nothing new
     [run] = _runs(store)
     assert run.data.tags["monitor_source"] == "service"

@@ -66,6 +66,17 @@ CASES = [
     ("scar treatment with a vascular laser code", {"treatment": "scar_treatment", "procedure_code": "17106",
                                                    "diagnosis_codes": ["L91.0"]}, True),
     ("a code no catalog row lists", {"treatment": DROP, "procedure_code": "99213"}, True),
+    # strings as a file reads its cells: stripped, a blank one absent
+    ("a treatment with surrounding blanks", {"treatment": " facial ", "procedure_code": DROP}, True),
+    ("a plan type with surrounding blanks", {"plan_type": " ppo "}, True),
+    ("a blank optional field", {"place_of_service": ""}, True),
+    ("a blank procedure code beside a treatment", {"procedure_code": " "}, True),
+    ("a blank diagnosis code among others", {"diagnosis_codes": ["G43.709", " "]}, True),
+    ("a blank required field", {"plan_type": ""}, False),
+    ("a blank treatment and no code", {"treatment": "  ", "procedure_code": DROP}, False),
+    ("a plan type in capitals", {"plan_type": "PPO"}, True),  # enumerations are read in any case, as codes
+    ("a facility type in mixed case", {"facility_type": "Medical_Spa"}, True),
+    ("a plan type nobody offers", {"plan_type": "PPOO"}, False),
     # what the contract calls invalid
     ("an unknown treatment", {"treatment": "aromatherapy", "procedure_code": DROP}, False),
     ("a malformed procedure code", {"treatment": DROP, "procedure_code": "1234"}, False),

@@ -3,6 +3,8 @@ contract, the JSON Schema they publish (for a claim and for a dataframe row), an
 exactly their fields."""
 from __future__ import annotations
 
+import re
+
 import jsonschema
 import pytest
 from pydantic import ValidationError
@@ -56,7 +58,12 @@ def test_a_claim_request_refuses(changes, field):
 
 def test_the_published_claim_schema_names_the_catalog_and_the_example():
     schema = ClaimRequest.model_json_schema()
-    assert schema["properties"]["treatment"]["enum"] == list(load_catalog().keys)
+    treatment = schema["properties"]["treatment"]
+    assert treatment["examples"] == list(load_catalog().keys)
+    pattern = re.compile(treatment["pattern"])
+    assert all(pattern.match(f" {key} ") for key in load_catalog().keys)  # blanks around it are stripped
+    assert not pattern.match("botox") and pattern.match("")  # a blank treatment is absent
+    assert re.match(schema["properties"]["plan_type"]["pattern"], "Medicare_Advantage")  # any case
     assert schema["anyOf"] == [{"required": ["treatment"]}, {"required": ["procedure_code"]}]
     assert schema["examples"] == [EXAMPLE_CLAIM]
     assert "default" not in schema["properties"]["claim_id"]  # absent, not null

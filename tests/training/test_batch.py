@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from service.cli import main
 from tests.model_tampering import (MARKER, copy_store, damage_model_file, plant_code, register_tampered_copy,
                                    swap_denial_labels)
-from training.batch import predict_file, rejected_path_for
+from training.batch import RATE_MIN_ROWS, BatchReport, predict_file, rejected_path_for
 from training.model.artifacts import load_model
 from training.model.coverage_model import SCORE_COLUMNS
 from training.data.loading import load_claims
@@ -82,7 +82,7 @@ def test_batch_scoring_round_trips_every_format(requests_frame, bundle_model, ex
     assert list(scored["decision"]) == list(expected_scores["decision"])
     assert list(scored["excluded"].astype(str).str.lower()) == list(expected_scores["excluded"].astype(str).str.lower())
     rejected = pd.read_csv(rejected_path_for(target))
-    assert list(rejected.columns) == ["row_number", "field", "reason"]
+    assert list(rejected.columns) == ["row_number", "claim_id", "field", "reason"]
     assert {(row, field) for row, field in zip(rejected["row_number"], rejected["field"])} == \
         {(row, field) for row, (field, _) in BAD_ROWS.items()}
     assert not any("platinum" in reason for reason in rejected["reason"])  # values are never echoed
@@ -201,3 +201,10 @@ def test_outputs_holding_claims_are_owner_only(requests_frame, bundle_model, tmp
     assert stat.S_IMODE(rejected_path_for(target).stat().st_mode) == 0o600
     assert stat.S_IMODE(target.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE(target.parent.parent.stat().st_mode) == 0o700
+
+
+def test_a_rate_is_printed_only_for_enough_claims_to_mean_one(tmp_path):
+    small = BatchReport(5, 5, 0, tmp_path / "out.csv", tmp_path / "out.csv.rejected.csv", seconds=1.25)
+    assert small.claims_per_second is None and small.timing() == "took 1.2 s"
+    large = BatchReport(RATE_MIN_ROWS, RATE_MIN_ROWS, 0, tmp_path / "out.csv", tmp_path / "r.csv", seconds=2.0)
+    assert large.timing() == f"{RATE_MIN_ROWS / 2:,.0f} claims/s"

@@ -23,7 +23,7 @@ from features.claim_facts import join_codes, split_codes
 from features.contract import (APPROVED_OUTCOMES, BOOL_FIELDS, CLEAN_COLUMNS, ENUM_VALUES,
                                FACILITY_TYPES, FALSE_STRINGS, MAX_EXACT_INTEGER, NUMBER_BOUNDS,
                                NUMBER_FIELDS, OUTCOME_FIELDS, TARGET, TRUE_STRINGS, VISIT_FIELDS,
-                               default_place_of_service)
+                               default_place_of_service, read_enum)
 from features.diagnosis import (DiagnosisCodeError, DiagnosisTable, load_table, looks_like_code,
                                 split_joined_codes, validate_codes)
 from training.data.quarantine import Problem
@@ -193,7 +193,7 @@ class ClaimsChunk:
         column = self.column(field)
         choices = ENUM_VALUES[field]
         position = {name: number for number, name in enumerate(choices)}
-        codes = np.array([position.get(value, -1) if isinstance(value, str) else -1 for value in column.values])
+        codes = np.array([position.get(read_enum(field, value), -1) for value in column.values])
         unknown = codes < 0
         unknown[NO_VALUE] = False
         self.problems.add_per_value(field, "unknown value", f"{field}: must be {allowed(field)}", unknown, column)

@@ -1,10 +1,12 @@
 """Answers for the service: why (rules, factors, likely denial reasons) and what would help.
 
-For each claim we build what-if variants (flip prior authorization, move to a doctor's office,
-bill a specific code instead of a header...), then score the claims and all their variants in
-ONE encode + predict call: scoring variants one by one would cost a model call each.
-Factors are the probability the claim would lose (or gain) without each input; recommendations
-are the variants a patient or provider can act on, with the probability after the change.
+Factors are additive: each claim input's contribution to the classifier's log-odds (TreeSHAP,
+training.model.explanation), with the baseline they add up from and their share in probability
+points. A claim a hard rule excludes is explained by the rule instead. Recommendations are what-if
+variants a patient or provider can act on (obtain prior authorization, move to a doctor's office,
+bill a specific code instead of a header...), each with the probability after the change; the
+claims and all their variants are scored in ONE encode + predict call: scoring variants one by one
+would cost a model call each.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import numpy as np
 from features.carc import describe_carc
 from features.catalog import UNLISTED, load_catalog, readable_pattern
 from features.claim_facts import columns_facts
-from features.contract import OFFICE_FACILITIES, default_place_of_service
+from features.contract import OFFICE_FACILITIES, REFERRAL_PLANS, default_place_of_service
 from features.diagnosis import load_table
 from features.pipeline import claims_to_columns
 from features.rules import load_rules
@@ -25,16 +27,15 @@ from training.model.rule_evidence import ANY
 
 FIXABLE_RULES = {"CODING-001"}  # rules a claim can be corrected out of
 MIN_GAIN = 0.01  # advice that moves the probability less than a point is noise
-MIN_FACTOR_EFFECT = 0.005
-TOP_FACTORS = 5
 TOP_REASONS = 3
+DIGITS = 4  # every number of an answer is rounded to this many decimals
 
 BOOLEAN_INPUTS = {
     # field: (text when true, text when false, action id, advice text)
     "prior_authorization": ("Prior authorization was obtained", "No prior authorization",
                             "obtain_prior_authorization", "Obtain prior authorization from the plan before the visit"),
     "referral": ("A physician referral is on file", "No physician referral",
-                 "obtain_referral", "Get a referral from the patient's physician (HMO and POS plans usually require one)"),
+                 "obtain_referral", "Get a referral from the patient's physician"),  # + the plan's rule
     "medical_necessity_letter": ("A letter of medical necessity is attached", "No letter of medical necessity",
                                  "attach_medical_necessity_letter", "Attach a letter of medical necessity from the treating physician"),
     "conservative_therapy_documented": ("Failed first-line therapy is documented", "No documented first-line therapy",
@@ -68,7 +69,7 @@ class ClaimTreatment:
 @dataclass(frozen=True)
 class Variant:
     claim_index: int
-    kind: str  # "factor" or "action" (an action is also read as a factor)
+    kind: str  # "action", or "combined" (every action of the claim at once)
     name: str
     claim: dict
 
@@ -90,6 +91,7 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
     n = len(claims)
     decisions = model.decide(system_probability[:n], judged.excluded[:n], likely_approved, likely_denied)
     reasons = model.denial_reason_matrix(features[:n])
+    explained = _explain(model, claims, features[:n], judged.excluded[:n])
     by_claim: dict[int, list[tuple[Variant, float]]] = {}
     for offset, variant in enumerate(variants):
         by_claim.setdefault(variant.claim_index, []).append((variant, float(system_probability[n + offset])))
@@ -110,11 +112,14 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
             "excluded_by": _with_history(fired_rules, evidence, claim["treatment"], category),
             "rules_learned_from_history": _with_history(learned_rules, evidence, claim["treatment"], category),
             "likely_denial_reasons": _denial_reasons(fired_rules, model.denial_classes, reasons[index], probability),
-            "factors": [] if hard_excluded else _factors(claim, probability, scored),
+            "explanation": _explanation(explained.get(index), probability, float(model_probability[index]),
+                                        fired_rules),
+            "factors": _factors(claim, explained.get(index)),
             "recommendations": _recommendations(claim, treatment, probability, scored, hard_excluded, fired_rules),
             "coverage_information": _coverage_information(claim, treatment, probability, fired_rules,
                                                           model.params.likely_approved_threshold
-                                                          if likely_approved is None else likely_approved),
+                                                          if likely_approved is None else likely_approved,
+                                                          _gain_of(scored, "prior_authorization", probability)),
             "expected_payment": _expected_payment(claim, probability),
         })
     return answers
@@ -125,26 +130,16 @@ def _variants(index: int, claim: dict, catalog) -> list[Variant]:
     treatment = ClaimTreatment.of(catalog, claim["treatment"])
     variants = []
     for name in BOOLEAN_INPUTS:
-        kind = "action" if not claim[name] and _action_makes_sense(name, treatment) else "factor"
-        variants.append(Variant(index, kind, name, {**claim, name: not claim[name]}))
+        if not claim[name] and _action_makes_sense(name, treatment, claim):
+            variants.append(Variant(index, "action", name, {**claim, name: True}))
     office = _better_facility(claim, treatment)
     if office:
         variants.append(Variant(index, "action", "facility_type",
                                 {**claim, "facility_type": office, "place_of_service": default_place_of_service(office)}))
-    elif claim["facility_type"] in OFFICE_FACILITIES:
-        variants.append(Variant(index, "factor", "facility_type", {**claim, "facility_type": "medical_spa",
-                                                                     "place_of_service": "11"}))
     specific = _specific_codes(claim, treatment)
     if specific is not None:
         variants.append(Variant(index, "action", "diagnosis_specificity", {**claim, "diagnosis_codes": specific}))
-    if claim["diagnosis_codes"]:
-        variants.append(Variant(index, "factor", "diagnosis_codes", {**claim, "diagnosis_codes": ""}))
-    if claim.get("benefit_limit") is not None and claim["benefit_limit"] == claim["benefit_limit"]:
-        variants.append(Variant(index, "factor", "benefit_remaining", {**claim, "benefit_limit": None}))
-    if claim["visit_number"] > 1:
-        variants.append(Variant(index, "factor", "visit_number",
-                                {**claim, "visit_number": 1, "weeks_since_last_treatment": None}))
-    actions = [variant for variant in variants if variant.kind == "action"]
+    actions = list(variants)
     if len(actions) > 1:
         # Payers check each requirement separately, so missing two of them costs more than the
         # sum of each: the gain of doing everything is worth its own line.
@@ -155,7 +150,10 @@ def _variants(index: int, claim: dict, catalog) -> list[Variant]:
     return variants
 
 
-def _action_makes_sense(name: str, treatment: ClaimTreatment) -> bool:
+def _action_makes_sense(name: str, treatment: ClaimTreatment, claim: dict) -> bool:
+    """Whether the change applies to this claim at all (the model then says whether it helps)."""
+    if name == "referral":  # only plans with a gatekeeper ask for one
+        return claim["plan_type"] in REFERRAL_PLANS
     if name == "conservative_therapy_documented":
         return bool(treatment.traits and treatment.traits.requires_conservative_therapy)
     return True
@@ -202,30 +200,85 @@ def _specific_codes(claim: dict, treatment: ClaimTreatment) -> str | None:
 
 
 # -- explanation -----------------------------------------------------------------------------
-def _factors(claim: dict, probability: float, scored) -> list[dict]:
+@dataclass(frozen=True)
+class ClaimExplanation:
+    """One scored claim's additive explanation (training.model.explanation)."""
+
+    contributions: dict  # input -> log-odds
+    baseline: float
+    score: float
+    baseline_probability: float
+    scale: float  # probability points per log-odds point, for this claim
+
+
+def _explain(model, claims, features: np.ndarray, excluded: np.ndarray) -> dict[int, ClaimExplanation]:
+    """The additive explanation of every claim no hard rule excludes (the others are the rule's)."""
+    scored = np.flatnonzero(~excluded)
+    if not len(scored):
+        return {}
+    explainer = model.explainer()
+    explained = explainer.contributions(features[scored], [claims[index]["treatment"] for index in scored])
+    scale = explainer.probability_scale(explained.score)
+    return {int(index): ClaimExplanation(dict(zip(explained.inputs, explained.log_odds[row].tolist())),
+                                         explained.baseline, float(explained.score[row]),
+                                         explainer.baseline_probability, float(scale[row]))
+            for row, index in enumerate(scored)}
+
+
+def _explanation(explained: ClaimExplanation | None, probability: float, model_probability: float,
+                 fired_rules) -> dict:
+    if explained is None:
+        return {"method": "rule", "rule_ids": [rule.rule_id for rule in fired_rules]}
+    return {"method": "tree_shap", "rule_ids": [],
+            "baseline_log_odds": round(explained.baseline, DIGITS), "log_odds": round(explained.score, DIGITS),
+            "baseline_probability": round(explained.baseline_probability, DIGITS),
+            "classifier_probability": round(model_probability, DIGITS),
+            "floor_added": round(probability - model_probability, DIGITS)}
+
+
+def _factors(claim: dict, explained: ClaimExplanation | None) -> list[dict]:
+    """Every input whose contribution shows at DIGITS, largest first."""
+    if explained is None:
+        return []
     factors = []
-    for variant, variant_probability in scored:
-        if variant.kind == "combined":
+    for name, log_odds in explained.contributions.items():
+        if round(log_odds, DIGITS) == 0:
             continue
-        effect = probability - variant_probability  # what this input is worth to the claim
-        if abs(effect) < MIN_FACTOR_EFFECT:
-            continue
-        factors.append({"input": variant.name, "effect": round(effect, 4),
-                        "direction": "raises" if effect > 0 else "lowers",
-                        "description": _describe_input(variant.name, claim)})
-    return sorted(factors, key=lambda factor: -abs(factor["effect"]))[:TOP_FACTORS]
+        factors.append({"input": name, "log_odds": round(log_odds, DIGITS),
+                        "effect": round(log_odds * explained.scale, DIGITS),
+                        "direction": "raises" if log_odds > 0 else "lowers",
+                        "description": _describe_input(name, claim)})
+    return sorted(factors, key=lambda factor: -abs(factor["log_odds"]))
 
 
 def _describe_input(name: str, claim: dict) -> str:
     if name in BOOLEAN_INPUTS:
         return BOOLEAN_INPUTS[name][0] if claim[name] else BOOLEAN_INPUTS[name][1]
+    words = lambda value: str(value).replace("_", " ")  # noqa: E731
+    limit = claim.get("benefit_limit")
+    weeks = claim.get("weeks_since_last_treatment")
     return {
-        "facility_type": f"Seen at a {claim['facility_type'].replace('_', ' ')}",
-        "diagnosis_codes": "The diagnosis codes billed with the treatment",
-        "diagnosis_specificity": "A non-billable header diagnosis code",
-        "benefit_remaining": "What is left of the plan's benefit limit",
-        "visit_number": "An ongoing course rather than an initial visit",
+        "treatment": f"The treatment ({words(claim['treatment'])})",
+        "procedure_code": "The procedure code billed",
+        "plan_type": f"The plan type ({words(claim['plan_type'])})",
+        "benefit_scope": f"The benefit scope ({words(claim['benefit_scope'])})",
+        "facility_type": f"Seen at {_article(words(claim['facility_type']))}",
+        "place_of_service": "The place-of-service code billed",
+        "diagnosis_codes": "The diagnosis codes billed with the treatment" if claim["diagnosis_codes"]
+        else "No diagnosis code billed",
+        "visit_number": "An initial visit" if claim["visit_number"] <= 1 else "An ongoing course rather than an initial visit",
+        "weeks_since_last_treatment": "No earlier treatment" if weeks is None or weeks != weeks
+        else "The time since the last treatment",
+        "benefit_remaining": "The plan sets no benefit limit" if limit is None or limit != limit
+        else "What is left of the plan's benefit limit",
+        "billed_amount": "The billed amount",
+        "patient_age": "The patient's age",
+        "service_date": "The service date (payers change their rules over time)",
     }[name]
+
+
+def _article(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
 
 
 def _recommendations(claim, treatment, probability, scored, hard_excluded, fired_rules) -> list[dict]:
@@ -237,7 +290,7 @@ def _recommendations(claim, treatment, probability, scored, hard_excluded, fired
             combined = after
         if variant.kind != "action" or after - probability < MIN_GAIN:
             continue
-        advice.append({"action": _action_id(variant, claim), "description": _action_text(variant, claim),
+        advice.append({"action": _action_id(variant, claim), "description": _action_text(variant, claim, treatment),
                        "probability_after": round(after, 4), "gain": round(after - probability, 4)})
     advice.sort(key=lambda item: -item["gain"])
     if combined is not None and len(advice) > 1 and combined - probability >= advice[0]["gain"] + MIN_GAIN:
@@ -255,12 +308,17 @@ def _action_id(variant: Variant, claim: dict) -> str:
     return "bill_specific_diagnosis_code"
 
 
-def _action_text(variant: Variant, claim: dict) -> str:
+def _action_text(variant: Variant, claim: dict, treatment: ClaimTreatment) -> str:
+    if variant.name == "referral":
+        return f"{BOOLEAN_INPUTS['referral'][3]} ({REFERRAL_PLANS[claim['plan_type']]})"
+    if variant.name == "prior_authorization" and not (treatment.traits and treatment.traits.requires_prior_authorization):
+        return (f"{BOOLEAN_INPUTS['prior_authorization'][3]} (the catalog does not list it as required for this "
+                "treatment, but this payer's history denies such claims without it)")
     if variant.name in BOOLEAN_INPUTS:
         return BOOLEAN_INPUTS[variant.name][3]
     if variant.name == "facility_type":
         place = variant.claim["facility_type"].replace("_", " ")
-        return f"Be seen at a {place} rather than a {claim['facility_type'].replace('_', ' ')}"
+        return f"Be seen at {_article(place)} rather than {_article(claim['facility_type'].replace('_', ' '))}"
     return "Bill the most specific (billable) diagnosis code instead of the header code"
 
 
@@ -319,12 +377,23 @@ def _denial_reasons(fired_rules, classes, shares: np.ndarray, probability: float
              "probability": round(float(shares[i]) * (1.0 - probability), 4)} for i in top]
 
 
-def _coverage_information(claim, treatment, probability, fired_rules, likely_approved) -> dict:
-    """The Da Vinci CRD vocabulary: covered, pa_needed, doc_needed, info_needed."""
+def _gain_of(scored, name: str, probability: float) -> float | None:
+    """What the claim's what-if of this action gains, or None when it has none."""
+    return next((after - probability for variant, after in scored if variant.kind == "action" and variant.name == name),
+                None)
+
+
+def _coverage_information(claim, treatment, probability, fired_rules, likely_approved, authorization_gain) -> dict:
+    """The Da Vinci CRD vocabulary: covered, pa_needed, doc_needed, info_needed; and `sources`,
+    which says where pa_needed and doc_needed come from. Prior authorization is needed when the
+    catalog says so, or when the payer's history says so: the model's what-if of obtaining it
+    gains at least MIN_GAIN, the very test that makes it a recommendation (and its absence then
+    usually the top denial reason, CARC 197)."""
     hard = [rule for rule in fired_rules if rule.rule_id not in FIXABLE_RULES]
     covered = "not-covered" if hard else ("covered" if probability >= likely_approved and not fired_rules
                                          else "conditional")
     traits = treatment.traits
+    pa_source = "catalog"
     if traits is None or claim["treatment"] == UNLISTED:
         pa_needed = "conditional"
     elif traits.requires_prior_authorization:
@@ -333,11 +402,15 @@ def _coverage_information(claim, treatment, probability, fired_rules, likely_app
         pa_needed = "satisfied" if claim["prior_authorization"] else "conditional"
     else:
         pa_needed = "no-auth"
+    if (not hard and not claim["prior_authorization"] and pa_needed != "auth-needed"
+            and authorization_gain is not None and authorization_gain >= MIN_GAIN):
+        pa_needed, pa_source = "auth-needed", "payer_history"
     clinical = bool(traits and not hard and (
         (traits.requires_conservative_therapy and not claim["conservative_therapy_documented"])
         or (traits.cosmetic_by_default and not claim["medical_necessity_letter"])))
-    admin = (claim["plan_type"] in ("hmo", "pos") and not claim["referral"]) and not hard
+    admin = (claim["plan_type"] in REFERRAL_PLANS and not claim["referral"]) and not hard
     doc_needed = "both" if clinical and admin else "clinical" if clinical else "admin" if admin else None
+    doc_source = {"both": "catalog and plan_type", "clinical": "catalog", "admin": "plan_type"}.get(doc_needed)
     info_needed = []
     if _better_facility(claim, treatment) and not hard:
         info_needed.append("location")
@@ -345,7 +418,8 @@ def _coverage_information(claim, treatment, probability, fired_rules, likely_app
     if traits and traits.min_weeks_between and weeks is not None and weeks == weeks \
             and weeks < traits.min_weeks_between and not hard:
         info_needed.append("timeframe")
-    return {"covered": covered, "pa_needed": pa_needed, "doc_needed": doc_needed, "info_needed": info_needed}
+    return {"covered": covered, "pa_needed": pa_needed, "doc_needed": doc_needed, "info_needed": info_needed,
+            "sources": {"pa_needed": pa_source, "doc_needed": doc_source}}
 
 
 def _expected_payment(claim: dict, probability: float) -> dict:

@@ -29,7 +29,8 @@ from features.pipeline import encode_claims
 from features.rules import load_rules
 from training.model import advice
 from training.model.params import ModelParams
-from training.model.rule_evidence import EvidenceParams, RuleEvidence, primary_categories
+from training.model.explanation import Explainer
+from training.model.rule_evidence import RULE_INPUT_PREFIX, EvidenceParams, RuleEvidence, primary_categories
 from training.model.tree_scoring import CompiledForest, LinearSoftmax, isotonic_map
 
 MODEL_FILE = "model.skops"
@@ -41,7 +42,6 @@ METADATA_FILE = "metadata.json"
 # "builtins.": a model file naming builtins.exec or builtins.getattr (as a FunctionTransformer's func,
 # say) would pass, and no model we save holds a builtins type.
 TRUSTED_MODULE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "features.")
-RULE_INPUT_PREFIX = "rule__"  # the classifier input of a rule the history made learned: rule__<rule_id>
 
 
 class UntrustedTypesError(ValueError):
@@ -128,15 +128,23 @@ class CoverageModel:
         return np.hstack([features, rule_input_columns(fired, self.rule_inputs)])
 
     def probability_from_features(self, features: np.ndarray, threads: int | None = None) -> np.ndarray:
-        raw = self._compiled()[0].probability(features, threads)
-        return np.clip(isotonic_map(self.calibrator, raw), 0.0, 1.0)
+        return self.probability_from_log_odds(self._compiled()[0].raw(features, threads))
+
+    def probability_from_log_odds(self, raw: np.ndarray) -> np.ndarray:
+        """The calibrated classifier probability of the trees' raw scores (log-odds)."""
+        return np.clip(isotonic_map(self.calibrator, 1.0 / (1.0 + np.exp(-raw))), 0.0, 1.0)
 
     def _compiled(self) -> tuple:
-        """The classifier and denial model as plain arrays, built once per loaded model."""
+        """The classifier and denial model as plain arrays, and the classifier's explainer, built
+        once per loaded model."""
         if getattr(self, "_compiled_cache", None) is None:
             denial = LinearSoftmax.from_pipeline(self.denial_model) if self.denial_model is not None else None
-            self._compiled_cache = (CompiledForest.from_classifier(self.classifier), denial)
+            forest = CompiledForest.from_classifier(self.classifier)
+            self._compiled_cache = (forest, denial, Explainer(forest, self.feature_names, self.probability_from_log_odds))
         return self._compiled_cache
+
+    def explainer(self) -> Explainer:
+        return self._compiled()[2]
 
     def served_probability(self, claims: pd.DataFrame) -> np.ndarray:
         """The answer's approval probability for every claim, without the denial reasons' cost

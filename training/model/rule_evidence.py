@@ -38,6 +38,7 @@ from features.claim_facts import CODE_SEPARATOR
 from features.rules import RuleSet
 
 ANY = "*"
+RULE_INPUT_PREFIX = "rule__"  # the classifier input of a rule the history made learned: rule__<rule_id>
 DIAGNOSIS_CONDITIONS = ("no_covered_diagnosis", "cosmetic_encounter", "header_code")
 # Conditions a monotone input can lift: a covered diagnosis (no_covered_diagnosis), benefit left
 # (benefit_exhausted, only where the plan sets a limit).

@@ -64,6 +64,7 @@ class CompiledForest:
     right: np.ndarray
     is_leaf: np.ndarray
     value: np.ndarray
+    cover: np.ndarray  # training claims that reached each node: the explanations' weights (training.model.tree_shap)
     roots: np.ndarray
     depth: int
     baseline: float
@@ -82,7 +83,7 @@ class CompiledForest:
         right = nodes["right"].astype(np.int64) + shift
         return cls(feature=nodes["feature_idx"].astype(np.int64), threshold=nodes["num_threshold"].astype(np.float64),
                    missing_left=nodes["missing_go_to_left"].astype(np.bool_), left=left, right=right, is_leaf=leaf,
-                   value=nodes["value"].astype(np.float64), roots=offsets.astype(np.int64),
+                   value=nodes["value"].astype(np.float64), cover=nodes["count"].astype(np.float64), roots=offsets.astype(np.int64),
                    depth=int(nodes["depth"].max()), baseline=float(np.ravel(classifier._baseline_prediction)[0]))
 
     def raw(self, features: np.ndarray, threads: int | None = None) -> np.ndarray:

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from features.carc import describe_carc
 from features.contract import TARGET
 from training.data.loading import load_claims
-from training.model.profile import PSI_MODERATE, PSI_SIGNIFICANT, population_stability
+from training.model.profile import PSI_MODERATE, PSI_SIGNIFICANT, population_stability, too_few_for_drift
 from training.review.versions import ReviewInputError
 
 
@@ -88,10 +88,12 @@ def denial_reason_table(claims: pd.DataFrame) -> pd.DataFrame:
 
 
 def drift_table(training_profile: dict, claims: pd.DataFrame) -> pd.DataFrame:
-    """Population stability index of each profiled field against the training claims."""
+    """Population stability index of each profiled field against the training claims; the shift is
+    named only when the file has enough claims to tell drift from noise."""
     psi = population_stability(training_profile, claims)
-    levels = ["significant" if value > PSI_SIGNIFICANT else "moderate" if value > PSI_MODERATE else "stable"
-              for value in psi.values()]
+    too_few = too_few_for_drift(len(claims))
+    levels = [too_few or ("significant" if value > PSI_SIGNIFICANT else "moderate" if value > PSI_MODERATE
+                          else "stable") for value in psi.values()]
     return pd.DataFrame({"field": list(psi), "psi": list(psi.values()), "shift": levels}).sort_values(
         "psi", ascending=False, ignore_index=True)
 

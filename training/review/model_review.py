@@ -36,7 +36,7 @@ from sklearn.metrics import precision_recall_curve, roc_auc_score, roc_curve
 
 from features.carc import describe_carc
 from features.claim_facts import frame_to_columns
-from features.contract import CLEAN_COLUMNS, MONOTONIC_INPUTS, TARGET
+from features.contract import CLEAN_COLUMNS, MONOTONIC_FLAGS, TARGET
 from features.rules import load_rules
 from training.data.loading import load_claims
 from training.data.split import split_by_date
@@ -305,8 +305,8 @@ def reliability_figure(scores_by_label: dict[str, pd.DataFrame], bins: int = ECE
 def monotonic_check(model, claims: pd.DataFrame) -> pd.DataFrame:
     """Flip each monotonic input from False to True on every claim that lacks it: how many
     claims' classifier probability went down (must be 0), and by how much the rest moved."""
-    variants = [claims.loc[~claims[name].to_numpy(dtype=bool)].assign(**{name: True}) for name in MONOTONIC_INPUTS]
-    originals = [claims.loc[~claims[name].to_numpy(dtype=bool)] for name in MONOTONIC_INPUTS]
+    variants = [claims.loc[~claims[name].to_numpy(dtype=bool)].assign(**{name: True}) for name in MONOTONIC_FLAGS]
+    originals = [claims.loc[~claims[name].to_numpy(dtype=bool)] for name in MONOTONIC_FLAGS]
     sizes = [len(frame) for frame in variants]
     if not sum(sizes):
         return pd.DataFrame(columns=["input", "claims_flipped", "decreases", "largest_decrease", "mean_change",
@@ -314,7 +314,7 @@ def monotonic_check(model, claims: pd.DataFrame) -> pd.DataFrame:
     before = np.split(model.model_probability(pd.concat(originals, ignore_index=True)), np.cumsum(sizes)[:-1])
     after = np.split(model.model_probability(pd.concat(variants, ignore_index=True)), np.cumsum(sizes)[:-1])
     rows = []
-    for name, old, new in zip(MONOTONIC_INPUTS, before, after):
+    for name, old, new in zip(MONOTONIC_FLAGS, before, after):
         change = new - old
         rows.append({"input": name, "claims_flipped": len(change), "decreases": int((change < 0).sum()),
                      "largest_decrease": max(0.0, float(-change.min())) if len(change) else 0.0,

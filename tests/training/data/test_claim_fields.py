@@ -65,6 +65,15 @@ def test_booleans_accept_the_contract_spellings_in_any_case(tmp_path, raw, expec
     assert result.claims["in_network"].tolist() == [expected]
 
 
+@pytest.mark.parametrize("field, raw, expected", [
+    ("plan_type", "PPO", "ppo"), ("plan_type", " Medicare_Advantage ", "medicare_advantage"),
+    ("facility_type", "Medical_Spa", "medical_spa"), ("benefit_scope", "OFFICE_ONLY", "office_only"),
+])
+def test_enumerations_are_read_in_any_case(tmp_path, field, raw, expected):
+    result = load_rows(tmp_path, [good_row(**{field: raw})])
+    assert result.claims[field].astype(str).tolist() == [expected]
+
+
 @pytest.mark.parametrize("treatment, code, expected_key, expected_code", [
     ("", "J0585", "botulinum_toxin", "J0585"),
     ("facial", "", "facial", ""),

@@ -45,3 +45,18 @@ def test_all_valid_requests_give_an_empty_rejected_table_with_typed_columns():
     assert clean["plan_type"].tolist() == ["ppo", "hmo"]
     assert rejected.empty and list(rejected.columns) == list(REJECTED_COLUMNS)
     assert rejected["row_number"].dtype == np.int64
+
+
+def test_every_rejected_line_carries_its_claim_id_when_the_row_has_one_and_no_other_value():
+    raw = pd.DataFrame([{"claim_id": " R-7 ", **request_row(plan_type="platinum", patient_age="-3")},
+                        {"claim_id": "", **request_row(plan_type="platinum")}])
+    _, rejected = clean_request_frame(raw)
+    assert rejected[["row_number", "claim_id", "field"]].values.tolist() == [
+        [1, "R-7", "plan_type"], [1, "R-7", "patient_age"], [2, "", "plan_type"]]
+    written = rejected.to_csv(index=False)
+    assert not [secret for secret in SECRETS if secret in written]
+
+
+def test_rejected_lines_of_a_file_without_claim_ids_have_an_empty_claim_id():
+    _, rejected = clean_request_frame(pd.DataFrame([request_row(plan_type="platinum")]))  # requests need no id
+    assert rejected["claim_id"].tolist() == [""]

@@ -1,9 +1,11 @@
 """What an answer says besides its probability (training.model.advice): the factors that move it,
 the recommendations a patient or provider can act on (with their gain), the likely denial reasons,
 the coverage information (Da Vinci CRD vocabulary) and the expected payment."""
+import pandas as pd
 import pytest
 
 from features.carc import describe_carc
+from features.contract import REFERRAL_PLANS
 from features.catalog import load_catalog
 from training.model.advice import ClaimTreatment, _specific_codes
 
@@ -63,12 +65,12 @@ def test_header_code_is_fixable_by_billing_the_specific_code(champion_model, mak
     assert advice["probability_after"] > 0
 
 
-def test_factors_name_what_moves_the_probability(champion_model, make_claim):
+def test_factors_name_what_moves_the_probability_largest_first(champion_model, make_claim):
     answer = champion_model.answer_claims([make_claim(prior_authorization=False)])[0]
-    effects = [factor["effect"] for factor in answer["factors"]]
-    assert effects == sorted(effects, key=lambda value: -abs(value))
-    for factor in answer["factors"]:
-        assert (factor["effect"] > 0) == (factor["direction"] == "raises")
+    contributions = [factor["log_odds"] for factor in answer["factors"]]
+    assert contributions == sorted(contributions, key=lambda value: -abs(value))
+    missing = {factor["input"]: factor for factor in answer["factors"]}["prior_authorization"]
+    assert missing["direction"] == "lowers" and missing["description"] == "No prior authorization"
 
 
 def test_several_missing_requirements_get_a_combined_recommendation(champion_model, make_claim):
@@ -164,3 +166,69 @@ def test_a_composite_of_covered_treatments_gets_the_specific_code_of_either():
     treatment = ClaimTreatment.of(load_catalog(), "acne_treatment|photodynamic_therapy")
     assert _specific_codes({"diagnosis_codes": "L57"}, treatment) == "L570"
     assert _specific_codes({"diagnosis_codes": "L570"}, treatment) is None  # nothing to make specific
+
+
+# -- advice that fits the claim and agrees with itself ----------------------------------------
+@pytest.fixture(scope="module")
+def many_answers(champion_model, test_claims):
+    from features.contract import CLEAN_COLUMNS
+    from tests.features.conftest import BASE_CLAIM, varied_claims
+
+    claims = [{**BASE_CLAIM, **claim} for claim in varied_claims(400, seed=5)]
+    claims += test_claims[list(CLEAN_COLUMNS)].head(400).to_dict("records")
+    return claims, champion_model.answer_claims(claims)
+
+
+def test_no_answer_advises_prior_authorization_it_says_is_not_needed(many_answers):
+    claims, answers = many_answers
+    advised = 0
+    for answer in answers:
+        information = answer["coverage_information"]
+        actions = [item["action"] for item in answer["recommendations"]]
+        top_reason = answer["likely_denial_reasons"][0]["carc"] if answer["likely_denial_reasons"] else None
+        if "obtain_prior_authorization" in actions:
+            advised += 1
+            assert information["pa_needed"] in ("auth-needed", "conditional"), answer
+        if information["pa_needed"] == "no-auth":
+            assert not (top_reason == "197" and actions[:1] in (["obtain_prior_authorization"], ["all_of_the_above"]))
+    assert advised > 20
+
+
+def test_prior_authorization_the_catalog_does_not_ask_for_is_explained_by_the_payers_history(champion_model,
+                                                                                           make_claim):
+    # massage for low back pain under a PPO: the demo payer tightened prior authorization for it
+    answers = champion_model.answer_claims([
+        make_claim(treatment="massage_therapy", procedure_code="97124", diagnosis_codes="M5450",
+                   prior_authorization=False, service_date=pd.Timestamp(day)) for day in ("2025-03-01", "2025-12-01")])
+    for answer in answers:
+        information = answer["coverage_information"]
+        advice = {item["action"]: item for item in answer["recommendations"]}
+        if "obtain_prior_authorization" in advice:
+            assert information["pa_needed"] == "auth-needed"
+            assert information["sources"]["pa_needed"] == "payer_history"
+            assert "history" in advice["obtain_prior_authorization"]["description"]
+        else:
+            assert information["pa_needed"] == "no-auth" and information["sources"]["pa_needed"] == "catalog"
+
+
+@pytest.mark.parametrize("plan_type", ["ppo", "epo", "hdhp", "medicare"])
+def test_no_referral_advice_on_plans_without_a_gatekeeper(champion_model, make_claim, plan_type):
+    answer = champion_model.answer_claims([make_claim(plan_type=plan_type, referral=False, prior_authorization=False)])[0]
+    assert all("referral" not in item["description"].lower() for item in answer["recommendations"])
+    assert answer["coverage_information"]["doc_needed"] is None
+
+
+def test_referral_advice_names_the_plans_own_rule(champion_model, make_claim, many_answers):
+    claims, answers = many_answers
+    for claim, answer in zip(claims, answers):
+        for item in answer["recommendations"]:
+            if item["action"] == "obtain_referral":
+                assert claim["plan_type"] in REFERRAL_PLANS and REFERRAL_PLANS[claim["plan_type"]] in item["description"]
+            if item["action"] in ("obtain_prior_authorization", "obtain_referral", "attach_medical_necessity_letter",
+                                  "document_conservative_therapy", "use_in_network_provider"):
+                flag = {"obtain_prior_authorization": "prior_authorization", "obtain_referral": "referral",
+                        "attach_medical_necessity_letter": "medical_necessity_letter",
+                        "document_conservative_therapy": "conservative_therapy_documented",
+                        "use_in_network_provider": "in_network"}[item["action"]]
+                assert not claim[flag]  # never advice to obtain what is already on file
+                assert item["gain"] >= 0.01

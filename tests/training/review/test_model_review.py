@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.contract import CLEAN_COLUMNS, MONOTONIC_INPUTS, TARGET
+from features.contract import CLEAN_COLUMNS, MONOTONIC_FLAGS, TARGET
 from features.rules import load_rules
 from features.claim_facts import frame_to_columns
 from tests.stores import version
@@ -92,7 +92,7 @@ def test_a_slice_where_the_challenger_ranks_worse_is_flagged(scores):
 # -- feature effects ---------------------------------------------------------------------------
 def test_monotonic_check_finds_no_decrease_on_the_real_model(champion_model, test_claims):
     table = review.monotonic_check(champion_model, test_claims).set_index("input")
-    assert list(table.index) == list(MONOTONIC_INPUTS)
+    assert list(table.index) == list(MONOTONIC_FLAGS)
     assert (table["claims_flipped"] > 0).all()
     assert (table["decreases"] == 0).all() and (table["largest_decrease"] == 0).all()
     assert table.loc["prior_authorization", "share_raised"] > 0

@@ -1,0 +1,31 @@
+"""The README's numbers are the code's: the split `train` prints, the drift and rate minimums, the
+default address."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from service.address import DEFAULT_BIND
+from training.batch import RATE_MIN_ROWS
+from training.data.split import DEFAULT_TEST_FRACTION, DEFAULT_VALIDATION_FRACTION
+from training.model.params import ModelParams
+from training.model.profile import PSI_MIN_CLAIMS
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_the_split_is_described_as_train_prints_it():
+    train = 1 - DEFAULT_VALIDATION_FRACTION - DEFAULT_TEST_FRACTION
+    assert (f"train (the oldest {train:.0%}), validation (the next {DEFAULT_VALIDATION_FRACTION:.0%}) and test "
+            f"(the newest {DEFAULT_TEST_FRACTION:.0%})") in _flat(README)
+    assert f"a random {ModelParams().holdout_fraction:.0%} (`holdout_fraction`" in _flat(README)
+
+
+def test_the_minimums_and_the_default_address_are_the_codes():
+    flat = _flat(README)
+    assert f"from {PSI_MIN_CLAIMS} claims per version on (`PSI_MIN_CLAIMS`" in flat
+    assert f"a rate only from {RATE_MIN_ROWS:,} claims on" in flat
+    assert f"else `{DEFAULT_BIND}`" in flat
