@@ -8,7 +8,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from features.claim_facts import diagnosis_facts
 from features.contract import CLEAN_COLUMNS
-from features.encoders import MONOTONIC_INCREASING_FEATURES
+from features.encoders import MONOTONIC_DECREASING_FEATURES, MONOTONIC_INCREASING_FEATURES
 from features.pipeline import (
     FEATURE_INPUT_COLUMNS,
     build_feature_pipeline,
@@ -42,29 +42,39 @@ def test_output_is_float32_with_one_readable_name_per_column(fitted, varied_fram
     assert "time__service_year" in names
 
 
-def test_monotonic_features_are_single_zero_one_columns(fitted, varied_frame):
+FLAG_FEATURES = ("circumstance__prior_authorization", "circumstance__referral",
+                 "circumstance__medical_necessity_letter", "circumstance__conservative_therapy_documented",
+                 "policy__in_network", "diagnosis__covered_diagnosis",
+                 "circumstance__prior_authorization_where_required",
+                 "circumstance__conservative_therapy_where_required")
+BENEFIT_FEATURES = ("circumstance__benefit_remaining", "circumstance__benefit_remaining_fraction")
+
+
+def test_monotonic_features_are_the_flags_and_the_benefit_left(fitted, varied_frame):
     out = fitted.transform(varied_frame)
     names = list(fitted.get_feature_names_out())
-    assert set(MONOTONIC_INCREASING_FEATURES) == {
-        "circumstance__prior_authorization", "circumstance__referral", "circumstance__medical_necessity_letter",
-        "circumstance__conservative_therapy_documented", "policy__in_network", "diagnosis__covered_diagnosis",
-        "circumstance__prior_authorization_where_required", "circumstance__conservative_therapy_where_required"}
-    for feature in MONOTONIC_INCREASING_FEATURES:
+    assert set(MONOTONIC_INCREASING_FEATURES) == {*FLAG_FEATURES, *BENEFIT_FEATURES}
+    assert MONOTONIC_DECREASING_FEATURES == ("circumstance__benefit_exhausted",)
+    for feature in (*MONOTONIC_INCREASING_FEATURES, *MONOTONIC_DECREASING_FEATURES):
         assert names.count(feature) == 1
-        values = set(np.unique(out[:, names.index(feature)]).tolist())
-        assert values == {0.0, 1.0}, feature
+    for feature in (*FLAG_FEATURES, *MONOTONIC_DECREASING_FEATURES):  # single 0/1 columns
+        assert set(np.unique(out[:, names.index(feature)]).tolist()) == {0.0, 1.0}, feature
 
 
 def test_monotonic_features_follow_their_inputs(fitted, make_clean_frame):
     names = list(fitted.get_feature_names_out())
     frame = make_clean_frame(
         {"prior_authorization": False, "referral": False, "medical_necessity_letter": False,
-         "conservative_therapy_documented": False, "in_network": False, "diagnosis_codes": "L908"},
+         "conservative_therapy_documented": False, "in_network": False, "diagnosis_codes": "L908",
+         "benefit_limit": 500.0, "benefit_used": 450.0},
         {"prior_authorization": True, "referral": True, "medical_necessity_letter": True,
-         "conservative_therapy_documented": True, "in_network": True, "diagnosis_codes": "G43709"})
+         "conservative_therapy_documented": True, "in_network": True, "diagnosis_codes": "G43709",
+         "benefit_limit": 500.0, "benefit_used": 0.0})
     out = fitted.transform(frame)
-    columns = [names.index(feature) for feature in MONOTONIC_INCREASING_FEATURES]
-    assert out[0, columns].tolist() == [0.0] * 8 and out[1, columns].tolist() == [1.0] * 8
+    flags = [names.index(feature) for feature in FLAG_FEATURES]
+    assert out[0, flags].tolist() == [0.0] * 8 and out[1, flags].tolist() == [1.0] * 8
+    for feature in BENEFIT_FEATURES:  # more left on the second claim
+        assert out[1, names.index(feature)] > out[0, names.index(feature)], feature
 
 
 def test_a_scoring_frame_may_lack_or_add_columns_the_pipeline_does_not_read(fitted, varied_frame):

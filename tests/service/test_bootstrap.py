@@ -11,6 +11,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from service import bootstrap, cli
+from service.proxy import LISTEN_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -103,16 +104,18 @@ def test_bootstrap_prints_and_serves_the_address_it_was_given(tmp_path, monkeypa
         monkeypatch.delenv(name)
     calls = []
     monkeypatch.setattr(cli.os, "execv", lambda path, argv: calls.append(argv))
+    monkeypatch.setattr(cli.os, "environ", dict(os.environ))  # serve tells gunicorn's config where nginx listens
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
 
     result = CliRunner().invoke(cli.main, ["bootstrap", "--tracking-uri", uri, "--bind", "127.0.0.1:8123"])
     assert result.exit_code == 0, result.output
     assert "http://127.0.0.1:8123/v1/model" in result.output  # the curl line of the new key
-    assert "starting gunicorn on http://127.0.0.1:8123" in result.output and ":8000" not in result.output
+    assert "starting nginx on http://127.0.0.1:8123 in front of gunicorn" in result.output
+    assert ":8000" not in result.output
     assert "delete" in result.output and "for a new one" in result.output  # how to get a new key
-    assert calls[-1][calls[-1].index("--bind") + 1] == "127.0.0.1:8123"
+    assert cli.os.environ[LISTEN_ENV] == "127.0.0.1:8123" and "--bind" not in calls[-1]  # gunicorn: loopback
 
-    monkeypatch.setenv("MEDSPA_COVERAGE_BIND", "127.0.0.1:8124")  # the variable gunicorn's config reads
+    cli.os.environ["MEDSPA_COVERAGE_BIND"] = "127.0.0.1:8124"  # the variable gunicorn's config reads
     result = CliRunner().invoke(cli.main, ["bootstrap", "--tracking-uri", uri])
-    assert "starting gunicorn on http://127.0.0.1:8124" in result.output
-    assert calls[-1][calls[-1].index("--bind") + 1] == "127.0.0.1:8124"
+    assert "starting nginx on http://127.0.0.1:8124" in result.output
+    assert cli.os.environ[LISTEN_ENV] == "127.0.0.1:8124"
