@@ -24,6 +24,7 @@ from service.errors import field_error
 from service.schemas import ALLOWED, MIDNIGHT_TIMESTAMP_PATTERN, ClaimRequest
 
 UNKNOWN_FIELD = "(unknown field)"
+TEXT_FIELDS = {name for name, (kind, *_) in VISIT_FIELDS.items() if kind in ("string", "date", "code", "enum")}
 _MIDNIGHT_TIMESTAMP = re.compile(MIDNIGHT_TIMESTAMP_PATTERN)
 
 
@@ -110,10 +111,12 @@ def normalise_request_claim(raw: dict) -> dict:
 def read_as_a_file_would(raw: dict) -> dict:
     """The claim's strings as a claims file reads its cells, so that both paths accept the same
     claims: surrounding blanks stripped, a blank field absent (its default applies, or it is
-    reported missing), blank diagnosis codes skipped. Other fields stay, to be refused."""
+    reported missing), blank diagnosis codes skipped. Only text fields: a JSON string where the
+    contract wants a number or a boolean stays, to be refused as the schema says, and so do
+    unknown fields."""
     claim = {}
     for name, value in raw.items():
-        if name in VISIT_FIELDS and isinstance(value, str):
+        if name in TEXT_FIELDS and isinstance(value, str):
             value = value.strip()
             if not value:
                 continue
