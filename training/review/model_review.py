@@ -16,8 +16,10 @@ Model review, in notebook order:
 - feature effects: `permutation_importance_table`, `partial_dependence_table` (+ figure),
   `monotonic_check`;
 - rules: `rule_firing_table`, `excluded_but_paid`; errors: `confident_misses`;
-  advice: `advice_summary`; the decision: `record_review_decision` (tags on the model version,
-  nothing else: aliases are the gate's job).
+  advice: `advice_summary`; the decision: `record_review_decision` and `review_history` (tags on
+  the model version, every review kept, nothing else: aliases are the gate's job).
+
+The verdict the notebook opens with, and the guard on the decision, are training.review.verdict.
 
 Figures are `matplotlib.figure.Figure` objects built without pyplot (see training.plots).
 """
@@ -26,6 +28,7 @@ from __future__ import annotations
 # Over 400 lines on purpose: the one module notebook 1 calls, a section per part of the review
 # (see the docstring); splitting it would split what a reviewer reads in one place.
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +47,7 @@ from training.evaluation import ECE_BINS, SLICE_COLUMNS, binary_metrics, calibra
 from training.model.artifacts import file_sha256
 from training.model.mlflow_store import PROJECT_ROOT
 from training.plots import feature_effects
+from training.review.verdict import DECISIONS, check_decision_parameters
 from training.review.versions import ReviewInputError, label, resolve_version
 
 # Metrics each training run logs, in the order a reviewer reads them (training.evaluation).
@@ -73,8 +77,11 @@ PERMUTATION_GROUPS = {
     "benefit_limit + benefit_used": ("benefit_limit", "benefit_used"),
     "service_date": ("service_date",),
 }
-DECISIONS = ("approve", "reject")
-REVIEW_TAGS = ("review_decision", "review_reviewer", "review_comment", "review_recorded_at", "review_test_claims")
+# The latest review, as tags on the model version; every review also keeps its own history tag.
+REVIEW_TAGS = ("review_decision", "review_reviewer", "review_comment", "review_recorded_at", "review_test_claims",
+               "review_override_reason", "review_champion_version", "review_count")
+REVIEW_HISTORY_PREFIX = "review_history_"
+REVIEW_TEXT_LIMIT = 1000  # characters of free text kept per field: a history record must fit one tag
 MISS_COLUMNS = ("claim_id", "service_date", "treatment", "procedure_code", "diagnosis_codes", "plan_type",
                 "benefit_scope", "facility_type", "in_network", "referral", "medical_necessity_letter",
                 "prior_authorization", "conservative_therapy_documented", "visit_number",
@@ -469,20 +476,40 @@ def advice_summary(model, claims: pd.DataFrame, sample_rows: int = 1000, seed: i
 
 # -- the decision -------------------------------------------------------------------------------
 def record_review_decision(client, name: str, version, decision: str, reviewer: str, comment: str = "",
-                           test_claims: str = "") -> dict[str, str]:
-    """Record a reviewer's approve/reject as tags on the model version; returns the tags.
+                           test_claims: str = "", override_reason: str = "", champion_version=None,
+                           figures: dict | None = None) -> dict[str, str]:
+    """Record a reviewer's approve/reject on the model version; returns the latest-review tags.
 
-    Only tags: moving the champion alias stays with the gate (and whoever acts on the review).
+    Every review is kept: a numbered `review_history_NNN` tag (JSON: the decision, reviewer,
+    comment, override reason, champion version and the verdict's figures the reviewer saw) that
+    no later review touches; the `review_*` tags (REVIEW_TAGS) show the latest one. Only tags:
+    moving the champion alias stays with the gate (and whoever acts on the review).
     """
-    if decision not in DECISIONS:
-        raise ReviewInputError(f"decision must be one of {', '.join(DECISIONS)}; got {decision!r}")
-    if not str(reviewer).strip():
-        raise ReviewInputError("reviewer: give the reviewer's name")
+    check_decision_parameters(decision, reviewer, override_reason)
+    if decision is None:
+        raise ReviewInputError(f"decision must be one of {', '.join(DECISIONS)}; got None")
     version = resolve_version(client, name, version)
+    if champion_version is not None:
+        champion_version = str(getattr(champion_version, "version", champion_version))
     tags = {"review_decision": decision, "review_reviewer": str(reviewer).strip(),
-            "review_comment": str(comment)[:5000],
+            "review_comment": str(comment)[:REVIEW_TEXT_LIMIT],
             "review_recorded_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-            "review_test_claims": str(test_claims)[:5000]}
-    for key, value in tags.items():
+            "review_test_claims": str(test_claims)[:REVIEW_TEXT_LIMIT],
+            "review_override_reason": str(override_reason or "")[:REVIEW_TEXT_LIMIT],
+            "review_champion_version": champion_version or "none"}
+    record = {**{key.removeprefix("review_"): value for key, value in tags.items()}, "figures": figures or {}}
+    number = len(review_history(client, name, version)) + 1
+    tags["review_count"] = str(number)
+    for key, value in {f"{REVIEW_HISTORY_PREFIX}{number:03d}": json.dumps(record, default=str),
+                       **tags}.items():
         client.set_model_version_tag(name, str(version.version), key, value)
     return tags
+
+
+def review_history(client, name: str, version) -> pd.DataFrame:
+    """Every review recorded on the version, oldest first (one row each, figures as a dict)."""
+    version = client.get_model_version(name, str(resolve_version(client, name, version).version))
+    records = [json.loads(value) for key, value in sorted(version.tags.items())
+               if key.startswith(REVIEW_HISTORY_PREFIX)]
+    return pd.DataFrame(records, columns=["recorded_at", "decision", "reviewer", "comment", "override_reason",
+                                          "champion_version", "test_claims", "figures"])
