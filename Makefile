@@ -11,7 +11,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: venv nginx test serve bench fuzz notebooks clean
+.PHONY: venv nginx test serve bench fuzz notebooks notebook-html clean
 
 venv: $(STAMP)
 
@@ -49,6 +49,13 @@ fuzz: $(STAMP)
 notebooks: $(STAMP)
 	$(BIN)/pip install --quiet "jupyterlab==4.6.6"
 	$(BIN)/jupyter lab notebooks/
+
+# A static HTML copy of an executed review, readable without Jupyter (attach it to the version):
+# make notebook-html NOTEBOOK=review.ipynb. nbconvert comes with jupyterlab (`make notebooks`).
+notebook-html: $(STAMP)
+	@test -n "$(NOTEBOOK)" || { echo "set NOTEBOOK=path/to/an/executed.ipynb"; exit 2; }
+	@$(BIN)/python -c "import nbconvert" 2>/dev/null || { echo "nbconvert is not installed: run make notebooks first"; exit 2; }
+	$(BIN)/jupyter nbconvert --to html "$(NOTEBOOK)"
 
 clean:
 	rm -rf $(VENV) var

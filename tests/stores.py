@@ -11,6 +11,7 @@ One temporary MLflow store, three real training runs, once per test session (tes
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -39,6 +40,15 @@ class TrainedStore:
     files: dict[str, Path]
     runs: dict[str, TrainingResult]
 
+    def copy_to(self, folder: Path) -> "TrainedStore":
+        """The same registry in a new database file, for tests that write to it (tags, reviews,
+        aliases); the artifacts it names stay where they are: they are only read."""
+        folder.mkdir(parents=True, exist_ok=True)
+        database = folder / "mlflow.db"
+        shutil.copyfile(self.database, database)
+        return TrainedStore(uri=f"sqlite:///{database}", database=database, models_dir=self.models_dir,
+                            data_dir=self.data_dir, files=self.files, runs=self.runs)
+
 
 def quick_params(model: dict | None = None, **changes) -> TrainingParams:
     """TrainingParams with the session's small budgets; `model` overrides ModelParams fields, and a
@@ -57,6 +67,25 @@ def shuffle_old_labels(source: Path, target: Path, share: float, seed: int) -> P
     old = int(len(frame) * share)
     order = np.random.default_rng(seed).permutation(old)
     frame.loc[: old - 1, OUTCOME_COLUMNS] = frame.loc[: old - 1, OUTCOME_COLUMNS].to_numpy()[order]
+    frame.to_csv(target, index=False)
+    return target
+
+
+def plant_problems(source: Path, target: Path, seed: int = 7) -> Path:
+    """Copy a history with problems a file must not be trained on: 3% of rows repeat an earlier
+    claim_id, 2% of approved claims were paid nothing, and half the newest fifth's approvals
+    became denials (the label drifts at the end, where the time split tests)."""
+    frame = pd.read_csv(source, dtype=str, keep_default_na=False)
+    frame = frame.sort_values("service_date", kind="stable").reset_index(drop=True)
+    rng = np.random.default_rng(seed)
+    repeated = rng.choice(len(frame) - 1, size=int(0.03 * len(frame)), replace=False) + 1
+    frame.loc[repeated, "claim_id"] = frame.loc[repeated - 1, "claim_id"].to_numpy()
+    approved = np.flatnonzero(frame["outcome"].eq("approved").to_numpy())
+    unpaid = rng.choice(approved, size=int(0.02 * len(frame)), replace=False)
+    frame.loc[unpaid, "paid_amount"] = "0"
+    newest = approved[approved >= int(0.8 * len(frame))]
+    denied = rng.choice(newest, size=len(newest) // 2, replace=False)
+    frame.loc[denied, ["outcome", "paid_amount", "denial_reason"]] = ["denied", "0", "50"]
     frame.to_csv(target, index=False)
     return target
 

@@ -165,20 +165,44 @@ class GateDecision:
         return self.decision == "promoted"
 
 
+@dataclass(frozen=True)
+class GateRule:
+    """One rule of the gate: how much worse than the champion the challenger may be on a metric."""
+
+    metric: str  # a training.evaluation.binary_metrics key
+    label: str
+    higher_is_better: bool
+    margin: float
+
+    def loss(self, challenger, champion):
+        """How much worse the challenger is (positive: worse); works on arrays too."""
+        return champion - challenger if self.higher_is_better else challenger - champion
+
+    def allows(self, loss: float) -> bool:
+        return bool(loss <= self.margin)  # a NaN fails
+
+    @property
+    def statement(self) -> str:
+        return f"{self.label} may {'drop' if self.higher_is_better else 'rise'} at most {self.margin}"
+
+
+def gate_rules(params: GateParams) -> tuple[GateRule, ...]:
+    """The gate's rules, in the order it reports them (the review notebook applies the same)."""
+    return (GateRule("auc", "AUC", True, params.max_auc_drop), GateRule("ece", "ECE", False, params.max_ece_rise))
+
+
 def decide_promotion(challenger: dict[str, float], champion: dict[str, float] | None,
                      params: GateParams, champion_version: str | None = None) -> GateDecision:
-    """Compare test AUC and ECE of challenger and champion on the same claims."""
+    """Compare test AUC and ECE of challenger and champion on the same claims (`gate_rules`)."""
     if champion is None:
         return GateDecision("promoted", "no champion yet")
-    auc_drop = champion["auc"] - challenger["auc"]
-    ece_rise = challenger["ece"] - champion["ece"]
     numbers = (f"AUC {challenger['auc']:.4f} vs champion v{champion_version} {champion['auc']:.4f}, "
                f"ECE {challenger['ece']:.4f} vs {champion['ece']:.4f}")
     failures = []
-    if not auc_drop <= params.max_auc_drop:  # `not <=` also fails a NaN
-        failures.append(f"AUC drops {auc_drop:.4f} > {params.max_auc_drop}")
-    if not ece_rise <= params.max_ece_rise:
-        failures.append(f"ECE rises {ece_rise:.4f} > {params.max_ece_rise}")
+    for rule in gate_rules(params):
+        loss = rule.loss(challenger[rule.metric], champion[rule.metric])
+        if not rule.allows(loss):
+            failures.append(f"{rule.label} {'drops' if rule.higher_is_better else 'rises'} {loss:.4f} > {rule.margin}")
     if failures:
         return GateDecision("kept_champion", f"{'; '.join(failures)} ({numbers})", champion_version, champion)
     return GateDecision("promoted", f"within margins ({numbers})", champion_version, champion)

@@ -2,6 +2,7 @@
 tests/stores.py), on the venv's `python3` kernel; committed notebooks carry no outputs."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -10,16 +11,24 @@ import papermill
 import pytest
 
 from training.model.mlflow_store import REGISTERED_MODEL
-from training.review.model_review import REVIEW_TAGS
+from tests.stores import plant_problems
+from training.review.model_review import review_history
 from training.review.versions import open_client
 
 pytestmark = pytest.mark.slow  # starts three kernels
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = ROOT / "notebooks"
 MODEL_REVIEW = NOTEBOOKS / "01-model-review.ipynb"
 CLAIMS_PROFILE = NOTEBOOKS / "02-claims-data-profile.ipynb"
 KERNEL = "python3"
 SMALL = {"sample_rows": 300, "advice_rows": 100, "miss_rows": 5}
+
+
+@pytest.fixture(autouse=True)
+def kernels_import_this_checkout(monkeypatch):
+    """The kernel imports the code under test, not whichever checkout the venv installed."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
 
 
 def execute(notebook: Path, output: Path, **parameters) -> nbformat.NotebookNode:
@@ -38,9 +47,13 @@ def images(notebook: nbformat.NotebookNode) -> int:
                for output in cell.get("outputs", []))
 
 
-def review_tags(store, version: str) -> dict[str, str]:
-    tags = open_client(store.uri).get_model_version(REGISTERED_MODEL, version).tags
-    return {key: value for key, value in tags.items() if key in REVIEW_TAGS}
+def errors_printed(notebook: nbformat.NotebookNode) -> str:
+    return "".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
+                   for output in cell.get("outputs", []) if output.get("name") == "stderr")
+
+
+def history(store, version: str):
+    return review_history(open_client(store.uri), REGISTERED_MODEL, version)
 
 
 @pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda path: path.name)
@@ -63,33 +76,60 @@ def test_the_python3_kernel_is_this_environments_python():
         spec.argv[0] in ("python", "python3") and Path(spec.resource_dir).is_relative_to(sys.prefix)), spec.resource_dir
 
 
-def test_model_review_runs_on_the_runs_own_test_split_and_records_nothing_without_a_decision(trained_store, tmp_path):
-    challenger = trained_store.runs["better"].model_version
-    before = review_tags(trained_store, challenger)
+def test_a_challenger_that_is_not_worse_is_not_failed_and_nothing_is_recorded_without_a_decision(trained_store,
+                                                                                                   tmp_path):
+    challenger = trained_store.runs["better"].model_version  # judged against the base model it replaced
     result = execute(MODEL_REVIEW, tmp_path / "review.ipynb", tracking_uri=trained_store.uri,
-                     challenger=challenger, data_dir=str(trained_store.data_dir), **SMALL)
+                     challenger=challenger, training_data_folder=str(trained_store.data_dir), **SMALL)
     text = printed(result)
-    assert f"challenger v{challenger}, champion v" in text
+    first = next(cell for cell in result.cells if cell.cell_type == "code" and "verdict_on_claims" in cell.source)
+    assert "VERDICT:" in "".join(output.get("text", "") for output in first.outputs)  # the verdict comes first
+    assert f"VERDICT: challenger v{challenger} against champion v" in text and "FAILS" not in text
     assert "the newest 20% of better.csv" in text and "monotonic constraints hold" in text
-    assert "No decision recorded" in text
+    assert "No decision recorded" in text and "weights: cost of a wrong approval 1.0" in text
     assert images(result) >= 3  # ROC and PR, reliability, partial dependence
-    assert review_tags(trained_store, challenger) == before
+    assert "IProgress" not in errors_printed(result)
+    assert history(trained_store, challenger).empty
 
 
-def test_model_review_records_the_decision_on_the_challenger_version(trained_store, tmp_path):
-    challenger = trained_store.runs["better"].model_version
-    execute(MODEL_REVIEW, tmp_path / "review.ipynb", tracking_uri=trained_store.uri, challenger="challenger",
-            test_file=str(trained_store.files["better"]), decision="reject", reviewer="A. Reviewer",
-            comment="ECE rose on medicare", **SMALL)
-    tags = review_tags(trained_store, challenger)
-    assert (tags["review_decision"], tags["review_reviewer"], tags["review_comment"]) == \
-        ("reject", "A. Reviewer", "ECE rose on medicare")
-    assert tags["review_recorded_at"] and "every valid claim of better.csv" in tags["review_test_claims"]
+def test_the_clearly_worse_challenger_fails_and_cannot_be_approved_without_a_reason(trained_store, tmp_path):
+    store = trained_store.copy_to(tmp_path / "store")
+    worse = trained_store.runs["worse"].model_version
+    common = dict(tracking_uri=store.uri, challenger=worse, training_data_folder=str(store.data_dir), **SMALL)
+    with pytest.raises(papermill.PapermillExecutionError, match="override_reason"):
+        execute(MODEL_REVIEW, tmp_path / "refused.ipynb", decision="approve", reviewer="A. Reviewer", **common)
+    assert history(store, worse).empty
+    rejected = execute(MODEL_REVIEW, tmp_path / "reject.ipynb", decision="reject", reviewer="A. Reviewer",
+                       comment="AUC fell", **common)
+    assert f"VERDICT: challenger v{worse} against champion v" in printed(rejected) and "FAILS" in printed(rejected)
+    execute(MODEL_REVIEW, tmp_path / "approve.ipynb", decision="approve", reviewer="B. Lead",
+            override_reason="the payer changed its policy", test_file=str(store.files["better"]), **common)
+    reviews = history(store, worse)  # two reviews, two records: the second erased nothing
+    assert reviews["decision"].tolist() == ["reject", "approve"]
+    assert reviews["reviewer"].tolist() == ["A. Reviewer", "B. Lead"]
+    assert reviews["override_reason"].tolist() == ["", "the payer changed its policy"]
+    champion = trained_store.runs["better"].model_version
+    assert reviews["champion_version"].tolist() == [champion, champion]
+    assert reviews["figures"].iloc[0]["outcome"] == "fails" and "auc" in reviews["figures"].iloc[0][
+        "champion_challenger_difference_low_high"]
+    assert "every valid claim of better.csv" in reviews["test_claims"].iloc[1]
+    tags = open_client(store.uri).get_model_version(REGISTERED_MODEL, worse).tags
+    assert {key: tags[key] for key in ("review_decision", "review_count")} == {"review_decision": "approve",
+                                                                                "review_count": "2"}
 
 
-def test_claims_profile_runs_with_quarantine_and_drift(trained_store, tmp_path):
+def test_claims_profile_says_a_clean_file_is_fit_with_quarantine_and_drift(trained_store, tmp_path):
     result = execute(CLAIMS_PROFILE, tmp_path / "profile.ipynb", tracking_uri=trained_store.uri,
-                     claims_file=str(trained_store.files["base"]))
+                     claims_file=str(trained_store.files["better"]))
     text = printed(result)
-    assert "rows quarantined" in text and "against the training profile of champion v" in text
-    assert images(result) >= 1
+    assert "FIT TO TRAIN: FIT\n" in text and "rows quarantined" in text
+    assert "against the training profile of champion v" in text
+    assert images(result) >= 1 and "IProgress" not in errors_printed(result)
+
+
+def test_claims_profile_says_a_file_with_planted_problems_is_not_fit(trained_store, tmp_path):
+    planted = plant_problems(trained_store.files["better"], tmp_path / "planted.csv")
+    result = execute(CLAIMS_PROFILE, tmp_path / "profile.ipynb", tracking_uri=trained_store.uri,
+                     claims_file=str(planted))
+    text = printed(result)
+    assert "FIT TO TRAIN: NOT FIT" in text and "fail: duplicate claim_id" in text

@@ -37,6 +37,8 @@ MODEL_FILE = "model.skops"
 # One row per claim from score_frame: what batch scoring, the pyfunc and /invocations return.
 SCORE_COLUMNS = ("approval_probability", "model_probability", "decision", "excluded", "rule_ids",
                  "top_denial_reason")
+# The `decision` a claim gets: the model's bands (thresholds in ModelParams), or a rule's exclusion.
+DECISION_BANDS = ("likely_approved", "uncertain", "likely_denied", "excluded")
 METADATA_FILE = "metadata.json"
 # skops loads only types from these packages; anything else in a model file is refused. Not
 # "builtins.": a model file naming builtins.exec or builtins.getattr (as a FunctionTransformer's func,

@@ -29,7 +29,8 @@ class ClaimsProfile:
     approval: dict[str, pd.DataFrame]  # per column: approval rate by value
     denial_reasons: pd.DataFrame
     drift: pd.DataFrame | None = None  # PSI per field against a training profile
-    top_shift: pd.DataFrame | None = None  # shares by value of the most shifted categorical field
+    top_shift: pd.DataFrame | None = None  # shares by value of each significantly shifted categorical field
+                                           # (none significant: the one that moved most)
     claims: pd.DataFrame = field(default=None, repr=False)
 
 
@@ -43,8 +44,11 @@ def claims_profile(path, training_profile: dict | None = None) -> ClaimsProfile:
     drift = drift_table(training_profile, claims) if training_profile and len(claims) else None
     shifted = None
     if drift is not None:
-        categorical = [name for name in drift["field"] if training_profile[name]["kind"] == "categorical"]
-        shifted = share_comparison(training_profile, claims, categorical[0]) if categorical else None
+        categorical = drift[[training_profile[name]["kind"] == "categorical" for name in drift["field"]]]
+        # every significantly shifted field, else the one that moved most
+        names = categorical.loc[categorical["shift"] == "significant", "field"].tolist() or categorical["field"][:1].tolist()
+        shifted = pd.concat([share_comparison(training_profile, claims, name) for name in names],
+                            ignore_index=True) if names else None
     return ClaimsProfile(
         report=loaded.report,
         quarantine=quarantine_table(loaded.report),
@@ -94,7 +98,7 @@ def drift_table(training_profile: dict, claims: pd.DataFrame) -> pd.DataFrame:
     too_few = too_few_for_drift(len(claims))
     levels = [too_few or ("significant" if value > PSI_SIGNIFICANT else "moderate" if value > PSI_MODERATE
                           else "stable") for value in psi.values()]
-    return pd.DataFrame({"field": list(psi), "psi": list(psi.values()), "shift": levels}).sort_values(
+    return pd.DataFrame({"field": list(psi), "psi": np.round(list(psi.values()), 4), "shift": levels}).sort_values(
         "psi", ascending=False, ignore_index=True)
 
 
@@ -121,6 +125,6 @@ def volume_figure(volume: pd.DataFrame) -> Figure:
     axes.tick_params(axis="x", labelrotation=90, labelsize=7)
     rate = axes.twinx()
     rate.plot(volume["month"], volume["approval_rate"], color="#c0392b", marker=".")
-    rate.set(ylabel="approval rate", ylim=(0, 1))
+    rate.set(ylabel="approval rate")  # its own scale: a 0-1 axis hides month-to-month change
     figure.tight_layout()
     return figure

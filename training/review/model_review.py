@@ -12,12 +12,14 @@ Model review, in notebook order:
   rebuilt test size match the run; otherwise the reviewer must name a test file;
 - `compare_versions` (metrics each run logged, with the gate's verdict from the version tags),
   `review_scores` and `metrics_on_claims` (both models on the same claims), the curves
-  (`roc_pr_figure`, `reliability_figure`), `slice_table` and `highlight_worse`;
+  (`roc_difference_figure`, `reliability_figure`), `slice_table` and `highlight_worse`;
 - feature effects: `permutation_importance_table`, `partial_dependence_table` (+ figure),
   `monotonic_check`;
 - rules: `rule_firing_table`, `excluded_but_paid`; errors: `confident_misses`;
-  advice: `advice_summary`; the decision: `record_review_decision` (tags on the model version,
-  nothing else: aliases are the gate's job).
+  advice: `advice_summary`; the decision: `record_review_decision` and `review_history` (tags on
+  the model version, every review kept, nothing else: aliases are the gate's job).
+
+The verdict the notebook opens with, and the guard on the decision, are training.review.verdict.
 
 Figures are `matplotlib.figure.Figure` objects built without pyplot (see training.plots).
 """
@@ -26,6 +28,7 @@ from __future__ import annotations
 # Over 400 lines on purpose: the one module notebook 1 calls, a section per part of the review
 # (see the docstring); splitting it would split what a reviewer reads in one place.
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +47,7 @@ from training.evaluation import ECE_BINS, SLICE_COLUMNS, binary_metrics, calibra
 from training.model.artifacts import file_sha256
 from training.model.mlflow_store import PROJECT_ROOT
 from training.plots import feature_effects
+from training.review.verdict import DECISIONS, check_decision_parameters
 from training.review.versions import ReviewInputError, label, resolve_version
 
 # Metrics each training run logs, in the order a reviewer reads them (training.evaluation).
@@ -73,8 +77,11 @@ PERMUTATION_GROUPS = {
     "benefit_limit + benefit_used": ("benefit_limit", "benefit_used"),
     "service_date": ("service_date",),
 }
-DECISIONS = ("approve", "reject")
-REVIEW_TAGS = ("review_decision", "review_reviewer", "review_comment", "review_recorded_at", "review_test_claims")
+# The latest review, as tags on the model version; every review also keeps its own history tag.
+REVIEW_TAGS = ("review_decision", "review_reviewer", "review_comment", "review_recorded_at", "review_test_claims",
+               "review_override_reason", "review_champion_version", "review_count")
+REVIEW_HISTORY_PREFIX = "review_history_"
+REVIEW_TEXT_LIMIT = 1000  # characters of free text kept per field: a history record must fit one tag
 MISS_COLUMNS = ("claim_id", "service_date", "treatment", "procedure_code", "diagnosis_codes", "plan_type",
                 "benefit_scope", "facility_type", "in_network", "referral", "medical_necessity_letter",
                 "prior_authorization", "conservative_therapy_documented", "visit_number",
@@ -248,55 +255,72 @@ def slice_table(challenger_scores: pd.DataFrame, champion_scores: pd.DataFrame |
 def highlight_worse(table: pd.DataFrame):
     """The table styled for a notebook: rows where the challenger is worse in red."""
     def colour(row):
-        return ["background-color: #f8d0d0" if row.get("worse", False) else ""] * len(row)
+        return ["background-color: #f8d0d0" if row.get("worse", row.get("flagged", False)) else ""] * len(row)
 
     numbers = {name: "{:.3f}" for name in table.columns if table[name].dtype.kind == "f"}
     return table.style.apply(colour, axis=1).format(numbers, na_rep="-")
 
 
 # -- curves -------------------------------------------------------------------------------------
-def roc_pr_figure(scores_by_label: dict[str, pd.DataFrame]) -> Figure:
-    """ROC and precision-recall curves of the served probability, one line per model."""
-    figure = Figure(figsize=(11, 5))
+def roc_difference_figure(challenger_scores: pd.DataFrame, champion_scores: pd.DataFrame | None = None,
+                          names: tuple[str, str] = ("challenger", "champion")) -> Figure:
+    """How much more of the approved claims the challenger ranks first, at every false positive
+    rate (ROC) and every recall (precision): challenger minus champion, so two curves that would
+    lie on top of each other become one line around zero. Without a champion: its own curves."""
+    figure = Figure(figsize=(12, 4.5))
     roc_axes, pr_axes = figure.subplots(1, 2)
-    for name, scores in scores_by_label.items():
-        base_rate = float(scores[TARGET].mean())
-        y = scores[TARGET].to_numpy(dtype=bool)
-        probability = scores["approval_probability"].to_numpy()
-        if y.all() or not y.any():
+    y = challenger_scores[TARGET].to_numpy(dtype=bool)
+    grid = np.linspace(0, 1, 201)
+    curves = {}
+    for name, scores in zip(names, (challenger_scores, champion_scores)):
+        if scores is None or y.all() or not y.any():
             continue
+        probability = scores["approval_probability"].to_numpy()
         false_positive, true_positive, _ = roc_curve(y, probability)
-        roc_axes.plot(false_positive, true_positive, label=f"{name} (AUC {roc_auc_score(y, probability):.3f})")
         precision, recall, _ = precision_recall_curve(y, probability)
-        pr_axes.plot(recall, precision, label=name)
-    roc_axes.plot([0, 1], [0, 1], color="grey", linewidth=0.8)
-    roc_axes.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
-    if scores_by_label:  # the same claims for every model: one approval rate
-        pr_axes.axhline(base_rate, color="grey", linewidth=0.8, label="approval rate")
-    pr_axes.set(xlabel="recall (approved claims found)", ylabel="precision", title="Precision-recall", ylim=(0, 1.02))
-    roc_axes.legend(loc="lower right")
-    pr_axes.legend(loc="lower left")
+        curves[name] = (np.interp(grid, false_positive, true_positive),
+                        np.interp(grid, recall[::-1], precision[::-1]), roc_auc_score(y, probability))
+    if len(curves) == 2:
+        (roc_a, pr_a, auc_a), (roc_b, pr_b, auc_b) = curves.values()
+        roc_axes.plot(grid, roc_a - roc_b, color="#2c6fbb")
+        pr_axes.plot(grid, pr_a - pr_b, color="#2c6fbb")
+        for axes in (roc_axes, pr_axes):
+            axes.axhline(0, color="grey", linewidth=0.8)
+        roc_axes.set(ylabel=f"true positive rate: {names[0]} - {names[1]}",
+                     title=f"ROC difference (AUC {auc_a:.4f} vs {auc_b:.4f}; above 0: challenger better)")
+        pr_axes.set(ylabel=f"precision: {names[0]} - {names[1]}", title="Precision difference at each recall")
+    elif curves:
+        roc, pr, auc = next(iter(curves.values()))
+        roc_axes.plot(grid, roc)
+        pr_axes.plot(grid, pr)
+        roc_axes.set(ylabel="true positive rate", title=f"ROC (AUC {auc:.4f})")
+        pr_axes.set(ylabel="precision", title="Precision-recall")
+    roc_axes.set(xlabel="false positive rate")
+    pr_axes.set(xlabel="recall (approved claims found)")
     figure.tight_layout()
     return figure
 
 
 def reliability_figure(scores_by_label: dict[str, pd.DataFrame], bins: int = ECE_BINS) -> Figure:
-    """Observed approval rate against predicted probability per equal-width bin, with the
-    number of claims in each bin underneath (log scale)."""
-    figure = Figure(figsize=(7, 7))
-    curve_axes, count_axes = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    """Observed approval rate against predicted probability per equal-width bin, for the served
+    system (left; every rule-excluded claim sits near 0) and the classifier alone on the claims
+    no rule excludes (right), with the claims per bin underneath (log scale)."""
+    figure = Figure(figsize=(12, 7))
+    grid = figure.subplots(2, 2, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    views = (("served system", "approval_probability", False), ("classifier only", "model_probability", True))
     width = 0.9 / bins / max(len(scores_by_label), 1)
-    for offset, (name, scores) in enumerate(scores_by_label.items()):
-        table = calibration_table(scores[TARGET], scores["approval_probability"], bins)
-        curve_axes.plot(table["predicted"], table["observed"], marker="o", label=name)
-        centres = table["bin_low"] + (offset + 0.5) * width + 0.05 / bins
-        count_axes.bar(centres, table["count"], width=width, label=name)
-        for centre, count in zip(centres, table["count"]):
-            count_axes.annotate(str(int(count)), (centre, count), ha="center", va="bottom", fontsize=6)
-    curve_axes.plot([0, 1], [0, 1], color="grey", linewidth=0.8)
-    curve_axes.set(ylabel="observed approval rate", title=f"Reliability ({bins} equal-width bins)")
-    curve_axes.legend(loc="upper left")
-    count_axes.set(xlabel="predicted approval probability", ylabel="claims", yscale="log")
+    for column, (title, field, kept_only) in enumerate(views):
+        curve_axes, count_axes = grid[0, column], grid[1, column]
+        for offset, (name, scores) in enumerate(scores_by_label.items()):
+            kept = ~scores["excluded"].to_numpy(dtype=bool) if kept_only else np.ones(len(scores), dtype=bool)
+            table = calibration_table(scores[TARGET].to_numpy()[kept], scores[field].to_numpy()[kept], bins)
+            curve_axes.plot(table["predicted"], table["observed"], marker="o", label=name)
+            count_axes.bar(table["bin_low"] + (offset + 0.5) * width + 0.05 / bins, table["count"], width=width,
+                           label=name)
+        curve_axes.plot([0, 1], [0, 1], color="grey", linewidth=0.8)
+        curve_axes.set(ylabel="observed approval rate", title=f"Reliability: {title} ({bins} bins)")
+        curve_axes.legend(loc="upper left", fontsize=9)
+        count_axes.set(xlabel="predicted approval probability", ylabel="claims per bin", yscale="log")
     figure.tight_layout()
     return figure
 
@@ -381,6 +405,15 @@ def permutation_importance_table(model, claims: pd.DataFrame, sample_rows: int =
     return pd.DataFrame({"input": list(PERMUTATION_GROUPS), "auc_drop": drops.mean(axis=1),
                          "auc_drop_std": drops.std(axis=1)}).sort_values("auc_drop", ascending=False,
                                                                            ignore_index=True)
+
+
+def importance_side_by_side(models: dict[str, object], claims: pd.DataFrame, sample_rows: int = 2000,
+                            repeats: int = 3, seed: int = 0) -> pd.DataFrame:
+    """`permutation_importance_table` of every model on the same sample, one AUC-drop column each,
+    ordered by the first model's."""
+    tables = [permutation_importance_table(model, claims, sample_rows, repeats, seed).set_index("input")["auc_drop"]
+              .rename(f"{name} auc_drop") for name, model in models.items()]
+    return pd.concat(tables, axis=1).reset_index()
 
 
 # -- rules, misses, advice ----------------------------------------------------------------------
@@ -469,20 +502,40 @@ def advice_summary(model, claims: pd.DataFrame, sample_rows: int = 1000, seed: i
 
 # -- the decision -------------------------------------------------------------------------------
 def record_review_decision(client, name: str, version, decision: str, reviewer: str, comment: str = "",
-                           test_claims: str = "") -> dict[str, str]:
-    """Record a reviewer's approve/reject as tags on the model version; returns the tags.
+                           test_claims: str = "", override_reason: str = "", champion_version=None,
+                           figures: dict | None = None) -> dict[str, str]:
+    """Record a reviewer's approve/reject on the model version; returns the latest-review tags.
 
-    Only tags: moving the champion alias stays with the gate (and whoever acts on the review).
+    Every review is kept: a numbered `review_history_NNN` tag (JSON: the decision, reviewer,
+    comment, override reason, champion version and the verdict's figures the reviewer saw) that
+    no later review touches; the `review_*` tags (REVIEW_TAGS) show the latest one. Only tags:
+    moving the champion alias stays with the gate (and whoever acts on the review).
     """
-    if decision not in DECISIONS:
-        raise ReviewInputError(f"decision must be one of {', '.join(DECISIONS)}; got {decision!r}")
-    if not str(reviewer).strip():
-        raise ReviewInputError("reviewer: give the reviewer's name")
+    check_decision_parameters(decision, reviewer, override_reason)
+    if decision is None:
+        raise ReviewInputError(f"decision must be one of {', '.join(DECISIONS)}; got None")
     version = resolve_version(client, name, version)
+    if champion_version is not None:
+        champion_version = str(getattr(champion_version, "version", champion_version))
     tags = {"review_decision": decision, "review_reviewer": str(reviewer).strip(),
-            "review_comment": str(comment)[:5000],
+            "review_comment": str(comment)[:REVIEW_TEXT_LIMIT],
             "review_recorded_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-            "review_test_claims": str(test_claims)[:5000]}
-    for key, value in tags.items():
+            "review_test_claims": str(test_claims)[:REVIEW_TEXT_LIMIT],
+            "review_override_reason": str(override_reason or "")[:REVIEW_TEXT_LIMIT],
+            "review_champion_version": champion_version or "none"}
+    record = {**{key.removeprefix("review_"): value for key, value in tags.items()}, "figures": figures or {}}
+    number = len(review_history(client, name, version)) + 1
+    tags["review_count"] = str(number)
+    for key, value in {f"{REVIEW_HISTORY_PREFIX}{number:03d}": json.dumps(record, default=str),
+                       **tags}.items():
         client.set_model_version_tag(name, str(version.version), key, value)
     return tags
+
+
+def review_history(client, name: str, version) -> pd.DataFrame:
+    """Every review recorded on the version, oldest first (one row each, figures as a dict)."""
+    version = client.get_model_version(name, str(resolve_version(client, name, version).version))
+    records = [json.loads(value) for key, value in sorted(version.tags.items())
+               if key.startswith(REVIEW_HISTORY_PREFIX)]
+    return pd.DataFrame(records, columns=["recorded_at", "decision", "reviewer", "comment", "override_reason",
+                                          "champion_version", "test_claims", "figures"])

@@ -16,7 +16,7 @@ from tests.stores import version
 from training.model.mlflow_store import REGISTERED_MODEL
 from training.plots import feature_effects
 from training.review import model_review as review
-from training.review.versions import ReviewInputError
+from training.review.versions import ReviewInputError, open_client
 
 pytestmark = pytest.mark.slow  # the session's trained store
 
@@ -153,14 +153,24 @@ def test_advice_summary_counts_every_recommendation_of_the_answers(champion_mode
     assert (gains >= 0.01).all()  # advice under a point is never given (training.model.advice.MIN_GAIN)
 
 
-def test_a_review_decision_is_recorded_as_version_tags(client, trained_store):
-    worse = version(trained_store, "worse")
-    tags = review.record_review_decision(client, REGISTERED_MODEL, worse, "reject", " B. Lead ", "calibration",
-                                         test_claims="the run's test split")
+def test_every_review_decision_is_kept_on_the_version(trained_store, tmp_path):
+    client = open_client(trained_store.copy_to(tmp_path / "store").uri)
+    worse, better = version(trained_store, "worse"), version(trained_store, "better")
+    first = review.record_review_decision(client, REGISTERED_MODEL, worse, "approve", " B. Lead ", "looks fine",
+                                          test_claims="the run's test split", override_reason="policy change",
+                                          champion_version=better, figures={"outcome": "fails"})
+    second = review.record_review_decision(client, REGISTERED_MODEL, worse, "reject", "C. Second", "calibration",
+                                           champion_version=better)
     stored = client.get_model_version(REGISTERED_MODEL, worse).tags
-    assert {key: stored[key] for key in review.REVIEW_TAGS} == tags
-    assert (tags["review_decision"], tags["review_reviewer"]) == ("reject", "B. Lead")
+    assert {key: stored[key] for key in review.REVIEW_TAGS} == second  # the latest review
+    assert (first["review_reviewer"], second["review_count"]) == ("B. Lead", "2")
+    history = review.review_history(client, REGISTERED_MODEL, worse)
+    assert history["decision"].tolist() == ["approve", "reject"]
+    assert history["override_reason"].tolist() == ["policy change", ""]
+    assert history["champion_version"].tolist() == [better, better]
+    assert history["figures"].iloc[0] == {"outcome": "fails"}
     assert client.get_model_version_by_alias(REGISTERED_MODEL, "champion").version != int(worse)
+    assert review.review_history(open_client(trained_store.uri), REGISTERED_MODEL, worse).empty  # the copy took them
 
 
 @pytest.mark.parametrize("decision, reviewer, message", [

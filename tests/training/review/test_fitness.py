@@ -1,0 +1,47 @@
+"""The fit-to-train verdict on a claims file: a clean demo history passes, one with planted
+problems does not, and the checks say which."""
+from __future__ import annotations
+
+from tests.stores import plant_problems
+from training.data.loading import load_claims
+from training.model.profile import build_profile
+from training.review import fitness
+
+
+def test_a_clean_history_is_fit_to_train(demo_files):
+    verdict = fitness.fit_to_train(demo_files["better"])
+    assert verdict.verdict == fitness.FIT, verdict.summary()
+    assert (verdict.checks["status"] == fitness.OK).all()
+    assert {"procedure_code", "diagnosis_category", "treatment"} <= set(verdict.drift["field"])
+
+
+def test_planted_problems_make_a_history_not_fit_and_are_named(demo_files, tmp_path):
+    verdict = fitness.fit_to_train(plant_problems(demo_files["better"], tmp_path / "planted.csv"))
+    assert verdict.verdict == fitness.NOT_FIT
+    status = verdict.checks.set_index("check")["status"]
+    assert status["duplicate claim_id"] == fitness.FAIL
+    assert status["outcome consistency"] == fitness.FAIL
+    assert status["label drift (approval rate)"] in (fitness.WARNING, fitness.FAIL)
+    assert "NOT FIT" in verdict.summary() and "duplicate claim_id" in verdict.summary()
+
+
+def test_the_thresholds_decide_and_can_be_changed(demo_files):
+    strict = fitness.FitThresholds(min_months=1000)
+    verdict = fitness.fit_to_train(demo_files["better"], thresholds=strict)
+    assert verdict.verdict == fitness.NOT_FIT
+    assert verdict.checks.set_index("check").loc["date coverage (months spanned)", "status"] == fitness.FAIL
+
+
+def test_missing_values_are_judged_only_where_empty_has_no_meaning(demo_files):
+    missing = fitness.fit_to_train(demo_files["base"]).missing.set_index("column")
+    assert not missing.loc["benefit_limit", "judged"] and missing.loc["plan_type", "judged"]
+    assert missing.loc["plan_type", "missing_share"] == 0
+
+
+def test_a_significant_shift_against_the_training_profile_warns_and_names_the_field(demo_files):
+    claims = load_claims(demo_files["better"]).claims
+    profile = build_profile(claims.assign(facility_type="medical_spa"))  # trained only on spas
+    verdict = fitness.fit_to_train(demo_files["better"], training_profile=profile)
+    assert verdict.verdict == fitness.WARN
+    detail = verdict.checks.set_index("check").loc["feature drift (largest PSI)", "detail"]
+    assert "facility_type" in detail and "e-0" not in detail  # PSI in plain decimals
