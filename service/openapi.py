@@ -46,6 +46,7 @@ def _errors(*statuses: int) -> dict:
         400: ("the body is not valid JSON, names a key twice in one object, or ends before its Content-Length",
               None),
         401: ("no valid API key", {"WWW-Authenticate": {"schema": {"type": "string"}}}),
+        403: ("signed in by the page's session without its CSRF token (X-CSRFToken)", None),
         413: ("the body is larger than MAX_CONTENT_LENGTH (with or without a Content-Length)", None),
         415: ("the body is not declared as application/json", None),
         422: ("the request is not valid (or the batch is larger than MAX_BATCH_CLAIMS): errors names every "
@@ -77,7 +78,7 @@ def build_document(max_batch_claims: int | None = None) -> dict:
     components["DataframeSplit"]["properties"]["data"]["maxItems"] = max_batch_claims
     components = dict(sorted(components.items()))
 
-    api_errors = (400, 401, 413, 415, 422, 429, 500, 503)
+    api_errors = (400, 401, 403, 413, 415, 422, 429, 500, 503)
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
