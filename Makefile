@@ -11,7 +11,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: venv nginx test serve bench fuzz notebooks notebook-html clean
+.PHONY: venv nginx chromium test serve bench fuzz notebooks notebook-html clean
 
 venv: $(STAMP)
 
@@ -26,13 +26,23 @@ ifeq ($(NGINX),)
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx
 endif
 
+# The page's browser tests (tests/service/browser/) drive Debian's headless Chromium through its
+# ChromeDriver with Selenium: installed when missing, like nginx.
+CHROMEDRIVER := $(shell command -v chromedriver || command -v /usr/bin/chromedriver)
+
+chromium:
+ifeq ($(CHROMEDRIVER),)
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver
+endif
+
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-test: $(STAMP) nginx
+test: $(STAMP) nginx chromium
 	$(BIN)/pytest
 
 # `make serve PORT=8001` listens on 127.0.0.1:8001; `make serve BIND=0.0.0.0:8080` on any address.

@@ -4,17 +4,24 @@ The table is derived once from the ICD-10-CM release shipped in `simple-icd-10-c
 (`python -m features.diagnosis --rebuild`) and committed as a small gzip file, because importing
 that package costs about 2 s and 190 MB per process: too much for every service worker.
 `tests/features/test_diagnosis.py` proves the committed table still equals the package's.
+
+The descriptions live in a second file of their own, read only on the first look-up
+(`search_diagnoses`, behind GET /v1/diagnoses): validating codes, which every worker does from
+its start, never pays for them.
 """
 from __future__ import annotations
 
 import gzip
 import re
+from array import array
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
 ICD10CM_RELEASE = "2026-04 (simple-icd-10-cm 1.5.0)"
 TABLE_FILE = "icd10cm_codes.tsv.gz"
+DESCRIPTIONS_FILE = "icd10cm_descriptions.tsv.gz"  # code<TAB>description, in the table's order
 COSMETIC_ENCOUNTER_CODE = "Z411"  # Z41.1, encounter for cosmetic surgery
 
 # Letter, digit, alphanumeric, then up to four more alphanumerics; the dot is optional.
@@ -93,6 +100,86 @@ def validate_codes(raw_codes, table: DiagnosisTable | None = None) -> list[str]:
     return codes
 
 
+class DiagnosisDescriptions:
+    """Every code's description, for look-ups by code prefix or by words.
+
+    Kept compact because a worker holds it once asked (the README gives the cost): the
+    descriptions are one string, one description per line in the table's order, beside its
+    lower-cased twin and an array of line starts; the codes are the table's own strings.
+    """
+
+    def __init__(self, codes: tuple[str, ...], text: str):
+        self.codes = codes
+        self._text = text
+        self._folded = text.lower()
+        if len(self._folded) != len(text):  # offsets into one must be offsets into the other
+            raise ValueError("a description changes length when lower-cased")
+        self._starts = array("I", [0])
+        position = text.find("\n")
+        while position >= 0:
+            self._starts.append(position + 1)
+            position = text.find("\n", position + 1)
+        self._starts.append(len(text) + 1)
+        if len(self._starts) != len(codes) + 1:
+            raise ValueError(f"{DESCRIPTIONS_FILE} does not describe every code of {TABLE_FILE}")
+
+    def description(self, index: int) -> str:
+        return self._text[self._starts[index]:self._starts[index + 1] - 1]
+
+    def search(self, query: str, limit: int) -> list[dict]:
+        """Codes starting with the query when it reads as a code (a letter then a digit: `G43`,
+        `g43.7`), else codes whose description holds every word of it, in the release's order."""
+        query = query.strip()
+        if _CODE_PREFIX.match(query):
+            prefix = normalise_code(query)
+            hits = (index for index, code in enumerate(self.codes) if code.startswith(prefix))
+        else:
+            hits = self._lines_with_words(query.lower().split())
+        table = load_table()
+        found = []
+        for index in hits:
+            if len(found) == limit:
+                break
+            code = self.codes[index]
+            found.append({"code": with_dot(code), "description": self.description(index),
+                          "billable": table.is_billable(code)})
+        return found
+
+    def _lines_with_words(self, words: list[str]):
+        """Indexes of the lines holding every word: each place the longest word occurs, once per line."""
+        if not words or any("\n" in word for word in words):
+            return
+        anchor = max(words, key=len)
+        folded, starts = self._folded, self._starts
+        position, last = folded.find(anchor), -1
+        while position >= 0:
+            index = bisect_right(starts, position) - 1
+            if index != last:
+                last = index
+                line = folded[starts[index]:starts[index + 1] - 1]
+                if all(word in line for word in words):
+                    yield index
+            position = folded.find(anchor, starts[index + 1])
+
+
+_CODE_PREFIX = re.compile(r"^[A-Za-z][0-9][0-9A-Za-z]?(\.?[0-9A-Za-z]{0,4})?$")
+
+
+@lru_cache(maxsize=1)
+def load_descriptions() -> DiagnosisDescriptions:
+    """The committed descriptions, loaded on the first look-up, never at a worker's start."""
+    codes = tuple(load_table().codes)  # the table's strings, in the same order as the file
+    with resources.files("features.data").joinpath(DESCRIPTIONS_FILE).open("rb") as raw:
+        lines = gzip.decompress(raw.read()).decode("utf-8").split("\n")
+    if [line.partition("\t")[0] for line in lines] != list(codes):
+        raise ValueError(f"{DESCRIPTIONS_FILE} does not list the codes of {TABLE_FILE} in its order")
+    return DiagnosisDescriptions(codes, "\n".join(line.partition("\t")[2] for line in lines))
+
+
+def search_diagnoses(query: str, limit: int) -> list[dict]:
+    return load_descriptions().search(query, limit)
+
+
 def split_joined_codes(joined: str | None) -> list[str]:
     """The CSV form `G43.709;Z68.35` -> its raw parts (empty string -> no codes)."""
     if joined is None or joined != joined or not str(joined).strip():  # None or NaN
@@ -101,10 +188,11 @@ def split_joined_codes(joined: str | None) -> list[str]:
 
 
 def rebuild_table() -> str:
-    """Write the compact table from the simple-icd-10-cm package; return its path."""
+    """Write the compact table and its descriptions from the simple-icd-10-cm package; return the
+    table's path."""
     import simple_icd_10_cm as icd  # 2 s, 190 MB: only here, never in a worker
 
-    lines = []
+    lines, described = [], []
     # A category that is also a one-category block (B20, Z68) is listed twice, once as the block
     # and once as the category, and is_block says yes to its name: so keep what is a category or
     # subcategory, once, rather than drop what is a block.
@@ -114,7 +202,11 @@ def rebuild_table() -> str:
         billable = icd.is_valid_item(code) and icd.is_leaf(code)
         chapter = int(icd.get_ancestors(code)[-1])
         lines.append(f"{code}\t{int(billable)}\t{chapter}")
-    path = resources.files("features.data").joinpath(TABLE_FILE)
+        described.append(f"{code}\t{' '.join(icd.get_description(code).split())}")
+    data = resources.files("features.data")
+    with open(str(data.joinpath(DESCRIPTIONS_FILE)), "wb") as out:
+        out.write(gzip.compress("\n".join(described).encode("utf-8"), mtime=0))
+    path = data.joinpath(TABLE_FILE)
     with open(str(path), "wb") as out:
         out.write(gzip.compress("\n".join(lines).encode("ascii"), mtime=0))
     return str(path)

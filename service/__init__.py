@@ -14,7 +14,7 @@ def create_app(config: dict | None = None):
     from flask import Flask, g
 
     from features.catalog import load_catalog
-    from service import api, auth, errors, health, monitoring, openapi, retention
+    from service import api, auth, errors, health, monitoring, openapi, page, retention
     from service.audit import AuditStore
     from service.logging import configure_logging
     from service.model_extension import CoverageModelExtension
@@ -51,6 +51,7 @@ def create_app(config: dict | None = None):
     load_catalog()  # a broken catalog stops the start, not the first request
     health.init_app(app)
     api.init_app(app)
+    page.init_app(app)
     openapi.init_app(app)
     CoverageModelExtension(app)
     monitoring.init_app(app)

@@ -14,10 +14,11 @@ from datetime import datetime, timezone
 from flask import Blueprint, Flask, current_app, g, jsonify
 from flask import request as flask_request
 from pydantic import ValidationError
-from werkzeug.exceptions import RequestEntityTooLarge
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from features.catalog import load_catalog
+from features.diagnosis import ICD10CM_RELEASE, search_diagnoses
 from service.audit import AuditRecord, AuditUnavailable, database_error_reason
 from service.auth import require_api_key
 from service.claims import (UNKNOWN_FIELD, claim_from_frame_row, claim_to_json, claim_warnings,
@@ -35,6 +36,31 @@ INVALID_CLAIM_MESSAGE = "the claim is not valid: errors lists every field at fau
 @bp.get("/v1/treatments")
 def treatments():
     return jsonify(treatments=load_catalog().to_records())
+
+
+# GET /v1/diagnoses: the query's bounds (a look-up, not a dump of the release)
+DIAGNOSIS_QUERY_MAX_LENGTH = 100
+DIAGNOSIS_LIMIT_DEFAULT, DIAGNOSIS_LIMIT_MAX = 20, 50
+
+
+@bp.get("/v1/diagnoses")
+def diagnoses():
+    """ICD-10-CM codes by code prefix (`G43.7`) or by the words of their description (`bell's palsy`)."""
+    query = flask_request.args.get("q", "").strip()
+    errors = []
+    if not query or len(query) > DIAGNOSIS_QUERY_MAX_LENGTH:
+        errors.append(field_error("q", f"is required: 1 to {DIAGNOSIS_QUERY_MAX_LENGTH} characters, a code prefix "
+                                       "such as 'G43.7' or words of the description such as 'migraine'"))
+    limit = flask_request.args.get("limit", str(DIAGNOSIS_LIMIT_DEFAULT)).strip()
+    if not (limit.isascii() and limit.isdigit() and 1 <= int(limit) <= DIAGNOSIS_LIMIT_MAX):
+        errors.append(field_error("limit", f"must be an integer from 1 to {DIAGNOSIS_LIMIT_MAX} "
+                                           f"(default {DIAGNOSIS_LIMIT_DEFAULT})"))
+    if errors:
+        raise APIError(422, "invalid_request", "the look-up is not valid: errors names each parameter at fault",
+                       errors)
+    found = search_diagnoses(query, int(limit))
+    g.log_counts = {"diagnoses": len(found)}
+    return jsonify(release=ICD10CM_RELEASE, diagnoses=found)
 
 
 @bp.get("/v1/model")

@@ -1,6 +1,7 @@
 """API keys and the per-key rate limit, checked before anything reads the request body.
 
-Keys arrive as `Authorization: Bearer <key>` or `X-API-Key: <key>` and are compared as sha256
+Keys arrive as `Authorization: Bearer <key>` or `X-API-Key: <key>` (or as the page's signed
+session, which names a key's id; service.page) and are compared as sha256
 digests against `API_KEY_HASHES` in constant time (every configured digest is compared, whatever
 matches). A key is known in logs and the audit store only by its key id: the first 8 hex digits
 of its digest. The rate limit (requests and claims per key, shared by all workers) is
@@ -25,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from service.audit import AuditUnavailable, database_error_reason
 from service.errors import APIError
+from service.page import CSRF_HEADER, check_csrf_header, signed_in_key_id
 from service.rate_limit import SharedRateLimiter
 from service.settings import hash_key
 
@@ -35,6 +37,11 @@ log = logging.getLogger(__name__)
 class KeyRing:
     def __init__(self, hashes: list[str]):
         self._hashes = tuple(digest.encode("ascii") for digest in hashes)
+        self._key_ids = frozenset(digest[:KEY_ID_LENGTH] for digest in hashes)
+
+    def knows(self, key_id: str) -> bool:
+        """Whether a key id (from a page session) still names a configured key."""
+        return key_id in self._key_ids
 
     def key_id(self, presented: str) -> str | None:
         """The key id of a presented key when it is one of ours, else None."""
@@ -102,7 +109,12 @@ def _presented_key() -> str | None:
 
 
 def require_api_key() -> None:
-    """before_request of the protected blueprint: 401 or 429 before any validation."""
+    """before_request of the protected blueprint: 401 or 429 before any validation.
+
+    A request without a key may instead be signed in on the page (service.page): its session
+    names the key id, and a request that changes anything (POST) must also carry the session's
+    CSRF token in a header, so that no other site can make a signed-in browser post a claim.
+    """
     throttle = current_app.extensions["failed_keys"]
     address = request.remote_addr or "unknown"
     wait = throttle.retry_after(address)
@@ -112,6 +124,11 @@ def require_api_key() -> None:
                        f"within {throttle.window:g} s; retry after {wait} s", headers={"Retry-After": str(wait)})
     presented = _presented_key()
     key_id = current_app.extensions["api_keys"].key_id(presented) if presented else None
+    if presented is None and (session_key_id := signed_in_key_id()) is not None:
+        if request.method not in ("GET", "HEAD") and not check_csrf_header():
+            raise APIError(403, "csrf_failed", f"a request signed in by the page must carry its CSRF token in the "
+                                               f"{CSRF_HEADER} header; reload the page")
+        key_id = session_key_id
     if key_id is None:
         throttle.record_failure(address)
         raise APIError(401, "unauthorized",

@@ -23,6 +23,7 @@ Command-line options (`--bind`, `--workers`) override these. Why the choices:
 """
 import gc
 import os
+import secrets
 import signal
 from pathlib import Path
 
@@ -30,6 +31,9 @@ NATIVE_THREADS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREAD
 for _name in NATIVE_THREADS_ENV:
     os.environ[_name] = "1"
 os.environ.setdefault("MEDSPA_COVERAGE_DOCS_ENABLED", "false")
+# One secret for every worker (read here, in the master, before they fork), so a page session
+# signed by one worker is read by the others; "s-" keeps it a string when settings parse JSON.
+os.environ.setdefault("MEDSPA_COVERAGE_SESSION_SECRET", "s-" + secrets.token_urlsafe(32))
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 wsgi_app = "service.wsgi:app"

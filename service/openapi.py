@@ -14,6 +14,7 @@ from pydantic.json_schema import models_json_schema
 
 from features.contract import CONTRACT_VERSION
 from service import schemas
+from service.api import DIAGNOSIS_LIMIT_DEFAULT, DIAGNOSIS_LIMIT_MAX, DIAGNOSIS_QUERY_MAX_LENGTH
 from service.settings import default_settings
 
 OPENAPI_VERSION = "3.1.0"
@@ -22,7 +23,7 @@ REF = "#/components/schemas/{model}"
 COMPONENT_MODELS = (
     schemas.ClaimRequest, schemas.BatchRequest, schemas.InvocationsRequest, schemas.ErrorBody,
     schemas.ClaimAnswer, schemas.BatchAnswer, schemas.InvocationsResponse, schemas.TreatmentList,
-    schemas.ModelInfo, schemas.HealthStatus,
+    schemas.ModelInfo, schemas.HealthStatus, schemas.DiagnosisList,
 )
 SECURITY = [{"bearerAuth": []}, {"apiKeyHeader": []}]
 
@@ -45,6 +46,7 @@ def _errors(*statuses: int) -> dict:
         400: ("the body is not valid JSON, names a key twice in one object, or ends before its Content-Length",
               None),
         401: ("no valid API key", {"WWW-Authenticate": {"schema": {"type": "string"}}}),
+        403: ("signed in by the page's session without its CSRF token (X-CSRFToken)", None),
         413: ("the body is larger than MAX_CONTENT_LENGTH (with or without a Content-Length)", None),
         415: ("the body is not declared as application/json", None),
         422: ("the request is not valid (or the batch is larger than MAX_BATCH_CLAIMS): errors names every "
@@ -76,7 +78,7 @@ def build_document(max_batch_claims: int | None = None) -> dict:
     components["DataframeSplit"]["properties"]["data"]["maxItems"] = max_batch_claims
     components = dict(sorted(components.items()))
 
-    api_errors = (400, 401, 413, 415, 422, 429, 500, 503)
+    api_errors = (400, 401, 403, 413, 415, 422, 429, 500, 503)
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -117,6 +119,24 @@ def build_document(max_batch_claims: int | None = None) -> dict:
                 "summary": "The treatment catalog: keys, procedure codes, descriptions, covered diagnoses",
                 "security": SECURITY,
                 "responses": {"200": _json(_ref("TreatmentList"), "the catalog"), **_errors(401, 429, 500)},
+            }},
+            "/v1/diagnoses": {"get": {
+                "operationId": "diagnoses",
+                "summary": "ICD-10-CM look-up by code prefix or by words of the description, with the billable "
+                           "flag",
+                "security": SECURITY,
+                "parameters": [
+                    {"name": "q", "in": "query", "required": True,
+                     "description": "a code prefix ('G43.7', dot optional) or words that must all appear in the "
+                                    "description ('bell's palsy')",
+                     "schema": {"type": "string", "minLength": 1, "maxLength": DIAGNOSIS_QUERY_MAX_LENGTH,
+                                "pattern": r"\S"}},
+                    {"name": "limit", "in": "query", "required": False, "description": "most codes to list",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": DIAGNOSIS_LIMIT_MAX,
+                                "default": DIAGNOSIS_LIMIT_DEFAULT}},
+                ],
+                "responses": {"200": _json(_ref("DiagnosisList"), "the codes found (none is an empty list)"),
+                              **_errors(401, 422, 429, 500)},
             }},
             "/healthz/live": {"get": {
                 "operationId": "live",

@@ -445,6 +445,19 @@ class TreatmentList(BaseModel):
     treatments: list[TreatmentRecord]
 
 
+class Diagnosis(BaseModel):
+    code: str = Field(description="the ICD-10-CM code, with its dot")
+    description: str
+    billable: bool = Field(description="a code a claim may carry; a header code (false) is denied, CARC 146")
+
+
+class DiagnosisList(BaseModel):
+    """ICD-10-CM codes found by GET /v1/diagnoses, in the release's order."""
+
+    release: str = Field(description="the ICD-10-CM release looked up")
+    diagnoses: list[Diagnosis]
+
+
 class ModelInfo(BaseModel):
     """The served model, and how its last load or source check went (other keys may follow)."""
 

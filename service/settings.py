@@ -31,11 +31,14 @@ as strings otherwise. This table is the one place every setting is listed.
 | `DOCS_ENABLED` | serve `GET /openapi.json` and `GET /docs`; the gunicorn config turns it off (production) unless set | `true` |
 | `MONITOR_INTERVAL_MINUTES` | run the serving monitor (`medspa-coverage monitor`) from a background thread for each finished window of this many minutes, logging a run of the `serving-monitor` experiment in `TRACKING_URI`; one worker per window does it (0 = off) | `0` |
 | `LOG_LEVEL` | level of the service's JSON operational log | `INFO` |
+| `SESSION_SECRET` | the key that signs the page's session cookies and CSRF tokens (at least 32 characters); the gunicorn config draws one at start for all its workers, so a restart signs everyone out | unset: a random one per process |
+| `SESSION_MINUTES` | how long a sign-in on the page lasts, from the sign-in | `480` |
 """
 from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 from pathlib import Path
 
 from training.model.mlflow_store import CHAMPION, PROJECT_ROOT, REGISTERED_MODEL, resolve_tracking_uri
@@ -78,6 +81,8 @@ def default_settings() -> dict:
         "DOCS_ENABLED": True,
         "MONITOR_INTERVAL_MINUTES": 0,
         "LOG_LEVEL": "INFO",
+        "SESSION_SECRET": None,
+        "SESSION_MINUTES": 480,
     }
 
 
@@ -121,7 +126,8 @@ def finish_settings(config) -> None:
     for name, low in (("RATE_LIMIT_PER_MINUTE", 0), ("RATE_LIMIT_CLAIMS_PER_MINUTE", 0), ("MAX_CONTENT_LENGTH", 1),
                       ("MAX_BATCH_CLAIMS", 1), ("FORWARDED_FOR_HOPS", 0), ("FAILED_KEY_LIMIT", 0),
                       ("FAILED_KEY_WINDOW_SECONDS", 1), ("MODEL_POLL_SECONDS", 0), ("MONITOR_INTERVAL_MINUTES", 0),
-                      ("AUDIT_MIN_FREE_MB", 0), ("AUDIT_RETENTION_DAYS", 0)):
+                      ("AUDIT_MIN_FREE_MB", 0), ("AUDIT_RETENTION_DAYS", 0),
+                      ("SESSION_MINUTES", 1)):
         value = config.get(name)
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise SettingsError(f"{name}: must be an integer >= {low}")
@@ -137,3 +143,7 @@ def finish_settings(config) -> None:
     if str(config.get("AUDIT_SQLITE_SYNCHRONOUS")).upper() not in ("NORMAL", "FULL", "EXTRA"):
         raise SettingsError("AUDIT_SQLITE_SYNCHRONOUS: must be NORMAL, FULL or EXTRA")
     config["AUDIT_SQLITE_SYNCHRONOUS"] = str(config["AUDIT_SQLITE_SYNCHRONOUS"]).upper()
+    if config.get("SESSION_SECRET") is None:
+        config["SESSION_SECRET"] = secrets.token_urlsafe(32)  # sessions then live in this process only
+    if not isinstance(config["SESSION_SECRET"], str) or len(config["SESSION_SECRET"]) < 32:
+        raise SettingsError("SESSION_SECRET: must be a string of at least 32 characters")

@@ -5,8 +5,8 @@ from importlib import resources
 
 import pytest
 
-from features.diagnosis import (TABLE_FILE, DiagnosisCodeError, load_table, normalise_code,
-                                validate_codes, with_dot)
+from features.diagnosis import (DESCRIPTIONS_FILE, TABLE_FILE, DiagnosisCodeError, load_descriptions, load_table,
+                                normalise_code, search_diagnoses, validate_codes, with_dot)
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -70,5 +70,25 @@ def test_committed_table_equals_the_simple_icd_10_cm_release(icd):
         for code in described
     }
     assert load_table().codes == expected
-    with resources.files("features.data").joinpath(TABLE_FILE).open("rb") as raw:
-        assert gzip.decompress(raw.read())  # readable, not an LFS pointer
+    descriptions = load_descriptions()
+    assert {code: descriptions.description(index) for index, code in enumerate(descriptions.codes)} == {
+        code: " ".join(icd.get_description(code).split()) for code in described}
+    for name in (TABLE_FILE, DESCRIPTIONS_FILE):
+        with resources.files("features.data").joinpath(name).open("rb") as raw:
+            assert gzip.decompress(raw.read())  # readable, not an LFS pointer
+
+
+@pytest.mark.parametrize("query, first", [
+    ("migraine", ("G43", "Migraine", False)), ("Bell's PALSY", ("G51.0", "Bell's palsy", True)),
+    ("hyperhidrosis axilla", ("L74.510", "Primary focal hyperhidrosis, axilla", True)),
+    ("l74.51", ("L74.51", "Primary focal hyperhidrosis", False)), ("Z411", ("Z41.1", "Encounter for cosmetic surgery", True)),
+])
+def test_codes_are_found_by_words_or_code_prefix(query, first):
+    found = search_diagnoses(query, 3)
+    assert (found[0]["code"], found[0]["description"], found[0]["billable"]) == first and len(found) <= 3
+
+
+def test_every_word_must_appear_and_the_limit_holds():
+    assert search_diagnoses("palsy bell's", 10) == search_diagnoses("bell's palsy", 10)
+    assert search_diagnoses("migraine nonsenseword", 10) == []
+    assert len(search_diagnoses("fracture", 7)) == 7

@@ -1,7 +1,7 @@
 """The /v1 API and the MLflow scoring endpoint with the real (tiny) model: answers (decisions, rules,
 reasons, advice, the answer schema), batches, /invocations' batch-scoring columns, the 422s and 4xxs
 of bad requests (each naming the field and what is allowed), /v1/model, /v1/treatments, and one
-audit row per answered claim, committed before the response."""
+audit row per answered claim, committed before the response, and the ICD-10-CM look-up."""
 from __future__ import annotations
 
 import hashlib
@@ -390,6 +390,42 @@ def test_treatments_lists_the_catalog(client, auth):
     assert "botulinum_toxin" in keys and "facial" in keys
     botox = body["treatments"][keys.index("botulinum_toxin")]
     assert "64615" in botox["procedure_codes"] and "G43.709" in botox["covered_diagnoses"]
+
+
+def test_diagnoses_are_found_by_words_with_description_and_billable_flag(client, auth):
+    body = body_of(client.get("/v1/diagnoses?q=bell%27s+palsy", headers=auth))
+    assert body["diagnoses"] == [{"code": "G51.0", "description": "Bell's palsy", "billable": True}]
+    migraine = body_of(client.get("/v1/diagnoses?q=Chronic+MIGRAINE&limit=50", headers=auth))["diagnoses"]
+    assert {"code": "G43.709", "billable": True} .items() <= next(
+        row for row in migraine if row["code"] == "G43.709").items()
+    assert all("chronic migraine" in row["description"].lower() for row in migraine)
+    assert {row["billable"] for row in migraine} == {True, False}  # headers (G43.7) and billable codes alike
+    varicose = body_of(client.get("/v1/diagnoses?q=varicose", headers=auth))["diagnoses"]
+    assert len(varicose) == 20 and all("varicose" in row["description"].lower() for row in varicose)
+
+
+def test_diagnoses_are_found_by_code_prefix_with_or_without_the_dot(client, auth):
+    for query in ("G43.7", "g437", "G43.70"):
+        codes = [row["code"] for row in body_of(client.get(f"/v1/diagnoses?q={query}&limit=5", headers=auth))
+                 ["diagnoses"]]
+        assert codes and all(code.replace(".", "").startswith(query.upper().replace(".", "")) for code in codes)
+        assert len(codes) <= 5
+    assert body_of(client.get("/v1/diagnoses?q=xyzzy+plugh", headers=auth))["diagnoses"] == []
+
+
+@pytest.mark.parametrize("query, field", [("", "q"), ("?q=", "q"), ("?q=+++", "q"), (f"?q={'a' * 101}", "q"),
+                                          ("?q=migraine&limit=0", "limit"), ("?q=migraine&limit=51", "limit"),
+                                          ("?q=migraine&limit=ten", "limit")])
+def test_a_bad_diagnosis_look_up_is_422_naming_the_parameter(client, auth, query, field):
+    response = client.get(f"/v1/diagnoses{query}", headers=auth)
+    assert response.status_code == 422
+    assert [error["field"] for error in body_of(response)["errors"]] == [field]
+
+
+def test_the_diagnosis_look_up_needs_a_key_and_never_echoes_the_query(client, auth):
+    assert client.get("/v1/diagnoses?q=migraine").status_code == 401
+    response = client.get(f"/v1/diagnoses?q={SENTINEL}&limit={SENTINEL}", headers=auth)
+    assert response.status_code == 422 and SENTINEL not in response.get_data(as_text=True)
 
 
 def test_every_answered_claim_is_audited_before_the_response(served_app, auth, model_store):

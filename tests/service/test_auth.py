@@ -14,6 +14,7 @@ from tests.service.service_testing import API_KEY, body_of, example_claim
 PROTECTED = [
     ("GET", "/v1/treatments", None),
     ("GET", "/v1/model", None),
+    ("GET", "/v1/diagnoses?q=migraine", None),
     ("POST", "/v1/predict", example_claim()),
     ("POST", "/invocations", {"dataframe_records": [example_claim()]}),
 ]

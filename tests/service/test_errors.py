@@ -12,7 +12,7 @@ from service.errors import DEFAULTS, MAX_LISTED_ERRORS, APIError, error_body, fi
 from tests.service.service_testing import body_of, example_claim
 
 
-@pytest.mark.parametrize("path", ["/", "/v1", "/v1/predict/", "/v2/predict", "/v1/nothing"])
+@pytest.mark.parametrize("path", ["/v1", "/v1/predict/", "/v2/predict", "/v1/nothing", "/index.html"])  # "/" is the page
 def test_unknown_route_is_404_json(client, auth, path):
     response = client.get(path, headers=auth)
     assert response.status_code == 404

@@ -11,12 +11,13 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from types import SimpleNamespace
 
 import pytest
 
-from tests.service.service_testing import GUNICORN_CONF, body_of, free_port
+from tests.service.service_testing import API_KEY, GUNICORN_CONF, body_of, free_port, start_gunicorn
 
 
 def _get(url: str) -> int:
@@ -112,3 +113,26 @@ def test_worker_exit_stops_the_workers_background_jobs(hooks, app):
     hooks["worker_exit"](None, SimpleNamespace(wsgi=app))
     assert not job.alive
     hooks["worker_exit"](None, SimpleNamespace(wsgi=None))
+
+
+@pytest.mark.slow
+def test_a_page_session_signed_by_one_worker_is_read_by_every_worker(model_store, tmp_path):
+    """The config draws one SESSION_SECRET in the master, before the fork: a sign-in on one worker
+    holds on all. Twenty requests on new connections, spread by the kernel over two workers; with a
+    secret per worker about half of them would get 401."""
+    import http.cookiejar
+    import re
+
+    server = start_gunicorn(tmp_path, {"API_KEYS": API_KEY, "TRACKING_URI": model_store.uri, "MODEL_POLL_SECONDS": 0,
+                                       "AUDIT_DATABASE_URL": f"sqlite:///{tmp_path / 'audit.db'}"}, workers=2)
+    try:
+        server.wait_ready()
+        base = f"http://127.0.0.1:{server.port}"
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        form = browser.open(f"{base}/").read().decode()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+        data = urllib.parse.urlencode({"api_key": API_KEY, "csrf_token": token}).encode()
+        assert "visit-form" in browser.open(f"{base}/sign-in", data=data).read().decode()  # 303 to the page
+        assert [browser.open(f"{base}/v1/treatments").status for _ in range(20)] == [200] * 20
+    finally:
+        server.stop()

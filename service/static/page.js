@@ -1,0 +1,333 @@
+// The front desk's page: builds a claim from the form, asks POST /v1/predict (the session stands in
+// for the API key; the CSRF token goes in a header), and shows the answer. No claim data ever goes
+// into a URL: the diagnosis look-up sends only the words typed into the search box.
+"use strict";
+
+(function () {
+  const form = document.getElementById("visit-form");
+  if (!form) return;
+  const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
+  const thresholds = { approved: Number(form.dataset.approved), denied: Number(form.dataset.denied) };
+  const banner = document.getElementById("banner");
+  const answer = document.getElementById("answer");
+  const chosen = document.getElementById("diagnosis-chosen");
+  const $ = (id) => document.getElementById(id);
+  let catalog = [];
+  let diagnoses = []; // [{code, description, billable}]
+
+  const DECISIONS = {
+    likely_approved: "Likely paid",
+    uncertain: "Uncertain",
+    likely_denied: "Likely denied",
+    excluded: "Not covered: excluded by a rule",
+  };
+  const COVERED = { covered: "Covered", "not-covered": "Not covered", conditional: "Covered if the conditions are met" };
+  const PA = {
+    "auth-needed": "Prior authorization is needed", "no-auth": "No prior authorization needed",
+    satisfied: "Prior authorization obtained", performpa: "Ask the plan for prior authorization now",
+    conditional: "Prior authorization may be needed",
+  };
+  const DOCS = {
+    clinical: "Clinical notes", admin: "Administrative paperwork (authorization, referral, letter)",
+    both: "Clinical notes and administrative paperwork", conditional: "Depends on the case",
+  };
+  const INFO = {
+    performer: "who performs it", location: "where it is done", timeframe: "when and how often",
+    contract: "the plan's contract", "detail-code": "a more specific code", "option-code": "the option chosen",
+    other: "other details",
+  };
+  // recommendation -> the form change that follows it
+  const APPLY = {
+    obtain_prior_authorization: { prior_authorization: true },
+    obtain_referral: { referral: true },
+    attach_medical_necessity_letter: { medical_necessity_letter: true },
+    document_conservative_therapy: { conservative_therapy_documented: true },
+    use_in_network_provider: { in_network: true },
+  };
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (name === "class") node.className = value;
+      else if (name === "text") node.textContent = value;
+      else node.setAttribute(name, value);
+    }
+    for (const child of children) node.append(child);
+    return node;
+  }
+  const percent = (p) => `${(p * 100).toFixed(1)}%`;
+  const words = (key) => String(key).replace(/_/g, " ");
+  const money = (amount) => (amount === null || amount === undefined ? "no limit" :
+    new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" }).format(amount));
+
+  // -- talking to the API ------------------------------------------------------------------------
+  async function api(path, options = {}) {
+    const headers = { Accept: "application/json", ...(options.body ? { "Content-Type": "application/json" } : {}) };
+    if ((options.method || "GET") !== "GET") headers["X-CSRFToken"] = csrfToken;
+    let response;
+    try {
+      response = await fetch(path, { credentials: "same-origin", ...options, headers });
+    } catch (error) {
+      throw { status: 0, body: { message: "The service did not answer. Check the connection and try again." } };
+    }
+    let body = null;
+    try { body = await response.json(); } catch (error) { body = null; }
+    if (!response.ok) throw { status: response.status, body: body || {}, retryAfter: response.headers.get("Retry-After") };
+    return body;
+  }
+
+  function showBanner(message) {
+    banner.textContent = message;
+    banner.hidden = false;
+  }
+  function clearErrors() {
+    banner.hidden = true;
+    banner.textContent = "";
+    for (const node of form.querySelectorAll(".field-error")) { node.hidden = true; node.textContent = ""; }
+    for (const node of form.querySelectorAll("[aria-invalid]")) node.removeAttribute("aria-invalid");
+  }
+
+  // An API error next to its fields, or as a banner; never the raw JSON.
+  function showError(error) {
+    const status = error.status;
+    if (status === 401) {
+      showBanner("Your sign-in has ended. Reload the page and sign in again.");
+    } else if (status === 403) {
+      showBanner("This page is out of date. Reload it and ask again.");
+    } else if (status === 429) {
+      showBanner(`Too many requests just now. Please wait ${error.retryAfter || "a few"} seconds and ask again.`);
+    } else if (status === 503) {
+      showBanner("The service is still loading its model. Please ask again in a few seconds.");
+    } else if (status === 422 && error.body.errors) {
+      const unplaced = [];
+      let first = null;
+      for (const item of error.body.errors) {
+        const name = String(item.field || "").replace(/\[\d+\]$/, "").split(".")[0];
+        const slot = $(`${name}-error`);
+        if (!slot) { unplaced.push(`${words(item.field || "the visit")}: ${item.message}`); continue; }
+        slot.textContent = `${slot.textContent ? slot.textContent + " " : ""}${fieldLabel(name)} ${item.message}.`;
+        slot.hidden = false;
+        const input = $(name) || $("diagnosis-search");
+        if (input) { input.setAttribute("aria-invalid", "true"); first = first || input; }
+      }
+      if (unplaced.length || !first) showBanner(`Please correct the visit: ${unplaced.join("; ") || error.body.message}.`);
+      else showBanner("Please correct the fields marked below.");
+      if (first) first.focus();
+    } else {
+      showBanner(error.body && error.body.message ? `The service could not answer: ${error.body.message}.` :
+        "The service could not answer. Please try again.");
+    }
+  }
+  function fieldLabel(name) {
+    const label = document.querySelector(`label[for="${name}"]`);
+    return label ? label.firstChild.textContent.trim() + ":" : words(name) + ":";
+  }
+
+  // -- the treatment picker ----------------------------------------------------------------------
+  async function loadCatalog() {
+    const select = $("treatment");
+    const initial = select.dataset.initial;
+    try {
+      catalog = (await api("/v1/treatments")).treatments;
+    } catch (error) { showError(error); return; }
+    select.replaceChildren(...catalog.map((row) => el("option", { value: row.treatment,
+      text: `${row.description} (${row.procedure_codes.join(", ")})` })));
+    select.value = initial;
+    fillProcedureCodes($("procedure_code").dataset.initial);
+  }
+  function fillProcedureCodes(preferred) {
+    const row = catalog.find((item) => item.treatment === $("treatment").value);
+    const select = $("procedure_code");
+    const options = [el("option", { value: "", text: "from the treatment" })];
+    for (const code of row ? row.procedure_codes : []) options.push(el("option", { value: code, text: code }));
+    select.replaceChildren(...options);
+    select.value = row && row.procedure_codes.includes(preferred) ? preferred : "";
+  }
+  $("treatment").addEventListener("change", () => fillProcedureCodes(""));
+
+  // -- diagnoses ---------------------------------------------------------------------------------
+  function renderChosen() {
+    chosen.replaceChildren(...diagnoses.map((item, index) => el("li", { class: "chip" },
+      el("span", { text: `${item.code}${item.description ? " · " + item.description : ""}${item.billable === false ? " (header code: not billable)" : ""}` }),
+      removeButton(item, index))));
+    if (!diagnoses.length) chosen.append(el("li", { class: "muted", text: "None yet: search above and add one." }));
+  }
+  function removeButton(item, index) {
+    const button = el("button", { type: "button", class: "link", "aria-label": `Remove ${item.code}`, text: "Remove" });
+    button.addEventListener("click", () => { diagnoses.splice(index, 1); renderChosen(); $("diagnosis-search").focus(); });
+    return button;
+  }
+  async function searchDiagnoses() {
+    const query = $("diagnosis-search").value.trim();
+    const list = $("diagnosis-results");
+    const status = $("diagnosis-results-status");
+    if (!query) { list.replaceChildren(); status.textContent = "Type a code or words to search."; return; }
+    let found;
+    try {
+      // the search words only, never the visit: the look-up is a GET the browser does not keep
+      found = (await api(`/v1/diagnoses?${new URLSearchParams({ q: query, limit: "15" })}`)).diagnoses;
+    } catch (error) { showError(error); return; }
+    list.replaceChildren(...found.map((item) => {
+      // the accessible name starts with the visible text (WCAG 2.5.3) and says what a press does
+      const button = el("button", { type: "button", class: "result" },
+        el("span", { class: "code", text: item.code }), " ",
+        el("span", { text: item.description }), " ",
+        el("span", { class: item.billable ? "tag tag-ok" : "tag tag-warn", text: item.billable ? "billable" : "header code, not billable" }),
+        el("span", { class: "visually-hidden", text: ": add to the claim" }));
+      button.addEventListener("click", () => {
+        if (!diagnoses.some((known) => known.code === item.code)) diagnoses.push(item);
+        renderChosen();
+        status.textContent = `${item.code} added.`;
+        $("diagnosis-search").focus();
+      });
+      return el("li", {}, button);
+    }));
+    status.textContent = found.length ? `${found.length} diagnoses found.` : "No diagnosis found. Try other words.";
+  }
+  $("diagnosis-search-button").addEventListener("click", searchDiagnoses);
+  $("diagnosis-search").addEventListener("keydown", (event) => {
+    if (event.key === "Enter") { event.preventDefault(); searchDiagnoses(); }
+  });
+
+  // -- the claim ---------------------------------------------------------------------------------
+  function claimFromForm() {
+    const claim = {};
+    for (const input of form.querySelectorAll("[data-kind]")) {
+      const value = input.value.trim();
+      if (input.dataset.kind === "boolean") claim[input.name] = input.checked;
+      else if (value === "") continue; // optional: the contract's default (required ones: the API says so)
+      else if (input.dataset.kind === "number") claim[input.name] = input.validity.badInput ? value : Number(value);
+      else claim[input.name] = value;
+    }
+    claim.diagnosis_codes = diagnoses.map((item) => item.code);
+    return claim;
+  }
+
+  async function ask() {
+    clearErrors();
+    answer.setAttribute("aria-busy", "true");
+    $("ask").disabled = true;
+    try {
+      showAnswer(await api("/v1/predict", { method: "POST", body: JSON.stringify(claimFromForm()) }));
+    } catch (error) {
+      showError(error);
+    } finally {
+      answer.setAttribute("aria-busy", "false");
+      $("ask").disabled = false;
+    }
+  }
+  form.addEventListener("submit", (event) => { event.preventDefault(); ask(); });
+
+  // -- the answer --------------------------------------------------------------------------------
+  function showAnswer(result) {
+    $("answer-empty").hidden = true;
+    $("answer-body").hidden = false;
+    const badge = $("decision");
+    badge.textContent = DECISIONS[result.decision] || words(result.decision);
+    badge.className = `decision-badge decision-${result.decision}`;
+    answer.dataset.decision = result.decision;
+    answer.dataset.probability = String(result.approval_probability);
+    $("probability-text").textContent = `Chance of being paid: ${percent(result.approval_probability)}`;
+    $("gauge-fill").style.width = percent(result.approval_probability);
+    $("gauge-fill").className = `gauge-fill decision-${result.decision}`;
+    $("gauge-mark-denied").style.left = percent(thresholds.denied);
+    $("gauge-mark-approved").style.left = percent(thresholds.approved);
+    $("gauge-legend").textContent = `Below ${percent(thresholds.denied)}: likely denied. ` +
+      `From ${percent(thresholds.approved)}: likely paid. In between: uncertain.`;
+
+    section("rules", result.excluded_by, ruleItem);
+    section("learned", result.rules_learned_from_history, ruleItem);
+    section("recommendations", result.recommendations, (item) => recommendationItem(item, result.recommendations));
+    section("factors", result.factors, factorItem(result.factors));
+    section("reasons", result.likely_denial_reasons, (item) =>
+      el("li", {}, el("strong", { text: `${percent(item.probability)} ` }), `${item.description} (reason code ${item.carc})`));
+    section("warnings", result.warnings || [], (item) => el("li", { text: item.message || words(item.code || "") }));
+
+    const coverage = result.coverage_information;
+    facts($("coverage"), [
+      ["Coverage", COVERED[coverage.covered] || coverage.covered],
+      ["Prior authorization", coverage.pa_needed ? PA[coverage.pa_needed] || coverage.pa_needed : "not stated"],
+      ["Documents", coverage.doc_needed ? DOCS[coverage.doc_needed] || coverage.doc_needed : "none stated"],
+      ["The plan will want to know", coverage.info_needed.length ? coverage.info_needed.map((key) => INFO[key] || key).join(", ") : "nothing more"],
+    ]);
+    const payment = result.expected_payment;
+    facts($("payment"), [
+      ["Expected payment", money(payment.amount)],
+      ["Paid in full if approved", money(payment.payable_if_approved)],
+      ["Billed", money(payment.billed_amount)],
+      ["Benefit left", money(payment.benefit_remaining)],
+    ]);
+    $("model-version").textContent = `Model ${result.model.name} version ${result.model.version}` +
+      `${result.model.alias ? " (" + result.model.alias + ")" : ""}; rules ${result.rules_version}; request ${result.request_id}.`;
+  }
+
+  function section(name, items, render) {
+    $(`${name}-section`).hidden = !items.length;
+    $(name).replaceChildren(...items.map(render));
+  }
+  function facts(list, rows) {
+    list.replaceChildren(...rows.flatMap(([term, value]) => [el("dt", { text: term }), el("dd", { text: value })]));
+  }
+  function ruleItem(rule) {
+    const history = rule.history || {};
+    const record = history.claims ? ` In the payer's history: ${history.paid} of ${history.claims} such claims paid.` : "";
+    return el("li", {}, el("strong", { text: rule.reason }), ` (reason code ${rule.carc}). `,
+      el("span", { class: "muted", text: `Source: ${rule.source}.${record}` }));
+  }
+  function factorItem(factors) {
+    const largest = Math.max(...factors.map((item) => Math.abs(item.effect)), 0.0001);
+    return (item) => {
+      const bar = el("span", { class: `factor-bar factor-${item.direction}`, "aria-hidden": "true" });
+      bar.style.width = `${Math.max(4, (Math.abs(item.effect) / largest) * 100)}%`;
+      const sign = item.effect >= 0 ? "+" : "−";
+      return el("li", { class: "factor" },
+        el("span", { class: "factor-text", text: `${item.description}: ${item.direction} the chance by ${sign}${percent(Math.abs(item.effect))}` }),
+        el("span", { class: "factor-track" }, bar));
+    };
+  }
+  function changesFor(item, all) {
+    if (APPLY[item.action]) return APPLY[item.action];
+    if (item.action === "see_physician_office") {
+      const match = /at an? (.+?) rather than/.exec(item.description);
+      return match ? { facility_type: match[1].replace(/ /g, "_"), place_of_service: "" } : null;
+    }
+    if (item.action === "all_of_the_above") {
+      const merged = {};
+      for (const other of all) if (other !== item) Object.assign(merged, changesFor(other, all) || {});
+      return Object.keys(merged).length ? merged : null;
+    }
+    return null;
+  }
+  function recommendationItem(item, all) {
+    const children = [el("span", { text: item.description })];
+    if (item.probability_after !== null && item.probability_after !== undefined) {
+      children.push(el("span", { class: "after", text: ` Chance after: ${percent(item.probability_after)} (+${percent(item.gain)}).` }));
+    }
+    if (item.covered_diagnoses) {
+      children.push(el("span", { class: "muted", text: ` Source: ${item.source}.` }));
+    }
+    const changes = changesFor(item, all);
+    if (changes) {
+      const button = el("button", { type: "button", class: "apply" }, "Apply and ask again",
+        el("span", { class: "visually-hidden", text: `: ${item.description}` }));
+      button.addEventListener("click", () => applyChanges(changes));
+      children.push(" ", button);
+    }
+    return el("li", {}, ...children);
+  }
+  function applyChanges(changes) {
+    for (const [name, value] of Object.entries(changes)) {
+      const input = $(name);
+      if (!input) continue;
+      if (input.type === "checkbox") input.checked = Boolean(value);
+      else input.value = value;
+    }
+    ask().then(() => $("answer-title").focus());
+  }
+
+  $("print").addEventListener("click", () => window.print());
+  $("answer-title").setAttribute("tabindex", "-1");
+  diagnoses = (chosen.dataset.initial || "").split(";").filter(Boolean).map((code) => ({ code }));
+  renderChosen();
+  loadCatalog();
+}());

@@ -1,0 +1,272 @@
+"""The page in a real browser: Debian's headless Chromium, driven by Selenium through ChromeDriver
+(`make test` installs both when missing), against the real app serving the session's champion
+from a real HTTP server (werkzeug's, in a thread) on a free loopback port. One browser for the
+module; the tests run in order, as one person's visit to the page.
+
+Screenshots at 390 and 1280 px go to var/screenshots/page/ (named in the README).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from service import create_app
+from service.background import stop_jobs
+from service.page import CONTENT_SECURITY_POLICY
+from tests.service.service_testing import API_KEY, ROOT, free_port
+
+pytestmark = pytest.mark.slow
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import TimeoutException  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+SCREENSHOTS = ROOT / "var" / "screenshots" / "page"
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"  # vendored with its licence and version
+WAIT_SECONDS = 20
+
+
+@pytest.fixture(scope="module")
+def server(model_store, tmp_path_factory):
+    """The real app, serving the champion, behind werkzeug's threaded HTTP server."""
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_request(self, *args, **kwargs):  # werkzeug's line quotes the URL: the app logs, without it
+            pass
+
+    folder = tmp_path_factory.mktemp("page-server")
+    app = create_app({"API_KEYS": [API_KEY], "TRACKING_URI": model_store.uri,
+                      "AUDIT_DATABASE_URL": f"sqlite:///{folder / 'audit.db'}", "MODEL_POLL_SECONDS": 0,
+                      "MONITOR_INTERVAL_MINUTES": 0, "DOCS_ENABLED": False})
+    assert app.extensions["coverage_model"].ready
+    port = free_port()
+    http = make_server("127.0.0.1", port, app, threaded=True, request_handler=QuietHandler)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    http.shutdown()
+    thread.join(10)
+    stop_jobs(app, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        pytest.fail("Chromium and ChromeDriver are missing: `make test` installs them "
+                    "(apt-get install chromium chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="page-browser-")
+    # Without the background-networking flags Chromium calls home at start (refused on this network).
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-extensions", f"--user-data-dir={profile}", "--window-size=1280,1000"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+    driver.set_page_load_timeout(WAIT_SECONDS)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def _wait(browser, condition, timeout=WAIT_SECONDS):
+    return WebDriverWait(browser, timeout).until(condition)
+
+
+def _answer(browser, previous_request: str | None = None) -> dict:
+    """Wait for an answer (a new one when `previous_request` is given) and read it off the page."""
+    def shown(driver):
+        body = driver.find_element(By.ID, "answer-body")
+        version = driver.find_element(By.ID, "model-version").text
+        if not body.is_displayed() or not version or (previous_request and previous_request in version):
+            return False
+        return driver.find_element(By.ID, "answer").get_attribute("aria-busy") == "false"
+
+    _wait(browser, shown)
+    section = browser.find_element(By.ID, "answer")
+    return {"decision": section.get_attribute("data-decision"),
+            "probability": float(section.get_attribute("data-probability")),
+            "badge": browser.find_element(By.ID, "decision").text,
+            "text": section.text, "version": browser.find_element(By.ID, "model-version").text}
+
+
+def _sign_in(browser, server, key=API_KEY):
+    browser.get(server + "/")
+    field = _wait(browser, ec.presence_of_element_located((By.ID, "api_key")))
+    field.clear()
+    field.send_keys(key)
+    browser.find_element(By.CSS_SELECTOR, "form[action='/sign-in'] button").click()
+
+
+def _set_checkbox(browser, name: str, checked: bool) -> None:
+    box = browser.find_element(By.ID, name)
+    if box.is_selected() != checked:
+        box.click()
+
+
+def _ask(browser) -> dict:
+    previous = browser.find_element(By.ID, "model-version").text or None
+    browser.find_element(By.ID, "ask").click()
+    return _answer(browser, previous.rsplit("request ", 1)[-1] if previous else None)
+
+
+def _wait_for_catalog(browser):
+    _wait(browser, lambda driver: len(Select(driver.find_element(By.ID, "treatment")).options) > 5)
+
+
+def test_a_wrong_key_gets_a_plain_message(browser, server):
+    _sign_in(browser, server, "not-the-key")
+    message = _wait(browser, ec.visibility_of_element_located((By.ID, "sign-in-message")))
+    assert "not one this service accepts" in message.text
+    assert browser.find_elements(By.ID, "visit-form") == []
+
+
+def test_signed_in_a_covered_claim_is_answered_on_the_page(browser, server):
+    _sign_in(browser, server)
+    _wait_for_catalog(browser)
+    treatment = Select(browser.find_element(By.ID, "treatment"))
+    assert treatment.first_selected_option.get_attribute("value") == "botulinum_toxin"
+    assert "64615" in treatment.first_selected_option.text  # the catalog, with its codes
+    answer = _ask(browser)
+    assert answer["decision"] in ("likely_approved", "uncertain"), answer
+    assert answer["badge"] in ("Likely paid", "Uncertain") and "Chance of being paid" in answer["text"]
+    assert not browser.find_element(By.ID, "rules-section").is_displayed()
+    assert "Expected payment" in answer["text"] and "Covered" in answer["text"]
+    assert "Model medspa-coverage version" in answer["version"]
+    gauge = browser.find_element(By.ID, "gauge-fill").size["width"] / browser.find_element(By.ID, "gauge").size["width"]
+    assert gauge == pytest.approx(answer["probability"], abs=0.02)
+
+
+def test_an_excluded_claim_names_its_rule_and_the_covered_diagnoses(browser, server):
+    browser.find_element(By.CSS_SELECTOR, "#diagnosis-chosen button").click()  # drop G43.709: cosmetic botox
+    answer = _ask(browser)
+    assert answer["decision"] == "excluded" and answer["badge"].startswith("Not covered")
+    rules = browser.find_element(By.ID, "rules")
+    assert rules.is_displayed() and "reason code 96" in rules.text and "Source:" in rules.text
+    advice = browser.find_element(By.ID, "recommendations").text
+    assert "G43.709" in advice or "G43.7" in advice  # the catalog's covered diagnoses for botulinum toxin
+
+
+def test_a_diagnosis_is_found_by_words_and_added(browser, server):
+    search = browser.find_element(By.ID, "diagnosis-search")
+    search.send_keys("chronic migraine without aura", Keys.ENTER)
+    results = _wait(browser, lambda driver: driver.find_elements(By.CSS_SELECTOR, "#diagnosis-results button"))
+    texts = [result.text for result in results]
+    assert any("G43.709" in text and "billable" in text for text in texts), texts
+    assert any("G43.7 " in text and "not billable" in text for text in texts), texts
+    next(result for result in results if "G43.709" in result.text).click()
+    assert "G43.709" in browser.find_element(By.ID, "diagnosis-chosen").text
+    assert _ask(browser)["decision"] != "excluded"
+
+
+def test_applying_a_recommendation_changes_the_form_and_raises_the_chance(browser, server):
+    _set_checkbox(browser, "prior_authorization", False)
+    before = _ask(browser)
+    buttons = browser.find_elements(By.CSS_SELECTOR, "#recommendations button.apply")
+    assert buttons, before["text"]
+    label = buttons[0].text
+    version = before["version"].rsplit("request ", 1)[-1]
+    buttons[0].click()
+    after = _answer(browser, version)
+    assert browser.find_element(By.ID, "prior_authorization").is_selected(), label
+    assert after["probability"] > before["probability"], (before, after)
+
+
+def test_an_invalid_field_shows_its_error_next_to_it(browser, server):
+    age = browser.find_element(By.ID, "patient_age")
+    age.clear()
+    age.send_keys("130")
+    browser.find_element(By.ID, "ask").click()
+    error = _wait(browser, ec.visibility_of_element_located((By.ID, "patient_age-error")))
+    assert "Patient's age" in error.text and "120" in error.text
+    assert age.get_attribute("aria-invalid") == "true"
+    banner = browser.find_element(By.ID, "banner")
+    assert banner.is_displayed() and "{" not in banner.text and "{" not in error.text  # words, never JSON
+    assert browser.switch_to.active_element == age
+    age.clear()
+    age.send_keys("42")
+
+
+def test_no_serious_or_critical_accessibility_violation(browser, server):
+    """axe-core's WCAG 2.x A and AA rules on the page with an answer shown (injected by the driver,
+    so the page's CSP is not loosened for it)."""
+    _ask(browser)
+    browser.execute_script(AXE.read_text(encoding="utf-8"))
+    browser.set_script_timeout(60)
+    results = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"
+        ".then((r) => done({violations: r.violations.map((v) => ({id: v.id, impact: v.impact,"
+        " nodes: v.nodes.map((n) => n.target.join(' '))}))}), (e) => done({error: String(e)}));")
+    assert "error" not in results, results
+    serious = [item for item in results["violations"] if item["impact"] in ("serious", "critical")]
+    assert serious == [], serious
+
+
+def test_screenshots_at_phone_and_desktop_widths(browser, server):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    _ask(browser)
+    for width in (390, 1280):
+        browser.set_window_size(width, 1000)
+        wide = browser.execute_script(  # what sticks out, were anything to: no sideways scroll
+            "return [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > "
+            "arguments[0] + 0.5).map((e) => e.tagName + '#' + e.id + '.' + e.className).slice(0, 8)", width)
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= width, wide
+        height = browser.execute_script("return document.documentElement.scrollHeight")
+        browser.set_window_size(width, min(height + 140, 6000))
+        assert browser.save_screenshot(str(SCREENSHOTS / f"page-{width}.png"))
+    browser.set_window_size(1280, 1000)
+
+
+def test_the_whole_flow_works_with_the_keyboard_alone(browser, server):
+    browser.find_element(By.CSS_SELECTOR, "form.sign-out button").click()  # signed out
+    field = _wait(browser, ec.presence_of_element_located((By.ID, "api_key")))
+    assert browser.switch_to.active_element == field  # the key field has the focus from the start
+    field.send_keys(API_KEY, Keys.ENTER)
+    _wait_for_catalog(browser)
+    actions = webdriver.ActionChains(browser)
+    seen = []
+    for _ in range(60):  # Tab through the form to the Ask button
+        actions.send_keys(Keys.TAB).perform()
+        active = browser.switch_to.active_element
+        seen.append(active.get_attribute("id"))
+        outline = browser.execute_script("return getComputedStyle(arguments[0]).outlineStyle", active)
+        assert outline != "none", f"no visible focus on {seen[-1]}"
+        if seen[-1] == "ask":
+            break
+    assert seen[-1] == "ask" and {"treatment", "diagnosis-search", "patient_age", "billed_amount"} <= set(seen)
+    actions.send_keys(Keys.ENTER).perform()
+    answer = _answer(browser)
+    assert answer["decision"] in ("likely_approved", "uncertain", "likely_denied")
+
+
+def test_no_console_error_no_other_origin_and_the_csp_header(browser, server):
+    # Chromium logs the wrong key's 401 and the invalid field's 422 as failed loads; nothing else may be.
+    expected = (("/sign-in", "status of 401"), ("/v1/predict", "status of 422"))
+    errors = [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"
+              and not any(path in entry["message"] and status in entry["message"] for path, status in expected)]
+    assert errors == [], errors
+    urls = set()
+    for entry in browser.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            urls.add(message["params"]["request"]["url"])
+    # every request over the network (the chrome:// pages of the browser's own new tab are not)
+    network = {url for url in urls if url.split(":", 1)[0] in ("http", "https", "ws", "wss")}
+    assert {server + "/", server + "/static/page.js", server + "/v1/treatments"} <= network, sorted(network)
+    assert all(url.startswith(server + "/") for url in network), sorted(network)
+    with urllib.request.urlopen(server + "/") as response:
+        assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
