@@ -136,7 +136,10 @@ def predict_newer_claims(history: Path, uri: str, scratch: Path) -> PredictCheck
     newer = rows.sort_values("service_date", kind="stable").tail(round(len(rows) * NEWER_SHARE))
     requests = scratch / f"newer{history.suffix}"
     newer_requests = newer.drop(columns=list(OUTCOME_FIELDS))
-    newer_requests.to_csv(requests, index=False) if csv else newer_requests.to_parquet(requests, index=False)
+    if csv:
+        newer_requests.to_csv(requests, index=False)
+    else:
+        newer_requests.to_parquet(requests, index=False)
     output = scratch / "scored.csv"
     argv = [sys.executable, "-m", "service", "predict", "--input", str(requests), "--output", str(output),
             "--tracking-uri", uri, "--quiet"]
