@@ -1,0 +1,104 @@
+"""The README's example answer is what a fresh `make serve` gives: the bootstrap's own champion
+(its demo history of 200,000 claims from its seed, its default training) answers the README's
+curl request, and every value the README's abridged answer shows is in that answer, in order.
+
+This is the one test that trains at full size (a couple of minutes), because nothing smaller is
+the champion a newcomer meets.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from service.bootstrap import ensure_champion
+from tests.service.service_testing import API_KEY
+
+pytestmark = pytest.mark.slow
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+# The denial reasons come from a logistic regression whose float sums (BLAS) differ by CPU in the
+# fourth decimal; every other printed number must match to its last printed digit.
+DENIAL_REASON_TOLERANCE = 0.002
+PAIR = re.compile(r'"(\w+)": ("(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?|true|false|null|\[\])')
+
+
+def example_section() -> str:
+    text = README.read_text()
+    return text[text.index("### An example"):text.index("### Settings")]
+
+
+def readme_request() -> dict:
+    curl = re.findall(r"```\n(.*?)```", example_section(), flags=re.S)[0]
+    return json.loads(curl[curl.index("-d '") + 4:curl.rindex("'")])
+
+
+def readme_answer_pairs() -> list[tuple[str, str, bool]]:
+    """(key, value as printed, inside likely_denial_reasons) in the README's order."""
+    block = re.findall(r"```\n(.*?)```", example_section(), flags=re.S)[1]
+    reasons = block[block.index('"likely_denial_reasons"'):block.index('"explanation"')]
+    start = block.index(reasons)
+    return [(match[1], match[2], start <= match.start() < start + len(reasons)) for match in PAIR.finditer(block)]
+
+
+def flattened(value, key: str | None = None):
+    """(key, value) of every scalar in document order, lists of scalars as one value."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            yield from flattened(item, name)
+    elif isinstance(value, list) and any(isinstance(item, (dict, list)) for item in value):
+        for item in value:
+            yield from flattened(item, key)
+    else:
+        yield key, value
+
+
+def agrees(printed: str, actual, tolerance: float | None) -> bool:
+    if printed.startswith('"'):
+        fragments = json.loads(printed).split("...")  # an abridged string: its parts, in order
+        position = 0
+        for fragment in (part.strip() for part in fragments):
+            position = str(actual).find(fragment, position) if isinstance(actual, str) else -1
+            if position < 0:
+                return False
+        return True
+    if printed in ("true", "false", "null", "[]"):
+        return actual == json.loads(printed)
+    if isinstance(actual, bool) or not isinstance(actual, (int, float)):
+        return False
+    decimals = len(printed.partition(".")[2])
+    return abs(actual - float(printed)) <= (tolerance or 0) + 10 ** -decimals + 1e-12
+
+
+@pytest.fixture(scope="module")
+def bootstrap_store(tmp_path_factory) -> str:
+    folder = tmp_path_factory.mktemp("readme-bootstrap")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    version, trained = ensure_champion(uri, history_path=folder / "claims.parquet", models_dir=folder / "models",
+                                       progress=False, echo=lambda line: None)
+    assert (version, trained) == ("1", True)
+    return uri
+
+
+def test_the_readme_example_is_the_fresh_champions_answer(bootstrap_store, make_app):
+    app = make_app(TRACKING_URI=bootstrap_store)
+    response = app.test_client().post("/v1/predict", json=readme_request(), headers={"X-API-Key": API_KEY})
+    assert response.status_code == 200, response.get_json()
+    actual = list(flattened(response.get_json()))
+    position = 0
+    for key, printed, in_reasons in readme_answer_pairs():
+        tolerance = DENIAL_REASON_TOLERANCE if in_reasons else None
+        found = next((index for index in range(position, len(actual))
+                      if actual[index][0] == key and agrees(printed, actual[index][1], tolerance)), None)
+        shown = [value for name, value in actual[position:] if name == key][:3]
+        assert found is not None, f"README says {key}: {printed}; the answer has {shown} from there on"
+        position = found + 1
+
+
+def test_the_readme_example_parses_into_the_values_the_test_compares():
+    pairs = readme_answer_pairs()
+    keys = [key for key, _, _ in pairs]
+    assert {"decision", "approval_probability", "baseline_log_odds", "probability_after", "amount"} <= set(keys)
+    assert any(in_reasons for _, _, in_reasons in pairs) and readme_request()["claim_id"] == "A-17"
