@@ -42,8 +42,11 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
+# Two pytest-xdist workers, one per core (tests/conftest.py says how the suites share them).
+TEST_WORKERS ?= 2
+
 test: $(STAMP) nginx chromium
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 # `make serve PORT=8001` listens on 127.0.0.1:8001; `make serve BIND=0.0.0.0:8080` on any address.
 serve: $(STAMP) nginx

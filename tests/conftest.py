@@ -1,19 +1,44 @@
-"""Fixtures every suite shares: the session's trained store (tests/stores.py)."""
+"""Fixtures every suite shares: the session's trained store (tests/stores.py), built once per run
+(tests/shared_once.py); and how the suites share the two xdist workers of `make test`."""
 from __future__ import annotations
 
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
+from tests.shared_once import build_once_per_run
 from tests.stores import TrainedStore, demo_histories, quick_params, train_store
+
+
+# The suites that start gunicorn, nginx or Chromium. They form one unit of work: one at a time, so
+# the bounds their checks hold (seconds, a worker timeout) see the cores they were written for,
+# while the other worker runs in-process tests. tests/test_suites.py keeps this list complete.
+SERVER_SUITES = frozenset(f"tests/service/{name}.py" for name in (
+    "test_gunicorn_conf", "test_gunicorn_log", "test_gunicorn_model", "test_gunicorn_robustness",
+    "test_gunicorn_worker", "test_no_patient_data_leaks", "test_page_browser", "test_proxy",
+))
+
+
+class SuiteScheduling(LoadScopeScheduling):
+    """xdist's scheduling by module (its module fixtures are built once), with the server suites as
+    one unit. (pytest 9 ignores the node-id suffix `--dist loadgroup` relies on.)"""
+
+    def _split_scope(self, nodeid: str) -> str:
+        suite = nodeid.split("::", 1)[0]
+        return "servers" if suite in SERVER_SUITES else suite
+
+
+def pytest_xdist_make_scheduler(config, log):
+    return SuiteScheduling(config, log)
 
 
 @pytest.fixture(scope="session")
 def demo_files(tmp_path_factory):
-    return demo_histories(tmp_path_factory.mktemp("histories"))
+    return build_once_per_run(tmp_path_factory, "histories", demo_histories)
 
 
 @pytest.fixture(scope="session")
 def trained_store(tmp_path_factory, demo_files) -> TrainedStore:
-    return train_store(demo_files, tmp_path_factory.mktemp("mlflow"))
+    return build_once_per_run(tmp_path_factory, "mlflow", lambda folder: train_store(demo_files, folder))
 
 
 @pytest.fixture(scope="session")
