@@ -59,12 +59,18 @@ def single_claim_rows(bench: BenchModel, calls: int) -> list[tuple]:
     claims = canonical_claims(raw)
     scored = [claim for claim, answer in zip(claims, model.answer_claims(claims)) if answer["decision"] != "excluded"]
     from service.claims import normalise_request_claim
+    from features.pipeline import claims_to_columns
 
+    # The TreeSHAP factors alone, for the claims the classifier scores: their share of an answer
+    explainer = model.explainer()
+    encoded = [(model.encode(claims_to_columns([claim])), [claim["treatment"]]) for claim in scored]
     cases = [
         ("answer_claims([claim]), demo mix", lambda claim: model.answer_claims([claim]), claims, True),
         ("answer_claims([claim]), claims no rule excludes", lambda claim: model.answer_claims([claim]), scored, False),
         ("validate + answer_claims, demo mix", lambda claim: model.answer_claims([normalise_request_claim(claim)]),
          raw, False),
+        ("of which TreeSHAP factors (Explainer.contributions), claims no rule excludes",
+         lambda pair: explainer.contributions(*pair), encoded, False),
     ]
     rows = []
     for name, function, arguments, barred in cases:
