@@ -63,11 +63,11 @@ notebooks: $(STAMP)
 	$(BIN)/pip install --quiet "jupyterlab==4.6.6"
 	$(BIN)/jupyter lab notebooks/
 
-# A static HTML copy of an executed review, readable without Jupyter (attach it to the version):
-# make notebook-html NOTEBOOK=review.ipynb. nbconvert comes with jupyterlab (`make notebooks`).
+# A static HTML copy of an executed notebook, readable without Jupyter: make notebook-html
+# NOTEBOOK=out.ipynb writes out.html beside it (nbconvert, pinned in requirements.lock).
+# `medspa-coverage review` does this itself and keeps both with the review's MLflow run.
 notebook-html: $(STAMP)
 	@test -n "$(NOTEBOOK)" || { echo "set NOTEBOOK=path/to/an/executed.ipynb"; exit 2; }
-	@$(BIN)/python -c "import nbconvert" 2>/dev/null || { echo "nbconvert is not installed: run make notebooks first"; exit 2; }
 	$(BIN)/jupyter nbconvert --to html "$(NOTEBOOK)"
 
 clean:

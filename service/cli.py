@@ -1,5 +1,6 @@
-"""`medspa-coverage`, the command group: the service's commands (serve, bootstrap, monitor) and
-training's (validate, generate-history, train, predict, from training.cli).
+"""`medspa-coverage`, the command group: the service's commands (serve, bootstrap, monitor),
+training's (validate, generate-history, train, predict, from training.cli) and the model review's
+(review, from training.review.cli).
 
 Each command imports its module only when it runs, so `--help` stays instant.
 """
@@ -13,6 +14,7 @@ import click
 
 from service.address import BIND_ENV, DEFAULT_BIND, base_url, serving_bind
 from training.cli import commands as training_commands
+from training.review.cli import review as review_command
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 GUNICORN_CONFIG = Path(__file__).with_name("gunicorn_conf.py")
@@ -25,6 +27,7 @@ def main() -> None:
 
 for _name, _command in training_commands.commands.items():
     main.add_command(_command, _name)
+main.add_command(review_command, "review")
 
 
 BIND_HELP = f"host:port to listen on (default ${BIND_ENV}, else {DEFAULT_BIND})"

@@ -37,8 +37,8 @@ from service.background import exclusive, start_job
 from service.settings import ENV_PREFIX, default_settings
 from training.model.artifacts import ModelIntegrityError, download_model_version, read_saved_metadata
 from training.model.mlflow_store import ensure_experiment, mlflow_client
-from training.model.profile import (PSI_MIN_CLAIMS, PSI_SIGNIFICANT, profile_counts, stability_from_counts,
-                                    too_few_for_drift)
+from training.model.profile import (PSI_MIN_CLAIMS, PSI_SIGNIFICANT, input_fields, profile_counts,
+                                    stability_from_counts, too_few_for_drift)
 
 EXPERIMENT = "serving-monitor"
 DECISIONS = ("excluded", "likely_approved", "uncertain", "likely_denied")
@@ -94,7 +94,7 @@ class VersionWindow:
                 self._last_request = record.request_id
         if self.profile:
             counts = profile_counts(self.profile, {name: np.array([record.claim.get(name) for record in records])
-                                                   for name in self.profile})
+                                                   for name in input_fields(self.profile)})
             for name, bins in counts.items():
                 self.drift_counts[name] = self.drift_counts[name] + bins if name in self.drift_counts else bins
 

@@ -74,15 +74,19 @@ def generate_history(rows: int, seed: int, out: str, truth_path: str | None, bad
 @click.option("--models-dir", type=click.Path(file_okay=False), default=None,
               help="where the champion bundle is exported (default: <project>/models)")
 @click.option("--no-export", is_flag=True, help="do not export the champion bundle")
+@click.option("--allow-unfit", is_flag=True,
+              help="train even on a file the fit-to-train verdict calls `not fit` (the run records that it was)")
 @click.option("--quiet", is_flag=True, help="no progress bars (stage lines still print)")
 @click.pass_context
 def train(ctx: click.Context, data_path: str, tracking_uri: str | None, experiment: str, no_promote: bool,
           truth_path: str | None, max_auc_drop: float, max_ece_rise: float, models_dir: str | None,
-          no_export: bool, quiet: bool) -> None:
+          no_export: bool, allow_unfit: bool, quiet: bool) -> None:
     """Train, evaluate and register a model from a claims file; promote it if it beats the champion.
 
-    Exits 0 on success (promoted or not), 2 when the file cannot train (no MLflow run is created), 1 when
-    the champion's files differ from its manifest (the gate stops; the new version stays challenger).
+    The file is judged first (fit / fit with warnings / not fit, training.data.fitness); a `not fit`
+    file is refused unless --allow-unfit. Exits 0 on success (promoted or not), 2 when the file cannot
+    train or is not fit (no MLflow run is created), 1 when the champion's files differ from its
+    manifest (the gate stops; the new version stays challenger).
     """
     from training.model.artifacts import ModelSourceError
     from training.registry import GateParams
@@ -92,7 +96,7 @@ def train(ctx: click.Context, data_path: str, tracking_uri: str | None, experime
     try:
         result = run_training(data_path, tracking_uri=tracking_uri, experiment=experiment, promote=not no_promote,
                               truth_path=truth_path, params=params, progress=not quiet, models_dir=models_dir,
-                              export=not no_export, echo=click.echo)
+                              export=not no_export, allow_unfit=allow_unfit, echo=click.echo)
     except TrainingInputError as error:
         click.echo(f"Error: {error}", err=True)
         ctx.exit(EXIT_BAD_INPUT)

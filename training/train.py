@@ -2,11 +2,14 @@
 model. One plain function, `run_training`, runs the stages in order and prints each with its
 timing:
 
-    load -> split -> fit -> evaluate -> log (one MLflow run) -> register -> gate -> export
+    load -> split -> fit to train -> fit -> evaluate -> log (one MLflow run) -> register -> gate -> export
 
 The file is loaded and checked before MLflow is touched, so a file that cannot train (missing
 column, unreadable, nothing left after quarantine, one outcome only) fails with
-TrainingInputError and leaves no run behind; rows that break the contract are quarantined and
+TrainingInputError and leaves no run behind; so does a file training.data.fitness calls `not fit`
+(judged against the champion's training profile, when there is a champion), unless `allow_unfit`:
+the verdict and its reasons are printed and travel with the run (tags `fit_to_train`,
+`fit_to_train_reasons`, artifact `fit_to_train.json`); rows that break the contract are quarantined and
 the quarantine report (counts by reason, and row number / field / reason per problem, never the
 rows' values) travels with the run. See training.model.mlflow_store for the tracking store,
 training.registry for logging, the aliases and the gate, training.evaluation for the metrics,
@@ -26,13 +29,15 @@ import pandas as pd
 
 from features.contract import TARGET
 from training.data.claims_files import ClaimsFileError
+from training.data.fitness import NOT_FIT, FitThresholds, FitVerdict, fit_to_train
 from training.data.loading import load_claims
 from training.data.split import DEFAULT_TEST_FRACTION, DEFAULT_VALIDATION_FRACTION, split_by_date
 from training.evaluation import EvaluationParams, default_truth_path, evaluate, read_truth
 from training.export import DEFAULT_MODELS_DIR, export_champion
-from training.model.artifacts import CHAMPION_LINK, bundle_name, file_sha256, version_for_alias
-from training.model.mlflow_store import (CHALLENGER, CHAMPION, REGISTERED_MODEL, ensure_experiment,
-                                         resolve_tracking_uri, tracking)
+from training.model.artifacts import (CHAMPION_LINK, ModelSourceError, bundle_name, download_model_version,
+                                      file_sha256, read_saved_metadata, version_for_alias)
+from training.model.mlflow_store import (CHALLENGER, CHAMPION, REGISTERED_MODEL, TrackingStoreError,
+                                         ensure_experiment, mlflow_client, resolve_tracking_uri, tracking)
 from training.model.params import ModelParams
 from training.model.rule_evidence import format_table, rule_metrics
 from training.model_fitting import fit_coverage_model
@@ -46,6 +51,7 @@ EXIT_OK, EXIT_BAD_INPUT = 0, 2
 FIT_FACTS = ("train_rows", "classifier_rows", "calibration_rows", "classifier_iterations")
 # Below this, the metrics of a test split are noise and a model is not worth registering.
 MIN_TEST_ROWS_PER_OUTCOME = 20
+TAG_TEXT_LIMIT = 5000  # characters of the fit verdict's reasons kept in a run tag (the artifact has them all)
 
 
 class TrainingInputError(ValueError):
@@ -114,17 +120,18 @@ def _check_trainable(split) -> None:
 
 def run_training(data_path, tracking_uri: str | None = None, experiment: str = DEFAULT_EXPERIMENT,
                  promote: bool = True, truth_path=None, params: TrainingParams | None = None,
-                 progress: bool = True, models_dir=None, export: bool = True,
+                 progress: bool = True, models_dir=None, export: bool = True, allow_unfit: bool = False,
                  echo: Callable[[str], None] = print) -> TrainingResult:
-    """Load, split, fit, evaluate, log, register, gate and export; see the module docstring.
+    """Load, split, judge, fit, evaluate, log, register, gate and export; see the module docstring.
 
     `models_dir` is where the champion bundle goes (default: the project's models/); `export`
-    False skips that stage. Raises TrainingInputError for a file that cannot train.
+    False skips that stage. Raises TrainingInputError for a file that cannot train, and for one
+    the fit-to-train verdict calls `not fit` unless `allow_unfit`.
     """
     params = params or TrainingParams()
     params.model = params.model or ModelParams()
     data_path = Path(data_path)
-    stages = _Stages(8, echo)
+    stages = _Stages(9, echo)
     uri = resolve_tracking_uri(tracking_uri)
 
     with tempfile.TemporaryDirectory(prefix="medspa-train-") as scratch:
@@ -162,6 +169,12 @@ def run_training(data_path, tracking_uri: str | None = None, experiment: str = D
             echo(f"      the classifier fits train and validation together, holding out a random "
                  f"{params.model.holdout_fraction:.0%} of them for early stopping and calibration; test is only evaluated")
 
+        with stages.stage("fit to train"):
+            fitness = _judge_file(data_path, loaded, uri, params, echo)
+            if fitness.verdict == NOT_FIT and not allow_unfit:
+                raise TrainingInputError(f"{data_path.name} is not fit to train on:\n{fitness.summary()}\n"
+                                         "fix the file, or train on it anyway with --allow-unfit")
+
         data_sha256 = file_sha256(data_path)
         row_counts = {"read": loaded.report.rows_read, "loaded": len(claims), "quarantined": quarantined,
                       "train": len(split.train), "validation": len(split.validation), "test": len(split.test)}
@@ -172,6 +185,13 @@ def run_training(data_path, tracking_uri: str | None = None, experiment: str = D
                 mlflow.log_params({"data_file": data_path.name, "truth_file": truth_file.name if truth is not None else "",
                                    **params.flat()})
                 mlflow.set_tags(provenance_tags(data_path, data_sha256, row_counts))
+                mlflow.set_tags({"fit_to_train": fitness.verdict,
+                                 "fit_to_train_reasons": "; ".join(fitness.reasons())[:TAG_TEXT_LIMIT],
+                                 "fit_to_train_overridden": str(fitness.verdict == NOT_FIT).lower()})
+                write_json({"verdict": fitness.verdict, "reasons": fitness.reasons(),
+                            "checks": fitness.checks.to_dict("records"), "drift": fitness.drift.to_dict("records")},
+                           scratch / "fit_to_train.json")
+                mlflow.log_artifact(str(scratch / "fit_to_train.json"))
                 # The report and which row failed which check; never the rows' values (patient data:
                 # `medspa-coverage validate --quarantine` writes those where the data team works).
                 quarantine_dir = scratch / "quarantine"
@@ -259,6 +279,34 @@ def run_training(data_path, tracking_uri: str | None = None, experiment: str = D
         decision=decision.decision, reason=decision.reason, promoted=decision.promoted, metrics=metrics,
         split=split.summary(), rows_loaded=len(claims), rows_quarantined=quarantined, bundle_path=bundle_path,
         seconds=dict(stages.seconds))
+
+
+def _judge_file(data_path: Path, loaded, uri: str, params: TrainingParams, echo) -> FitVerdict:
+    """training.data.fitness's verdict on the file, against the champion's training profile when
+    the store has a champion whose files verify (the gate names any other problem with it later)."""
+    profile, against = _champion_profile(uri)
+    fitness = fit_to_train(data_path, profile, FitThresholds(test_fraction=params.test_fraction), loaded=loaded)
+    echo(f"      {fitness.summary().splitlines()[0]} ({against})")
+    for line in fitness.reasons():
+        echo(f"        {line}")
+    return fitness
+
+
+def _champion_profile(uri: str) -> tuple[dict | None, str]:
+    """(the champion's training profile, which it is), read from its verified metadata.json
+    without loading the model; (None, why) when there is none to read. Opens no new store."""
+    try:
+        client = mlflow_client(uri, must_exist=True)
+        champion = version_for_alias(client, REGISTERED_MODEL, CHAMPION, missing_ok=True)
+        if champion is None:
+            return None, "no champion to compare with"
+        with tempfile.TemporaryDirectory(prefix="medspa-profile-") as scratch:
+            folder = download_model_version(client, uri, REGISTERED_MODEL, str(champion.version), Path(scratch))
+            return read_saved_metadata(folder).get("training_profile"), f"against champion v{champion.version}"
+    except TrackingStoreError:
+        return None, "no store yet: no champion to compare with"
+    except ModelSourceError as error:
+        return None, f"the champion's profile could not be read ({error})"
 
 
 def _quarantine_problems(report, shown: int = 3) -> str:

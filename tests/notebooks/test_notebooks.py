@@ -1,5 +1,6 @@
 """Every notebook runs end to end with small parameters against a temporary MLflow store (see
-tests/stores.py), on the venv's `python3` kernel; committed notebooks carry no outputs."""
+tests/stores.py), on the venv's `python3` kernel; committed notebooks carry no outputs. Reviews that
+decide go through `run_review` (`medspa-coverage review`), which keeps each with its notebook."""
 from __future__ import annotations
 
 import os
@@ -12,8 +13,8 @@ import pytest
 
 from training.model.mlflow_store import REGISTERED_MODEL
 from tests.stores import plant_problems
-from training.review.model_review import review_history
-from training.review.versions import open_client
+from training.review.records import ARTIFACT_FOLDER, REVIEW_EXPERIMENT, review_history, run_review
+from training.review.versions import ReviewInputError, open_client
 
 pytestmark = pytest.mark.slow  # starts three kernels
 
@@ -47,6 +48,12 @@ def images(notebook: nbformat.NotebookNode) -> int:
                for output in cell.get("outputs", []))
 
 
+def shown(notebook: nbformat.NotebookNode) -> str:
+    """Every table and value the notebook displayed, as text (plain and HTML)."""
+    return "".join(output.get("data", {}).get(kind, "") for cell in notebook.cells if cell.cell_type == "code"
+                   for output in cell.get("outputs", []) for kind in ("text/plain", "text/html"))
+
+
 def errors_printed(notebook: nbformat.NotebookNode) -> str:
     return "".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
                    for output in cell.get("outputs", []) if output.get("name") == "stderr")
@@ -76,17 +83,24 @@ def test_the_python3_kernel_is_this_environments_python():
         spec.argv[0] in ("python", "python3") and Path(spec.resource_dir).is_relative_to(sys.prefix)), spec.resource_dir
 
 
-def test_a_challenger_that_is_not_worse_is_not_failed_and_nothing_is_recorded_without_a_decision(trained_store,
-                                                                                                   tmp_path):
+def test_a_challenger_that_is_not_worse_is_not_failed_and_a_notebook_run_by_hand_records_nothing(trained_store,
+                                                                                                  tmp_path):
     challenger = trained_store.runs["better"].model_version  # judged against the base model it replaced
+    base = trained_store.runs["base"].model_version
     result = execute(MODEL_REVIEW, tmp_path / "review.ipynb", tracking_uri=trained_store.uri,
-                     challenger=challenger, training_data_folder=str(trained_store.data_dir), **SMALL)
+                     challenger=challenger, training_data_folder=str(trained_store.data_dir), decision="reject",
+                     reviewer="A. Reviewer", **SMALL)
     text = printed(result)
     first = next(cell for cell in result.cells if cell.cell_type == "code" and "verdict_on_claims" in cell.source)
     assert "VERDICT:" in "".join(output.get("text", "") for output in first.outputs)  # the verdict comes first
     assert f"VERDICT: challenger v{challenger} against champion v" in text and "FAILS" not in text
     assert "the newest 20% of better.csv" in text and "monotonic constraints hold" in text
-    assert "No decision recorded" in text and "weights: cost of a wrong approval 1.0" in text
+    assert "Decision 'reject' checked, not recorded" in text and "medspa-coverage review --challenger" in text
+    assert "weights: cost of a wrong approval 1.0" in text
+    # champion beside challenger in the misses and the rules
+    assert f"champion v{base} probability" in shown(result) and f"challenger v{challenger} probability" in shown(result)
+    assert f"champion v{base} decision" in shown(result) and f"champion v{base}: pairings" in text
+    assert f"champion v{base}: " in text and "claims were paid although a rule excluded them" in text
     assert images(result) >= 3  # ROC and PR, reliability, partial dependence
     assert "IProgress" not in errors_printed(result)
     assert history(trained_store, challenger).empty
@@ -95,15 +109,27 @@ def test_a_challenger_that_is_not_worse_is_not_failed_and_nothing_is_recorded_wi
 def test_the_clearly_worse_challenger_fails_and_cannot_be_approved_without_a_reason(trained_store, tmp_path):
     store = trained_store.copy_to(tmp_path / "store")
     worse = trained_store.runs["worse"].model_version
-    common = dict(tracking_uri=store.uri, challenger=worse, training_data_folder=str(store.data_dir), **SMALL)
-    with pytest.raises(papermill.PapermillExecutionError, match="override_reason"):
-        execute(MODEL_REVIEW, tmp_path / "refused.ipynb", decision="approve", reviewer="A. Reviewer", **common)
+    common = dict(tracking_uri=store.uri, out_dir=tmp_path / "reviews", training_data_folder=str(store.data_dir),
+                  **SMALL)
+    with pytest.raises(ReviewInputError, match="override_reason"):
+        run_review(worse, "approve", "A. Reviewer", **common)
     assert history(store, worse).empty
-    rejected = execute(MODEL_REVIEW, tmp_path / "reject.ipynb", decision="reject", reviewer="A. Reviewer",
-                       comment="AUC fell", **common)
-    assert f"VERDICT: challenger v{worse} against champion v" in printed(rejected) and "FAILS" in printed(rejected)
-    execute(MODEL_REVIEW, tmp_path / "approve.ipynb", decision="approve", reviewer="B. Lead",
-            override_reason="the payer changed its policy", test_file=str(store.files["better"]), **common)
+    client = open_client(store.uri)
+    assert client.get_experiment_by_name(REVIEW_EXPERIMENT) is None  # a refused review leaves no run
+    rejected = run_review(worse, "reject", "A. Reviewer", "AUC fell", **common)
+    text = printed(nbformat.read(rejected.notebook, as_version=4))
+    assert f"VERDICT: challenger v{worse} against champion v" in text and "FAILS" in text
+    approved = run_review(worse, "approve", "B. Lead", override_reason="the payer changed its policy",
+                          test_file=str(store.files["better"]), **common)
+    # each review is one run of the review experiment, holding the notebook it was made on and its HTML
+    for kept, decision in ((rejected, "reject"), (approved, "approve")):
+        run = client.get_run(kept.run_id)
+        assert (run.data.tags["decision"], run.data.tags["model_version"]) == (decision, worse)
+        assert {item.path for item in client.list_artifacts(kept.run_id, ARTIFACT_FOLDER)} == {
+            f"{ARTIFACT_FOLDER}/{kept.notebook.name}", f"{ARTIFACT_FOLDER}/{kept.html.name}"}
+        assert kept.notebook.stat().st_mode & 0o077 == 0 and kept.html.stat().st_mode & 0o077 == 0  # owner-only
+    assert "VERDICT: challenger" in kept.html.read_text() and "handed to `medspa-coverage review`" in kept.html.read_text()
+    assert client.get_run(approved.run_id).data.params["test_file"] == str(store.files["better"])
     reviews = history(store, worse)  # two reviews, two records: the second erased nothing
     assert reviews["decision"].tolist() == ["reject", "approve"]
     assert reviews["reviewer"].tolist() == ["A. Reviewer", "B. Lead"]
@@ -116,6 +142,7 @@ def test_the_clearly_worse_challenger_fails_and_cannot_be_approved_without_a_rea
     tags = open_client(store.uri).get_model_version(REGISTERED_MODEL, worse).tags
     assert {key: tags[key] for key in ("review_decision", "review_count")} == {"review_decision": "approve",
                                                                                 "review_count": "2"}
+    assert reviews["run_id"].tolist() == [rejected.run_id, approved.run_id] and tags["review_run_id"] == approved.run_id
 
 
 def test_claims_profile_says_a_clean_file_is_fit_with_quarantine_and_drift(trained_store, tmp_path):
@@ -124,6 +151,8 @@ def test_claims_profile_says_a_clean_file_is_fit_with_quarantine_and_drift(train
     text = printed(result)
     assert "FIT TO TRAIN: FIT\n" in text and "rows quarantined" in text
     assert "against the training profile of champion v" in text
+    assert "approval rate" in text and " here vs " in text and "in the training claims of champion v" in text
+    assert "label drift vs the champion's training claims" in shown(result)
     assert images(result) >= 1 and "IProgress" not in errors_printed(result)
 
 

@@ -13,15 +13,18 @@ from service import cli
 from service.address import DEFAULT_BIND
 from tests.service.service_testing import ROOT
 from training.cli import commands as training_commands
+from training.review.cli import review as review_command
 
 SERVICE_COMMANDS = {"serve", "bootstrap", "monitor"}
 TRAINING_COMMANDS = {"validate", "generate-history", "train", "predict"}
+REVIEW_COMMANDS = {"review"}
 
 
-def test_the_group_has_the_service_and_the_training_commands_and_no_other():
-    assert set(cli.main.commands) == SERVICE_COMMANDS | TRAINING_COMMANDS
+def test_the_group_has_the_service_training_and_review_commands_and_no_other():
+    assert set(cli.main.commands) == SERVICE_COMMANDS | TRAINING_COMMANDS | REVIEW_COMMANDS
     for name in TRAINING_COMMANDS:  # training's own commands, not copies
         assert cli.main.commands[name] is training_commands.commands[name]
+    assert cli.main.commands["review"] is review_command
 
 
 def test_python_m_service_help_lists_every_command():
@@ -29,7 +32,7 @@ def test_python_m_service_help_lists_every_command():
                               timeout=60)
     assert finished.returncode == 0, finished.stderr
     listed = finished.stdout.partition("Commands:")[2].split()
-    assert SERVICE_COMMANDS | TRAINING_COMMANDS <= set(listed), finished.stdout
+    assert SERVICE_COMMANDS | TRAINING_COMMANDS | REVIEW_COMMANDS <= set(listed), finished.stdout
 
 
 def test_dash_h_is_help_too():

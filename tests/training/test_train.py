@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from service.cli import main
+from tests.stores import plant_problems
 from training.model.artifacts import ModelIntegrityError, file_sha256, load_model, verify_bundle, version_for_alias
 from training.model.mlflow_store import CHALLENGER, CHAMPION, PREVIOUS, REGISTERED_MODEL
 from training.train import TrainingInputError, run_training
@@ -161,13 +162,43 @@ def test_a_missing_column_fails_before_any_run_is_created(trained_store, tmp_pat
     assert not (fresh / "mlflow.db").exists()
 
 
+def test_the_fit_to_train_verdict_is_printed_and_travels_with_the_run(trained_store, client):
+    base, better = (client.get_run(trained_store.runs[name].run_id) for name in ("base", "better"))
+    assert base.data.tags["fit_to_train"] == "fit with warnings"  # 1% bad rows: the quarantine share warns
+    assert "quarantine share" in base.data.tags["fit_to_train_reasons"]
+    assert better.data.tags["fit_to_train"] == "fit" and better.data.tags["fit_to_train_overridden"] == "false"
+    local = client.download_artifacts(better.info.run_id, "fit_to_train.json")
+    judged = json.loads(open(local).read())
+    checks = {check["check"]: check for check in judged["checks"]}
+    assert judged["verdict"] == "fit" and "label drift vs the champion's training claims" in checks  # base was champion
+
+
+def test_a_file_not_fit_to_train_is_refused_before_any_run(trained_store, tmp_path):
+    planted = plant_problems(trained_store.files["base"], tmp_path / "planted.csv")
+    before = _count_runs(trained_store.uri)
+    lines = []
+    with pytest.raises(TrainingInputError, match="not fit to train on.*--allow-unfit"):
+        run_training(planted, tracking_uri=trained_store.uri, models_dir=tmp_path / "models", progress=False,
+                     echo=lines.append)
+    assert _count_runs(trained_store.uri) == before
+    assert any("FIT TO TRAIN: NOT FIT (against champion v" in line for line in lines)
+    assert any("fail: duplicate claim_id" in line for line in lines)
+    fresh = tmp_path / "fresh"
+    result = CliRunner().invoke(main, ["train", "--data", str(planted), "--tracking-uri",
+                                       f"sqlite:///{fresh / 'mlflow.db'}", "--models-dir", str(fresh / "models")])
+    assert result.exit_code == 2 and "not fit to train on" in result.output and "--allow-unfit" in result.output
+    assert not (fresh / "mlflow.db").exists()
+
+
 def test_no_promote_registers_a_challenger_and_runs_no_gate(trained_store, tmp_path, quick_training_params):
-    """A fresh store: even with no champion at all, --no-promote makes none."""
+    """A fresh store: even with no champion at all, --no-promote makes none. The file is not fit
+    to train on, and allowed: the run says so."""
     from mlflow import MlflowClient
 
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    result = run_training(trained_store.files["base"], tracking_uri=uri, promote=False, export=False,
+    planted = plant_problems(trained_store.files["base"], tmp_path / "planted.csv")
+    result = run_training(planted, tracking_uri=uri, promote=False, export=False, allow_unfit=True,
                           params=quick_training_params(), progress=False, echo=lambda line: None)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     assert (result.decision, result.model_version, result.bundle_path) == ("skipped", "1", None)
@@ -176,6 +207,9 @@ def test_no_promote_registers_a_challenger_and_runs_no_gate(trained_store, tmp_p
     assert client.get_model_version(REGISTERED_MODEL, "1").tags["gate_decision"] == "skipped"
     assert client.get_run(result.run_id).data.tags["gate_decision"] == "skipped"
     assert np.isfinite(result.metrics["test_auc"])
+    tags = client.get_run(result.run_id).data.tags
+    assert (tags["fit_to_train"], tags["fit_to_train_overridden"]) == ("not fit", "true")
+    assert "fail: duplicate claim_id" in tags["fit_to_train_reasons"]
 
 
 def test_training_params_are_logged_flat_with_a_prefix_per_part(quick_training_params):

@@ -1,9 +1,17 @@
 """A training-data profile stored with the model, and the population stability index (PSI)
-that compares served or new claims against it (input drift)."""
+that compares served or new claims against it (input drift).
+
+The profile maps each input field to its shares; one more entry, under the label's name (TARGET,
+kind "label"), holds the training claims' approval rate (overall and per treatment) and dates, so a
+new file's label can be compared with what the model learned from. Profiles saved before it have
+no such entry: `label_profile` gives None for them, and PSI reads only the input fields either way.
+"""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from features.contract import TARGET
 
 CATEGORICAL_FIELDS = ("treatment", "plan_type", "benefit_scope", "facility_type")
 BOOLEAN_FIELDS = ("in_network", "referral", "medical_necessity_letter", "prior_authorization",
@@ -26,7 +34,8 @@ def too_few_for_drift(claims: int, minimum: int = PSI_MIN_CLAIMS) -> str:
 
 
 def build_profile(claims: pd.DataFrame) -> dict:
-    """Per field: the categories (or decile edges) and the share of training claims in each."""
+    """Per field: the categories (or decile edges) and the share of training claims in each; and,
+    when the claims carry their outcome, the label entry (see the module docstring)."""
     profile = {}
     for name in CATEGORICAL_FIELDS + BOOLEAN_FIELDS:
         shares = claims[name].astype(str).value_counts(normalize=True)
@@ -36,7 +45,32 @@ def build_profile(claims: pd.DataFrame) -> dict:
         edges = np.unique(np.quantile(values, QUANTILES))
         counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
         profile[name] = {"kind": "numeric", "edges": edges.tolist(), "shares": (counts / counts.sum()).tolist()}
+    if TARGET in claims.columns and len(claims):
+        profile[TARGET] = build_label_profile(claims)
     return profile
+
+
+def build_label_profile(claims: pd.DataFrame) -> dict:
+    """The approval rate of the claims, overall and per treatment, with their count and dates."""
+    approved = claims[TARGET].to_numpy(dtype=bool)
+    grouped = pd.DataFrame({"treatment": claims["treatment"].astype(str).to_numpy(), "approved": approved}) \
+        .groupby("treatment")["approved"].agg(["size", "mean"])
+    dates = pd.to_datetime(claims["service_date"])
+    return {"kind": "label", "claims": int(len(approved)), "approval_rate": float(approved.mean()),
+            "first_date": str(dates.min().date()), "last_date": str(dates.max().date()),
+            "by_treatment": {str(name): {"claims": int(row["size"]), "approval_rate": float(row["mean"])}
+                             for name, row in grouped.iterrows()}}
+
+
+def input_fields(profile: dict) -> dict:
+    """The profile's input fields (what PSI compares), without the label entry."""
+    return {name: spec for name, spec in profile.items() if spec.get("kind") in ("categorical", "numeric")}
+
+
+def label_profile(profile: dict | None) -> dict | None:
+    """The training claims' approval rate entry, or None (no profile, or one saved before it)."""
+    entry = (profile or {}).get(TARGET)
+    return entry if isinstance(entry, dict) and entry.get("kind") == "label" else None
 
 
 def population_stability(profile: dict, claims: pd.DataFrame | dict) -> dict[str, float]:
@@ -49,7 +83,7 @@ def profile_counts(profile: dict, claims: pd.DataFrame | dict) -> dict[str, np.n
     field has one more bin, for categories never seen in training). Counts of several chunks of
     claims add up to the counts of them all, so drift can be measured in constant memory."""
     counts = {}
-    for name, spec in profile.items():
+    for name, spec in input_fields(profile).items():
         values = np.asarray(claims[name])
         if spec["kind"] == "categorical":
             keys = list(spec["shares"])
@@ -65,7 +99,7 @@ def profile_counts(profile: dict, claims: pd.DataFrame | dict) -> dict[str, np.n
 def stability_from_counts(profile: dict, counts: dict[str, np.ndarray]) -> dict[str, float]:
     """PSI per field from `profile_counts` (summed over chunks); a field with no claims is left out."""
     result = {}
-    for name, spec in profile.items():
+    for name, spec in input_fields(profile).items():
         observed = counts.get(name)
         if observed is None or observed.sum() == 0:
             continue

@@ -1,6 +1,7 @@
 """What notebooks/02-claims-data-profile.ipynb shows about one claims file: volume by month,
 approval rates, denial reasons, the validator's quarantine report, and drift against a model's
-training profile. The notebook only calls these functions; tests call them directly.
+training profile: of the inputs (PSI) and of the label (the approval rate, overall and per
+treatment, against the profile's label entry). The notebook only calls these functions; tests call them directly.
 
 Figures are `matplotlib.figure.Figure` objects built without pyplot (see training.plots).
 """
@@ -15,7 +16,8 @@ from matplotlib.figure import Figure
 from features.carc import describe_carc
 from features.contract import TARGET
 from training.data.loading import load_claims
-from training.model.profile import PSI_MODERATE, PSI_SIGNIFICANT, population_stability, too_few_for_drift
+from training.model.profile import (PSI_MODERATE, PSI_SIGNIFICANT, label_profile, population_stability,
+                                    too_few_for_drift)
 from training.review.versions import ReviewInputError
 
 
@@ -31,6 +33,7 @@ class ClaimsProfile:
     drift: pd.DataFrame | None = None  # PSI per field against a training profile
     top_shift: pd.DataFrame | None = None  # shares by value of each significantly shifted categorical field
                                            # (none significant: the one that moved most)
+    label_drift: pd.DataFrame | None = None  # approval rate here against the training claims (label_drift_table)
     claims: pd.DataFrame = field(default=None, repr=False)
 
 
@@ -57,6 +60,7 @@ def claims_profile(path, training_profile: dict | None = None) -> ClaimsProfile:
         denial_reasons=denial_reason_table(claims),
         drift=drift,
         top_shift=shifted,
+        label_drift=label_drift_table(training_profile, claims) if training_profile and len(claims) else None,
         claims=claims,
     )
 
@@ -100,6 +104,36 @@ def drift_table(training_profile: dict, claims: pd.DataFrame) -> pd.DataFrame:
                           else "stable") for value in psi.values()]
     return pd.DataFrame({"field": list(psi), "psi": np.round(list(psi.values()), 4), "shift": levels}).sort_values(
         "psi", ascending=False, ignore_index=True)
+
+
+def label_drift_table(training_profile: dict, claims: pd.DataFrame, z: float = 1.96) -> pd.DataFrame | None:
+    """The approval rate of the file against the model's training claims, overall (first row) and
+    per treatment (largest difference first): both rates and counts, the difference with a 95%
+    interval (normal approximation of two proportions) and `shifted` when the interval excludes 0.
+    None for a profile saved before it held the label (training.model.profile.label_profile)."""
+    trained = label_profile(training_profile)
+    if trained is None:
+        return None
+    approved = claims[TARGET].to_numpy(dtype=bool)
+    treatments = claims["treatment"].astype(str).to_numpy()
+    rows = [("all claims", trained["claims"], trained["approval_rate"], approved)]
+    for name in sorted(set(treatments) | set(trained["by_treatment"])):
+        seen = trained["by_treatment"].get(name, {"claims": 0, "approval_rate": np.nan})
+        rows.append((name, seen["claims"], seen["approval_rate"], approved[treatments == name]))
+    table = pd.DataFrame([{"treatment": name, "training_claims": count, "training_approval_rate": rate,
+                           "file_claims": len(here), "file_approval_rate": here.mean() if len(here) else np.nan}
+                          for name, count, rate, here in rows])
+    p1, n1 = table["file_approval_rate"], table["file_claims"].replace(0, np.nan)
+    p0, n0 = table["training_approval_rate"], table["training_claims"].replace(0, np.nan)
+    table["difference"] = p1 - p0
+    spread = z * np.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
+    table["low"], table["high"] = table["difference"] - spread, table["difference"] + spread
+    table["shifted"] = (table["low"] > 0) | (table["high"] < 0)
+    overall, per_treatment = table.iloc[:1], table.iloc[1:]
+    per_treatment = per_treatment.sort_values("difference", key=np.abs, ascending=False, na_position="last")
+    table = pd.concat([overall, per_treatment], ignore_index=True)
+    table.attrs["training_dates"] = f"{trained['first_date']} .. {trained['last_date']}"
+    return table
 
 
 def share_comparison(training_profile: dict, claims: pd.DataFrame, name: str) -> pd.DataFrame:

@@ -11,47 +11,37 @@ Model review, in notebook order:
   working directory, the project and its data/ folder) and used only when its sha256 and the
   rebuilt test size match the run; otherwise the reviewer must name a test file;
 - `compare_versions` (metrics each run logged, with the gate's verdict from the version tags),
-  `review_scores` and `metrics_on_claims` (both models on the same claims), the curves
-  (`roc_difference_figure`, `reliability_figure`), `slice_table` and `highlight_worse`;
+  `review_scores` and `metrics_on_claims` (both models on the same claims);
 - feature effects: `permutation_importance_table`, `partial_dependence_table` (+ figure),
   `monotonic_check`;
-- rules: `rule_firing_table`, `excluded_but_paid`; errors: `confident_misses`;
-  advice: `advice_summary`; the decision: `record_review_decision` and `review_history` (tags on
-  the model version, every review kept, nothing else: aliases are the gate's job).
+- rules: `rule_firing_table`, `rule_evidence_side_by_side`, `excluded_but_paid`; errors:
+  `confident_misses` (each model's, with every model's probability); advice: `advice_summary`.
 
-The verdict the notebook opens with, and the guard on the decision, are training.review.verdict.
+The rest of the review has a module each: the verdict the notebook opens with and the guard on the
+decision (training.review.verdict), band changes and costs (bands), slices (slices), the curves
+(curves), and the kept decision (records: one MLflow run per review with the executed notebook).
 
 Figures are `matplotlib.figure.Figure` objects built without pyplot (see training.plots).
 """
 from __future__ import annotations
 
-# Over 400 lines for now: it is the one module the model-review notebook reads, in notebook order
-# (the verdict, bands, slices and fitness already live in their own modules). `slice_table`, which
-# the severity-sorted `training.review.slices` replaces, stays only until its tests move there.
-
-# Over 400 lines on purpose: the one module notebook 1 calls, a section per part of the review
-# (see the docstring); splitting it would split what a reviewer reads in one place.
-
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from sklearn.metrics import precision_recall_curve, roc_auc_score, roc_curve
+from sklearn.metrics import roc_auc_score
 
-from features.carc import describe_carc
 from features.claim_facts import frame_to_columns
 from features.contract import CLEAN_COLUMNS, MONOTONIC_FLAGS, TARGET
 from features.rules import load_rules
 from training.data.loading import load_claims
 from training.data.split import split_by_date
-from training.evaluation import ECE_BINS, SLICE_COLUMNS, binary_metrics, calibration_table
+from training.evaluation import ECE_BINS, SLICE_COLUMNS, binary_metrics
 from training.model.artifacts import file_sha256
 from training.model.mlflow_store import PROJECT_ROOT
 from training.plots import feature_effects
-from training.review.verdict import DECISIONS, check_decision_parameters
 from training.review.versions import ReviewInputError, label, resolve_version
 
 # Metrics each training run logs, in the order a reviewer reads them (training.evaluation).
@@ -81,11 +71,6 @@ PERMUTATION_GROUPS = {
     "benefit_limit + benefit_used": ("benefit_limit", "benefit_used"),
     "service_date": ("service_date",),
 }
-# The latest review, as tags on the model version; every review also keeps its own history tag.
-REVIEW_TAGS = ("review_decision", "review_reviewer", "review_comment", "review_recorded_at", "review_test_claims",
-               "review_override_reason", "review_champion_version", "review_count")
-REVIEW_HISTORY_PREFIX = "review_history_"
-REVIEW_TEXT_LIMIT = 1000  # characters of free text kept per field: a history record must fit one tag
 MISS_COLUMNS = ("claim_id", "service_date", "treatment", "procedure_code", "diagnosis_codes", "plan_type",
                 "benefit_scope", "facility_type", "in_network", "referral", "medical_necessity_letter",
                 "prior_authorization", "conservative_therapy_documented", "visit_number",
@@ -212,123 +197,6 @@ def metrics_on_claims(scores_by_label: dict[str, pd.DataFrame], bins: int = ECE_
     return table
 
 
-def slice_table(challenger_scores: pd.DataFrame, champion_scores: pd.DataFrame | None = None, *,
-                max_auc_drop: float = 0.01, max_ece_rise: float = 0.01, min_rows: int = 100,
-                min_outcome: int = 10, bins: int = ECE_BINS) -> pd.DataFrame:
-    """Per slice (plan type, treatment, facility type, benefit scope): claims, approval rate,
-    each model's AUC, ECE and mean probability, and the challenger-minus-champion deltas.
-
-    `worse` marks a slice of at least `min_rows` claims where the challenger's AUC is more than
-    `max_auc_drop` below the champion's (judged with at least `min_outcome` claims of each
-    outcome) or its ECE more than `max_ece_rise` above. Smaller slices show but are not judged:
-    their AUC and ECE move by more than that by chance.
-    """
-    models = {"challenger": challenger_scores}
-    if champion_scores is not None:
-        models["champion"] = champion_scores
-    y = challenger_scores[TARGET].to_numpy(dtype=bool)
-    rows = []
-    for column in SLICE_COLUMNS:
-        values = challenger_scores[column].astype(str).to_numpy()
-        for value in sorted(set(values)):
-            members = values == value
-            entry = {"slice": column, "value": value, "claims": int(members.sum()),
-                     "approval_rate": float(y[members].mean()),
-                     "excluded_share": float(challenger_scores["excluded"].to_numpy(dtype=bool)[members].mean())}
-            for role, scores in models.items():
-                probability = scores["approval_probability"].to_numpy()[members]
-                found = binary_metrics(y[members], probability, bins)
-                entry.update({f"{role}_auc": found["auc"], f"{role}_ece": found["ece"],
-                              f"{role}_mean_probability": float(probability.mean())})
-            reasons = []
-            if champion_scores is not None:
-                entry["auc_delta"] = entry["challenger_auc"] - entry["champion_auc"]
-                entry["ece_delta"] = entry["challenger_ece"] - entry["champion_ece"]
-                minority = min(int(y[members].sum()), int((~y[members]).sum()))
-                if entry["claims"] >= min_rows:
-                    if minority >= min_outcome and entry["auc_delta"] < -max_auc_drop:
-                        reasons.append(f"AUC {entry['auc_delta']:+.3f}")
-                    if entry["ece_delta"] > max_ece_rise:
-                        reasons.append(f"ECE {entry['ece_delta']:+.3f}")
-            entry["worse"] = bool(reasons)
-            entry["why"] = "; ".join(reasons)
-            rows.append(entry)
-    return pd.DataFrame(rows)
-
-
-def highlight_worse(table: pd.DataFrame):
-    """The table styled for a notebook: rows where the challenger is worse in red."""
-    def colour(row):
-        return ["background-color: #f8d0d0" if row.get("worse", row.get("flagged", False)) else ""] * len(row)
-
-    numbers = {name: "{:.3f}" for name in table.columns if table[name].dtype.kind == "f"}
-    return table.style.apply(colour, axis=1).format(numbers, na_rep="-")
-
-
-# -- curves -------------------------------------------------------------------------------------
-def roc_difference_figure(challenger_scores: pd.DataFrame, champion_scores: pd.DataFrame | None = None,
-                          names: tuple[str, str] = ("challenger", "champion")) -> Figure:
-    """How much more of the approved claims the challenger ranks first, at every false positive
-    rate (ROC) and every recall (precision): challenger minus champion, so two curves that would
-    lie on top of each other become one line around zero. Without a champion: its own curves."""
-    figure = Figure(figsize=(12, 4.5))
-    roc_axes, pr_axes = figure.subplots(1, 2)
-    y = challenger_scores[TARGET].to_numpy(dtype=bool)
-    grid = np.linspace(0, 1, 201)
-    curves = {}
-    for name, scores in zip(names, (challenger_scores, champion_scores)):
-        if scores is None or y.all() or not y.any():
-            continue
-        probability = scores["approval_probability"].to_numpy()
-        false_positive, true_positive, _ = roc_curve(y, probability)
-        precision, recall, _ = precision_recall_curve(y, probability)
-        curves[name] = (np.interp(grid, false_positive, true_positive),
-                        np.interp(grid, recall[::-1], precision[::-1]), roc_auc_score(y, probability))
-    if len(curves) == 2:
-        (roc_a, pr_a, auc_a), (roc_b, pr_b, auc_b) = curves.values()
-        roc_axes.plot(grid, roc_a - roc_b, color="#2c6fbb")
-        pr_axes.plot(grid, pr_a - pr_b, color="#2c6fbb")
-        for axes in (roc_axes, pr_axes):
-            axes.axhline(0, color="grey", linewidth=0.8)
-        roc_axes.set(ylabel=f"true positive rate: {names[0]} - {names[1]}",
-                     title=f"ROC difference (AUC {auc_a:.4f} vs {auc_b:.4f}; above 0: challenger better)")
-        pr_axes.set(ylabel=f"precision: {names[0]} - {names[1]}", title="Precision difference at each recall")
-    elif curves:
-        roc, pr, auc = next(iter(curves.values()))
-        roc_axes.plot(grid, roc)
-        pr_axes.plot(grid, pr)
-        roc_axes.set(ylabel="true positive rate", title=f"ROC (AUC {auc:.4f})")
-        pr_axes.set(ylabel="precision", title="Precision-recall")
-    roc_axes.set(xlabel="false positive rate")
-    pr_axes.set(xlabel="recall (approved claims found)")
-    figure.tight_layout()
-    return figure
-
-
-def reliability_figure(scores_by_label: dict[str, pd.DataFrame], bins: int = ECE_BINS) -> Figure:
-    """Observed approval rate against predicted probability per equal-width bin, for the served
-    system (left; every rule-excluded claim sits near 0) and the classifier alone on the claims
-    no rule excludes (right), with the claims per bin underneath (log scale)."""
-    figure = Figure(figsize=(12, 7))
-    grid = figure.subplots(2, 2, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    views = (("served system", "approval_probability", False), ("classifier only", "model_probability", True))
-    width = 0.9 / bins / max(len(scores_by_label), 1)
-    for column, (title, field, kept_only) in enumerate(views):
-        curve_axes, count_axes = grid[0, column], grid[1, column]
-        for offset, (name, scores) in enumerate(scores_by_label.items()):
-            kept = ~scores["excluded"].to_numpy(dtype=bool) if kept_only else np.ones(len(scores), dtype=bool)
-            table = calibration_table(scores[TARGET].to_numpy()[kept], scores[field].to_numpy()[kept], bins)
-            curve_axes.plot(table["predicted"], table["observed"], marker="o", label=name)
-            count_axes.bar(table["bin_low"] + (offset + 0.5) * width + 0.05 / bins, table["count"], width=width,
-                           label=name)
-        curve_axes.plot([0, 1], [0, 1], color="grey", linewidth=0.8)
-        curve_axes.set(ylabel="observed approval rate", title=f"Reliability: {title} ({bins} bins)")
-        curve_axes.legend(loc="upper left", fontsize=9)
-        count_axes.set(xlabel="predicted approval probability", ylabel="claims per bin", yscale="log")
-    figure.tight_layout()
-    return figure
-
-
 # -- feature effects ----------------------------------------------------------------------------
 def monotonic_check(model, claims: pd.DataFrame) -> pd.DataFrame:
     """Flip each monotonic input from False to True on every claim that lacks it: how many
@@ -445,6 +313,22 @@ def rule_evidence_table(model) -> pd.DataFrame:
     return pd.DataFrame(model.evidence().summary_rows(), columns=columns)
 
 
+def rule_evidence_side_by_side(models: dict[str, object]) -> pd.DataFrame:
+    """`rule_evidence_table` of every model, one row per rule (and rule and treatment, and learned
+    cell) any of them measured: each model's claims fired, paid share and decision side by side,
+    and `differs` where their decisions disagree (a rule one model applies and the other learned)."""
+    keys = ["rule_id", "treatment", "category"]
+    merged = None
+    for name, model in models.items():
+        table = rule_evidence_table(model).set_index(keys)[["fired", "paid_share", "decision"]]
+        table.columns = [f"{name} {column}" for column in table.columns]
+        merged = table if merged is None else merged.join(table, how="outer")
+    decisions = merged[[f"{name} decision" for name in models]]
+    merged["differs"] = decisions.nunique(axis=1, dropna=False) > 1
+    return merged.reset_index().sort_values(["differs", "rule_id", "treatment", "category"],
+                                            ascending=[False, True, True, True], ignore_index=True)
+
+
 def learned_pairings(model) -> pd.DataFrame:
     """Treatment and diagnosis-category pairings outside the catalog's covered list that the
     history pays clearly more often than by mistake: for a policy analyst to confirm in the catalog."""
@@ -463,9 +347,11 @@ def excluded_but_paid(model, claims: pd.DataFrame) -> pd.DataFrame:
 
 
 def confident_misses(scores: pd.DataFrame, claims: pd.DataFrame, count: int = 20,
-                     rules_excluded: bool = False) -> pd.DataFrame:
+                     rules_excluded: bool = False, beside: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """The `count` claims the model got most wrong with the most confidence (approved claims it
-    gave the lowest probabilities, denied ones the highest), with their inputs and outcome.
+    gave the lowest probabilities, denied ones the highest), with their inputs and outcome; with
+    `beside` (review_scores of other models on the same claims, by name), each one's probability
+    of those claims too, so a reviewer sees whether the other model misses them as well.
 
     Claims a rule excludes are left out unless `rules_excluded` (`excluded_but_paid` lists the
     paid ones): a rule's verdict is the rule table's to answer for, not the classifier's."""
@@ -477,7 +363,9 @@ def confident_misses(scores: pd.DataFrame, claims: pd.DataFrame, count: int = 20
     columns = [name for name in MISS_COLUMNS if name in claims.columns]
     picked = claims.iloc[order][columns].reset_index(drop=True)
     served = scores.iloc[order][["approval_probability", "decision", "rule_ids", "top_denial_reason"]]
-    return pd.concat([served.reset_index(drop=True), picked], axis=1)
+    others = pd.DataFrame({f"{name} probability": other["approval_probability"].to_numpy()[order]
+                           for name, other in (beside or {}).items()})
+    return pd.concat([served.reset_index(drop=True), others, picked], axis=1)
 
 
 def advice_summary(model, claims: pd.DataFrame, sample_rows: int = 1000, seed: int = 0) -> pd.DataFrame:
@@ -502,44 +390,3 @@ def advice_summary(model, claims: pd.DataFrame, sample_rows: int = 1000, seed: i
     rows.append({"action": "(no advice)", "claims": silent, "share_of_claims": silent / max(len(answers), 1),
                  "mean_gain": np.nan, "mean_probability_after": np.nan, "example": ""})
     return pd.DataFrame(rows).sort_values("claims", ascending=False, ignore_index=True)
-
-
-# -- the decision -------------------------------------------------------------------------------
-def record_review_decision(client, name: str, version, decision: str, reviewer: str, comment: str = "",
-                           test_claims: str = "", override_reason: str = "", champion_version=None,
-                           figures: dict | None = None) -> dict[str, str]:
-    """Record a reviewer's approve/reject on the model version; returns the latest-review tags.
-
-    Every review is kept: a numbered `review_history_NNN` tag (JSON: the decision, reviewer,
-    comment, override reason, champion version and the verdict's figures the reviewer saw) that
-    no later review touches; the `review_*` tags (REVIEW_TAGS) show the latest one. Only tags:
-    moving the champion alias stays with the gate (and whoever acts on the review).
-    """
-    check_decision_parameters(decision, reviewer, override_reason)
-    if decision is None:
-        raise ReviewInputError(f"decision must be one of {', '.join(DECISIONS)}; got None")
-    version = resolve_version(client, name, version)
-    if champion_version is not None:
-        champion_version = str(getattr(champion_version, "version", champion_version))
-    tags = {"review_decision": decision, "review_reviewer": str(reviewer).strip(),
-            "review_comment": str(comment)[:REVIEW_TEXT_LIMIT],
-            "review_recorded_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-            "review_test_claims": str(test_claims)[:REVIEW_TEXT_LIMIT],
-            "review_override_reason": str(override_reason or "")[:REVIEW_TEXT_LIMIT],
-            "review_champion_version": champion_version or "none"}
-    record = {**{key.removeprefix("review_"): value for key, value in tags.items()}, "figures": figures or {}}
-    number = len(review_history(client, name, version)) + 1
-    tags["review_count"] = str(number)
-    for key, value in {f"{REVIEW_HISTORY_PREFIX}{number:03d}": json.dumps(record, default=str),
-                       **tags}.items():
-        client.set_model_version_tag(name, str(version.version), key, value)
-    return tags
-
-
-def review_history(client, name: str, version) -> pd.DataFrame:
-    """Every review recorded on the version, oldest first (one row each, figures as a dict)."""
-    version = client.get_model_version(name, str(resolve_version(client, name, version).version))
-    records = [json.loads(value) for key, value in sorted(version.tags.items())
-               if key.startswith(REVIEW_HISTORY_PREFIX)]
-    return pd.DataFrame(records, columns=["recorded_at", "decision", "reviewer", "comment", "override_reason",
-                                          "champion_version", "test_claims", "figures"])

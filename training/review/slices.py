@@ -69,3 +69,12 @@ def slice_verdicts(challenger_scores: pd.DataFrame, champion_scores: pd.DataFram
             rows.append(entry)
     table = pd.DataFrame(rows)
     return table.sort_values("worse_by", ascending=False, na_position="last", ignore_index=True)
+
+
+def highlight_worse(table: pd.DataFrame):
+    """`slice_verdicts` styled for a notebook: the flagged rows (the challenger surely worse) in red."""
+    def colour(row):
+        return ["background-color: #f8d0d0" if row.get("flagged", False) else ""] * len(row)
+
+    numbers = {name: "{:.3f}" for name in table.columns if table[name].dtype.kind == "f"}
+    return table.style.apply(colour, axis=1).format(numbers, na_rep="-")

@@ -4,8 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.contract import TARGET
 from training.model.profile import (BOOLEAN_FIELDS, CATEGORICAL_FIELDS, NUMERIC_FIELDS, PSI_MODERATE,
-                                    PSI_SIGNIFICANT, build_profile, population_stability)
+                                    PSI_SIGNIFICANT, build_profile, input_fields, label_profile,
+                                    population_stability)
 
 
 def test_psi_is_near_zero_on_the_same_data_and_large_on_a_shift(test_claims):
@@ -17,7 +19,7 @@ def test_psi_is_near_zero_on_the_same_data_and_large_on_a_shift(test_claims):
 
 
 def test_the_models_profile_covers_every_profiled_field_with_shares_summing_to_one(champion_model):
-    profile = champion_model.training_profile
+    profile = input_fields(champion_model.training_profile)
     assert set(profile) == {*CATEGORICAL_FIELDS, *BOOLEAN_FIELDS, *NUMERIC_FIELDS}
     for name, spec in profile.items():
         shares = list(spec["shares"].values()) if spec["kind"] == "categorical" else spec["shares"]
@@ -28,7 +30,7 @@ def test_the_models_profile_covers_every_profiled_field_with_shares_summing_to_o
 
 def test_psi_of_the_training_claims_against_their_own_profile_is_zero(champion_model, better_split):
     drift = population_stability(champion_model.training_profile, better_split.train)
-    assert set(drift) == set(champion_model.training_profile)
+    assert set(drift) == set(input_fields(champion_model.training_profile))
     assert max(drift.values()) == pytest.approx(0.0, abs=1e-9)
 
 
@@ -49,7 +51,26 @@ def test_a_category_never_seen_in_training_counts_as_drift(test_claims):
 
 def test_fields_of_no_claims_are_left_out_and_columns_may_be_plain_arrays(test_claims):
     profile = build_profile(test_claims)
-    columns = {name: test_claims[name].to_numpy() for name in profile}
+    columns = {name: test_claims[name].to_numpy() for name in input_fields(profile)}
     assert population_stability(profile, columns) == population_stability(profile, test_claims)
-    assert population_stability(profile, {name: np.array([]) for name in profile}) == {}
+    assert population_stability(profile, {name: np.array([]) for name in input_fields(profile)}) == {}
     assert population_stability(profile, pd.DataFrame(columns).head(0)) == {}
+
+
+def test_the_models_profile_keeps_the_approval_rate_of_its_training_claims(champion_model, better_split):
+    trained_on = label_profile(champion_model.training_profile)
+    train = better_split.train
+    assert trained_on["claims"] == len(train)
+    assert trained_on["approval_rate"] == pytest.approx(train[TARGET].mean())
+    assert trained_on["first_date"] == str(train["service_date"].min().date())
+    botox = train[train["treatment"] == "botulinum_toxin"]
+    assert trained_on["by_treatment"]["botulinum_toxin"] == {"claims": len(botox),
+                                                             "approval_rate": pytest.approx(botox[TARGET].mean())}
+
+
+def test_a_profile_saved_before_the_label_entry_still_reads(test_claims):
+    old = input_fields(build_profile(test_claims))  # what models saved before the label entry hold
+    assert TARGET not in old and label_profile(old) is None and label_profile(None) is None
+    assert population_stability(old, test_claims) == population_stability(build_profile(test_claims), test_claims)
+    requests = test_claims.drop(columns=[TARGET])  # claims without an outcome: no label entry
+    assert TARGET not in build_profile(requests)

@@ -16,7 +16,7 @@ from tests.stores import version
 from training.model.mlflow_store import REGISTERED_MODEL
 from training.plots import feature_effects
 from training.review import model_review as review
-from training.review.versions import ReviewInputError, open_client
+from training.review.versions import ReviewInputError, load_version
 
 pytestmark = pytest.mark.slow  # the session's trained store
 
@@ -72,23 +72,6 @@ def test_metrics_on_the_same_claims_match_the_runs_evaluation(scores, trained_st
     assert (table.loc["difference"] == 0).all()
 
 
-def test_a_slice_where_the_challenger_ranks_worse_is_flagged(scores):
-    worse = scores.copy()
-    hmo = (worse["plan_type"] == "hmo").to_numpy() & ~worse["excluded"].to_numpy()
-    worse.loc[hmo, "approval_probability"] = 1.0 - worse.loc[hmo, "approval_probability"]
-    table = review.slice_table(worse, scores, min_rows=50, min_outcome=5).set_index(["slice", "value"])
-    assert table.loc[("plan_type", "hmo"), "worse"] and "AUC" in table.loc[("plan_type", "hmo"), "why"]
-    assert not table.loc[("plan_type", "ppo"), "worse"]
-    assert not review.slice_table(scores, scores)["worse"].any()
-    alone = review.slice_table(scores)  # no champion: nothing to be worse than
-    assert "auc_delta" not in alone.columns and not alone["worse"].any()
-    flat = table.reset_index()
-    style = review.highlight_worse(flat).to_html().split("</style>")[0]  # selectors of the red rows
-    hmo_row = flat.index[(flat["slice"] == "plan_type") & (flat["value"] == "hmo")][0]
-    ppo_row = flat.index[(flat["slice"] == "plan_type") & (flat["value"] == "ppo")][0]
-    assert "#f8d0d0" in style and f"_row{hmo_row}_col0," in style and f"_row{ppo_row}_col0," not in style
-
-
 # -- feature effects ---------------------------------------------------------------------------
 def test_monotonic_check_finds_no_decrease_on_the_real_model(champion_model, test_claims):
     table = review.monotonic_check(champion_model, test_claims).set_index("input")
@@ -136,6 +119,7 @@ def test_excluded_but_paid_lists_exactly_the_paid_claims_a_rule_excluded(champio
 def test_confident_misses_are_on_the_wrong_side_most_wrong_first(scores, test_claims):
     misses = review.confident_misses(scores, test_claims, count=15)
     assert 0 < len(misses) <= 15
+    assert not [name for name in misses.columns if name.endswith(" probability")]  # nothing beside: no other model
     error = np.abs(misses["outcome"].isin(["approved", "partial"]).astype(float) - misses["approval_probability"])
     assert (error > 0.5).all() and (np.diff(error.to_numpy()) <= 1e-12).all()
     assert (misses["decision"] != "excluded").all()  # rule verdicts are the rule table's to answer for
@@ -153,38 +137,6 @@ def test_advice_summary_counts_every_recommendation_of_the_answers(champion_mode
     assert (gains >= 0.01).all()  # advice under a point is never given (training.model.advice.MIN_GAIN)
 
 
-def test_every_review_decision_is_kept_on_the_version(trained_store, tmp_path):
-    client = open_client(trained_store.copy_to(tmp_path / "store").uri)
-    worse, better = version(trained_store, "worse"), version(trained_store, "better")
-    first = review.record_review_decision(client, REGISTERED_MODEL, worse, "approve", " B. Lead ", "looks fine",
-                                          test_claims="the run's test split", override_reason="policy change",
-                                          champion_version=better, figures={"outcome": "fails"})
-    second = review.record_review_decision(client, REGISTERED_MODEL, worse, "reject", "C. Second", "calibration",
-                                           champion_version=better)
-    stored = client.get_model_version(REGISTERED_MODEL, worse).tags
-    assert {key: stored[key] for key in review.REVIEW_TAGS} == second  # the latest review
-    assert (first["review_reviewer"], second["review_count"]) == ("B. Lead", "2")
-    history = review.review_history(client, REGISTERED_MODEL, worse)
-    assert history["decision"].tolist() == ["approve", "reject"]
-    assert history["override_reason"].tolist() == ["policy change", ""]
-    assert history["champion_version"].tolist() == [better, better]
-    assert history["figures"].iloc[0] == {"outcome": "fails"}
-    assert client.get_model_version_by_alias(REGISTERED_MODEL, "champion").version != int(worse)
-    assert review.review_history(open_client(trained_store.uri), REGISTERED_MODEL, worse).empty  # the copy took them
-
-
-@pytest.mark.parametrize("decision, reviewer, message", [
-    ("approved", "B. Lead", "approve, reject"),
-    ("approve", "  ", "reviewer"),
-])
-def test_a_malformed_review_decision_is_refused(client, trained_store, decision, reviewer, message):
-    with pytest.raises(ReviewInputError, match=message):
-        review.record_review_decision(client, REGISTERED_MODEL, version(trained_store, "base"), decision, reviewer)
-
-
-# -- claims profile ----------------------------------------------------------------------------
-
-
 def test_the_rule_evidence_table_shows_every_rule_that_fired_with_its_decision(champion_model):
     table = review.rule_evidence_table(champion_model)
     rule_rows = table[table["treatment"] == "*"]
@@ -193,3 +145,26 @@ def test_the_rule_evidence_table_shows_every_rule_that_fired_with_its_decision(c
     assert ((table["ci_low"] <= table["paid_share"]) & (table["paid_share"] <= table["ci_high"])).all()
     pairings = review.learned_pairings(champion_model)
     assert (pairings["decision"] == "learned").all() and (pairings["category"] != "*").all()
+
+
+def test_confident_misses_show_the_other_models_probability_of_the_same_claims(scores, test_claims):
+    other = scores.assign(approval_probability=1.0 - scores["approval_probability"])
+    misses = review.confident_misses(scores, test_claims, count=10, beside={"champion v1": other})
+    by_claim = other.set_index("claim_id")["approval_probability"]
+    assert misses["champion v1 probability"].tolist() == pytest.approx(by_claim[misses["claim_id"]].tolist())
+    assert misses["champion v1 probability"].tolist() == pytest.approx((1 - misses["approval_probability"]).tolist())
+
+
+def test_rule_evidence_side_by_side_puts_each_models_decision_in_one_row(client, trained_store, champion_model):
+    base = load_version(client, REGISTERED_MODEL, version(trained_store, "base"))
+    table = review.rule_evidence_side_by_side({"challenger": champion_model, "champion": base})
+    own = review.rule_evidence_table(champion_model).set_index(["rule_id", "treatment", "category"])
+    rows = table.set_index(["rule_id", "treatment", "category"])
+    assert set(own.index) <= set(rows.index)
+    assert rows.loc[own.index, "challenger decision"].tolist() == own["decision"].tolist()
+    assert rows.loc[own.index, "challenger fired"].tolist() == own["fired"].tolist()
+    differs = rows["challenger decision"].fillna("-") != rows["champion decision"].fillna("-")
+    assert (rows["differs"] == differs).all()
+    assert not table["differs"].iloc[differs.sum():].any()  # the rows where they differ come first
+    alike = review.rule_evidence_side_by_side({"a": champion_model, "b": champion_model})
+    assert not alike["differs"].any()

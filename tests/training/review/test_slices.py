@@ -36,3 +36,12 @@ def test_a_model_is_never_surely_worse_than_itself(scored, test_claims):
     table = slices.slice_verdicts(scored["better"], scored["better"], test_claims, resamples=50)
     assert not table["flagged"].any()
     assert set(table.loc[table["slice"] == "patient_age_band", "value"]) <= {"0-17", "18-34", "35-49", "50-64", "65-199"}
+
+
+def test_flagged_slices_are_drawn_red_and_only_they(scored, test_claims):
+    table = slices.slice_verdicts(scored["worse"], scored["better"], test_claims, GateParams(), resamples=50)
+    style = slices.highlight_worse(table).to_html().split("</style>")[0]  # selectors of the red rows
+    flagged, calm = table.index[table["flagged"]], table.index[~table["flagged"]]
+    assert len(flagged) and len(calm) and "#f8d0d0" in style
+    assert all(f"_row{row}_col0," in style for row in flagged)
+    assert not any(f"_row{row}_col0," in style for row in calm)

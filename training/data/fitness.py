@@ -10,12 +10,16 @@ from stated thresholds (FitThresholds), checked on what training would use:
   with one, partial ones paid and with one (claims-contract.md);
 - date coverage for the time split: months spanned, months without claims, and a test window
   (the newest test_fraction) with enough claims of both outcomes;
-- label drift: the approval rate of the test window against the older claims;
+- label drift: the approval rate of the test window against the older claims, and of the file
+  against the champion's training claims (its profile's label entry, training.model.profile; a
+  profile saved before it is `not judged`);
 - feature drift: PSI of every profiled field (significant: above training.model.profile's
   PSI_SIGNIFICANT) against the champion's training profile when there is one, and of the test
   window against the older claims (with procedure code and diagnosis category too).
 
-`fit_to_train` is what notebook 2 opens with and what `train` can call before fitting.
+`fit_to_train` is what notebook 2 opens with and what `train` calls before fitting (a `not fit`
+file is refused unless `--allow-unfit`). It lives with the data, not the review notebooks, so that
+`train` (training.train) may import it.
 """
 from __future__ import annotations
 
@@ -27,11 +31,12 @@ import pandas as pd
 from features.contract import TARGET
 from training.data.loading import load_claims
 from training.data.split import DEFAULT_TEST_FRACTION
-from training.model.profile import PSI_SIGNIFICANT, build_profile, population_stability
+from training.model.profile import PSI_SIGNIFICANT, build_profile, label_profile, population_stability
 from training.model.rule_evidence import primary_categories
 
 FIT, WARN, NOT_FIT = "fit", "fit with warnings", "not fit"
 OK, WARNING, FAIL = "ok", "warning", "fail"
+NOT_JUDGED = "not judged"  # the check has nothing to compare with; it never changes the verdict
 # Empty means something in the contract for these columns (see the module docstring).
 MEANINGFUL_EMPTY = ("procedure_code", "diagnosis_codes", "weeks_since_last_treatment", "benefit_limit",
                     "denial_reason")
@@ -53,7 +58,8 @@ class FitThresholds:
     max_empty_months: int = 0  # months without claims inside the span; more warn
     min_test_claims: int = 200  # in the test window, and at least min_test_outcome of each outcome
     min_test_outcome: int = 30
-    label_drift_warn: float = 0.05  # |approval rate of the test window - of the older claims|
+    label_drift_warn: float = 0.05  # |approval rate of the test window - of the older claims|, and
+                                    # |of the file - of the champion's training claims|
     label_drift_fail: float = 0.15
     psi_warn: float = PSI_SIGNIFICANT  # a field above it warns (named)
     test_fraction: float = DEFAULT_TEST_FRACTION
@@ -67,11 +73,12 @@ class FitVerdict:
     drift: pd.DataFrame  # per field and comparison: psi, significant
     thresholds: FitThresholds
 
+    def reasons(self) -> list[str]:
+        """One line per check that is not ok: `status: check - detail`."""
+        return [f"{row.status}: {row.check} - {row.detail}" for row in self.checks.itertuples() if row.status != OK]
+
     def summary(self) -> str:
-        failing = self.checks[self.checks["status"] != OK]
-        lines = [f"FIT TO TRAIN: {self.verdict.upper()}"]
-        lines += [f"  {row.status}: {row.check} - {row.detail}" for row in failing.itertuples()]
-        return "\n".join(lines)
+        return "\n".join([f"FIT TO TRAIN: {self.verdict.upper()}", *(f"  {line}" for line in self.reasons())])
 
 
 def _status(value: float, warn_above: float, fail_above: float | None) -> str:
@@ -168,6 +175,8 @@ def fit_to_train(path, training_profile: dict | None = None, thresholds: FitThre
         gap = abs(float(newest[TARGET].mean()) - float(older[TARGET].mean()))
         check("label drift (approval rate)", round(gap, 4), limits.label_drift_warn, limits.label_drift_fail,
               f"approval rate {newest[TARGET].mean():.3f} in the test window vs {older[TARGET].mean():.3f} before")
+    if training_profile and len(claims):
+        _champion_label_check(check, claims, label_profile(training_profile), limits)
     drift = drift_rows(claims, older, newest, training_profile) if len(claims) else \
         pd.DataFrame(columns=["comparison", "field", "psi"])
     drift["significant"] = drift["psi"] > limits.psi_warn
@@ -178,6 +187,20 @@ def fit_to_train(path, training_profile: dict | None = None, thresholds: FitThre
     table = pd.DataFrame(checks)
     verdict = NOT_FIT if (table["status"] == FAIL).any() else WARN if (table["status"] == WARNING).any() else FIT
     return FitVerdict(verdict, table, missing, drift, limits)
+
+
+def _champion_label_check(check, claims: pd.DataFrame, trained_on: dict | None, limits: FitThresholds) -> None:
+    name = "label drift vs the champion's training claims"
+    if trained_on is None:
+        check(name, np.nan, limits.label_drift_warn, limits.label_drift_fail,
+              "the champion's profile predates approval rates (saved before them): retrain it to compare",
+              status=NOT_JUDGED)
+        return
+    rate = float(claims[TARGET].mean())
+    gap = abs(rate - trained_on["approval_rate"])
+    check(name, round(gap, 4), limits.label_drift_warn, limits.label_drift_fail,
+          f"approval rate {rate:.3f} in this file vs {trained_on['approval_rate']:.3f} in the champion's "
+          f"{trained_on['claims']:,} training claims ({trained_on['first_date']} .. {trained_on['last_date']})")
 
 
 def _time_windows(claims: pd.DataFrame, test_fraction: float) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -2,10 +2,16 @@
 problems does not, and the checks say which."""
 from __future__ import annotations
 
+import numpy as np
+import pytest
+
+from features.contract import TARGET
 from tests.stores import plant_problems
+from training.data import fitness
 from training.data.loading import load_claims
-from training.model.profile import build_profile
-from training.review import fitness
+from training.model.profile import build_profile, input_fields
+
+LABEL_VS_CHAMPION = "label drift vs the champion's training claims"
 
 
 def test_a_clean_history_is_fit_to_train(demo_files):
@@ -45,3 +51,23 @@ def test_a_significant_shift_against_the_training_profile_warns_and_names_the_fi
     assert verdict.verdict == fitness.WARN
     detail = verdict.checks.set_index("check").loc["feature drift (largest PSI)", "detail"]
     assert "facility_type" in detail and "e-0" not in detail  # PSI in plain decimals
+
+
+def test_label_drift_against_the_champions_training_claims_is_judged(demo_files):
+    claims = load_claims(demo_files["better"]).claims
+    same = fitness.fit_to_train(demo_files["better"], training_profile=build_profile(claims))
+    row = same.checks.set_index("check").loc[LABEL_VS_CHAMPION]
+    assert row["status"] == fitness.OK and row["value"] == 0 and "in the champion's" in row["detail"]
+    approving = claims.assign(**{TARGET: claims[TARGET].to_numpy() | (np.arange(len(claims)) % 3 == 0)})  # a champion trained on +~20 points
+    drifted = fitness.fit_to_train(demo_files["better"], training_profile=build_profile(approving))
+    row = drifted.checks.set_index("check").loc[LABEL_VS_CHAMPION]
+    assert row["value"] == pytest.approx(approving[TARGET].mean() - claims[TARGET].mean(), abs=1e-4)
+    assert row["status"] == fitness.FAIL and drifted.verdict == fitness.NOT_FIT
+    assert any(LABEL_VS_CHAMPION in line for line in drifted.reasons())
+
+
+def test_a_champion_profile_saved_before_approval_rates_is_not_judged_and_changes_nothing(demo_files):
+    claims = load_claims(demo_files["better"]).claims
+    verdict = fitness.fit_to_train(demo_files["better"], training_profile=input_fields(build_profile(claims)))
+    assert verdict.checks.set_index("check").loc[LABEL_VS_CHAMPION, "status"] == fitness.NOT_JUDGED
+    assert verdict.verdict == fitness.FIT and "predates approval rates" in verdict.summary()
