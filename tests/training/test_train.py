@@ -177,7 +177,7 @@ def test_a_file_not_fit_to_train_is_refused_before_any_run(trained_store, tmp_pa
     planted = plant_problems(trained_store.files["base"], tmp_path / "planted.csv")
     before = _count_runs(trained_store.uri)
     lines = []
-    with pytest.raises(TrainingInputError, match="not fit to train on.*--allow-unfit"):
+    with pytest.raises(TrainingInputError, match="(?s)not fit to train on.*--allow-unfit"):
         run_training(planted, tracking_uri=trained_store.uri, models_dir=tmp_path / "models", progress=False,
                      echo=lines.append)
     assert _count_runs(trained_store.uri) == before

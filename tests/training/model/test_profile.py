@@ -68,9 +68,10 @@ def test_the_models_profile_keeps_the_approval_rate_of_its_training_claims(champ
                                                              "approval_rate": pytest.approx(botox[TARGET].mean())}
 
 
-def test_a_profile_saved_before_the_label_entry_still_reads(test_claims):
-    old = input_fields(build_profile(test_claims))  # what models saved before the label entry hold
+def test_a_profile_saved_before_the_label_entry_still_reads(better_split):
+    claims = better_split.test  # with their outcomes
+    old = input_fields(build_profile(claims))  # what models saved before the label entry hold
     assert TARGET not in old and label_profile(old) is None and label_profile(None) is None
-    assert population_stability(old, test_claims) == population_stability(build_profile(test_claims), test_claims)
-    requests = test_claims.drop(columns=[TARGET])  # claims without an outcome: no label entry
+    assert population_stability(old, claims) == population_stability(build_profile(claims), claims)
+    requests = claims.drop(columns=[TARGET])  # claims without an outcome: no label entry
     assert TARGET not in build_profile(requests)

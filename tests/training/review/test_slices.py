@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tests.stores import version
@@ -39,7 +40,9 @@ def test_a_model_is_never_surely_worse_than_itself(scored, test_claims):
 
 
 def test_flagged_slices_are_drawn_red_and_only_they(scored, test_claims):
-    table = slices.slice_verdicts(scored["worse"], scored["better"], test_claims, GateParams(), resamples=50)
+    worse = slices.slice_verdicts(scored["worse"], scored["better"], test_claims, GateParams(), resamples=50)
+    same = slices.slice_verdicts(scored["better"], scored["better"], test_claims, GateParams(), resamples=50)
+    table = pd.concat([worse[worse["flagged"]].head(5), same.head(5)], ignore_index=True)  # real verdicts of both kinds
     style = slices.highlight_worse(table).to_html().split("</style>")[0]  # selectors of the red rows
     flagged, calm = table.index[table["flagged"]], table.index[~table["flagged"]]
     assert len(flagged) and len(calm) and "#f8d0d0" in style
