@@ -14,7 +14,7 @@ from service.address import DEFAULT_BIND
 from tests.service.service_testing import ROOT
 from training.cli import commands as training_commands
 
-SERVICE_COMMANDS = {"serve", "bootstrap", "monitor"}
+SERVICE_COMMANDS = {"serve", "bootstrap", "monitor", "outcomes"}
 TRAINING_COMMANDS = {"validate", "generate-history", "train", "predict"}
 
 
