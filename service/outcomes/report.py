@@ -220,7 +220,7 @@ def format_report(report: OutcomesReport) -> str:
         lines.append(f"{key:<{width}}  " + "  ".join(f"{_cell(key, value):>12}" for value in cells))
     for version in report.versions:
         lines.append("")
-        lines.append(f"v{version.model_version} by week of service: " + ", ".join(
+        lines.append(f"v{version.model_version}, last weeks of service (all: --json, weekly.csv): " + ", ".join(
             f"{week} {int(figures['claims'])} claims Brier {figures.get('brier', math.nan):.3f}"
             for week, figures in list(version.weeks.items())[-8:]))
         lines.append(f"v{version.model_version} alarm: {version.degradation.tag}: {version.degradation.reason}")

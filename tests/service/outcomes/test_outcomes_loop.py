@@ -183,6 +183,8 @@ def test_the_report_equals_the_metrics_of_the_answers_and_the_two_outcome_files(
     assert sum(week["claims"] for week in figures["weeks"].values()) == len(served.outcomes)
     assert sum(row["count"] for row in figures["calibration"]) == len(served.outcomes)
     assert figures["alarm"]["state"] == "ok", figures["alarm"]["reason"]
+    other = workspace.cli("report", "--json", "--model-version", "999")
+    assert other.exit_code == EXIT_OK and json.loads(other.output)["versions"] == {}
 
     from mlflow import MlflowClient
 
