@@ -1,4 +1,4 @@
-"""`medspa-coverage`, the command group: the service's commands (serve, bootstrap, monitor),
+"""`medspa-coverage`, the command group: the service's commands (serve, bootstrap, monitor, outcomes),
 training's (validate, generate-history, train, predict, from training.cli) and the model review's
 (review, from training.review.cli).
 
@@ -100,3 +100,99 @@ def monitor(since: str | None, until: str | None, tracking_uri: str | None, audi
         click.echo(f"Error: {error}", err=True)
         sys.exit(1)
     click.echo(format_table(summaries))
+
+
+AUDIT_URL_HELP = "audit store (default: $MEDSPA_COVERAGE_AUDIT_DATABASE_URL, else sqlite:///<project>/var/audit.db)"
+SERVED_SINCE_HELP = "only claims served at or after this time, ISO 8601 (default: the first; UTC unless an offset is given)"
+SERVED_UNTIL_HELP = "only claims served before this time, ISO 8601 (default: now)"
+
+
+@main.group()
+def outcomes() -> None:
+    """The outcomes loop: adjudicated outcomes in, realised accuracy per model version out, served
+    claims with their outcomes back into training."""
+
+
+def _served_window(since: str | None, until: str | None):
+    from service.monitoring import parse_time
+
+    try:
+        return (parse_time(since) if since else None), (parse_time(until) if until else None)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--since/--until") from None
+
+
+def _audit_store(audit_url: str | None):
+    from service.audit import AuditStore
+    from service.monitoring import default_audit_url
+
+    return AuditStore(audit_url or default_audit_url())
+
+
+@outcomes.command("ingest")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--audit-url", default=None, help=AUDIT_URL_HELP)
+@click.option("--quarantine", "quarantine_path", type=click.Path(dir_okay=False), default=None,
+              help="write each quarantined row or segment (position, field, reason; no values) to this CSV file")
+@click.pass_context
+def outcomes_ingest(ctx: click.Context, path: str, audit_url: str | None, quarantine_path: str | None) -> None:
+    """Record adjudicated outcomes from a CSV / Parquet file (claim_id, outcome, paid_amount, denial_reason,
+    adjudication_date) or an X12 835 remittance, for the claims the service answered.
+
+    Ingesting the same file again changes nothing; a later outcome for a claim supersedes the earlier one
+    (both are kept). Exits 0 when the file was read (even with quarantined rows), 2 when it cannot be read.
+    """
+    from service.outcomes.ingest import ingest_outcomes
+    from service.outcomes.records import OutcomeFileError
+
+    try:
+        report = ingest_outcomes(path, _audit_store(audit_url), quarantine_path)
+    except OutcomeFileError as error:
+        click.echo(f"Error: {error}", err=True)
+        ctx.exit(2)
+    click.echo(report.format())
+
+
+@outcomes.command("report")
+@click.option("--since", default=None, help=SERVED_SINCE_HELP)
+@click.option("--until", default=None, help=SERVED_UNTIL_HELP)
+@click.option("--model-version", default=None, help="only this served model version")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object: the figures per model version")
+@click.option("--tracking-uri", default=None,
+              help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///<project>/var/mlflow.db)")
+@click.option("--audit-url", default=None, help=AUDIT_URL_HELP)
+@click.pass_context
+def outcomes_report(ctx: click.Context, since: str | None, until: str | None, model_version: str | None,
+                    as_json: bool, tracking_uri: str | None, audit_url: str | None) -> None:
+    """Realised accuracy of each served model version (AUC, Brier, log loss, ECE, calibration, decision
+    confusion, denial-reason accuracy, expected vs paid), per version and per week of service; a run of the
+    `serving-outcomes` experiment and tags on each version.
+
+    Exits 0, or 3 when a version's realised Brier or ECE moved past its limit against the figures it was
+    promoted with (the degradation alarm; the version is tagged realised_alarm=alarm).
+    """
+    from service.outcomes.report import format_json, format_report, run_report
+    from training.model.mlflow_store import resolve_tracking_uri
+
+    start, end = _served_window(since, until)
+    report = run_report(_audit_store(audit_url), resolve_tracking_uri(tracking_uri), start, end, model_version)
+    click.echo(format_json(report) if as_json else format_report(report))
+    ctx.exit(report.exit_code)
+
+
+@outcomes.command("export-history")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True,
+              help="history file to write (.csv or .parquet; created owner-only: it holds claims)")
+@click.option("--since", default=None, help=SERVED_SINCE_HELP)
+@click.option("--until", default=None, help=SERVED_UNTIL_HELP)
+@click.option("--audit-url", default=None, help=AUDIT_URL_HELP)
+def outcomes_export_history(out_path: str, since: str | None, until: str | None, audit_url: str | None) -> None:
+    """Write the served claims that have outcomes as a claims history in the contract, for `train --data`."""
+    from service.outcomes.history import export_history
+
+    start, end = _served_window(since, until)
+    try:
+        summary = export_history(_audit_store(audit_url), out_path, start, end)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--out") from None
+    click.echo(summary.format())

@@ -29,3 +29,11 @@ def test_the_minimums_and_the_default_address_are_the_codes():
     assert f"from {PSI_MIN_CLAIMS} claims per version on (`PSI_MIN_CLAIMS`" in flat
     assert f"a rate only from {RATE_MIN_ROWS:,} claims on" in flat
     assert f"else `{DEFAULT_BIND}`" in flat
+
+
+def test_the_outcomes_alarm_is_described_with_the_codes_limits():
+    from training.realised import ALARM_MIN_CLAIMS, MAX_BRIER_RISE, MAX_ECE_RISE
+
+    flat = _flat(README)
+    assert f"from {ALARM_MIN_CLAIMS} adjudicated claims per version on (`ALARM_MIN_CLAIMS`" in flat
+    assert f"realised Brier rises more than {MAX_BRIER_RISE} or ECE more than {MAX_ECE_RISE}" in flat

@@ -59,8 +59,9 @@ def generate_history(rows: int, seed: int, out: str, truth_path: str | None, bad
 
 
 @commands.command()
-@click.option("--data", "data_path", type=click.Path(exists=True, dir_okay=False), required=True,
-              help="claims history file (CSV, Parquet or JSON lines)")
+@click.option("--data", "data_paths", type=click.Path(exists=True, dir_okay=False), required=True, multiple=True,
+              help="claims history file (CSV, Parquet or JSON lines); repeat it for several (oldest first: a claim id "
+                   "in two files keeps the newer outcome, by adjudication_date where a file has it, else the later file)")
 @click.option("--tracking-uri", default=None,
               help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///<project>/var/mlflow.db)")
 @click.option("--experiment", default="medspa-coverage", show_default=True, help="MLflow experiment name")
@@ -78,13 +79,13 @@ def generate_history(rows: int, seed: int, out: str, truth_path: str | None, bad
               help="train even on a file the fit-to-train verdict calls `not fit` (the run records that it was)")
 @click.option("--quiet", is_flag=True, help="no progress bars (stage lines still print)")
 @click.pass_context
-def train(ctx: click.Context, data_path: str, tracking_uri: str | None, experiment: str, no_promote: bool,
+def train(ctx: click.Context, data_paths: tuple[str, ...], tracking_uri: str | None, experiment: str, no_promote: bool,
           truth_path: str | None, max_auc_drop: float, max_ece_rise: float, models_dir: str | None,
           no_export: bool, allow_unfit: bool, quiet: bool) -> None:
-    """Train, evaluate and register a model from a claims file; promote it if it beats the champion.
+    """Train, evaluate and register a model from claims files; promote it if it beats the champion.
 
-    The file is judged first (fit / fit with warnings / not fit, training.data.fitness); a `not fit`
-    file is refused unless --allow-unfit. Exits 0 on success (promoted or not), 2 when the file cannot
+    The claims are judged first (fit / fit with warnings / not fit, training.data.fitness); `not fit`
+    claims are refused unless --allow-unfit. Exits 0 on success (promoted or not), 2 when the file cannot
     train or is not fit (no MLflow run is created), 1 when the champion's files differ from its
     manifest (the gate stops; the new version stays challenger).
     """
@@ -94,7 +95,7 @@ def train(ctx: click.Context, data_path: str, tracking_uri: str | None, experime
 
     params = TrainingParams(gate=GateParams(max_auc_drop=max_auc_drop, max_ece_rise=max_ece_rise))
     try:
-        result = run_training(data_path, tracking_uri=tracking_uri, experiment=experiment, promote=not no_promote,
+        result = run_training(list(data_paths), tracking_uri=tracking_uri, experiment=experiment, promote=not no_promote,
                               truth_path=truth_path, params=params, progress=not quiet, models_dir=models_dir,
                               export=not no_export, allow_unfit=allow_unfit, echo=click.echo)
     except TrainingInputError as error:

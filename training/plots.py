@@ -46,7 +46,8 @@ def plot_roc(scores: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def plot_calibration(scores: pd.DataFrame, path: Path, bins: int = ECE_BINS) -> Path:
+def plot_calibration(scores: pd.DataFrame, path: Path, bins: int = ECE_BINS, claims: str = "test claims") -> Path:
+    """The reliability diagram of `scores["system"]` (and `truth` when present) against `scores[TARGET]`."""
     figure = Figure(figsize=(6, 7))
     curve_axes, count_axes = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     y = scores[TARGET].to_numpy(dtype=float)
@@ -62,7 +63,7 @@ def plot_calibration(scores: pd.DataFrame, path: Path, bins: int = ECE_BINS) -> 
                 count_axes.annotate(str(int(row["count"])), ((row["bin_low"] + row["bin_high"]) / 2, row["count"]),
                                     ha="center", va="bottom", fontsize=6)
     curve_axes.plot([0, 1], [0, 1], color="grey", linewidth=0.8)
-    curve_axes.set(ylabel="observed approval rate", title=f"Reliability, test claims ({bins} equal-width bins)")
+    curve_axes.set(ylabel="observed approval rate", title=f"Reliability, {claims} ({bins} equal-width bins)")
     curve_axes.legend(loc="upper left")
     count_axes.set(xlabel="predicted approval probability", ylabel="claims", yscale="log")
     figure.savefig(path, dpi=100)

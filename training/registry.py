@@ -267,8 +267,13 @@ def gate_metrics(decision: GateDecision) -> dict[str, float]:
 
 def write_json(payload, path: Path) -> Path:
     """Strict JSON (NaN and infinities become null; numpy scalars plain numbers)."""
-    path.write_text(json.dumps(_plain(payload), indent=2, allow_nan=False))
+    path.write_text(json_text(payload))
     return path
+
+
+def json_text(payload) -> str:
+    """`payload` as strict JSON text, as write_json writes it."""
+    return json.dumps(_plain(payload), indent=2, allow_nan=False)
 
 
 def _plain(value):

@@ -30,12 +30,12 @@ import pandas as pd
 from features.contract import TARGET
 from training.data.claims_files import ClaimsFileError
 from training.data.fitness import NOT_FIT, FitThresholds, FitVerdict, fit_to_train
-from training.data.loading import load_claims
+from training.data.histories import load_histories
 from training.data.split import DEFAULT_TEST_FRACTION, DEFAULT_VALIDATION_FRACTION, split_by_date
 from training.evaluation import EvaluationParams, default_truth_path, evaluate, read_truth
 from training.export import DEFAULT_MODELS_DIR, export_champion
 from training.model.artifacts import (CHAMPION_LINK, ModelSourceError, bundle_name, download_model_version,
-                                      file_sha256, read_saved_metadata, version_for_alias)
+                                      read_saved_metadata, version_for_alias)
 from training.model.mlflow_store import (CHALLENGER, CHAMPION, REGISTERED_MODEL, TrackingStoreError,
                                          ensure_experiment, mlflow_client, resolve_tracking_uri, tracking)
 from training.model.params import ModelParams
@@ -124,13 +124,15 @@ def run_training(data_path, tracking_uri: str | None = None, experiment: str = D
                  echo: Callable[[str], None] = print) -> TrainingResult:
     """Load, split, judge, fit, evaluate, log, register, gate and export; see the module docstring.
 
-    `models_dir` is where the champion bundle goes (default: the project's models/); `export`
-    False skips that stage. Raises TrainingInputError for a file that cannot train, and for one
-    the fit-to-train verdict calls `not fit` unless `allow_unfit`.
+    `data_path` is one history file or several (training.data.histories: one claim id once, the
+    newer outcome winning). `models_dir` is where the champion bundle goes (default: the project's
+    models/); `export` False skips that stage. Raises TrainingInputError for a file that cannot
+    train, and for claims the fit-to-train verdict calls `not fit` unless `allow_unfit`.
     """
     params = params or TrainingParams()
     params.model = params.model or ModelParams()
-    data_path = Path(data_path)
+    data_paths = [Path(path) for path in ([data_path] if isinstance(data_path, (str, Path)) else data_path)]
+    data_path = data_paths[0]
     stages = _Stages(9, echo)
     uri = resolve_tracking_uri(tracking_uri)
 
@@ -138,14 +140,21 @@ def run_training(data_path, tracking_uri: str | None = None, experiment: str = D
         scratch = Path(scratch)
         with stages.stage("load"):
             try:
-                loaded = load_claims(data_path, history=True)
+                histories = load_histories(data_paths)
             except ClaimsFileError as error:
                 raise TrainingInputError(str(error)) from error
+            loaded = histories.loaded
             claims, report = loaded.claims, loaded.report.to_dict()
             quarantined = loaded.report.rows_quarantined
+            if len(data_paths) > 1:
+                for item in histories.inputs:
+                    echo(f"      {item.file}: {item.rows_read} rows read, {item.rows_loaded} loaded, "
+                         f"{item.rows_quarantined} quarantined, {item.rows_superseded} replaced by a newer outcome")
             echo(f"      {loaded.report.rows_read} rows read, {len(claims)} loaded, {quarantined} quarantined")
-            truth_file = Path(truth_path) if truth_path else default_truth_path(data_path)
-            truth = read_truth(truth_file) if truth_file.is_file() else None
+            # served claims have no true probabilities: a default truth file goes with one history only
+            truth_file = Path(truth_path) if truth_path else (
+                default_truth_path(data_path) if len(data_paths) == 1 else None)
+            truth = read_truth(truth_file) if truth_file is not None and truth_file.is_file() else None
             if truth_path and truth is None:
                 raise TrainingInputError(f"{truth_file}: no such truth file")
             if truth is not None:
@@ -172,19 +181,22 @@ def run_training(data_path, tracking_uri: str | None = None, experiment: str = D
         with stages.stage("fit to train"):
             fitness = _judge_file(data_path, loaded, uri, params, echo)
             if fitness.verdict == NOT_FIT and not allow_unfit:
-                raise TrainingInputError(f"{data_path.name} is not fit to train on:\n{fitness.summary()}\n"
+                named = data_path.name if len(data_paths) == 1 else histories.files
+                raise TrainingInputError(f"{named} is not fit to train on:\n{fitness.summary()}\n"
                                          "fix the file, or train on it anyway with --allow-unfit")
 
-        data_sha256 = file_sha256(data_path)
+        data_sha256, data_files = histories.sha256, histories.files
         row_counts = {"read": loaded.report.rows_read, "loaded": len(claims), "quarantined": quarantined,
                       "train": len(split.train), "validation": len(split.validation), "test": len(split.test)}
         with tracking(uri) as client:
             experiment_id = ensure_experiment(client, experiment, uri)
             with mlflow.start_run(experiment_id=experiment_id,
-                                  run_name=f"train-{data_path.stem}-{time.strftime('%Y%m%d-%H%M%S')}") as run:
-                mlflow.log_params({"data_file": data_path.name, "truth_file": truth_file.name if truth is not None else "",
+                                  run_name=f"train-{'+'.join(path.stem for path in data_paths)}-"
+                                           f"{time.strftime('%Y%m%d-%H%M%S')}") as run:
+                mlflow.log_params({"data_file": data_files, "truth_file": truth_file.name if truth is not None else "",
                                    **params.flat()})
-                mlflow.set_tags(provenance_tags(data_path, data_sha256, row_counts))
+                mlflow.set_tags(provenance_tags(data_files, data_sha256, row_counts))
+                mlflow.set_tags(histories.run_tags())  # each input's file, sha256 and row counts
                 mlflow.set_tags({"fit_to_train": fitness.verdict,
                                  "fit_to_train_reasons": "; ".join(fitness.reasons())[:TAG_TEXT_LIMIT],
                                  "fit_to_train_overridden": str(fitness.verdict == NOT_FIT).lower()})
@@ -197,8 +209,10 @@ def run_training(data_path, tracking_uri: str | None = None, experiment: str = D
                 quarantine_dir = scratch / "quarantine"
                 quarantine_dir.mkdir()
                 write_json(report, quarantine_dir / "quarantine_report.json")
-                loaded.quarantine.loc[:, ["row_number", "field", "reason"]].to_csv(
+                loaded.quarantine.loc[:, [name for name in ("file", "row_number", "field", "reason")
+                                          if name in loaded.quarantine.columns]].to_csv(
                     quarantine_dir / "quarantined_rows.csv", index=False)
+                write_json([item.to_dict() for item in histories.inputs], quarantine_dir / "data_inputs.json")
                 mlflow.log_artifacts(str(quarantine_dir), artifact_path="quarantine")
 
                 with stages.stage("fit"):
@@ -237,7 +251,7 @@ def run_training(data_path, tracking_uri: str | None = None, experiment: str = D
 
                 with stages.stage("register"):
                     model.metadata.update(
-                        registered_model=REGISTERED_MODEL, run_id=run.info.run_id, data_file=data_path.name,
+                        registered_model=REGISTERED_MODEL, run_id=run.info.run_id, data_file=data_files,
                         data_sha256=data_sha256, rows=row_counts,
                         metrics={key: value for key, value in evaluation.metrics.items() if "__" not in key})
                     info = log_coverage_model(model)

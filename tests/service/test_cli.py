@@ -15,7 +15,7 @@ from tests.service.service_testing import ROOT
 from training.cli import commands as training_commands
 from training.review.cli import review as review_command
 
-SERVICE_COMMANDS = {"serve", "bootstrap", "monitor"}
+SERVICE_COMMANDS = {"serve", "bootstrap", "monitor", "outcomes"}
 TRAINING_COMMANDS = {"validate", "generate-history", "train", "predict"}
 REVIEW_COMMANDS = {"review"}
 
