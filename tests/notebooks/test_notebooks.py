@@ -97,6 +97,7 @@ def test_a_challenger_that_is_not_worse_is_not_failed_and_a_notebook_run_by_hand
     assert "the newest 20% of better.csv" in text and "monotonic constraints hold" in text
     assert "Decision 'reject' checked, not recorded" in text and "medspa-coverage review --challenger" in text
     assert "weights: cost of a wrong approval 1.0" in text
+    assert "no outcomes ingested yet: test figures only" in text  # the realised section, before any outcomes
     # champion beside challenger in the misses and the rules
     assert f"champion v{base} probability" in shown(result) and f"challenger v{challenger} probability" in shown(result)
     assert f"champion v{base} decision" in shown(result) and f"champion v{base}: pairings" in text

@@ -120,6 +120,9 @@ def run_data_file(run, data_dir=None) -> Path:
     expected = tags.get("data_sha256")
     if not logged or not expected:
         raise ReviewInputError(f"run {run.info.run_id} logged no data file; set test_file")
+    if "data_input_2_file" in tags:  # `train --data a --data b`: no one file holds its test split
+        raise ReviewInputError(f"run {run.info.run_id} trained on several files ({logged}); set test_file to the "
+                               "claims to review on")
     logged = Path(logged)
     folders = [Path(data_dir)] if data_dir else [Path.cwd(), PROJECT_ROOT, PROJECT_ROOT / "data"]
     candidates = [logged] if logged.is_absolute() else [folder / logged.name for folder in folders]

@@ -168,3 +168,13 @@ def test_rule_evidence_side_by_side_puts_each_models_decision_in_one_row(client,
     assert not table["differs"].iloc[differs.sum():].any()  # the rows where they differ come first
     alike = review.rule_evidence_side_by_side({"a": champion_model, "b": champion_model})
     assert not alike["differs"].any()
+
+
+def test_a_run_trained_on_several_files_asks_for_the_test_file(tmp_path):
+    from types import SimpleNamespace
+
+    tags = {"data_file": "history.csv+served.csv", "data_sha256": "0" * 64, "data_input_1_file": "history.csv",
+            "data_input_2_file": "served.csv"}
+    run = SimpleNamespace(info=SimpleNamespace(run_id="r1"), data=SimpleNamespace(tags=tags, params={}))
+    with pytest.raises(ReviewInputError, match="several files .*set test_file"):
+        review.run_data_file(run, tmp_path)
