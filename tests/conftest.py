@@ -12,9 +12,10 @@ from tests.stores import TrainedStore, demo_histories, quick_params, train_store
 # The suites that start gunicorn, nginx or Chromium. They form one unit of work: one at a time, so
 # the bounds their checks hold (seconds, a worker timeout) see the cores they were written for,
 # while the other worker runs in-process tests. tests/test_suites.py keeps this list complete.
-SERVER_SUITES = frozenset(f"tests/service/{name}.py" for name in (
-    "test_gunicorn_conf", "test_gunicorn_log", "test_gunicorn_model", "test_gunicorn_robustness",
-    "test_gunicorn_worker", "test_no_patient_data_leaks", "test_page_browser", "test_proxy",
+SERVER_SUITES = frozenset(f"tests/{name}.py" for name in (
+    "service/test_gunicorn_conf", "service/test_gunicorn_log", "service/test_gunicorn_model",
+    "service/test_gunicorn_robustness", "service/test_gunicorn_worker", "service/test_no_patient_data_leaks",
+    "service/test_page_browser", "service/test_proxy", "service/outcomes/test_outcomes_loop",
 ))
 
 
