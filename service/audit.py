@@ -12,21 +12,25 @@ A SQLite store and its journal files are owner-only (0600; a folder made for it
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sqlite3
+import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import (BigInteger, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text,
-                        create_engine, delete, event, func, insert, select, update)
+                        create_engine, delete, event, func, insert, select, text, update)
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.audit_migrations import upgrade_to_head
+from service.background import exclusive
 from service.errors import APIError
 from training.model.private_files import PRIVATE_FILE_MODE, create_private_file
 
@@ -121,6 +125,29 @@ class AuditStore:
         """The folder of a SQLite file store (where its disk space is measured), else None."""
         database = self.sqlite_file
         return None if database is None else database.parent
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        """A non-blocking lock called `name` for the work one process at a time does on this store
+        (retention, the scheduled monitor): True when this process holds it. On PostgreSQL an
+        advisory lock, which every host using the database shares; else a file lock beside a SQLite
+        file (or in the temporary folder), which the processes of one host share."""
+        if self.engine.dialect.name != "postgresql":
+            folder = self.sqlite_folder or Path(tempfile.gettempdir())
+            digest = hashlib.sha256(f"{self.url}|{name}".encode()).hexdigest()[:16]
+            with exclusive(folder / f".audit-{name}-{digest}.lock") as held:
+                yield held
+            return
+        key = int.from_bytes(hashlib.sha256(f"medspa-coverage {name}".encode()).digest()[:8], "big", signed=True)
+        with self.engine.connect() as connection:
+            held = bool(connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar())
+            connection.commit()
+            try:
+                yield held
+            finally:
+                if held:  # a session lock outlives transactions: released here, not left in the pool
+                    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    connection.commit()
 
     def record_many(self, records: list[AuditRecord], also=()) -> None:
         """Write the rows in one transaction, with the statements in `also` (the rate limit's claims
