@@ -11,7 +11,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: venv nginx chromium test serve bench fuzz notebooks notebook-html clean
+.PHONY: venv nginx chromium postgresql test serve bench fuzz notebooks notebook-html clean
 
 venv: $(STAMP)
 
@@ -36,6 +36,16 @@ ifeq ($(CHROMEDRIVER),)
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver
 endif
 
+# The tests of the shared stores (audit and MLflow on PostgreSQL) start and stop their own server
+# from Debian's server binaries (tests/postgresql_server.py): installed when missing, like nginx.
+INITDB := $(wildcard /usr/lib/postgresql/*/bin/initdb)
+
+postgresql:
+ifeq ($(INITDB),)
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql
+endif
+
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
@@ -45,7 +55,7 @@ $(STAMP): pyproject.toml requirements.lock
 # Two pytest-xdist workers, one per core (tests/conftest.py says how the suites share them).
 TEST_WORKERS ?= 2
 
-test: $(STAMP) nginx chromium
+test: $(STAMP) nginx chromium postgresql
 	$(BIN)/pytest -n $(TEST_WORKERS)
 
 # `make serve PORT=8001` listens on 127.0.0.1:8001; `make serve BIND=0.0.0.0:8080` on any address.

@@ -14,7 +14,7 @@ def create_app(config: dict | None = None):
     from flask import Flask, g
 
     from features.catalog import load_catalog
-    from service import api, auth, errors, health, monitoring, openapi, page, retention
+    from service import api, auth, errors, health, metrics, monitoring, openapi, page, retention
     from service.audit import AuditStore
     from service.logging import configure_logging
     from service.model_extension import CoverageModelExtension
@@ -53,6 +53,7 @@ def create_app(config: dict | None = None):
     api.init_app(app)
     page.init_app(app)
     openapi.init_app(app)
+    metrics.init_app(app)  # before the model extension, which reports its loads there
     CoverageModelExtension(app)
     monitoring.init_app(app)
     retention.init_app(app)

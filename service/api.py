@@ -24,6 +24,7 @@ from service.auth import require_api_key
 from service.claims import (UNKNOWN_FIELD, claim_from_frame_row, claim_to_json, claim_warnings,
                             normalise_claims)
 from service.errors import APIError, error_body, field_error
+from service.metrics import metrics_of
 from service.schemas import InvocationsRequest
 
 bp = Blueprint("api", __name__)
@@ -297,6 +298,7 @@ def record_served(claims: list[dict], answers: list[dict], model: dict | None = 
     except SQLAlchemyError as error:  # the log names the cause, never the rows
         log.error("audit write failed; nothing answered", extra={"detail": database_error_reason(error)})
         raise AuditUnavailable() from None
+    metrics_of(current_app).count_answered(answers)
     g.log_counts["answered"] = len(answers)
 
 

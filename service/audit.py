@@ -1,29 +1,36 @@
 """The audit store: one row per answered claim, committed before the response is sent.
 
-This is where claims and answers are kept (the operational log holds none). SQLAlchemy Core, so
-any SQLAlchemy URL works; SQLite by default, in WAL mode, where a committed row survives kill -9
-of the server (`synchronous=NORMAL`; `FULL` also survives power loss). The monitor reads it back
+This is where claims and answers are kept (the operational log holds none). SQLAlchemy Core on
+SQLite by default, in WAL mode, where a committed row survives kill -9 of the server
+(`synchronous=NORMAL`; `FULL` also survives power loss), or PostgreSQL
+(`postgresql+psycopg://user@host/db`), which several hosts share. Opening the store brings its
+schema to the newest migration first (service/audit_migrations: the tables below are what the
+queries use, the migrations are how a database gets them). The monitor reads it back
 with `read_since`; `prune_before` deletes what is older than the retention (service.retention).
 A SQLite store and its journal files are owner-only (0600; a folder made for it
 0700): they hold patient data.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sqlite3
+import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import (Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, create_engine,
-                        delete, event, func, insert, select, update)
+from sqlalchemy import (BigInteger, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text,
+                        create_engine, delete, event, func, insert, select, text, update)
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.schema import CreateIndex, CreateTable
 
+from service.audit_migrations import upgrade_to_head
+from service.background import exclusive
 from service.errors import APIError
 from training.model.private_files import PRIVATE_FILE_MODE, create_private_file
 
@@ -31,7 +38,8 @@ metadata = MetaData()
 served_claims = Table(
     "served_claims",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    # BIGINT on PostgreSQL (years of rows pass 2^31); SQLite's INTEGER rowid, which alone autoincrements there
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
     Column("request_id", String(32), nullable=False),
     Column("served_at", DateTime, nullable=False),  # UTC
     Column("key_id", String(16), nullable=False),
@@ -42,7 +50,7 @@ served_claims = Table(
     Column("answer", Text, nullable=False),  # the answer sent, JSON
     Column("latency_ms", Float, nullable=False),
 )
-_served_at_index = Index("ix_served_claims_served_at", served_claims.c.served_at)
+Index("ix_served_claims_served_at", served_claims.c.served_at)
 # One row the readiness check rewrites: can the store take a write now? (no claim in it)
 write_probe = Table(
     "write_probe",
@@ -53,6 +61,7 @@ write_probe = Table(
 INCREMENTAL_AUTO_VACUUM = 2  # SQLite's PRAGMA auto_vacuum value for INCREMENTAL
 REQUEST_BUSY_TIMEOUT_MS = 10_000  # how long a write waits for another worker's lock
 PROBE_BUSY_TIMEOUT_MS = 2000  # a probe waits this long for a lock, not a request's 10 s
+POSTGRESQL_PROBE_TIMEOUT = "2s"  # the same bound on PostgreSQL (statement_timeout of the probe's transaction)
 
 
 @dataclass(frozen=True)
@@ -74,10 +83,7 @@ class AuditStore:
             raise ValueError("sqlite_synchronous: must be NORMAL, FULL or EXTRA")
         self.url = url
         self.engine = _engine(url, sqlite_synchronous)
-        with self.engine.begin() as connection:  # IF NOT EXISTS: workers may start together
-            connection.execute(CreateTable(served_claims, if_not_exists=True))
-            connection.execute(CreateIndex(_served_at_index, if_not_exists=True))
-            connection.execute(CreateTable(write_probe, if_not_exists=True))
+        upgrade_to_head(self.engine, self.sqlite_file)  # under a lock: workers and hosts may start together
 
     def unwritable_cause(self, min_free_bytes: int = 0) -> str | None:
         """None when the store takes a write now; else why not, in words with no data in them: a
@@ -93,6 +99,8 @@ class AuditStore:
             with self.engine.begin() as connection:
                 if folder is not None:
                     connection.exec_driver_sql(f"PRAGMA busy_timeout={PROBE_BUSY_TIMEOUT_MS}")
+                elif connection.dialect.name == "postgresql":  # SET LOCAL: this transaction only
+                    connection.exec_driver_sql(f"SET LOCAL statement_timeout = '{POSTGRESQL_PROBE_TIMEOUT}'")
                 try:
                     if not connection.execute(update(write_probe).where(write_probe.c.id == 1)
                                               .values(probed_at=now)).rowcount:
@@ -105,12 +113,41 @@ class AuditStore:
         return None
 
     @property
-    def sqlite_folder(self) -> Path | None:
-        """The folder of a SQLite file store (where its disk space is measured), else None."""
+    def sqlite_file(self) -> Path | None:
+        """The file of a SQLite store, else None (another database, or SQLite in memory)."""
         url = make_url(self.url)
         if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-            return Path(url.database).resolve().parent
+            return Path(url.database).resolve()
         return None
+
+    @property
+    def sqlite_folder(self) -> Path | None:
+        """The folder of a SQLite file store (where its disk space is measured), else None."""
+        database = self.sqlite_file
+        return None if database is None else database.parent
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        """A non-blocking lock called `name` for the work one process at a time does on this store
+        (retention, the scheduled monitor): True when this process holds it. On PostgreSQL an
+        advisory lock, which every host using the database shares; else a file lock beside a SQLite
+        file (or in the temporary folder), which the processes of one host share."""
+        if self.engine.dialect.name != "postgresql":
+            folder = self.sqlite_folder or Path(tempfile.gettempdir())
+            digest = hashlib.sha256(f"{self.url}|{name}".encode()).hexdigest()[:16]
+            with exclusive(folder / f".audit-{name}-{digest}.lock") as held:
+                yield held
+            return
+        key = int.from_bytes(hashlib.sha256(f"medspa-coverage {name}".encode()).digest()[:8], "big", signed=True)
+        with self.engine.connect() as connection:
+            held = bool(connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar())
+            connection.commit()
+            try:
+                yield held
+            finally:
+                if held:  # a session lock outlives transactions: released here, not left in the pool
+                    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    connection.commit()
 
     def record_many(self, records: list[AuditRecord], also=()) -> None:
         """Write the rows in one transaction, with the statements in `also` (the rate limit's claims

@@ -108,8 +108,9 @@ def _presented_key() -> str | None:
     return request.headers.get("X-API-Key", "").strip() or None
 
 
-def require_api_key() -> None:
-    """before_request of the protected blueprint: 401 or 429 before any validation.
+def identify_client() -> None:
+    """The key check alone (`g.key_id`), before anything reads the request: 401, or 429 from the
+    failed-key throttle. The metrics endpoint takes this, without the rate limit (service.metrics).
 
     A request without a key may instead be signed in on the page (service.page): its session
     names the key id, and a request that changes anything (POST) must also carry the session's
@@ -135,6 +136,13 @@ def require_api_key() -> None:
                        "a valid API key is required: 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
                        headers={"WWW-Authenticate": 'Bearer realm="medspa-coverage"'})
     g.key_id = key_id
+
+
+def require_api_key() -> None:
+    """before_request of the protected blueprint: the key (identify_client), then the rate limit;
+    401 or 429 before any validation."""
+    identify_client()
+    key_id = g.key_id
     try:
         wait = current_app.extensions["rate_limiter"].admit(key_id)
     except SQLAlchemyError as error:  # its buckets are in the audit store, which then takes no answer either

@@ -17,6 +17,10 @@ Command-line options (`--bind`, `--workers`) override these. Why the choices:
 - each worker's app runs its own background jobs (model poller, scheduled monitor); worker_exit
   stops them.
 - docs pages off (production) unless MEDSPA_COVERAGE_DOCS_ENABLED says otherwise.
+- metrics (GET /metrics, service/metrics.py) summed over the workers: the master points
+  PROMETHEUS_MULTIPROC_DIR at an empty private folder before the first worker forks (on_starting;
+  an operator's own folder is emptied of old values instead), drops a gone worker's live gauges
+  (child_exit) and removes the folder it made when it stops (on_exit).
 - gc.freeze() once the worker has built its app: the model's ~440k objects leave the cyclic
   collector's reach, so a full collection no longer stalls a request for ~230 ms (a model
   swapped in later is not frozen).
@@ -24,7 +28,9 @@ Command-line options (`--bind`, `--workers`) override these. Why the choices:
 import gc
 import os
 import secrets
+import shutil
 import signal
+import tempfile
 from pathlib import Path
 
 NATIVE_THREADS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -67,6 +73,30 @@ limit_request_fields = 50
 limit_request_field_size = 8190
 
 
+# service.metrics.MULTIPROCESS_DIR_ENV, prometheus_client's own name, written out: importing service.metrics
+# here would import prometheus_client in the master before the variable is set, and the workers it forks
+# would inherit a prometheus_client that counts per process.
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def on_starting(server):
+    """The master, before any worker: one empty folder for every worker's metric files."""
+    folder = os.environ.get(METRICS_DIR_ENV)
+    if folder:  # the operator's: values of an earlier run would be summed into this one's
+        for stale in Path(folder).glob("*.db"):
+            stale.unlink()
+    else:
+        os.environ[METRICS_DIR_ENV] = tempfile.mkdtemp(prefix="medspa-coverage-metrics-")  # 0700
+        server.made_metrics_dir = os.environ[METRICS_DIR_ENV]
+
+
+def child_exit(server, worker):
+    """A worker is gone: its live gauges (the served model version) stop counting; its counters stay."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
 def when_ready(server):
     """The master listens: start nginx in front of it (when `serve` asked for the proxy)."""
     if not PROXY_LISTEN:
@@ -84,12 +114,15 @@ def when_ready(server):
 
 
 def on_exit(server):
-    """The master stops: the workers are gone, so nginx goes too."""
+    """The master stops: the workers are gone, so nginx goes too, and the metrics folder made here."""
     proxy = getattr(server, "proxy", None)
     if proxy is not None:
         from service.proxy import stop_nginx
 
         stop_nginx(proxy)
+    made = getattr(server, "made_metrics_dir", None)
+    if made:
+        shutil.rmtree(made, ignore_errors=True)
 
 
 def post_fork(server, worker):

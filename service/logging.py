@@ -64,12 +64,20 @@ def _start_request() -> None:
     g.started = time.perf_counter()
 
 
+def route_and_method() -> tuple[str, str]:
+    """The request's matched route (`/v1/predict`, never the URL; `(unmatched)` for a 404) and its
+    method (`(other)` for a name HTTP does not define): what logs and metrics may name."""
+    route = request.url_rule.rule if request.url_rule is not None else "(unmatched)"
+    return route, request.method if request.method in _METHODS else "(other)"
+
+
 def _log_request(response):
     started = g.get("started")
+    route, method = route_and_method()
     fields = {
         "request_id": g.get("request_id"),
-        "method": request.method if request.method in _METHODS else "(other)",
-        "path": request.url_rule.rule if request.url_rule is not None else "(unmatched)",
+        "method": method,
+        "path": route,
         "status": response.status_code,
         "latency_ms": round((time.perf_counter() - started) * 1000, 3) if started else None,
         "key_id": g.get("key_id"),

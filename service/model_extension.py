@@ -76,6 +76,7 @@ class CoverageModelExtension:
         self._loader: Loader | None = None
         self._config: dict = {}
         self._load_lock = threading.Lock()
+        self._metrics = None
         self.last_load_error: str | None = None
         self.last_load_failed_at: str | None = None
         self.last_poll_error: str | None = None
@@ -84,6 +85,7 @@ class CoverageModelExtension:
 
     def init_app(self, app: Flask) -> None:
         self._config = app.config
+        self._metrics = app.extensions.get("metrics")  # service.metrics, when the app counts (create_app's does)
         self._loader = resolve_loader(app.config["MODEL_LOADER"])
         app.extensions["coverage_model"] = self
         self.load()
@@ -111,8 +113,13 @@ class CoverageModelExtension:
                 self.last_load_failed_at = now_utc()
                 log.warning("model load failed; the old model keeps serving" if self._model is not None
                             else "model load failed; nothing to serve yet", extra={"detail": self.last_load_error})
+                if self._metrics is not None:
+                    self._metrics.model_load_failed()
                 return False
+            previous = self._model
             self._model = model  # the swap: one reference assignment, atomic for the threads reading it
+            if self._metrics is not None:
+                self._metrics.model_loaded(None if previous is None else previous.info(), model.info())
             self.last_load_error = self.last_load_failed_at = None
             log.info("model loaded", extra={"model_version": str(model.info().get("version"))})
             return True

@@ -15,7 +15,8 @@ to its logged model), with flat metrics:
 
 `medspa-coverage monitor` runs it from the command line; the service runs it on a schedule
 (`MONITOR_INTERVAL_MINUTES`) for each finished window, once per window whatever the number of
-workers (a file lock, and a look for the window's run before logging it). Only aggregates leave
+workers and hosts (the audit store's lock, on PostgreSQL shared by every host, and a look for the
+window's run before logging it). Only aggregates leave
 the audit store: no claim, answer or key reaches the tracking store.
 """
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Callable
 import numpy as np
 from flask import Flask
 
-from service.background import exclusive, start_job
+from service.background import start_job
 from service.settings import ENV_PREFIX, default_settings
 from training.model.artifacts import ModelIntegrityError, download_model_version, read_saved_metadata
 from training.model.mlflow_store import ensure_experiment, mlflow_client
@@ -275,15 +276,10 @@ def finished_window(now: datetime, minutes: int) -> tuple[datetime, datetime]:
     return end - interval, end
 
 
-def _lock_path(audit_url: str, tracking_uri: str) -> Path:
-    """Beside a sqlite audit store (its workers share that folder), else in the temporary folder."""
-    from sqlalchemy.engine import make_url
-
-    url = make_url(audit_url)
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        return Path(f"{url.database}.monitor.lock")
-    digest = hashlib.sha256(f"{audit_url}|{tracking_uri}".encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"medspa-coverage-monitor-{digest}.lock"
+def monitor_lock_name(tracking_uri: str) -> str:
+    """The audit store's lock (AuditStore.exclusive) one worker holds while it monitors a window for
+    this tracking store: on PostgreSQL one for every host."""
+    return "monitor-" + hashlib.sha256(tracking_uri.encode()).hexdigest()[:16]
 
 
 def monitor_finished_window(app: Flask, now: datetime | None = None) -> list[MonitorSummary]:
@@ -291,7 +287,7 @@ def monitor_finished_window(app: Flask, now: datetime | None = None) -> list[Mon
     config = app.config
     since, until = finished_window(now or datetime.now(timezone.utc), config["MONITOR_INTERVAL_MINUTES"])
     uri = config["TRACKING_URI"]
-    with exclusive(_lock_path(config["AUDIT_DATABASE_URL"], uri)) as held:
+    with app.extensions["audit_store"].exclusive(monitor_lock_name(uri)) as held:
         if not held:
             return []
         client = mlflow_client(uri)

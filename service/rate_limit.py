@@ -46,8 +46,7 @@ class SharedRateLimiter:
     def __init__(self, engine: Engine, requests_per_minute: int, claims_per_minute: int, clock=time.time):
         self.engine = engine
         self.requests_per_minute, self.claims_per_minute = requests_per_minute, claims_per_minute
-        self._clock = clock
-        metadata.create_all(engine, tables=[rate_buckets])  # checkfirst: workers may start together
+        self._clock = clock  # the table is the audit store's migrations' (service/audit_migrations)
 
     @property
     def active(self) -> bool:

@@ -4,22 +4,20 @@ SQLite store gives the space back (service.audit's `prune_before`).
 The default, 2,190 days (six years), follows HIPAA's retention of required documentation
 (45 CFR 164.316(b)(2)), the period most covered entities apply to audit records; a shorter one
 keeps less patient data (the minimum-necessary standard) where no law or contract asks for more.
-0 keeps every row. One worker prunes at a time (a host-wide lock beside the store, as the
-monitor's); the others skip that round.
+0 keeps every row. One worker prunes at a time (the store's lock: on PostgreSQL one for every
+host, on SQLite one beside the file); the others skip that round.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
-import tempfile
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 from flask import Flask
 
-from service.background import exclusive, start_job
+from service.background import start_job
 
 PRUNE_EVERY_SECONDS = 3600
+LOCK_NAME = "retention"
 log = logging.getLogger(__name__)
 
 
@@ -28,22 +26,13 @@ def prune_expired(app: Flask, now: datetime | None = None) -> int | None:
     days = app.config["AUDIT_RETENTION_DAYS"]
     store = app.extensions["audit_store"]
     cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=days)
-    with exclusive(_lock_path(store)) as held:
+    with store.exclusive(LOCK_NAME) as held:
         if not held:
             return None
         deleted = store.prune_before(cutoff)
     if deleted:
         log.info("audit rows past retention deleted", extra={"claims": deleted})
     return deleted
-
-
-def _lock_path(store) -> Path:
-    """Beside a SQLite store (its workers share that folder), else in the temporary folder."""
-    folder = store.sqlite_folder
-    if folder is not None:
-        return folder / ".audit-retention.lock"
-    digest = hashlib.sha256(store.url.encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"medspa-coverage-retention-{digest}.lock"
 
 
 def init_app(app: Flask) -> None:

@@ -1,10 +1,12 @@
 """Fixtures every suite shares: the session's trained store (tests/stores.py), built once per run
-(tests/shared_once.py); and how the suites share the two xdist workers of `make test`."""
+(tests/shared_once.py), and the session's PostgreSQL server (tests/postgresql_server.py, started
+by the first test that asks for it); and how the suites share the two xdist workers of `make test`."""
 from __future__ import annotations
 
 import pytest
 from xdist.scheduler import LoadScopeScheduling
 
+from tests.postgresql_server import PostgresServer, start_server
 from tests.shared_once import build_once_per_run
 from tests.stores import TrainedStore, demo_histories, quick_params, train_store
 
@@ -46,3 +48,16 @@ def trained_store(tmp_path_factory, demo_files) -> TrainedStore:
 def quick_training_params():
     """TrainingParams with the session's small budgets (a factory: pass changes)."""
     return quick_params
+
+
+@pytest.fixture(scope="session")
+def postgresql_server() -> PostgresServer:
+    server = start_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgresql_url(postgresql_server) -> str:
+    """A new empty database on the session's PostgreSQL server."""
+    return postgresql_server.create_database()

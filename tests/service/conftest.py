@@ -35,6 +35,14 @@ def clean_environment(monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def audit_url(request, tmp_path) -> str:
+    """An empty audit database, once on SQLite (the default) and once on the session's PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'nested' / 'audit.db'}"
+    return request.getfixturevalue("postgresql_server").create_database("audit")
+
+
 @pytest.fixture
 def make_app(tmp_path):
     """Build an app with test settings; keyword overrides win (None: leave the setting out).

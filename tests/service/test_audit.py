@@ -1,4 +1,5 @@
-"""The audit store: one row per answered claim, readable back, durable across reopening."""
+"""The audit store: one row per answered claim, readable back, durable across reopening; on SQLite
+and on PostgreSQL (the `audit_url` fixture) where the behaviour is not SQLite's own."""
 from __future__ import annotations
 
 import os
@@ -20,8 +21,8 @@ def _record(number: int, served_at: datetime) -> AuditRecord:
                        answer={"decision": "likely_approved", "approval_probability": 0.91}, latency_ms=1.5)
 
 
-def test_round_trip_and_reopen(tmp_path):
-    url = f"sqlite:///{tmp_path / 'nested' / 'audit.db'}"
+def test_round_trip_and_reopen(audit_url):
+    url = audit_url
     store = AuditStore(url)
     written = [_record(n, T0 + timedelta(minutes=n)) for n in range(3)]
     store.record_many(written)
@@ -34,8 +35,8 @@ def test_round_trip_and_reopen(tmp_path):
     assert [row.request_id for row in reopened.read_since()] == ["req0", "req1", "req2", "req3"]
 
 
-def test_read_since_and_until(tmp_path):
-    store = AuditStore(f"sqlite:///{tmp_path / 'audit.db'}")
+def test_read_since_and_until(audit_url):
+    store = AuditStore(audit_url)
     store.record_many([_record(n, T0 + timedelta(hours=n)) for n in range(5)])
     assert [r.request_id for r in store.read_since(T0 + timedelta(hours=2))] == ["req2", "req3", "req4"]
     assert [r.request_id for r in store.read_since(T0 + timedelta(hours=1), T0 + timedelta(hours=3))] == ["req1", "req2"]
@@ -52,17 +53,16 @@ def test_sqlite_runs_in_wal_mode(tmp_path):
         assert connection.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
 
 
-def test_nan_never_reaches_the_store_as_invalid_json(tmp_path):
-    store = AuditStore(f"sqlite:///{tmp_path / 'audit.db'}")
+def test_nan_never_reaches_the_store_as_invalid_json(audit_url):
+    store = AuditStore(audit_url)
     bad = AuditRecord(**{**_record(0, T0).__dict__, "claim": {"benefit_limit": float("nan")}})
     with pytest.raises(ValueError):
         store.record_many([bad])
     assert store.read_since() == []
 
 
-def test_two_stores_on_one_file_both_write(tmp_path):
-    url = f"sqlite:///{tmp_path / 'audit.db'}"
-    first, second = AuditStore(url), AuditStore(url)  # two workers
+def test_two_stores_on_one_database_both_write(audit_url):
+    first, second = AuditStore(audit_url), AuditStore(audit_url)  # two workers
     first.record_many([_record(0, T0)])
     second.record_many([_record(1, T0)])
     assert len(first.read_since()) == 2
@@ -122,10 +122,18 @@ def test_an_existing_world_readable_store_is_narrowed_when_opened(tmp_path):
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
 
 
-def test_reading_in_chunks_gives_the_window_in_order(tmp_path):
-    store = AuditStore(f"sqlite:///{tmp_path / 'audit.db'}")
+def test_reading_in_chunks_gives_the_window_in_order(audit_url):
+    store = AuditStore(audit_url)
     store.record_many([_record(n, T0 + timedelta(minutes=n)) for n in range(10)])
     chunks = list(store.read_chunks(T0 + timedelta(minutes=2), T0 + timedelta(minutes=9), rows=3))
     assert [[record.request_id for record in chunk] for chunk in chunks] == [
         ["req2", "req3", "req4"], ["req5", "req6", "req7"], ["req8"]]
     assert list(store.read_chunks(T0 + timedelta(days=1), T0 + timedelta(days=2))) == []
+
+
+def test_a_store_that_takes_writes_has_no_unwritable_cause_and_prunes_in_batches(audit_url):
+    store = AuditStore(audit_url)
+    assert store.unwritable_cause() is None and store.unwritable_cause() is None  # the probe row is rewritten
+    store.record_many([_record(n, T0 - timedelta(days=40)) for n in range(25)] + [_record(25, T0)])
+    assert store.prune_before(T0 - timedelta(days=30), batch=10) == 25
+    assert [record.request_id for record in store.read_since()] == ["req25"]

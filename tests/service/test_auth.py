@@ -17,6 +17,7 @@ PROTECTED = [
     ("GET", "/v1/diagnoses?q=migraine", None),
     ("POST", "/v1/predict", example_claim()),
     ("POST", "/invocations", {"dataframe_records": [example_claim()]}),
+    ("GET", "/metrics", None),
 ]
 CREDENTIALS = [
     ("missing", {}, False),
@@ -122,14 +123,13 @@ def test_rate_limit_zero_means_off(make_app, auth):
     assert {client.get("/v1/treatments", headers=auth).status_code for _ in range(20)} == {200}
 
 
-def _limiter(tmp_path, requests: int, claims: int, now: list[float]) -> SharedRateLimiter:
-    return SharedRateLimiter(AuditStore(f"sqlite:///{tmp_path / 'audit.db'}").engine, requests, claims,
-                             clock=lambda: now[0])
+def _limiter(audit_url: str, requests: int, claims: int, now: list[float]) -> SharedRateLimiter:
+    return SharedRateLimiter(AuditStore(audit_url).engine, requests, claims, clock=lambda: now[0])
 
 
-def test_rate_limiter_refills_over_time(tmp_path):
+def test_rate_limiter_refills_over_time(audit_url):
     now = [1_000.0]
-    limiter = _limiter(tmp_path, 60, 0, now)
+    limiter = _limiter(audit_url, 60, 0, now)
     assert all(limiter.admit("k") == 0 for _ in range(60))
     assert limiter.admit("k") == 1
     now[0] += 1.0
@@ -137,9 +137,9 @@ def test_rate_limiter_refills_over_time(tmp_path):
     assert limiter.admit("k") >= 1
 
 
-def test_claims_are_counted_and_a_batch_may_overdraw_once(tmp_path):
+def test_claims_are_counted_and_a_batch_may_overdraw_once(audit_url):
     now = [1_000.0]
-    limiter = _limiter(tmp_path, 0, 600, now)  # ten claims a second
+    limiter = _limiter(audit_url, 0, 600, now)  # ten claims a second
     assert limiter.admit("k") == 0
     with limiter.engine.begin() as connection:
         connection.execute(limiter.claims_charge("k", 900))  # 300 over
@@ -149,10 +149,11 @@ def test_claims_are_counted_and_a_batch_may_overdraw_once(tmp_path):
     assert limiter.admit("k") == 0
 
 
-def test_workers_share_one_budget(tmp_path):
-    """Two limiters on one audit database, as two gunicorn workers have: the key's budget is the setting's, not twice it."""
+def test_workers_share_one_budget(audit_url):
+    """Two limiters on one audit database, as two gunicorn workers (or hosts) have: the key's budget
+    is the setting's, not twice it."""
     now = [1_000.0]
-    first, second = _limiter(tmp_path, 10, 0, now), _limiter(tmp_path, 10, 0, now)
+    first, second = _limiter(audit_url, 10, 0, now), _limiter(audit_url, 10, 0, now)
     answers = [(first if turn % 2 else second).admit("k") for turn in range(20)]
     assert answers[:10] == [0] * 10 and all(wait >= 1 for wait in answers[10:])
 

@@ -139,14 +139,15 @@ def test_the_scheduled_monitor_logs_each_window_once(make_served_app, model_stor
 
 
 def test_a_worker_skips_the_window_while_another_holds_the_monitor_lock(make_served_app, model_store, tmp_path, auth):
-    from service.background import exclusive as _exclusive
-    from service.monitoring import _lock_path
+    from service.audit import AuditStore
+    from service.monitoring import monitor_lock_name
 
     store = model_store.copy_to(tmp_path / "store")
     app = make_served_app(TRACKING_URI=store.uri, MONITOR_INTERVAL_MINUTES=60)
     _serve(app, auth)
     later = datetime.now(timezone.utc) + timedelta(minutes=60)
-    with _exclusive(_lock_path(app.config["AUDIT_DATABASE_URL"], store.uri)) as held:
+    other_worker = AuditStore(app.config["AUDIT_DATABASE_URL"])
+    with other_worker.exclusive(monitor_lock_name(store.uri)) as held:
         assert held and monitor_finished_window(app, now=later) == []
     assert len(monitor_finished_window(app, now=later)) == 1
 

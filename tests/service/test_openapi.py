@@ -8,6 +8,7 @@ import jsonschema
 import pytest
 
 from service.openapi import build_document, document_text
+from service.metrics import METRICS_ROUTE
 from service.page import PAGE_ROUTES
 from features.contract import EXAMPLE_CLAIM
 
@@ -23,8 +24,10 @@ def test_committed_openapi_equals_the_apps(client):
 def test_the_document_is_openapi_3_1_with_every_route(app):
     document = json.loads(document_text(build_document()))
     assert document["openapi"].startswith("3.1")
-    # the page's own routes (sign-in, its static files) are not API operations: service/page.py
-    routes = {rule.rule for rule in app.url_map.iter_rules()} - {"/openapi.json", "/docs", *PAGE_ROUTES}
+    # the page's own routes (sign-in, its static files) are not API operations: service/page.py; nor is the
+    # operators' Prometheus endpoint (its format is Prometheus', documented in service/metrics.py)
+    routes = {rule.rule for rule in app.url_map.iter_rules()} - {"/openapi.json", "/docs", METRICS_ROUTE,
+                                                                *PAGE_ROUTES}
     assert routes == set(document["paths"])
     for path, operations in document["paths"].items():
         for operation in operations.values():

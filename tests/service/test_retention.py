@@ -6,8 +6,8 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 
 from service.audit import AuditRecord, AuditStore
-from service.background import EXTENSION, exclusive
-from service.retention import _lock_path, prune_expired
+from service.background import EXTENSION
+from service.retention import LOCK_NAME, prune_expired
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 PADDING = "x" * 2000  # claims of some size, so the file's pages are worth giving back
@@ -55,12 +55,18 @@ def test_an_older_store_without_auto_vacuum_is_vacuumed(tmp_path):
     assert _pages(database)[1] == 0
 
 
-def test_one_worker_prunes_at_a_time(make_app):
-    app = make_app(AUDIT_RETENTION_DAYS=30)
+def test_one_worker_prunes_at_a_time_on_every_host(make_app, audit_url):
+    """The lock is the store's: beside a SQLite file, and on PostgreSQL an advisory lock every host shares."""
+    app = make_app(AUDIT_RETENTION_DAYS=30, AUDIT_DATABASE_URL=audit_url)
     app.extensions["audit_store"].record_many(_records(3, days_ago=45))
-    with exclusive(_lock_path(app.extensions["audit_store"])) as held:
+    other_host = AuditStore(audit_url)
+    with other_host.exclusive(LOCK_NAME) as held:
         assert held and prune_expired(app, now=NOW) is None  # another worker holds it: skipped
+        with other_host.exclusive(LOCK_NAME) as again:
+            assert not again  # not re-entrant, not even in one process: one holder at a time
     assert prune_expired(app, now=NOW) == 3
+    with other_host.exclusive(LOCK_NAME) as held:
+        assert held  # released by the one that pruned
 
 
 def test_zero_keeps_every_row_and_starts_no_job(make_app):

@@ -3,8 +3,11 @@
 Tracking URI: an explicit option, else the MLFLOW_TRACKING_URI environment variable, else
 DEFAULT_TRACKING_URI = `sqlite:///<project root>/var/mlflow.db`. For a sqlite store each
 experiment's artifacts live beside the database, in `<database folder>/mlartifacts/<experiment>`;
-other stores (a tracking server) choose their own artifact location. The registry uses the same
-URI. mlflow is imported only inside the functions that need it: importing this module is free.
+a tracking server (`http://...`) chooses its own artifact location; another database
+(`postgresql+psycopg://...`, shared by several hosts) keeps no files, so its experiments put them
+under MEDSPA_COVERAGE_ARTIFACT_ROOT (a folder or a URI such as `s3://bucket/mlflow` that every host
+can read), and creating one without it is refused rather than left in the current folder. The
+registry uses the same URI. mlflow is imported only inside the functions that need it: importing this module is free.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ REGISTERED_MODEL = "medspa-coverage"
 # the champion the last promotion replaced (the rollback target).
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
 _ARTIFACT_PROGRESS = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+ARTIFACT_ROOT_ENV = "MEDSPA_COVERAGE_ARTIFACT_ROOT"
 
 
 class TrackingStoreError(RuntimeError):
@@ -38,10 +42,18 @@ def sqlite_path(uri: str) -> Path | None:
 
 
 def experiment_artifact_location(uri: str, experiment: str) -> str | None:
+    """Where a new experiment keeps its artifacts (see the module docstring); None: the server's choice."""
     database = sqlite_path(uri)
-    if database is None:
-        return None
-    return (database.parent / "mlartifacts" / experiment).resolve().as_uri()
+    if database is not None:
+        return (database.parent / "mlartifacts" / experiment).resolve().as_uri()
+    root = os.environ.get(ARTIFACT_ROOT_ENV)
+    if root:
+        return f"{root.rstrip('/')}/{experiment}" if "://" in root else (Path(root) / experiment).resolve().as_uri()
+    if "://" in uri and not uri.split("://", 1)[0].startswith(("http", "databricks", "file", "sqlite")):
+        raise TrackingStoreError(f"a tracking database keeps no artifacts: set {ARTIFACT_ROOT_ENV} to a folder or "
+                                 "URI every host can read (s3://..., a shared mount), or use an MLflow server "
+                                 "(http://...) that stores them")
+    return None
 
 
 def mlflow_client(tracking_uri: str | None = None, *, must_exist: bool = False):

@@ -63,6 +63,17 @@ def test_other_stores_choose_their_own_artifact_location():
     assert experiment_artifact_location("http://tracking.example:5000", "medspa-coverage") is None
 
 
+def test_a_tracking_database_puts_artifacts_under_the_configured_root_and_refuses_to_guess(monkeypatch, tmp_path):
+    uri = "postgresql+psycopg://medspa@db.example/mlflow"
+    monkeypatch.delenv("MEDSPA_COVERAGE_ARTIFACT_ROOT", raising=False)
+    with pytest.raises(TrackingStoreError, match="MEDSPA_COVERAGE_ARTIFACT_ROOT"):
+        experiment_artifact_location(uri, "medspa-coverage")
+    monkeypatch.setenv("MEDSPA_COVERAGE_ARTIFACT_ROOT", str(tmp_path / "shared"))
+    assert experiment_artifact_location(uri, "medspa-coverage") == (tmp_path / "shared" / "medspa-coverage").as_uri()
+    monkeypatch.setenv("MEDSPA_COVERAGE_ARTIFACT_ROOT", "s3://bucket/mlflow/")
+    assert experiment_artifact_location(uri, "medspa-coverage") == "s3://bucket/mlflow/medspa-coverage"
+
+
 def test_the_client_refuses_a_sqlite_store_that_is_not_there_and_does_not_create_it(tmp_path):
     database = tmp_path / "typo" / "mlflow.db"
     with pytest.raises(TrackingStoreError, match="no MLflow tracking database at .*typo"):

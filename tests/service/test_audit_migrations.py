@@ -1,0 +1,100 @@
+"""The audit store's schema goes through alembic migrations (service/audit_migrations): a store
+made before them is adopted with every row, the migrated schema is the one the queries use, and
+processes opening a new database together migrate it once; on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from datetime import datetime, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import select, text
+
+from service.audit import AuditRecord, AuditStore, metadata
+from service.audit_migrations import current_revision, head_revision
+from service.rate_limit import rate_buckets
+
+# What the audit store's code wrote before migrations (CREATE TABLE IF NOT EXISTS at every start),
+# as SQLite holds it: the schema of revision 0001, which must adopt such a file in place.
+BEFORE_MIGRATIONS = """
+CREATE TABLE served_claims (
+    id INTEGER NOT NULL, request_id VARCHAR(32) NOT NULL, served_at DATETIME NOT NULL, key_id VARCHAR(16) NOT NULL,
+    model_name VARCHAR(200), model_version VARCHAR(64), rules_version VARCHAR(64), claim TEXT NOT NULL,
+    answer TEXT NOT NULL, latency_ms FLOAT NOT NULL, PRIMARY KEY (id));
+CREATE INDEX ix_served_claims_served_at ON served_claims (served_at);
+CREATE TABLE write_probe (id INTEGER NOT NULL, probed_at DATETIME NOT NULL, PRIMARY KEY (id));
+CREATE TABLE rate_buckets (
+    key_id VARCHAR(16) NOT NULL, requests FLOAT NOT NULL, claims FLOAT NOT NULL, updated FLOAT NOT NULL,
+    PRIMARY KEY (key_id));
+"""
+T0 = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
+
+
+def _old_row(number: int) -> tuple:
+    return (number, f"req{number}", "2026-11-30 09:00:00.000000", "abcd1234", "medspa-coverage", "4", "1.0+beef",
+            f'{{"claim_id":"c{number}"}}', '{"decision":"uncertain"}', 2.5)
+
+
+def test_a_store_made_before_migrations_is_adopted_without_losing_a_row(tmp_path):
+    database = tmp_path / "audit.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.executescript(BEFORE_MIGRATIONS)
+        connection.executemany("INSERT INTO served_claims VALUES (?,?,?,?,?,?,?,?,?,?)",
+                               [_old_row(number) for number in range(1, 301)])
+        connection.execute("INSERT INTO rate_buckets VALUES ('abcd1234', 12.0, 340.0, 1764493200.0)")
+
+    store = AuditStore(f"sqlite:///{database}")
+    assert current_revision(store.engine) == head_revision()
+    rows = store.read_since()
+    assert [row.request_id for row in rows] == [f"req{number}" for number in range(1, 301)]
+    assert rows[0].claim == {"claim_id": "c1"} and rows[0].served_at == T0 and rows[0].latency_ms == 2.5
+    with store.engine.connect() as connection:
+        assert connection.execute(select(rate_buckets)).all() == [("abcd1234", 12.0, 340.0, 1764493200.0)]
+    store.record_many([AuditRecord("req301", T0, "abcd1234", "medspa-coverage", "4", "1.0+beef", {}, {}, 1.0)])
+    with store.engine.connect() as connection:  # the row ids go on where they were
+        assert connection.execute(text("SELECT max(id) FROM served_claims")).scalar() == 301
+    store.close()
+    assert len(AuditStore(f"sqlite:///{database}").read_since()) == 301  # reopened: nothing to migrate
+
+
+def test_a_table_from_an_older_release_missing_a_column_is_refused_by_name(tmp_path):
+    database = tmp_path / "audit.db"
+    with sqlite3.connect(database) as connection:  # rate_buckets before it counted claims
+        connection.execute("CREATE TABLE rate_buckets (key_id VARCHAR(16) PRIMARY KEY, requests FLOAT, updated FLOAT)")
+    with pytest.raises(RuntimeError, match=r"rate_buckets lacks the columns \['claims'\]"):
+        AuditStore(f"sqlite:///{database}")
+
+
+def test_the_migrated_schema_is_the_one_the_queries_use(audit_url):
+    """Fails when a table or column is added to the code's tables without a migration (see
+    service/audit_migrations/__init__.py: how to add one)."""
+    store = AuditStore(audit_url)
+    assert current_revision(store.engine) == head_revision()
+    with store.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+    assert differences == []
+
+
+def _open(url: str, results) -> None:
+    try:
+        AuditStore(url).close()
+        results.put("ok")
+    except Exception as error:  # reported to the parent, which asserts
+        results.put(f"{type(error).__name__}: {error}"[:300])
+
+
+def test_processes_opening_a_new_database_together_migrate_it_once(audit_url):
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    processes = [context.Process(target=_open, args=(audit_url, results)) for _ in range(4)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=60)
+    assert [results.get(timeout=5) for _ in processes] == ["ok"] * 4
+    store = AuditStore(audit_url)
+    with store.engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [head_revision()]
