@@ -1,6 +1,6 @@
 """The outcomes table: every adjudicated outcome ingested for a served claim, in the audit
-database beside the served claims it judges (created on the audit store's engine, as the audit
-store creates its own tables; SQLAlchemy Core types that PostgreSQL takes as SQLite does).
+database beside the served claims it judges (one of the audit store's tables, `service.audit.metadata`;
+created by the audit schema's migration 0002, which opening the AuditStore applies).
 
 One row per distinct outcome (`outcome_key`: the sha256 of claim id, outcome, paid amount, denial
 reason and adjudication date, unique), so ingesting a file again adds nothing. A later outcome for
@@ -12,17 +12,16 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Iterable
 
-from sqlalchemy import Column, Date, DateTime, Float, Index, Integer, MetaData, String, Table, func, select
+from sqlalchemy import BigInteger, Column, Date, DateTime, Float, Index, Integer, String, Table, func, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.schema import CreateIndex, CreateTable
 
+from service.audit import metadata
 from service.outcomes.records import MAX_CLAIM_ID_LENGTH, Outcome
 
-metadata = MetaData()
 claim_outcomes = Table(
     "claim_outcomes",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
     Column("outcome_key", String(64), nullable=False, unique=True),
     Column("claim_id", String(MAX_CLAIM_ID_LENGTH), nullable=False),
     Column("outcome", String(16), nullable=False),  # approved | partial | denied
@@ -33,17 +32,14 @@ claim_outcomes = Table(
     Column("source_sha256", String(64), nullable=False),  # the file it came from
     Column("ingested_at", DateTime, nullable=False),  # UTC
 )
-_claim_id_index = Index("ix_claim_outcomes_claim_id", claim_outcomes.c.claim_id)
+Index("ix_claim_outcomes_claim_id", claim_outcomes.c.claim_id)
 
 
 class OutcomeStore:
-    """The outcomes table on an audit store's engine."""
+    """The outcomes table on an opened audit store's engine (AuditStore migrated it)."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        with engine.begin() as connection:  # IF NOT EXISTS, as the audit store's own tables
-            connection.execute(CreateTable(claim_outcomes, if_not_exists=True))
-            connection.execute(CreateIndex(_claim_id_index, if_not_exists=True))
 
     def add(self, outcomes: Iterable[Outcome], source: str, source_sha256: str) -> tuple[int, int]:
         """Record the outcomes not recorded yet, in one transaction; (added, already recorded)."""
