@@ -39,7 +39,7 @@ def check_batches(batches: Iterable[pa.RecordBatch], input_columns: list[str], r
         clean, valid, rejected = check_request_chunk(raw, 1, today)
         file_rows = table[row_column].to_numpy()
         problems = [[] for _ in range(len(raw))]
-        for line in rejected.itertuples(index=False):
+        for line in rejected.itertuples(index=False):  # only the rejected rows' lines: few
             position = int(line.row_number) - 1
             problems[position].append({"row_number": int(file_rows[position]) + 1, "claim_id": line.claim_id,
                                        "field": line.field, "reason": line.reason})
@@ -48,12 +48,22 @@ def check_batches(batches: Iterable[pa.RecordBatch], input_columns: list[str], r
         arrays = [*table.columns, pa.array(problems, type=problems_type())]
         names = [*table.column_names, PROBLEMS]
         for name, arrow_type in scoring_types.items():
-            values = [None] * len(raw)  # null on a rejected row
-            for position, value in zip(valid_positions, form[name].tolist()):
-                values[position] = value
-            arrays.append(pa.array(values, type=arrow_type))
+            arrays.append(_spread(form[name].to_numpy(), valid_positions, len(raw), arrow_type))
             names.append(SCORING_PREFIX + name)
         yield pa.RecordBatch.from_arrays([_combined(array) for array in arrays], names=names)
+
+
+def _spread(values: np.ndarray, positions: np.ndarray, rows: int, arrow_type: pa.DataType) -> pa.Array:
+    """`values` placed at `positions` of a column of `rows`, null elsewhere (a rejected row)."""
+    text = not (pa.types.is_boolean(arrow_type) or pa.types.is_integer(arrow_type)
+                or pa.types.is_floating(arrow_type))
+    full = np.empty(rows, dtype=object) if text else np.zeros(rows, dtype=values.dtype)
+    full[positions] = values
+    mask = np.ones(rows, dtype=bool)
+    mask[positions] = False
+    if text:  # absent text is None already; pyarrow reads None as null
+        return pa.array(full, type=arrow_type)
+    return pa.array(full, type=arrow_type, mask=mask)
 
 
 def _combined(array) -> pa.Array:
