@@ -11,7 +11,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: venv nginx chromium postgresql test serve bench fuzz notebooks notebook-html clean
+.PHONY: venv nginx chromium postgresql java test serve bench fuzz notebooks notebook-html clean
 
 venv: $(STAMP)
 
@@ -46,6 +46,28 @@ ifeq ($(INITDB),)
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql
 endif
 
+# `predict --engine spark` runs on the JVM: Debian's Java 17, installed when missing, like nginx.
+# A java that is there but too old stops here, with what to install, before any Spark test runs.
+JAVA := $(shell command -v java)
+
+java:
+ifeq ($(JAVA),)
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless
+endif
+	@version=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1); \
+	if [ -z "$$version" ] || [ "$$version" -lt 17 ]; then \
+		echo "Spark (predict --engine spark and its tests) needs Java 17 or newer; java -version says:"; \
+		java -version 2>&1 | head -1; \
+		echo "install Debian's openjdk-17-jre-headless and run make test again"; exit 2; fi
+
+# The spark extra (pyproject.toml), pinned with its one dependency: for the Spark engine's tests.
+SPARK_STAMP := $(VENV)/.spark-installed
+
+$(SPARK_STAMP): $(STAMP) requirements-spark.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-spark.lock
+	touch $@
+
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
@@ -55,7 +77,7 @@ $(STAMP): pyproject.toml requirements.lock
 # Two pytest-xdist workers, one per core (tests/conftest.py says how the suites share them).
 TEST_WORKERS ?= 2
 
-test: $(STAMP) nginx chromium postgresql
+test: $(STAMP) $(SPARK_STAMP) nginx chromium postgresql java
 	$(BIN)/pytest -n $(TEST_WORKERS)
 
 # `make serve PORT=8001` listens on 127.0.0.1:8001; `make serve BIND=0.0.0.0:8080` on any address.

@@ -80,7 +80,8 @@ class _WritesMarker:
 
 
 def plant_code(marker: Path) -> Callable[[Path], None]:
-    """Replace the pickled pyfunc wrapper and add a pyfunc_model.py, both creating `marker` if run."""
+    """Replace the pickled pyfunc wrapper and the pyfunc_model.py the model carries, both creating
+    `marker` if run."""
     def tamper(model: Path) -> None:
         (model / "python_model.pkl").write_bytes(pickle.dumps(_WritesMarker(marker)))
         code = model / "code" / "training"

@@ -6,6 +6,8 @@ Each command imports its module only when it runs, so `--help` stays instant.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 
@@ -108,34 +110,55 @@ def train(ctx: click.Context, data_paths: tuple[str, ...], tracking_uri: str | N
 
 
 @commands.command()
-@click.option("--input", "input_path", type=click.Path(exists=True, dir_okay=False), required=True,
-              help="claims to score (CSV, Parquet or JSON lines)")
-@click.option("--output", "output_path", type=click.Path(dir_okay=False), required=True,
-              help="scored claims (format from the name: .csv, .parquet, .jsonl); bad rows go to <output>.rejected.csv")
+@click.option("--input", "input_path", required=True,
+              help="claims to score (CSV, Parquet or JSON lines; with --engine spark: Parquet, a file or a "
+                   "folder of parts)")
+@click.option("--output", "output_path", required=True,
+              help="scored claims (format from the name: .csv, .parquet, .jsonl); bad rows go to "
+                   "<output>.rejected.csv; with --engine spark: a folder of Parquet parts, bad rows in "
+                   "<output>.rejected/")
 @click.option("--model", "model_uri", default=None,
               help="MLflow model URI (default models:/medspa-coverage@champion) or a model bundle folder")
 @click.option("--tracking-uri", default=None, help="MLflow tracking URI for models:/ URIs (default as for train)")
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
+              help="local: this process, in chunks; spark: a Spark job (needs the spark extra and Java 17)")
+@click.option("--master", default=None,
+              help="--engine spark: the Spark master URL (default: spark-submit's when run by it, else local[*])")
+@click.option("--env-manager", type=click.Choice(["local", "uv", "virtualenv"]), default="local", show_default=True,
+              help="--engine spark: how executors get the model's requirements (mlflow.pyfunc.spark_udf's env_manager)")
 @click.option("--chunk-rows", type=click.IntRange(min=1), default=100_000, show_default=True,
-              help="claims read, scored and written at a time")
+              help="claims read, scored and written at a time (local engine)")
 @click.option("--keep-columns", is_flag=True,
-              help="carry every input column into the output (default: only the contract's columns)")
+              help="carry every input column into the output (default: only the contract's columns; local engine)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @click.pass_context
 def predict(ctx: click.Context, input_path: str, output_path: str, model_uri: str | None, tracking_uri: str | None,
-            chunk_rows: int, keep_columns: bool, quiet: bool) -> None:
+            engine: str, master: str | None, env_manager: str, chunk_rows: int, keep_columns: bool,
+            quiet: bool) -> None:
     """Score a claims file with the champion (or --model); bad rows are reported, not fatal.
 
     Exits 0 when the file was scored (even with rejected rows), 2 when it cannot be read at all.
     """
     from mlflow.exceptions import MlflowException
 
-    from training.batch import predict_file
     from training.data.claims_files import ClaimsFileError
     from training.model.artifacts import ModelSourceError
 
+    if "://" not in input_path and not Path(input_path).exists():  # Spark also reads URIs (s3a://, hdfs://)
+        raise click.BadParameter(f"{input_path} does not exist", param_hint="--input")
+    if engine == "local" and Path(input_path).is_dir():
+        raise click.BadParameter("a folder of parts needs --engine spark; the local engine reads one file",
+                                 param_hint="--input")
+    if engine == "local" and (master or env_manager != "local"):
+        raise click.UsageError("--master and --env-manager are options of --engine spark")
     try:
-        report = predict_file(input_path, output_path, model_uri, tracking_uri=tracking_uri,
-                              chunk_rows=chunk_rows, progress=not quiet, keep_columns=keep_columns)
+        if engine == "spark":
+            report = _predict_with_spark(input_path, output_path, model_uri, tracking_uri, master, env_manager)
+        else:
+            from training.batch import predict_file
+
+            report = predict_file(input_path, output_path, model_uri, tracking_uri=tracking_uri,
+                                  chunk_rows=chunk_rows, progress=not quiet, keep_columns=keep_columns)
     except ClaimsFileError as error:
         click.echo(f"Error: {error}", err=True)
         ctx.exit(2)
@@ -144,3 +167,14 @@ def predict(ctx: click.Context, input_path: str, output_path: str, model_uri: st
         ctx.exit(1)
     click.echo(f"{report.rows_scored} claims scored to {report.output_path}, {report.rows_rejected} rejected "
                f"(listed in {report.rejected_path}); {report.timing()}")
+
+
+def _predict_with_spark(input_path, output_path, model_uri, tracking_uri, master, env_manager):
+    from importlib.util import find_spec
+
+    if find_spec("pyspark") is None:
+        raise click.ClickException("--engine spark needs pyspark: pip install 'medspa-coverage[spark]' (and Java 17)")
+    from training.spark_batch import predict_with_spark
+
+    return predict_with_spark(input_path, output_path, model_uri, tracking_uri=tracking_uri, master=master,
+                              env_manager=env_manager)

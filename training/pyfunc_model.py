@@ -5,6 +5,9 @@ training.model.artifacts.load_model.
 The wrapper holds no fitted state: the CoverageModel travels as the logged model's
 `coverage_model` artifact, the folder `CoverageModel.save()` wrote (skops file + metadata.json),
 and `load_context` reads it with skops' type allow-list. Importing this module does nothing.
+It imports only training.model, training.data and features, which travel with the logged model
+in its `code/` folder (training.model_environment), so it loads where this repository is not
+installed.
 
 Input: a DataFrame of claims in the contract's request form (one row per claim line, diagnosis
 codes `;`-joined as in CSV). Output: one row per claim with SCORE_COLUMNS. A claim that breaks

@@ -32,12 +32,12 @@ from training.model.artifacts import (ARTIFACT_KEY, MODEL_MANIFEST_TAG, MODEL_SH
                                       download_artifacts, file_sha256, load_model, manifest_text, version_for_alias)
 from training.model.coverage_model import MODEL_FILE, SCORE_COLUMNS
 from training.model.mlflow_store import CHAMPION, PREVIOUS, PROJECT_ROOT, REGISTERED_MODEL, alias_uri
+from training.model_environment import serving_requirements, stage_code
 from training.pyfunc_model import CoverageModelPyfunc
 
 MODEL_NAME_IN_RUN = "model"  # the logged model's name within its run
 # Libraries whose versions are tagged on every run and pinned in the logged model's requirements.
 LIBRARIES = ("scikit-learn", "numpy", "pandas", "pyarrow", "skops", "mlflow", "scipy")
-SERVING_LIBRARIES = ("scikit-learn", "numpy", "pandas", "pyarrow", "skops", "mlflow")
 
 
 # -- provenance -----------------------------------------------------------------------------
@@ -101,9 +101,18 @@ def model_signature():
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
-def serving_requirements() -> list[str]:
-    return [f"{name}=={version}" for name, version in library_versions(SERVING_LIBRARIES).items()]
-
+def pyfunc_arguments(saved_model: Path, scratch: Path) -> dict:
+    """What `mlflow.pyfunc.log_model` and `save_model` are given for a saved CoverageModel folder:
+    the wrapper, the folder as its artifact, the signature and example, our code (`code_paths`,
+    staged under `scratch`) and the pinned requirements (training.model_environment)."""
+    return {
+        "python_model": CoverageModelPyfunc(),
+        "artifacts": {ARTIFACT_KEY: str(saved_model)},
+        "signature": model_signature(),
+        "input_example": input_example(),
+        "code_paths": stage_code(scratch / "code"),
+        "pip_requirements": serving_requirements(),
+    }
 
 
 def log_coverage_model(model, registered_model: str = REGISTERED_MODEL):
@@ -112,7 +121,7 @@ def log_coverage_model(model, registered_model: str = REGISTERED_MODEL):
 
     The pyfunc wrapper is logged as an instance of training.pyfunc_model.CoverageModelPyfunc; it
     holds no fitted state (the model travels as the skops artifact), so MLflow's pickle of it
-    names only the installed class."""
+    names only the class, which travels in the model's `code/` folder with everything it imports."""
     import mlflow
 
     with tempfile.TemporaryDirectory(prefix="coverage-model-") as scratch:
@@ -121,13 +130,9 @@ def log_coverage_model(model, registered_model: str = REGISTERED_MODEL):
         model.metadata[MODEL_SHA256_TAG] = file_sha256(saved / MODEL_FILE)
         return mlflow.pyfunc.log_model(
             name=MODEL_NAME_IN_RUN,
-            python_model=CoverageModelPyfunc(),
-            artifacts={ARTIFACT_KEY: str(saved)},
-            signature=model_signature(),
-            input_example=input_example(),
-            pip_requirements=serving_requirements(),
             registered_model_name=registered_model,
             await_registration_for=0,
+            **pyfunc_arguments(saved, Path(scratch)),
         )
 
 

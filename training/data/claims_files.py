@@ -203,12 +203,12 @@ def _open_parquet(path: Path, chunk: int | None):
 
     def frames() -> Iterator[pd.DataFrame]:
         for table in tables():
-            yield _typed_frame(table)
+            yield typed_frame(table)
 
     return columns, frames()
 
 
-def _typed_frame(table: pa.Table) -> pd.DataFrame:
+def typed_frame(table: pa.Table) -> pd.DataFrame:
     """A typed (Parquet or JSON) table as a raw frame, code lists joined into the CSV form."""
     if CODES_FIELD in table.column_names:
         table = table.set_column(table.column_names.index(CODES_FIELD), CODES_FIELD,
@@ -244,7 +244,7 @@ def _open_jsonl(path: Path, chunk: int | None):
     if not table.num_columns:
         raise ClaimsFileError(f"{path}: empty file; expected one JSON object per line")
     tables = [table] if chunk is None else [table.slice(start, chunk) for start in range(0, table.num_rows, chunk)]
-    return list(table.column_names), (_typed_frame(part) for part in tables)
+    return list(table.column_names), (typed_frame(part) for part in tables)
 
 
 def _open_jsonl_with_pandas(path: Path, chunk: int):

@@ -3,8 +3,10 @@ or outcome required), the valid rows as a clean claims frame, and the rejected l
 reasons (row number, the row's own claim_id when it has one, field, reason; never another value)."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
+from features.contract import VISIT_FIELDS
 from training.data.claim_fields import HISTORY_COLUMNS, ClaimsChunk
 from training.data.quarantine import quarantine_frame, quarantined_rows
 
@@ -39,3 +41,34 @@ def clean_request_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     """A frame of raw request claims -> (clean claims of the valid rows, rejected lines)."""
     clean, _, rejected = check_request_chunk(frame)
     return clean, rejected
+
+
+def scoring_form(raw: pd.DataFrame, clean: pd.DataFrame) -> pd.DataFrame:
+    """Checked claims as the pyfunc model's signature types them (training.registry.model_signature),
+    for scorers that hand typed columns to it (`predict --engine spark` through `spark_udf`): each
+    field as its check read it, so the model's own check reads every claim exactly as this one did.
+
+    `raw` and `clean` are the same valid rows (clean from check_request_chunk). The treatment stays
+    the raw text: the clean frame holds the catalog's resolution of it (`unlisted`, a shared code's
+    composite key), which is not a request value; the model resolves the text again, the same way.
+    """
+    form = {}
+    for name, (kind, _, _, _) in VISIT_FIELDS.items():
+        values = clean[name]
+        if name == "treatment":
+            text = raw[name] if name in raw.columns else pd.Series(None, index=raw.index, dtype=object)
+            form[name] = [None if pd.isna(value) else str(value) for value in text]
+        elif kind == "date":
+            form[name] = [None if pd.isna(value) else value.strftime("%Y-%m-%d") for value in values]
+        elif kind == "bool":
+            form[name] = values.astype(bool).to_numpy()
+        elif kind == "int":
+            form[name] = values.astype("int64").to_numpy()
+        elif kind == "number":
+            form[name] = values.astype("float64").to_numpy()
+        else:  # string, code, codes, enum: text, or None when absent
+            form[name] = [None if pd.isna(value) else str(value) for value in values]
+    # text columns as objects, so an absent value stays None (pandas' text dtype would make it NaN)
+    return pd.DataFrame({name: pd.Series(values, index=raw.index, dtype=object)
+                         if not isinstance(values, np.ndarray) else values for name, values in form.items()},
+                        index=raw.index)

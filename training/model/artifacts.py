@@ -6,8 +6,9 @@ Sources `load_model` takes:
 - a registry URI, `models:/medspa-coverage@champion` (the default) or `models:/medspa-coverage/3`:
   the version's artifacts are downloaded to a private temporary folder and every downloaded file
   is checked against the version's `model_manifest` tag (the sha256 of every file of the logged
-  model, MLmodel, metadata.json and the pickled pyfunc wrapper included, recorded by `train` at
-  registration, `record_model_manifest`); a version without the tag is refused;
+  model, MLmodel, metadata.json, the pickled pyfunc wrapper and the code it carries included,
+  recorded by `train` at registration, `record_model_manifest`); a version without the tag is
+  refused;
 - `runs:/<run id>/model`: the same check against the run's `model_manifest` tag;
 - an exported bundle folder (see below), or a models folder whose `champion` link names one:
   copied to a private folder and verified against its SHA256SUMS there, so what was verified is
@@ -17,7 +18,8 @@ Sources `load_model` takes:
 
 Every path ends in `CoverageModel.load`, which reads the skops file with its type allow-list and
 metadata.json as JSON. Nothing here goes through `mlflow.pyfunc.load_model`, nor unpickles or
-imports anything stored with the artifact (the logged `python_model.pkl` is only hashed). A file
+imports anything stored with the artifact (the logged `python_model.pkl` and the code the model
+carries for MLflow's consumers, `code/`, training.model_environment, are only hashed). A file
 that cannot be read (a damaged zip, broken JSON) is a ModelSourceError naming the file, never a
 traceback.
 
@@ -54,6 +56,7 @@ MODEL_SHA256_TAG = "model_sha256"  # model-version tag: the sha256 of model.skop
 # model-version and run tag: SHA256SUMS lines of every file of the logged model, as stored
 MODEL_MANIFEST_TAG = "model_manifest"
 REGISTERED_MODEL_NOTE = "registered_model_meta"  # mlflow.store.artifact.models_artifact_repo's file name
+CODE_CACHE_DIR = "__pycache__"  # where Python and numba cache what they compiled of a module
 DEFAULT_MODEL_URI = alias_uri(CHAMPION)
 CHAMPION_LINK = "champion"
 MODEL_DIR = "model"
@@ -205,6 +208,13 @@ def download_artifacts(artifact_uri: str, into: Path, tracking_uri: str) -> Path
     # consumers, `mlflow.pyfunc.load_model`, do). It is MLflow's bookkeeping, read by nothing of
     # ours: dropped from our copy, so it is neither recorded in a manifest nor read unverified.
     (local / REGISTERED_MODEL_NOTE).unlink(missing_ok=True)
+    # MLflow's consumers import the model's code/ in place on a local store, and Python and numba
+    # (`cache=True`) then write their caches beside it, in __pycache__ folders. Derived files, read
+    # by nothing of ours: dropped from our copy too, so a cache (or one planted there) is neither
+    # recorded nor handed on with a verified model (to Spark's executors, training.spark_batch).
+    for cache in sorted(local.rglob(CODE_CACHE_DIR), reverse=True):
+        if cache.is_dir():
+            shutil.rmtree(cache)
     return local
 
 
@@ -220,13 +230,19 @@ def verify_logged_model(mlflow_model: Path, manifest: str | None, what: str) -> 
                                   f"({'; '.join(problems)})")
 
 
-def download_model_version(client, tracking_uri: str, name: str, version: str, into: Path) -> Path:
+def download_verified_version(client, tracking_uri: str, name: str, version: str, into: Path) -> Path:
     """Download a model version's artifacts into `into`, verify every file against the version's
-    `model_manifest` tag, and return the CoverageModel folder inside."""
+    `model_manifest` tag, and return the MLflow model folder (for MLflow's own consumers, such as
+    `spark_udf`, which then read only verified files)."""
     tags = client.get_model_version(name, version).tags or {}
     local = download_artifacts(client.get_model_version_download_uri(name, version), into, tracking_uri)
     verify_logged_model(local, tags.get(MODEL_MANIFEST_TAG), f"{name} version {version}")
-    return saved_model_folder(local)
+    return local
+
+
+def download_model_version(client, tracking_uri: str, name: str, version: str, into: Path) -> Path:
+    """`download_verified_version`, then the CoverageModel folder inside."""
+    return saved_model_folder(download_verified_version(client, tracking_uri, name, version, into))
 
 
 def read_saved_metadata(model_dir: Path) -> dict:
@@ -265,7 +281,8 @@ def _run_overall_test_metrics(client, run_id: str | None) -> dict[str, float]:
         return {}
 
 
-def _load_registered(uri: str, tracking_uri: str) -> LoadedModel:
+def registered_version(uri: str, tracking_uri: str):
+    """(client, registered name, the model version, the alias or "") a `models:/` URI names."""
     name, _, alias = uri[len("models:/"):].partition("@")
     name, _, number = name.partition("/")
     try:
@@ -273,6 +290,11 @@ def _load_registered(uri: str, tracking_uri: str) -> LoadedModel:
     except TrackingStoreError as error:
         raise ModelSourceError(str(error)) from None
     version = client.get_model_version(name, number) if number else version_for_alias(client, name, alias)
+    return client, name, version, alias
+
+
+def _load_registered(uri: str, tracking_uri: str) -> LoadedModel:
+    client, name, version, alias = registered_version(uri, tracking_uri)
     number = str(version.version)
     with tempfile.TemporaryDirectory(prefix="medspa-model-") as scratch:
         model_dir = download_model_version(client, tracking_uri, name, number, Path(scratch))

@@ -3,10 +3,11 @@ the clean claims of its valid rows, and the rejected lines: row number, field an
 value (requests are patient data)."""
 import numpy as np
 import pandas as pd
+import pytest
 
 from features.contract import CLEAN_COLUMNS
 from tests.training.data.claim_rows import request_row
-from training.data.requests import REJECTED_COLUMNS, check_request_chunk, clean_request_frame
+from training.data.requests import REJECTED_COLUMNS, check_request_chunk, clean_request_frame, scoring_form
 
 TODAY = pd.Timestamp("2026-05-04")
 SECRETS = ("platinum", "-3", "perhaps")
@@ -60,3 +61,40 @@ def test_every_rejected_line_carries_its_claim_id_when_the_row_has_one_and_no_ot
 def test_rejected_lines_of_a_file_without_claim_ids_have_an_empty_claim_id():
     _, rejected = clean_request_frame(pd.DataFrame([request_row(plan_type="platinum")]))  # requests need no id
     assert rejected["claim_id"].tolist() == [""]
+
+
+@pytest.fixture(scope="module", params=["typed", "text"])
+def generated_requests(request, tmp_path_factory) -> pd.DataFrame:
+    """Demo claims as a file holds them: typed Parquet columns, or every column text with bad rows."""
+    from training.data.claims_files import open_claims_file
+    from training.demo.generator import generate_history
+
+    path = tmp_path_factory.mktemp(f"requests-{request.param}") / "history.parquet"
+    generate_history(1_500, 41, path, progress=False, bad_rows_fraction=0.04 if request.param == "text" else 0.0)
+    return pd.concat(list(open_claims_file(path).chunks), ignore_index=True).drop(
+        columns=["outcome", "paid_amount", "denial_reason"])
+
+
+def test_the_scoring_form_is_read_back_as_the_same_claims(generated_requests):
+    """What `predict --engine spark` hands the MLflow model is checked there again: it must be read
+    exactly as the local engine read the file."""
+    clean, valid, _ = check_request_chunk(generated_requests, 1, TODAY)
+    form = scoring_form(generated_requests[valid], clean)
+    again, valid_again, rejected_again = check_request_chunk(form.reset_index(drop=True), 1, TODAY)
+    assert rejected_again.empty and valid_again.all()
+    # the same values; a category list is ordered by first appearance, so rows left out reorder it
+    pd.testing.assert_frame_equal(again.reset_index(drop=True), clean.reset_index(drop=True),
+                                  check_categorical=False)
+
+
+def test_the_scoring_form_has_the_types_of_the_models_signature(generated_requests):
+    from training.registry import model_signature
+
+    clean, valid, _ = check_request_chunk(generated_requests, 1, TODAY)
+    form = scoring_form(generated_requests[valid], clean)
+    kinds = {spec.name: spec.type.name for spec in model_signature().inputs.inputs}
+    assert list(form.columns) == list(kinds)
+    for name, kind in kinds.items():
+        python_type = {"boolean": (bool, np.bool_), "long": (int, np.integer), "double": (float, np.floating),
+                       "string": (str, type(None))}[kind]  # absent text is None, never NaN
+        assert all(isinstance(value, python_type) for value in form[name].tolist()), name

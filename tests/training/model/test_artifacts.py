@@ -13,8 +13,8 @@ from tests.model_tampering import (MARKER, SAVED_MODEL, copy_store, flip_a_byte,
                                    plant_code, register_tampered_copy, swap_denial_labels)
 from tests.stores import version
 from training.model.artifacts import (MANIFEST_FILE, MODEL_MANIFEST_TAG, MODEL_SHA256_TAG, ModelIntegrityError,
-                                      ModelSourceError, file_sha256, load_model, resolve_bundle, verify_bundle,
-                                      version_for_alias, write_manifest)
+                                      ModelSourceError, download_verified_version, file_sha256, load_model,
+                                      resolve_bundle, verify_bundle, version_for_alias, write_manifest)
 from training.model.coverage_model import MODEL_FILE
 from training.model.mlflow_store import CHAMPION, REGISTERED_MODEL, alias_uri, mlflow_client
 
@@ -160,11 +160,22 @@ def store_copy(trained_store, tmp_path) -> str:
     return copy_store(trained_store.database, tmp_path / "store")
 
 
+# Of the code the model carries (`code/`, training.model_environment: some seventy files, in the
+# manifest like every other file), one of each kind: the wrapper, the model, the checks, the rules.
+CARRIED_CODE = ("code/training/pyfunc_model.py", "code/training/model/coverage_model.py",
+                "code/training/data/requests.py", "code/features/rules.py", "code/features/data/exclusion_rules.csv")
+
+
+def files_to_tamper(files: list[str]) -> list[str]:
+    return [name for name in files if not name.startswith("code/")] + list(CARRIED_CODE)
+
+
 def test_a_flipped_byte_in_any_file_of_a_registered_model_is_refused_naming_the_file(trained_store, store_copy,
                                                                                      tmp_path):
     champion = version(trained_store, "better")
     files = manifest_files(store_copy, REGISTERED_MODEL, champion)
-    for number, name in enumerate(files):
+    assert set(CARRIED_CODE) <= set(files)
+    for number, name in enumerate(files_to_tamper(files)):
         tampered = register_tampered_copy(store_copy, REGISTERED_MODEL, champion, tmp_path / f"files-{number}",
                                           flip_a_byte_of(name))
         with pytest.raises(ModelIntegrityError, match=f"version {tampered} refused") as refused:
@@ -188,7 +199,7 @@ def test_planted_code_is_refused_and_never_run(trained_store, store_copy, tmp_pa
     with pytest.raises(ModelIntegrityError) as refused:
         load_model(f"models:/{REGISTERED_MODEL}/{tampered}", store_copy)
     assert "sha256 differs: python_model.pkl" in str(refused.value)
-    assert "not in the manifest: code/training/pyfunc_model.py" in str(refused.value)
+    assert "sha256 differs: code/training/pyfunc_model.py" in str(refused.value)
     assert not marker.exists()
 
 
@@ -209,6 +220,23 @@ def test_mlflows_own_note_beside_a_stored_model_is_not_a_change(trained_store, s
 
     noted = register_tampered_copy(store_copy, REGISTERED_MODEL, version(trained_store, "better"), tmp_path, note)
     assert load_model(f"models:/{REGISTERED_MODEL}/{noted}", store_copy).details["integrity"].startswith("verified")
+
+
+def test_caches_written_beside_the_carried_code_are_dropped_not_a_change(trained_store, store_copy, tmp_path):
+    """MLflow's consumers (`mlflow models serve`, spark_udf) import the model's code/ in place on a
+    local store, and numba (`cache=True`) and Python write their caches beside it: our copy drops
+    every __pycache__ folder, so the model still verifies and no cache is handed on."""
+    def caches(model: Path) -> None:
+        folder = model / "code" / "training" / "model" / "__pycache__"
+        folder.mkdir(parents=True, exist_ok=True)  # an MLflow consumer may have written some already
+        (folder / "tree_scoring._walk-21.py311.nbi").write_bytes(b"numba index")
+        (folder / "coverage_model.cpython-311.pyc").write_bytes(b"planted bytecode")
+
+    cached = register_tampered_copy(store_copy, REGISTERED_MODEL, version(trained_store, "better"), tmp_path, caches)
+    client = mlflow_client(store_copy)
+    local = download_verified_version(client, store_copy, REGISTERED_MODEL, cached, tmp_path / "copy")
+    assert not list(local.rglob("__pycache__"))
+    assert load_model(f"models:/{REGISTERED_MODEL}/{cached}", store_copy).details["integrity"].startswith("verified")
 
 
 def test_a_version_without_a_manifest_tag_is_refused(trained_store, store_copy):
