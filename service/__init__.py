@@ -14,7 +14,7 @@ def create_app(config: dict | None = None):
     from flask import Flask, g
 
     from features.catalog import load_catalog
-    from service import api, auth, errors, health, monitoring, openapi, page, retention
+    from service import api, auth, errors, files, health, monitoring, openapi, page, retention
     from service.audit import AuditStore
     from service.logging import configure_logging
     from service.model_extension import CoverageModelExtension
@@ -54,6 +54,7 @@ def create_app(config: dict | None = None):
     page.init_app(app)
     openapi.init_app(app)
     CoverageModelExtension(app)
+    files.init_app(app)  # its background runner scores with the model extension's model
     monitoring.init_app(app)
     retention.init_app(app)
     if not app.config["API_KEY_HASHES"]:

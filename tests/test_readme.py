@@ -1,10 +1,12 @@
 """The README's numbers are the code's: the split `train` prints, the drift and rate minimums, the
-default address."""
+default address, the limits of a claims file to score."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from service.address import DEFAULT_BIND
+from service.file_jobs import UNFINISHED_JOBS_PER_KEY
+from service.settings import default_settings
 from training.batch import RATE_MIN_ROWS
 from training.data.split import DEFAULT_TEST_FRACTION, DEFAULT_VALIDATION_FRACTION
 from training.model.params import ModelParams
@@ -29,3 +31,11 @@ def test_the_minimums_and_the_default_address_are_the_codes():
     assert f"from {PSI_MIN_CLAIMS} claims per version on (`PSI_MIN_CLAIMS`" in flat
     assert f"a rate only from {RATE_MIN_ROWS:,} claims on" in flat
     assert f"else `{DEFAULT_BIND}`" in flat
+
+
+def test_the_claims_file_limits_are_the_settings():
+    settings, flat = default_settings(), _flat(README)
+    assert (f"Limits: {settings['FILE_MAX_BYTES'] // 2**20} MiB and {settings['FILE_MAX_ROWS']:,} rows "
+            "(`FILE_MAX_BYTES`, `FILE_MAX_ROWS`") in flat
+    assert f"A key may have {UNFINISHED_JOBS_PER_KEY} files queued or running at once" in flat
+    assert f"`FILE_KEEP_MINUTES` ({settings['FILE_KEEP_MINUTES']}) after the upload" in flat

@@ -17,6 +17,11 @@ PROTECTED = [
     ("GET", "/v1/diagnoses?q=migraine", None),
     ("POST", "/v1/predict", example_claim()),
     ("POST", "/invocations", {"dataframe_records": [example_claim()]}),
+    ("POST", "/v1/files", None),
+    ("GET", f"/v1/files/{'0' * 32}", None),
+    ("DELETE", f"/v1/files/{'0' * 32}", None),
+    ("GET", f"/v1/files/{'0' * 32}/scored", None),
+    ("GET", f"/v1/files/{'0' * 32}/rejected", None),
 ]
 CREDENTIALS = [
     ("missing", {}, False),
