@@ -14,7 +14,7 @@ def create_app(config: dict | None = None):
     from flask import Flask, g
 
     from features.catalog import load_catalog
-    from service import api, auth, errors, health, metrics, monitoring, openapi, page, retention
+    from service import api, auth, errors, files, health, metrics, monitoring, openapi, page, retention
     from service.audit import AuditStore
     from service.logging import configure_logging
     from service.model_extension import CoverageModelExtension
@@ -55,6 +55,7 @@ def create_app(config: dict | None = None):
     openapi.init_app(app)
     metrics.init_app(app)  # before the model extension, which reports its loads there
     CoverageModelExtension(app)
+    files.init_app(app)  # its background runner scores with the model extension's model
     monitoring.init_app(app)
     retention.init_app(app)
     if not app.config["API_KEY_HASHES"]:

@@ -10,6 +10,7 @@ import json
 import logging
 import time
 from datetime import datetime, timezone
+from typing import Callable
 
 from flask import Blueprint, Flask, current_app, g, jsonify
 from flask import request as flask_request
@@ -224,31 +225,36 @@ def read_body() -> bytes:
     """The whole request body, read here rather than by werkzeug: werkzeug cuts a chunked body at
     MAX_CONTENT_LENGTH and answers with what it read, and accepts a body that ends before its
     Content-Length (gunicorn hands over what arrived before the client closed)."""
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    parts: list[bytes] = []
+    copy_body(parts.append, current_app.config["MAX_CONTENT_LENGTH"], RequestEntityTooLarge)
+    return b"".join(parts)
+
+
+def copy_body(write: Callable[[bytes], object], limit: int, too_large: Callable[[], Exception]) -> int:
+    """Hand the request body to `write` a block at a time; return its length. `too_large()` is
+    raised when the body is over `limit` bytes (before reading, when its Content-Length says so),
+    400 when it ends before its Content-Length; no length and a stream the server does not end
+    is no body (werkzeug's safe fallback)."""
     declared = flask_request.content_length
     if declared is not None and declared > limit:
-        raise RequestEntityTooLarge()
+        raise too_large()
     environ = flask_request.environ
     if declared is None and not environ.get("wsgi.input_terminated"):
-        return b""  # no length and a stream the server does not end: no body (werkzeug's safe fallback)
-    data = _read_at_most(environ["wsgi.input"], limit + 1 if declared is None else declared)
-    if len(data) > limit:
-        raise RequestEntityTooLarge()
-    if declared is not None and len(data) < declared:
-        raise APIError(400, "incomplete_body", f"the body ended after {len(data):,} of the {declared:,} bytes its "
-                                               "Content-Length announced")
-    return data
-
-
-def _read_at_most(stream, size: int) -> bytes:
-    parts, remaining = [], size
+        return 0
+    stream, remaining, received = environ["wsgi.input"], limit + 1 if declared is None else declared, 0
     while remaining > 0:
         part = stream.read(min(remaining, 1 << 16))
         if not part:
             break
-        parts.append(part)
+        received += len(part)
+        if received > limit:
+            raise too_large()
+        write(part)
         remaining -= len(part)
-    return b"".join(parts)
+    if declared is not None and received < declared:
+        raise APIError(400, "incomplete_body", f"the body ended after {received:,} of the {declared:,} bytes its "
+                                               "Content-Length announced")
+    return received
 
 
 class DuplicateKeyError(ValueError):

@@ -1,7 +1,8 @@
 """Periodic background work of a worker process: the model poller and the scheduled monitor.
 
 Each job is one daemon thread that waits on an Event between runs, so `stop()` wakes it at once
-and returns when the run in progress (if any) has finished. The threads start in `init_app`, after
+and returns when the run in progress (if any) has finished; `wake()` starts the next run now
+(an uploaded file is scored without waiting for the next poll). The threads start in `init_app`, after
 gunicorn forked the worker (preload_app is off), never at import. An exception in a run is logged
 (type and stack only, as every log line here) and the next run happens on schedule.
 """
@@ -24,6 +25,7 @@ class PeriodicJob:
     def __init__(self, name: str, seconds: float, run: Callable[[], object]):
         self.name, self.seconds, self._run = name, seconds, run
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"medspa-{name}", daemon=True)
 
     def start(self) -> "PeriodicJob":
@@ -34,13 +36,27 @@ class PeriodicJob:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    @property
+    def stopping(self) -> bool:
+        """Whether stop() was called: a long run checks this to end early."""
+        return self._stop.is_set()
+
+    def wake(self) -> None:
+        """Run now rather than at the end of the wait (a run in progress is followed by another)."""
+        self._wake.set()
+
     def stop(self, timeout: float | None = 30.0) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.seconds):
+        while True:
+            self._wake.wait(self.seconds)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 self._run()
             except Exception:  # noqa: BLE001  (a failed run must not end the schedule)

@@ -13,6 +13,8 @@ The served model it returns must have:
         loader received.
     score(claims: list[dict]) -> list[dict]
         the batch-scoring columns per claim (service.schemas.ScoredClaim), for /invocations.
+    score_frame(claims: DataFrame, threads=None) -> DataFrame
+        the same columns for a frame of clean claims, for scored files (service.file_jobs).
     info() -> dict
         what GET /v1/model shows: name, version, alias, rules_version, training date, metrics...
 
@@ -51,6 +53,8 @@ class ServedModel(Protocol):
     def answer(self, claims: list[dict]) -> list[dict]: ...
 
     def score(self, claims: list[dict]) -> list[dict]: ...
+
+    def score_frame(self, claims, threads: int | None = None): ...
 
     def info(self) -> dict: ...
 
@@ -154,6 +158,13 @@ class CoverageModelExtension:
         if len(answers) != len(claims):
             raise RuntimeError("the model returned a different number of answers than claims")
         return answers
+
+    def served(self) -> ServedModel:
+        """The model serving now, for work that must use one model throughout (a scored file)."""
+        model = self._model
+        if model is None:
+            raise ModelUnavailable()
+        return model
 
     def score(self, claims: list[dict]) -> tuple[list[dict], dict]:
         """(batch-scoring rows, the served model's info) from one model reference."""

@@ -53,13 +53,19 @@ class ServedCoverageModel:
         return [{"claim_id": claim["claim_id"], **answer, "model": dict(self.ref), "rules_version": self.rules_version}
                 for claim, answer in zip(claims, answers)]
 
-    def score(self, claims: list[dict]) -> list[dict]:
-        """The batch-scoring columns (as the logged pyfunc and `medspa-coverage predict` give them)."""
-        scored = self.coverage_model.score_frame(pd.DataFrame.from_records(claims, columns=list(CLEAN_COLUMNS)))
+    def score_frame(self, claims: pd.DataFrame, threads: int | None = None) -> pd.DataFrame:
+        """CoverageModel.score_frame with this service's decision thresholds (a scored file and
+        /invocations decide as /v1/predict does)."""
+        scored = self.coverage_model.score_frame(claims, threads)
         decision = self.coverage_model.decide(scored["approval_probability"].to_numpy(), scored["excluded"].to_numpy(),
                                               self.likely_approved, self.likely_denied)
-        columns = {name: scored[name].tolist() for name in SCORE_COLUMNS if name != "decision"}
-        columns["decision"] = [str(value) for value in np.asarray(decision)]
+        scored["decision"] = [str(value) for value in np.asarray(decision)]
+        return scored
+
+    def score(self, claims: list[dict]) -> list[dict]:
+        """The batch-scoring columns (as the logged pyfunc and `medspa-coverage predict` give them)."""
+        scored = self.score_frame(pd.DataFrame.from_records(claims, columns=list(CLEAN_COLUMNS)))
+        columns = {name: scored[name].tolist() for name in SCORE_COLUMNS}
         # NaN is not JSON: a model probability the classifier did not compute (excluded claim) is null
         columns["model_probability"] = [None if value != value else value for value in columns["model_probability"]]
         return [{name: columns[name][row] for name in SCORE_COLUMNS} for row in range(len(claims))]

@@ -15,6 +15,8 @@ from pydantic.json_schema import models_json_schema
 from features.contract import CONTRACT_VERSION
 from service import schemas
 from service.api import DIAGNOSIS_LIMIT_DEFAULT, DIAGNOSIS_LIMIT_MAX, DIAGNOSIS_QUERY_MAX_LENGTH
+from service.file_jobs import JOB_ID, UNFINISHED_JOBS_PER_KEY, limits_text
+from service.files import FORMAT_MEDIA_TYPES
 from service.settings import default_settings
 
 OPENAPI_VERSION = "3.1.0"
@@ -23,7 +25,7 @@ REF = "#/components/schemas/{model}"
 COMPONENT_MODELS = (
     schemas.ClaimRequest, schemas.BatchRequest, schemas.InvocationsRequest, schemas.ErrorBody,
     schemas.ClaimAnswer, schemas.BatchAnswer, schemas.InvocationsResponse, schemas.TreatmentList,
-    schemas.ModelInfo, schemas.HealthStatus, schemas.DiagnosisList,
+    schemas.ModelInfo, schemas.HealthStatus, schemas.DiagnosisList, schemas.FileJob,
 )
 SECURITY = [{"bearerAuth": []}, {"apiKeyHeader": []}]
 
@@ -59,6 +61,72 @@ def _errors(*statuses: int) -> dict:
               {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}),
     }
     return {str(status): _json(_ref("ErrorBody"), *texts[status]) for status in statuses}
+
+
+def _error(description: str, headers: dict | None = None) -> dict:
+    return _json(_ref("ErrorBody"), description, headers)
+
+
+def _file_paths(limits: str) -> dict:
+    """The /v1/files operations (service/files.py)."""
+    job_id = {"name": "job_id", "in": "path", "required": True, "description": "the job's id, as POST /v1/files gave it",
+              "schema": {"type": "string", "pattern": f"^{JOB_ID.pattern}$"}}
+    not_found = {"404": _error("no such job for this API key (never made, deleted, expired, or another key's)")}
+    not_done = {"409": _error("the job is not done: still queued or running, or failed (the message says why)"),
+                "410": _error("the file was downloaded once already, and deleted then")}
+    file_content = {media_type: {"schema": {"type": "string", "contentMediaType": media_type}}
+                    for media_type in FORMAT_MEDIA_TYPES.values()}
+    return {
+        "/v1/files": {"post": {
+            "operationId": "uploadFile",
+            "summary": f"Score a claims file (CSV or Parquet, the claims contract's columns; {limits}) in the "
+                       "background: the body is the file itself, with its media type. 202 once it is stored and "
+                       "read through; then follow GET /v1/files/{job_id}",
+            "security": SECURITY,
+            "requestBody": {"required": True, "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}}}},
+            "responses": {
+                "202": _json(_ref("FileJob"), "the job, queued", {"Location": {
+                    "description": "the job's URL", "schema": {"type": "string"}}}),
+                **_errors(400, 401, 403),
+                "413": _error(f"the file is over the limits: {limits}"),
+                "415": _error("the body is not declared text/csv or application/vnd.apache.parquet"),
+                "422": _error("the file cannot be scored as a whole: empty, not readable as the declared type, or "
+                              "lacking a required column (bad rows only go to the rejected rows)"),
+                "429": _error(f"rate limit of this API key reached, or it has {UNFINISHED_JOBS_PER_KEY} files queued "
+                              "or being scored already", {"Retry-After": {"description": "seconds to wait",
+                                                                         "schema": {"type": "integer"}}}),
+                **_errors(500, 503)},
+        }},
+        "/v1/files/{job_id}": {
+            "get": {"operationId": "fileJob",
+                    "summary": "A scored file's job: status, progress, summary (answered, rejected by reason, "
+                               "decision mix), download links",
+                    "security": SECURITY, "parameters": [job_id],
+                    "responses": {"200": _json(_ref("FileJob"), "the job"), **not_found, **_errors(401, 429, 500)}},
+            "delete": {"operationId": "deleteFileJob",
+                       "summary": "Stop scoring and delete the job and its files now",
+                       "security": SECURITY, "parameters": [job_id],
+                       "responses": {"204": {"description": "deleted"}, **not_found, **_errors(401, 403, 429, 500)}},
+        },
+        "/v1/files/{job_id}/scored": {"get": {
+            "operationId": "scoredFile",
+            "summary": "The scored file, in the upload's format: the contract's columns of each valid row, then "
+                       "the scores; downloadable once, then deleted",
+            "security": SECURITY, "parameters": [job_id],
+            "responses": {"200": {"description": "the scored file", "content": file_content},
+                          **not_found, **not_done, **_errors(401, 429, 500)},
+        }},
+        "/v1/files/{job_id}/rejected": {"get": {
+            "operationId": "rejectedRows",
+            "summary": "The rejected rows, CSV (row_number, claim_id, field, reason); downloadable once, then deleted",
+            "security": SECURITY, "parameters": [job_id],
+            "responses": {"200": {"description": "the rejected rows",
+                                  "content": {"text/csv": {"schema": {"type": "string"}}}},
+                          **not_found, **not_done, **_errors(401, 429, 500)},
+        }},
+    }
 
 
 def _json_body(schema: dict) -> dict:
@@ -138,6 +206,7 @@ def build_document(max_batch_claims: int | None = None) -> dict:
                 "responses": {"200": _json(_ref("DiagnosisList"), "the codes found (none is an empty list)"),
                               **_errors(401, 422, 429, 500)},
             }},
+            **_file_paths(limits_text(default_settings())),
             "/healthz/live": {"get": {
                 "operationId": "live",
                 "summary": "The process answers",
@@ -189,6 +258,14 @@ def _type_of(schema: dict) -> str:
     return str(schema.get("type", "any")) + (f" ({schema['format']})" if "format" in schema else "")
 
 
+def _content_of(part: dict) -> str:
+    """A body's type in words: the JSON schema's, or the media types of a file."""
+    content = part.get("content", {})
+    if "application/json" in content:
+        return _type_of(content["application/json"]["schema"])
+    return " or ".join(content) or "none"
+
+
 def render_docs(document: dict) -> str:
     """A readable HTML page of the operations and schemas (static; no scripts)."""
     e = html.escape
@@ -205,10 +282,9 @@ def render_docs(document: dict) -> str:
             parts.append(f"<h3><code>{e(method.upper())} {e(path)}</code></h3><p>{e(operation['summary'])} "
                          f"({auth})</p>")
             if "requestBody" in operation:
-                schema = operation["requestBody"]["content"]["application/json"]["schema"]
-                parts.append(f"<p>Body: {e(_type_of(schema))}</p>")
+                parts.append(f"<p>Body: {e(_content_of(operation['requestBody']))}</p>")
             rows = "".join(f"<tr><td>{e(status)}</td><td>{e(response['description'])}</td><td>"
-                           f"{e(_type_of(response['content']['application/json']['schema']))}</td></tr>"
+                           f"{e(_content_of(response))}</td></tr>"
                            for status, response in operation["responses"].items())
             parts.append(f"<table><tr><th>status</th><th>meaning</th><th>body</th></tr>{rows}</table>")
     parts.append("<h2>Schemas</h2>")

@@ -7,7 +7,8 @@ client, with the session instead of a key (service.auth accepts either). What li
   cookie holding the key's id (never the key) and an absolute end (`SESSION_MINUTES`); a wrong
   key counts against the address like a wrong key on /v1 (FAILED_KEY_LIMIT).
 - a CSRF token (Flask-WTF) on both forms, and in the `X-CSRFToken` header of the script's
-  POSTs, checked by service.auth whenever the session is what authenticates.
+  POSTs (and DELETEs), checked by service.auth whenever the session is what authenticates.
+- the limits of a claims file to score (service.files), stated on the page as the API enforces them.
 - the static files, each a route of its own (no path parameter: no request names a file), and
   the security headers of every response: a CSP with `default-src 'self'` and no inline script
   or style, `frame-ancestors 'none'`.
@@ -24,6 +25,7 @@ from wtforms.validators import ValidationError
 
 from features.contract import BENEFIT_SCOPES, EXAMPLE_CLAIM, FACILITY_TYPES, PLAN_TYPES
 from features.diagnosis import ICD10CM_RELEASE
+from service.file_jobs import limits_text
 
 STATIC_DIR = Path(__file__).parent / "static"
 # name -> content type: every file the page serves, each at /static/<name> by a route of its own
@@ -69,7 +71,8 @@ def index():
         "page.html", csrf_token=generate_csrf(), plan_types=PLAN_TYPES, benefit_scopes=BENEFIT_SCOPES,
         facility_types=FACILITY_TYPES, example=EXAMPLE_CLAIM, icd_release=ICD10CM_RELEASE,
         approved_threshold=config["LIKELY_APPROVED_THRESHOLD"], denied_threshold=config["LIKELY_DENIED_THRESHOLD"],
-        session_minutes=config["SESSION_MINUTES"])
+        session_minutes=config["SESSION_MINUTES"], file_limits=limits_text(config),
+        file_keep_minutes=config["FILE_KEEP_MINUTES"])
 
 
 @bp.post("/sign-in")

@@ -30,6 +30,8 @@ DEFAULT_RUN_DIR = PROJECT_ROOT / "var" / "nginx"
 LISTEN_ENV = f"{ENV_PREFIX}_PROXY_LISTEN"  # set by `serve`: where nginx listens (gunicorn then binds loopback)
 RUN_DIR_ENV = f"{ENV_PREFIX}_PROXY_DIR"  # nginx's config, pid and temp folders (default var/nginx)
 STARTUP_SECONDS = 10
+# Claims files nginx takes in at once (each buffered in memory up to FILE_MAX_BYTES: 4 x 16 MiB)
+FILE_UPLOADS_AT_ONCE = 4
 # Debian installs nginx in /usr/sbin, which is not on every user's PATH.
 NGINX_CANDIDATES = ("nginx", "/usr/sbin/nginx", "/usr/local/sbin/nginx")
 
@@ -49,8 +51,17 @@ def nginx_binary() -> str:
 
 def max_body_bytes() -> int:
     """The service's MAX_CONTENT_LENGTH as the app will read it (environment, else the default)."""
-    raw = os.environ.get(f"{ENV_PREFIX}_MAX_CONTENT_LENGTH")
-    return int(json.loads(raw)) if raw else default_settings()["MAX_CONTENT_LENGTH"]
+    return _setting("MAX_CONTENT_LENGTH")
+
+
+def max_file_bytes() -> int:
+    """The service's FILE_MAX_BYTES, the largest claims file POST /v1/files takes."""
+    return _setting("FILE_MAX_BYTES")
+
+
+def _setting(name: str) -> int:
+    raw = os.environ.get(f"{ENV_PREFIX}_{name}")
+    return int(json.loads(raw)) if raw else default_settings()[name]
 
 
 def _json_literal(code: str, message: str) -> str:
@@ -60,7 +71,9 @@ def _json_literal(code: str, message: str) -> str:
     return text.replace("\\", "\\\\").replace("'", "\\'")
 
 
-def render_config(listen: str, upstream: str, run_dir: Path, read_timeout: int, max_body: int) -> str:
+def render_config(listen: str, upstream: str, run_dir: Path, read_timeout: int, max_body: int,
+                  max_file: int | None = None) -> str:
+    max_file = default_settings()["FILE_MAX_BYTES"] if max_file is None else max_file
     values = {
         "RUN_DIR": str(run_dir),
         "LISTEN": listen,
@@ -70,6 +83,11 @@ def render_config(listen: str, upstream: str, run_dir: Path, read_timeout: int, 
         # One buffer more than the limit: a body at the limit stays in memory, and nginx answers 413
         # before a body over it would need a temp file.
         "BODY_BUFFER": str(max_body + 1024),
+        "FILE_MAX_BODY": str(max_file),
+        "FILE_BODY_BUFFER": str(max_file + 1024),
+        "FILE_UPLOADS": str(FILE_UPLOADS_AT_ONCE),
+        "FILE_DOWNLOAD_BUFFERS": str(-(-2 * max_file // (16 * 1024))),  # 16 kB buffers for twice the upload limit
+        "FILE_TOO_LARGE": _json_literal("file_too_large", f"a claims file may hold at most {max_file:,} bytes"),
         "BAD_REQUEST": _json_literal("bad_http_request", "the request is not well-formed HTTP/1.1, its headers are "
                                                          "too large, or its body ended before its Content-Length"),
         "NOT_FOUND": _json_literal(*DEFAULTS[404]),
@@ -112,7 +130,8 @@ def start_nginx(listen: str, upstream: str, run_dir: Path, read_timeout: int) ->
     binary = nginx_binary()
     run_dir.mkdir(parents=True, exist_ok=True)
     config = run_dir / "nginx.conf"
-    config.write_text(render_config(listen, upstream, run_dir, read_timeout, max_body_bytes()), encoding="utf-8")
+    config.write_text(render_config(listen, upstream, run_dir, read_timeout, max_body_bytes(),
+                                     max_file_bytes()), encoding="utf-8")
     # -e: the log nginx writes before it has read the config (else /var/log/nginx, which needs root).
     command = [binary, "-p", str(run_dir), "-c", str(config), "-e", "stderr"]
     checked = subprocess.run([*command, "-t", "-q"], capture_output=True, text=True)

@@ -430,6 +430,55 @@ class InvocationsResponse(BaseModel):
     predictions: list[ScoredClaim] = Field(description="one row per input row, in row order")
 
 
+FILE_JOB_STATUSES = ("queued", "running", "done", "failed")
+
+
+class RejectedReason(BaseModel):
+    field: str = Field(description="the column at fault ('(row)' for a fault of the row as a whole)")
+    reason: str = Field(description="what the column allows; never a value of the file")
+    rows: int = Field(description="rejected lines with this fault (a row with two faults counts under both)")
+
+
+class FileSummary(BaseModel):
+    """What a scored file holds, counted as it is scored (final once the job is done)."""
+
+    answered: int = Field(description="rows scored: the scored file's rows")
+    rejected: int = Field(description="rows left out: the rejected file lists each with its faults")
+    rejected_by_reason: list[RejectedReason] = Field(description="the most frequent faults first (at most 20; the "
+                                                                 "rejected file lists every one)")
+    decisions: dict[str, int] = Field(description="answered rows per decision: excluded, likely_approved, "
+                                                  "uncertain, likely_denied")
+
+
+class FileDownloads(BaseModel):
+    scored: str | None = Field(description="where to download the scored file once the job is done; null before, "
+                                           "and after its one download (it is then deleted)")
+    rejected: str | None = Field(description="where to download the rejected rows (CSV: row_number, claim_id, field, "
+                                             "reason); null as for scored")
+
+
+class FileJobError(BaseModel):
+    code: str = Field(description="invalid_file, audit_unavailable, interrupted, internal_error")
+    message: str
+
+
+class FileJob(BaseModel):
+    """A claims file being scored: POST /v1/files starts one, GET /v1/files/{job_id} follows it."""
+
+    job_id: str = Field(description="32 hex digits; only the API key (or page session) that uploaded the file "
+                                    "can see the job")
+    status: Literal[FILE_JOB_STATUSES] = Field(description="queued, running, done or failed")
+    format: Literal["csv", "parquet"] = Field(description="the uploaded file's format, and the scored file's")
+    created_at: str = Field(description="when the file was uploaded (ISO 8601, UTC)")
+    expires_at: str = Field(description="when the job and its files are deleted, downloaded or not")
+    rows_total: int = Field(description="data rows in the uploaded file")
+    rows_read: int = Field(description="data rows scored or rejected so far")
+    progress: float = Field(ge=0, le=1, description="rows_read / rows_total (1 for an empty file once done)")
+    summary: FileSummary
+    error: FileJobError | None = Field(description="why the job failed; null otherwise")
+    downloads: FileDownloads
+
+
 class TreatmentRecord(BaseModel):
     treatment: str
     category: str

@@ -11,8 +11,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("features", "training", "service")
 # Rooms from the bottom up: a module may import its own room or a lower one, never a higher one.
 ROOMS = ("features", "training.model", "training.data", "training.demo", "training", "training.review", "service")
-# What the app that answers requests may load: create_app and everything it imports.
-APP_ROOMS = ("features", "training.model", "service")
+# What the app that answers requests may load: create_app and everything it imports. Of the training
+# stages, only the streaming batch scorer and the file readers it uses: the service scores uploaded
+# claims files (POST /v1/files) with `medspa-coverage predict`'s own code, not a copy of it.
+APP_ROOMS = ("features", "training.model", "training.data", "training.batch", "service")
 NOT_IN_THE_APP = ("service.cli", "service.bootstrap")  # commands, not the app
 
 

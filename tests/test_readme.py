@@ -1,10 +1,12 @@
 """The README's numbers are the code's: the split `train` prints, the drift and rate minimums, the
-default address."""
+default address, the limits of a claims file to score."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from service.address import DEFAULT_BIND
+from service.file_jobs import UNFINISHED_JOBS_PER_KEY
+from service.settings import default_settings
 from training.batch import RATE_MIN_ROWS
 from training.data.split import DEFAULT_TEST_FRACTION, DEFAULT_VALIDATION_FRACTION
 from training.model.params import ModelParams
@@ -37,3 +39,11 @@ def test_the_outcomes_alarm_is_described_with_the_codes_limits():
     flat = _flat(README)
     assert f"from {ALARM_MIN_CLAIMS} adjudicated claims per version on (`ALARM_MIN_CLAIMS`" in flat
     assert f"realised Brier rises more than {MAX_BRIER_RISE} or ECE more than {MAX_ECE_RISE}" in flat
+
+
+def test_the_claims_file_limits_are_the_settings():
+    settings, flat = default_settings(), _flat(README)
+    assert (f"Limits: {settings['FILE_MAX_BYTES'] // 2**20} MiB and {settings['FILE_MAX_ROWS']:,} rows "
+            "(`FILE_MAX_BYTES`, `FILE_MAX_ROWS`") in flat
+    assert f"A key may have {UNFINISHED_JOBS_PER_KEY} files queued or running at once" in flat
+    assert f"`FILE_KEEP_MINUTES` ({settings['FILE_KEEP_MINUTES']}) after the upload" in flat

@@ -18,6 +18,11 @@ text cell a spreadsheet would run is made inert (training.data.csv_cells).
 The file is read, checked, scored and written `chunk_rows` rows at a time (pyarrow's streaming
 CSV reader, Parquet row groups, pandas' JSON-lines chunks), so memory stays bounded whatever the
 file size. The output is written to `<output>.partial` and renamed when complete.
+
+The service scores uploaded files with this same function (service.file_jobs): its served model
+(any object with `score_frame`), its workers' one native thread, and an `on_chunk` callback that
+sees each chunk's claims, scores and rejected lines before they are written, to audit them, count
+them and report progress. An exception from the callback stops the run and leaves no output.
 """
 from __future__ import annotations
 
@@ -25,10 +30,10 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 import pyarrow as pa
-from tqdm.auto import tqdm
 
 from training.data.claims_files import ClaimsFileError, claims_file_format, open_claims_file
 from training.data.csv_cells import inert_frame, inert_table
@@ -65,6 +70,18 @@ class BatchReport:
         if self.claims_per_second is None:
             return f"took {self.seconds:.1f} s"
         return f"{self.claims_per_second:,.0f} claims/s"
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    """One chunk of a run, as `predict_file`'s `on_chunk` sees it before it is written: the clean
+    claims of its valid rows, their scores (same order), its rejected lines, and the rows read so
+    far, this chunk included."""
+
+    claims: pd.DataFrame
+    scores: pd.DataFrame
+    rejected: pd.DataFrame
+    rows_read: int
 
 
 def rejected_path_for(output_path: str | Path) -> Path:
@@ -140,6 +157,21 @@ def _row_total(path: Path, file_format: str) -> int | None:
     return None
 
 
+class _NoProgressBar:
+    def update(self, rows: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: int | None):
+    # imported here: the service scores files without a bar, and its workers need not load tqdm
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="claims", desc="predict", unit_scale=True)
+
+
 def output_columns(input_columns, keep_columns: bool = False) -> list[str]:
     """The scored file's columns: the input's (the contract's only, unless `keep_columns`), then the scores."""
     contract = set(expected_columns(history=True))
@@ -149,12 +181,15 @@ def output_columns(input_columns, keep_columns: bool = False) -> list[str]:
 
 def predict_file(input_path, output_path, model=None, *, tracking_uri: str | None = None,
                  chunk_rows: int = DEFAULT_CHUNK_ROWS, progress: bool = True,
-                 keep_columns: bool = False) -> BatchReport:
+                 keep_columns: bool = False, threads: int | None = os.cpu_count(),
+                 on_chunk: Callable[[ScoredChunk], None] | None = None) -> BatchReport:
     """Score every valid claim of `input_path` into `output_path`; see the module docstring.
 
-    `model` is a CoverageModel, or any source training.model.artifacts.load_model takes
-    (default: the registry's champion). Raises ClaimsFileError when the input as a whole cannot be
-    read, ModelSourceError when the model cannot be loaded or verified.
+    `model` is a CoverageModel (or anything with its `score_frame`), or any source
+    training.model.artifacts.load_model takes (default: the registry's champion). `threads`: native
+    threads for the trees (None leaves the process's pools as they are, as a service worker must).
+    Raises ClaimsFileError when the input as a whole cannot be read, ModelSourceError when the model
+    cannot be loaded or verified.
     """
     started = time.perf_counter()
     input_path, output_path = Path(input_path), Path(output_path)
@@ -173,8 +208,7 @@ def predict_file(input_path, output_path, model=None, *, tracking_uri: str | Non
     writer = _Writer(partial, output_format, columns)
     rows_read = rows_scored = rows_rejected = 0
     today = pd.Timestamp.today()
-    bar = tqdm(total=_row_total(input_path, claims_file_format(input_path)), unit="claims",
-               desc="predict", disable=not progress, unit_scale=True)
+    bar = _progress_bar(_row_total(input_path, claims_file_format(input_path))) if progress else _NoProgressBar()
     try:
         with open_private(rejected_path, "w", encoding="utf-8", newline="") as rejected_file:
             rejected_file.write(",".join(REJECTED_COLUMNS) + "\n")
@@ -182,8 +216,12 @@ def predict_file(input_path, output_path, model=None, *, tracking_uri: str | Non
                 clean, valid, rejected = check_request_chunk(raw, rows_read + 1, today)
                 if len(rejected):
                     inert_frame(rejected).to_csv(rejected_file, header=False, index=False)
-                if len(clean):
-                    scored = model.score_frame(clean.reset_index(drop=True), threads=os.cpu_count())
+                clean = clean.reset_index(drop=True)
+                scored = model.score_frame(clean, threads=threads) if len(clean) else None
+                if on_chunk is not None:
+                    on_chunk(ScoredChunk(clean, scored if scored is not None else pd.DataFrame(columns=SCORE_COLUMNS),
+                                         rejected, rows_read + len(raw)))
+                if scored is not None:
                     out = raw.reset_index(drop=True)[valid].reset_index(drop=True)
                     for name in SCORE_COLUMNS:
                         out[name] = scored[name].to_numpy()

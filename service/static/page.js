@@ -1,6 +1,7 @@
 // The front desk's page: builds a claim from the form, asks POST /v1/predict (the session stands in
-// for the API key; the CSRF token goes in a header), and shows the answer. No claim data ever goes
-// into a URL: the diagnosis look-up sends only the words typed into the search box.
+// for the API key; the CSRF token goes in a header), and shows the answer; scores a claims file
+// through /v1/files. No claim data ever goes into a URL: the diagnosis look-up sends only the words
+// typed into the search box, and a file's URLs carry only its job id.
 "use strict";
 
 (function () {
@@ -323,6 +324,135 @@
       else input.value = value;
     }
     ask().then(() => $("answer-title").focus());
+  }
+
+  // -- scoring a file ----------------------------------------------------------------------------
+  // The file goes as the body of POST /v1/files with its media type (XMLHttpRequest, for the upload's
+  // progress); the job is then read every second until it is done. Only the job id is ever in a URL.
+  const FILE_TYPES = { csv: "text/csv", parquet: "application/vnd.apache.parquet" };
+  const POLL_MS = 1000;
+  const fileForm = $("file-form");
+  const fileInput = $("claims-file");
+  const fileStatus = $("file-status");
+  const fileProgress = $("file-progress");
+  let fileJob = null; // the job being followed: {job_id, ...}
+
+  function fileError(message) {
+    const slot = $("claims-file-error");
+    slot.textContent = message;
+    slot.hidden = false;
+    fileInput.setAttribute("aria-invalid", "true");
+    fileStatus.textContent = "The file was not scored.";
+    fileProgress.hidden = true;
+    fileInput.focus();
+  }
+  function clearFileError() {
+    $("claims-file-error").hidden = true;
+    $("claims-file-error").textContent = "";
+    fileInput.removeAttribute("aria-invalid");
+  }
+  function errorWords(status, body, retryAfter) {
+    if (status === 401) return "Your sign-in has ended. Reload the page and sign in again.";
+    if (status === 403) return "This page is out of date. Reload it and try again.";
+    if (status === 429) return `${body.message || "Too many requests just now"}. Please wait ${retryAfter || "a few"} seconds and try again.`;
+    if (status === 0) return "The service did not answer. Check the connection and try again.";
+    const details = (body.errors || []).map((item) => item.message).join("; ");
+    return body.message ? `${body.message}${details ? ": " + details : ""}.` : "The service could not take the file. Please try again.";
+  }
+
+  function uploadFile(file, mediaType) {
+    return new Promise((resolve, reject) => {
+      const request = new XMLHttpRequest();
+      request.open("POST", "/v1/files");
+      request.setRequestHeader("Content-Type", mediaType);
+      request.setRequestHeader("Accept", "application/json");
+      request.setRequestHeader("X-CSRFToken", csrfToken);
+      request.upload.addEventListener("progress", (event) => {
+        if (!event.lengthComputable) return;
+        fileProgress.value = Math.round((event.loaded / event.total) * 100);
+        fileStatus.textContent = `Uploading: ${fileProgress.value}%`;
+      });
+      request.addEventListener("load", () => {
+        let body = {};
+        try { body = JSON.parse(request.responseText); } catch (error) { body = {}; }
+        if (request.status === 202) resolve(body);
+        else reject({ status: request.status, body, retryAfter: request.getResponseHeader("Retry-After") });
+      });
+      request.addEventListener("error", () => reject({ status: 0, body: {} }));
+      request.send(file);
+    });
+  }
+
+  async function scoreFile() {
+    clearFileError();
+    const file = fileInput.files[0];
+    if (!file) { fileError("Choose a claims file first."); return; }
+    const ending = file.name.toLowerCase().split(".").pop();
+    if (!FILE_TYPES[ending]) { fileError("Choose a .csv or .parquet file: the service reads claims files in those two formats."); return; }
+    $("score-file").disabled = true;
+    $("file-summary").hidden = true;
+    fileProgress.hidden = false;
+    fileProgress.value = 0;
+    fileStatus.textContent = "Uploading: 0%";
+    try {
+      fileJob = await uploadFile(file, FILE_TYPES[ending]);
+      showJob(fileJob);
+      while (fileJob.status === "queued" || fileJob.status === "running") {
+        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+        fileJob = await api(`/v1/files/${fileJob.job_id}`);
+        showJob(fileJob);
+      }
+    } catch (error) {
+      fileError(errorWords(error.status, error.body || {}, error.retryAfter));
+    } finally {
+      $("score-file").disabled = false;
+    }
+  }
+  fileForm.addEventListener("submit", (event) => { event.preventDefault(); scoreFile(); });
+
+  function showJob(job) {
+    const rows = job.rows_total.toLocaleString("en-US");
+    if (job.status === "queued") {
+      fileStatus.textContent = `Uploaded: ${rows} rows. Waiting to be scored.`;
+      fileProgress.value = 0;
+    } else if (job.status === "running") {
+      fileProgress.value = Math.round(job.progress * 100);
+      fileStatus.textContent = `Scoring: ${fileProgress.value}% (${job.rows_read.toLocaleString("en-US")} of ${rows} rows).`;
+    } else if (job.status === "failed") {
+      fileError(`The file could not be scored: ${job.error.message}.`);
+    } else {
+      fileProgress.value = 100;
+      fileStatus.textContent = `Done: ${job.summary.answered.toLocaleString("en-US")} rows answered, ` +
+        `${job.summary.rejected.toLocaleString("en-US")} rejected. The summary and downloads are below.`;
+      showSummary(job);
+    }
+  }
+
+  function showSummary(job) {
+    const summary = job.summary;
+    facts($("file-counts"), [
+      ["Rows in the file", job.rows_total.toLocaleString("en-US")],
+      ["Answered", summary.answered.toLocaleString("en-US")],
+      ["Rejected", summary.rejected.toLocaleString("en-US")],
+    ]);
+    facts($("file-decisions"), Object.keys(DECISIONS).map((decision) =>
+      [DECISIONS[decision], (summary.decisions[decision] || 0).toLocaleString("en-US")]));
+    section("file-reasons", summary.rejected_by_reason, (item) =>
+      el("li", {}, el("strong", { text: `${item.rows.toLocaleString("en-US")} × ${words(item.field)}` }), `: ${item.reason}`));
+    downloadLink("scored", job.downloads.scored, "the scored file");
+    downloadLink("rejected", summary.rejected ? job.downloads.rejected : null, "the rejected rows (CSV)");
+    $("file-summary").hidden = false;
+  }
+  function downloadLink(name, href, what) {
+    const item = $(`download-${name}-item`);
+    item.hidden = !href;
+    if (!href) return;
+    const link = el("a", { id: `download-${name}`, href, download: "" }, `Download ${what}`);
+    link.addEventListener("click", () => {
+      // one download each: the service deletes the file once it has sent it
+      setTimeout(() => item.replaceChildren(el("span", { text: `Downloaded ${what}; the service has deleted its copy.` })), 0);
+    });
+    item.replaceChildren(link);
   }
 
   $("print").addEventListener("click", () => window.print());

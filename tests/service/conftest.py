@@ -57,7 +57,8 @@ def make_app(tmp_path):
         config = {"TESTING": True, "API_KEYS": [API_KEY, OTHER_KEY],
                   "AUDIT_DATABASE_URL": f"sqlite:///{tmp_path / f'audit-{next(counter)}.db'}",
                   "TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
-                  "MODEL_POLL_SECONDS": 0, "MONITOR_INTERVAL_MINUTES": 0, "AUDIT_RETENTION_DAYS": 0}
+                  "MODEL_POLL_SECONDS": 0, "MONITOR_INTERVAL_MINUTES": 0, "AUDIT_RETENTION_DAYS": 0,
+                  "FILE_JOBS_DIR": str(tmp_path / "file-jobs")}
         config.update(overrides)
         app = create_app({name: value for name, value in config.items() if value is not None})
         apps.append(app)

@@ -18,6 +18,11 @@ PROTECTED = [
     ("POST", "/v1/predict", example_claim()),
     ("POST", "/invocations", {"dataframe_records": [example_claim()]}),
     ("GET", "/metrics", None),
+    ("POST", "/v1/files", None),
+    ("GET", f"/v1/files/{'0' * 32}", None),
+    ("DELETE", f"/v1/files/{'0' * 32}", None),
+    ("GET", f"/v1/files/{'0' * 32}/scored", None),
+    ("GET", f"/v1/files/{'0' * 32}/rejected", None),
 ]
 CREDENTIALS = [
     ("missing", {}, False),

@@ -19,7 +19,7 @@ def wait_for(condition, timeout: float = 10) -> None:
 def test_a_job_runs_on_its_schedule_until_stop_jobs(app):
     runs = []
     job = start_job(app, "tick", 0.01, lambda: runs.append(time.monotonic()))
-    assert app.extensions[EXTENSION] == [job] and job.name == "tick"
+    assert app.extensions[EXTENSION][-1] is job and job.name == "tick"
     wait_for(lambda: len(runs) >= 3)
     assert job.alive
     stop_jobs(app, timeout=5)
@@ -64,6 +64,17 @@ def test_a_failing_run_is_logged_by_type_and_the_schedule_goes_on(app, log_lines
     assert not any("SECRET-CLAIM-DETAIL" in line for line in log_lines())
 
 
-def test_stop_jobs_without_jobs_does_nothing(app):
-    stop_jobs(app, timeout=1)
-    assert app.extensions.get(EXTENSION, []) == []
+def test_an_app_runs_only_the_file_jobs_runner_unless_asked_and_stop_jobs_stops_it(app):
+    """With the model poller, the monitor and retention off (as the test app has them), the one job
+    left is the runner of scored files (service.file_jobs), which every worker needs."""
+    assert [job.name for job in app.extensions[EXTENSION]] == ["file-jobs"]
+    stop_jobs(app, timeout=5)
+    assert not any(job.alive for job in app.extensions[EXTENSION])
+
+
+def test_wake_runs_a_job_now_rather_than_at_the_end_of_its_wait(app):
+    runs = []
+    job = start_job(app, "hourly", 3600, lambda: runs.append(1))
+    job.wake()
+    wait_for(lambda: runs == [1])
+    stop_jobs(app, timeout=5)

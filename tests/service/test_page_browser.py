@@ -7,6 +7,7 @@ Screenshots at 390 and 1280 px go to var/screenshots/page/ (named in the README)
 """
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import tempfile
@@ -18,6 +19,7 @@ import pytest
 
 from service import create_app
 from service.background import stop_jobs
+from features.contract import EXAMPLE_CLAIM
 from service.page import CONTENT_SECURITY_POLICY
 from tests.service.service_testing import API_KEY, ROOT, free_port
 
@@ -49,7 +51,8 @@ def server(model_store, tmp_path_factory):
     folder = tmp_path_factory.mktemp("page-server")
     app = create_app({"API_KEYS": [API_KEY], "TRACKING_URI": model_store.uri,
                       "AUDIT_DATABASE_URL": f"sqlite:///{folder / 'audit.db'}", "MODEL_POLL_SECONDS": 0,
-                      "MONITOR_INTERVAL_MINUTES": 0, "DOCS_ENABLED": False})
+                      "MONITOR_INTERVAL_MINUTES": 0, "DOCS_ENABLED": False,
+                      "FILE_JOBS_DIR": str(folder / "file-jobs")})
     assert app.extensions["coverage_model"].ready
     port = free_port()
     http = make_server("127.0.0.1", port, app, threaded=True, request_handler=QuietHandler)
@@ -77,6 +80,9 @@ def browser():
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
     driver.set_page_load_timeout(WAIT_SECONDS)
+    driver.downloads = Path(profile) / "downloads"  # where a clicked download lands
+    driver.downloads.mkdir()
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(driver.downloads)})
     yield driver
     driver.quit()
     shutil.rmtree(profile, ignore_errors=True)
@@ -200,9 +206,82 @@ def test_an_invalid_field_shows_its_error_next_to_it(browser, server):
     age.send_keys("42")
 
 
+def _claims_file(folder: Path, name: str, rows: list[dict]) -> Path:
+    """A small claims file in the contract's CSV form (diagnosis codes joined by ';')."""
+    path = folder / name
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({**row, "diagnosis_codes": ";".join(row["diagnosis_codes"])} for row in rows)
+    return path
+
+
+FILE_ROWS = [{**EXAMPLE_CLAIM, "claim_id": f"P-{number}", "patient_age": 30 + number} for number in range(4)] + [
+    {**EXAMPLE_CLAIM, "claim_id": "P-old", "patient_age": 130}]
+
+
+def _downloaded(browser, name: str) -> Path:
+    """The file the browser saved under `name`, once whole (Chromium writes .crdownload until then)."""
+    path = browser.downloads / name
+    _wait(browser, lambda driver: path.exists() and not list(driver.downloads.glob("*.crdownload")))
+    return path
+
+
+def _score_file(browser, path: Path, submit) -> dict:
+    """Choose `path` in the file field, submit with `submit()`, and wait for the job's end."""
+    browser.find_element(By.ID, "claims-file").send_keys(str(path))
+    submit()
+    status = browser.find_element(By.ID, "file-status")
+    _wait(browser, lambda driver: status.text.startswith(("Done", "The file was not")))
+    return {"status": status.text, "error": browser.find_element(By.ID, "claims-file-error")}
+
+
+def test_a_bad_file_gets_a_plain_message_next_to_the_field(browser, server, tmp_path):
+    rows = [{key: value for key, value in row.items() if key != "patient_age"} for row in FILE_ROWS]
+    shown = _score_file(browser, _claims_file(tmp_path, "no-age.csv", rows),
+                        lambda: browser.find_element(By.ID, "score-file").click())
+    error = shown["error"]
+    assert error.is_displayed() and "patient_age" in error.text and "{" not in error.text
+    assert browser.find_element(By.ID, "claims-file").get_attribute("aria-invalid") == "true"
+
+
+def test_a_small_file_is_scored_and_its_scored_rows_downloaded(browser, server, tmp_path):
+    shown = _score_file(browser, _claims_file(tmp_path, "visits.csv", FILE_ROWS),
+                        lambda: browser.find_element(By.ID, "score-file").click())
+    assert shown["status"].startswith("Done: 4 rows answered, 1 rejected"), shown["status"]
+    assert not shown["error"].is_displayed()
+    assert browser.find_element(By.ID, "claims-file").get_attribute("aria-invalid") is None
+    counts = browser.find_element(By.ID, "file-counts").text
+    assert "Answered\n4" in counts and "Rejected\n1" in counts, counts
+    decisions = browser.find_element(By.ID, "file-decisions").text
+    assert "Likely paid" in decisions and "Not covered" in decisions
+    assert "patient age" in browser.find_element(By.ID, "file-reasons").text
+    browser.find_element(By.ID, "download-scored").click()
+    scored = list(csv.DictReader(_downloaded(browser, "scored-claims.csv").open(encoding="utf-8")))
+    assert [row["claim_id"] for row in scored] == ["P-0", "P-1", "P-2", "P-3"]
+    assert all(row["decision"] and float(row["approval_probability"]) >= 0 for row in scored)
+    _wait(browser, lambda driver: "deleted its copy" in driver.find_element(By.ID, "download-scored-item").text)
+    browser.find_element(By.ID, "download-rejected").click()
+    rejected = list(csv.DictReader(_downloaded(browser, "rejected-rows.csv").open(encoding="utf-8")))
+    assert [(row["claim_id"], row["field"]) for row in rejected] == [("P-old", "patient_age")]
+    assert all("P-" not in url for url in _urls(browser) if "/v1/files" in url)  # only job ids in URLs
+
+
+REQUESTED: set[str] = set()  # every URL the browser asked for so far (reading the log empties it)
+
+
+def _urls(browser) -> set[str]:
+    for entry in browser.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            REQUESTED.add(message["params"]["request"]["url"])
+    return REQUESTED
+
+
 def test_no_serious_or_critical_accessibility_violation(browser, server):
-    """axe-core's WCAG 2.x A and AA rules on the page with an answer shown (injected by the driver,
-    so the page's CSP is not loosened for it)."""
+    """axe-core's WCAG 2.x A and AA rules on the page with an answer and a file's summary shown
+    (injected by the driver, so the page's CSP is not loosened for it)."""
+    assert browser.find_element(By.ID, "file-summary").is_displayed()
     _ask(browser)
     browser.execute_script(AXE.read_text(encoding="utf-8"))
     browser.set_script_timeout(60)
@@ -253,17 +332,47 @@ def test_the_whole_flow_works_with_the_keyboard_alone(browser, server):
     assert answer["decision"] in ("likely_approved", "uncertain", "likely_denied")
 
 
+def test_a_file_is_scored_and_downloaded_with_the_keyboard_alone(browser, server, tmp_path):
+    """From the answer, Tab to the file field (the file itself is typed in, as the system's file
+    dialog is no part of the page), Tab to the button and press Enter, then Tab to the download
+    link and press Enter."""
+    actions = webdriver.ActionChains(browser)
+    seen = []
+    for _ in range(80):
+        actions.send_keys(Keys.TAB).perform()
+        seen.append(browser.switch_to.active_element.get_attribute("id"))
+        if seen[-1] == "claims-file":
+            break
+    assert seen[-1] == "claims-file", seen
+    path = _claims_file(tmp_path, "keyboard.csv", FILE_ROWS[:2])
+    (browser.downloads / "scored-claims.csv").unlink(missing_ok=True)
+
+    def tab_to_the_button_and_press_enter():
+        actions.send_keys(Keys.TAB).perform()
+        assert browser.switch_to.active_element.get_attribute("id") == "score-file"
+        actions.send_keys(Keys.ENTER).perform()
+
+    shown = _score_file(browser, path, tab_to_the_button_and_press_enter)
+    assert shown["status"].startswith("Done: 2 rows answered, 0 rejected"), shown["status"]
+    for _ in range(40):
+        actions.send_keys(Keys.TAB).perform()
+        if browser.switch_to.active_element.get_attribute("id") == "download-scored":
+            break
+    assert browser.switch_to.active_element.get_attribute("id") == "download-scored"
+    outline = browser.execute_script("return getComputedStyle(arguments[0]).outlineStyle", browser.switch_to.active_element)
+    assert outline != "none"
+    actions.send_keys(Keys.ENTER).perform()
+    scored = list(csv.DictReader(_downloaded(browser, "scored-claims.csv").open(encoding="utf-8")))
+    assert [row["claim_id"] for row in scored] == ["P-0", "P-1"]
+
+
 def test_no_console_error_no_other_origin_and_the_csp_header(browser, server):
     # Chromium logs the wrong key's 401 and the invalid field's 422 as failed loads; nothing else may be.
-    expected = (("/sign-in", "status of 401"), ("/v1/predict", "status of 422"))
+    expected = (("/sign-in", "status of 401"), ("/v1/predict", "status of 422"), ("/v1/files", "status of 422"))
     errors = [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"
               and not any(path in entry["message"] and status in entry["message"] for path, status in expected)]
     assert errors == [], errors
-    urls = set()
-    for entry in browser.get_log("performance"):
-        message = json.loads(entry["message"])["message"]
-        if message["method"] == "Network.requestWillBeSent":
-            urls.add(message["params"]["request"]["url"])
+    urls = _urls(browser)
     # every request over the network (the chrome:// pages of the browser's own new tab are not)
     network = {url for url in urls if url.split(":", 1)[0] in ("http", "https", "ws", "wss")}
     assert {server + "/", server + "/static/page.js", server + "/v1/treatments"} <= network, sorted(network)

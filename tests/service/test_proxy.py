@@ -32,6 +32,7 @@ HELD_TRICKLING = 100
 HOLD_SECONDS = 5
 ANSWER_TIMEOUT = 5  # generous: an answer normally takes milliseconds; a held worker would take 30 s
 MAX_BODY = default_settings()["MAX_CONTENT_LENGTH"]
+MAX_FILE = default_settings()["FILE_MAX_BYTES"]
 HEADERS = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
 
 
@@ -128,6 +129,33 @@ def test_a_body_over_the_limit_is_refused_with_the_service_json_whether_or_not_i
         status, body = _status_and_body(raw)
         assert status == 413 and body["code"] == "body_too_large", raw[:300]
         assert f"{MAX_BODY:,} bytes" in body["message"]
+
+
+def test_a_claims_file_past_the_api_body_limit_is_scored_through_nginx_and_one_past_its_own_limit_refused(server):
+    """POST /v1/files has nginx limits of its own (FILE_MAX_BYTES, not MAX_CONTENT_LENGTH)."""
+    claim = {**example_claim(), "diagnosis_codes": ";".join(example_claim()["diagnosis_codes"])}
+    note = "x" * 8192  # an extra column: ignored, and never passed on to the scored file
+    rows = MAX_BODY // len(note) + 20  # past MAX_CONTENT_LENGTH, in cells a CSV reader takes (< its 1 MiB blocks)
+    line = ",".join([*map(str, claim.values()), note]) + "\n"
+    body = (",".join([*claim, "note"]) + "\n" + line * rows).encode()
+    assert len(body) > MAX_BODY
+    headers = {"X-API-Key": API_KEY, "Content-Type": "text/csv"}
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    connection.request("POST", "/v1/files", body=body, headers=headers)
+    uploaded = connection.getresponse()
+    job = json.loads(uploaded.read())
+    connection.close()
+    assert uploaded.status == 202, job
+    deadline = time.monotonic() + 120
+    while job["status"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        job = _answer(server.port, "GET", f"/v1/files/{job['job_id']}")[1]
+    assert job["status"] == "done" and job["summary"]["answered"] == rows, job
+    over = raw_exchange(server.port, (
+        f"POST /v1/files HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nX-API-Key: {API_KEY}\r\n"
+        f"Content-Length: {MAX_FILE + 1}\r\n\r\n").encode())  # refused on its length, before a byte of it
+    status, refused = _status_and_body(over)
+    assert status == 413 and refused["code"] == "file_too_large" and f"{MAX_FILE:,} bytes" in refused["message"]
 
 
 @pytest.mark.parametrize("raw, status, code", [

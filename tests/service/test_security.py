@@ -31,10 +31,24 @@ CHOOSE_A_MODEL = [
 ]
 
 
-def test_no_route_takes_a_path_parameter(app):
-    """No URL part is ever a variable (and no static-file route exists): no request names a file."""
+def test_no_route_takes_a_path_parameter_but_a_file_jobs_id(app):
+    """No URL part is a variable (and no static-file route exists): no request names a file. The one
+    exception is a scored file's job id (service/files.py), which names a folder only once it has
+    the shape the service draws (32 hex digits), and never a path a request chose."""
     rules = list(app.url_map.iter_rules())
-    assert rules and all(not rule.arguments for rule in rules), [rule.rule for rule in rules if rule.arguments]
+    variable = {rule.rule: set(rule.arguments) for rule in rules if rule.arguments}
+    assert rules and variable and all(rule.startswith("/v1/files/<job_id>") and names == {"job_id"}
+                                      for rule, names in variable.items()), variable
+
+
+@pytest.mark.parametrize("job_id", ["..", "../../etc", "%2e%2e", "A" * 32, "0" * 31, "0" * 33, "0" * 31 + "g"])
+def test_a_job_id_that_is_not_one_names_no_folder(make_app, tmp_path, auth, job_id):
+    (tmp_path / "outside").mkdir()
+    client = make_app(FILE_JOBS_DIR=str(tmp_path / "jobs" / "inner")).test_client()
+    for suffix in ("", "/scored", "/rejected"):
+        assert client.get(f"/v1/files/{job_id}{suffix}", headers=auth).status_code == 404
+    assert client.delete(f"/v1/files/{job_id}", headers=auth).status_code in (404, 405)
+    assert (tmp_path / "outside").exists()
 
 
 @pytest.mark.parametrize("label, path, headers, body", CHOOSE_A_MODEL, ids=[case[0] for case in CHOOSE_A_MODEL])

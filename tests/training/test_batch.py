@@ -208,3 +208,25 @@ def test_a_rate_is_printed_only_for_enough_claims_to_mean_one(tmp_path):
     assert small.claims_per_second is None and small.timing() == "took 1.2 s"
     large = BatchReport(RATE_MIN_ROWS, RATE_MIN_ROWS, 0, tmp_path / "out.csv", tmp_path / "r.csv", seconds=2.0)
     assert large.timing() == f"{RATE_MIN_ROWS / 2:,.0f} claims/s"
+
+
+def test_each_chunk_is_shown_to_on_chunk_before_it_is_written(requests_frame, bundle_model, tmp_path):
+    """The service's hook (POST /v1/files audits and counts each chunk through it): every row seen
+    once, scores as written; an exception from it stops the run with no output."""
+    source = write_requests(requests_frame, tmp_path / "requests.csv")
+    seen = []
+    report = predict_file(source, tmp_path / "scored.csv", bundle_model, chunk_rows=400, progress=False, threads=None,
+                          on_chunk=seen.append)
+    assert [chunk.rows_read for chunk in seen] == [400, 800, REQUEST_ROWS]
+    assert sum(len(chunk.claims) for chunk in seen) == report.rows_scored == REQUEST_ROWS - len(BAD_ROWS)
+    assert sorted(field for chunk in seen for field in chunk.rejected["field"]) == sorted(
+        field for field, _ in BAD_ROWS.values())
+    scores = pd.concat([chunk.scores for chunk in seen], ignore_index=True)
+    assert list(scores["decision"]) == list(read_output(tmp_path / "scored.csv")["decision"])
+
+    def refuse(chunk):
+        raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError):
+        predict_file(source, tmp_path / "stopped.csv", bundle_model, chunk_rows=400, progress=False, on_chunk=refuse)
+    assert not (tmp_path / "stopped.csv").exists() and not (tmp_path / "stopped.csv.partial").exists()

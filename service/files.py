@@ -1,0 +1,180 @@
+"""/v1/files: score a claims file (CSV or Parquet) in the background, then download the results.
+
+    POST   /v1/files                  the file as the body -> 202, the job (service.schemas.FileJob)
+    GET    /v1/files/<job_id>         the job: status, progress, summary, download links
+    GET    /v1/files/<job_id>/scored  the scored file, once (then it is deleted)
+    GET    /v1/files/<job_id>/rejected  the rejected rows (CSV), once
+    DELETE /v1/files/<job_id>         stop scoring and delete the job and its files now
+
+The body is the file itself, declared by its media type (`text/csv` or
+`application/vnd.apache.parquet`), not a multipart form: it is streamed straight into an
+owner-only file and counted as it arrives, so no form parser spools it to a temporary file of its
+own, and any client can send it (`curl --data-binary @claims.csv -H 'Content-Type: text/csv'`).
+Before answering 202 the upload is read through once by the same reader that will score it, so a
+file that is not CSV or Parquet, lacks a required column, or holds more than FILE_MAX_ROWS rows is
+refused here with a 4xx that says so; faults of single rows only reject those rows.
+
+Authentication as every /v1 route (service.auth): an API key, or the page's session with its
+CSRF token on POST and DELETE. The job id is the one variable in a URL of this service: 32 hex
+digits the service drew, checked before it names a folder (service.file_jobs.JobStore).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify
+from flask import request as flask_request
+
+from service.api import copy_body
+from service.auth import require_api_key
+from service.errors import APIError, field_error
+from service.file_jobs import (DONE, EXTENSION, FAILED, UNFINISHED_JOBS_PER_KEY, JobStore, file_error_message,
+                               limits_text, public_state, wake_runner)
+from service import file_jobs
+from training.data.claims_files import ClaimsFileError, open_claims_file
+from training.data.loading import required_columns
+from training.model.private_files import open_private
+
+bp = Blueprint("files", __name__)
+bp.before_request(require_api_key)
+
+# media type -> file format; the format's name is the upload's and the scored file's file ending
+MEDIA_TYPES = {"text/csv": "csv", "application/vnd.apache.parquet": "parquet"}
+FORMAT_MEDIA_TYPES = {file_format: media_type for media_type, file_format in MEDIA_TYPES.items()}
+COUNT_CHUNK_ROWS = 20_000  # rows read at a time while an upload is checked
+
+
+def _store() -> JobStore:
+    return current_app.extensions[EXTENSION]
+
+
+def _file_too_large() -> APIError:
+    config = current_app.config
+    return APIError(413, "file_too_large", f"a claims file may hold {limits_text(config)}; split it, or score it "
+                                           "with `medspa-coverage predict`",
+                    [field_error("file", f"must be at most {config['FILE_MAX_BYTES']:,} bytes")])
+
+
+@bp.post("/v1/files")
+def upload():
+    file_format = MEDIA_TYPES.get(flask_request.mimetype)
+    if file_format is None:
+        raise APIError(415, "unsupported_media_type", "the body must be a claims file, sent as itself: "
+                                                      "Content-Type text/csv or application/vnd.apache.parquet")
+    store, key_id = _store(), g.key_id
+    if store.unfinished_of(key_id) >= UNFINISHED_JOBS_PER_KEY:
+        raise APIError(429, "too_many_file_jobs", f"this API key already has {UNFINISHED_JOBS_PER_KEY} files queued or "
+                                                  "being scored; wait until one is done, or delete one",
+                       headers={"Retry-After": "5"})
+    state = store.create(key_id, file_format)
+    path = store.input_path(state["job_id"], file_format)
+    try:
+        with open_private(path, "wb") as handle:
+            size = copy_body(handle.write, current_app.config["FILE_MAX_BYTES"], _file_too_large)
+        if not size:
+            raise APIError(422, "invalid_file", "the body is empty: send the claims file as the body",
+                           [field_error("file", "must be a CSV or Parquet claims file with a header row")])
+        state["rows_total"] = _checked_rows(path)
+    except BaseException:
+        store.remove(state["job_id"])
+        raise
+    store.write(state)
+    wake_runner(current_app._get_current_object())
+    g.log_counts = {"rows": state["rows_total"]}
+    response = jsonify(public_state(store, state))
+    response.status_code = 202
+    response.headers["Location"] = f"/v1/files/{state['job_id']}"
+    return response
+
+
+def _checked_rows(path: Path) -> int:
+    """The upload's data rows, read through once as predict_file will read it; 422 or 413 when it
+    cannot be scored as a whole."""
+    limit = current_app.config["FILE_MAX_ROWS"]
+    try:
+        claims = open_claims_file(path, COUNT_CHUNK_ROWS)
+        missing = [name for name in required_columns(history=False) if name not in claims.columns]
+        if missing:
+            raise APIError(422, "invalid_file", "the file lacks columns the claims contract requires",
+                           [field_error("file", f"lacks the required column(s) {', '.join(missing)}")])
+        if not {"treatment", "procedure_code"} & set(claims.columns):
+            raise APIError(422, "invalid_file", "the file lacks columns the claims contract requires",
+                           [field_error("file", "needs a treatment or a procedure_code column")])
+        rows = 0
+        for chunk in claims.chunks:
+            rows += len(chunk)
+            if rows > limit:
+                raise _too_many_rows(limit)
+        return rows
+    except ClaimsFileError as error:
+        raise APIError(422, "invalid_file", "the file cannot be read as a claims file of the declared type",
+                       [field_error("file", file_error_message(error, path))]) from None
+
+
+def _too_many_rows(limit: int) -> APIError:
+    return APIError(413, "file_too_large", f"a claims file may hold {limits_text(current_app.config)}; split it, "
+                                           "or score it with `medspa-coverage predict`",
+                    [field_error("file", f"must hold at most {limit:,} data rows")])
+
+
+def _owned(job_id: str) -> dict:
+    """The caller's job, or 404 (also for another key's job: whether it exists is not said)."""
+    state = _store().read(job_id)
+    if state is None or state["key_id"] != g.key_id:
+        raise APIError(404, "file_job_not_found", "no such file job for this API key: it never existed, was deleted, "
+                                                  "or expired")
+    return state
+
+
+@bp.get("/v1/files/<job_id>")
+def job(job_id: str):
+    return jsonify(public_state(_store(), _owned(job_id)))
+
+
+@bp.delete("/v1/files/<job_id>")
+def delete(job_id: str):
+    _owned(job_id)
+    _store().mark_deleted(job_id)
+    return Response(status=204)
+
+
+@bp.get("/v1/files/<job_id>/scored")
+def scored(job_id: str):
+    state = _owned(job_id)
+    return _download_once(state, _store().scored_path(job_id, state["format"]), FORMAT_MEDIA_TYPES[state["format"]],
+                          f"scored-claims.{state['format']}")
+
+
+@bp.get("/v1/files/<job_id>/rejected")
+def rejected(job_id: str):
+    state = _owned(job_id)
+    return _download_once(state, _store().rejected_path(job_id, state["format"]), "text/csv", "rejected-rows.csv")
+
+
+def _download_once(state: dict, path: Path, media_type: str, filename: str) -> Response:
+    """The file, deleted once it has been sent whole (a download cut short leaves it until expiry)."""
+    if state["status"] != DONE:
+        message = (state["error"] or {}).get("message", "") if state["status"] == FAILED else \
+            "the file is still being scored; GET /v1/files/{job_id} says when it is done"
+        raise APIError(409, "file_job_not_done", f"the job is {state['status']}: {message}".rstrip(": "))
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        raise APIError(410, "already_downloaded", "this file was downloaded once and then deleted, as every "
+                                                  "scored file is; upload the claims again to score them again") from None
+    size = Path(handle.name).stat().st_size
+
+    def send():
+        with handle:
+            while block := handle.read(1 << 16):
+                yield block
+        path.unlink(missing_ok=True)  # reached only when every block was taken
+
+    return Response(send(), mimetype=media_type, headers={
+        "Content-Length": str(size), "Cache-Control": "no-store",
+        "Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def init_app(app: Flask) -> None:
+    file_jobs.init_app(app)
+    app.register_blueprint(bp)
