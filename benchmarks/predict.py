@@ -142,15 +142,21 @@ def batch_rows(bench: BenchModel, rows: int) -> list[tuple]:
     ]
 
 
+def prepare_files(rows: int) -> BenchModel:
+    """The bench champion, and the small and the full request files, made before any clock starts."""
+    quiet_this_process()
+    bench = ensure_bench_model()
+    for count in (min(SMALL_FILE_ROWS, rows), rows):
+        request_file(count)
+    return bench
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=DEFAULT_CALLS, help="single-claim calls timed")
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="claims in the batch file")
     options = parser.parse_args(argv)
-    quiet_this_process()
-    bench = ensure_bench_model()
-    for rows in (min(SMALL_FILE_ROWS, options.rows), options.rows):  # made before any clock starts
-        request_file(rows)
+    bench = prepare_files(options.rows)
     print(machine_line(f"predict: champion v{bench.version} of the bench store ({bench.history.name})"))
     print(format_table(("in process, one claim per call", "calls", "p50 ms", "p90 ms", "p99 ms", "mean ms", "bar"),
                        single_claim_rows(bench, options.calls)))

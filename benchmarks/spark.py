@@ -23,9 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import (BENCH_DIR, BenchModel, PROJECT_ROOT, bench_environment, ensure_bench_model,
-                               format_table, machine_line, quiet_this_process, wait_for_quiet)
-from benchmarks.predict import SMALL_FILE_ROWS, request_file
+from benchmarks.common import (BENCH_DIR, BenchModel, PROJECT_ROOT, bench_environment, format_table, machine_line,
+                               wait_for_quiet)
+from benchmarks.predict import SMALL_FILE_ROWS, prepare_files, request_file
 
 DEFAULT_ROWS = 1_000_000
 DEFAULT_MASTER = "local[*]"
@@ -71,10 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="claims in the request file")
     parser.add_argument("--master", default=DEFAULT_MASTER, help="Spark master URL")
     options = parser.parse_args(argv)
-    quiet_this_process()
-    bench = ensure_bench_model()
-    for rows in (min(SMALL_FILE_ROWS, options.rows), options.rows):  # made before any clock starts
-        request_file(rows)
+    bench = prepare_files(options.rows)
     print(machine_line(f"spark: champion v{bench.version} of the bench store ({bench.history.name})"))
     table = [*engine_rows(bench, options.rows, "local", options.master),
              *engine_rows(bench, options.rows, "spark", options.master)]

@@ -36,8 +36,9 @@ from flask import Flask
 
 from service.background import start_job
 from service.settings import ENV_PREFIX, default_settings
+from service.version_table import version_table
 from training.model.artifacts import ModelIntegrityError, download_model_version, read_saved_metadata
-from training.model.mlflow_store import ensure_experiment, mlflow_client
+from training.model.mlflow_store import ensure_experiment, link_run_to_version, mlflow_client
 from training.model.profile import (PSI_MIN_CLAIMS, PSI_SIGNIFICANT, input_fields, profile_counts,
                                     stability_from_counts, too_few_for_drift)
 
@@ -200,8 +201,7 @@ def _profile(name, version, profile_for, registry_lookup) -> tuple[dict | None, 
 
 
 def _log_run(client, experiment_id: str, summary: MonitorSummary) -> str:
-    from mlflow.entities import LoggedModelInput, Metric, Param
-    from mlflow.exceptions import MlflowException
+    from mlflow.entities import Metric, Param
 
     name = f"monitor-{summary.model_name}-v{summary.model_version}-{summary.until:%Y%m%dT%H%M%SZ}"
     run = client.create_run(experiment_id, run_name=name, tags=summary.tags)
@@ -210,12 +210,7 @@ def _log_run(client, experiment_id: str, summary: MonitorSummary) -> str:
     metrics = [Metric(key, float(value), timestamp, 0) for key, value in summary.metrics.items()]
     client.log_batch(run_id, metrics=metrics,
                      params=[Param("since", summary.since.isoformat()), Param("until", summary.until.isoformat())])
-    try:  # MLflow 3: link the run to the served version's logged model, when the registry knows it
-        source = client.get_model_version(summary.model_name, summary.model_version).source or ""
-        if source.startswith("models:/m-"):
-            client.log_inputs(run_id, models=[LoggedModelInput(source[len("models:/"):])])
-    except MlflowException:
-        pass
+    link_run_to_version(client, run_id, summary.model_name, summary.model_version)
     client.set_terminated(run_id)
     return run_id
 
@@ -224,29 +219,18 @@ def format_table(summaries: list[MonitorSummary]) -> str:
     """Metrics as rows, one column per served model version."""
     if not summaries:
         return "no served claims in this window"
-    heads = [f"v{summary.model_version}" for summary in summaries]
     keys = list(dict.fromkeys(key for summary in summaries for key in summary.metrics))
-    width = max(len(key) for key in keys)
     sample = sum(int(summary.metrics.get("claims", 0)) for summary in summaries)
     lines = [f"{summaries[0].model_name}: served {summaries[0].since:%Y-%m-%d %H:%M} .. "
              f"{summaries[0].until:%Y-%m-%d %H:%M} UTC, {sample:,} claims (drift is called from "
-             f"{PSI_MIN_CLAIMS:,} claims per version on)",
-             f"{'metric':<{width}}  " + "  ".join(f"{head:>12}" for head in heads)]
-    for key in keys:
-        cells = [summary.metrics.get(key) for summary in summaries]
-        lines.append(f"{key:<{width}}  " + "  ".join(f"{_cell(key, value):>12}" for value in cells))
+             f"{PSI_MIN_CLAIMS:,} claims per version on)"]
+    lines += version_table("metric", keys, [summary.metrics for summary in summaries],
+                           [f"v{summary.model_version}" for summary in summaries],
+                           counts={"claims", "requests", "drifted_fields"})
     lines += [f"v{summary.model_version}: run {summary.run_id}" + (f" (drift {summary.drift_note})"
                                                                   if summary.drift_note else "")
               for summary in summaries]
     return "\n".join(lines)
-
-
-def _cell(key: str, value) -> str:
-    if value is None:
-        return "-"
-    if key in ("claims", "requests", "drifted_fields"):
-        return f"{int(value):,}"
-    return f"{value:.4f}" if abs(value) < 100 else f"{value:,.1f}"
 
 
 def parse_time(value: str | None) -> datetime:

@@ -22,7 +22,8 @@ import pandas as pd
 
 from service.outcomes.served import last_served, served_window
 from service.outcomes.store import OutcomeStore
-from training.model.mlflow_store import ensure_experiment, mlflow_client
+from service.version_table import version_table
+from training.model.mlflow_store import ensure_experiment, link_run_to_version, mlflow_client
 from training.plots import plot_calibration
 from training.realised import (ALARM_MIN_CLAIMS, EXPERIMENT, JOINED_COLUMNS, Degradation, calibration_curve,
                                degradation, realised_figures, slice_metric_key, slice_table, weekly_figures)
@@ -152,8 +153,7 @@ def _run_metrics(found: VersionReport) -> dict[str, float]:
 
 def _log_run(client, experiment_id: str, found: VersionReport, joined: pd.DataFrame, since: datetime,
              until: datetime) -> str:
-    from mlflow.entities import LoggedModelInput, Metric, Param
-    from mlflow.exceptions import MlflowException
+    from mlflow.entities import Metric, Param
 
     tags = {"model_name": str(found.model_name), "model_version": str(found.model_version),
             "model_uri": f"models:/{found.model_name}/{found.model_version}", "window_start": since.isoformat(),
@@ -178,12 +178,7 @@ def _log_run(client, experiment_id: str, found: VersionReport, joined: pd.DataFr
         write_json(found.to_dict(), folder / "realised.json")
         for name in ("calibration.png", "calibration.csv", "weekly.csv", "slices.csv", "realised.json"):
             client.log_artifact(run_id, str(folder / name))
-    try:  # MLflow 3: link the run to the served version's logged model, as the serving monitor does
-        source = client.get_model_version(found.model_name, found.model_version).source or ""
-        if source.startswith("models:/m-"):
-            client.log_inputs(run_id, models=[LoggedModelInput(source[len("models:/"):])])
-    except MlflowException:
-        pass
+    link_run_to_version(client, run_id, found.model_name, found.model_version)
     client.set_terminated(run_id)
     return run_id
 
@@ -210,14 +205,11 @@ def format_report(report: OutcomesReport) -> str:
     if not report.versions:
         return (f"no served claims with outcomes between {report.since:%Y-%m-%d %H:%M} and "
                 f"{report.until:%Y-%m-%d %H:%M} UTC (ingest outcomes with `medspa-coverage outcomes ingest`)")
-    heads = [f"v{version.model_version}" for version in report.versions]
-    width = max(len(key) for key in TABLE_FIGURES)
     lines = [f"realised accuracy, claims served {report.since:%Y-%m-%d %H:%M} .. {report.until:%Y-%m-%d %H:%M} UTC "
-             f"(alarm from {ALARM_MIN_CLAIMS:,} claims per version on)",
-             f"{'figure':<{width}}  " + "  ".join(f"{head:>12}" for head in heads)]
-    for key in TABLE_FIGURES:
-        cells = [version.figures.get(key) for version in report.versions]
-        lines.append(f"{key:<{width}}  " + "  ".join(f"{_cell(key, value):>12}" for value in cells))
+             f"(alarm from {ALARM_MIN_CLAIMS:,} claims per version on)"]
+    lines += version_table("figure", TABLE_FIGURES, [version.figures for version in report.versions],
+                           [f"v{version.model_version}" for version in report.versions],
+                           counts={"claims", "likely_approved_but_denied", "likely_denied_but_paid"}, large_decimals=2)
     for version in report.versions:
         lines.append("")
         lines.append(f"v{version.model_version}, last weeks of service (all: --json, weekly.csv): " + ", ".join(
@@ -226,14 +218,6 @@ def format_report(report: OutcomesReport) -> str:
         lines.append(f"v{version.model_version} alarm: {version.degradation.tag}: {version.degradation.reason}")
         lines.append(f"v{version.model_version}: run {version.run_id}")
     return "\n".join(lines)
-
-
-def _cell(key: str, value) -> str:
-    if value is None:
-        return "-"
-    if key in ("claims", "likely_approved_but_denied", "likely_denied_but_paid"):
-        return f"{int(value):,}"
-    return f"{value:.4f}" if abs(value) < 100 else f"{value:,.2f}"
 
 
 def format_json(report: OutcomesReport) -> str:

@@ -126,7 +126,7 @@ def test_the_scheduled_monitor_logs_each_window_once(make_served_app, model_stor
 
     store = model_store.copy_to(tmp_path / "store")
     app = make_served_app(TRACKING_URI=store.uri, MONITOR_INTERVAL_MINUTES=60)
-    [job] = app.extensions[EXTENSION]
+    [job] = [job for job in app.extensions[EXTENSION] if job.name != "file-jobs"]  # the file runner always runs
     assert job.name == "serving-monitor" and job.alive
     _serve(app, auth)
     later = datetime.now(timezone.utc) + timedelta(minutes=60)  # the window that holds these claims is over

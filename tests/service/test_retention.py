@@ -40,7 +40,7 @@ def test_rows_past_the_retention_are_deleted_and_the_space_given_back(make_app):
     pages_after, free = _pages(database)
     assert free == 0 and pages_after < pages_before / 5
     assert prune_expired(app, now=NOW) == 0
-    assert [job.name for job in app.extensions[EXTENSION]] == ["audit-retention"]
+    assert [job.name for job in app.extensions[EXTENSION]] == ["file-jobs", "audit-retention"]
 
 
 def test_an_older_store_without_auto_vacuum_is_vacuumed(tmp_path):
@@ -71,4 +71,4 @@ def test_one_worker_prunes_at_a_time_on_every_host(make_app, audit_url):
 
 def test_zero_keeps_every_row_and_starts_no_job(make_app):
     app = make_app(AUDIT_RETENTION_DAYS=0)
-    assert app.extensions.get(EXTENSION, []) == []
+    assert [job.name for job in app.extensions.get(EXTENSION, [])] == ["file-jobs"]  # no retention job

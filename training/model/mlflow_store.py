@@ -121,3 +121,18 @@ def ensure_experiment(client, name: str, uri: str) -> str:
 
 def alias_uri(alias: str, registered_model: str = REGISTERED_MODEL) -> str:
     return f"models:/{registered_model}@{alias}"
+
+
+def link_run_to_version(client, run_id: str, model_name: str, model_version: str) -> None:
+    """Link a run (the serving monitor's, the outcomes report's) to the served version's logged
+    model, MLflow 3's way, when the registry knows the version; a version this registry does not
+    hold (served from a bundle of another store) leaves the run unlinked: its tags say it all."""
+    from mlflow.entities import LoggedModelInput
+    from mlflow.exceptions import MlflowException
+
+    try:
+        source = client.get_model_version(model_name, model_version).source or ""
+        if source.startswith("models:/m-"):
+            client.log_inputs(run_id, models=[LoggedModelInput(source[len("models:/"):])])
+    except MlflowException:
+        pass
