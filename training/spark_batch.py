@@ -181,6 +181,9 @@ def checked_schema(located_schema, scoring_schema):
 def code_archive(model_folder: Path, into: Path) -> Path:
     """The model's own `code/` folder as a zip for the executors' Python path: the checks
     (training.data.arrow_checks) then run there from the same verified files as the model."""
+    if not (model_folder / "code").is_dir():  # logged before models carried their code (issue 16)
+        raise ModelSourceError("this model version was logged without its code/ folder, which the Spark engine "
+                               "runs on the executors: train and register it again, or use --engine local")
     return Path(shutil.make_archive(str(into / f"medspa-coverage-code-{uuid.uuid4().hex[:8]}"), "zip",
                                     model_folder / "code"))
 

@@ -205,3 +205,12 @@ def test_the_local_engine_and_the_service_never_import_pyspark(tmp_path):
     done = subprocess.run([sys.executable, "-c", LOCAL_ENGINE_IMPORTS], cwd=PROJECT_ROOT, capture_output=True,
                           text=True, timeout=120, check=True)
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_a_model_logged_without_its_code_gets_a_clear_refusal(tmp_path):
+    from training.model.artifacts import ModelSourceError
+    from training.spark_batch import code_archive
+
+    (tmp_path / "model").mkdir()  # a version registered before models carried code/
+    with pytest.raises(ModelSourceError, match="logged without its code/ folder.*train and register it again"):
+        code_archive(tmp_path / "model", tmp_path)
