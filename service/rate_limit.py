@@ -37,9 +37,19 @@ rate_buckets = Table(
 
 
 def _refilled(column, per_minute: int, now: float):
-    """SQL: the bucket's tokens at `now`, at most one minute's worth (CASE, portable where MIN is not)."""
-    value = column + (literal(now) - rate_buckets.c.updated) * (per_minute / 60.0)
+    """SQL: the bucket's tokens at `now`, at most one minute's worth (CASE, portable where MIN is not).
+
+    Another worker's clock read may be a little later than ours and already stored in `updated`
+    (its UPDATE went first while ours waited for the row): that time counts as no time, not as
+    tokens taken back."""
+    elapsed = literal(now) - rate_buckets.c.updated
+    value = column + case((elapsed > 0.0, elapsed), else_=0.0) * (per_minute / 60.0)
     return case((value > per_minute, float(per_minute)), else_=value)
+
+
+def _latest(now: float):
+    """SQL: the later of `now` and the stored time, so a bucket's clock never runs backwards."""
+    return case((rate_buckets.c.updated > now, rate_buckets.c.updated), else_=literal(now))
 
 
 class SharedRateLimiter:
@@ -62,36 +72,43 @@ class SharedRateLimiter:
         if not self.active:
             return 0
         requests_limit, claims_limit = self._limits()
-        now = self._clock()
-        requests_now = _refilled(rate_buckets.c.requests, requests_limit, now)
-        claims_now = _refilled(rate_buckets.c.claims, claims_limit, now)
-        take = (update(rate_buckets).where(rate_buckets.c.key_id == key_id, requests_now >= 1.0, claims_now >= 0.0)
-                .values(requests=requests_now - 1.0, claims=claims_now, updated=now))
-        for _ in range(2):
+        for _ in range(3):
+            now = self._clock()
+            requests_now = _refilled(rate_buckets.c.requests, requests_limit, now)
+            claims_now = _refilled(rate_buckets.c.claims, claims_limit, now)
             with self.engine.begin() as connection:
-                if connection.execute(take).rowcount:
+                taken = connection.execute(
+                    update(rate_buckets)
+                    .where(rate_buckets.c.key_id == key_id, requests_now >= 1.0, claims_now >= 0.0)
+                    .values(requests=requests_now - 1.0, claims=claims_now, updated=_latest(now)))
+                if taken.rowcount:
                     return 0
                 row = connection.execute(select(requests_now, claims_now)
                                          .where(rate_buckets.c.key_id == key_id)).first()
-                if row is not None:
-                    return self._wait(row[0], row[1])
-            try:  # a key's first request: a full bucket less this one
-                with self.engine.begin() as connection:
-                    connection.execute(insert(rate_buckets).values(key_id=key_id, requests=requests_limit - 1.0,
-                                                                   claims=float(claims_limit), updated=now))
-                return 0
-            except IntegrityError:
-                continue  # another worker made the row first: take from it
+            if row is None:
+                try:  # a key's first request: a full bucket less this one
+                    with self.engine.begin() as connection:
+                        connection.execute(insert(rate_buckets).values(key_id=key_id, requests=requests_limit - 1.0,
+                                                                       claims=float(claims_limit), updated=now))
+                    return 0
+                except IntegrityError:
+                    continue  # another worker made the row first: take from it
+            if wait := self._wait(row[0], row[1]):
+                return wait
+            # The row was not there for our UPDATE but is for the SELECT (another worker's first
+            # request made it in between) and has tokens: take one the next time round.
         return 1
 
     def _wait(self, requests: float, claims: float) -> int:
+        """Whole seconds until both buckets allow a request; 0 when they do now."""
         requests_limit, claims_limit = self._limits()
         waits = [0.0]
         if requests < 1.0:
             waits.append((1.0 - requests) / (requests_limit / 60.0))
         if claims < 0.0:
             waits.append(-claims / (claims_limit / 60.0))
-        return max(1, math.ceil(max(waits)))
+        longest = max(waits)
+        return max(1, math.ceil(longest)) if longest > 0 else 0
 
     def claims_charge(self, key_id: str, claims: int):
         """The UPDATE that takes `claims` tokens (for the audit write's transaction), or None when off."""

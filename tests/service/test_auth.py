@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from sqlalchemy import event, text
 
 from service.audit import AuditStore
 from service.auth import FailedKeyThrottle
@@ -161,6 +162,35 @@ def test_workers_share_one_budget(audit_url):
     first, second = _limiter(audit_url, 10, 0, now), _limiter(audit_url, 10, 0, now)
     answers = [(first if turn % 2 else second).admit("k") for turn in range(20)]
     assert answers[:10] == [0] * 10 and all(wait >= 1 for wait in answers[10:])
+
+
+def test_a_later_clock_stored_first_takes_no_tokens_back(audit_url):
+    """Worker A reads the clock after worker B but updates the bucket first (B waited for the row):
+    B's earlier time must count as no time, not as tokens owed, or a key with budget left is refused."""
+    first_now, second_now = [1_000.0], [999.9]
+    first, second = _limiter(audit_url, 2, 0, first_now), _limiter(audit_url, 2, 0, second_now)
+    assert first.admit("k") == 0  # one of the two left, stored at 1,000.0
+    assert second.admit("k") == 0  # at 999.9: the last one, not 0.997 of one
+    assert first.admit("k") >= 1
+
+
+def test_a_row_made_by_another_worker_between_update_and_select_is_taken_from(postgresql_server):
+    """Two workers' first requests for a key at once: ours finds no row to UPDATE, the other worker
+    inserts it, our SELECT then sees it full. That is an admitted request, not a 429 (it was one,
+    under load in CI)."""
+    audit_url = postgresql_server.create_database("audit")
+    now = [1_000.0]
+    ours, other = _limiter(audit_url, 100, 0, now), _limiter(audit_url, 100, 0, now)
+    raced = []
+
+    @event.listens_for(ours.engine, "before_cursor_execute")
+    def other_worker_inserts_first(connection, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and "rate_buckets" in statement and not raced:
+            raced.append(other.admit("k"))  # its own connection, committed before our SELECT runs
+
+    assert ours.admit("k") == 0 and raced == [0]
+    with ours.engine.connect() as connection:
+        assert connection.execute(text("SELECT requests FROM rate_buckets WHERE key_id = 'k'")).scalar() == 98.0
 
 
 def test_a_batch_counts_every_claim_through_the_api(make_served_app, auth):

@@ -87,8 +87,8 @@ def _post(port: int, claim: dict) -> tuple[int, dict]:
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, {}
+    except urllib.error.HTTPError as error:  # the error body says which limit or store refused it
+        return error.code, json.loads(error.read() or b"{}")
     except OSError as error:
         return -1, {"error": type(error).__name__}
 
