@@ -19,9 +19,13 @@ from tests.service.service_testing import API_KEY
 pytestmark = pytest.mark.slow
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-# The denial reasons come from a logistic regression whose float sums (BLAS) differ by CPU in the
-# fourth decimal; every other printed number must match to its last printed digit.
-DENIAL_REASON_TOLERANCE = 0.002
+# Training's float sums follow the SIMD kernels numpy and OpenBLAS pick for the CPU (AVX-512 or
+# AVX2 ...), so another CPU trains a champion a hair apart: against the README's numbers, an
+# AVX2 AMD EPYC's fresh champion differed by up to 0.0084 (log-odds,
+# probabilities, gains) and $0.44 in the expected amount (2026-12-02). Numbers are compared within
+# these, a little over twice that; keys, order, decisions, codes and wording must match exactly.
+CROSS_CPU_TOLERANCE = 0.02
+CROSS_CPU_DOLLARS = 1.0  # amounts in dollars: the probability's difference times the billed amount
 PAIR = re.compile(r'"(\w+)": ("(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?|true|false|null|\[\])')
 
 
@@ -35,12 +39,14 @@ def readme_request() -> dict:
     return json.loads(curl[curl.index("-d '") + 4:curl.rindex("'")])
 
 
-def readme_answer_pairs() -> list[tuple[str, str, bool]]:
-    """(key, value as printed, inside likely_denial_reasons) in the README's order."""
+def readme_answer_pairs() -> list[tuple[str, str]]:
+    """(key, value as printed) in the README's order."""
     block = re.findall(r"```\n(.*?)```", example_section(), flags=re.S)[1]
-    reasons = block[block.index('"likely_denial_reasons"'):block.index('"explanation"')]
-    start = block.index(reasons)
-    return [(match[1], match[2], start <= match.start() < start + len(reasons)) for match in PAIR.finditer(block)]
+    return [(match[1], match[2]) for match in PAIR.finditer(block)]
+
+
+def tolerance_for(key: str) -> float:
+    return CROSS_CPU_DOLLARS if key in ("amount", "payable_if_approved") else CROSS_CPU_TOLERANCE
 
 
 def flattened(value, key: str | None = None):
@@ -55,7 +61,7 @@ def flattened(value, key: str | None = None):
         yield key, value
 
 
-def agrees(printed: str, actual, tolerance: float | None) -> bool:
+def agrees(printed: str, actual, tolerance: float = 0.0) -> bool:
     if printed.startswith('"'):
         fragments = json.loads(printed).split("...")  # an abridged string: its parts, in order
         position = 0
@@ -69,7 +75,7 @@ def agrees(printed: str, actual, tolerance: float | None) -> bool:
     if isinstance(actual, bool) or not isinstance(actual, (int, float)):
         return False
     decimals = len(printed.partition(".")[2])
-    return abs(actual - float(printed)) <= (tolerance or 0) + 10 ** -decimals + 1e-12
+    return abs(actual - float(printed)) <= tolerance + 10 ** -decimals + 1e-12
 
 
 @pytest.fixture(scope="module")
@@ -88,10 +94,9 @@ def test_the_readme_example_is_the_fresh_champions_answer(bootstrap_store, make_
     assert response.status_code == 200, response.get_json()
     actual = list(flattened(response.get_json()))
     position = 0
-    for key, printed, in_reasons in readme_answer_pairs():
-        tolerance = DENIAL_REASON_TOLERANCE if in_reasons else None
+    for key, printed in readme_answer_pairs():
         found = next((index for index in range(position, len(actual))
-                      if actual[index][0] == key and agrees(printed, actual[index][1], tolerance)), None)
+                      if actual[index][0] == key and agrees(printed, actual[index][1], tolerance_for(key))), None)
         shown = [value for name, value in actual[position:] if name == key][:3]
         assert found is not None, f"README says {key}: {printed}; the answer has {shown} from there on"
         position = found + 1
@@ -99,6 +104,6 @@ def test_the_readme_example_is_the_fresh_champions_answer(bootstrap_store, make_
 
 def test_the_readme_example_parses_into_the_values_the_test_compares():
     pairs = readme_answer_pairs()
-    keys = [key for key, _, _ in pairs]
-    assert {"decision", "approval_probability", "baseline_log_odds", "probability_after", "amount"} <= set(keys)
-    assert any(in_reasons for _, _, in_reasons in pairs) and readme_request()["claim_id"] == "A-17"
+    keys = [key for key, _ in pairs]
+    assert {"decision", "approval_probability", "baseline_log_odds", "probability_after", "amount", "carc"} <= set(keys)
+    assert readme_request()["claim_id"] == "A-17"
