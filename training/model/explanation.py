@@ -26,7 +26,7 @@ from features.contract import BENEFIT_REMAINING
 from features.pipeline import output_input
 from features.rules import load_rules
 from training.model.rule_evidence import RULE_INPUT_PREFIX
-from training.model.tree_shap import contributions, expected_raw
+from training.model.tree_shap import ForestExplainer
 
 # The input a learned rule's column belongs to: what its condition reads.
 RULE_CONDITION_INPUTS = {"benefit_exhausted": BENEFIT_REMAINING, "always": "treatment"}
@@ -58,10 +58,10 @@ class InputContributions:
 
 
 class Explainer:
-    """Built once per loaded model: the forest, the column -> input grouping, the baseline."""
+    """Built once per loaded model: the forest's TreeSHAP layout, the column -> input grouping, the baseline."""
 
     def __init__(self, forest, feature_names, calibrated):
-        self.forest = forest
+        self.trees = ForestExplainer.from_forest(forest)
         self.calibrated = calibrated  # raw log-odds -> the served (calibrated) probability
         names = [column_input(name) for name in feature_names]
         self.inputs = tuple(dict.fromkeys(names))
@@ -71,11 +71,11 @@ class Explainer:
         self.where_required = [(position[column], attribute) for column, attribute in WHERE_REQUIRED.items()
                                if column in position]
         self.treatment_input = self.inputs.index("treatment") if "treatment" in self.inputs else None
-        self.baseline = expected_raw(forest)
+        self.baseline = self.trees.baseline
         self.baseline_probability = float(self.calibrated(np.array([self.baseline]))[0])
 
     def contributions(self, features: np.ndarray, treatments) -> InputContributions:
-        columns = contributions(self.forest, features)
+        columns = self.trees.contributions(features)
         grouped = columns @ self.grouping
         catalog = load_catalog()
         for column, attribute in self.where_required:

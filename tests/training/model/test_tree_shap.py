@@ -45,12 +45,12 @@ def _value_knowing(forest: CompiledForest, x: np.ndarray, known: set[int]) -> fl
     return forest.baseline + sum(walk(root) for root in forest.roots)
 
 
-def _shapley(forest: CompiledForest, x: np.ndarray) -> np.ndarray:
-    values = np.zeros(FEATURES)
-    for feature in range(FEATURES):
-        others = [other for other in range(FEATURES) if other != feature]
-        for size in range(FEATURES):
-            weight = math.factorial(size) * math.factorial(FEATURES - size - 1) / math.factorial(FEATURES)
+def _shapley(forest: CompiledForest, x: np.ndarray, features: int = FEATURES) -> np.ndarray:
+    values = np.zeros(features)
+    for feature in range(features):
+        others = [other for other in range(features) if other != feature]
+        for size in range(features):
+            weight = math.factorial(size) * math.factorial(features - size - 1) / math.factorial(features)
             for subset in itertools.combinations(others, size):
                 known = set(subset)
                 values[feature] += weight * (_value_knowing(forest, x, known | {feature})
@@ -79,3 +79,21 @@ def test_a_monotone_feature_at_its_good_value_never_lowers_the_score(forest):
     assert good.any() and (~good).any()
     assert explained[good, MONOTONE].min() >= 0.0
     assert explained[~good, MONOTONE].max() <= 0.0
+
+
+def test_deep_trees_that_split_on_the_same_features_again_and_again():
+    """Three features and 63 leaves a tree: every path splits on each feature several times, the
+    case where an edge takes its subtree back from the edge above on its feature; and the paths
+    are as deep as the quadrature's largest rule."""
+    rng = np.random.default_rng(1)
+    x = rng.random((4000, 3)).astype(np.float32)
+    x[rng.random(x.shape) < 0.05] = np.nan
+    y = np.sin(7 * np.nan_to_num(x[:, 0])) + np.nan_to_num(x[:, 1]) * np.nan_to_num(x[:, 2]) > rng.random(4000)
+    classifier = HistGradientBoostingClassifier(max_iter=8, max_leaf_nodes=63, min_samples_leaf=5, random_state=0)
+    compiled = CompiledForest.from_classifier(classifier.fit(x, y))
+    assert compiled.depth >= 8
+    explained = contributions(compiled, x[:6])
+    for row in range(6):
+        np.testing.assert_allclose(explained[row], _shapley(compiled, x[row], features=3), atol=1e-11)
+    np.testing.assert_allclose(expected_raw(compiled) + contributions(compiled, x).sum(axis=1), compiled.raw(x),
+                               atol=1e-9)
