@@ -76,18 +76,16 @@ def _pre_order(feature, left, right, is_leaf, roots, sizes):
     return node_of, parent_of, previous_of
 
 
-def _features_on_paths(split_feature: np.ndarray, parent_of: np.ndarray, starts: np.ndarray,
-                       sizes: np.ndarray) -> np.ndarray:
-    """Per tree, the most distinct features on one root-to-leaf path (the quadrature's degree)."""
-    most = np.zeros(len(starts), dtype=np.int64)
-    seen: list[frozenset] = [frozenset()] * len(parent_of)
-    for tree, (start, size) in enumerate(zip(starts, sizes)):
-        for at in range(start, start + size):
-            parent = parent_of[at]
-            if parent >= 0:
-                seen[at] = seen[parent] | {int(split_feature[parent])}
-            if split_feature[at] < 0:
-                most[tree] = max(most[tree], len(seen[at]))
+def _features_on_paths(split_feature: np.ndarray, parent_of: np.ndarray, previous_of: np.ndarray,
+                       tree_of: np.ndarray, trees: int) -> np.ndarray:
+    """Per tree, the most distinct features on one root-to-leaf path (the quadrature's degree): an
+    edge brings a new feature exactly when no edge above it splits on the same one."""
+    distinct = np.zeros(len(parent_of), dtype=np.int64)
+    for at in np.flatnonzero(parent_of >= 0):  # pre-order: the parent's count is final already
+        distinct[at] = distinct[parent_of[at]] + (previous_of[at] < 0)
+    most = np.zeros(trees, dtype=np.int64)
+    leaves = split_feature < 0
+    np.maximum.at(most, tree_of[leaves], distinct[leaves])
     return most
 
 
@@ -170,34 +168,12 @@ def _explain(features, split_feature, threshold, missing_left, leaf_value, paren
     return out
 
 
-@numba.njit(cache=True, nogil=True)
-def _expected(left, right, is_leaf, value, cover, roots):
-    """Sum over trees of each tree's leaf values weighted by the share of training claims reaching them."""
-    total = 0.0
-    for tree in range(roots.shape[0]):
-        stack = [(roots[tree], 1.0)]
-        while len(stack):
-            node, share = stack.pop()
-            if is_leaf[node]:
-                total += share * value[node]
-            else:
-                stack.append((left[node], share * cover[left[node]] / cover[node]))
-                stack.append((right[node], share * cover[right[node]] / cover[node]))
-    return total
-
-
-def expected_raw(forest) -> float:
-    """The explanations' baseline: the forest's expected raw score (log-odds) over its training claims."""
-    return forest.baseline + float(_expected(forest.left, forest.right, forest.is_leaf, forest.value,
-                                             forest.cover, forest.roots))
-
-
 @dataclass(frozen=True)
 class ForestExplainer:
     """A CompiledForest laid out for _explain, once per model (see the module docstring)."""
 
     arrays: tuple
-    baseline: float  # expected_raw(forest)
+    baseline: float  # the forest's expected raw score over its training claims (log-odds)
 
     @classmethod
     def from_forest(cls, forest) -> "ForestExplainer":
@@ -221,9 +197,11 @@ class ForestExplainer:
         edge_p = 1.0 / kept
         split_previous = np.full(len(node_of), -1, dtype=np.int64)  # a node's split: the edge above on its feature
         split_previous[parent_of[has_parent]] = previous_of[has_parent]
-        tree_points = np.maximum((_features_on_paths(split_feature, parent_of, starts, sizes) + 1) // 2, 1)
+        most = _features_on_paths(split_feature, parent_of, previous_of, tree_of, len(sizes))
+        tree_points = np.maximum((most + 1) // 2, 1)
         rule_points, rule_weights = _gauss_legendre(int(tree_points.max()))
-        # a leaf's value x its share of the training claims (the product of its path's shares)
+        # a leaf's value x its share of the training claims (the product of its path's shares); their
+        # sum over every tree is what the forest scores on average: the explanations' baseline
         leaf_value = np.where(leaf, forest.value[node_of] * forest.cover[node_of] / forest.cover[offset], 0.0)
 
         def local(positions):
@@ -232,7 +210,7 @@ class ForestExplainer:
         arrays = (split_feature.astype(np.int32), forest.threshold[node_of], forest.missing_left[node_of], leaf_value,
                   local(parent_of), is_left, local(previous_of), local(split_previous), parent_feature.astype(np.int32),
                   edge_p, starts, sizes, tree_points.astype(np.int64), rule_points, rule_weights, int(sizes.max()))
-        return cls(arrays, expected_raw(forest))
+        return cls(arrays, forest.baseline + float(leaf_value.sum()))
 
     def contributions(self, features: np.ndarray) -> np.ndarray:
         """Claims x feature columns: each column's TreeSHAP contribution to the raw score (log-odds);
@@ -243,3 +221,8 @@ class ForestExplainer:
 def contributions(forest, features: np.ndarray) -> np.ndarray:
     """ForestExplainer.contributions for a one-off: the layout is built for this call."""
     return ForestExplainer.from_forest(forest).contributions(features)
+
+
+def expected_raw(forest) -> float:
+    """ForestExplainer.baseline for a one-off."""
+    return ForestExplainer.from_forest(forest).baseline
