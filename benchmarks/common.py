@@ -155,8 +155,8 @@ def history_with_truth(path: Path, write: Callable[[Path], object], what: str,
 def champion_version(uri: str) -> str | None:
     """The champion's version; None without one, or with one registered before model manifests
     (no loader would read it: the bench trains again)."""
-    from training.model.artifacts import MODEL_MANIFEST_TAG, version_for_alias
-    from training.model.mlflow_store import CHAMPION, REGISTERED_MODEL, mlflow_client
+    from scoring.artifacts import MODEL_MANIFEST_TAG, version_for_alias
+    from scoring.mlflow_store import CHAMPION, REGISTERED_MODEL, mlflow_client
 
     champion = version_for_alias(mlflow_client(uri), REGISTERED_MODEL, CHAMPION, missing_ok=True)
     if champion is None or MODEL_MANIFEST_TAG not in (champion.tags or {}):
@@ -185,7 +185,7 @@ def ensure_bench_model(echo: Callable[[str], None] = print) -> BenchModel:
 
 def load_bench_model(bench: BenchModel):
     """The champion as a CoverageModel, loaded the way `medspa-coverage predict` loads it."""
-    from training.model.artifacts import load_model
+    from scoring.artifacts import load_model
 
     return load_model(bench.model_uri, bench.uri).model
 

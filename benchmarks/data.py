@@ -3,7 +3,7 @@
     python -m benchmarks.data [--rows N]
 
 Each step (generate with `training.demo.generator.generate_history`, load with
-`training.data.loading.load_claims`) runs in a fresh process, so its peak RSS is its own; the seconds
+`claims_io.loading.load_claims`) runs in a fresh process, so its peak RSS is its own; the seconds
 exclude interpreter start-up and imports. Files go to a temporary folder, removed at the end.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ def _generate(path: str, rows: int) -> int:
 
 
 def _load(path: str, rows: int) -> int:
-    from training.data.loading import load_claims
+    from claims_io.loading import load_claims
 
     kept = load_claims(path).report.rows_kept
     if kept != rows:

@@ -35,13 +35,13 @@ me = psutil.Process()
 def step(name):
     print(json.dumps({"step": name, "rss": me.memory_info().rss}), flush=True)
 step("python interpreter (+ psutil)")
-import service
-step("import service (create_app only)")
+import service.app
+step("import service.app (create_app only)")
 import service.api, service.claims, service.schemas, service.audit, service.openapi, service.monitoring
 step("+ request modules (flask, pydantic, sqlalchemy)")
-import service.model_loading, training.model.coverage_model, training.model.advice, mlflow
+import service.model_loading, scoring.coverage_model, scoring.advice, mlflow
 step("+ model stack (numpy, scikit-learn, numba, skops, mlflow)")
-app = service.create_app()
+app = service.app.create_app()
 assert app.extensions["coverage_model"].ready, app.extensions["coverage_model"].info()
 step("create_app(): champion loaded and warmed up")
 """

@@ -3,7 +3,7 @@
     python -m benchmarks.serve [--seconds S] [--mlflow-workers N]
 
 1. `mlflow models serve -m models:/medspa-coverage@champion --env-manager local` (the logged
-   pyfunc, training/pyfunc_model.py; `--mlflow-workers` uvicorn workers, default 2 like ours),
+   pyfunc, scoring/pyfunc_model.py; `--mlflow-workers` uvicorn workers, default 2 like ours),
    called with the MLflow scoring protocol (`{"dataframe_records": [...]}` to /invocations);
 2. our service: gunicorn with the repo's config, 2 sync workers, no rate limit, an API key,
    called at POST /v1/predict (one claim, or `{"claims": [...]}`); every answer carries the

@@ -111,7 +111,7 @@ def train_once(history: Path, rows: int, label: str) -> TrainingRun:
 
 def logged_metrics(uri: str) -> tuple[dict[str, float], int]:
     """The metrics of the one run in the store, and the rows its training quarantined."""
-    from training.model.mlflow_store import mlflow_client
+    from scoring.mlflow_store import mlflow_client
 
     client = mlflow_client(uri)
     experiment = client.get_experiment_by_name("medspa-coverage")
@@ -129,7 +129,8 @@ def predict_newer_claims(history: Path, uri: str, scratch: Path) -> PredictCheck
     import pandas as pd
 
     from features.contract import OUTCOME_FIELDS
-    from training.evaluation import binary_metrics, default_truth_path, read_truth
+    from scoring.metrics import binary_metrics
+    from training.evaluation import default_truth_path, read_truth
 
     csv = history.suffix.lower() == ".csv"
     rows = pd.read_csv(history, dtype=str, keep_default_na=False) if csv else pd.read_parquet(history)

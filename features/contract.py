@@ -106,7 +106,7 @@ TRUE_STRINGS = frozenset({"true", "1", "yes"})
 FALSE_STRINGS = frozenset({"false", "0", "no"})
 
 # Lower bounds of numeric fields; upper bounds where the contract sets one. A file's rows
-# (training.data.claim_fields) and a request (service.schemas) are checked against these same
+# (claims_io.fields) and a request (service.schemas) are checked against these same
 # bounds; where the contract sets no upper bound, neither path invents one, but for integers:
 NUMBER_BOUNDS = {
     "visit_number": (1, None),
@@ -126,7 +126,7 @@ MAX_EXACT_INTEGER = 2**53 - 1
 # (a blank one is absent), returned exactly as given in answers, the audit store and Parquet and
 # JSON-lines outputs. Its one special treatment is on the way out to CSV: a claim_id (like any text
 # cell) that a spreadsheet would run, starting with =, +, -, @, a tab or a carriage return and not
-# a plain number, is written with a leading single quote (training.data.csv_cells).
+# a plain number, is written with a leading single quote (claims_io.csv_cells).
 # No bound on the length of claim_id or on the number of diagnosis codes, in either path: the
 # contract sets none, and the bounds that exist belong to one billing form each (an 837P carries
 # 12 diagnosis codes, an 837I 25), which a history exported from elsewhere need not follow. A

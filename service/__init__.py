@@ -1,65 +1,6 @@
-"""The medspa-coverage REST service. `create_app` is all this package does at import.
+"""The medspa-coverage REST service. Importing the package does nothing: the app is built by
+`service.app.create_app`.
 
-Local work: `flask --app service run`; production: `gunicorn -c service/gunicorn_conf.py
+Local work: `flask --app service.app run`; production: `gunicorn -c service/gunicorn_conf.py
 service.wsgi:app` (or `medspa-coverage serve`). Settings: the table in service/settings.py.
 """
-from __future__ import annotations
-
-
-def create_app(config: dict | None = None):
-    """Build the app: defaults, then MEDSPA_COVERAGE_* environment, then `config` (tests)."""
-    import logging
-    import uuid
-
-    from flask import Flask, g
-
-    from features.catalog import load_catalog
-    from service import api, auth, errors, files, health, metrics, monitoring, openapi, page, retention
-    from service.audit import AuditStore
-    from service.logging import configure_logging
-    from service.model_extension import CoverageModelExtension
-    from service.settings import ENV_PREFIX, default_settings, finish_settings
-
-    app = Flask(__name__, static_folder=None)  # no route serves files: no path a request names reaches the disk
-    app.config.update(default_settings())
-    app.config.from_prefixed_env(ENV_PREFIX)
-    if config:
-        app.config.update(config)
-    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False  # no CORS here: OPTIONS is a 405 like any other method
-    finish_settings(app.config)
-    app.json.sort_keys = False
-    if app.config["FORWARDED_FOR_HOPS"]:  # behind nginx (`serve`): the client's address is the one it forwards
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["FORWARDED_FOR_HOPS"], x_proto=0, x_host=0,
-                                x_port=0, x_prefix=0)
-
-    @app.before_request
-    def _assign_request_id():
-        g.request_id = uuid.uuid4().hex
-
-    @app.after_request
-    def _send_request_id(response):
-        if "request_id" in g:
-            response.headers["X-Request-ID"] = g.request_id
-        return response
-
-    configure_logging(app)
-    errors.init_app(app)
-    app.extensions["audit_store"] = AuditStore(app.config["AUDIT_DATABASE_URL"], app.config["AUDIT_SQLITE_SYNCHRONOUS"])
-    auth.init_app(app)  # the rate limit keeps its buckets in the audit database
-    load_catalog()  # a broken catalog stops the start, not the first request
-    health.init_app(app)
-    api.init_app(app)
-    page.init_app(app)
-    openapi.init_app(app)
-    metrics.init_app(app)  # before the model extension, which reports its loads there
-    CoverageModelExtension(app)
-    files.init_app(app)  # its background runner scores with the model extension's model
-    monitoring.init_app(app)
-    retention.init_app(app)
-    if not app.config["API_KEY_HASHES"]:
-        logging.getLogger("service.auth").warning(
-            "no API keys configured: every /v1 request will get 401",
-            extra={"detail": "set MEDSPA_COVERAGE_API_KEY_HASHES (or MEDSPA_COVERAGE_API_KEYS for tools)"})
-    return app

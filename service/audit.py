@@ -32,7 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from service.audit_migrations import upgrade_to_head
 from service.background import exclusive
 from service.errors import APIError
-from training.model.private_files import PRIVATE_FILE_MODE, create_private_file
+from common.private_files import PRIVATE_FILE_MODE, create_private_file
 
 metadata = MetaData()
 served_claims = Table(

@@ -28,9 +28,9 @@ from typing import Callable
 from service.address import DEFAULT_BIND, base_url
 from service.settings import hash_key
 from training.demo.generator import generate_history
-from training.model.artifacts import MODEL_MANIFEST_TAG, version_for_alias
-from training.model.mlflow_store import CHAMPION, PROJECT_ROOT, REGISTERED_MODEL, resolve_tracking_uri, tracking
-from training.model.private_files import make_private_dir
+from scoring.artifacts import MODEL_MANIFEST_TAG, version_for_alias
+from scoring.mlflow_store import CHAMPION, PROJECT_ROOT, REGISTERED_MODEL, resolve_tracking_uri, tracking
+from common.private_files import make_private_dir
 from training.train import run_training
 
 DEMO_HISTORY = PROJECT_ROOT / "var" / "demo" / "claims.parquet"

@@ -85,8 +85,8 @@ def monitor(since: str | None, until: str | None, tracking_uri: str | None, audi
 
     from service.audit import AuditStore
     from service.monitoring import default_audit_url, format_table, parse_time, run_monitor
-    from training.model.artifacts import ModelSourceError
-    from training.model.mlflow_store import resolve_tracking_uri
+    from scoring.artifacts import ModelSourceError
+    from scoring.mlflow_store import resolve_tracking_uri
 
     try:
         end = parse_time(until)
@@ -172,7 +172,7 @@ def outcomes_report(ctx: click.Context, since: str | None, until: str | None, mo
     promoted with (the degradation alarm; the version is tagged realised_alarm=alarm).
     """
     from service.outcomes.report import format_json, format_report, run_report
-    from training.model.mlflow_store import resolve_tracking_uri
+    from scoring.mlflow_store import resolve_tracking_uri
 
     start, end = _served_window(since, until)
     report = run_report(_audit_store(audit_url), resolve_tracking_uri(tracking_uri), start, end, model_version)

@@ -8,7 +8,7 @@ the state from there, so progress and summary never depend on which worker took 
 Scoring runs in a background thread of each worker (`run_pending`, woken by an upload and
 otherwise every POLL_SECONDS), never in a request: the upload answers 202 as soon as the file is
 stored and checked. A job is taken by the worker that locks its folder first (a host-wide flock,
-held for the whole run), and scored by training.batch.predict_file, the streaming scorer of
+held for the whole run), and scored by scoring.batch.predict_file, the streaming scorer of
 `medspa-coverage predict`, with the worker's served model (one reference for the whole file),
 one native thread, and chunks of MAX_BATCH_CLAIMS rows. Each chunk's answered claims are written
 to the audit store with the rate limit's claims charge before the chunk is written to the scored
@@ -18,7 +18,7 @@ write that fails stops the job: nothing is answered unaudited.
 
 A job whose worker died (its lock is free while its state says running) is marked failed; one
 whose worker is stopping fails with `interrupted`. The files hold patient data: owner-only
-(training.model.private_files), named by the service, never logged; the upload is deleted once
+(common.private_files), named by the service, never logged; the upload is deleted once
 scored, each result file after its one complete download, and the whole job FILE_KEEP_MINUTES
 after the upload or when its owner deletes it. Only the key that uploaded a file (a page session
 acts for its key) sees its job: any other gets 404, as for a job that does not exist.
@@ -44,9 +44,9 @@ from service.audit import AuditRecord, database_error_reason
 from service.background import PeriodicJob, exclusive, start_job
 from service.claims import claim_to_json
 from service.model_extension import ModelUnavailable
-from training.batch import ScoredChunk, predict_file, rejected_path_for
-from training.data.claims_files import ClaimsFileError
-from training.model.private_files import make_private_dir, open_private
+from scoring.batch import ScoredChunk, predict_file, rejected_path_for
+from claims_io.files import ClaimsFileError
+from common.private_files import make_private_dir, open_private
 
 log = logging.getLogger(__name__)
 

@@ -31,9 +31,9 @@ from service.errors import APIError, field_error
 from service.file_jobs import (DONE, EXTENSION, FAILED, UNFINISHED_JOBS_PER_KEY, JobStore, file_error_message,
                                limits_text, public_state, wake_runner)
 from service import file_jobs
-from training.data.claims_files import ClaimsFileError, open_claims_file
-from training.data.loading import required_columns
-from training.model.private_files import open_private
+from claims_io.files import ClaimsFileError, open_claims_file
+from claims_io.loading import required_columns
+from common.private_files import open_private
 
 bp = Blueprint("files", __name__)
 bp.before_request(require_api_key)

@@ -43,7 +43,7 @@ from features.contract import EXAMPLE_CLAIM
 from service.background import start_job
 from service.claims import normalise_request_claim
 from service.errors import APIError
-from training.model.artifacts import now_utc
+from scoring.artifacts import now_utc
 
 log = logging.getLogger(__name__)
 LOAD_ERROR_CHARS = 500  # of a load error kept for /v1/model and the log

@@ -1,5 +1,5 @@
 """The service's loaders: the served CoverageModel from the MLflow registry or from an exported
-bundle, both through training.model.artifacts.load_model (download or copy to a private folder,
+bundle, both through scoring.artifacts.load_model (download or copy to a private folder,
 verify, read with skops' type allow-list).
 
 `configured_loader` (the default `MODEL_LOADER`) picks one by `MODEL_SOURCE`:
@@ -23,10 +23,10 @@ import pandas as pd
 
 from features.contract import CLEAN_COLUMNS
 from features.rules import load_rules
-from training.model.artifacts import (LoadedModel, ModelIntegrityError, ModelSourceError, load_model, resolve_bundle,
+from scoring.artifacts import (LoadedModel, ModelIntegrityError, ModelSourceError, load_model, resolve_bundle,
                                       version_for_alias)
-from training.model.coverage_model import SCORE_COLUMNS
-from training.model.mlflow_store import mlflow_client
+from scoring.coverage_model import SCORE_COLUMNS
+from scoring.mlflow_store import mlflow_client
 
 __all__ = ["ModelIntegrityError", "ModelSourceError", "ServedCoverageModel", "bundle_loader",
            "configured_loader", "registry_loader"]

@@ -9,7 +9,7 @@ to its logged model), with flat metrics:
 - decision mix: `decision_share__<decision>`;
 - probability distribution: `approval_probability_mean`, `approval_probability_p05` ... `_p95`;
 - latency per request (a batch counts once): `latency_ms_p50`, `_p95`, `_p99`;
-- input drift against the training-data profile stored with the model (training.model.profile): PSI
+- input drift against the training-data profile stored with the model (scoring.profile): PSI
   per field, `psi__<field>`, plus `psi_max` and `drifted_fields` (PSI above PSI_SIGNIFICANT, the
   usual threshold of a significant shift). Few claims make PSI noisy: read it with `claims`.
 
@@ -37,9 +37,9 @@ from flask import Flask
 from service.background import start_job
 from service.settings import ENV_PREFIX, default_settings
 from service.version_table import version_table
-from training.model.artifacts import ModelIntegrityError, download_model_version, read_saved_metadata
-from training.model.mlflow_store import ensure_experiment, link_run_to_version, mlflow_client
-from training.model.profile import (PSI_MIN_CLAIMS, PSI_SIGNIFICANT, input_fields, profile_counts,
+from scoring.artifacts import ModelIntegrityError, download_model_version, read_saved_metadata
+from scoring.mlflow_store import ensure_experiment, link_run_to_version, mlflow_client
+from scoring.profile import (PSI_MIN_CLAIMS, PSI_SIGNIFICANT, input_fields, profile_counts,
                                     stability_from_counts, too_few_for_drift)
 
 EXPERIMENT = "serving-monitor"
@@ -136,7 +136,7 @@ def summarise(records: list, profile: dict | None, min_claims: int = PSI_MIN_CLA
 
 def registry_profile_lookup(client, tracking_uri: str) -> ProfileLookup:
     """Profiles of registered versions, read from the model's metadata.json (no model load) once
-    every file of the version is verified against its manifest (training.model.artifacts)."""
+    every file of the version is verified against its manifest (scoring.artifacts)."""
     def lookup(name: str, version: str) -> dict | None:
         with tempfile.TemporaryDirectory(prefix="medspa-monitor-") as scratch:
             model_dir = download_model_version(client, tracking_uri, name, version, Path(scratch))

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from service.errors import DEFAULTS, body_too_large_message, error_body
 from service.settings import ENV_PREFIX, default_settings
-from training.model.mlflow_store import PROJECT_ROOT
+from common.paths import PROJECT_ROOT
 
 CONFIG_TEMPLATE = Path(__file__).with_name("nginx") / "nginx.conf"
 DEFAULT_RUN_DIR = PROJECT_ROOT / "var" / "nginx"

@@ -45,8 +45,8 @@ import re
 import secrets
 from pathlib import Path
 
-from training.model.mlflow_store import CHAMPION, PROJECT_ROOT, REGISTERED_MODEL, resolve_tracking_uri
-from training.model.params import ModelParams
+from scoring.mlflow_store import CHAMPION, PROJECT_ROOT, REGISTERED_MODEL, resolve_tracking_uri
+from scoring.params import ModelParams
 
 ENV_PREFIX = "MEDSPA_COVERAGE"
 MODEL_SOURCES = ("registry", "bundle")

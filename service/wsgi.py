@@ -5,6 +5,6 @@ mode Flask hands an exception its error handlers did not handle to gunicorn, who
 exception's message (which may quote a claim); otherwise the service's JSON log writes only its
 type and stack.
 """
-from service import create_app
+from service.app import create_app
 
 app = create_app({"DEBUG": False})

@@ -1,5 +1,5 @@
 """Damaged and substituted models, registered beside the genuine ones in a copy of a store, for the
-tests that every loader refuses them (training.model.artifacts and each path that uses it).
+tests that every loader refuses them (scoring.artifacts and each path that uses it).
 
 `register_tampered_copy` downloads a version's files as stored (no check), changes the copy, and
 registers it as a new version with the original's tags (its `model_manifest` included): what an
@@ -13,9 +13,9 @@ import sqlite3
 from pathlib import Path
 from typing import Callable
 
-from training.model.artifacts import MODEL_MANIFEST_TAG
-from training.model.coverage_model import METADATA_FILE, MODEL_FILE
-from training.model.mlflow_store import mlflow_client
+from scoring.artifacts import MODEL_MANIFEST_TAG
+from scoring.coverage_model import METADATA_FILE, MODEL_FILE
+from scoring.mlflow_store import mlflow_client
 
 SAVED_MODEL = "artifacts/coverage_model"  # where the logged model keeps the saved CoverageModel
 MARKER = "code-ran.marker"

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from training.demo.generator import generate_history
-from training.model.params import ModelParams
-from training.registry import GateParams
+from scoring.params import ModelParams
+from training.promotion_gate import GateParams
 from training.train import TrainingParams, TrainingResult, run_training
 
 BASE_ROWS, BETTER_ROWS = 4_000, 12_000

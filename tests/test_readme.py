@@ -7,10 +7,10 @@ from pathlib import Path
 from service.address import DEFAULT_BIND
 from service.file_jobs import UNFINISHED_JOBS_PER_KEY
 from service.settings import default_settings
-from training.batch import RATE_MIN_ROWS
+from scoring.batch import RATE_MIN_ROWS
 from training.data.split import DEFAULT_TEST_FRACTION, DEFAULT_VALIDATION_FRACTION
-from training.model.params import ModelParams
-from training.model.profile import PSI_MIN_CLAIMS
+from scoring.params import ModelParams
+from scoring.profile import PSI_MIN_CLAIMS
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
@@ -34,7 +34,7 @@ def test_the_minimums_and_the_default_address_are_the_codes():
 
 
 def test_the_outcomes_alarm_is_described_with_the_codes_limits():
-    from training.realised import ALARM_MIN_CLAIMS, MAX_BRIER_RISE, MAX_ECE_RISE
+    from scoring.realised import ALARM_MIN_CLAIMS, MAX_BRIER_RISE, MAX_ECE_RISE
 
     flat = _flat(README)
     assert f"from {ALARM_MIN_CLAIMS} adjudicated claims per version on (`ALARM_MIN_CLAIMS`" in flat

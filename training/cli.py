@@ -27,7 +27,7 @@ def validate(ctx: click.Context, path: str, quarantine_path: str | None, request
 
     Exits 0 when the file loads, even with quarantined rows; 2 when it cannot load at all.
     """
-    from training.data.loading import ClaimsFileError, format_report, load_claims
+    from claims_io.loading import ClaimsFileError, format_report, load_claims
 
     try:
         result = load_claims(path, history=not requests, quarantine_path=quarantine_path)
@@ -91,8 +91,8 @@ def train(ctx: click.Context, data_paths: tuple[str, ...], tracking_uri: str | N
     train or is not fit (no MLflow run is created), 1 when the champion's files differ from its
     manifest (the gate stops; the new version stays challenger).
     """
-    from training.model.artifacts import ModelSourceError
-    from training.registry import GateParams
+    from scoring.artifacts import ModelSourceError
+    from training.promotion_gate import GateParams
     from training.train import EXIT_BAD_INPUT, TrainingInputError, TrainingParams, run_training
 
     params = TrainingParams(gate=GateParams(max_auc_drop=max_auc_drop, max_ece_rise=max_ece_rise))
@@ -141,8 +141,8 @@ def predict(ctx: click.Context, input_path: str, output_path: str, model_uri: st
     """
     from mlflow.exceptions import MlflowException
 
-    from training.data.claims_files import ClaimsFileError
-    from training.model.artifacts import ModelSourceError
+    from claims_io.files import ClaimsFileError
+    from scoring.artifacts import ModelSourceError
 
     if "://" not in input_path and not Path(input_path).exists():  # Spark also reads URIs (s3a://, hdfs://)
         raise click.BadParameter(f"{input_path} does not exist", param_hint="--input")
@@ -155,7 +155,7 @@ def predict(ctx: click.Context, input_path: str, output_path: str, model_uri: st
         if engine == "spark":
             report = _predict_with_spark(input_path, output_path, model_uri, tracking_uri, master, env_manager)
         else:
-            from training.batch import predict_file
+            from scoring.batch import predict_file
 
             report = predict_file(input_path, output_path, model_uri, tracking_uri=tracking_uri,
                                   chunk_rows=chunk_rows, progress=not quiet, keep_columns=keep_columns)
@@ -174,7 +174,7 @@ def _predict_with_spark(input_path, output_path, model_uri, tracking_uri, master
 
     if find_spec("pyspark") is None:
         raise click.ClickException("--engine spark needs pyspark: pip install 'medspa-coverage[spark]' (and Java 17)")
-    from training.spark_batch import predict_with_spark
+    from scoring.spark_batch import predict_with_spark
 
     return predict_with_spark(input_path, output_path, model_uri, tracking_uri=tracking_uri, master=master,
                               env_manager=env_manager)

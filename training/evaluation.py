@@ -48,13 +48,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 from features.contract import TARGET
 from features.rules import load_rules
+from scoring.metrics import ECE_BINS, METRIC_NAMES, binary_metrics, calibration_table
 
-METRIC_NAMES = ("auc", "pr_auc", "brier", "log_loss", "ece")
-ECE_BINS = 15
 SLICE_COLUMNS = ("plan_type", "treatment", "facility_type", "benefit_scope")
 TRUTH_COLUMN = "true_approval_probability"
 # Table rows in print order: name -> what it is.
@@ -106,49 +104,6 @@ class Evaluation:
 
 def _format(value) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
-
-
-# -- metrics --------------------------------------------------------------------------------
-def expected_calibration_error(y_true, probability, bins: int = ECE_BINS) -> float:
-    """Weighted mean |observed rate - mean probability| over `bins` equal-width bins on [0, 1]."""
-    y_true = np.asarray(y_true, dtype=float)
-    probability = np.asarray(probability, dtype=float)
-    if len(y_true) == 0:
-        return float("nan")
-    table = calibration_table(y_true, probability, bins)
-    return float(np.sum(table["count"] / len(y_true) * np.abs(table["observed"] - table["predicted"])))
-
-
-def calibration_table(y_true, probability, bins: int = ECE_BINS) -> pd.DataFrame:
-    """Per non-empty equal-width bin: count, mean predicted probability, observed approval rate."""
-    y_true = np.asarray(y_true, dtype=float)
-    probability = np.clip(np.asarray(probability, dtype=float), 0.0, 1.0)
-    index = np.minimum((probability * bins).astype(int), bins - 1)
-    count = np.bincount(index, minlength=bins)
-    predicted = np.bincount(index, weights=probability, minlength=bins)
-    observed = np.bincount(index, weights=y_true, minlength=bins)
-    present = count > 0
-    return pd.DataFrame({
-        "bin_low": np.arange(bins)[present] / bins,
-        "bin_high": (np.arange(bins)[present] + 1) / bins,
-        "count": count[present],
-        "predicted": predicted[present] / count[present],
-        "observed": observed[present] / count[present],
-    })
-
-
-def binary_metrics(y_true, probability, bins: int = ECE_BINS) -> dict[str, float]:
-    """AUC, PR AUC, Brier, log loss and ECE; AUC and PR AUC are NaN when one outcome is missing."""
-    y_true = np.asarray(y_true, dtype=bool)
-    probability = np.clip(np.asarray(probability, dtype=float), 0.0, 1.0)
-    both = 0 < y_true.sum() < len(y_true)
-    return {
-        "auc": float(roc_auc_score(y_true, probability)) if both else float("nan"),
-        "pr_auc": float(average_precision_score(y_true, probability)) if both else float("nan"),
-        "brier": float(brier_score_loss(y_true, probability, pos_label=True)) if len(y_true) else float("nan"),
-        "log_loss": float(log_loss(y_true, probability, labels=[False, True])) if len(y_true) else float("nan"),
-        "ece": expected_calibration_error(y_true, probability, bins),
-    }
 
 
 def system_metrics(model, claims: pd.DataFrame, bins: int = ECE_BINS) -> dict[str, float]:

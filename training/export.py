@@ -1,6 +1,6 @@
 """Export the registry's champion to `models/` as a self-contained bundle, so the service can
 run from files where no registry is reachable. The bundle format (layout, manifest, verification)
-is training.model.artifacts'.
+is scoring.artifacts'.
 
 A bundle is written into a hidden temporary folder inside `models/` and renamed into place, and
 the `champion` link is swapped with an atomic rename, so a reader sees the old bundle or the new
@@ -15,10 +15,10 @@ import tempfile
 from pathlib import Path
 
 from features.diagnosis import ICD10CM_RELEASE
-from training.model.artifacts import (BUNDLE_METADATA_FILE, CHAMPION_LINK, MODEL_DIR, ModelIntegrityError,
+from scoring.artifacts import (BUNDLE_METADATA_FILE, CHAMPION_LINK, MODEL_DIR, ModelIntegrityError,
                                       bundle_name, download_model_version, now_utc, read_saved_metadata,
                                       verify_bundle, version_for_alias, write_manifest)
-from training.model.mlflow_store import CHAMPION, PROJECT_ROOT, REGISTERED_MODEL, tracking
+from scoring.mlflow_store import CHAMPION, PROJECT_ROOT, REGISTERED_MODEL, tracking
 
 DEFAULT_MODELS_DIR = PROJECT_ROOT / "models"
 _TEMP_PREFIX = ".export-"

@@ -1,7 +1,7 @@
 """Fit the approval classifier, its calibration and the denial-reason model.
 
 Rules come first: every exclusion rule is measured on the training claims it fires on
-(training.model.rule_evidence). Where the payer's history confirms a rule, or cannot tell, the rule
+(scoring.rule_evidence). Where the payer's history confirms a rule, or cannot tell, the rule
 stays hard: those claims are not the classifier's job and are dropped before fitting. Where the
 history contradicts it (for a treatment, or a treatment and diagnosis category), the rule is an
 input (`rule__<id>`, constrained never to raise the probability) and the classifier learns those
@@ -60,10 +60,10 @@ from features.contract import TARGET
 from features.encoders import MONOTONIC_DECREASING_FEATURES, MONOTONIC_INCREASING_FEATURES
 from features.pipeline import build_feature_pipeline, one_hot_groups
 from features.rules import load_rules
-from training.model.coverage_model import RULE_INPUT_PREFIX, CoverageModel, evidence_params, rule_input_columns
-from training.model.rule_evidence import RuleEvidence, primary_categories
-from training.model.params import OTHER_REASON, ModelParams
-from training.model.profile import build_profile
+from scoring.coverage_model import RULE_INPUT_PREFIX, CoverageModel, evidence_params, rule_input_columns
+from scoring.rule_evidence import RuleEvidence, primary_categories
+from scoring.params import OTHER_REASON, ModelParams
+from scoring.profile import build_profile
 
 def monotonic_constraints(feature_names) -> np.ndarray:
     """+1 for every feature that may never lower the approval probability, -1 for one that may
@@ -235,7 +235,7 @@ def _logistic_calibration(raw: np.ndarray, outcome: np.ndarray, points: int = 20
 
 
 def _increasing_map(x: np.ndarray, y: np.ndarray) -> IsotonicRegression:
-    """The calibrator the scorer reads (training.model.tree_scoring.isotonic_map): increasing, within 0..1."""
+    """The calibrator the scorer reads (scoring.tree_scoring.isotonic_map): increasing, within 0..1."""
     return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True).fit(x, y)
 
 

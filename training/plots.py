@@ -15,7 +15,8 @@ from matplotlib.figure import Figure
 from sklearn.metrics import roc_curve
 
 from features.contract import FACILITY_TYPES, TARGET, default_place_of_service
-from training.evaluation import ECE_BINS, SCORERS, calibration_table
+from scoring.metrics import ECE_BINS, plot_calibration
+from training.evaluation import SCORERS
 
 ROC_FILE = "roc.png"
 CALIBRATION_FILE = "calibration.png"
@@ -42,30 +43,6 @@ def plot_roc(scores: pd.DataFrame, path: Path) -> Path:
     axes.plot([0, 1], [0, 1], color="grey", linewidth=0.8)
     axes.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, test claims")
     axes.legend(loc="lower right")
-    figure.savefig(path, dpi=100)
-    return path
-
-
-def plot_calibration(scores: pd.DataFrame, path: Path, bins: int = ECE_BINS, claims: str = "test claims") -> Path:
-    """The reliability diagram of `scores["system"]` (and `truth` when present) against `scores[TARGET]`."""
-    figure = Figure(figsize=(6, 7))
-    curve_axes, count_axes = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    y = scores[TARGET].to_numpy(dtype=float)
-    for scorer in ("system", "truth"):
-        if scorer not in scores.columns:
-            continue
-        table = calibration_table(y, scores[scorer], bins)
-        curve_axes.plot(table["predicted"], table["observed"], marker="o", label=scorer,
-                        linestyle="--" if scorer == "truth" else "-")
-        if scorer == "system":
-            count_axes.bar((table["bin_low"] + table["bin_high"]) / 2, table["count"], width=0.9 / bins)
-            for _, row in table.iterrows():
-                count_axes.annotate(str(int(row["count"])), ((row["bin_low"] + row["bin_high"]) / 2, row["count"]),
-                                    ha="center", va="bottom", fontsize=6)
-    curve_axes.plot([0, 1], [0, 1], color="grey", linewidth=0.8)
-    curve_axes.set(ylabel="observed approval rate", title=f"Reliability, {claims} ({bins} equal-width bins)")
-    curve_axes.legend(loc="upper left")
-    count_axes.set(xlabel="predicted approval probability", ylabel="claims", yscale="log")
     figure.savefig(path, dpi=100)
     return path
 

@@ -11,7 +11,7 @@ TrainingInputError and leaves no run behind; so does a file training.data.fitnes
 the verdict and its reasons are printed and travel with the run (tags `fit_to_train`,
 `fit_to_train_reasons`, artifact `fit_to_train.json`); rows that break the contract are quarantined and
 the quarantine report (counts by reason, and row number / field / reason per problem, never the
-rows' values) travels with the run. See training.model.mlflow_store for the tracking store,
+rows' values) travels with the run. See scoring.mlflow_store for the tracking store,
 training.registry for logging, the aliases and the gate, training.evaluation for the metrics,
 training.export for the bundle.
 """
@@ -27,23 +27,25 @@ from typing import Callable
 import mlflow
 import pandas as pd
 
+from common.json_files import write_json
 from features.contract import TARGET
-from training.data.claims_files import ClaimsFileError
+from claims_io.files import ClaimsFileError
 from training.data.fitness import NOT_FIT, FitThresholds, FitVerdict, fit_to_train
 from training.data.histories import load_histories
 from training.data.split import DEFAULT_TEST_FRACTION, DEFAULT_VALIDATION_FRACTION, split_by_date
 from training.evaluation import EvaluationParams, default_truth_path, evaluate, read_truth
 from training.export import DEFAULT_MODELS_DIR, export_champion
-from training.model.artifacts import (CHAMPION_LINK, ModelSourceError, bundle_name, download_model_version,
+from scoring.artifacts import (CHAMPION_LINK, ModelSourceError, bundle_name, download_model_version,
                                       read_saved_metadata, version_for_alias)
-from training.model.mlflow_store import (CHALLENGER, CHAMPION, REGISTERED_MODEL, TrackingStoreError,
+from scoring.mlflow_store import (CHALLENGER, CHAMPION, REGISTERED_MODEL, TrackingStoreError,
                                          ensure_experiment, mlflow_client, resolve_tracking_uri, tracking)
-from training.model.params import ModelParams
-from training.model.rule_evidence import format_table, rule_metrics
+from scoring.params import ModelParams
+from scoring.rule_evidence import format_table, rule_metrics
 from training.model_fitting import fit_coverage_model
 from training.plots import write_plots
-from training.registry import (GateParams, gate, gate_metrics, gate_tags, log_coverage_model, provenance_tags,
-                               record_model_manifest, write_json)
+from training.promotion_gate import GateParams, gate, gate_metrics, gate_tags
+from training.registry import log_coverage_model, record_model_manifest
+from training.provenance import provenance_tags
 
 DEFAULT_EXPERIMENT = "medspa-coverage"
 EXIT_OK, EXIT_BAD_INPUT = 0, 2

@@ -14,8 +14,8 @@ from service.outcomes.records import OutcomeFileError, Quarantined, ReadOutcomes
 from service.outcomes.remittance import read_remittance
 from service.outcomes.served import last_served
 from service.outcomes.store import OutcomeStore
-from training.model.artifacts import file_sha256
-from training.model.private_files import create_private_file
+from scoring.artifacts import file_sha256
+from common.private_files import create_private_file
 
 X12_SUFFIXES = (".835", ".x12", ".edi")
 QUARANTINE_COLUMNS = ("position", "field", "reason")

@@ -2,7 +2,7 @@
 
 Joins the last answer served for each claim (service.outcomes.served, in the window of
 `served_at` given) with the claim's current outcome (service.outcomes.store), and measures per
-model version and per ISO week of service what training.realised defines. Each version's report
+model version and per ISO week of service what scoring.realised defines. Each version's report
 is a run of the `serving-outcomes` experiment, tagged and linked to the version as the serving
 monitor's runs are, with the calibration plot, the calibration table, the weekly figures and the
 per plan / per treatment figures (`slices.csv`, and flat `realised_<metric>__<slice>` metrics, the
@@ -23,11 +23,11 @@ import pandas as pd
 from service.outcomes.served import last_served, served_window
 from service.outcomes.store import OutcomeStore
 from service.version_table import version_table
-from training.model.mlflow_store import ensure_experiment, link_run_to_version, mlflow_client
+from scoring.mlflow_store import ensure_experiment, link_run_to_version, mlflow_client
 from training.plots import plot_calibration
-from training.realised import (ALARM_MIN_CLAIMS, EXPERIMENT, JOINED_COLUMNS, Degradation, calibration_curve,
+from scoring.realised import (ALARM_MIN_CLAIMS, EXPERIMENT, JOINED_COLUMNS, Degradation, calibration_curve,
                                degradation, realised_figures, slice_metric_key, slice_table, weekly_figures)
-from training.registry import json_text, write_json
+from common.json_files import json_text, write_json
 
 EXIT_OK, EXIT_ALARM = 0, 3  # 1: an error, 2: a usage error (click)
 PROMOTED_METRICS = ("auc", "brier", "log_loss", "ece")  # the training run's test_<name>
@@ -79,7 +79,7 @@ class OutcomesReport:
 
 def joined_outcomes(audit_store, since: datetime | None = None, until: datetime | None = None,
                     model_version: str | None = None) -> pd.DataFrame:
-    """One row per served claim with a current outcome (training.realised.JOINED_COLUMNS, plus model_name)."""
+    """One row per served claim with a current outcome (scoring.realised.JOINED_COLUMNS, plus model_name)."""
     outcomes = OutcomeStore(audit_store.engine).current()
     served = last_served(audit_store, set(outcomes), since, until)
     rows = []

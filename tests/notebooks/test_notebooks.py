@@ -11,7 +11,7 @@ import nbformat
 import papermill
 import pytest
 
-from training.model.mlflow_store import REGISTERED_MODEL
+from scoring.mlflow_store import REGISTERED_MODEL
 from tests.stores import plant_problems
 from training.review.records import ARTIFACT_FOLDER, REVIEW_EXPERIMENT, review_history, run_review
 from training.review.versions import ReviewInputError, open_client

@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from service import create_app
+from service.app import create_app
 from service.background import stop_jobs
 from service.logging import JsonFormatter
 from tests.service.service_testing import API_KEY, OTHER_KEY, ModelStore

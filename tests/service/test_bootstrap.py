@@ -53,7 +53,7 @@ def test_no_dev_key_when_keys_are_configured(tmp_path):
 
 
 def test_the_service_accepts_the_dev_key_through_the_hash_file(tmp_path):
-    from service import create_app
+    from service.app import create_app
 
     hash_file = tmp_path / "dev-api-key.sha256"
     key = bootstrap.ensure_dev_key(hash_file, environ={})

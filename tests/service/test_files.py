@@ -17,8 +17,8 @@ import pytest
 from service.audit import AuditStore
 from service.file_jobs import EXTENSION, UNFINISHED_JOBS_PER_KEY, run_pending
 from tests.service.service_testing import API_KEY, OTHER_KEY, SENTINEL, body_of, example_claim
-from training.data.requests import REJECTED_COLUMNS
-from training.model.coverage_model import SCORE_COLUMNS
+from claims_io.requests import REJECTED_COLUMNS
+from scoring.coverage_model import SCORE_COLUMNS
 
 CSV = "text/csv"
 PARQUET = "application/vnd.apache.parquet"

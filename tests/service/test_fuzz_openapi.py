@@ -21,7 +21,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from service import create_app
+from service.app import create_app
 from tests.service.service_testing import API_KEY
 
 COMMITTED = Path(__file__).resolve().parents[2] / "service" / "openapi.json"

@@ -13,7 +13,7 @@ from service.model_loading import ModelIntegrityError, bundle_loader, registry_l
 from tests.model_tampering import (MARKER, damage_model_file, flip_a_byte_of, plant_code, register_tampered_copy,
                                    swap_denial_labels)
 from tests.service.service_testing import MODEL_NAME, body_of, example_claim
-from training.model.artifacts import MODEL_MANIFEST_TAG
+from scoring.artifacts import MODEL_MANIFEST_TAG
 
 
 def _version(client, auth) -> str:
@@ -22,8 +22,8 @@ def _version(client, auth) -> str:
 
 def test_the_registry_loader_serves_the_alias_verified_against_the_manifest_training_tagged(make_served_app,
                                                                                           model_store):
-    from training.model.coverage_model import MODEL_FILE
-    from training.registry import file_sha256
+    from scoring.coverage_model import MODEL_FILE
+    from scoring.artifacts import file_sha256
 
     served = make_served_app().extensions["coverage_model"].model
     info = served.info()

@@ -9,9 +9,9 @@ from click.testing import CliRunner
 
 from service.monitoring import EXPERIMENT, finished_window, format_table, monitor_finished_window, run_monitor
 from tests.model_tampering import register_tampered_copy, swap_denial_labels
-from training.model.profile import PSI_MIN_CLAIMS
+from scoring.profile import PSI_MIN_CLAIMS
 from tests.service.service_testing import MODEL_NAME, example_claim
-from training.model.artifacts import ModelIntegrityError
+from scoring.artifacts import ModelIntegrityError
 
 CLAIMS = [example_claim(claim_id=f"c{n}", patient_age=30 + n) for n in range(6)] + [
     example_claim(claim_id="facial", treatment="facial", procedure_code=None, diagnosis_codes=[]),

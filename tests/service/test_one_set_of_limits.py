@@ -1,6 +1,6 @@
 """One set of limits: a claims file and a request accept exactly the same claims.
 
-Each case is one claim, sent as a one-row requests file (training.data.loading.load_claims,
+Each case is one claim, sent as a one-row requests file (claims_io.loading.load_claims,
 history=False) and as POST /v1/predict; both must accept it or both refuse it. An accepted claim
 must come out of both paths as the same canonical claim, with the same warnings.
 """
@@ -14,7 +14,7 @@ from features.catalog import UNLISTED_CODE, UNPAIRED_CODE, UNRESOLVED_TREATMENT
 from features.contract import MAX_EXACT_INTEGER, VISIT_FIELDS
 from service.claims import normalise_request_claim
 from tests.service.service_testing import DROP, body_of, example_claim
-from training.data.loading import format_report, load_claims
+from claims_io.loading import format_report, load_claims
 
 WARNINGS = {f"{warning.field}: {warning.kind}": warning for warning in (UNLISTED_CODE, UNPAIRED_CODE,
                                                                          UNRESOLVED_TREATMENT)}

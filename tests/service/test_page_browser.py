@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from service import create_app
+from service.app import create_app
 from service.background import stop_jobs
 from features.contract import EXAMPLE_CLAIM
 from service.page import CONTENT_SECURITY_POLICY

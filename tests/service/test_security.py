@@ -16,7 +16,7 @@ from sklearn.preprocessing import FunctionTransformer
 from service.background import stop_jobs
 from service.model_loading import configured_loader
 from tests.service.service_testing import body_of, example_claim
-from training.model.coverage_model import MODEL_FILE, CoverageModel
+from scoring.coverage_model import MODEL_FILE, CoverageModel
 from training.export import MODEL_DIR, write_manifest
 
 CHOOSE_A_MODEL = [
@@ -77,7 +77,7 @@ def test_the_production_entry_point_never_runs_in_debug_mode(monkeypatch, tmp_pa
     monkeypatch.setenv("MEDSPA_COVERAGE_AUDIT_DATABASE_URL", f"sqlite:///{tmp_path / 'audit.db'}")
     monkeypatch.setenv("MEDSPA_COVERAGE_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")  # no model: fails fast
     monkeypatch.setenv("MEDSPA_COVERAGE_MODEL_POLL_SECONDS", "0")
-    from service import create_app
+    from service.app import create_app
 
     assert create_app().debug  # what the environment alone would do
     app = runpy.run_module("service.wsgi")["app"]  # what gunicorn serves

@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, text
 
 from tests.service.service_testing import API_KEY, MODEL_NAME, example_claim, start_gunicorn
 from tests.stores import quick_params
-from training.model.mlflow_store import ARTIFACT_ROOT_ENV, CHAMPION, mlflow_client, tracking
+from scoring.mlflow_store import ARTIFACT_ROOT_ENV, CHAMPION, mlflow_client, tracking
 from training.registry import record_model_manifest
 from training.train import run_training
 

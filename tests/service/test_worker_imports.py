@@ -52,15 +52,15 @@ def worker(model_store, tmp_path_factory) -> dict:
 
 
 def test_a_worker_loads_the_served_model_and_the_domain(worker):
-    assert {"service.model_loading", "training.model.coverage_model", "features.pipeline"} <= set(worker["modules"])
+    assert {"service.model_loading", "scoring.coverage_model", "features.pipeline"} <= set(worker["modules"])
 
 
 def test_a_worker_imports_nothing_of_training_but_the_served_model_and_the_file_scorer(worker):
     """The served model, and `medspa-coverage predict`'s streaming scorer with its file readers
     (POST /v1/files scores uploads with it); no fitting, evaluation or registry stage."""
     training = [name for name in worker["modules"] if name == "training" or name.startswith("training.")]
-    allowed = ("training.model.", "training.data.")
-    assert [name for name in training if name not in ("training", "training.model", "training.data", "training.batch")
+    allowed = ("scoring.", "training.data.")
+    assert [name for name in training if name not in ("training", "scoring", "training.data", "scoring.batch")
             and not name.startswith(allowed)] == []
 
 

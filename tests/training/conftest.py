@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from training.data.loading import load_claims
+from claims_io.loading import load_claims
 from training.data.split import split_by_date
-from training.model.artifacts import load_model
-from training.model.mlflow_store import CHAMPION, alias_uri, mlflow_client
+from scoring.artifacts import load_model
+from scoring.mlflow_store import CHAMPION, alias_uri, mlflow_client
 
 
 @pytest.fixture(scope="session")

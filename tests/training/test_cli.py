@@ -10,11 +10,11 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from tests.training.data.claim_rows import request_row, write_csv
+from tests.claims_io.claim_rows import request_row, write_csv
 from training.cli import commands
 
 COMMANDS = ["generate-history", "predict", "train", "validate"]
-HEAVY_MODULES = ("mlflow", "sklearn", "pandas", "training.train", "training.batch", "training.data.loading")
+HEAVY_MODULES = ("mlflow", "sklearn", "pandas", "training.train", "scoring.batch", "claims_io.loading")
 
 
 def test_the_training_commands_are_exactly_validate_generate_history_train_and_predict():

@@ -10,20 +10,8 @@ import pandas as pd
 import pytest
 
 from features.contract import TARGET
-from training.evaluation import (
-    TRUTH_COLUMN,
-    Evaluation,
-    EvaluationParams,
-    binary_metrics,
-    calibration_table,
-    default_truth_path,
-    evaluate,
-    expected_brier_ratio,
-    expected_calibration_error,
-    read_truth,
-    slice_metrics,
-    system_metrics,
-)
+from scoring.metrics import binary_metrics, calibration_table, expected_calibration_error
+from training.evaluation import TRUTH_COLUMN, Evaluation, EvaluationParams, default_truth_path, evaluate, expected_brier_ratio, read_truth, slice_metrics, system_metrics
 
 pytestmark = pytest.mark.slow  # `evaluate` runs on the session's champion
 

@@ -10,9 +10,9 @@ import time
 import pytest
 
 from training.export import KEPT_BUNDLES, export_champion, point_champion_link, write_bundle
-from training.model.artifacts import (BUNDLE_METADATA_FILE, CHAMPION_LINK, MANIFEST_FILE, MODEL_DIR,
+from scoring.artifacts import (BUNDLE_METADATA_FILE, CHAMPION_LINK, MANIFEST_FILE, MODEL_DIR,
                                       ModelIntegrityError, bundle_name, file_sha256, verify_bundle)
-from training.model.mlflow_store import REGISTERED_MODEL
+from scoring.mlflow_store import REGISTERED_MODEL
 
 pytestmark = pytest.mark.slow  # the session's trained store
 

@@ -17,24 +17,16 @@ from mlflow.types import DataType
 from features.contract import CONTRACT_VERSION, EXAMPLE_CLAIM, VISIT_FIELDS, required_fields
 from features.diagnosis import ICD10CM_RELEASE
 from features.rules import load_rules
-from training.data.requests import clean_request_frame
+from claims_io.requests import clean_request_frame
 from training.evaluation import system_metrics
 from tests.model_tampering import MARKER, plant_code, register_tampered_copy, swap_denial_labels
-from training.model.artifacts import MODEL_MANIFEST_TAG, ModelIntegrityError
-from training.model.coverage_model import SCORE_COLUMNS
-from training.model.mlflow_store import CHAMPION, PREVIOUS, REGISTERED_MODEL, mlflow_client
-from training.registry import (
-    GateDecision,
-    GateParams,
-    decide_promotion,
-    gate,
-    gate_metrics,
-    gate_tags,
-    input_example,
-    model_signature,
-    provenance_tags,
-    write_json,
-)
+from scoring.artifacts import MODEL_MANIFEST_TAG, ModelIntegrityError
+from scoring.coverage_model import SCORE_COLUMNS
+from common.json_files import write_json
+from scoring.mlflow_store import CHAMPION, PREVIOUS, REGISTERED_MODEL, mlflow_client
+from training.promotion_gate import GateDecision, GateParams, decide_promotion, gate, gate_metrics, gate_tags
+from scoring.logged_model import input_example, model_signature
+from training.provenance import provenance_tags
 
 # Contract kinds -> the column type the logged model's signature declares.
 SIGNATURE_TYPES = {"string": DataType.string, "date": DataType.string, "code": DataType.string,

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from service.cli import main
 from tests.stores import plant_problems
-from training.model.artifacts import ModelIntegrityError, file_sha256, load_model, verify_bundle, version_for_alias
-from training.model.mlflow_store import CHALLENGER, CHAMPION, PREVIOUS, REGISTERED_MODEL
+from scoring.artifacts import ModelIntegrityError, file_sha256, load_model, verify_bundle, version_for_alias
+from scoring.mlflow_store import CHALLENGER, CHAMPION, PREVIOUS, REGISTERED_MODEL
 from training.train import TrainingInputError, run_training
 
 pytestmark = pytest.mark.slow  # the session fixture trains three real models (~30 s)

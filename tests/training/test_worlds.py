@@ -15,7 +15,7 @@ from features.rules import load_rules
 from tests.training.worlds import WORLDS
 from tests.training.worlds.codebook import CODE_GROUPS, HEADER_GROUPS, entries
 from tests.training.worlds.world import ERROR_SHARE, shared_or_unpaired
-from training.data.loading import expected_columns, load_claims
+from claims_io.loading import expected_columns, load_claims
 from training.evaluation import TRUTH_COLUMN, default_truth_path, read_truth
 
 ROWS = 50_000

@@ -11,9 +11,9 @@ from stated thresholds (FitThresholds), checked on what training would use:
 - date coverage for the time split: months spanned, months without claims, and a test window
   (the newest test_fraction) with enough claims of both outcomes;
 - label drift: the approval rate of the test window against the older claims, and of the file
-  against the champion's training claims (its profile's label entry, training.model.profile; a
+  against the champion's training claims (its profile's label entry, scoring.profile; a
   profile saved before it is `not judged`);
-- feature drift: PSI of every profiled field (significant: above training.model.profile's
+- feature drift: PSI of every profiled field (significant: above scoring.profile's
   PSI_SIGNIFICANT) against the champion's training profile when there is one, and of the test
   window against the older claims (with procedure code and diagnosis category too).
 
@@ -29,10 +29,10 @@ import numpy as np
 import pandas as pd
 
 from features.contract import TARGET
-from training.data.loading import load_claims
+from claims_io.loading import load_claims
 from training.data.split import DEFAULT_TEST_FRACTION
-from training.model.profile import PSI_SIGNIFICANT, build_profile, label_profile, population_stability
-from training.model.rule_evidence import primary_categories
+from scoring.profile import PSI_SIGNIFICANT, build_profile, label_profile, population_stability
+from scoring.rule_evidence import primary_categories
 
 FIT, WARN, NOT_FIT = "fit", "fit with warnings", "not fit"
 OK, WARNING, FAIL = "ok", "warning", "fail"
@@ -140,7 +140,7 @@ def drift_rows(claims: pd.DataFrame, older: pd.DataFrame, newest: pd.DataFrame,
 def fit_to_train(path, training_profile: dict | None = None, thresholds: FitThresholds | None = None,
                  loaded=None) -> FitVerdict:
     """The verdict on one claims history file (see the module docstring); `loaded` reuses a
-    training.data.loading result of the same file instead of reading it again."""
+    claims_io.loading result of the same file instead of reading it again."""
     limits = thresholds or FitThresholds()
     loaded = loaded or load_claims(path, history=True)
     report, claims = loaded.report, loaded.claims

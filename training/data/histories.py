@@ -1,6 +1,6 @@
 """Several claims histories as one training set: `train --data history.csv --data served.csv`.
 
-Each file is loaded and checked on its own (training.data.loading: its own quarantine, its own
+Each file is loaded and checked on its own (claims_io.loading: its own quarantine, its own
 repeated claim ids); then a claim id present in more than one file is kept once, with the newer
 outcome: a row with an `adjudication_date` (an extra column, written by `medspa-coverage outcomes
 export-history`) beats one without, a later date beats an earlier one, and otherwise the file
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from training.data.loading import LoadReport, LoadResult, load_claims
-from training.model.artifacts import file_sha256
+from claims_io.loading import LoadReport, LoadResult, load_claims
+from scoring.artifacts import file_sha256
 
 ADJUDICATION_DATE = "adjudication_date"
 

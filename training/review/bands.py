@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from features.contract import TARGET
-from training.model.advice import payable_if_approved
-from training.model.coverage_model import DECISION_BANDS
+from scoring.advice import payable_if_approved
+from scoring.coverage_model import DECISION_BANDS
 from training.review.versions import ReviewInputError
 
 # The columns a band-change example shows: what the test split already shows of a claim, no more.

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve, roc_auc_score, roc_curve
 
 from features.contract import TARGET
-from training.evaluation import ECE_BINS, calibration_table
+from scoring.metrics import ECE_BINS, calibration_table
 
 
 def roc_difference_figure(challenger_scores: pd.DataFrame, champion_scores: pd.DataFrame | None = None,

@@ -15,8 +15,8 @@ from matplotlib.figure import Figure
 
 from features.carc import describe_carc
 from features.contract import TARGET
-from training.data.loading import load_claims
-from training.model.profile import (PSI_MODERATE, PSI_SIGNIFICANT, label_profile, population_stability,
+from claims_io.loading import load_claims
+from scoring.profile import (PSI_MODERATE, PSI_SIGNIFICANT, label_profile, population_stability,
                                     too_few_for_drift)
 from training.review.versions import ReviewInputError
 
@@ -25,7 +25,7 @@ from training.review.versions import ReviewInputError
 class ClaimsProfile:
     """What notebook 2 shows about one claims file."""
 
-    report: object  # training.data.loading.LoadReport
+    report: object  # claims_io.loading.LoadReport
     quarantine: pd.DataFrame  # problem lines by reason (the validator's report)
     volume: pd.DataFrame  # per month: claims, approval rate, billed
     approval: dict[str, pd.DataFrame]  # per column: approval rate by value
@@ -110,7 +110,7 @@ def label_drift_table(training_profile: dict, claims: pd.DataFrame, z: float = 1
     """The approval rate of the file against the model's training claims, overall (first row) and
     per treatment (largest difference first): both rates and counts, the difference with a 95%
     interval (normal approximation of two proportions) and `shifted` when the interval excludes 0.
-    None for a profile saved before it held the label (training.model.profile.label_profile)."""
+    None for a profile saved before it held the label (scoring.profile.label_profile)."""
     trained = label_profile(training_profile)
     if trained is None:
         return None

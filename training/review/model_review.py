@@ -36,11 +36,12 @@ from sklearn.metrics import roc_auc_score
 from features.claim_facts import frame_to_columns
 from features.contract import CLEAN_COLUMNS, MONOTONIC_FLAGS, TARGET
 from features.rules import load_rules
-from training.data.loading import load_claims
+from claims_io.loading import load_claims
 from training.data.split import split_by_date
-from training.evaluation import ECE_BINS, SLICE_COLUMNS, binary_metrics
-from training.model.artifacts import file_sha256
-from training.model.mlflow_store import PROJECT_ROOT
+from scoring.metrics import ECE_BINS, binary_metrics
+from training.evaluation import SLICE_COLUMNS
+from scoring.artifacts import file_sha256
+from common.paths import PROJECT_ROOT
 from training.plots import feature_effects
 from training.review.versions import ReviewInputError, label, resolve_version
 
@@ -81,7 +82,7 @@ MISS_COLUMNS = ("claim_id", "service_date", "treatment", "procedure_code", "diag
 # -- on which claims --------------------------------------------------------------------------
 @dataclass
 class ReviewClaims:
-    claims: pd.DataFrame  # clean history claims (training.data.loading)
+    claims: pd.DataFrame  # clean history claims (claims_io.loading)
     source: str  # one sentence: where they come from
     rows_quarantined: int = 0
 
@@ -309,7 +310,7 @@ def rule_firing_table(model, claims: pd.DataFrame) -> pd.DataFrame:
 
 
 def rule_evidence_table(model) -> pd.DataFrame:
-    """Each rule as the model's training history measured it (training.model.rule_evidence): per
+    """Each rule as the model's training history measured it (scoring.rule_evidence): per
     rule, per rule and treatment, and every learned cell, with its decision (hard or learned)."""
     columns = ["rule_id", "treatment", "category", "fired", "paid", "paid_share", "ci_low", "ci_high",
                "decision", "evidence", "smoothed_share"]

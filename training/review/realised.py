@@ -1,7 +1,7 @@
 """Realised performance beside the test set's, for the review notebook: a version's test figures
 (its training run's `test_<metric>` and `test_<metric>__<slice>`) next to the latest realised
 figures the outcomes report logged for it (the `serving-outcomes` run's `realised_<metric>` and
-`realised_<metric>__<slice>`, training.realised), overall, per plan type and per treatment.
+`realised_<metric>__<slice>`, scoring.realised), overall, per plan type and per treatment.
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import math
 
 import pandas as pd
 
-from training.realised import EXPERIMENT, SLICE_COLUMNS, SLICE_METRICS, slice_metric_key
+from scoring.realised import EXPERIMENT, SLICE_COLUMNS, SLICE_METRICS, slice_metric_key
 from training.review.versions import resolve_version
 
 COLUMNS = ("column", "value", "test_rows", *(f"test_{metric}" for metric in SLICE_METRICS),

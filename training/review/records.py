@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from training.model.mlflow_store import PROJECT_ROOT, REGISTERED_MODEL, ensure_experiment, resolve_tracking_uri
+from scoring.mlflow_store import PROJECT_ROOT, REGISTERED_MODEL, ensure_experiment, resolve_tracking_uri
 from training.review.verdict import DECISIONS, FAILS, check_decision_parameters
 from training.review.versions import ReviewInputError, open_client, resolve_version
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from features.contract import TARGET
 from training.evaluation import SLICE_COLUMNS
-from training.registry import GateParams, gate_rules
+from training.promotion_gate import GateParams, gate_rules
 from training.review.verdict import CONFIDENCE, resample_weights, weighted_metrics
 
 AGE_BANDS = (0, 18, 35, 50, 65, 200)  # patient_age band edges (years): lower inclusive

@@ -1,4 +1,4 @@
-"""The verdict notebook 1 opens with: the promotion gate's own rules (training.registry.gate_rules)
+"""The verdict notebook 1 opens with: the promotion gate's own rules (training.promotion_gate.gate_rules)
 applied to both models' scores on the same claims, each difference with a paired bootstrap 95%
 interval, and one plain answer naming the rule that decided:
 
@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from features.contract import TARGET
-from training.evaluation import ECE_BINS
-from training.model.coverage_model import DECISION_BANDS
-from training.registry import GateParams, gate_rules
+from scoring.metrics import ECE_BINS
+from scoring.coverage_model import DECISION_BANDS
+from training.promotion_gate import GateParams, gate_rules
 from training.review.versions import ReviewInputError
 
 RESAMPLES = 400

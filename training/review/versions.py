@@ -1,10 +1,10 @@
 """Which registered versions a review looks at, shared by both review notebooks: a client on the
 store, a version by number or alias, the champion a challenger is judged against, and their models
-(loaded through training.model.artifacts, verified like every model load)."""
+(loaded through scoring.artifacts, verified like every model load)."""
 from __future__ import annotations
 
-from training.model.artifacts import load_model
-from training.model.mlflow_store import (CHAMPION, REGISTERED_MODEL, TrackingStoreError, mlflow_client,
+from scoring.artifacts import load_model
+from scoring.mlflow_store import (CHAMPION, REGISTERED_MODEL, TrackingStoreError, mlflow_client,
                                          resolve_tracking_uri)
 
 

@@ -33,10 +33,10 @@ from service.outcomes.store import OutcomeStore
 from tests.service.outcomes.remittances import write_835
 from tests.service.service_testing import API_KEY, MODEL_NAME, SENTINEL, start_gunicorn
 from tests.stores import quick_params
-from training.data.loading import load_claims
+from claims_io.loading import load_claims
 from training.demo.generator import generate_history
-from training.model.artifacts import file_sha256
-from training.realised import ALARM_MIN_CLAIMS, EXPERIMENT
+from scoring.artifacts import file_sha256
+from scoring.realised import ALARM_MIN_CLAIMS, EXPERIMENT
 from training.train import run_training
 
 SERVED_CLAIMS = 640  # above ALARM_MIN_CLAIMS, so the alarm is called on one version

@@ -8,8 +8,8 @@ import pytest
 from features.contract import TARGET
 from tests.stores import plant_problems
 from training.data import fitness
-from training.data.loading import load_claims
-from training.model.profile import build_profile, input_fields
+from claims_io.loading import load_claims
+from scoring.profile import build_profile, input_fields
 
 LABEL_VS_CHAMPION = "label drift vs the champion's training claims"
 

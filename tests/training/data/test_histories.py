@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from training.data.histories import ADJUDICATION_DATE, load_histories
-from training.model.artifacts import file_sha256
+from scoring.artifacts import file_sha256
 
 
 def _history(source, path, claim_ids, **columns):

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from service.cli import main
-from training.data.loading import format_report, load_claims
+from claims_io.loading import format_report, load_claims
 
 LASER_OR_TATTOO = "laser_hair_removal|tattoo_removal"
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 from features.claim_facts import diagnosis_facts
 from features.rules import load_rules
-from training.data.loading import load_claims
+from claims_io.loading import load_claims
 from training.demo.generator import generate_history
 
 ROWS = 20_000

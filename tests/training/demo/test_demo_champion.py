@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
-from training.data.loading import load_claims
+from claims_io.loading import load_claims
 from training.data.split import split_by_date
 from training.demo.generator import generate_history
-from training.model.params import ModelParams
+from scoring.params import ModelParams
 from training.model_fitting import fit_coverage_model
 from tests.training.demo.canonical_claims import COVERED_PATHWAYS, PATHWAYS_BY_NAME
 

@@ -21,7 +21,7 @@ from service.cli import main
 from tests.training.demo.sample_history import ROWS
 from training.demo.payer import true_approval_probability
 from training.demo.generator import BAD_VALUES, TRUTH_COLUMN, default_truth_path, generate_history
-from training.data.loading import load_claims
+from claims_io.loading import load_claims
 
 BOOLEAN_FIELDS = ("in_network", "referral", "medical_necessity_letter", "prior_authorization",
                   "conservative_therapy_documented")

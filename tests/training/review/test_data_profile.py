@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from features.contract import TARGET
-from training.model.profile import input_fields, label_profile
+from scoring.profile import input_fields, label_profile
 from training.review import data_profile as review
 from training.review.versions import ReviewInputError
 

@@ -13,7 +13,7 @@ from features.contract import CLEAN_COLUMNS, MONOTONIC_FLAGS, TARGET
 from features.rules import load_rules
 from features.claim_facts import frame_to_columns
 from tests.stores import version
-from training.model.mlflow_store import REGISTERED_MODEL
+from scoring.mlflow_store import REGISTERED_MODEL
 from training.plots import feature_effects
 from training.review import model_review as review
 from training.review.versions import ReviewInputError, load_version
@@ -134,7 +134,7 @@ def test_advice_summary_counts_every_recommendation_of_the_answers(champion_mode
     assert table["claims"].drop("(no advice)").to_dict() == given.value_counts().to_dict()
     assert table.loc["(no advice)", "claims"] == sum(not answer["recommendations"] for answer in answers)
     gains = table["mean_gain"].drop(["(no advice)", "document_covered_diagnosis"], errors="ignore")
-    assert (gains >= 0.01).all()  # advice under a point is never given (training.model.advice.MIN_GAIN)
+    assert (gains >= 0.01).all()  # advice under a point is never given (scoring.advice.MIN_GAIN)
 
 
 def test_the_rule_evidence_table_shows_every_rule_that_fired_with_its_decision(champion_model):

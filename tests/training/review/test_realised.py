@@ -8,8 +8,8 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.stores import version
-from training.model.mlflow_store import REGISTERED_MODEL, ensure_experiment
-from training.realised import EXPERIMENT, slice_metric_key
+from scoring.mlflow_store import REGISTERED_MODEL, ensure_experiment
+from scoring.realised import EXPERIMENT, slice_metric_key
 from training.review.realised import realised_beside_test
 
 

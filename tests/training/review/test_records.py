@@ -12,7 +12,7 @@ import pytest
 
 from features.contract import TARGET
 from tests.stores import version
-from training.model.mlflow_store import REGISTERED_MODEL
+from scoring.mlflow_store import REGISTERED_MODEL
 from training.review import records
 from training.review.verdict import FAILS, verdict_on_claims
 from training.review.versions import ReviewInputError, open_client

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from tests.stores import version
-from training.model.mlflow_store import REGISTERED_MODEL
-from training.registry import GateParams
+from scoring.mlflow_store import REGISTERED_MODEL
+from training.promotion_gate import GateParams
 from training.review import model_review as review
 from training.review import slices
 from training.review.versions import load_version

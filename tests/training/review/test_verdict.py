@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from tests.stores import version
-from training.evaluation import binary_metrics
-from training.model.mlflow_store import REGISTERED_MODEL
-from training.registry import GateParams, decide_promotion
+from scoring.metrics import binary_metrics
+from scoring.mlflow_store import REGISTERED_MODEL
+from training.promotion_gate import GateParams, decide_promotion
 from training.review import model_review as review
 from training.review import verdict as verdicts
 from training.review.versions import ReviewInputError, load_version

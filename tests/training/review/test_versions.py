@@ -6,8 +6,8 @@ import pytest
 
 from tests.model_tampering import MARKER, copy_store, plant_code, register_tampered_copy, swap_denial_labels
 from tests.stores import version
-from training.model.artifacts import ModelIntegrityError
-from training.model.mlflow_store import REGISTERED_MODEL
+from scoring.artifacts import ModelIntegrityError
+from scoring.mlflow_store import REGISTERED_MODEL
 from training.review import versions as review
 from training.review.versions import ReviewInputError
 

@@ -13,7 +13,7 @@ worked out from the world's design against today's tables (`World.disagreements`
 A cell's share is the mean paid share of its claims: each claim's probability is its plan's
 share times a factor of its paperwork with mean 1 (`MODULATION`), so documents still help.
 
-What a diagnosis category is here matches training.model.rule_evidence: the first 3 characters
+What a diagnosis category is here matches scoring.rule_evidence: the first 3 characters
 of the primary ICD-10-CM code, dotless. A cell's treatment is the treatment the claim is for,
 which is the one the claim names whenever it names one; claims that carry only a code several
 catalog treatments share (17999, 11900/11901, 96567) are drawn only with diagnoses under which

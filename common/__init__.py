@@ -1,0 +1,1 @@
+"""General helpers every room may use: project paths, private files, JSON files."""

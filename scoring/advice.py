@@ -1,0 +1,441 @@
+"""Answers for the service: why (rules, factors, likely denial reasons) and what would help.
+
+Factors are additive: each claim input's contribution to the classifier's log-odds (TreeSHAP,
+scoring.explanation), with the baseline they add up from and their share in probability
+points. A claim a hard rule excludes is explained by the rule instead. Recommendations are what-if
+variants a patient or provider can act on (obtain prior authorization, move to a doctor's office,
+bill a specific code instead of a header...), each with the probability after the change; the
+claims and all their variants are scored in ONE encode + predict call: scoring variants one by one
+would cost a model call each.
+"""
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from features.carc import describe_carc
+from features.catalog import UNLISTED, load_catalog, readable_pattern
+from features.claim_facts import columns_facts
+from features.contract import OFFICE_FACILITIES, REFERRAL_PLANS, default_place_of_service
+from features.diagnosis import load_table
+from features.pipeline import claims_to_columns
+from features.rules import load_rules
+from scoring.rule_evidence import ANY
+
+FIXABLE_RULES = {"CODING-001"}  # rules a claim can be corrected out of
+MIN_GAIN = 0.01  # advice that moves the probability less than a point is noise
+TOP_REASONS = 3
+DIGITS = 4  # every number of an answer is rounded to this many decimals
+
+BOOLEAN_INPUTS = {
+    # field: (text when true, text when false, action id, advice text)
+    "prior_authorization": ("Prior authorization was obtained", "No prior authorization",
+                            "obtain_prior_authorization", "Obtain prior authorization from the plan before the visit"),
+    "referral": ("A physician referral is on file", "No physician referral",
+                 "obtain_referral", "Get a referral from the patient's physician"),  # + the plan's rule
+    "medical_necessity_letter": ("A letter of medical necessity is attached", "No letter of medical necessity",
+                                 "attach_medical_necessity_letter", "Attach a letter of medical necessity from the treating physician"),
+    "conservative_therapy_documented": ("Failed first-line therapy is documented", "No documented first-line therapy",
+                                        "document_conservative_therapy", "Document the first-line therapy that was tried and failed"),
+    "in_network": ("The provider is in network", "The provider is out of network",
+                   "use_in_network_provider", "Be seen by an in-network provider"),
+}
+
+
+@dataclass(frozen=True)
+class ClaimTreatment:
+    """What the advice knows of a claim's treatment: its catalog candidates (one for a catalog key,
+    several for a composite key such as `laser_hair_removal|tattoo_removal`, none for an unlisted
+    one) and the requirements they all share. A composite claim is advised only on what holds
+    whichever candidate it is (features.catalog.SharedTraits)."""
+
+    candidates: tuple
+    traits: object  # SharedTraits, or None when there is no candidate
+
+    @classmethod
+    def of(cls, catalog, key) -> "ClaimTreatment":
+        return cls(catalog.candidates(key), catalog.shared_traits(key))
+
+    def covers(self, code: str) -> bool:
+        return any(candidate.covers(code) for candidate in self.candidates)
+
+    def some_require_prior_authorization(self) -> bool:
+        return any(candidate.requires_prior_authorization for candidate in self.candidates)
+
+
+@dataclass(frozen=True)
+class Variant:
+    claim_index: int
+    kind: str  # "action", or "combined" (every action of the claim at once)
+    name: str
+    claim: dict
+
+
+def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied=None) -> list[dict]:
+    catalog = load_catalog()
+    variants = [variant for index, claim in enumerate(claims) for variant in _variants(index, claim, catalog)]
+    everything = list(claims) + [variant.claim for variant in variants]
+    columns = claims_to_columns(everything)
+    # Variants may change the diagnosis codes (diagnosis_specificity, diagnosis_codes), so the
+    # facts are per row of `everything`, never copied from a claim to its variants.
+    judged = model.judge(columns, columns_facts(columns))
+    features = model.encode(columns, judged.facts, judged.fired)
+    model_probability = model.probability_from_features(features)
+    unfixable = np.array([rule.rule_id not in FIXABLE_RULES for rule in load_rules().rules])
+    system_probability = model.system_probability(judged, model_probability, columns)
+    evidence = model.evidence()
+
+    n = len(claims)
+    decisions = model.decide(system_probability[:n], judged.excluded[:n], likely_approved, likely_denied)
+    reasons = model.denial_reason_matrix(features[:n])
+    explained = _explain(model, claims, features[:n], judged.excluded[:n])
+    by_claim: dict[int, list[tuple[Variant, float]]] = {}
+    for offset, variant in enumerate(variants):
+        by_claim.setdefault(variant.claim_index, []).append((variant, float(system_probability[n + offset])))
+
+    answers = []
+    for index, claim in enumerate(claims):
+        probability = float(system_probability[index])
+        fired_rules = load_rules().fired_rules(judged.hard[index])
+        learned_rules = load_rules().fired_rules(judged.fired[index] & ~judged.hard[index])
+        treatment = ClaimTreatment.of(catalog, claim["treatment"])
+        hard_excluded = bool((judged.hard[index] & unfixable).any())
+        scored = by_claim.get(index, [])
+        category = str(judged.categories[index])
+        answers.append({
+            "decision": str(decisions[index]),
+            "approval_probability": round(probability, 4),
+            "model_probability": round(float(model_probability[index]), 4),
+            "excluded_by": _with_history(fired_rules, evidence, claim["treatment"], category),
+            "rules_learned_from_history": _with_history(learned_rules, evidence, claim["treatment"], category),
+            "likely_denial_reasons": _denial_reasons(fired_rules, model.denial_classes, reasons[index], probability),
+            "explanation": _explanation(explained.get(index), probability, float(model_probability[index]),
+                                        fired_rules),
+            "factors": _factors(claim, explained.get(index)),
+            "recommendations": _recommendations(claim, treatment, probability, scored, hard_excluded, fired_rules),
+            "coverage_information": _coverage_information(claim, treatment, probability, fired_rules,
+                                                          model.params.likely_approved_threshold
+                                                          if likely_approved is None else likely_approved,
+                                                          _gain_of(scored, "prior_authorization", probability)),
+            "expected_payment": _expected_payment(claim, probability),
+        })
+    return answers
+
+
+# -- variants --------------------------------------------------------------------------------
+def _variants(index: int, claim: dict, catalog) -> list[Variant]:
+    treatment = ClaimTreatment.of(catalog, claim["treatment"])
+    variants = []
+    for name in BOOLEAN_INPUTS:
+        if not claim[name] and _action_makes_sense(name, treatment, claim):
+            variants.append(Variant(index, "action", name, {**claim, name: True}))
+    office = _better_facility(claim, treatment)
+    if office:
+        variants.append(Variant(index, "action", "facility_type",
+                                {**claim, "facility_type": office, "place_of_service": default_place_of_service(office)}))
+    specific = _specific_codes(claim, treatment)
+    if specific is not None:
+        variants.append(Variant(index, "action", "diagnosis_specificity", {**claim, "diagnosis_codes": specific}))
+    actions = list(variants)
+    if len(actions) > 1:
+        # Payers check each requirement separately, so missing two of them costs more than the
+        # sum of each: the gain of doing everything is worth its own line.
+        combined = dict(claim)
+        for action in actions:
+            combined.update({key: value for key, value in action.claim.items() if claim.get(key) != value})
+        variants.append(Variant(index, "combined", "all_actions", combined))
+    return variants
+
+
+def _action_makes_sense(name: str, treatment: ClaimTreatment, claim: dict) -> bool:
+    """Whether the change applies to this claim at all (the model then says whether it helps)."""
+    if name == "referral":  # only plans with a gatekeeper ask for one
+        return claim["plan_type"] in REFERRAL_PLANS
+    if name == "conservative_therapy_documented":
+        return bool(treatment.traits and treatment.traits.requires_conservative_therapy)
+    return True
+
+
+def _better_facility(claim: dict, treatment: ClaimTreatment) -> str | None:
+    """A doctor's office when the benefit covers only office services or the treatment needs
+    primary care, and the claim is not already there."""
+    needs_primary_care = bool(treatment.traits and treatment.traits.required_setting == "primary_care")
+    if needs_primary_care and claim["facility_type"] not in ("primary_care_clinic", "physician_office"):
+        return "primary_care_clinic"
+    if claim["benefit_scope"] == "office_only" and claim["facility_type"] not in OFFICE_FACILITIES:
+        return "physician_office"
+    return None
+
+
+@lru_cache(maxsize=1)
+def _sorted_billable_codes() -> list[str]:
+    return sorted(code for code, (billable, _) in load_table().codes.items() if billable)
+
+
+def _specific_codes(claim: dict, treatment: ClaimTreatment) -> str | None:
+    """The claim's codes with each header code replaced by a billable child (a covered one when
+    the treatment has one), or None when there is no header code."""
+    codes = claim["diagnosis_codes"].split(";") if claim["diagnosis_codes"] else []
+    table = load_table()
+    if not any(code in table.codes and not table.codes[code][0] for code in codes):
+        return None
+    billable = _sorted_billable_codes()
+    replaced = []
+    for code in codes:
+        if table.codes.get(code, (True,))[0]:
+            replaced.append(code)
+            continue
+        start = bisect.bisect_left(billable, code)
+        children = []
+        for candidate in billable[start:]:
+            if not candidate.startswith(code):
+                break
+            children.append(candidate)
+        covered = [child for child in children if treatment.covers(child)]
+        replaced.append((covered or children or [code])[0])
+    return ";".join(replaced)
+
+
+# -- explanation -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ClaimExplanation:
+    """One scored claim's additive explanation (scoring.explanation)."""
+
+    contributions: dict  # input -> log-odds
+    baseline: float
+    score: float
+    baseline_probability: float
+    scale: float  # probability points per log-odds point, for this claim
+
+
+def _explain(model, claims, features: np.ndarray, excluded: np.ndarray) -> dict[int, ClaimExplanation]:
+    """The additive explanation of every claim no hard rule excludes (the others are the rule's)."""
+    scored = np.flatnonzero(~excluded)
+    if not len(scored):
+        return {}
+    explainer = model.explainer()
+    explained = explainer.contributions(features[scored], [claims[index]["treatment"] for index in scored])
+    scale = explainer.probability_scale(explained.score)
+    return {int(index): ClaimExplanation(dict(zip(explained.inputs, explained.log_odds[row].tolist())),
+                                         explained.baseline, float(explained.score[row]),
+                                         explainer.baseline_probability, float(scale[row]))
+            for row, index in enumerate(scored)}
+
+
+def _explanation(explained: ClaimExplanation | None, probability: float, model_probability: float,
+                 fired_rules) -> dict:
+    if explained is None:
+        return {"method": "rule", "rule_ids": [rule.rule_id for rule in fired_rules]}
+    return {"method": "tree_shap", "rule_ids": [],
+            "baseline_log_odds": round(explained.baseline, DIGITS), "log_odds": round(explained.score, DIGITS),
+            "baseline_probability": round(explained.baseline_probability, DIGITS),
+            "classifier_probability": round(model_probability, DIGITS),
+            "floor_added": round(probability - model_probability, DIGITS)}
+
+
+def _factors(claim: dict, explained: ClaimExplanation | None) -> list[dict]:
+    """Every input whose contribution shows at DIGITS, largest first."""
+    if explained is None:
+        return []
+    factors = []
+    for name, log_odds in explained.contributions.items():
+        if round(log_odds, DIGITS) == 0:
+            continue
+        factors.append({"input": name, "log_odds": round(log_odds, DIGITS),
+                        "effect": round(log_odds * explained.scale, DIGITS),
+                        "direction": "raises" if log_odds > 0 else "lowers",
+                        "description": _describe_input(name, claim)})
+    return sorted(factors, key=lambda factor: -abs(factor["log_odds"]))
+
+
+def _describe_input(name: str, claim: dict) -> str:
+    if name in BOOLEAN_INPUTS:
+        return BOOLEAN_INPUTS[name][0] if claim[name] else BOOLEAN_INPUTS[name][1]
+    words = lambda value: str(value).replace("_", " ")  # noqa: E731
+    limit = claim.get("benefit_limit")
+    weeks = claim.get("weeks_since_last_treatment")
+    return {
+        "treatment": f"The treatment ({words(claim['treatment'])})",
+        "procedure_code": "The procedure code billed",
+        "plan_type": f"The plan type ({words(claim['plan_type'])})",
+        "benefit_scope": f"The benefit scope ({words(claim['benefit_scope'])})",
+        "facility_type": f"Seen at {_article(words(claim['facility_type']))}",
+        "place_of_service": "The place-of-service code billed",
+        "diagnosis_codes": "The diagnosis codes billed with the treatment" if claim["diagnosis_codes"]
+        else "No diagnosis code billed",
+        "visit_number": "An initial visit" if claim["visit_number"] <= 1 else "An ongoing course rather than an initial visit",
+        "weeks_since_last_treatment": "No earlier treatment" if weeks is None or weeks != weeks
+        else "The time since the last treatment",
+        "benefit_remaining": "The plan sets no benefit limit" if limit is None or limit != limit
+        else "What is left of the plan's benefit limit",
+        "billed_amount": "The billed amount",
+        "patient_age": "The patient's age",
+        "service_date": "The service date (payers change their rules over time)",
+    }[name]
+
+
+def _article(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
+
+
+def _recommendations(claim, treatment, probability, scored, hard_excluded, fired_rules) -> list[dict]:
+    if hard_excluded:
+        return _coverage_conditions_advice(treatment, fired_rules)
+    advice, combined = [], None
+    for variant, after in scored:
+        if variant.kind == "combined":
+            combined = after
+        if variant.kind != "action" or after - probability < MIN_GAIN:
+            continue
+        advice.append({"action": _action_id(variant, claim), "description": _action_text(variant, claim, treatment),
+                       "probability_after": round(after, 4), "gain": round(after - probability, 4)})
+    advice.sort(key=lambda item: -item["gain"])
+    if combined is not None and len(advice) > 1 and combined - probability >= advice[0]["gain"] + MIN_GAIN:
+        steps = "; ".join(item["description"][0].lower() + item["description"][1:] for item in advice)
+        advice.insert(0, {"action": "all_of_the_above", "description": f"Do all of these: {steps}",
+                          "probability_after": round(combined, 4), "gain": round(combined - probability, 4)})
+    return advice
+
+
+def _action_id(variant: Variant, claim: dict) -> str:
+    if variant.name in BOOLEAN_INPUTS:
+        return BOOLEAN_INPUTS[variant.name][2]
+    if variant.name == "facility_type":
+        return "see_physician_office"
+    return "bill_specific_diagnosis_code"
+
+
+def _action_text(variant: Variant, claim: dict, treatment: ClaimTreatment) -> str:
+    if variant.name == "referral":
+        return f"{BOOLEAN_INPUTS['referral'][3]} ({REFERRAL_PLANS[claim['plan_type']]})"
+    if variant.name == "prior_authorization" and not (treatment.traits and treatment.traits.requires_prior_authorization):
+        return (f"{BOOLEAN_INPUTS['prior_authorization'][3]} (the catalog does not list it as required for this "
+                "treatment, but this payer's history denies such claims without it)")
+    if variant.name in BOOLEAN_INPUTS:
+        return BOOLEAN_INPUTS[variant.name][3]
+    if variant.name == "facility_type":
+        place = variant.claim["facility_type"].replace("_", " ")
+        return f"Be seen at {_article(place)} rather than {_article(claim['facility_type'].replace('_', ' '))}"
+    return "Bill the most specific (billable) diagnosis code instead of the header code"
+
+
+def _coverage_conditions_advice(treatment: ClaimTreatment, fired_rules) -> list[dict]:
+    """The one advice that can change a cosmetic exclusion: when this treatment is covered (for a
+    composite claim, when each candidate that can be covered is)."""
+    if not any(rule.carc == "96" for rule in fired_rules):
+        return []
+    return [_covered_diagnosis_advice(candidate) for candidate in treatment.candidates
+            if candidate.covered_diagnoses and not candidate.never_covered]
+
+
+def _covered_diagnosis_advice(treatment) -> dict:
+    patterns = [readable_pattern(pattern) for pattern in treatment.covered_diagnoses]
+    return {
+        "action": "document_covered_diagnosis",
+        "description": (f"{treatment.description} is covered only with one of these diagnoses documented "
+                        f"and coded: {', '.join(patterns)}. {treatment.conditions}."),
+        "covered_diagnoses": patterns,
+        "conditions": treatment.conditions,
+        "source": treatment.source,
+        "probability_after": None,
+        "gain": None,
+    }
+
+
+def _with_history(rules, evidence, treatment: str, category: str) -> list[dict]:
+    return [{**rule.to_dict(), "history": _rule_record(evidence, rule, treatment, category)} for rule in rules]
+
+
+def _rule_record(evidence, rule, treatment: str, category: str) -> dict:
+    """What the training history said about this rule for claims like this one: the most specific
+    cell it measured (scoring.rule_evidence), and the decision it implies."""
+    cell = evidence.cell_for(rule.rule_id, str(treatment), category)
+    if cell is None:
+        return {"level": "rule", "claims": 0, "paid": 0, "paid_share": None, "interval": None,
+                "decision": "hard", "evidence": "no history"}
+    level = "rule" if cell.treatment == ANY else "treatment" if cell.category == ANY else "treatment and diagnosis category"
+    return {"level": level, "claims": cell.fired, "paid": cell.paid,
+            "paid_share": round(cell.paid_share, 4) if cell.fired else None,
+            "interval": [round(cell.ci_low, 4), round(cell.ci_high, 4)] if cell.fired else None,
+            "decision": cell.decision, "evidence": cell.evidence}
+
+
+def _denial_reasons(fired_rules, classes, shares: np.ndarray, probability: float) -> list[dict]:
+    if fired_rules:
+        seen, reasons = set(), []
+        for rule in fired_rules:
+            if rule.carc not in seen:
+                seen.add(rule.carc)
+                reasons.append({"carc": rule.carc, "description": describe_carc(rule.carc),
+                                "probability": round(1.0 - probability, 4)})
+        return reasons[:TOP_REASONS]
+    top = np.argsort(-shares)[:TOP_REASONS]
+    return [{"carc": classes[i], "description": describe_carc(classes[i]) if classes[i] != "other" else "Other reasons",
+             "probability": round(float(shares[i]) * (1.0 - probability), 4)} for i in top]
+
+
+def _gain_of(scored, name: str, probability: float) -> float | None:
+    """What the claim's what-if of this action gains, or None when it has none."""
+    return next((after - probability for variant, after in scored if variant.kind == "action" and variant.name == name),
+                None)
+
+
+def _coverage_information(claim, treatment, probability, fired_rules, likely_approved, authorization_gain) -> dict:
+    """The Da Vinci CRD vocabulary: covered, pa_needed, doc_needed, info_needed; and `sources`,
+    which says where pa_needed and doc_needed come from. Prior authorization is needed when the
+    catalog says so, or when the payer's history says so: the model's what-if of obtaining it
+    gains at least MIN_GAIN, the very test that makes it a recommendation (and its absence then
+    usually the top denial reason, CARC 197)."""
+    hard = [rule for rule in fired_rules if rule.rule_id not in FIXABLE_RULES]
+    covered = "not-covered" if hard else ("covered" if probability >= likely_approved and not fired_rules
+                                         else "conditional")
+    traits = treatment.traits
+    pa_source = "catalog"
+    if traits is None or claim["treatment"] == UNLISTED:
+        pa_needed = "conditional"
+    elif traits.requires_prior_authorization:
+        pa_needed = "satisfied" if claim["prior_authorization"] else "auth-needed"
+    elif treatment.some_require_prior_authorization():  # a composite: it depends on which treatment it is
+        pa_needed = "satisfied" if claim["prior_authorization"] else "conditional"
+    else:
+        pa_needed = "no-auth"
+    if (not hard and not claim["prior_authorization"] and pa_needed != "auth-needed"
+            and authorization_gain is not None and authorization_gain >= MIN_GAIN):
+        pa_needed, pa_source = "auth-needed", "payer_history"
+    clinical = bool(traits and not hard and (
+        (traits.requires_conservative_therapy and not claim["conservative_therapy_documented"])
+        or (traits.cosmetic_by_default and not claim["medical_necessity_letter"])))
+    admin = (claim["plan_type"] in REFERRAL_PLANS and not claim["referral"]) and not hard
+    doc_needed = "both" if clinical and admin else "clinical" if clinical else "admin" if admin else None
+    doc_source = {"both": "catalog and plan_type", "clinical": "catalog", "admin": "plan_type"}.get(doc_needed)
+    info_needed = []
+    if _better_facility(claim, treatment) and not hard:
+        info_needed.append("location")
+    weeks = claim.get("weeks_since_last_treatment")
+    if traits and traits.min_weeks_between and weeks is not None and weeks == weeks \
+            and weeks < traits.min_weeks_between and not hard:
+        info_needed.append("timeframe")
+    return {"covered": covered, "pa_needed": pa_needed, "doc_needed": doc_needed, "info_needed": info_needed,
+            "sources": {"pa_needed": pa_source, "doc_needed": doc_source}}
+
+
+def payable_if_approved(billed, benefit_limit, benefit_used):
+    """The most the plan pays on approval: the bill, capped by the benefit left when the plan
+    has a limit (None or NaN: no limit). Works on scalars and arrays alike."""
+    billed = np.asarray(billed, dtype=float)
+    limit = np.asarray(benefit_limit, dtype=float)
+    remaining = np.maximum(limit - np.nan_to_num(np.asarray(benefit_used, dtype=float)), 0.0)
+    return np.where(np.isnan(limit), billed, np.minimum(billed, remaining))
+
+
+def _expected_payment(claim: dict, probability: float) -> dict:
+    billed = float(claim["billed_amount"])
+    limit = claim.get("benefit_limit")
+    remaining = None if limit is None or limit != limit else max(float(limit) - float(claim.get("benefit_used") or 0.0), 0.0)
+    payable = float(payable_if_approved(billed, limit, claim.get("benefit_used")))
+    return {"amount": round(probability * payable, 2), "payable_if_approved": round(payable, 2),
+            "billed_amount": round(billed, 2), "benefit_remaining": None if remaining is None else round(remaining, 2),
+            "currency": "USD"}

@@ -1,0 +1,241 @@
+"""`medspa-coverage predict`: score a claims file with the champion (or any model), in chunks.
+
+    predict_file("requests.csv", "scored.parquet")                 # models:/medspa-coverage@champion
+    predict_file("requests.jsonl", "scored.csv", model="models/champion")   # a bundle folder
+
+Input: CSV, Parquet or JSON lines in the contract's request form (outcome fields may be present
+and are carried through). Output (format from the output's file name, same set): every valid
+input row with its original values of the contract's columns (every column with
+`keep_columns=True`, `--keep-columns`: a column the contract does not define is not passed on
+unasked), then SCORE_COLUMNS (the same columns the pyfunc model and the service's /invocations
+answer). Rows that break the contract are left out of the output and listed in
+`<output>.rejected.csv` (row_number, field, reason; the data row number is 1-based without the
+header; reasons never quote values); they never stop the run.
+
+Both files hold claims: they are created owner-only (common.private_files), and in CSV a
+text cell a spreadsheet would run is made inert (claims_io.csv_cells).
+
+The file is read, checked, scored and written `chunk_rows` rows at a time (pyarrow's streaming
+CSV reader, Parquet row groups, pandas' JSON-lines chunks), so memory stays bounded whatever the
+file size. The output is written to `<output>.partial` and renamed when complete.
+
+The service scores uploaded files with this same function (service.file_jobs): its served model
+(any object with `score_frame`), its workers' one native thread, and an `on_chunk` callback that
+sees each chunk's claims, scores and rejected lines before they are written, to audit them, count
+them and report progress. An exception from the callback stops the run and leaves no output.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+import pyarrow as pa
+
+from claims_io.files import ClaimsFileError, claims_file_format, open_claims_file
+from claims_io.csv_cells import inert_frame, inert_table
+from claims_io.loading import expected_columns, required_columns
+from common.private_files import create_private_file, make_private_dir, open_private
+from claims_io.requests import REJECTED_COLUMNS, check_request_chunk
+from scoring.artifacts import load_model
+from scoring.coverage_model import SCORE_COLUMNS
+
+DEFAULT_CHUNK_ROWS = 100_000
+# Fewer rows than this say nothing of a rate: loading the model and opening the files dominate
+# (a 5-row file "ran at 4 claims/s").
+RATE_MIN_ROWS = 10_000
+
+
+@dataclass
+class BatchReport:
+    rows_read: int
+    rows_scored: int
+    rows_rejected: int
+    output_path: Path
+    rejected_path: Path
+    seconds: float
+
+    @property
+    def claims_per_second(self) -> float | None:
+        """Rows read per second of the whole run; None below RATE_MIN_ROWS, where it means nothing."""
+        if self.rows_read < RATE_MIN_ROWS or not self.seconds:
+            return None
+        return self.rows_read / self.seconds
+
+    def timing(self) -> str:
+        """How long it took, in words: the rate when it means something."""
+        if self.claims_per_second is None:
+            return f"took {self.seconds:.1f} s"
+        return f"{self.claims_per_second:,.0f} claims/s"
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    """One chunk of a run, as `predict_file`'s `on_chunk` sees it before it is written: the clean
+    claims of its valid rows, their scores (same order), its rejected lines, and the rows read so
+    far, this chunk included."""
+
+    claims: pd.DataFrame
+    scores: pd.DataFrame
+    rejected: pd.DataFrame
+    rows_read: int
+
+
+def rejected_path_for(output_path: str | Path) -> Path:
+    output_path = Path(output_path)
+    return output_path.with_name(output_path.name + ".rejected.csv")
+
+
+# -- writers ----------------------------------------------------------------------------------
+class _Writer:
+    """Appends scored chunks to one file of the output's format."""
+
+    def __init__(self, path: Path, file_format: str, columns: list[str]):
+        self.path, self.format, self.columns = path, file_format, columns
+        self.arrow_writer, self.schema, self.handle = None, None, None
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self.format == "jsonl":
+            if self.handle is None:
+                self.handle = open_private(self.path, "w", encoding="utf-8")
+            if len(frame):
+                self.handle.write(frame.to_json(orient="records", lines=True, date_format="iso", double_precision=15))
+                self.handle.write("\n")
+            return
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if self.format == "csv":  # CSV is text: one string schema never drifts between chunks
+            table = inert_table(pa.table({name: table[name].cast(pa.string()) for name in table.column_names}))
+        if self.arrow_writer is None:
+            self.schema = pa.schema([field.with_type(pa.string()) if pa.types.is_null(field.type) else field
+                                     for field in table.schema])
+            self.arrow_writer = self._open(self.schema)
+        self.arrow_writer.write_table(self._conform(table))
+
+    def _open(self, schema: pa.Schema):
+        create_private_file(self.path)  # the writers below keep the mode of the file they open
+        if self.format == "csv":
+            import pyarrow.csv as pcsv
+
+            return pcsv.CSVWriter(str(self.path), schema)
+        import pyarrow.parquet as pq
+
+        return pq.ParquetWriter(str(self.path), schema)
+
+    def _conform(self, table: pa.Table) -> pa.Table:
+        """Give a chunk the first chunk's schema (a column that was all-null there is text)."""
+        if table.schema.equals(self.schema):
+            return table
+        columns = []
+        for field in self.schema:
+            if field.name not in table.column_names:
+                columns.append(pa.nulls(table.num_rows, field.type))
+                continue
+            try:
+                columns.append(table[field.name].cast(field.type))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+                raise ValueError(f"column {field.name} changes type between chunks of the input; "
+                                 "write it with one type throughout, or score to CSV") from error
+        return pa.table(columns, schema=self.schema)
+
+    def close(self) -> None:
+        if self.arrow_writer is None and self.handle is None:  # no valid row at all: header only
+            self.write(pd.DataFrame({name: pd.Series(dtype="str") for name in self.columns}))
+        if self.arrow_writer is not None:
+            self.arrow_writer.close()
+        if self.handle is not None:
+            self.handle.close()
+
+
+def _row_total(path: Path, file_format: str) -> int | None:
+    if file_format == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    return None
+
+
+class _NoProgressBar:
+    def update(self, rows: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: int | None):
+    # imported here: the service scores files without a bar, and its workers need not load tqdm
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="claims", desc="predict", unit_scale=True)
+
+
+def output_columns(input_columns, keep_columns: bool = False) -> list[str]:
+    """The scored file's columns: the input's (the contract's only, unless `keep_columns`), then the scores."""
+    contract = set(expected_columns(history=True))
+    kept = [name for name in input_columns if keep_columns or name in contract]
+    return list(dict.fromkeys([*kept, *SCORE_COLUMNS]))
+
+
+def predict_file(input_path, output_path, model=None, *, tracking_uri: str | None = None,
+                 chunk_rows: int = DEFAULT_CHUNK_ROWS, progress: bool = True,
+                 keep_columns: bool = False, threads: int | None = os.cpu_count(),
+                 on_chunk: Callable[[ScoredChunk], None] | None = None) -> BatchReport:
+    """Score every valid claim of `input_path` into `output_path`; see the module docstring.
+
+    `model` is a CoverageModel (or anything with its `score_frame`), or any source
+    scoring.artifacts.load_model takes (default: the registry's champion). `threads`: native
+    threads for the trees (None leaves the process's pools as they are, as a service worker must).
+    Raises ClaimsFileError when the input as a whole cannot be read, ModelSourceError when the model
+    cannot be loaded or verified.
+    """
+    started = time.perf_counter()
+    input_path, output_path = Path(input_path), Path(output_path)
+    output_format = claims_file_format(output_path)
+    raw_claims = open_claims_file(input_path, chunk_rows)
+    missing = [name for name in required_columns(history=False) if name not in raw_claims.columns]
+    if missing:
+        raise ClaimsFileError(f"{input_path}: missing required column(s): {', '.join(missing)}")
+    if model is None or isinstance(model, (str, Path)):
+        model = load_model(model, tracking_uri).model
+
+    make_private_dir(output_path.parent)
+    partial = output_path.with_name(output_path.name + ".partial")
+    rejected_path = rejected_path_for(output_path)
+    columns = output_columns(raw_claims.columns, keep_columns)
+    writer = _Writer(partial, output_format, columns)
+    rows_read = rows_scored = rows_rejected = 0
+    today = pd.Timestamp.today()
+    bar = _progress_bar(_row_total(input_path, claims_file_format(input_path))) if progress else _NoProgressBar()
+    try:
+        with open_private(rejected_path, "w", encoding="utf-8", newline="") as rejected_file:
+            rejected_file.write(",".join(REJECTED_COLUMNS) + "\n")
+            for raw in raw_claims.chunks:
+                clean, valid, rejected = check_request_chunk(raw, rows_read + 1, today)
+                if len(rejected):
+                    inert_frame(rejected).to_csv(rejected_file, header=False, index=False)
+                clean = clean.reset_index(drop=True)
+                scored = model.score_frame(clean, threads=threads) if len(clean) else None
+                if on_chunk is not None:
+                    on_chunk(ScoredChunk(clean, scored if scored is not None else pd.DataFrame(columns=SCORE_COLUMNS),
+                                         rejected, rows_read + len(raw)))
+                if scored is not None:
+                    out = raw.reset_index(drop=True)[valid].reset_index(drop=True)
+                    for name in SCORE_COLUMNS:
+                        out[name] = scored[name].to_numpy()
+                    writer.write(out.loc[:, columns])
+                rows_read += len(raw)
+                rows_scored += int(valid.sum())
+                rows_rejected += int((~valid).sum())
+                bar.update(len(raw))
+        writer.close()
+        os.replace(partial, output_path)
+    finally:
+        bar.close()
+        if partial.exists():
+            partial.unlink()
+    return BatchReport(rows_read, rows_scored, rows_rejected, output_path, rejected_path,
+                       round(time.perf_counter() - started, 3))
+

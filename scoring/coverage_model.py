@@ -1,0 +1,287 @@
+"""The model as served: hard rules + calibrated classifier + denial reasons, in one object.
+
+Batch callers use `score_frame` (a DataFrame in, one row out per claim). The service uses
+`answer_claims` (canonical claim dicts in, full answers out), which never builds a DataFrame: the
+claims and all their what-if variants are encoded as plain arrays and scored in one call. Both
+work out the claims' diagnosis facts once, for the rules, and hand them to the features.
+
+Which rules are hard is the training history's word (scoring.rule_evidence): a rule the
+payer's history contradicts for a treatment (or diagnosis category) is an input of the
+classifier there (`rule__<id>`, 1 where it fires, constrained never to raise the probability),
+and a claim a hard rule excludes gets the rule's smoothed paid share in the history.
+Persistence is skops (no bare pickle) plus a JSON metadata file.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+from contextlib import nullcontext
+from dataclasses import asdict, field, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import skops.io
+from threadpoolctl import threadpool_limits
+
+from features.claim_facts import DiagnosisFacts, columns_facts, facts_of_rows, frame_to_columns
+from features.pipeline import encode_claims
+from features.rules import load_rules
+from scoring import advice
+from scoring.params import ModelParams
+from scoring.explanation import Explainer
+from scoring.rule_evidence import RULE_INPUT_PREFIX, EvidenceParams, RuleEvidence, primary_categories
+from scoring.tree_scoring import CompiledForest, LinearSoftmax, isotonic_map
+
+MODEL_FILE = "model.skops"
+# One row per claim from score_frame: what batch scoring, the pyfunc and /invocations return.
+SCORE_COLUMNS = ("approval_probability", "model_probability", "decision", "excluded", "rule_ids",
+                 "top_denial_reason")
+# The `decision` a claim gets: the model's bands (thresholds in ModelParams), or a rule's exclusion.
+DECISION_BANDS = ("likely_approved", "uncertain", "likely_denied", "excluded")
+METADATA_FILE = "metadata.json"
+# skops loads only types from these packages; anything else in a model file is refused. Not
+# "builtins.": a model file naming builtins.exec or builtins.getattr (as a FunctionTransformer's func,
+# say) would pass, and no model we save holds a builtins type.
+TRUSTED_MODULE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "features.")
+
+
+class UntrustedTypesError(ValueError):
+    """A model file names a type outside the allow-list (`trusted_type`); nothing of it was loaded."""
+
+
+def trusted_type(name: str) -> bool:
+    """A class from a trusted package. Functions are refused even there: `numpy.load` as a
+    FunctionTransformer's func would unpickle whatever file a model names, and no model we
+    save holds a function."""
+    if not name.startswith(TRUSTED_MODULE_PREFIXES):
+        return False
+    module, _, attribute = name.rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module), attribute)
+    except (ImportError, AttributeError):
+        return False
+    return isinstance(found, type)
+
+
+@dataclass
+class CoverageModel:
+    params: ModelParams = field(default_factory=ModelParams)
+    feature_pipeline: object = None
+    feature_names: list = field(default_factory=list)
+    classifier: object = None
+    calibrator: object = None
+    denial_model: object = None
+    denial_classes: list = field(default_factory=list)
+    training_profile: dict = field(default_factory=dict)
+    metadata: dict = field(default_factory=dict)
+    rule_evidence: RuleEvidence | None = None  # None: no history, every rule hard
+    _compiled_cache: tuple | None = field(default=None, repr=False, compare=False)
+
+    # -- rules -------------------------------------------------------------------------------
+    def fired_rules(self, columns: dict[str, np.ndarray], facts: DiagnosisFacts | None = None) -> np.ndarray:
+        """Claims x rules boolean matrix of every rule whose condition holds, hard or learned.
+        facts: columns_facts(columns), when the caller has them (computed once for rules and features)."""
+        facts = columns_facts(columns) if facts is None else facts
+        return load_rules().fire(columns["treatment"], facts, columns["benefit_limit"], columns["benefit_used"])
+
+    def evidence(self) -> RuleEvidence:
+        if self.rule_evidence is None:
+            self.rule_evidence = RuleEvidence(load_rules(), EvidenceParams(), {})
+        return self.rule_evidence
+
+    def judge(self, columns: dict[str, np.ndarray], facts: DiagnosisFacts | None = None) -> "RuleJudgement":
+        """Which rules fire, which of them are hard for these claims, and what an excluded claim gets."""
+        facts = columns_facts(columns) if facts is None else facts
+        fired = self.fired_rules(columns, facts)
+        categories = primary_categories(columns["diagnosis_codes"])
+        hard, shares = self.evidence().judge(fired, columns["treatment"], categories)
+        return RuleJudgement(facts, fired, hard, self.evidence().excluded_probability(hard, shares), categories)
+
+    def excluded(self, claims: pd.DataFrame) -> np.ndarray:
+        return self.judge(frame_to_columns(claims)).excluded
+
+    def system_probability(self, judged: "RuleJudgement", model_probability: np.ndarray,
+                           columns: dict[str, np.ndarray]) -> np.ndarray:
+        """The answer: an excluded claim's smoothed paid share, else the classifier's probability,
+        never below what the claim's excluded twin would get (see scoring.rule_evidence)."""
+        kept = ~judged.excluded  # only these need their twin's floor: batch files exclude most claims
+        probability = judged.excluded_probability.copy()
+        floor = self.evidence().floor(np.asarray(columns["treatment"], dtype=object)[kept], judged.categories[kept],
+                                      ~np.isnan(np.asarray(columns["benefit_limit"], dtype=float)[kept]))
+        probability[kept] = np.maximum(np.asarray(model_probability)[kept], floor)
+        return probability
+
+    @property
+    def rule_inputs(self) -> list[str]:
+        """The rules the classifier reads as inputs (learned somewhere in the training history)."""
+        return [name[len(RULE_INPUT_PREFIX):] for name in self.feature_names if name.startswith(RULE_INPUT_PREFIX)]
+
+    # -- model -------------------------------------------------------------------------------
+    def encode(self, claims: pd.DataFrame | dict, facts: DiagnosisFacts | None = None,
+               fired: np.ndarray | None = None) -> np.ndarray:
+        """The feature matrix. facts and fired: the claims' columns_facts and fired rules, when the
+        caller already has them."""
+        columns = claims if isinstance(claims, dict) else frame_to_columns(claims)
+        features = np.asarray(encode_claims(self.feature_pipeline, columns, facts), dtype=np.float32)
+        if not self.rule_inputs:
+            return features
+        fired = self.fired_rules(columns, facts) if fired is None else fired
+        return np.hstack([features, rule_input_columns(fired, self.rule_inputs)])
+
+    def probability_from_features(self, features: np.ndarray, threads: int | None = None) -> np.ndarray:
+        return self.probability_from_log_odds(self._compiled()[0].raw(features, threads))
+
+    def probability_from_log_odds(self, raw: np.ndarray) -> np.ndarray:
+        """The calibrated classifier probability of the trees' raw scores (log-odds)."""
+        return np.clip(isotonic_map(self.calibrator, 1.0 / (1.0 + np.exp(-raw))), 0.0, 1.0)
+
+    def _compiled(self) -> tuple:
+        """The classifier and denial model as plain arrays, and the classifier's explainer, built
+        once per loaded model."""
+        if getattr(self, "_compiled_cache", None) is None:
+            denial = LinearSoftmax.from_pipeline(self.denial_model) if self.denial_model is not None else None
+            forest = CompiledForest.from_classifier(self.classifier)
+            self._compiled_cache = (forest, denial, Explainer(forest, self.feature_names, self.probability_from_log_odds))
+        return self._compiled_cache
+
+    def explainer(self) -> Explainer:
+        return self._compiled()[2]
+
+    def served_probability(self, claims: pd.DataFrame) -> np.ndarray:
+        """The answer's approval probability for every claim, without the denial reasons' cost
+        (what plots and reviews show)."""
+        columns = frame_to_columns(claims)
+        judged = self.judge(columns)
+        model_probability = self.probability_from_features(self.encode(columns, judged.facts, judged.fired))
+        return self.system_probability(judged, model_probability, columns)
+
+    def model_probability(self, claims: pd.DataFrame | dict) -> np.ndarray:
+        """The calibrated classifier alone, ignoring the rules."""
+        return self.probability_from_features(self.encode(claims))
+
+    def denial_reason_matrix(self, features: np.ndarray) -> np.ndarray:
+        """P(CARC | denied), claims x denial_classes."""
+        if self.denial_model is None:
+            return np.full((len(features), len(self.denial_classes)), 1.0 / max(len(self.denial_classes), 1))
+        return self._compiled()[1].probability(features)
+
+    def denial_reason_probabilities(self, claims: pd.DataFrame | dict | np.ndarray) -> pd.DataFrame:
+        """P(CARC | denied) per claim; columns are CARC codes (plus `other`)."""
+        features = claims if isinstance(claims, np.ndarray) else self.encode(claims)
+        return pd.DataFrame(self.denial_reason_matrix(features), columns=self.denial_classes)
+
+    def decide(self, probability: np.ndarray, excluded: np.ndarray, likely_approved: float | None = None,
+               likely_denied: float | None = None) -> np.ndarray:
+        likely_approved = self.params.likely_approved_threshold if likely_approved is None else likely_approved
+        likely_denied = self.params.likely_denied_threshold if likely_denied is None else likely_denied
+        decision = np.where(probability >= likely_approved, "likely_approved",
+                            np.where(probability < likely_denied, "likely_denied", "uncertain"))
+        return np.where(excluded, "excluded", decision).astype(object)
+
+    def score_frame(self, claims: pd.DataFrame, threads: int | None = None) -> pd.DataFrame:
+        """Batch scoring: the whole system (rules + model) as it serves, one row per claim.
+
+        Only claims no hard rule excludes reach the classifier and the denial model (their
+        `model_probability` is NaN otherwise): in demo history that skips three claims in five.
+        `threads` lets a batch job use every core for the trees; the service leaves it None,
+        since each gunicorn worker must keep native pools at one thread.
+        """
+        columns = frame_to_columns(claims)
+        judged = self.judge(columns)
+        excluded = judged.excluded
+        kept = np.flatnonzero(~excluded)
+        model_probability = np.full(len(claims), np.nan)
+        top_reason = np.full(len(claims), "", dtype=object)
+        if len(kept):
+            kept_columns = {name: values[kept] for name, values in columns.items()}
+            features = self.encode(kept_columns, facts_of_rows(judged.facts, kept), judged.fired[kept])
+            model_probability[kept] = self.probability_from_features(features, threads)
+            if self.denial_classes:
+                with threadpool_limits(limits=threads) if threads else nullcontext():  # BLAS matmul
+                    reasons = self.denial_reason_matrix(features)
+                top_reason[kept] = np.asarray(self.denial_classes, dtype=object)[reasons.argmax(axis=1)]
+        probability = self.system_probability(judged, np.nan_to_num(model_probability), columns)
+        rules = load_rules().rules
+        rule_carc = np.array([rule.carc for rule in rules], dtype=object)
+        top_reason = np.where(excluded, rule_carc[judged.hard.argmax(axis=1)], top_reason)
+        # Claims share few combinations of hard rules: name each combination once.
+        bits = judged.hard.astype(np.int64) @ (np.int64(1) << np.arange(len(rules), dtype=np.int64))
+        patterns, inverse = np.unique(bits, return_inverse=True)
+        names = np.array([";".join(rule.rule_id for i, rule in enumerate(rules) if pattern >> i & 1)
+                          for pattern in patterns], dtype=object)
+        rule_ids = names[inverse]
+        return pd.DataFrame({
+            "approval_probability": probability,
+            "model_probability": model_probability,
+            "decision": self.decide(probability, excluded),
+            "excluded": excluded,
+            "rule_ids": rule_ids,
+            "top_denial_reason": top_reason,
+        }, index=claims.index)
+
+    def answer_claims(self, claims: list[dict], likely_approved: float | None = None,
+                      likely_denied: float | None = None) -> list[dict]:
+        """Full answers (decision, rules, reasons, factors, advice, CRD coverage, payment)."""
+        return advice.answer_claims(self, claims, likely_approved, likely_denied)
+
+    # -- persistence -------------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        estimators = {"feature_pipeline": self.feature_pipeline, "classifier": self.classifier,
+                      "calibrator": self.calibrator, "denial_model": self.denial_model}
+        skops.io.dump(estimators, directory / MODEL_FILE)
+        metadata = {"params": asdict(self.params), "feature_names": self.feature_names,
+                    "denial_classes": self.denial_classes, "training_profile": self.training_profile,
+                    "rules_version": load_rules().version, **self.metadata}
+        if self.rule_evidence is not None:
+            metadata["rule_evidence"] = {"params": asdict(self.rule_evidence.params),
+                                         "rows": self.rule_evidence.to_rows()}
+        (directory / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=str))
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "CoverageModel":
+        directory = Path(directory)
+        untrusted = skops.io.get_untrusted_types(file=directory / MODEL_FILE)
+        refused = [name for name in untrusted if not trusted_type(name)]
+        if refused:
+            raise UntrustedTypesError(f"model file holds types outside the trusted packages' classes: {refused}")
+        estimators = skops.io.load(directory / MODEL_FILE, trusted=untrusted)
+        metadata = json.loads((directory / METADATA_FILE).read_text())
+        params = ModelParams(**metadata.pop("params"))
+        evidence = metadata.pop("rule_evidence", None)
+        rule_evidence = (RuleEvidence.from_rows(load_rules(), evidence["rows"], evidence["params"])
+                         if evidence is not None else None)
+        return cls(params=params, feature_names=metadata.pop("feature_names"),
+                   denial_classes=metadata.pop("denial_classes"), training_profile=metadata.pop("training_profile"),
+                   metadata=metadata, rule_evidence=rule_evidence, **estimators)
+
+
+@dataclass(frozen=True)
+class RuleJudgement:
+    """What the rules say about a set of claims (aligned arrays, one row per claim)."""
+
+    facts: DiagnosisFacts
+    fired: np.ndarray  # every rule whose condition holds
+    hard: np.ndarray  # those the training history keeps hard for the claim's treatment and diagnosis
+    excluded_probability: np.ndarray  # the smoothed paid share an excluded claim gets; NaN elsewhere
+    categories: np.ndarray  # the primary diagnosis code's 3-character category
+
+    @property
+    def excluded(self) -> np.ndarray:
+        return self.hard.any(axis=1)
+
+
+def rule_input_columns(fired: np.ndarray, rule_ids: list[str]) -> np.ndarray:
+    """The `rule__<id>` inputs: 1 where the rule fires (0 for a rule no longer in the table)."""
+    positions = {rule.rule_id: column for column, rule in enumerate(load_rules().rules)}
+    columns = [fired[:, positions[rule_id]] if rule_id in positions else np.zeros(len(fired), dtype=bool)
+               for rule_id in rule_ids]
+    return np.column_stack(columns).astype(np.float32)
+
+
+def evidence_params(params: ModelParams) -> EvidenceParams:
+    return EvidenceParams(tolerance=params.rule_tolerance, min_fired=params.rule_min_fired,
+                          prior_share=params.rule_prior_share, prior_strength=params.rule_prior_strength)
