@@ -162,8 +162,8 @@ def store_copy(trained_store, tmp_path) -> str:
 
 # Of the code the model carries (`code/`, scoring.model_environment: some seventy files, in the
 # manifest like every other file), one of each kind: the wrapper, the model, the checks, the rules.
-CARRIED_CODE = ("code/training/pyfunc_model.py", "code/training/model/coverage_model.py",
-                "code/training/data/requests.py", "code/features/rules.py", "code/features/data/exclusion_rules.csv")
+CARRIED_CODE = ("code/scoring/pyfunc_model.py", "code/scoring/coverage_model.py",
+                "code/claims_io/requests.py", "code/features/rules.py", "code/features/data/exclusion_rules.csv")
 
 
 def files_to_tamper(files: list[str]) -> list[str]:
@@ -199,7 +199,7 @@ def test_planted_code_is_refused_and_never_run(trained_store, store_copy, tmp_pa
     with pytest.raises(ModelIntegrityError) as refused:
         load_model(f"models:/{REGISTERED_MODEL}/{tampered}", store_copy)
     assert "sha256 differs: python_model.pkl" in str(refused.value)
-    assert "sha256 differs: code/training/pyfunc_model.py" in str(refused.value)
+    assert "sha256 differs: code/scoring/pyfunc_model.py" in str(refused.value)
     assert not marker.exists()
 
 
