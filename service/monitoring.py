@@ -38,12 +38,12 @@ from service.background import start_job
 from service.settings import ENV_PREFIX, default_settings
 from service.version_table import version_table
 from scoring.artifacts import ModelIntegrityError, download_model_version, read_saved_metadata
+from scoring.decisions import DECISION_BANDS
 from scoring.mlflow_store import ensure_experiment, link_run_to_version, mlflow_client
 from scoring.profile import (PSI_MIN_CLAIMS, PSI_SIGNIFICANT, input_fields, profile_counts,
                                     stability_from_counts, too_few_for_drift)
 
 EXPERIMENT = "serving-monitor"
-DECISIONS = ("excluded", "likely_approved", "uncertain", "likely_denied")
 PROBABILITY_QUANTILES = (5, 25, 50, 75, 95)
 LATENCY_PERCENTILES = (50, 95, 99)
 # Audit rows read at a time: a row's claim and full answer are ~10 kB as Python objects, so this
@@ -107,7 +107,7 @@ class VersionWindow:
         metrics: dict[str, float] = {"claims": float(self.claims), "requests": float(self.requests)}
         if not self.claims:
             return metrics
-        for decision in DECISIONS:
+        for decision in DECISION_BANDS:
             metrics[f"decision_share__{decision}"] = self.decisions[decision] / self.claims
         probabilities = np.concatenate(self.probabilities)
         probabilities = probabilities[np.isfinite(probabilities)]
