@@ -42,6 +42,7 @@ class PolicyEncoder(BaseClaimsEncoder):
     """
 
     INPUT_COLUMNS = ("plan_type", "benefit_scope", "in_network")
+    MONOTONIC_INCREASING = ("in_network",)
 
     def __init__(self, columns=None):
         self.columns = columns

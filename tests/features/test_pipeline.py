@@ -8,8 +8,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from features.claim_facts import diagnosis_facts
 from features.contract import CLEAN_COLUMNS
-from features.encoders import MONOTONIC_DECREASING_FEATURES, MONOTONIC_INCREASING_FEATURES
 from features.pipeline import (
+    MONOTONIC_DECREASING_FEATURES,
+    MONOTONIC_INCREASING_FEATURES,
     FEATURE_INPUT_COLUMNS,
     build_feature_pipeline,
     claim_to_columns,
