@@ -18,6 +18,8 @@ from pathlib import Path
 from common.paths import PROJECT_ROOT
 
 DEFAULT_TRACKING_URI = f"sqlite:///{PROJECT_ROOT / 'var' / 'mlflow.db'}"
+# Every command's --tracking-uri says the same: resolve_tracking_uri's order.
+TRACKING_URI_HELP = "MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///<project>/var/mlflow.db)"
 REGISTERED_MODEL = "medspa-coverage"
 # Registry aliases (stages are deprecated): the served version, the newest registered one, and
 # the champion the last promotion replaced (the rollback target).

@@ -24,9 +24,10 @@ from service.outcomes.served import last_served, served_window
 from service.outcomes.store import OutcomeStore
 from service.version_table import version_table
 from scoring.mlflow_store import ensure_experiment, link_run_to_version, mlflow_client
-from training.plots import plot_calibration
-from scoring.realised import (ALARM_MIN_CLAIMS, EXPERIMENT, JOINED_COLUMNS, Degradation, calibration_curve,
-                               degradation, realised_figures, slice_metric_key, slice_table, weekly_figures)
+from features.contract import TARGET
+from scoring.metrics import plot_calibration
+from scoring.realised import (ALARM_MIN_CLAIMS, EXPERIMENT, JOINED_COLUMNS, Degradation, approved,
+                              calibration_curve, degradation, realised_figures, slice_metric_key, slice_table, weekly_figures)
 from common.json_files import json_text, write_json
 
 EXIT_OK, EXIT_ALARM = 0, 3  # 1: an error, 2: a usage error (click)
@@ -168,7 +169,7 @@ def _log_run(client, experiment_id: str, found: VersionReport, joined: pd.DataFr
                              Param("alarm_min_claims", str(ALARM_MIN_CLAIMS))])
     with tempfile.TemporaryDirectory(prefix="medspa-outcomes-") as scratch:
         folder = Path(scratch)
-        scores = pd.DataFrame({"approved": joined["outcome"].isin(("approved", "partial")).to_numpy(),
+        scores = pd.DataFrame({TARGET: approved(joined["outcome"]),
                                "system": joined["approval_probability"].to_numpy(dtype=float)})
         plot_calibration(scores, folder / "calibration.png", claims="adjudicated served claims")
         found.calibration.to_csv(folder / "calibration.csv", index=False)

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from scoring.mlflow_store import PROJECT_ROOT, REGISTERED_MODEL, ensure_experiment, resolve_tracking_uri
-from training.review.verdict import DECISIONS, FAILS, check_decision_parameters
+from training.review.verdict import REVIEW_DECISIONS, FAILS, check_decision_parameters
 from training.review.versions import ReviewInputError, open_client, resolve_version
 
 REVIEW_EXPERIMENT = "model-reviews"
@@ -42,8 +42,8 @@ REVIEW_TAGS = ("review_decision", "review_reviewer", "review_comment", "review_r
                "review_override_reason", "review_champion_version", "review_run_id", "review_count")
 REVIEW_HISTORY_PREFIX = "review_history_"
 REVIEW_TEXT_LIMIT = 1000  # characters of free text kept per field: a history record must fit one tag
-HISTORY_COLUMNS = ["recorded_at", "decision", "reviewer", "comment", "override_reason", "champion_version",
-                   "test_claims", "run_id", "figures"]
+REVIEW_HISTORY_COLUMNS = ["recorded_at", "decision", "reviewer", "comment", "override_reason", "champion_version",
+                          "test_claims", "run_id", "figures"]
 # Notebook parameters that are the record's own fields, not settings of the review (kept as tags).
 RECORD_PARAMETERS = ("decision", "reviewer", "comment", "override_reason", "review_record_file")
 
@@ -100,7 +100,7 @@ def record_review(client, name: str, version, record: dict, notebook: Path, html
     decision, reviewer, override_reason = record.get("decision"), record.get("reviewer"), record.get("override_reason")
     check_decision_parameters(decision, reviewer, override_reason)
     if decision is None:
-        raise ReviewInputError(f"decision must be one of {', '.join(DECISIONS)} to record a review; got None")
+        raise ReviewInputError(f"decision must be one of {', '.join(REVIEW_DECISIONS)} to record a review; got None")
     if decision == "approve" and record.get("figures", {}).get("outcome") == FAILS and not str(override_reason).strip():
         raise ReviewInputError("an approval of a challenger the verdict fails needs override_reason")
     for path in (notebook, html):
@@ -154,7 +154,7 @@ def review_history(client, name: str, version) -> pd.DataFrame:
     version = client.get_model_version(name, str(resolve_version(client, name, version).version))
     records = [json.loads(value) for key, value in sorted(version.tags.items())
                if key.startswith(REVIEW_HISTORY_PREFIX)]
-    return pd.DataFrame(records, columns=HISTORY_COLUMNS)
+    return pd.DataFrame(records, columns=REVIEW_HISTORY_COLUMNS)
 
 
 # -- running the notebook ---------------------------------------------------------------------------
