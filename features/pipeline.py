@@ -192,8 +192,3 @@ def claims_to_columns(claims) -> dict[str, np.ndarray]:
         dtype = bool if kind == "bool" else float if kind in ("int", "number") else object
         columns[name] = np.array(values, dtype=dtype)
     return columns
-
-
-def claim_to_columns(claim: Mapping) -> dict[str, np.ndarray]:
-    """One canonical claim -> {column: one-element array} (see claims_to_columns)."""
-    return claims_to_columns([claim])

@@ -221,8 +221,3 @@ class ForestExplainer:
 def contributions(forest, features: np.ndarray) -> np.ndarray:
     """ForestExplainer.contributions for a one-off: the layout is built for this call."""
     return ForestExplainer.from_forest(forest).contributions(features)
-
-
-def expected_raw(forest) -> float:
-    """ForestExplainer.baseline for a one-off."""
-    return ForestExplainer.from_forest(forest).baseline

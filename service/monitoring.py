@@ -127,13 +127,6 @@ class VersionWindow:
         return metrics
 
 
-def summarise(records: list, profile: dict | None, min_claims: int = PSI_MIN_CLAIMS) -> dict[str, float]:
-    """The monitor's metrics for audit records of one model version, all at once."""
-    window = VersionWindow(profile)
-    window.add(records)
-    return window.metrics(min_claims)
-
-
 def registry_profile_lookup(client, tracking_uri: str) -> ProfileLookup:
     """Profiles of registered versions, read from the model's metadata.json (no model load) once
     every file of the version is verified against its manifest (scoring.artifacts)."""
