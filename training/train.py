@@ -316,9 +316,8 @@ def _champion_profile(uri: str) -> tuple[dict | None, str]:
         champion = version_for_alias(client, REGISTERED_MODEL, CHAMPION, missing_ok=True)
         if champion is None:
             return None, "no champion to compare with"
-        with tempfile.TemporaryDirectory(prefix="medspa-profile-") as scratch:
-            folder = download_model_version(client, uri, REGISTERED_MODEL, str(champion.version), Path(scratch))
-            return read_saved_metadata(folder).get("training_profile"), f"against champion v{champion.version}"
+        return (version_training_profile(client, uri, REGISTERED_MODEL, champion.version),
+                f"against champion v{champion.version}")
     except TrackingStoreError:
         return None, "no store yet: no champion to compare with"
     except ModelSourceError as error:

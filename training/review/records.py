@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scoring.mlflow_store import PROJECT_ROOT, REGISTERED_MODEL, ensure_experiment, resolve_tracking_uri
+from common.paths import PROJECT_ROOT
+from scoring.mlflow_store import REGISTERED_MODEL, ensure_experiment, log_version_run, resolve_tracking_uri
 from training.review.verdict import REVIEW_DECISIONS, FAILS, check_decision_parameters
 from training.review.versions import ReviewInputError, open_client, resolve_version
 
@@ -125,28 +126,17 @@ def record_review(client, name: str, version, record: dict, notebook: Path, html
 
 def _log_review_run(client, name: str, version: str, number: int, kept: dict, record: dict, notebook: Path,
                     html: Path, parameters: dict | None) -> str:
-    from mlflow.entities import Metric, Param
-
     experiment_id = ensure_experiment(client, REVIEW_EXPERIMENT, client.tracking_uri)
     figures = record.get("figures", {})
-    tags = {"model_name": name, "model_version": version, "review_number": str(number),
-            "verdict": str(figures.get("outcome", "")), "deciding_rule": str(figures.get("deciding_rule", "")),
-            **kept}
-    run = client.create_run(experiment_id, run_name=f"review-v{version}-{number:03d}", tags=tags)
-    run_id = run.info.run_id
-    try:
-        now = int(pd.Timestamp.now(tz="UTC").timestamp() * 1000)
-        metrics = [Metric(key, float(value), now, 0) for key, value in record.get("metrics", {}).items()
-                   if value is not None and np.isfinite(value)]
-        params = [Param(key, str(value)[:REVIEW_TEXT_LIMIT]) for key, value in (parameters or {}).items()]
-        client.log_batch(run_id, metrics=metrics, params=params)
-        for path in (notebook, html):
-            client.log_artifact(run_id, str(path), ARTIFACT_FOLDER)
-    except Exception:
-        client.set_terminated(run_id, "FAILED")
-        raise
-    client.set_terminated(run_id)
-    return run_id
+    tags = {"review_number": str(number), "verdict": str(figures.get("outcome", "")),
+            "deciding_rule": str(figures.get("deciding_rule", "")), **kept}
+    return log_version_run(
+        client, experiment_id, f"review-v{version}-{number:03d}", name, version, tags=tags,
+        metrics={key: value for key, value in record.get("metrics", {}).items()
+                 if value is not None and np.isfinite(value)},
+        params={key: str(value)[:REVIEW_TEXT_LIMIT] for key, value in (parameters or {}).items()},
+        timestamp_ms=int(pd.Timestamp.now(tz="UTC").timestamp() * 1000),
+        artifacts=[(notebook, ARTIFACT_FOLDER), (html, ARTIFACT_FOLDER)], link=False)
 
 
 def review_history(client, name: str, version) -> pd.DataFrame:
