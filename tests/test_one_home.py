@@ -26,6 +26,7 @@ HOMES = {
     "DECISION_BANDS": "scoring.decisions",
     "DENYING_BANDS": "scoring.decisions",
     "APPROVED_OUTCOMES": "features.contract",
+    "MONOTONIC_FLAGS": "features.contract",
     "MONOTONIC_INCREASING_FEATURES": "features.pipeline",
     "MONOTONIC_DECREASING_FEATURES": "features.pipeline",
     "TRACKING_URI_HELP": "scoring.mlflow_store",
