@@ -84,7 +84,7 @@ def plant_code(marker: Path) -> Callable[[Path], None]:
     `marker` if run."""
     def tamper(model: Path) -> None:
         (model / "python_model.pkl").write_bytes(pickle.dumps(_WritesMarker(marker)))
-        code = model / "code" / "training"
+        code = model / "code" / "scoring"
         code.mkdir(parents=True, exist_ok=True)
         (code / "pyfunc_model.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
 

@@ -162,8 +162,8 @@ def store_copy(trained_store, tmp_path) -> str:
 
 # Of the code the model carries (`code/`, scoring.model_environment: some seventy files, in the
 # manifest like every other file), one of each kind: the wrapper, the model, the checks, the rules.
-CARRIED_CODE = ("code/training/pyfunc_model.py", "code/training/model/coverage_model.py",
-                "code/training/data/requests.py", "code/features/rules.py", "code/features/data/exclusion_rules.csv")
+CARRIED_CODE = ("code/scoring/pyfunc_model.py", "code/scoring/coverage_model.py",
+                "code/claims_io/requests.py", "code/features/rules.py", "code/features/data/exclusion_rules.csv")
 
 
 def files_to_tamper(files: list[str]) -> list[str]:
@@ -199,7 +199,7 @@ def test_planted_code_is_refused_and_never_run(trained_store, store_copy, tmp_pa
     with pytest.raises(ModelIntegrityError) as refused:
         load_model(f"models:/{REGISTERED_MODEL}/{tampered}", store_copy)
     assert "sha256 differs: python_model.pkl" in str(refused.value)
-    assert "sha256 differs: code/training/pyfunc_model.py" in str(refused.value)
+    assert "sha256 differs: code/scoring/pyfunc_model.py" in str(refused.value)
     assert not marker.exists()
 
 
@@ -227,7 +227,7 @@ def test_caches_written_beside_the_carried_code_are_dropped_not_a_change(trained
     local store, and numba (`cache=True`) and Python write their caches beside it: our copy drops
     every __pycache__ folder, so the model still verifies and no cache is handed on."""
     def caches(model: Path) -> None:
-        folder = model / "code" / "training" / "model" / "__pycache__"
+        folder = model / "code" / "scoring" / "__pycache__"
         folder.mkdir(parents=True, exist_ok=True)  # an MLflow consumer may have written some already
         (folder / "tree_scoring._walk-21.py311.nbi").write_bytes(b"numba index")
         (folder / "coverage_model.cpython-311.pyc").write_bytes(b"planted bytecode")
