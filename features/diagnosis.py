@@ -2,7 +2,8 @@
 
 The table is derived once from the ICD-10-CM release shipped in `simple-icd-10-cm`
 (`python -m features.diagnosis --rebuild`) and committed as a small gzip file, because importing
-that package costs about 2 s and 190 MB per process: too much for every service worker.
+that package costs seconds and a large share of a worker's memory per process (README, "Domain
+data"): too much for every service worker.
 `tests/features/test_diagnosis.py` proves the committed table still equals the package's.
 
 The descriptions live in a second file of their own, read only on the first look-up
@@ -70,7 +71,7 @@ def looks_like_code(raw: str) -> bool:
 
 @lru_cache(maxsize=1)
 def load_table() -> DiagnosisTable:
-    """The committed compact table, loaded once per process (about 60 ms, 15 MB)."""
+    """The committed compact table, loaded once per process."""
     with resources.files("features.data").joinpath(TABLE_FILE).open("rb") as raw:
         text = gzip.decompress(raw.read()).decode("ascii")
     codes = {}
@@ -190,7 +191,7 @@ def split_joined_codes(joined: str | None) -> list[str]:
 def rebuild_table() -> str:
     """Write the compact table and its descriptions from the simple-icd-10-cm package; return the
     table's path."""
-    import simple_icd_10_cm as icd  # 2 s, 190 MB: only here, never in a worker
+    import simple_icd_10_cm as icd  # slow and large to import: only here, never in a worker
 
     lines, described = [], []
     # A category that is also a one-category block (B20, Z68) is listed twice, once as the block

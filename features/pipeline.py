@@ -46,6 +46,11 @@ ENCODERS = (
 # Clean-frame columns the pipeline reads, in first-use order; the text ones among them.
 FEATURE_INPUT_COLUMNS = tuple(dict.fromkeys(c for _, encoder in ENCODERS for c in encoder.INPUT_COLUMNS))
 TEXT_INPUT_COLUMNS = tuple(c for c in FEATURE_INPUT_COLUMNS if VISIT_FIELDS[c][0] in ("string", "code", "codes", "enum"))
+# The outputs training gives monotonic +1 (-1) constraints, named as the pipeline prefixes them.
+MONOTONIC_INCREASING_FEATURES = tuple(f"{step}__{output}" for step, encoder in ENCODERS
+                                      for output in encoder.MONOTONIC_INCREASING)
+MONOTONIC_DECREASING_FEATURES = tuple(f"{step}__{output}" for step, encoder in ENCODERS
+                                      for output in encoder.MONOTONIC_DECREASING)
 
 
 def build_feature_pipeline(*, procedure_code_min_frequency: int = 20, diagnosis_min_frequency: int = 20,
@@ -187,8 +192,3 @@ def claims_to_columns(claims) -> dict[str, np.ndarray]:
         dtype = bool if kind == "bool" else float if kind in ("int", "number") else object
         columns[name] = np.array(values, dtype=dtype)
     return columns
-
-
-def claim_to_columns(claim: Mapping) -> dict[str, np.ndarray]:
-    """One canonical claim -> {column: one-element array} (see claims_to_columns)."""
-    return claims_to_columns([claim])

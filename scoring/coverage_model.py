@@ -28,6 +28,7 @@ from features.claim_facts import DiagnosisFacts, columns_facts, facts_of_rows, f
 from features.pipeline import encode_claims
 from features.rules import load_rules
 from scoring import advice
+from scoring.decisions import EXCLUDED, LIKELY_APPROVED, LIKELY_DENIED, UNCERTAIN
 from scoring.params import ModelParams
 from scoring.explanation import Explainer
 from scoring.rule_evidence import RULE_INPUT_PREFIX, EvidenceParams, RuleEvidence, primary_categories
@@ -37,8 +38,6 @@ MODEL_FILE = "model.skops"
 # One row per claim from score_frame: what batch scoring, the pyfunc and /invocations return.
 SCORE_COLUMNS = ("approval_probability", "model_probability", "decision", "excluded", "rule_ids",
                  "top_denial_reason")
-# The `decision` a claim gets: the model's bands (thresholds in ModelParams), or a rule's exclusion.
-DECISION_BANDS = ("likely_approved", "uncertain", "likely_denied", "excluded")
 METADATA_FILE = "metadata.json"
 # skops loads only types from these packages; anything else in a model file is refused. Not
 # "builtins.": a model file naming builtins.exec or builtins.getattr (as a FunctionTransformer's func,
@@ -175,9 +174,9 @@ class CoverageModel:
                likely_denied: float | None = None) -> np.ndarray:
         likely_approved = self.params.likely_approved_threshold if likely_approved is None else likely_approved
         likely_denied = self.params.likely_denied_threshold if likely_denied is None else likely_denied
-        decision = np.where(probability >= likely_approved, "likely_approved",
-                            np.where(probability < likely_denied, "likely_denied", "uncertain"))
-        return np.where(excluded, "excluded", decision).astype(object)
+        decision = np.where(probability >= likely_approved, LIKELY_APPROVED,
+                            np.where(probability < likely_denied, LIKELY_DENIED, UNCERTAIN))
+        return np.where(excluded, EXCLUDED, decision).astype(object)
 
     def score_frame(self, claims: pd.DataFrame, threads: int | None = None) -> pd.DataFrame:
         """Batch scoring: the whole system (rules + model) as it serves, one row per claim.

@@ -18,6 +18,8 @@ from pathlib import Path
 from common.paths import PROJECT_ROOT
 
 DEFAULT_TRACKING_URI = f"sqlite:///{PROJECT_ROOT / 'var' / 'mlflow.db'}"
+# Every command's --tracking-uri says the same: resolve_tracking_uri's order.
+TRACKING_URI_HELP = "MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///<project>/var/mlflow.db)"
 REGISTERED_MODEL = "medspa-coverage"
 # Registry aliases (stages are deprecated): the served version, the newest registered one, and
 # the champion the last promotion replaced (the rollback target).
@@ -137,3 +139,29 @@ def link_run_to_version(client, run_id: str, model_name: str, model_version: str
             client.log_inputs(run_id, models=[LoggedModelInput(source[len("models:/"):])])
     except MlflowException:
         pass
+
+
+def log_version_run(client, experiment_id: str, run_name: str, model_name, model_version, *, tags: dict,
+                    metrics: dict[str, float], params: dict[str, str], timestamp_ms: int,
+                    artifacts: list[tuple[Path, str | None]] = (), link: bool = True) -> str:
+    """One finished run about a model version (the serving monitor's, the outcomes report's, a
+    review's): tagged with the version's name and number, its metrics at `timestamp_ms`, its params,
+    the artifacts [(file, folder in the run)], linked to the version's logged model (`link`).
+    A failure on the way marks the run FAILED and raises. Returns the run's id."""
+    from mlflow.entities import Metric, Param
+
+    run = client.create_run(experiment_id, run_name=run_name,
+                            tags={"model_name": str(model_name), "model_version": str(model_version), **tags})
+    run_id = run.info.run_id
+    try:
+        client.log_batch(run_id, metrics=[Metric(key, float(value), timestamp_ms, 0) for key, value in metrics.items()],
+                         params=[Param(key, value) for key, value in params.items()])
+        for path, folder in artifacts:
+            client.log_artifact(run_id, str(path), folder)
+        if link:
+            link_run_to_version(client, run_id, model_name, model_version)
+    except Exception:
+        client.set_terminated(run_id, "FAILED")
+        raise
+    client.set_terminated(run_id)
+    return run_id

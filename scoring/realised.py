@@ -29,14 +29,14 @@ import numpy as np
 import pandas as pd
 
 from features.contract import APPROVED_OUTCOMES
+from scoring.decisions import DECISION_BANDS, LIKELY_APPROVED, LIKELY_DENIED
 from scoring.metrics import ECE_BINS, binary_metrics, calibration_table
 
 EXPERIMENT = "serving-outcomes"  # the MLflow experiment of the realised-accuracy runs
 JOINED_COLUMNS = ("claim_id", "service_date", "plan_type", "treatment", "model_version", "decision",
                   "approval_probability", "likely_denial_reasons", "expected_payment", "outcome", "paid_amount",
                   "denial_reason")
-DECISIONS = ("excluded", "likely_approved", "uncertain", "likely_denied")
-SLICE_COLUMNS = ("plan_type", "treatment")  # the realised figures per slice, beside the test set's
+REALISED_SLICE_COLUMNS = ("plan_type", "treatment")  # the realised figures per slice, beside the test set's
 SLICE_METRICS = ("auc", "brier", "ece")
 # The alarm: realised Brier or ECE this much above the promoted test figure, from this many claims on.
 MAX_BRIER_RISE = 0.03
@@ -72,12 +72,12 @@ def realised_figures(joined: pd.DataFrame, bins: int = ECE_BINS) -> dict[str, fl
 def decision_confusion(decisions: np.ndarray, y: np.ndarray) -> dict[str, float]:
     """Counts per decision and outcome, and the two costly errors by name."""
     figures = {}
-    for decision in DECISIONS:
+    for decision in DECISION_BANDS:
         given = decisions == decision
         figures[f"decision__{decision}__paid"] = float((given & y).sum())
         figures[f"decision__{decision}__denied"] = float((given & ~y).sum())
-    for name, decision, wrong in (("likely_approved_but_denied", "likely_approved", ~y),
-                                  ("likely_denied_but_paid", "likely_denied", y)):
+    for name, decision, wrong in ((f"{LIKELY_APPROVED}_but_denied", LIKELY_APPROVED, ~y),
+                                  (f"{LIKELY_DENIED}_but_paid", LIKELY_DENIED, y)):
         given = decisions == decision
         figures[name] = float((given & wrong).sum())
         if given.any():
@@ -120,7 +120,7 @@ def weekly_figures(joined: pd.DataFrame, bins: int = ECE_BINS) -> dict[str, dict
 def slice_table(joined: pd.DataFrame, bins: int = ECE_BINS) -> pd.DataFrame:
     """Per plan type and per treatment: claims, approval rate, AUC, Brier, ECE (NaN where undefined)."""
     rows = []
-    for column in SLICE_COLUMNS:
+    for column in REALISED_SLICE_COLUMNS:
         values = joined[column].astype(str).to_numpy()
         for value in sorted(set(values)):
             part = joined[values == value]

@@ -51,7 +51,6 @@ from scoring.mlflow_store import resolve_tracking_uri
 from common.private_files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, make_private_dir
 
 DEFAULT_MASTER = "local[*]"
-ENV_MANAGERS = ("local", "uv", "virtualenv")  # spark_udf's: how executors get the model's packages
 SOURCE_FILE, SOURCE_ROW = "__source_file", "__source_row"  # where a row came from (Parquet metadata)
 SCORES = "__scores"
 

@@ -10,7 +10,7 @@ weighted by how many training claims reached them). The contributions are the Sh
 the game "what the trees predict knowing only these inputs", the known inputs followed down each
 tree and the unknown ones averaged over the training claims by the nodes' counts: the values of
 `shap.TreeExplainer(model, feature_perturbation="tree_path_dependent")` (Lundberg, Erion and Lee,
-2018), computed another way, because their Algorithm 2 cost a served answer 11.6 of its 13.1 ms.
+2018), computed another way, because their Algorithm 2 was most of a served answer's time.
 
 How. Knowing the inputs S, a tree's walk reaches leaf v with weight prod_j (b_j if j in S else a_j)
 over the features j split on along v's path: a_j is the share of training claims that j's edges
@@ -32,9 +32,9 @@ Bifet and Read, "Linear TreeShap", NeurIPS 2022, with quadrature in place of the
 
 The layout (every tree in pre-order, each edge's p if the claim goes its way, the quadrature per
 tree) depends only on the trees, so it is built once per model (ForestExplainer); a claim then
-costs about nodes x points x 5 flops: on the bench champion (148 trees, 37,444 nodes, depth 34,
-4 to 13 points a tree) 1.7 ms against Algorithm 2's 14.3 ms, equal to 1.7e-12. The numbers stay
-near the leaf values: a leaf's share x its product is at most 1 at every point.
+costs about nodes x points x 5 flops (the time beside Algorithm 2's, and their agreement: the
+README's "Performance"). The numbers stay near the leaf values: a leaf's share x its product is
+at most 1 at every point.
 """
 from __future__ import annotations
 
@@ -113,7 +113,7 @@ def _explain(features, split_feature, threshold, missing_left, leaf_value, paren
     goes_left = np.empty(largest_tree, dtype=np.bool_)
     first = largest_tree  # the row an edge divides by when it is its feature's first on the path: 1s
     # No branch on which way the claim goes: a cold edge is p = 0 in the same arithmetic, which costs
-    # fewer cycles than the mispredicted branches did (about 0.3 ms of 1.9 a claim on the bench champion).
+    # fewer cycles than the mispredicted branches did.
     for row in range(rows):
         x = features[row]
         phi = out[row]
@@ -144,7 +144,7 @@ def _explain(features, split_feature, threshold, missing_left, leaf_value, paren
                 split = split_feature[at]
                 if split >= 0:
                     # tree_scoring._walk's branch rule, written again on purpose: a shared njit helper was not
-                    # inlined across numba's cached call and slowed `predict` (farm-bench, 2026-12-02: user CPU +9-40%)
+                    # inlined across numba's cached call and slowed `predict`
                     observed = x[split]
                     if np.isnan(observed):
                         goes_left[local] = missing_left[at]
@@ -221,8 +221,3 @@ class ForestExplainer:
 def contributions(forest, features: np.ndarray) -> np.ndarray:
     """ForestExplainer.contributions for a one-off: the layout is built for this call."""
     return ForestExplainer.from_forest(forest).contributions(features)
-
-
-def expected_raw(forest) -> float:
-    """ForestExplainer.baseline for a one-off."""
-    return ForestExplainer.from_forest(forest).baseline

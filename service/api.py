@@ -1,31 +1,28 @@
 """The /v1 API and the MLflow scoring endpoint; every route needs an API key.
 
-Order of checks on every request: API key and rate limit (service.auth), then the body (size,
-JSON, schema, domain tables), then the model. Answers are written to the audit store and
-committed before the response leaves.
+Order of checks on every request: API key and rate limit (service.auth), then the body (size and
+JSON: service.request_body; schema, domain tables), then the model. Answers are written to the
+audit store and committed before the response leaves (service.answer_audit).
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
-from datetime import datetime, timezone
-from typing import Callable
 
 from flask import Blueprint, Flask, current_app, g, jsonify
 from flask import request as flask_request
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from features.catalog import load_catalog
 from features.diagnosis import ICD10CM_RELEASE, search_diagnoses
-from service.audit import AuditRecord, AuditUnavailable, database_error_reason
+from service.answer_audit import record_answers
+from service.audit import AuditUnavailable, database_error_reason
 from service.auth import require_api_key
-from service.claims import (UNKNOWN_FIELD, claim_from_frame_row, claim_to_json, claim_warnings,
-                            normalise_claims)
+from service.claims import UNKNOWN_FIELD, claim_from_frame_row, claim_warnings, normalise_claims
 from service.errors import APIError, error_body, field_error
 from service.metrics import metrics_of
+from service.request_body import read_json_body
 from service.schemas import InvocationsRequest
 
 bp = Blueprint("api", __name__)
@@ -206,72 +203,6 @@ def _protocol_errors(exc: ValidationError) -> list[dict]:
     return errors
 
 
-def read_json_body():
-    """The body as JSON: 415 unless declared JSON, 413 when too large (with or without a
-    Content-Length), 400 when shorter than its Content-Length, not valid JSON, or naming a key twice."""
-    if not flask_request.is_json:
-        raise APIError(415, "unsupported_media_type", "the body must be JSON: Content-Type: application/json")
-    data = read_body()
-    try:
-        return json.loads(data, parse_constant=_reject_constant, object_pairs_hook=_object_without_repeats)
-    except DuplicateKeyError:
-        raise APIError(400, "duplicate_key", "an object in the body names the same key twice (which value was meant "
-                                             "is unclear): each key may appear once per object") from None
-    except (ValueError, RecursionError):
-        raise APIError(400, "malformed_json", "the body is not valid JSON (NaN and Infinity are not JSON)") from None
-
-
-def read_body() -> bytes:
-    """The whole request body, read here rather than by werkzeug: werkzeug cuts a chunked body at
-    MAX_CONTENT_LENGTH and answers with what it read, and accepts a body that ends before its
-    Content-Length (gunicorn hands over what arrived before the client closed)."""
-    parts: list[bytes] = []
-    copy_body(parts.append, current_app.config["MAX_CONTENT_LENGTH"], RequestEntityTooLarge)
-    return b"".join(parts)
-
-
-def copy_body(write: Callable[[bytes], object], limit: int, too_large: Callable[[], Exception]) -> int:
-    """Hand the request body to `write` a block at a time; return its length. `too_large()` is
-    raised when the body is over `limit` bytes (before reading, when its Content-Length says so),
-    400 when it ends before its Content-Length; no length and a stream the server does not end
-    is no body (werkzeug's safe fallback)."""
-    declared = flask_request.content_length
-    if declared is not None and declared > limit:
-        raise too_large()
-    environ = flask_request.environ
-    if declared is None and not environ.get("wsgi.input_terminated"):
-        return 0
-    stream, remaining, received = environ["wsgi.input"], limit + 1 if declared is None else declared, 0
-    while remaining > 0:
-        part = stream.read(min(remaining, 1 << 16))
-        if not part:
-            break
-        received += len(part)
-        if received > limit:
-            raise too_large()
-        write(part)
-        remaining -= len(part)
-    if declared is not None and received < declared:
-        raise APIError(400, "incomplete_body", f"the body ended after {received:,} of the {declared:,} bytes its "
-                                               "Content-Length announced")
-    return received
-
-
-class DuplicateKeyError(ValueError):
-    """A JSON object named a key twice."""
-
-
-def _object_without_repeats(pairs: list[tuple[str, object]]) -> dict:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise DuplicateKeyError()
-    return result
-
-
-def _reject_constant(name: str):
-    raise ValueError("NaN and Infinity are not JSON")
-
-
 def answer_and_audit(claims: list[dict]) -> list[dict]:
     """Answer canonical claims, add request id and warnings, commit the audit rows; return answers."""
     answers = current_app.extensions["coverage_model"].answer(claims)
@@ -287,20 +218,12 @@ def answer_and_audit(claims: list[dict]) -> list[dict]:
 
 def record_served(claims: list[dict], answers: list[dict], model: dict | None = None,
                   rules_version: str | None = None) -> None:
-    """Commit one audit row per answered claim (model and rules version: the answer's own unless given)."""
-    latency_ms = (time.perf_counter() - g.started) * 1000
-    served_at = datetime.now(timezone.utc)
-    records = []
-    for claim, answer in zip(claims, answers):
-        served_by = model or answer.get("model") or {}
-        records.append(AuditRecord(
-            request_id=g.request_id, served_at=served_at, key_id=g.key_id, model_name=served_by.get("name"),
-            model_version=None if served_by.get("version") is None else str(served_by.get("version")),
-            rules_version=rules_version or answer.get("rules_version"), claim=claim_to_json(claim), answer=answer,
-            latency_ms=latency_ms))
-    charge = current_app.extensions["rate_limiter"].claims_charge(g.key_id, len(records))
+    """Commit the request's audit rows (service.answer_audit); a store that cannot be written is a
+    503 and nothing is answered."""
     try:
-        current_app.extensions["audit_store"].record_many(records, also=[charge])
+        record_answers(current_app, request_id=g.request_id, key_id=g.key_id,
+                       latency_ms=(time.perf_counter() - g.started) * 1000, claims=claims, answers=answers,
+                       model=model, rules_version=rules_version)
     except SQLAlchemyError as error:  # the log names the cause, never the rows
         log.error("audit write failed; nothing answered", extra={"detail": database_error_reason(error)})
         raise AuditUnavailable() from None

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from scoring.mlflow_store import TRACKING_URI_HELP
 from service.address import BIND_ENV, DEFAULT_BIND, base_url, serving_bind
 from training.cli import commands as training_commands
 from training.review.cli import review as review_command
@@ -56,8 +57,7 @@ def serve(bind: str | None, workers: int | None, no_proxy: bool) -> None:
 
 
 @main.command()
-@click.option("--tracking-uri", default=None,
-              help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///<project>/var/mlflow.db)")
+@click.option("--tracking-uri", default=None, help=TRACKING_URI_HELP)
 @click.option("--bind", "-b", default=None, help=BIND_HELP)
 @click.pass_context
 def bootstrap(ctx: click.Context, tracking_uri: str | None, bind: str | None) -> None:
@@ -74,8 +74,7 @@ def bootstrap(ctx: click.Context, tracking_uri: str | None, bind: str | None) ->
 @click.option("--since", default=None,
               help="start of the window, ISO 8601 (default: 24 hours before --until; UTC unless an offset is given)")
 @click.option("--until", default=None, help="end of the window, ISO 8601 (default: now)")
-@click.option("--tracking-uri", default=None,
-              help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///<project>/var/mlflow.db)")
+@click.option("--tracking-uri", default=None, help=TRACKING_URI_HELP)
 @click.option("--audit-url", default=None,
               help="audit store (default: $MEDSPA_COVERAGE_AUDIT_DATABASE_URL, else sqlite:///<project>/var/audit.db)")
 def monitor(since: str | None, until: str | None, tracking_uri: str | None, audit_url: str | None) -> None:
@@ -158,8 +157,7 @@ def outcomes_ingest(ctx: click.Context, path: str, audit_url: str | None, quaran
 @click.option("--until", default=None, help=SERVED_UNTIL_HELP)
 @click.option("--model-version", default=None, help="only this served model version")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object: the figures per model version")
-@click.option("--tracking-uri", default=None,
-              help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///<project>/var/mlflow.db)")
+@click.option("--tracking-uri", default=None, help=TRACKING_URI_HELP)
 @click.option("--audit-url", default=None, help=AUDIT_URL_HELP)
 @click.pass_context
 def outcomes_report(ctx: click.Context, since: str | None, until: str | None, model_version: str | None,

@@ -40,9 +40,9 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
-from service.audit import AuditRecord, database_error_reason
+from service.answer_audit import record_answers
+from service.audit import database_error_reason
 from service.background import PeriodicJob, exclusive, start_job
-from service.claims import claim_to_json
 from service.model_extension import ModelUnavailable
 from scoring.batch import ScoredChunk, predict_file, rejected_path_for
 from claims_io.files import ClaimsFileError
@@ -312,19 +312,14 @@ class _Progress:
         self.chunk_started = time.perf_counter()
 
     def _audit(self, chunk: ScoredChunk) -> None:
-        """One audit row per answered claim, committed with the rate limit's claims charge."""
-        app, key_id = self.app, self.state["key_id"]
-        request_id, served_at = uuid.uuid4().hex, _now()
-        latency_ms = (time.perf_counter() - self.chunk_started) * 1000
-        ref, rules_version = getattr(self.model, "ref", {}), getattr(self.model, "rules_version", None)
-        records = [AuditRecord(request_id=request_id, served_at=served_at, key_id=key_id,
-                               model_name=ref.get("name"), model_version=ref.get("version"),
-                               rules_version=rules_version, claim=claim_to_json(claim), answer=_scored_row(row),
-                               latency_ms=latency_ms)
-                   for claim, row in zip(chunk.claims.to_dict(orient="records"),
-                                         chunk.scores.to_dict(orient="records"))]
-        charge = app.extensions["rate_limiter"].claims_charge(key_id, len(records))
-        app.extensions["audit_store"].record_many(records, also=[charge])
+        """The chunk as one request: its own request id, its scoring time as latency."""
+        ref = getattr(self.model, "ref", {})
+        record_answers(self.app, request_id=uuid.uuid4().hex, key_id=self.state["key_id"],
+                       latency_ms=(time.perf_counter() - self.chunk_started) * 1000,
+                       claims=chunk.claims.to_dict(orient="records"),
+                       answers=[_scored_row(row) for row in chunk.scores.to_dict(orient="records")],
+                       model={"name": ref.get("name"), "version": ref.get("version")},
+                       rules_version=getattr(self.model, "rules_version", None))
 
 
 def _scored_row(row: dict) -> dict:

@@ -25,7 +25,7 @@ from pathlib import Path
 from flask import Blueprint, Flask, Response, current_app, g, jsonify
 from flask import request as flask_request
 
-from service.api import copy_body
+from service.request_body import copy_body
 from service.auth import require_api_key
 from service.errors import APIError, field_error
 from service.file_jobs import (DONE, EXTENSION, FAILED, UNFINISHED_JOBS_PER_KEY, JobStore, file_error_message,

@@ -21,9 +21,9 @@ Command-line options (`--bind`, `--workers`) override these. Why the choices:
   PROMETHEUS_MULTIPROC_DIR at an empty private folder before the first worker forks (on_starting;
   an operator's own folder is emptied of old values instead), drops a gone worker's live gauges
   (child_exit) and removes the folder it made when it stops (on_exit).
-- gc.freeze() once the worker has built its app: the model's ~440k objects leave the cyclic
-  collector's reach, so a full collection no longer stalls a request for ~230 ms (a model
-  swapped in later is not frozen).
+- gc.freeze() once the worker has built its app: the model's objects leave the cyclic
+  collector's reach, so a full collection no longer stalls a request (how long it did: the
+  README's "Performance"; a model swapped in later is not frozen).
 """
 import gc
 import os

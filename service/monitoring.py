@@ -24,11 +24,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -37,13 +35,14 @@ from flask import Flask
 from service.background import start_job
 from service.settings import ENV_PREFIX, default_settings
 from service.version_table import version_table
-from scoring.artifacts import ModelIntegrityError, download_model_version, read_saved_metadata
-from scoring.mlflow_store import ensure_experiment, link_run_to_version, mlflow_client
+from scoring.artifacts import ModelIntegrityError
+from scoring.decisions import DECISION_BANDS
+from scoring.mlflow_store import ensure_experiment, log_version_run, mlflow_client
+from scoring.saved_profiles import version_training_profile
 from scoring.profile import (PSI_MIN_CLAIMS, PSI_SIGNIFICANT, input_fields, profile_counts,
                                     stability_from_counts, too_few_for_drift)
 
 EXPERIMENT = "serving-monitor"
-DECISIONS = ("excluded", "likely_approved", "uncertain", "likely_denied")
 PROBABILITY_QUANTILES = (5, 25, 50, 75, 95)
 LATENCY_PERCENTILES = (50, 95, 99)
 # Audit rows read at a time: a row's claim and full answer are ~10 kB as Python objects, so this
@@ -107,7 +106,7 @@ class VersionWindow:
         metrics: dict[str, float] = {"claims": float(self.claims), "requests": float(self.requests)}
         if not self.claims:
             return metrics
-        for decision in DECISIONS:
+        for decision in DECISION_BANDS:
             metrics[f"decision_share__{decision}"] = self.decisions[decision] / self.claims
         probabilities = np.concatenate(self.probabilities)
         probabilities = probabilities[np.isfinite(probabilities)]
@@ -127,22 +126,10 @@ class VersionWindow:
         return metrics
 
 
-def summarise(records: list, profile: dict | None, min_claims: int = PSI_MIN_CLAIMS) -> dict[str, float]:
-    """The monitor's metrics for audit records of one model version, all at once."""
-    window = VersionWindow(profile)
-    window.add(records)
-    return window.metrics(min_claims)
-
-
 def registry_profile_lookup(client, tracking_uri: str) -> ProfileLookup:
-    """Profiles of registered versions, read from the model's metadata.json (no model load) once
-    every file of the version is verified against its manifest (scoring.artifacts)."""
-    def lookup(name: str, version: str) -> dict | None:
-        with tempfile.TemporaryDirectory(prefix="medspa-monitor-") as scratch:
-            model_dir = download_model_version(client, tracking_uri, name, version, Path(scratch))
-            return read_saved_metadata(model_dir).get("training_profile")
-
-    return lookup
+    """Profiles of registered versions, read without loading the model once every file of the
+    version is verified against its manifest (scoring.saved_profiles)."""
+    return lambda name, version: version_training_profile(client, tracking_uri, name, version)
 
 
 def run_monitor(audit_store, tracking_uri: str, since: datetime, until: datetime | None = None,
@@ -201,18 +188,11 @@ def _profile(name, version, profile_for, registry_lookup) -> tuple[dict | None, 
 
 
 def _log_run(client, experiment_id: str, summary: MonitorSummary) -> str:
-    from mlflow.entities import Metric, Param
-
-    name = f"monitor-{summary.model_name}-v{summary.model_version}-{summary.until:%Y%m%dT%H%M%SZ}"
-    run = client.create_run(experiment_id, run_name=name, tags=summary.tags)
-    run_id = run.info.run_id
-    timestamp = int(summary.until.timestamp() * 1000)
-    metrics = [Metric(key, float(value), timestamp, 0) for key, value in summary.metrics.items()]
-    client.log_batch(run_id, metrics=metrics,
-                     params=[Param("since", summary.since.isoformat()), Param("until", summary.until.isoformat())])
-    link_run_to_version(client, run_id, summary.model_name, summary.model_version)
-    client.set_terminated(run_id)
-    return run_id
+    return log_version_run(
+        client, experiment_id, f"monitor-{summary.model_name}-v{summary.model_version}-{summary.until:%Y%m%dT%H%M%SZ}",
+        summary.model_name, summary.model_version, tags=summary.tags, metrics=summary.metrics,
+        params={"since": summary.since.isoformat(), "until": summary.until.isoformat()},
+        timestamp_ms=int(summary.until.timestamp() * 1000))
 
 
 def format_table(summaries: list[MonitorSummary]) -> str:

@@ -25,6 +25,7 @@ from wtforms.validators import ValidationError
 
 from features.contract import BENEFIT_SCOPES, EXAMPLE_CLAIM, FACILITY_TYPES, PLAN_TYPES
 from features.diagnosis import ICD10CM_RELEASE
+from scoring.decisions import EXCLUDED, LIKELY_APPROVED, LIKELY_DENIED, UNCERTAIN
 from service.file_jobs import limits_text
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -41,6 +42,11 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
+
+# How the page words each decision, in DECISION_BANDS' order; rendered into the page (data-decisions),
+# so its script holds no decision value of its own.
+DECISION_LABELS = {LIKELY_APPROVED: "Likely paid", UNCERTAIN: "Uncertain", LIKELY_DENIED: "Likely denied",
+                   EXCLUDED: "Not covered: excluded by a rule"}
 
 bp = Blueprint("page", __name__, template_folder="templates")
 
@@ -71,6 +77,7 @@ def index():
         "page.html", csrf_token=generate_csrf(), plan_types=PLAN_TYPES, benefit_scopes=BENEFIT_SCOPES,
         facility_types=FACILITY_TYPES, example=EXAMPLE_CLAIM, icd_release=ICD10CM_RELEASE,
         approved_threshold=config["LIKELY_APPROVED_THRESHOLD"], denied_threshold=config["LIKELY_DENIED_THRESHOLD"],
+        decision_labels=list(DECISION_LABELS.items()),  # pairs: tojson sorts an object's keys
         session_minutes=config["SESSION_MINUTES"], file_limits=limits_text(config),
         file_keep_minutes=config["FILE_KEEP_MINUTES"])
 

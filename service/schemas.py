@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from features.contract import (BENEFIT_SCOPES, EXAMPLE_CLAIM, FACILITY_TYPES, NUMBER_BOUNDS, PLAN_TYPES,
                                integer_bounds)
+from scoring.decisions import DECISION_BANDS
 
 # Every bound a request is checked against is the contract's (features.contract), the same a
 # claims file is loaded with: no length or count of our own, as the contract sets none there.
@@ -240,6 +241,7 @@ class _Answer(BaseModel):
 
 
 Probability = Annotated[float, Field(ge=0, le=1)]
+Decision = Literal[DECISION_BANDS]  # a tuple subscript is the same as listing its values
 
 
 class RuleHistory(_Answer):
@@ -284,8 +286,7 @@ class Factor(_Answer):
     log_odds: float = Field(description="this input's contribution to the classifier's log-odds, from the baseline")
     effect: float = Field(description="the same contribution in probability points: log_odds scaled by how far the "
                                       "calibrated probability moves between the baseline and this claim's score "
-                                      "per log-odds point. Before 2026-12 this was a what-if (the probability "
-                                      "without the input); the what-ifs are now the recommendations")
+                                      "per log-odds point (what changing an input would do: the recommendations)")
     direction: Literal["raises", "lowers"]
     description: str = Field(description="the input of this claim, in words")
 
@@ -368,7 +369,7 @@ class ClaimAnswer(_Answer):
     """The answer for one claim."""
 
     claim_id: str | None = Field(description="echoed from the request")
-    decision: Literal["excluded", "likely_approved", "uncertain", "likely_denied"]
+    decision: Decision
     approval_probability: Probability = Field(
         description="of the whole system: when a hard rule excludes the claim, the rule's smoothed paid share in "
                     "the training history")
@@ -420,7 +421,7 @@ class ScoredClaim(_Answer):
     approval_probability: Probability
     model_probability: Probability | None = Field(description="the classifier alone; null when a rule excludes "
                                                               "the claim and the classifier was not consulted")
-    decision: Literal["excluded", "likely_approved", "uncertain", "likely_denied"]
+    decision: Decision
     excluded: bool
     rule_ids: str = Field(description="the exclusion rules that fired, joined by ';' (empty when none)")
     top_denial_reason: str = Field(description="the most likely denial CARC (the first fired rule's when excluded)")
@@ -446,8 +447,7 @@ class FileSummary(BaseModel):
     rejected: int = Field(description="rows left out: the rejected file lists each with its faults")
     rejected_by_reason: list[RejectedReason] = Field(description="the most frequent faults first (at most 20; the "
                                                                  "rejected file lists every one)")
-    decisions: dict[str, int] = Field(description="answered rows per decision: excluded, likely_approved, "
-                                                  "uncertain, likely_denied")
+    decisions: dict[str, int] = Field(description=f"answered rows per decision: {', '.join(DECISION_BANDS)}")
 
 
 class FileDownloads(BaseModel):

@@ -1,7 +1,8 @@
 """Fixtures every suite shares: the session's trained store (tests/stores.py), built once per run
-(tests/shared_once.py), and its views (an MLflow client, the champion, the split of the better
-history, one Spark session); the session's PostgreSQL server (tests/postgresql_server.py, started
-by the first test that asks for it); and how the suites share the two xdist workers of `make test`."""
+(tests/shared_once.py), and its views the scoring and training suites read (an MLflow client on
+it, its champion, the `better` history's split, a local SparkSession); the session's PostgreSQL
+server (tests/postgresql_server.py, started by the first test that asks for it); and how the
+suites share the two xdist workers of `make test`."""
 from __future__ import annotations
 
 import pytest
@@ -51,26 +52,6 @@ def trained_store(tmp_path_factory, demo_files) -> TrainedStore:
 
 
 @pytest.fixture(scope="session")
-def quick_training_params():
-    """TrainingParams with the session's small budgets (a factory: pass changes)."""
-    return quick_params
-
-
-@pytest.fixture(scope="session")
-def postgresql_server() -> PostgresServer:
-    server = start_server()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def postgresql_url(postgresql_server) -> str:
-    """A new empty database on the session's PostgreSQL server."""
-    return postgresql_server.create_database()
-
-
-# -- views of the trained store, for the scoring and training suites --------------------------
-@pytest.fixture(scope="session")
 def client(trained_store):
     return mlflow_client(trained_store.uri)
 
@@ -114,3 +95,22 @@ def spark():
         os.environ.pop("PYSPARK_PYTHON", None)
     else:
         os.environ["PYSPARK_PYTHON"] = python
+
+
+@pytest.fixture(scope="session")
+def quick_training_params():
+    """TrainingParams with the session's small budgets (a factory: pass changes)."""
+    return quick_params
+
+
+@pytest.fixture(scope="session")
+def postgresql_server() -> PostgresServer:
+    server = start_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgresql_url(postgresql_server) -> str:
+    """A new empty database on the session's PostgreSQL server."""
+    return postgresql_server.create_database()

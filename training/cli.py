@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from scoring.mlflow_store import TRACKING_URI_HELP
+
 
 @click.group()
 def commands() -> None:
@@ -64,8 +66,7 @@ def generate_history(rows: int, seed: int, out: str, truth_path: str | None, bad
 @click.option("--data", "data_paths", type=click.Path(exists=True, dir_okay=False), required=True, multiple=True,
               help="claims history file (CSV, Parquet or JSON lines); repeat it for several (oldest first: a claim id "
                    "in two files keeps the newer outcome, by adjudication_date where a file has it, else the later file)")
-@click.option("--tracking-uri", default=None,
-              help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///<project>/var/mlflow.db)")
+@click.option("--tracking-uri", default=None, help=TRACKING_URI_HELP)
 @click.option("--experiment", default="medspa-coverage", show_default=True, help="MLflow experiment name")
 @click.option("--no-promote", is_flag=True, help="register the model as challenger only; skip the champion gate")
 @click.option("--truth", "truth_path", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -119,7 +120,7 @@ def train(ctx: click.Context, data_paths: tuple[str, ...], tracking_uri: str | N
                    "<output>.rejected/")
 @click.option("--model", "model_uri", default=None,
               help="MLflow model URI (default models:/medspa-coverage@champion) or a model bundle folder")
-@click.option("--tracking-uri", default=None, help="MLflow tracking URI for models:/ URIs (default as for train)")
+@click.option("--tracking-uri", default=None, help=TRACKING_URI_HELP)
 @click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
               help="local: this process, in chunks; spark: a Spark job (needs the spark extra and Java 17)")
 @click.option("--master", default=None,

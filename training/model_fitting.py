@@ -57,8 +57,8 @@ from tqdm.auto import tqdm
 
 from features.claim_facts import columns_facts, frame_to_columns
 from features.contract import TARGET
-from features.encoders import MONOTONIC_DECREASING_FEATURES, MONOTONIC_INCREASING_FEATURES
-from features.pipeline import build_feature_pipeline, one_hot_groups
+from features.pipeline import (MONOTONIC_DECREASING_FEATURES, MONOTONIC_INCREASING_FEATURES, build_feature_pipeline,
+                               one_hot_groups)
 from features.rules import load_rules
 from scoring.coverage_model import RULE_INPUT_PREFIX, CoverageModel, evidence_params, rule_input_columns
 from scoring.rule_evidence import RuleEvidence, primary_categories

@@ -23,7 +23,7 @@ CALIBRATION_FILE = "calibration.png"
 FEATURE_EFFECTS_FILE = "feature_effects.png"
 EFFECT_SAMPLE_ROWS = 2000
 VISIT_NUMBERS = (1, 2, 3, 4, 6, 8, 12)
-BENEFIT_REMAINING = (0.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0)
+BENEFIT_REMAINING_STEPS = (0.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0)
 
 
 def plot_roc(scores: pd.DataFrame, path: Path) -> Path:
@@ -59,7 +59,7 @@ def _effect_variants(sample: pd.DataFrame) -> list[tuple[str, object, pd.DataFra
             facility_type=facility, place_of_service=default_place_of_service(facility))))
     for visit in VISIT_NUMBERS:
         variants.append(("visit_number", visit, sample.assign(visit_number=np.int64(visit))))
-    for remaining in BENEFIT_REMAINING:
+    for remaining in BENEFIT_REMAINING_STEPS:
         variants.append(("benefit remaining (USD)", remaining,
                          sample.assign(benefit_limit=sample["benefit_used"].to_numpy(dtype=float) + remaining)))
     return variants

@@ -21,15 +21,12 @@ Input columns are the clean frame's names, unless the `columns` parameter maps t
 from features.encoders.circumstance import COMMON_PLACES_OF_SERVICE, CircumstanceEncoder
 from features.encoders.columns import factorise_object_columns
 from features.encoders.diagnosis import DiagnosisEncoder
-from features.encoders.monotonic import MONOTONIC_DECREASING_FEATURES, MONOTONIC_INCREASING_FEATURES
 from features.encoders.policy import PolicyEncoder
 from features.encoders.service_date import ServiceDateEncoder
 from features.encoders.treatment import TreatmentEncoder
 
 __all__ = [
     "COMMON_PLACES_OF_SERVICE",
-    "MONOTONIC_DECREASING_FEATURES",
-    "MONOTONIC_INCREASING_FEATURES",
     "CircumstanceEncoder",
     "DiagnosisEncoder",
     "PolicyEncoder",

@@ -40,6 +40,10 @@ class BaseClaimsEncoder(TransformerMixin, BaseEstimator):
 
     # The clean-frame columns the encoder reads; the `columns` parameter may point any of them elsewhere.
     INPUT_COLUMNS: tuple[str, ...] = ()
+    # Single outputs the approval probability may only rise (fall) with: training constrains the
+    # classifier on them (features.pipeline.MONOTONIC_INCREASING_FEATURES, with the step's prefix).
+    MONOTONIC_INCREASING: tuple[str, ...] = ()
+    MONOTONIC_DECREASING: tuple[str, ...] = ()
 
     def fit(self, X, y=None):
         """Check the parameters, learn what the encoding needs from X; returns self."""

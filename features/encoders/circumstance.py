@@ -6,7 +6,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from features.catalog import load_catalog
-from features.contract import FACILITY_TYPES, OFFICE_FACILITIES
+from features.contract import BENEFIT_REMAINING, FACILITY_TYPES, MONOTONIC_FLAGS, OFFICE_FACILITIES
 from features.encoders.base import BaseClaimsEncoder
 from features.encoders.columns import rows_per_combination
 from features.encoders.values import one_hot, read_flags, read_numbers, read_text
@@ -107,8 +107,14 @@ class CircumstanceEncoder(BaseClaimsEncoder):
     _VISIT = ("visit_number", "initial_visit", "weeks_since_last_treatment", "has_prior_treatment",
               "below_min_weeks_between")
     _PLACE_FLAGS = ("facility_is_office", "facility_fits_benefit_scope", "setting_fits_treatment")
-    _MONEY_AND_AGE = ("benefit_remaining", "benefit_remaining_fraction", "benefit_exhausted", "billed_amount_log1p",
+    _MONEY_AND_AGE = (BENEFIT_REMAINING, "benefit_remaining_fraction", "benefit_exhausted", "billed_amount_log1p",
                       "patient_age", "below_min_age")
+    # The contract's monotonic flags among the documents, present and where required, and more
+    # benefit left never lower the probability.
+    MONOTONIC_INCREASING = (*(name for name in DOCUMENTS if name in MONOTONIC_FLAGS),
+                            *(output for output, document, _ in REQUIRED_DOCUMENTS if document in MONOTONIC_FLAGS),
+                            BENEFIT_REMAINING, "benefit_remaining_fraction")
+    MONOTONIC_DECREASING = ("benefit_exhausted",)
 
     def __init__(self, place_of_service_codes=COMMON_PLACES_OF_SERVICE, columns=None):
         self.place_of_service_codes = place_of_service_codes

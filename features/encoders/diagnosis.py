@@ -70,6 +70,7 @@ class DiagnosisEncoder(BaseClaimsEncoder):
     """
 
     INPUT_COLUMNS = ("diagnosis_codes", "treatment")
+    MONOTONIC_INCREASING = ("covered_diagnosis",)
     HANDLE_UNKNOWN = ("ignore", "error")
 
     def __init__(self, min_frequency=20, max_codes=256, handle_unknown="ignore", columns=None):

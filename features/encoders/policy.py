@@ -5,7 +5,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from features.contract import BENEFIT_SCOPES, PLAN_TYPES
+from features.contract import BENEFIT_SCOPES, MONOTONIC_FLAGS, PLAN_TYPES
 from features.encoders.base import BaseClaimsEncoder
 from features.encoders.columns import rows_per_combination
 from features.encoders.values import one_hot, read_flag, read_text
@@ -42,6 +42,7 @@ class PolicyEncoder(BaseClaimsEncoder):
     """
 
     INPUT_COLUMNS = ("plan_type", "benefit_scope", "in_network")
+    MONOTONIC_INCREASING = tuple(name for name in INPUT_COLUMNS if name in MONOTONIC_FLAGS)
 
     def __init__(self, columns=None):
         self.columns = columns

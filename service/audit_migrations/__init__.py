@@ -43,19 +43,6 @@ def alembic_config(connection: Connection | None = None):
     return config
 
 
-def head_revision() -> str:
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
-
-
-def current_revision(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
-
-
 def upgrade_to_head(engine: Engine, sqlite_file: Path | None = None) -> None:
     """Bring the audit database to the newest revision, one process at a time (see the docstring)."""
     from alembic import command

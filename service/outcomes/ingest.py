@@ -18,7 +18,7 @@ from scoring.artifacts import file_sha256
 from common.private_files import create_private_file
 
 X12_SUFFIXES = (".835", ".x12", ".edi")
-QUARANTINE_COLUMNS = ("position", "field", "reason")
+OUTCOME_QUARANTINE_COLUMNS = ("position", "field", "reason")
 
 
 @dataclass
@@ -78,7 +78,7 @@ def write_quarantine(items: list[Quarantined], path: Path) -> Path:
     """Position, field and reason of each quarantined item (no values: the file's rows stay where they are)."""
     with open(create_private_file(path), "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(QUARANTINE_COLUMNS)
+        writer.writerow(OUTCOME_QUARANTINE_COLUMNS)
         writer.writerows((item.position, item.field, item.reason) for item in items)
     return path
 

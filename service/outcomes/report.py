@@ -23,10 +23,12 @@ import pandas as pd
 from service.outcomes.served import last_served, served_window
 from service.outcomes.store import OutcomeStore
 from service.version_table import version_table
-from scoring.mlflow_store import ensure_experiment, link_run_to_version, mlflow_client
-from training.plots import plot_calibration
-from scoring.realised import (ALARM_MIN_CLAIMS, EXPERIMENT, JOINED_COLUMNS, Degradation, calibration_curve,
-                               degradation, realised_figures, slice_metric_key, slice_table, weekly_figures)
+from scoring.mlflow_store import ensure_experiment, log_version_run, mlflow_client
+from features.contract import TARGET
+from scoring.metrics import plot_calibration
+from scoring.realised import (ALARM_MIN_CLAIMS, EXPERIMENT, JOINED_COLUMNS, Degradation, approved,
+                              calibration_curve, degradation, realised_figures, slice_metric_key, slice_table,
+                              weekly_figures)
 from common.json_files import json_text, write_json
 
 EXIT_OK, EXIT_ALARM = 0, 3  # 1: an error, 2: a usage error (click)
@@ -153,22 +155,11 @@ def _run_metrics(found: VersionReport) -> dict[str, float]:
 
 def _log_run(client, experiment_id: str, found: VersionReport, joined: pd.DataFrame, since: datetime,
              until: datetime) -> str:
-    from mlflow.entities import Metric, Param
-
-    tags = {"model_name": str(found.model_name), "model_version": str(found.model_version),
-            "model_uri": f"models:/{found.model_name}/{found.model_version}", "window_start": since.isoformat(),
-            "window_end": until.isoformat(), "alarm": found.degradation.tag,
-            "alarm_reason": found.degradation.reason}
-    run = client.create_run(experiment_id, run_name=f"outcomes-{found.model_name}-v{found.model_version}-"
-                                                    f"{until:%Y%m%dT%H%M%SZ}", tags=tags)
-    run_id = run.info.run_id
-    timestamp = int(until.timestamp() * 1000)
-    client.log_batch(run_id, metrics=[Metric(key, value, timestamp, 0) for key, value in _run_metrics(found).items()],
-                     params=[Param("since", since.isoformat()), Param("until", until.isoformat()),
-                             Param("alarm_min_claims", str(ALARM_MIN_CLAIMS))])
+    tags = {"model_uri": f"models:/{found.model_name}/{found.model_version}", "window_start": since.isoformat(),
+            "window_end": until.isoformat(), "alarm": found.degradation.tag, "alarm_reason": found.degradation.reason}
     with tempfile.TemporaryDirectory(prefix="medspa-outcomes-") as scratch:
         folder = Path(scratch)
-        scores = pd.DataFrame({"approved": joined["outcome"].isin(("approved", "partial")).to_numpy(),
+        scores = pd.DataFrame({TARGET: approved(joined["outcome"]),
                                "system": joined["approval_probability"].to_numpy(dtype=float)})
         plot_calibration(scores, folder / "calibration.png", claims="adjudicated served claims")
         found.calibration.to_csv(folder / "calibration.csv", index=False)
@@ -176,11 +167,13 @@ def _log_run(client, experiment_id: str, found: VersionReport, joined: pd.DataFr
             folder / "weekly.csv", index=False)
         found.slices.to_csv(folder / "slices.csv", index=False)
         write_json(found.to_dict(), folder / "realised.json")
-        for name in ("calibration.png", "calibration.csv", "weekly.csv", "slices.csv", "realised.json"):
-            client.log_artifact(run_id, str(folder / name))
-    link_run_to_version(client, run_id, found.model_name, found.model_version)
-    client.set_terminated(run_id)
-    return run_id
+        return log_version_run(
+            client, experiment_id, f"outcomes-{found.model_name}-v{found.model_version}-{until:%Y%m%dT%H%M%SZ}",
+            found.model_name, found.model_version, tags=tags, metrics=_run_metrics(found),
+            params={"since": since.isoformat(), "until": until.isoformat(), "alarm_min_claims": str(ALARM_MIN_CLAIMS)},
+            timestamp_ms=int(until.timestamp() * 1000),
+            artifacts=[(folder / name, None) for name in ("calibration.png", "calibration.csv", "weekly.csv",
+                                                          "slices.csv", "realised.json")])
 
 
 def _tag_version(client, found: VersionReport, since: datetime, until: datetime) -> None:

@@ -16,12 +16,8 @@
   let catalog = [];
   let diagnoses = []; // [{code, description, billable}]
 
-  const DECISIONS = {
-    likely_approved: "Likely paid",
-    uncertain: "Uncertain",
-    likely_denied: "Likely denied",
-    excluded: "Not covered: excluded by a rule",
-  };
+  // decision -> its words, from the server (service/page.py DECISION_LABELS), in the order to list them
+  const DECISION_LABELS = Object.fromEntries(JSON.parse(form.dataset.decisions));
   const COVERED = { covered: "Covered", "not-covered": "Not covered", conditional: "Covered if the conditions are met" };
   const PA = {
     "auth-needed": "Prior authorization is needed", "no-auth": "No prior authorization needed",
@@ -224,7 +220,7 @@
     $("answer-empty").hidden = true;
     $("answer-body").hidden = false;
     const badge = $("decision");
-    badge.textContent = DECISIONS[result.decision] || words(result.decision);
+    badge.textContent = DECISION_LABELS[result.decision] || words(result.decision);
     badge.className = `decision-badge decision-${result.decision}`;
     answer.dataset.decision = result.decision;
     answer.dataset.probability = String(result.approval_probability);
@@ -435,8 +431,8 @@
       ["Answered", summary.answered.toLocaleString("en-US")],
       ["Rejected", summary.rejected.toLocaleString("en-US")],
     ]);
-    facts($("file-decisions"), Object.keys(DECISIONS).map((decision) =>
-      [DECISIONS[decision], (summary.decisions[decision] || 0).toLocaleString("en-US")]));
+    facts($("file-decisions"), Object.keys(DECISION_LABELS).map((decision) =>
+      [DECISION_LABELS[decision], (summary.decisions[decision] || 0).toLocaleString("en-US")]));
     section("file-reasons", summary.rejected_by_reason, (item) =>
       el("li", {}, el("strong", { text: `${item.rows.toLocaleString("en-US")} × ${words(item.field)}` }), `: ${item.reason}`));
     downloadLink("scored", job.downloads.scored, "the scored file");

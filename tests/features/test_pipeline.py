@@ -8,11 +8,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from features.claim_facts import diagnosis_facts
 from features.contract import CLEAN_COLUMNS
-from features.encoders import MONOTONIC_DECREASING_FEATURES, MONOTONIC_INCREASING_FEATURES
 from features.pipeline import (
+    MONOTONIC_DECREASING_FEATURES,
+    MONOTONIC_INCREASING_FEATURES,
     FEATURE_INPUT_COLUMNS,
     build_feature_pipeline,
-    claim_to_columns,
     claims_to_columns,
     encode_claims,
     one_hot_groups,
@@ -94,7 +94,7 @@ def test_set_output_pandas_on_the_pipeline(varied_frame):
 def test_encode_claims_on_one_claim_equals_the_pipeline_row(fitted, varied_frame, varied_claim_dicts):
     expected = fitted.transform(varied_frame)
     for row, claim in enumerate(varied_claim_dicts):
-        np.testing.assert_array_equal(encode_claims(fitted, claim_to_columns(claim))[0], expected[row],
+        np.testing.assert_array_equal(encode_claims(fitted, claims_to_columns([claim]))[0], expected[row],
                                       err_msg=f"claim {row}: {claim}")
 
 
@@ -112,17 +112,17 @@ def test_encode_claims_with_the_rules_facts_equals_transform(fitted, varied_fram
     facts = diagnosis_facts(columns["treatment"], columns["diagnosis_codes"])
     np.testing.assert_array_equal(encode_claims(fitted, columns, facts), expected)
     for row, claim in enumerate(varied_claim_dicts[:40]):  # the service's single claim
-        columns = claim_to_columns(claim)
+        columns = claims_to_columns([claim])
         facts = diagnosis_facts(columns["treatment"], columns["diagnosis_codes"])
         np.testing.assert_array_equal(encode_claims(fitted, columns, facts)[0], expected[row], err_msg=f"claim {row}")
 
 
-def test_claim_to_columns_fills_contract_defaults_and_joins_code_lists(fitted, make_clean_frame, varied_claim_dicts):
+def test_claims_to_columns_fills_contract_defaults_and_joins_code_lists(fitted, make_clean_frame, varied_claim_dicts):
     claim = dict(varied_claim_dicts[0], diagnosis_codes=["G43.709", "z41.1"])
     for optional in ("conservative_therapy_documented", "visit_number", "weeks_since_last_treatment",
                      "benefit_limit", "benefit_used", "place_of_service"):
         claim.pop(optional)
-    columns = claim_to_columns(claim)
+    columns = claims_to_columns([claim])
     assert columns["diagnosis_codes"][0] == "G43709;Z411"
     assert columns["visit_number"][0] == 1 and np.isnan(columns["benefit_limit"][0])
     frame = make_clean_frame(dict(claim, diagnosis_codes="G43709;Z411", conservative_therapy_documented=False,

@@ -227,7 +227,7 @@ def test_caches_written_beside_the_carried_code_are_dropped_not_a_change(trained
     local store, and numba (`cache=True`) and Python write their caches beside it: our copy drops
     every __pycache__ folder, so the model still verifies and no cache is handed on."""
     def caches(model: Path) -> None:
-        folder = model / "code" / "training" / "model" / "__pycache__"
+        folder = model / "code" / "scoring" / "__pycache__"
         folder.mkdir(parents=True, exist_ok=True)  # an MLflow consumer may have written some already
         (folder / "tree_scoring._walk-21.py311.nbi").write_bytes(b"numba index")
         (folder / "coverage_model.cpython-311.pyc").write_bytes(b"planted bytecode")

@@ -16,6 +16,7 @@ from scoring.mlflow_store import (
     alias_uri,
     ensure_experiment,
     experiment_artifact_location,
+    log_version_run,
     mlflow_client,
     resolve_tracking_uri,
     sqlite_path,
@@ -130,6 +131,34 @@ def test_ensure_experiment_creates_once_with_the_artifacts_beside_the_store(tmp_
     assert [experiment.experiment_id for experiment in client.search_experiments()
             if experiment.name == "medspa-coverage"] == [first]
     assert client.get_experiment(first).artifact_location == experiment_artifact_location(uri, "medspa-coverage")
+
+
+def test_a_version_run_is_tagged_filled_and_finished(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow_client(uri)
+    experiment = ensure_experiment(client, "serving-monitor", uri)
+    note = tmp_path / "note.txt"
+    note.write_text("figures")
+    run_id = log_version_run(client, experiment, "monitor-v3", "medspa-coverage", 3, tags={"window_end": "w"},
+                             metrics={"claims": 12}, params={"since": "s"}, timestamp_ms=1_000,
+                             artifacts=[(note, "kept")])
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED" and run.info.run_name == "monitor-v3"
+    assert {key: run.data.tags[key] for key in ("model_name", "model_version", "window_end")} == {
+        "model_name": "medspa-coverage", "model_version": "3", "window_end": "w"}
+    assert run.data.metrics == {"claims": 12.0} and run.data.params == {"since": "s"}
+    assert [item.path for item in client.list_artifacts(run_id, "kept")] == ["kept/note.txt"]
+
+
+def test_a_version_run_that_fails_on_the_way_is_marked_failed_and_raises(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow_client(uri)
+    experiment = ensure_experiment(client, "serving-outcomes", uri)
+    with pytest.raises(FileNotFoundError):
+        log_version_run(client, experiment, "outcomes-v3", "medspa-coverage", "3", tags={}, metrics={},
+                        params={}, timestamp_ms=1_000, artifacts=[(tmp_path / "never-written.csv", None)])
+    [run] = client.search_runs([experiment])
+    assert run.info.status == "FAILED"
 
 
 @pytest.mark.parametrize("arguments, uri", [

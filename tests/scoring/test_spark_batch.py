@@ -1,7 +1,7 @@
 """`predict --engine spark` (scoring.spark_batch) against the local engine (scoring.batch): the
 same claims give the same scores, decisions, rule ids and rejected lines; a folder of parts works;
 bad rows never fail the job; the model is verified as our loaders verify it. One SparkSession for
-the whole session (the `spark` fixture, tests/training/conftest.py)."""
+the whole session (the `spark` fixture, tests/conftest.py)."""
 from __future__ import annotations
 
 import json

@@ -13,9 +13,20 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import select, text
 
 from service.audit import AuditRecord, AuditStore, metadata
-from service.audit_migrations import current_revision, head_revision
+from service.audit_migrations import alembic_config
 from service.outcomes.store import claim_outcomes  # noqa: F401  (its table joins the metadata compared)
 from service.rate_limit import rate_buckets
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
 
 # What the audit store's code wrote before migrations (CREATE TABLE IF NOT EXISTS at every start),
 # as SQLite holds it: the schema of revision 0001, which must adopt such a file in place.

@@ -3,12 +3,15 @@ cookie's flags and end, CSRF on the forms and on the API when the session authen
 security headers, and the static files. In a browser: test_page_browser.py."""
 from __future__ import annotations
 
+import html as html_text
+import json
 import re
 import time
 
 import pytest
 
-from service.page import CONTENT_SECURITY_POLICY, STATIC_FILES
+from scoring.decisions import DECISION_BANDS
+from service.page import CONTENT_SECURITY_POLICY, DECISION_LABELS, STATIC_FILES
 from tests.service.service_testing import API_KEY, SENTINEL, body_of, example_claim
 
 
@@ -117,6 +120,14 @@ def test_the_page_has_no_inline_script_or_style_and_no_other_origin(client):
     for name in STATIC_FILES:
         assert "http://" not in client.get(f"/static/{name}").get_data(as_text=True).replace(
             "http://www.w3.org", "")
+
+
+def test_the_page_gets_every_decision_and_its_words_from_the_server_in_band_order(client):
+    _sign_in(client)
+    found = re.search(r"data-decisions='([^']*)'", client.get("/").get_data(as_text=True))
+    pairs = json.loads(html_text.unescape(found.group(1)))
+    assert [decision for decision, _ in pairs] == list(DECISION_BANDS)
+    assert dict(pairs) == DECISION_LABELS and all(words for _, words in pairs)
 
 
 def test_static_files_are_the_listed_ones_only(client):

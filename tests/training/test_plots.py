@@ -11,7 +11,7 @@ import pytest
 from features.contract import FACILITY_TYPES, TARGET
 from training.evaluation import Evaluation, default_truth_path, read_truth
 from training.plots import (
-    BENEFIT_REMAINING,
+    BENEFIT_REMAINING_STEPS,
     CALIBRATION_FILE,
     FEATURE_EFFECTS_FILE,
     ROC_FILE,
@@ -75,7 +75,7 @@ def test_a_test_split_of_one_outcome_still_draws_its_plots(scores, tmp_path):
 def test_feature_effects_have_a_row_per_panel_value_and_a_mean_probability(effects):
     assert list(effects.columns) == ["panel", "value", "mean_probability"]
     assert list(dict.fromkeys(effects["panel"])) == EFFECT_PANELS
-    assert len(effects) == 3 * 2 + len(FACILITY_TYPES) + len(VISIT_NUMBERS) + len(BENEFIT_REMAINING)
+    assert len(effects) == 3 * 2 + len(FACILITY_TYPES) + len(VISIT_NUMBERS) + len(BENEFIT_REMAINING_STEPS)
     assert effects.loc[effects["panel"] == "facility_type", "value"].tolist() == list(FACILITY_TYPES)
     assert effects["mean_probability"].between(0, 1).all()
 

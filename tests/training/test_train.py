@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from service.cli import main
+from features.contract import MONOTONIC_FLAGS
 from tests.stores import plant_problems
 from scoring.artifacts import ModelIntegrityError, file_sha256, load_model, verify_bundle, version_for_alias
 from scoring.mlflow_store import CHALLENGER, CHAMPION, PREVIOUS, REGISTERED_MODEL
@@ -20,8 +21,6 @@ from training.train import TrainingInputError, run_training
 pytestmark = pytest.mark.slow  # the session fixture trains three real models (~30 s)
 
 PLOTS = ("plots/roc.png", "plots/calibration.png", "plots/feature_effects.png")
-MONOTONIC_INPUTS = ("prior_authorization", "referral", "medical_necessity_letter",
-                    "conservative_therapy_documented", "in_network")
 
 
 def artifact_paths(client, run_id: str) -> set[str]:
@@ -101,7 +100,7 @@ def test_better_model_is_promoted_and_previous_points_to_the_old_champion(traine
     assert client.get_model_version(REGISTERED_MODEL, "3").tags["gate_decision"] == "promoted"
 
 
-@pytest.mark.parametrize("field", MONOTONIC_INPUTS)
+@pytest.mark.parametrize("field", MONOTONIC_FLAGS)
 def test_monotonic_inputs_never_lower_the_probability(champion_model, better_split, field):
     claims = better_split.test
     off = claims[~claims[field].to_numpy(dtype=bool)]

@@ -23,7 +23,7 @@ file is refused unless `--allow-unfit`). It lives with the data, not the review 
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -228,8 +228,3 @@ def _date_checks(check, claims: pd.DataFrame, newest: pd.DataFrame, limits: FitT
           f"{len(newest)} claims in the newest {limits.test_fraction:.0%} ({approved} approved); need "
           f"{limits.min_test_claims} with {limits.min_test_outcome} of each outcome",
           status=FAIL if len(newest) < limits.min_test_claims or minority < limits.min_test_outcome else OK)
-
-
-def thresholds_table(thresholds: FitThresholds) -> pd.DataFrame:
-    """The thresholds as a table the notebook shows."""
-    return pd.DataFrame({"threshold": list(asdict(thresholds)), "value": list(asdict(thresholds).values())})

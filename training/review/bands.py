@@ -12,14 +12,12 @@ import pandas as pd
 
 from features.contract import TARGET
 from scoring.advice import payable_if_approved
-from scoring.coverage_model import DECISION_BANDS
+from scoring.decisions import DECISION_BANDS, DENYING_BANDS, LIKELY_APPROVED
 from training.review.versions import ReviewInputError
 
 # The columns a band-change example shows: what the test split already shows of a claim, no more.
 EXAMPLE_COLUMNS = ("claim_id", "service_date", "treatment", "procedure_code", "plan_type", "benefit_scope",
                    "facility_type", "in_network", "prior_authorization", "billed_amount", "outcome")
-# Answers that tell the patient "expect no payment": a wrong one costs a patient a treatment.
-DENYING_BANDS = ("likely_denied", "excluded")
 
 
 def _same_claims(champion: pd.DataFrame, challenger: pd.DataFrame) -> None:
@@ -83,7 +81,7 @@ def decision_costs(scores_by_label: dict[str, pd.DataFrame], claims: pd.DataFram
     rows = {}
     for name, scores in scores_by_label.items():
         band = scores["decision"].astype(str).to_numpy()
-        wrong_approval = (band == "likely_approved") & ~approved
+        wrong_approval = (band == LIKELY_APPROVED) & ~approved
         wrong_denial = np.isin(band, DENYING_BANDS) & approved
         cost = cost_of_wrong_approval * wrong_approval.sum() + cost_of_wrong_denial * wrong_denial.sum()
         rows[name] = {"wrong_approvals": int(wrong_approval.sum()), "billed_wrongly_approved": billed[wrong_approval].sum(),

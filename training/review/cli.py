@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import click
 
+from scoring.mlflow_store import TRACKING_URI_HELP
+
 
 @click.command()
 @click.option("--challenger", required=True, help="the version under review: a version number or an alias")
@@ -23,7 +25,7 @@ import click
               help="weight of a claim answered likely_approved that the payer denied")
 @click.option("--cost-of-wrong-denial", type=float, default=1.0, show_default=True,
               help="weight of an approved claim answered likely_denied or excluded")
-@click.option("--tracking-uri", default=None, help="MLflow tracking URI (default as for train)")
+@click.option("--tracking-uri", default=None, help=TRACKING_URI_HELP)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="folder for the executed notebook and its HTML (default: <project>/var/reviews)")
 @click.pass_context

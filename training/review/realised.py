@@ -9,7 +9,7 @@ import math
 
 import pandas as pd
 
-from scoring.realised import EXPERIMENT, SLICE_COLUMNS, SLICE_METRICS, slice_metric_key
+from scoring.realised import EXPERIMENT, REALISED_SLICE_COLUMNS, SLICE_METRICS, slice_metric_key
 from training.review.versions import resolve_version
 
 COLUMNS = ("column", "value", "test_rows", *(f"test_{metric}" for metric in SLICE_METRICS),
@@ -37,7 +37,7 @@ def realised_beside_test(client, name: str, version) -> pd.DataFrame:
         "test_rows": "test_rows", **{f"test_{metric}": f"test_{metric}" for metric in SLICE_METRICS},
         "realised_claims": "realised_claims",
         **{f"realised_{metric}": f"realised_{metric}" for metric in SLICE_METRICS}})]
-    for column in SLICE_COLUMNS:
+    for column in REALISED_SLICE_COLUMNS:
         values = sorted({key.split(f"__{column}_", 1)[1] for key in [*test, *realised]
                          if f"__{column}_" in key and key.startswith(("test_rows__", "realised_claims__"))})
         for value in values:

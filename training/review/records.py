@@ -28,8 +28,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scoring.mlflow_store import PROJECT_ROOT, REGISTERED_MODEL, ensure_experiment, resolve_tracking_uri
-from training.review.verdict import DECISIONS, FAILS, check_decision_parameters
+from common.paths import PROJECT_ROOT
+from scoring.mlflow_store import REGISTERED_MODEL, ensure_experiment, log_version_run, resolve_tracking_uri
+from training.review.verdict import REVIEW_DECISIONS, FAILS, check_decision_parameters
 from training.review.versions import ReviewInputError, open_client, resolve_version
 
 REVIEW_EXPERIMENT = "model-reviews"
@@ -42,8 +43,8 @@ REVIEW_TAGS = ("review_decision", "review_reviewer", "review_comment", "review_r
                "review_override_reason", "review_champion_version", "review_run_id", "review_count")
 REVIEW_HISTORY_PREFIX = "review_history_"
 REVIEW_TEXT_LIMIT = 1000  # characters of free text kept per field: a history record must fit one tag
-HISTORY_COLUMNS = ["recorded_at", "decision", "reviewer", "comment", "override_reason", "champion_version",
-                   "test_claims", "run_id", "figures"]
+REVIEW_HISTORY_COLUMNS = ["recorded_at", "decision", "reviewer", "comment", "override_reason", "champion_version",
+                          "test_claims", "run_id", "figures"]
 # Notebook parameters that are the record's own fields, not settings of the review (kept as tags).
 RECORD_PARAMETERS = ("decision", "reviewer", "comment", "override_reason", "review_record_file")
 
@@ -100,7 +101,7 @@ def record_review(client, name: str, version, record: dict, notebook: Path, html
     decision, reviewer, override_reason = record.get("decision"), record.get("reviewer"), record.get("override_reason")
     check_decision_parameters(decision, reviewer, override_reason)
     if decision is None:
-        raise ReviewInputError(f"decision must be one of {', '.join(DECISIONS)} to record a review; got None")
+        raise ReviewInputError(f"decision must be one of {', '.join(REVIEW_DECISIONS)} to record a review; got None")
     if decision == "approve" and record.get("figures", {}).get("outcome") == FAILS and not str(override_reason).strip():
         raise ReviewInputError("an approval of a challenger the verdict fails needs override_reason")
     for path in (notebook, html):
@@ -125,28 +126,17 @@ def record_review(client, name: str, version, record: dict, notebook: Path, html
 
 def _log_review_run(client, name: str, version: str, number: int, kept: dict, record: dict, notebook: Path,
                     html: Path, parameters: dict | None) -> str:
-    from mlflow.entities import Metric, Param
-
     experiment_id = ensure_experiment(client, REVIEW_EXPERIMENT, client.tracking_uri)
     figures = record.get("figures", {})
-    tags = {"model_name": name, "model_version": version, "review_number": str(number),
-            "verdict": str(figures.get("outcome", "")), "deciding_rule": str(figures.get("deciding_rule", "")),
-            **kept}
-    run = client.create_run(experiment_id, run_name=f"review-v{version}-{number:03d}", tags=tags)
-    run_id = run.info.run_id
-    try:
-        now = int(pd.Timestamp.now(tz="UTC").timestamp() * 1000)
-        metrics = [Metric(key, float(value), now, 0) for key, value in record.get("metrics", {}).items()
-                   if value is not None and np.isfinite(value)]
-        params = [Param(key, str(value)[:REVIEW_TEXT_LIMIT]) for key, value in (parameters or {}).items()]
-        client.log_batch(run_id, metrics=metrics, params=params)
-        for path in (notebook, html):
-            client.log_artifact(run_id, str(path), ARTIFACT_FOLDER)
-    except Exception:
-        client.set_terminated(run_id, "FAILED")
-        raise
-    client.set_terminated(run_id)
-    return run_id
+    tags = {"review_number": str(number), "verdict": str(figures.get("outcome", "")),
+            "deciding_rule": str(figures.get("deciding_rule", "")), **kept}
+    return log_version_run(
+        client, experiment_id, f"review-v{version}-{number:03d}", name, version, tags=tags,
+        metrics={key: value for key, value in record.get("metrics", {}).items()
+                 if value is not None and np.isfinite(value)},
+        params={key: str(value)[:REVIEW_TEXT_LIMIT] for key, value in (parameters or {}).items()},
+        timestamp_ms=int(pd.Timestamp.now(tz="UTC").timestamp() * 1000),
+        artifacts=[(notebook, ARTIFACT_FOLDER), (html, ARTIFACT_FOLDER)], link=False)
 
 
 def review_history(client, name: str, version) -> pd.DataFrame:
@@ -154,7 +144,7 @@ def review_history(client, name: str, version) -> pd.DataFrame:
     version = client.get_model_version(name, str(resolve_version(client, name, version).version))
     records = [json.loads(value) for key, value in sorted(version.tags.items())
                if key.startswith(REVIEW_HISTORY_PREFIX)]
-    return pd.DataFrame(records, columns=HISTORY_COLUMNS)
+    return pd.DataFrame(records, columns=REVIEW_HISTORY_COLUMNS)
 
 
 # -- running the notebook ---------------------------------------------------------------------------

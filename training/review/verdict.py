@@ -19,14 +19,14 @@ import pandas as pd
 
 from features.contract import TARGET
 from scoring.metrics import ECE_BINS
-from scoring.coverage_model import DECISION_BANDS
+from scoring.decisions import DECISION_BANDS
 from training.promotion_gate import GateParams, gate_rules
 from training.review.versions import ReviewInputError
 
 RESAMPLES = 400
 CONFIDENCE = 0.95
 PASSES, FAILS, TOO_CLOSE = "passes", "fails", "too close to call"
-DECISIONS = ("approve", "reject")
+REVIEW_DECISIONS = ("approve", "reject")
 # Metrics the verdict shows for both models; True where higher is better.
 VERDICT_METRICS = {"auc": True, "brier": False, "log_loss": False, "ece": False}
 _CHUNK = 50  # resamples scored together: bounds memory to _CHUNK x claims counts
@@ -177,8 +177,8 @@ def check_decision_parameters(decision, reviewer: str = "", override_reason: str
     """Refuse a decision the notebook could not record, before any work (the notebook's first cell)."""
     if decision is None:
         return
-    if decision not in DECISIONS:
-        raise ReviewInputError(f"decision must be one of {', '.join(DECISIONS)} or None; got {decision!r}")
+    if decision not in REVIEW_DECISIONS:
+        raise ReviewInputError(f"decision must be one of {', '.join(REVIEW_DECISIONS)} or None; got {decision!r}")
     if not str(reviewer or "").strip():
         raise ReviewInputError("reviewer: give the reviewer's name to record a decision")
 

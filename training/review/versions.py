@@ -4,6 +4,7 @@ store, a version by number or alias, the champion a challenger is judged against
 from __future__ import annotations
 
 from scoring.artifacts import load_model
+from scoring.saved_profiles import version_training_profile
 from scoring.mlflow_store import (CHAMPION, REGISTERED_MODEL, TrackingStoreError, mlflow_client,
                                          resolve_tracking_uri)
 
@@ -76,7 +77,7 @@ def champion_training_profile(tracking_uri: str | None = None, name: str = REGIS
         version = resolve_version(client, name, alias)
     except ReviewInputError:
         return None
-    return label(version, alias), load_version(client, name, version).training_profile
+    return label(version, alias), version_training_profile(client, client.tracking_uri, name, version.version)
 
 
 def label(version, role: str) -> str:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from features.contract import TARGET
-from scoring.coverage_model import DECISION_BANDS
+from scoring.decisions import DECISION_BANDS
 from training.review import bands
 from training.review.versions import ReviewInputError
 
