@@ -45,7 +45,8 @@ import re
 import secrets
 from pathlib import Path
 
-from scoring.mlflow_store import CHAMPION, PROJECT_ROOT, REGISTERED_MODEL, resolve_tracking_uri
+from common.paths import PROJECT_ROOT
+from scoring.mlflow_store import CHAMPION, REGISTERED_MODEL, resolve_tracking_uri
 from scoring.params import ModelParams
 
 ENV_PREFIX = "MEDSPA_COVERAGE"

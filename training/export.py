@@ -18,7 +18,8 @@ from features.diagnosis import ICD10CM_RELEASE
 from scoring.artifacts import (BUNDLE_METADATA_FILE, CHAMPION_LINK, MODEL_DIR, ModelIntegrityError,
                                       bundle_name, download_model_version, now_utc, read_saved_metadata,
                                       verify_bundle, version_for_alias, write_manifest)
-from scoring.mlflow_store import CHAMPION, PROJECT_ROOT, REGISTERED_MODEL, tracking
+from common.paths import PROJECT_ROOT
+from scoring.mlflow_store import CHAMPION, REGISTERED_MODEL, tracking
 
 DEFAULT_MODELS_DIR = PROJECT_ROOT / "models"
 _TEMP_PREFIX = ".export-"
