@@ -15,6 +15,7 @@ from sqlalchemy import select, text
 from service.audit import AuditRecord, AuditStore, metadata
 from service.audit_migrations import current_revision, head_revision
 from service.outcomes.store import claim_outcomes  # noqa: F401  (its table joins the metadata compared)
+from service.cds_hooks.client_jwt import cds_hook_jtis  # noqa: F401  (its table joins the metadata compared)
 from service.rate_limit import rate_buckets
 
 # What the audit store's code wrote before migrations (CREATE TABLE IF NOT EXISTS at every start),
