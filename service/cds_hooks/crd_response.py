@@ -2,7 +2,8 @@
 
 - System action: `update` of the order as it was sent, its earlier ext-coverage-information
   extensions replaced by ours: `coverage` (the Coverage assessed), `covered`, `pa-needed`,
-  `doc-needed` (with `doc-purpose`), `info-needed`, `date`, `coverage-assertion-id` (the
+  `doc-needed` (with `doc-purpose`), `info-needed`, `satisfied-pa-id` (the authorization the order
+  already carried, when it is what satisfies), `date`, `coverage-assertion-id` (the
   request id: the audit row of this answer). An order that could not be assessed still gets one,
   `covered` and `pa-needed` `conditional` and `info-needed` `OTH`, so the EHR never mistakes
   silence for coverage.
@@ -51,6 +52,8 @@ def coverage_extension(order: MappedOrder, answer: dict | None, request_id: str,
             purpose = "withpa" if information["pa_needed"] == "auth-needed" else "withclaim"
             parts.append({"url": "doc-purpose", "valueCode": purpose})
         parts += [{"url": "info-needed", "valueCode": code} for code in information["info_needed"]]
+        if information["pa_needed"] == "satisfied" and order.satisfied_pa_id:  # carried over: it is what satisfies
+            parts.append({"url": "satisfied-pa-id", "valueString": order.satisfied_pa_id})
     parts += [{"url": "date", "valueDate": today.isoformat()},
               {"url": "coverage-assertion-id", "valueString": request_id}]
     return {"url": COVERAGE_INFORMATION_URL, "extension": parts}
@@ -105,7 +108,7 @@ def card(order: MappedOrder, answer: dict | None, request_id: str) -> dict:
 def _what(order: MappedOrder) -> str:
     if order.claim is None:
         return order.resource_type
-    treatment = load_catalog().treatments.get(order.claim.get("treatment") or "")
+    treatment = load_catalog().treatments.get(order.treatment or "")
     code = order.claim["procedure_code"]
     return f"{treatment.key.replace('_', ' ')} ({code})" if treatment else f"procedure {code}"
 
@@ -134,7 +137,7 @@ def _escape(text: str) -> str:
 
 
 def _catalog_sources(answer: dict, order: MappedOrder) -> list[str]:
-    treatment = load_catalog().treatments.get(order.claim.get("treatment") or "")
+    treatment = load_catalog().treatments.get(order.treatment or "")
     sources = [treatment.source] if treatment else []
     return sources + [item["source"] for item in answer["recommendations"] if item.get("source")]
 

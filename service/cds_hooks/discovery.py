@@ -39,6 +39,10 @@ class HookService:
                 "prefetch": dict(COMMON_PREFETCH), "usageRequirements": USAGE}
 
 
+def service_path(service_id: str) -> str:
+    return f"/cds-services/{service_id}"
+
+
 SERVICES = {service.id: service for service in (
     HookService("medspa-coverage-order-sign", ORDER_SIGN, "Med-spa coverage (order-sign)",
                 "Coverage Requirements Discovery for a signed order: will the plan pay, with the probability, "

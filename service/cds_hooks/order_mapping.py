@@ -64,6 +64,8 @@ class MappedOrder:
     resource_type: str
     coverage_reference: str | None = None
     claim: dict | None = None
+    treatment: str | None = None  # the catalog key the contract resolved the claim's code to
+    satisfied_pa_id: str | None = None  # the authorization an earlier CRD answer recorded on the order
     missing: list[str] = field(default_factory=list)  # essentials not found: the order is not assessed
     notes: list[str] = field(default_factory=list)  # what was read another way, assumed, or left out
 
@@ -98,6 +100,7 @@ def map_order(path: str, resource_json: dict, order, index: ResourceIndex, conte
     age = _age(order, index, context, service_date, mapped)
     facility, place = _place(order, index, mapped)
     documents = _documents(index)
+    mapped.satisfied_pa_id = _authorization_on_file(order)
     if mapped.missing:
         return mapped
     claim = {
@@ -109,7 +112,7 @@ def map_order(path: str, resource_json: dict, order, index: ResourceIndex, conte
         "facility_type": facility,
         "referral": "referral" in documents,
         "medical_necessity_letter": "medical_necessity_letter" in documents,
-        "prior_authorization": _authorization_on_file(order),
+        "prior_authorization": mapped.satisfied_pa_id is not None,
         "patient_age": age,
         **{name: value for name, (value, _) in ASSUMED.items()},
     }
@@ -125,6 +128,11 @@ def map_order(path: str, resource_json: dict, order, index: ResourceIndex, conte
     mapped.notes.extend(note for _, note in ASSUMED.values())
     mapped.claim = claim
     return mapped
+
+
+def unreadable_order(path: str, resource_json: dict, reason: str) -> MappedOrder:
+    """An order that is not valid FHIR R4: not assessed, and the answer says which elements are at fault."""
+    return MappedOrder(path, resource_json, resource_json["resourceType"], missing=[f"the order {reason}"])
 
 
 def _codings(concepts) -> list:
@@ -231,8 +239,9 @@ def _place(order, index: ResourceIndex, mapped: MappedOrder) -> tuple[str, str |
                       if participant.actor is not None and (participant.actor.reference or "").startswith("Location")]
     for role in index.of_type("PractitionerRole"):
         locations += [index.resolve(reference.reference, role) for reference in role.location or ()]
-    codings += _codings(location.type or () for location in locations
-                        if location is not None and location.get_resource_type() == "Location")
+    codings += _codings(concept for location in locations
+                        if location is not None and location.get_resource_type() == "Location"
+                        for concept in location.type or ())
     for coding in codings:
         if coding.system in POS_SYSTEMS and facility_of_place(coding.code):
             return facility_of_place(coding.code), coding.code.strip()
@@ -250,9 +259,7 @@ def _documents(index: ResourceIndex) -> set[str]:
             for coding in _codings([document.type]) if coding.system == LOINC_SYSTEM and coding.code in DOCUMENT_TYPES}
 
 
-def _authorization_on_file(order) -> bool:
-    for extension in order.extension or ():
-        if extension.url == COVERAGE_INFORMATION_URL and any(
-                part.url == "satisfied-pa-id" and part.valueString for part in extension.extension or ()):
-            return True
-    return False
+def _authorization_on_file(order) -> str | None:
+    """The satisfied-pa-id of a coverage-information extension already on the order, else None."""
+    return next((part.valueString for extension in order.extension or () if extension.url == COVERAGE_INFORMATION_URL
+                 for part in extension.extension or () if part.url == "satisfied-pa-id" and part.valueString), None)

@@ -21,12 +21,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from service.api import answer_and_audit, read_json_body
 from service.audit import AuditUnavailable
-from service.cds_hooks.client_jwt import JtiLedger, load_client_keys, verify_client_token
+from service.cds_hooks.client_jwt import DISCOVERY_PATH, JtiLedger, load_client_keys, verify_client_token
 from service.cds_hooks.crd_response import card, system_action
-from service.cds_hooks.discovery import APPOINTMENT_BOOK, COMMON_PREFETCH, ORDER_SELECT, SERVICES
+from service.cds_hooks.discovery import APPOINTMENT_BOOK, COMMON_PREFETCH, ORDER_SELECT, SERVICES, HookService, service_path
 from service.cds_hooks.fhir_client import FhirReader, FhirReadError, render_template, usable_server
 from service.cds_hooks.fhir_resources import FhirParseError, ResourceIndex, parse_resource, resources_of
-from service.cds_hooks.order_mapping import map_order
+from service.cds_hooks.order_mapping import map_order, unreadable_order
 from service.cds_hooks.schemas import CdsHookRequest
 from service.claims import normalise_claims
 from service.errors import APIError, field_error
@@ -46,39 +46,34 @@ def _cors(response):
     return response
 
 
-@bp.route("/cds-services", methods=["OPTIONS"])
-@bp.route("/cds-services/<service_id>", methods=["OPTIONS"])
-def preflight(service_id: str | None = None):
+def preflight():
     return Response(status=204)
 
 
-@bp.get("/cds-services")
+@bp.get(DISCOVERY_PATH)
 def discovery():
     return jsonify(services=[service.to_json() for service in SERVICES.values()])
 
 
-@bp.post("/cds-services/<service_id>")
-def hook_call(service_id: str):
+def hook_call(service: HookService):
     _authenticate()
-    service = SERVICES.get(service_id)
-    if service is None:
-        raise APIError(404, "not_found", f"no such CDS service; GET /cds-services lists them: {', '.join(SERVICES)}")
     call = _hook_request(read_json_body(), service.hook)
     orders = _orders(service.hook, call.context)
     notes: list[str] = []
     index = ResourceIndex()
     reader = _reader(call, notes)
     _prefetched(call, index, reader, notes)
-    parsed = []
+    parsed, unreadable = [], {}
     for path, resource_json in orders:
         try:
             parsed.append((path, resource_json, parse_resource(resource_json)))
-        except FhirParseError as error:
-            raise APIError(422, "invalid_request", "an order is not a FHIR R4 resource",
-                           [field_error(path, str(error))]) from None
-    index.add_all(order for _, _, order in parsed)
-    _read_references(parsed, call.context, index, reader, notes)
-    mapped = [map_order(path, resource_json, order, index, call.context) for path, resource_json, order in parsed]
+        except FhirParseError as error:  # still answered (not assessed), as CRD asks for every order
+            parsed.append((path, resource_json, None))
+            unreadable[path] = str(error)
+    index.add_all(order for _, _, order in parsed if order is not None)
+    _read_references([entry for entry in parsed if entry[2] is not None], call.context, index, reader, notes)
+    mapped = [map_order(path, resource_json, order, index, call.context) if order is not None
+              else unreadable_order(path, resource_json, unreadable[path]) for path, resource_json, order in parsed]
     for order in mapped:
         order.notes.extend(notes)
     answers = _answer(mapped)
@@ -131,6 +126,12 @@ def _orders(hook: str, context: dict) -> list[tuple[str, dict]]:
                        [field_error(f"context.{name}", "must be a FHIR Bundle with at least one entry")])
     orders = [(f"context.{name}.entry[{position}].resource", entry.get("resource") if isinstance(entry, dict) else None)
               for position, entry in enumerate(entries)]
+    not_resources = [path for path, resource in orders
+                     if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str)]
+    if not_resources:
+        raise APIError(422, "invalid_request", f"every entry of {name} must hold a FHIR resource",
+                       [field_error(path, "must be a FHIR resource (a JSON object with a resourceType)")
+                        for path in not_resources])
     if hook == ORDER_SELECT:
         selections = context.get("selections")
         if not isinstance(selections, list) or not all(isinstance(item, str) for item in selections):
@@ -202,11 +203,22 @@ def _answer(mapped) -> dict[int, dict]:
         if not result.ok:  # the contract refused what was read: said, field by field, in the contract's words
             mapped[position].missing.extend(f"{error['field']}: {error['message']}" for error in result.errors)
     accepted = [(position, result.claim) for position, result in zip(positions, results) if result.ok]
+    for position, claim in accepted:
+        mapped[position].treatment = claim["treatment"]
     g.log_counts = {"claims": len(mapped), "rejected": len(mapped) - len(accepted)}
     if not accepted:
         return {}
     answers = answer_and_audit([claim for _, claim in accepted])
     return {position: answer for (position, _), answer in zip(accepted, answers)}
+
+
+# One fixed route per service, no path variable: no part of a URL is a value a request chooses
+# (tests/service/test_security.py); an unknown service id is the app's plain 404.
+bp.add_url_rule(DISCOVERY_PATH, "preflight_discovery", preflight, methods=["OPTIONS"])
+for _service in SERVICES.values():
+    bp.add_url_rule(service_path(_service.id), f"hook_{_service.hook}", lambda service=_service: hook_call(service),
+                    methods=["POST"])
+    bp.add_url_rule(service_path(_service.id), f"preflight_{_service.hook}", preflight, methods=["OPTIONS"])
 
 
 def init_app(app: Flask) -> None:

@@ -25,8 +25,8 @@ class CdsHookRequest(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
     hook: str = Field(min_length=1)
     hookInstance: str = Field(min_length=1)
-    fhirServer: str | None = Field(None, description="base URL of the client's FHIR server (https, or http on "
-                                                     "loopback only)")
+    fhirServer: str | None = Field(None, description="base URL of the client's FHIR server (TLS; plain only on "
+                                                     "loopback)")
     fhirAuthorization: FhirAuthorization | None = None
     context: dict[str, Any]
     prefetch: dict[str, Any] | None = None
