@@ -32,6 +32,6 @@ def test_discovery_needs_no_credentials_and_cors_lets_a_browser_client_call(cds_
     assert "Access-Control-Allow-Origin" not in client.get("/healthz/live").headers  # only these routes
 
 
-def test_an_unknown_service_is_404_once_the_client_is_known(cds_app, hook_call):
+def test_an_unknown_service_is_the_apps_plain_404(cds_app, hook_call):
     response = hook_call(cds_app.test_client(), "no-such-service", {})
-    assert response.status_code == 404 and "medspa-coverage-order-sign" in response.get_json()["message"]
+    assert response.status_code == 404 and response.get_json()["code"] == "not_found"
