@@ -176,7 +176,8 @@ def _read_references(parsed, context: dict, index: ResourceIndex, reader: FhirRe
     """Read what the orders name and the call did not give (the patient, coverages, conditions, locations)."""
     if reader is None:
         return
-    wanted = [f"Patient/{context.get('patientId')}"]
+    patient_id = context.get("patientId")
+    wanted = [f"Patient/{patient_id}"] if isinstance(patient_id, str) and patient_id else []
     for _, _, order in parsed:
         references = [*(getattr(order, "reasonReference", None) or ()), *(getattr(order, "insurance", None) or ()),
                       *(getattr(order, "locationReference", None) or ()),
