@@ -23,7 +23,7 @@ from features.carc import describe_carc
 from features.catalog import UNLISTED, load_catalog, readable_pattern
 from features.claim_facts import columns_facts
 from features.contract import OFFICE_FACILITIES, REFERRAL_PLANS, default_place_of_service
-from features.diagnosis import load_table
+from features.diagnosis import load_table, with_dot
 from features.pipeline import claims_to_columns
 from features.rules import load_rules
 from scoring.rule_evidence import ANY
@@ -293,8 +293,11 @@ def _recommendations(claim, treatment, probability, scored, hard_excluded, fired
             combined = after
         if variant.kind != "action" or after - probability < MIN_GAIN:
             continue
-        advice.append({"action": _action_id(variant, claim), "description": _action_text(variant, claim, treatment),
-                       "probability_after": round(after, 4), "gain": round(after - probability, 4)})
+        item = {"action": _action_id(variant, claim), "description": _action_text(variant, claim, treatment),
+                "probability_after": round(after, 4), "gain": round(after - probability, 4)}
+        if variant.name == "diagnosis_specificity":  # the concrete change: the codes to bill (an EHR can apply them)
+            item["diagnosis_codes"] = [with_dot(code) for code in variant.claim["diagnosis_codes"].split(";")]
+        advice.append(item)
     advice.sort(key=lambda item: -item["gain"])
     if combined is not None and len(advice) > 1 and combined - probability >= advice[0]["gain"] + MIN_GAIN:
         steps = "; ".join(item["description"][0].lower() + item["description"][1:] for item in advice)

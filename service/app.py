@@ -15,6 +15,7 @@ def create_app(config: dict | None = None):
 
     from features.catalog import load_catalog
     from service import api, auth, errors, files, health, metrics, monitoring, openapi, page, retention
+    from service.cds_hooks import routes as cds_hooks
     from service.audit import AuditStore
     from service.logging import configure_logging
     from service.model_extension import CoverageModelExtension
@@ -51,6 +52,7 @@ def create_app(config: dict | None = None):
     load_catalog()  # a broken catalog stops the start, not the first request
     health.init_app(app)
     api.init_app(app)
+    cds_hooks.init_app(app)  # CDS Hooks / Da Vinci CRD: its JWT's jti ledger is in the audit database too
     page.init_app(app)
     openapi.init_app(app)
     metrics.init_app(app)  # before the model extension, which reports its loads there

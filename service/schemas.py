@@ -328,6 +328,9 @@ class Recommendation(_Answer):
                                                                    "under which the treatment is covered")
     conditions: str = Field(default=None, description="document_covered_diagnosis: the payer conditions")
     source: str = Field(default=None, description="document_covered_diagnosis: the public policy it follows")
+    diagnosis_codes: list[str] = Field(default=None, description="bill_specific_diagnosis_code: the claim's "
+                                                                 "ICD-10-CM codes with each header code replaced by "
+                                                                 "a billable one, primary first")
 
 
 class CoverageInformation(_Answer):

@@ -37,6 +37,11 @@ as strings otherwise. This table is the one place every setting is listed.
 | `FILE_JOBS_DIR` | where uploaded files, their scored files and the jobs' state are kept (owner-only; every worker of the machine reads the same folder) | `<project>/var/file-jobs` |
 | `SESSION_SECRET` | the key that signs the page's session cookies and CSRF tokens (at least 32 characters); the gunicorn config draws one at start for all its workers, so a restart signs everyone out | unset: a random one per process |
 | `SESSION_MINUTES` | how long a sign-in on the page lasts, from the sign-in | `480` |
+| `CDS_CLIENT_ISSUERS` | the CDS Hooks clients (EHRs) trusted to call `/cds-services`: their JWTs' `iss` values (a list, or one comma-separated string) | `[]`: every hook call gets 401 |
+| `CDS_JWKS_FILE` | a JWKS file (`{"keys": [...]}`) of those clients' public keys (RS384 or ES384), found by `kid`; a key with an `iss` member serves that issuer only; read at startup | unset |
+| `CDS_JKU_ALLOWLIST` | `jku` URLs a client's JWT header may name (a list, or comma-separated); the service never fetches them (their keys go in `CDS_JWKS_FILE`), and a token naming another `jku` is refused | `[]` |
+| `CDS_SERVICE_URL` | the service's public base URL (`https://coverage.example.org`): a hook call's JWT `aud` must be `<this>/cds-services/<id>` (or `<this>/cds-services`) | unset: the scheme and host the request named |
+| `CDS_FHIR_TIMEOUT_SECONDS` | how long one read from a hook caller's `fhirServer` may take (connect, then each wait for data), in seconds | `5` |
 """
 from __future__ import annotations
 
@@ -92,6 +97,11 @@ def default_settings() -> dict:
         "FILE_JOBS_DIR": str(PROJECT_ROOT / "var" / "file-jobs"),
         "SESSION_SECRET": None,
         "SESSION_MINUTES": 480,
+        "CDS_CLIENT_ISSUERS": [],
+        "CDS_JWKS_FILE": None,
+        "CDS_JKU_ALLOWLIST": [],
+        "CDS_SERVICE_URL": None,
+        "CDS_FHIR_TIMEOUT_SECONDS": 5,
     }
 
 
@@ -153,6 +163,15 @@ def finish_settings(config) -> None:
     if str(config.get("AUDIT_SQLITE_SYNCHRONOUS")).upper() not in ("NORMAL", "FULL", "EXTRA"):
         raise SettingsError("AUDIT_SQLITE_SYNCHRONOUS: must be NORMAL, FULL or EXTRA")
     config["AUDIT_SQLITE_SYNCHRONOUS"] = str(config["AUDIT_SQLITE_SYNCHRONOUS"]).upper()
+    for name in ("CDS_CLIENT_ISSUERS", "CDS_JKU_ALLOWLIST"):
+        config[name] = _as_list(config.get(name))
+    timeout = config.get("CDS_FHIR_TIMEOUT_SECONDS")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 60:
+        raise SettingsError("CDS_FHIR_TIMEOUT_SECONDS: must be a number of seconds above 0, at most 60")
+    service_url = config.get("CDS_SERVICE_URL")
+    if service_url is not None and not (isinstance(service_url, str) and re.match(r"^https?://[^/\s]+(/\S*)?$",
+                                                                                   service_url)):
+        raise SettingsError("CDS_SERVICE_URL: must be the service's base URL, such as https://coverage.example.org")
     if config.get("SESSION_SECRET") is None:
         config["SESSION_SECRET"] = secrets.token_urlsafe(32)  # sessions then live in this process only
     if not isinstance(config["SESSION_SECRET"], str) or len(config["SESSION_SECRET"]) < 32:

@@ -15,6 +15,7 @@ from sqlalchemy import select, text
 from service.audit import AuditRecord, AuditStore, metadata
 from service.audit_migrations import alembic_config
 from service.outcomes.store import claim_outcomes  # noqa: F401  (its table joins the metadata compared)
+from service.cds_hooks.client_jwt import cds_hook_jtis  # noqa: F401  (its table joins the metadata compared)
 from service.rate_limit import rate_buckets
 
 def head_revision() -> str:
