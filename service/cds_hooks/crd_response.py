@@ -22,6 +22,7 @@ import uuid
 from datetime import date
 
 from features.catalog import load_catalog
+from scoring.decisions import DENYING_BANDS, EXCLUDED, LIKELY_APPROVED, LIKELY_DENIED, UNCERTAIN
 from service.cds_hooks.order_mapping import COVERAGE_INFORMATION_URL, ICD10CM_SYSTEM, MappedOrder
 from service.cds_hooks.policy_links import citation_links
 
@@ -29,9 +30,9 @@ SUMMARY_LIMIT = 140  # CDS Hooks: "<140 characters"
 SOURCE = {"label": "medspa-coverage",
           "topic": {"system": "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp", "code": "coverage-info",
                     "display": "Coverage Information"}}
-DECISION_WORDS = {"likely_approved": "likely paid", "uncertain": "payment uncertain",
-                  "likely_denied": "likely denied", "excluded": "not covered"}
-WARNING_DECISIONS = ("likely_denied", "excluded")
+# A clinician's card words the decision in a few words of its summary (the page has its own labels).
+DECISION_WORDS = {LIKELY_APPROVED: "likely paid", UNCERTAIN: "payment uncertain", LIKELY_DENIED: "likely denied",
+                  EXCLUDED: "not covered"}
 
 
 def coverage_extension(order: MappedOrder, answer: dict | None, request_id: str, today: date) -> dict:
@@ -82,7 +83,7 @@ def card(order: MappedOrder, answer: dict | None, request_id: str) -> dict:
     information = answer["coverage_information"]
     summary = _fit(f"{_what(order)}: {DECISION_WORDS.get(decision, decision)}, "
                    f"{probability:.0%} chance the plan pays")
-    warning = decision in WARNING_DECISIONS or information["covered"] == "not-covered" \
+    warning = decision in DENYING_BANDS or information["covered"] == "not-covered" \
         or information["pa_needed"] == "auth-needed" or bool(information["doc_needed"])
     sections = [
         ("Coverage", [f"covered: {information['covered']}; prior authorization: {information['pa_needed']}; "
