@@ -16,6 +16,7 @@ from service.audit import AuditRecord, AuditStore, metadata
 from service.audit_migrations import current_revision, head_revision
 from service.outcomes.store import claim_outcomes  # noqa: F401  (its table joins the metadata compared)
 from service.rate_limit import rate_buckets
+from service.sessions import page_sessions  # noqa: F401  (its table joins the metadata compared)
 
 # What the audit store's code wrote before migrations (CREATE TABLE IF NOT EXISTS at every start),
 # as SQLite holds it: the schema of revision 0001, which must adopt such a file in place.
