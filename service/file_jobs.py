@@ -46,7 +46,7 @@ from service.claims import claim_to_json
 from service.model_extension import ModelUnavailable
 from scoring.batch import ScoredChunk, predict_file, rejected_path_for
 from claims_io.files import ClaimsFileError
-from common.private_files import make_private_dir, open_private
+from common.private_files import make_private_dir, open_private, open_private_lock
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class JobStore:
         """Delete now when no worker is scoring the job; else leave a mark its worker stops at."""
         folder = self.folder_of(job_id)
         try:
-            (folder / DELETED_FILE).touch()
+            open_private_lock(folder / DELETED_FILE).close()  # a mark, owner-only like every file here
         except FileNotFoundError:
             return
         self.remove_unless_running(job_id)

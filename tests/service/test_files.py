@@ -202,8 +202,8 @@ def test_a_jobs_files_are_owner_only_and_deleted_when_it_expires(files_app, file
     jobs = Path(files_app.config["FILE_JOBS_DIR"])
     folder = jobs / job["job_id"]
     assert stat.S_IMODE(jobs.stat().st_mode) == 0o700 and stat.S_IMODE(folder.stat().st_mode) == 0o700
-    files = {path.name: stat.S_IMODE(path.stat().st_mode) for path in folder.iterdir() if path.name != "lock"}
-    assert set(files) == {"state.json", "scored.csv", "scored.csv.rejected.csv"}  # the upload is gone once scored
+    files = {path.name: stat.S_IMODE(path.stat().st_mode) for path in folder.iterdir()}
+    assert set(files) == {"state.json", "lock", "scored.csv", "scored.csv.rejected.csv"}  # the upload is gone
     assert set(files.values()) == {0o600}, files
     state = json.loads((folder / "state.json").read_text())
     (folder / "state.json").write_text(json.dumps({**state, "expires_at": "2000-01-01T00:00:00Z"}))
