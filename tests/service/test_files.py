@@ -251,3 +251,56 @@ def test_the_page_session_uploads_with_its_csrf_token(files_client):
     assert files_client.get(job["downloads"]["scored"]).status_code == 200
     assert files_client.application.extensions[EXTENSION].read(job["job_id"])["key_id"] == \
         files_client.application.extensions["api_keys"].key_id(API_KEY)
+
+
+def _bomb(rows: int, **columns) -> bytes:
+    """A zstd Parquet file of `rows` good claims with some columns replaced, written dictionary-encoded
+    from one value each (as an attacker would: a few KB, and never expanded here either)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def repeated(value) -> pa.Array:
+        if isinstance(value, pa.Array):  # a nested value, given as the whole column
+            return value
+        return pa.DictionaryArray.from_arrays(pa.array([0] * rows, pa.int32()), pa.array([value]))
+
+    table = {name: repeated(value) for name, value in {**GOOD[0], **columns}.items()}
+    out = io.BytesIO()
+    pq.write_table(pa.table(table), out, compression="zstd")
+    return out.getvalue()
+
+
+def _million_columns() -> bytes:
+    return ",".join(f"c{number}" for number in range(1_000_000)).encode() + b"\n"
+
+
+@pytest.mark.parametrize("label, body, media_type, status, words", [
+    ("a million columns", _million_columns, CSV, 422, "1,000,000 columns; a claims file may have at most 200"),
+    ("100,000 ids of 20,000 characters", lambda: _bomb(100_000, claim_id="7" * 20_000), PARQUET, 422,
+     "column claim_id holds a value longer than 1,000 characters"),
+    ("100,000 ids of 2,000 characters", lambda: _bomb(100_000, claim_id="7" * 2_000), PARQUET, 422,
+     "column claim_id holds a value longer than 1,000 characters"),
+    ("100,000 ids of 900 characters", lambda: _bomb(100_000, claim_id="7" * 900), PARQUET, 413,
+     "must decode to at most 67,108,864 bytes"),
+    ("a list of lists of codes", lambda: _bomb(1, diagnosis_codes=_arrow_value([["G43.709"]])), PARQUET, 422,
+     "column diagnosis_codes holds Parquet values of type list of list of string"),
+    ("a list for an age", lambda: _bomb(1, patient_age=_arrow_value([44])), PARQUET, 422,
+     "column patient_age holds Parquet values of type list of int64"),
+], ids=lambda value: value if isinstance(value, str) and " " in value else None)
+def test_a_file_that_would_cost_more_than_its_size_is_refused_at_upload(make_app, tmp_path, label, body, media_type,
+                                                                       status, words):
+    app = make_app(FILE_JOBS_DIR=str(tmp_path / "jobs"))  # refused before scoring: no model needed
+    body = body()
+    assert len(body) < 12 * 2**20
+    started = time.monotonic()
+    response = _upload(app.test_client(), body, media_type)
+    assert time.monotonic() - started < 20, label  # a million columns once held a worker past its timeout
+    assert response.status_code == status, (label, response.data)
+    assert words in " ".join(item["message"] for item in body_of(response)["errors"]), body_of(response)
+    assert not list((tmp_path / "jobs").iterdir())
+
+
+def _arrow_value(value):
+    import pyarrow as pa
+
+    return pa.array([value])
