@@ -68,11 +68,11 @@ def upload():
         raise APIError(415, "unsupported_media_type", "the body must be a claims file, sent as itself: "
                                                       "Content-Type text/csv or application/vnd.apache.parquet")
     store, key_id = _store(), g.key_id
-    if store.unfinished_of(key_id) >= UNFINISHED_JOBS_PER_KEY:
+    state = store.reserve(key_id, file_format, UNFINISHED_JOBS_PER_KEY)
+    if state is None:
         raise APIError(429, "too_many_file_jobs", f"this API key already has {UNFINISHED_JOBS_PER_KEY} files queued or "
                                                   "being scored; wait until one is done, or delete one",
                        headers={"Retry-After": "5"})
-    state = store.create(key_id, file_format)
     path = store.input_path(state["job_id"], file_format)
     try:
         with open_private(path, "wb") as handle:

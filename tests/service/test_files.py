@@ -8,6 +8,7 @@ import io
 import json
 import re
 import stat
+import threading
 import time
 from pathlib import Path
 
@@ -304,3 +305,55 @@ def _arrow_value(value):
     import pyarrow as pa
 
     return pa.array([value])
+
+
+class _HeldBody(io.RawIOBase):
+    """An upload's body that arrives only when the test says so, as a slow client's does."""
+
+    def __init__(self, body: bytes, entered: list, release: threading.Event):
+        self._body, self._entered, self._release, self._started = io.BytesIO(body), entered, release, False
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:  # the test client measures the body before sending it
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._body.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._body.tell()
+
+    def readinto(self, buffer) -> int:
+        if not self._started:
+            self._started = True
+            self._entered.append(1)
+            self._release.wait(30)
+        return self._body.readinto(buffer)
+
+
+def test_uploads_at_the_same_time_cannot_pass_the_job_limit_together(make_app, tmp_path):
+    """Each upload takes its slot before its body arrives: three at once against a limit of two get
+    two 202s and one 429 (the check once came before the slot was taken, and all three passed)."""
+    app = make_app(FILE_JOBS_DIR=str(tmp_path / "jobs"))  # no model: uploads stay queued
+    body = _csv_bytes(GOOD)
+    entered, release, statuses = [], threading.Event(), []
+
+    def upload():
+        response = app.test_client().post(
+            "/v1/files", input_stream=_HeldBody(body, entered, release),
+            headers={"Authorization": f"Bearer {API_KEY}", "Content-Type": CSV, "Content-Length": str(len(body))})
+        statuses.append(response.status_code)
+
+    uploads = UNFINISHED_JOBS_PER_KEY + 1
+    threads = [threading.Thread(target=upload) for _ in range(uploads)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 20
+    while len(entered) + len(statuses) < uploads and time.monotonic() < deadline:  # every upload past its check
+        time.sleep(0.02)
+    release.set()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(statuses) == [202] * UNFINISHED_JOBS_PER_KEY + [429]

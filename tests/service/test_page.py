@@ -98,7 +98,8 @@ def test_a_session_of_a_key_no_longer_configured_is_refused(make_app):
 def _signed_in_cookie(client) -> tuple[str, str]:
     """Sign in; the session cookie's value and the page's CSRF token, as an attacker would copy them."""
     _sign_in(client)
-    return client.get_cookie("medspa_session").value, _page_token(client)
+    token = _page_token(client)  # the page puts its CSRF token in the session: the cookie after it
+    return client.get_cookie("medspa_session").value, token
 
 
 def _replayed(app, cookie: str, token: str) -> dict[str, int]:
