@@ -50,7 +50,7 @@ def serve(bind: str | None, workers: int | None, no_proxy: bool) -> None:
     if no_proxy:
         os.environ.pop(LISTEN_ENV, None)
         argv += ["--bind", serving_bind(bind)]
-    else:  # the gunicorn config starts nginx here and binds gunicorn to a free loopback port
+    else:  # the gunicorn config starts nginx here and binds gunicorn to a private Unix socket
         os.environ[LISTEN_ENV] = serving_bind(bind)
     if workers:
         argv += ["--workers", str(workers)]

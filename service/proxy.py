@@ -12,8 +12,10 @@ own socket listens and stops it when it exits.
 from __future__ import annotations
 
 import ctypes
+import grp
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -75,6 +77,7 @@ def render_config(listen: str, upstream: str, run_dir: Path, read_timeout: int, 
                   max_file: int | None = None) -> str:
     max_file = default_settings()["FILE_MAX_BYTES"] if max_file is None else max_file
     values = {
+        "USER": f"{pwd.getpwuid(os.getuid()).pw_name} {grp.getgrgid(os.getgid()).gr_name}",
         "RUN_DIR": str(run_dir),
         "LISTEN": listen,
         "UPSTREAM": upstream,

@@ -15,6 +15,7 @@ import http.client
 import json
 import re
 import socket
+import stat
 import threading
 import time
 
@@ -176,6 +177,19 @@ def test_a_body_shorter_than_its_content_length_never_reaches_the_app(server):
         f"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-API-Key: {API_KEY}\r\n"
         f"Content-Length: {len(claim) + 100}\r\n\r\n").encode() + claim, half_close=True)
     assert not raw.startswith(b"HTTP/1.1 200"), raw[:300]
+
+
+def test_gunicorn_listens_only_on_a_unix_socket_in_a_private_folder(server):
+    """Anyone on the host could reach a loopback port and send an X-Forwarded-For of their choosing
+    (100 wrong keys, 100 401s, no 429): behind nginx there is no such port."""
+    master = psutil.Process(server.pid)
+    gunicorn = [master, *(child for child in master.children() if child.pid != server.nginx_pid)]
+    listening = [connection for process in gunicorn for connection in process.net_connections(kind="inet")
+                 if connection.status == psutil.CONN_LISTEN]
+    assert listening == []
+    socket_file = server.log_path.parent / "nginx" / "gunicorn.sock"
+    assert socket_file.is_socket() and stat.S_IMODE(socket_file.parent.stat().st_mode) == 0o700
+    assert f"server unix:{socket_file};" in (socket_file.parent / "nginx.conf").read_text()
 
 
 def test_nginx_runs_the_repository_config_with_the_service_limit(server, tmp_path):
