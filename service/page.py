@@ -32,6 +32,7 @@ from features.contract import BENEFIT_SCOPES, EXAMPLE_CLAIM, FACILITY_TYPES, PLA
 from features.diagnosis import ICD10CM_RELEASE
 from service.audit import AuditUnavailable
 from service.file_jobs import limits_text
+from service.security_headers import SECURITY_HEADERS
 from service.sessions import SessionStore
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -40,15 +41,6 @@ STATIC_FILES = {"page.css": "text/css", "page.js": "text/javascript", "favicon.s
 PAGE_ROUTES = ("/", "/sign-in", "/sign-out", *(f"/static/{name}" for name in STATIC_FILES))
 CSRF_HEADER = "X-CSRFToken"
 SESSIONS = "page_sessions"  # app.extensions key of the SessionStore
-CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
-                           "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
-                           "object-src 'none'")
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-}
 
 bp = Blueprint("page", __name__, template_folder="templates")
 

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from service.page import CONTENT_SECURITY_POLICY, STATIC_FILES
+from service.page import STATIC_FILES
+from service.security_headers import CONTENT_SECURITY_POLICY
 from tests.service.service_testing import API_KEY, SENTINEL, body_of, example_claim
 
 

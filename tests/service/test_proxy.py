@@ -22,7 +22,8 @@ import time
 import psutil
 import pytest
 
-from service.proxy import render_config
+from service.proxy import FILE_UPLOADS_AT_ONCE, render_config
+from service.security_headers import SECURITY_HEADERS
 from service.settings import default_settings
 from tests.service.service_testing import API_KEY, example_claim, raw_exchange, start_production_server
 
@@ -169,6 +170,48 @@ def test_a_claims_file_past_the_api_body_limit_is_scored_through_nginx_and_one_p
 def test_what_nginx_refuses_itself_is_answered_in_the_service_json(server, raw, status, code):
     answered, body = _status_and_body(raw_exchange(server.port, raw))
     assert (answered, body["code"]) == (status, code)
+
+
+def _headers(raw: bytes) -> dict[str, str]:
+    head = raw.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")[1:]
+    return {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in head)}
+
+
+UPLOAD_HEAD = "POST /v1/files HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+
+
+@pytest.mark.parametrize("raw, status, code", [
+    (b"TRACE / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405, "method_not_allowed"),
+    (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505, "http_version_not_supported"),
+    ((UPLOAD_HEAD + "Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n").encode(), 400, "bad_http_request"),
+    ((UPLOAD_HEAD + f"Content-Length: {MAX_FILE + 1}\r\n\r\n").encode(), 413, "file_too_large"),
+], ids=["TRACE", "HTTP/2.0 request line", "a bad chunk size in an upload", "an upload over its limit"])
+def test_every_nginx_refusal_is_the_service_json_with_the_security_headers(server, raw, status, code):
+    """An error_page of the upload route once replaced the server's list there: its refusals were nginx's HTML."""
+    answer = raw_exchange(server.port, raw)
+    assert _status_and_body(answer)[0] == status and _status_and_body(answer)[1]["code"] == code
+    headers = _headers(answer)
+    assert all(headers.get(name.lower()) == value for name, value in SECURITY_HEADERS.items()), headers
+    if status == 405:
+        assert headers["allow"] == "GET, HEAD, POST, DELETE"
+
+
+def test_uploads_past_nginx_slots_get_the_service_json_503_with_retry_after(server):
+    held = []
+    try:
+        for _ in range(FILE_UPLOADS_AT_ONCE):  # uploads whose bodies have not arrived: each holds a slot
+            connection = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            connection.sendall((UPLOAD_HEAD + "Content-Length: 1000\r\n\r\nclaim_id").encode())
+            held.append(connection)
+        time.sleep(0.5)
+        answer = raw_exchange(server.port, (UPLOAD_HEAD + "Content-Length: 2\r\n\r\nab").encode())
+    finally:
+        for connection in held:
+            connection.close()
+    status, body = _status_and_body(answer)
+    headers = _headers(answer)
+    assert status == 503 and body["code"] == "unavailable" and headers["retry-after"] == "5"
+    assert headers["x-content-type-options"] == "nosniff"
 
 
 def test_a_body_shorter_than_its_content_length_never_reaches_the_app(server):
