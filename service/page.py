@@ -97,15 +97,14 @@ def sign_in():
     if not _form_csrf_ok():
         return _sign_in_page("The sign-in form had expired. Please enter the key again.", 400)
     throttle = current_app.extensions["failed_keys"]
-    address = request.remote_addr or "unknown"
-    wait = throttle.retry_after(address)
+    presented, address = request.form.get("api_key", "").strip(), request.remote_addr or "unknown"
+    wait = throttle.retry_after(address, presented)
     if wait:
         return _sign_in_page(f"Too many wrong keys from this computer. Please wait {wait} seconds and try again.",
                              429, {"Retry-After": str(wait)})
-    presented = request.form.get("api_key", "").strip()
     key_id = current_app.extensions["api_keys"].key_id(presented) if presented else None
     if key_id is None:
-        throttle.record_failure(address)
+        throttle.record_failure(address, presented)
         return _sign_in_page("That key is not one this service accepts. Check it and try again.", 401)
     session.clear()  # a fresh session at each sign-in: nothing set before it survives
     session.permanent = True
