@@ -196,6 +196,27 @@ def test_every_nginx_refusal_is_the_service_json_with_the_security_headers(serve
         assert headers["allow"] == "GET, HEAD, POST, DELETE"
 
 
+def test_a_chunked_upload_past_its_limit_is_the_service_json_413(server):
+    """Answering discards the rest of the body, which failed again on the limit: nginx's HTML came."""
+    block = b"%x\r\n" % (1 << 20) + b"7" * (1 << 20) + b"\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
+        connection.sendall((UPLOAD_HEAD + f"X-API-Key: {API_KEY}\r\nTransfer-Encoding: chunked\r\n\r\n").encode())
+        try:
+            for _ in range(MAX_FILE // (1 << 20) + 2):  # 18 MiB, past the 16 MiB limit
+                connection.sendall(block)
+        except OSError:  # nginx may stop reading once it has answered
+            pass
+        answer = b""
+        try:
+            while part := connection.recv(65536):
+                answer += part
+        except OSError:
+            pass
+    status, body = _status_and_body(answer)
+    assert status == 413 and body["code"] == "file_too_large"
+    assert _headers(answer)["x-content-type-options"] == "nosniff"
+
+
 def test_uploads_past_nginx_slots_get_the_service_json_503_with_retry_after(server):
     held = []
     try:
