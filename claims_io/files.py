@@ -5,7 +5,8 @@ exactly what was written and the quarantine keeps it. Errors about the file as a
 ClaimsFileError; their messages name the path, columns and row numbers, never a value.
 
 Reading costs what the file's size says, whatever it holds: at most MAX_COLUMNS columns (checked
-on the header, before anything is built per column), no text cell longer than MAX_CELL_CHARS, and,
+on the header, before anything is built per column), no text cell of a contract column longer than
+MAX_CELL_CHARS (an extra column, ignored, counts only towards the decoded size), and,
 when the caller gives ReadLimits, a bounded number of rows and of decoded bytes. Each is checked
 while reading, a chunk at a time, before a chunk becomes Python objects. A compressed format can
 hide gigabytes in kilobytes (100,000 rows of one 20,000-character id, dictionary-encoded and
@@ -45,7 +46,7 @@ _PANDAS_JSON_ROWS = 100_000  # pandas needs ~5 GB to read a million JSON lines a
 # The contract has 28 fields; a file may carry extra columns (ignored), not without end: past this
 # a file is refused before any per-column work.
 MAX_COLUMNS = 200
-# The longest text cell a claims file may hold, in characters. The contract bounds no text field's
+# The longest text cell a contract column of a claims file may hold, in characters. The contract bounds no text field's
 # length (claim_id is "opaque"); its longest real cell is a claim's joined diagnosis codes (25 codes
 # of 8 characters on the widest billing form), far below this. A cell past it refuses the file.
 MAX_CELL_CHARS = 1_000
@@ -106,8 +107,8 @@ class _ReadBudget:
         for name, column in zip(table.column_names, table.columns):
             for array in column.chunks:
                 longest, size = _text_measure(array)
-                if longest > MAX_CELL_CHARS:
-                    raise ClaimsFileError(f"{self.path}: {_column_words(name)} holds a value longer than "
+                if longest > MAX_CELL_CHARS and name in CONTRACT_COLUMNS:  # an extra column's text is only counted
+                    raise ClaimsFileError(f"{self.path}: column {name} holds a value longer than "
                                           f"{MAX_CELL_CHARS:,} characters, past what a claims file may hold")
                 self.decoded_bytes += size
         self.check_decoded(self.decoded_bytes)

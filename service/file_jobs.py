@@ -144,6 +144,7 @@ class JobStore:
         with open_private(partial, "w", encoding="utf-8") as handle:
             json.dump(state, handle)
         os.replace(partial, folder / STATE_FILE)
+        (folder / RESERVED_FILE).unlink(missing_ok=True)  # the state counts the job from now on
 
     def read(self, job_id: str) -> dict | None:
         """The job's state; None when there is no such job, or its owner deleted it."""

@@ -143,3 +143,12 @@ def test_predict_refuses_an_unusual_parquet_type_cleanly(tmp_path):
                                            "--quiet"])
     assert result.exit_code == 2 and "column patient_age holds Parquet values of type list of int64" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_an_extra_columns_long_text_counts_only_towards_the_decoded_size(tmp_path):
+    row = {**good_row(), "note": "n" * (MAX_CELL_CHARS * 3)}
+    path = tmp_path / "notes.csv"
+    path.write_text(",".join(row) + "\n" + (",".join(row.values()) + "\n") * 10)
+    assert _read_all(path) == 10  # ignored columns are the contract's way; their cells are not refused
+    with pytest.raises(ClaimsFileTooLarge, match="10,000 bytes once decoded"):
+        _read_all(path, ReadLimits(decoded_bytes=10_000))
