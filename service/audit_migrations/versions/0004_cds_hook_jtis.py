@@ -1,7 +1,7 @@
 """cds_hook_jtis: the `jti`s of CDS Hooks clients' JWTs already seen (service.cds_hooks.client_jwt).
 
-Revision ID: 0010
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-07
 
 A new table, additive: hosts still on 0002 keep serving beside it. One row per (issuer, jti),
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
