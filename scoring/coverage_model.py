@@ -83,7 +83,7 @@ class CoverageModel:
         """Claims x rules boolean matrix of every rule whose condition holds, hard or learned.
         facts: columns_facts(columns), when the caller has them (computed once for rules and features)."""
         facts = columns_facts(columns) if facts is None else facts
-        return load_rules().fire(columns["treatment"], facts, columns["benefit_limit"], columns["benefit_used"])
+        return load_rules().fire(columns, facts)
 
     def evidence(self) -> RuleEvidence:
         if self.rule_evidence is None:

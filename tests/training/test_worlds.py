@@ -52,8 +52,7 @@ def measured(history):
     path, _, loaded = history
     claims = loaded.claims
     columns = frame_to_columns(claims)
-    fired = load_rules().fire(columns["treatment"], columns_facts(columns), columns["benefit_limit"],
-                              columns["benefit_used"])
+    fired = load_rules().fire(columns, columns_facts(columns))
     rows, rule_columns = np.nonzero(fired)
     truth = read_truth(default_truth_path(path)).reindex(claims["claim_id"]).to_numpy()
     return pd.DataFrame({
