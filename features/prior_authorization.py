@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+import numpy as np
+import pandas as pd
+
 from features.catalog import TreatmentCatalog, load_catalog
 from features.contract import FACILITY_TYPES, PLAN_TYPES, default_place_of_service
 
@@ -66,6 +69,19 @@ class AuthorizationTable:
         place = _text(place_of_service) or (default_place_of_service(_text(facility_type))
                                             if _text(facility_type) in FACILITY_TYPES else "")
         return _requirement(self, _text(plan_type), _text(treatment), _text(procedure_code).upper(), place, catalog)
+
+
+def required_for(plan_types, treatments, procedure_codes, places_of_service, facility_types,
+                 table: AuthorizationTable | None = None) -> np.ndarray:
+    """Bool per claim: the plan asks for prior authorization (True, not None). Aligned arrays of
+    text; worked out once per distinct combination, so a million claims cost a few hundred lookups."""
+    table = table or load_authorization_table()
+    keys = pd.MultiIndex.from_arrays([pd.Series(np.asarray(values, dtype=object)).fillna("").astype(str)
+                                      for values in (plan_types, treatments, procedure_codes, places_of_service,
+                                                     facility_types)])
+    index, distinct = pd.factorize(keys)
+    answers = np.array([table.requirement(*values).required is True for values in distinct] + [False])
+    return answers[index]
 
 
 def _text(value) -> str:

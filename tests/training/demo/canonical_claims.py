@@ -84,7 +84,7 @@ COVERED_PATHWAYS = (
         patient_age=19, billed_amount=160.0)),
     CoveredPathway("keloid_injection", dict(
         treatment="scar_treatment", procedure_code="11900", diagnosis_codes="L910", facility_type="dermatology_clinic",
-        billed_amount=220.0), cosmetic=dict(diagnosis_codes="L908")),
+        billed_amount=220.0), cosmetic=dict(diagnosis_codes="Z411")),  # the injection is not cosmetic by default
     CoveredPathway("port_wine_stain_laser", dict(
         treatment="vascular_laser", procedure_code="17106", diagnosis_codes="Q825", facility_type="dermatology_clinic",
         patient_age=9, billed_amount=600.0), cosmetic=dict(diagnosis_codes="L719")),

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.catalog import load_catalog
 from features.contract import PLAN_TYPES
+from features.prior_authorization import required_for
 from training.demo.generator import COMMERCIAL_PLANS, TRUTH_COLUMN, draw_history, measure_published_rates
 from training.demo.payer import (
     LEAK,
@@ -38,8 +38,9 @@ def drawn():
 
 @pytest.fixture(scope="module")
 def requires_authorization(drawn):
-    catalog = load_catalog()
-    return drawn["treatment"].astype(str).map(lambda key: catalog[key].requires_prior_authorization).astype(bool)
+    """Where the plan and the setting ask for prior authorization (features.prior_authorization)."""
+    return pd.Series(required_for(drawn["plan_type"], drawn["treatment"], drawn["procedure_code"],
+                                  drawn["place_of_service"], drawn["facility_type"]), index=drawn.index)
 
 
 @pytest.fixture(scope="module")
@@ -112,12 +113,16 @@ def test_covered_pathway_that_needs_no_authorization_is_paid_without_one_before_
     assert probability([claim])[0] >= PAID
 
 
-def test_massage_needs_an_authorization_under_a_tightening_ppo_from_2025():
-    massage = PATHWAYS_BY_NAME["low_back_pain_massage"]
-    before, after, authorised = probability([
-        massage.claim(prior_authorization=False, service_date=pd.Timestamp("2024-06-03")),
-        massage.claim(prior_authorization=False), massage.claim()])
-    assert after <= before - CLEAR_DROP and authorised >= PAID
+@pytest.mark.parametrize("name, changes", [
+    ("low_back_pain_massage", {}),  # PPO massage, tightening year or not
+    ("actinic_keratosis_peel", {}),
+    ("chronic_migraine_toxin", dict(plan_type="medicare", patient_age=70)),  # traditional Medicare at an office
+    ("visual_field_blepharoplasty", dict(plan_type="medicare")),  # ... at an ambulatory surgery center
+])
+def test_the_payer_asks_for_prior_authorization_only_where_the_plan_and_setting_table_does(name, changes):
+    pathway = PATHWAYS_BY_NAME[name]
+    without, with_it = probability([pathway.claim(prior_authorization=False, **changes), pathway.claim(**changes)])
+    assert without >= PAID and without == pytest.approx(with_it, abs=0.05)
 
 
 @pytest.mark.parametrize("pathway", [p for p in COVERED_PATHWAYS if p.cosmetic], ids=lambda pathway: pathway.name)
