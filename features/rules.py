@@ -43,8 +43,12 @@ CONDITIONS = ("always", "no_covered_diagnosis", "cosmetic_encounter", "benefit_e
 # Conditions that take a value: `plan:medicare|medicare_advantage`.
 VALUED_CONDITIONS = ("plan", "facility", "procedure_code", "diagnosis", "no_diagnosis")
 CONDITION_SEPARATOR = " & "
+# The conditions that read the claim's plan, place, age or code, beside its treatment and diagnoses.
+CONTEXT_CONDITIONS = ("below_min_age", "outside_required_setting", "plan", "facility", "procedure_code")
 RULE_CLASSES = ("dental", "personal_comfort", "cosmetic", "benefit_limit", "coding", "benefit_absent",
                 "investigational", "age", "place_of_service")
+# A claim is corrected out of these (bill the specific code); the others no change of coding lifts.
+FIXABLE_CLASSES = ("coding",)
 # The clean-frame columns the conditions read, beside the diagnosis facts.
 RULE_COLUMNS = ("treatment", "diagnosis_codes", "plan_type", "facility_type", "procedure_code", "patient_age",
                 "benefit_limit", "benefit_used")
@@ -63,6 +67,16 @@ class Rule:
     rule_class: str
     reason: str
     source: str
+
+    @property
+    def reads_claim_context(self) -> bool:
+        """Whether the rule reads more than the treatment and the diagnoses (and the benefit left):
+        the plan, the place, the age or the code billed."""
+        return any(atom in CONTEXT_CONDITIONS or atom.partition(":")[0] in CONTEXT_CONDITIONS for atom in self.atoms)
+
+    @property
+    def fixable(self) -> bool:
+        return self.rule_class in FIXABLE_CLASSES
 
     @property
     def group_code(self) -> str | None:

@@ -228,8 +228,8 @@ class World:
             claims[f"_rate_{name}"] = rate
         for name, values in self._details(claims, rng).items():
             claims[name] = values
+        self._draw_forms(claims, rng)  # before settling: a rule may read the code billed
         self._settle(claims, rng)
-        self._draw_forms(claims, rng)
         return claims
 
     def _claim_ids(self, rows: int, seed: int) -> np.ndarray:
@@ -240,10 +240,9 @@ class World:
         rows = len(claims)
         treatment = claims["treatment"].to_numpy(dtype=object)
         facts = diagnosis_facts(treatment, claims["diagnosis_codes"].to_numpy(dtype=object))
-        # The procedure code is drawn after settling (_draw_forms): a rule on codes is not the payer's.
         columns = {**{name: claims[name].to_numpy() for name in ("treatment", "diagnosis_codes", "plan_type",
                                                                  "facility_type", "patient_age")},
-                   "procedure_code": np.full(rows, "", dtype=object)}
+                   "procedure_code": claims["_code_written"].to_numpy()}
         cell = self._cells_of(claims, rules.fire({**columns, "benefit_limit": np.full(rows, np.nan),
                                                   "benefit_used": np.zeros(rows)}, facts))
         limit, used = self._limits(claims, cell < 0, rng)
@@ -271,8 +270,11 @@ class World:
         claims["_probability"] = probability
 
     def _cells_of(self, claims: pd.DataFrame, fired: np.ndarray) -> np.ndarray:
-        """Each claim's cell (index into `cells`), -1 for none."""
+        """Each claim's cell (index into `cells`), -1 for none. A claim that also fires a rule on its
+        plan, place, age or code (which the design does not see) is out of the cell: the payer keeps
+        that rule."""
         bits = _rule_bits(fired)
+        context = sum(1 << number for number, rule in enumerate(load_rules().rules) if rule.reads_claim_context)
         cell = np.full(len(claims), -1, dtype=np.int64)
         treatment = claims["treatment"].to_numpy(dtype=object)
         group = claims["_group"].to_numpy(dtype=object)
@@ -281,6 +283,7 @@ class World:
                 mine = (treatment == spec.treatment) & np.isin(group, spec.groups)
             else:
                 mine = (bits & cell_bits) != 0
+            mine &= (bits & context & ~cell_bits) == 0
             if (bits[mine] != cell_bits).any():
                 raise AssertionError(f"{self.name}: a claim of cell {number} fires other rules than the cell's")
             cell[mine & (cell < 0)] = number
