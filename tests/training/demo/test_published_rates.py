@@ -20,6 +20,7 @@ from training.demo.payer import (
     true_approval_probability,
 )
 from tests.training.demo.canonical_claims import COVERED_PATHWAYS, PATHWAYS_BY_NAME
+from tests.training.demo.canonical_visits import VISITS
 
 ROWS, SEED = 150_000, 20260302  # ~10,000 in-network claims of the published part; ~2 s
 # Tolerances, in percentage points, a few standard errors of this sample: ~0.4 for the in-network
@@ -161,3 +162,10 @@ def test_one_document_or_the_network_never_raises_the_probability_when_lost(chan
     for pathway in COVERED_PATHWAYS:
         complete, changed = probability([pathway.claim(), pathway.claim(**changes)])
         assert changed <= complete + 1e-12, pathway.name
+
+
+@pytest.mark.parametrize("visit", VISITS, ids=lambda visit: visit.name)
+def test_the_demo_payer_agrees_with_every_canonical_visit(visit):
+    """The demo world models the facts the canonical visits rest on (tests/training/demo/canonical_visits.py)."""
+    low, high = visit.band
+    assert low <= probability([visit.claim()])[0] <= high
