@@ -12,17 +12,15 @@ as for the exclusion rules.
 """
 from __future__ import annotations
 
-import csv
-import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 import pandas as pd
 
 from features.catalog import TreatmentCatalog, load_catalog
 from features.contract import FACILITY_TYPES, PLAN_TYPES, default_place_of_service
+from features.tables import read_table, table_version
 
 TABLE_FILE = "prior_authorization.csv"
 VERSION_FILE = "prior_authorization_version.txt"
@@ -63,12 +61,11 @@ class AuthorizationTable:
     rows: tuple[AuthorizationRow, ...]
     version: str
 
-    def requirement(self, plan_type, treatment, procedure_code, place_of_service, facility_type=None,
-                    catalog: TreatmentCatalog | None = None) -> Requirement:
+    def requirement(self, plan_type, treatment, procedure_code, place_of_service, facility_type=None) -> Requirement:
         """The first matching row's answer for one claim; a blank place of service follows the facility."""
         place = _text(place_of_service) or (default_place_of_service(_text(facility_type))
                                             if _text(facility_type) in FACILITY_TYPES else "")
-        return _requirement(self, _text(plan_type), _text(treatment), _text(procedure_code).upper(), place, catalog)
+        return _requirement(self, _text(plan_type), _text(treatment), _text(procedure_code).upper(), place)
 
 
 def required_for(plan_types, treatments, procedure_codes, places_of_service, facility_types,
@@ -94,14 +91,13 @@ def _within(allowed: frozenset, values: set) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _requirement(table: AuthorizationTable, plan_type: str, treatment: str, code: str, place: str,
-                 catalog: TreatmentCatalog | None) -> Requirement:
+def _requirement(table: AuthorizationTable, plan_type: str, treatment: str, code: str, place: str) -> Requirement:
     for row in table.rows:
         if not row.matches(plan_type, treatment, code, place):
             continue
         if row.requires != "catalog":
             return Requirement(row.requires == "yes", row.source)
-        candidates = (catalog or load_catalog()).candidates(treatment)
+        candidates = load_catalog().candidates(treatment)
         if not candidates:
             return Requirement(None, row.source)
         asks = {candidate.requires_prior_authorization for candidate in candidates}
@@ -140,14 +136,10 @@ def parse_table(rows, declared_version: str, table_text: str,
     if not parsed or any(parsed[-1].plan_types | parsed[-1].treatments | parsed[-1].procedure_codes
                          | parsed[-1].places_of_service):
         raise AuthorizationTableError(f"{TABLE_FILE}: the last row must match every claim (* everywhere)")
-    digest = hashlib.sha256(table_text.encode("utf-8")).hexdigest()[:8]
-    return AuthorizationTable(tuple(parsed), f"{declared_version}+{digest}")
+    return AuthorizationTable(tuple(parsed), table_version(declared_version, table_text))
 
 
 @lru_cache(maxsize=1)
 def load_authorization_table() -> AuthorizationTable:
     """The project's prior-authorization table, validated once per process."""
-    data = resources.files("features.data")
-    text = data.joinpath(TABLE_FILE).read_text(encoding="utf-8")
-    declared = data.joinpath(VERSION_FILE).read_text(encoding="utf-8").strip()
-    return parse_table(list(csv.DictReader(text.splitlines())), declared, text)
+    return parse_table(*read_table(TABLE_FILE, VERSION_FILE))

@@ -21,11 +21,8 @@ so an edit that forgets to bump the version still shows.
 """
 from __future__ import annotations
 
-import csv
-import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 import pandas as pd
@@ -35,6 +32,7 @@ from features.catalog import SETTING_FACILITIES, TreatmentCatalog, load_catalog
 from features.claim_facts import DiagnosisFacts, split_codes
 from features.contract import FACILITY_TYPES, PLAN_TYPES
 from features.diagnosis import normalise_code
+from features.tables import read_table, table_version
 
 RULES_FILE = "exclusion_rules.csv"
 VERSION_FILE = "rules_version.txt"
@@ -237,8 +235,7 @@ def parse_rules(rows, declared_version: str, table_text: str, catalog: Treatment
         _check_applies_to(rule.applies_to, where, catalog)
         seen.add(rule.rule_id)
         rules.append(rule)
-    digest = hashlib.sha256(table_text.encode("utf-8")).hexdigest()[:8]
-    return RuleSet(tuple(rules), f"{declared_version}+{digest}")
+    return RuleSet(tuple(rules), table_version(declared_version, table_text))
 
 
 def _check_condition(atom: str, where: str) -> None:
@@ -268,7 +265,4 @@ def _check_applies_to(applies_to: str, where: str, catalog: TreatmentCatalog) ->
 @lru_cache(maxsize=1)
 def load_rules() -> RuleSet:
     """The project's rule table, validated once per process."""
-    data = resources.files("features.data")
-    text = data.joinpath(RULES_FILE).read_text(encoding="utf-8")
-    declared = data.joinpath(VERSION_FILE).read_text(encoding="utf-8").strip()
-    return parse_rules(list(csv.DictReader(text.splitlines())), declared, text)
+    return parse_rules(*read_table(RULES_FILE, VERSION_FILE))
