@@ -235,7 +235,10 @@ def _explain(model, claims, features: np.ndarray, excluded: np.ndarray) -> dict[
     if not len(scored):
         return {}
     explainer = model.explainer()
-    explained = explainer.contributions(features[scored], [claims[index]["treatment"] for index in scored])
+    catalog = load_catalog()
+    explained = explainer.contributions(
+        features[scored], [claims[index]["treatment"] for index in scored],
+        [ClaimTreatment.of(catalog, claims[index]).authorization.required is True for index in scored])
     scale = explainer.probability_scale(explained.score)
     return {int(index): ClaimExplanation(dict(zip(explained.inputs, explained.log_odds[row].tolist())),
                                          explained.baseline, float(explained.score[row]),

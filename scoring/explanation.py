@@ -74,14 +74,18 @@ class Explainer:
         self.baseline = self.trees.baseline
         self.baseline_probability = float(self.calibrated(np.array([self.baseline]))[0])
 
-    def contributions(self, features: np.ndarray, treatments) -> InputContributions:
+    def contributions(self, features: np.ndarray, treatments, authorization_asked=None) -> InputContributions:
+        """authorization_asked: per claim, whether the plan asks for prior authorization there
+        (features.prior_authorization); None reads the catalog's word for the treatment."""
         columns = self.trees.contributions(features)
         grouped = columns @ self.grouping
         catalog = load_catalog()
         for column, attribute in self.where_required:
             asks = np.array([bool(traits and getattr(traits, attribute))
                              for traits in (catalog.shared_traits(key) for key in treatments)])
-            # move the column's share from the document to the treatment where the catalog does not ask
+            if attribute == "requires_prior_authorization" and authorization_asked is not None:
+                asks = np.asarray(authorization_asked, dtype=bool)
+            # move the column's share from the document to the treatment where it is not asked for
             source = int(np.argmax(self.grouping[column]))
             moved = np.where(asks, 0.0, columns[:, column])
             grouped[:, source] -= moved

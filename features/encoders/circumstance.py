@@ -32,7 +32,9 @@ class CircumstanceEncoder(BaseClaimsEncoder):
     the catalog's row for the treatment asks for it: without these a tree must find the treatment, then the flag, before
     the requirement shows, and its monotonic bounds make that slow to learn); `visit_number`, `initial_visit`,
     `weeks_since_last_treatment` (NaN when no earlier treatment), `has_prior_treatment`,
-    `below_min_weeks_between` (sooner than the catalog allows); `facility_type_<f>`,
+    `below_min_weeks_between` (sooner than the catalog allows); `prior_authorization_required` (the
+    table asks for one here, on file or not: without it a missing authorization the plan asks for and
+    one it does not ask for encode alike); `facility_type_<f>`,
     `facility_is_office`, `facility_fits_benefit_scope` (office_only needs an office;
     comprehensive fits all), `setting_fits_treatment` (the catalog's required_setting);
     `place_of_service_<code>` for `place_of_service_codes`, `place_of_service_other`;
@@ -109,7 +111,7 @@ class CircumstanceEncoder(BaseClaimsEncoder):
         ("conservative_therapy_where_required", "conservative_therapy_documented", "requires_conservative_therapy"),
     )
     _VISIT = ("visit_number", "initial_visit", "weeks_since_last_treatment", "has_prior_treatment",
-              "below_min_weeks_between")
+              "below_min_weeks_between", "prior_authorization_required")
     _PLACE_FLAGS = ("facility_is_office", "facility_fits_benefit_scope", "setting_fits_treatment")
     _MONEY_AND_AGE = ("benefit_remaining", "benefit_remaining_fraction", "benefit_exhausted", "billed_amount_log1p",
                       "patient_age", "below_min_age")
@@ -173,6 +175,7 @@ class CircumstanceEncoder(BaseClaimsEncoder):
         out[:, at + 2] = np.minimum(weeks, LARGEST_AMOUNT)  # NaN stays NaN
         out[:, at + 3] = weeks == weeks  # not NaN
         out[:, at + 4] = weeks < place[:, -2]  # NaN (no earlier treatment, no minimum) compares False
+        out[:, at + 5] = place[:, place_width]  # the table's answer for prior authorization
         at += len(self._VISIT)
         out[:, at:at + place_width] = place[:, :place_width]
         at += place_width
