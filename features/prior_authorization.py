@@ -4,8 +4,9 @@ The table (features/data/prior_authorization.csv) is read top down and the first
 a claim decides: its plan types, treatments, procedure codes and places of service (`*` or empty:
 any), and `requires`: `yes`, `no`, or `catalog` (the treatment catalog's requires_prior_authorization,
 which is what Medicare Advantage, commercial plans and Medicaid ask for these treatments). Every
-row names its source. `requirement(...)` is the one function that applies it: the rules' advice,
-the features, the demo payer and `coverage_information` all ask it.
+row names its source. `requirement(...)` is the one function that applies it (`required_for`
+many claims at once): the features, the advice and `coverage_information`, and the demo world's
+visits and payer all ask it.
 
 The version that travels with the model info is the declared version plus a hash of the table,
 as for the exclusion rules.

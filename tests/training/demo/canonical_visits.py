@@ -12,11 +12,13 @@ from dataclasses import dataclass
 
 from tests.training.demo.canonical_claims import PAPERWORK_IN_ORDER
 
-# direction -> (band of the approval probability, the decision the answer must carry, or None for any)
+# direction -> (band of the approval probability, the decisions the answer may carry)
 DIRECTIONS = {
-    "paid": ((0.7, 1.0), "likely_approved"),
-    "denied": ((0.0, 0.3), None),  # likely_denied, or excluded by a hard edit
-    "excluded": ((0.0, 0.05), "excluded"),
+    "paid": ((0.7, 1.0), ("likely_approved",)),
+    # more likely denied than paid: a model trained on a small history answers these in coarse
+    # calibrated steps, so "uncertain" below one half is accepted; never "likely approved"
+    "denied": ((0.0, 0.5), ("likely_denied", "uncertain", "excluded")),
+    "excluded": ((0.0, 0.05), ("excluded",)),
 }
 
 MIGRAINE_TOXIN = dict(treatment="botulinum_toxin", procedure_code="64615", diagnosis_codes="G43709", visit_number=3,
@@ -53,7 +55,7 @@ class Visit:
         return DIRECTIONS[self.direction][0]
 
     @property
-    def decision(self) -> str | None:
+    def decisions(self) -> tuple[str, ...]:
         return DIRECTIONS[self.direction][1]
 
 

@@ -107,6 +107,5 @@ def test_the_champion_answers_every_canonical_visit(champion, visit):
     """Direction and band from coverage-facts.md (canonical_visits.py), whatever the demo payer's numbers."""
     answer = answers(champion, [visit.claim()])[0]
     low, high = visit.band
-    assert low <= answer["approval_probability"] <= high, answer["approval_probability"]
-    if visit.decision:
-        assert answer["decision"] == visit.decision
+    assert low <= answer["approval_probability"] <= high, (answer["approval_probability"], answer["model_probability"])
+    assert answer["decision"] in visit.decisions
