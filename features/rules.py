@@ -41,6 +41,8 @@ CONDITIONS = ("always", "no_covered_diagnosis", "cosmetic_encounter", "benefit_e
 # Conditions that take a value: `plan:medicare|medicare_advantage`.
 VALUED_CONDITIONS = ("plan", "facility", "procedure_code", "diagnosis", "no_diagnosis")
 CONDITION_SEPARATOR = " & "
+# The conditions that read the claim's diagnoses.
+DIAGNOSIS_CONDITIONS = ("no_covered_diagnosis", "cosmetic_encounter", "header_code", "diagnosis", "no_diagnosis")
 # The conditions that read the claim's plan, place, age or code, beside its treatment and diagnoses.
 CONTEXT_CONDITIONS = ("below_min_age", "outside_required_setting", "plan", "facility", "procedure_code")
 RULE_CLASSES = ("dental", "personal_comfort", "cosmetic", "benefit_limit", "coding", "benefit_absent",
@@ -71,6 +73,10 @@ class Rule:
         """Whether the rule reads more than the treatment and the diagnoses (and the benefit left):
         the plan, the place, the age or the code billed."""
         return any(atom in CONTEXT_CONDITIONS or atom.partition(":")[0] in CONTEXT_CONDITIONS for atom in self.atoms)
+
+    @property
+    def reads_diagnoses(self) -> bool:
+        return any(atom in DIAGNOSIS_CONDITIONS or atom.partition(":")[0] in DIAGNOSIS_CONDITIONS for atom in self.atoms)
 
     @property
     def fixable(self) -> bool:

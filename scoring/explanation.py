@@ -28,8 +28,11 @@ from features.rules import load_rules
 from scoring.rule_evidence import RULE_INPUT_PREFIX
 from scoring.tree_shap import ForestExplainer
 
-# The input a learned rule's column belongs to: what its condition reads.
-RULE_CONDITION_INPUTS = {"benefit_exhausted": BENEFIT_REMAINING, "always": "treatment"}
+# The input a learned rule's column belongs to: what its condition reads (its first condition that
+# reads one of these; otherwise the diagnoses).
+RULE_CONDITION_INPUTS = {"benefit_exhausted": BENEFIT_REMAINING, "always": "treatment", "plan": "plan_type",
+                         "facility": "facility_type", "outside_required_setting": "facility_type",
+                         "procedure_code": "procedure_code", "below_min_age": "patient_age"}
 # Columns that read a document only where the catalog asks for it (document x requirement): for a
 # treatment that does not ask for it, the column is the treatment's, whatever the document says.
 WHERE_REQUIRED = {
@@ -43,7 +46,10 @@ def column_input(name: str) -> str:
     if name.startswith(RULE_INPUT_PREFIX):
         rule_id = name[len(RULE_INPUT_PREFIX):]
         rule = next((rule for rule in load_rules().rules if rule.rule_id == rule_id), None)
-        return RULE_CONDITION_INPUTS.get(rule.condition, "diagnosis_codes") if rule else "treatment"
+        if rule is None:
+            return "treatment"
+        return next((RULE_CONDITION_INPUTS[atom.partition(":")[0]] for atom in rule.atoms
+                     if atom.partition(":")[0] in RULE_CONDITION_INPUTS), "diagnosis_codes")
     return output_input(name)
 
 
