@@ -45,8 +45,9 @@ def coverage_extension(order: MappedOrder, answer: dict | None, request_id: str,
                   {"url": "info-needed", "valueCode": "OTH"}]
     else:
         information = answer["coverage_information"]
-        parts += [{"url": "covered", "valueCode": information["covered"]},
-                  {"url": "pa-needed", "valueCode": information["pa_needed"]}]
+        parts.append({"url": "covered", "valueCode": information["covered"]})
+        if information["pa_needed"] is not None:  # none on a claim a rule excludes: no authorization can help
+            parts.append({"url": "pa-needed", "valueCode": information["pa_needed"]})
         needed = {"both": ["clinical", "admin"]}.get(information["doc_needed"], [information["doc_needed"]])
         parts += [{"url": "doc-needed", "valueCode": code} for code in needed if code]
         if information["doc_needed"]:

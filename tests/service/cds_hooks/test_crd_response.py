@@ -60,3 +60,11 @@ def test_the_system_action_replaces_an_earlier_coverage_information_and_splits_b
     assert parts["coverage-assertion-id"] == ["req-1"] and parts["date"] == ["2026-12-07"]
     assert parts["coverage"] == [{"reference": "Coverage/cov-medicare"}] and parts["satisfied-pa-id"] == ["PA-1"]
     assert sum(item["url"] == COVERAGE_INFORMATION_URL for item in action["resource"]["extension"]) == 1
+
+
+def test_a_claim_a_rule_excludes_carries_no_prior_authorization_part():
+    information = {"covered": "not-covered", "pa_needed": None, "doc_needed": None, "info_needed": [], "sources": {}}
+    action = system_action(_order(), _answer(decision="excluded", coverage_information=information), "r",
+                           date(2026, 12, 7))
+    parts = coverage_information(action)
+    assert parts["covered"] == ["not-covered"] and "pa-needed" not in parts
