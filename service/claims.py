@@ -187,6 +187,15 @@ def claim_to_json(claim: dict) -> dict:
     return out
 
 
+def claim_from_json(kept: dict) -> dict:
+    """claim_to_json's inverse: a claim the audit store kept, canonical again, to be scored anew."""
+    claim = {name: kept.get(name) for name in CLEAN_COLUMNS}
+    claim["service_date"] = pd.Timestamp(claim["service_date"])
+    for name in ("weeks_since_last_treatment", "benefit_limit"):
+        claim[name] = math.nan if claim[name] is None else float(claim[name])
+    return claim
+
+
 def _float_or_nan(value: float | None) -> float:
     return math.nan if value is None else float(value)
 
@@ -227,3 +236,18 @@ def _schema_errors(exc: ValidationError, raw: dict) -> list[dict]:
             f"{unknown} field(s) are not in the claims contract (their names are not repeated back); "
             f"allowed fields: {', '.join(CLEAN_COLUMNS)}")))
     return errors
+
+
+def read_nested_claim(body: dict, errors: list[dict]) -> dict | None:
+    """The canonical claim of a body's `claim` field (POST /v1/denials, /v1/letters); its errors,
+    named `claim.<field>`, are added to `errors`."""
+    if not isinstance(body.get("claim"), dict):
+        errors.append(field_error("claim", "is required: an object of the claims contract's visit fields"))
+        return None
+    try:
+        return normalise_request_claim(body["claim"])
+    except ClaimValidationError as exc:
+        errors.extend(field_error(f"claim.{error['field']}" if error["field"] else "claim", error["message"])
+                      for error in exc.errors)
+        return None
+
