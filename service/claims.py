@@ -20,7 +20,7 @@ from features.claim_facts import join_codes
 from features.contract import (CLEAN_COLUMNS, ENUM_VALUES, VISIT_FIELDS, default_place_of_service, did_you_mean,
                                read_enum)
 from features.diagnosis import DiagnosisCodeError, split_joined_codes, validate_codes
-from service.errors import field_error
+from service.errors import APIError, field_error
 from service.schemas import ALLOWED, MIDNIGHT_TIMESTAMP_PATTERN, ClaimRequest
 
 UNKNOWN_FIELD = "(unknown field)"
@@ -238,16 +238,21 @@ def _schema_errors(exc: ValidationError, raw: dict) -> list[dict]:
     return errors
 
 
-def read_nested_claim(body: dict, errors: list[dict]) -> dict | None:
-    """The canonical claim of a body's `claim` field (POST /v1/denials, /v1/letters); its errors,
-    named `claim.<field>`, are added to `errors`."""
+def read_claim_envelope(body, fields: tuple[str, ...], shape: str) -> tuple[dict | None, list[dict]]:
+    """A body that carries a claim beside fields of its own (POST /v1/denials, /v1/letters): the
+    canonical claim of its `claim` field and the errors found so far (unknown fields, and the
+    claim's own, named `claim.<field>`). A body that is no object is a 422 naming `shape`."""
+    if not isinstance(body, dict):
+        raise APIError(422, "invalid_request", "the body must be a JSON object", [field_error("", f"must be {shape}")])
+    errors = []
+    if set(body) - set(fields):
+        errors.append(field_error(UNKNOWN_FIELD, f"allowed fields: {', '.join(fields)}"))
     if not isinstance(body.get("claim"), dict):
         errors.append(field_error("claim", "is required: an object of the claims contract's visit fields"))
-        return None
+        return None, errors
     try:
-        return normalise_request_claim(body["claim"])
+        return normalise_request_claim(body["claim"]), errors
     except ClaimValidationError as exc:
         errors.extend(field_error(f"claim.{error['field']}" if error["field"] else "claim", error["message"])
                       for error in exc.errors)
-        return None
-
+        return None, errors

@@ -29,7 +29,7 @@ from features.denial_playbook import (APPEAL_STEPS, BILL_PATIENT, CORRECTED_CLAI
 from features.diagnosis import load_table, normalise_code, with_dot
 from scoring.decisions import EXCLUDED
 from service.auth import require_api_key
-from service.claims import UNKNOWN_FIELD, read_nested_claim
+from service.claims import read_claim_envelope
 from service.errors import APIError, field_error
 from service.request_body import read_json_body
 from service.schemas import CARC_PATTERN, RARC_PATTERN
@@ -53,13 +53,7 @@ def denials():
 
 def read_denial(body) -> dict:
     """The request's fields, checked: 422 naming every field at fault and what it allows."""
-    if not isinstance(body, dict):
-        raise APIError(422, "invalid_request", "the body must be a JSON object",
-                       [field_error("", "must be an object with claim, carc and group_code")])
-    errors = []
-    if set(body) - set(DENIAL_FIELDS):
-        errors.append(field_error(UNKNOWN_FIELD, f"allowed fields: {', '.join(DENIAL_FIELDS)}"))
-    claim = read_nested_claim(body, errors)
+    claim, errors = read_claim_envelope(body, DENIAL_FIELDS, "an object with claim, carc and group_code")
     carc = body.get("carc")
     carc = carc.strip() if isinstance(carc, str) and _CARC.match(carc) else None
     if carc not in carc_descriptions():

@@ -26,7 +26,7 @@ from features.diagnosis import search_diagnoses, with_dot
 from features.documentation import criteria_for
 from scoring.decisions import EXCLUDED
 from service.auth import require_api_key
-from service.claims import UNKNOWN_FIELD, read_nested_claim
+from service.claims import read_claim_envelope
 from service.errors import APIError, field_error
 from service.request_body import read_json_body
 
@@ -54,13 +54,8 @@ def letters():
 
 
 def read_letter_request(body) -> tuple[dict, dict]:
-    if not isinstance(body, dict):
-        raise APIError(422, "invalid_request", "the body must be a JSON object",
-                       [field_error("", "must be an object with claim, and optionally provider_name and practice_name")])
-    errors = []
-    if set(body) - set(LETTER_FIELDS):
-        errors.append(field_error(UNKNOWN_FIELD, f"allowed fields: {', '.join(LETTER_FIELDS)}"))
-    claim = read_nested_claim(body, errors)
+    claim, errors = read_claim_envelope(body, LETTER_FIELDS,
+                                        "an object with claim, and optionally provider_name and practice_name")
     names = {}
     for name in ("provider_name", "practice_name"):
         value = body.get(name)
