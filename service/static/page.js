@@ -245,7 +245,7 @@
     section("warnings", result.warnings || [], (item) => el("li", { text: item.message || words(item.code || "") }));
     // A letter is offered where the answer asks for documents or its likely denial is medical
     // necessity (CARC 50 or 252), never for a claim a hard rule excludes (service/letters.py refuses those too).
-    $("letter-section").hidden = result.decision === "excluded" || !(
+    $("letter-section").hidden = result.excluded_by.length > 0 || !(
       ["clinical", "both"].includes(result.coverage_information.doc_needed) ||
       result.likely_denial_reasons.some((item) => ["50", "252"].includes(item.carc)) ||
       result.recommendations.some((item) => item.action === "attach_medical_necessity_letter"));
