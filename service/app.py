@@ -16,7 +16,8 @@ def create_app(config: dict | None = None):
     from werkzeug.routing import RequestRedirect
 
     from features.catalog import load_catalog
-    from service import api, auth, errors, files, health, metrics, monitoring, openapi, page, retention
+    from service import (api, auth, denials, errors, files, health, letters, metrics, monitoring, openapi, page,
+                         retention)
     from service.cds_hooks import routes as cds_hooks
     from service.audit import AuditStore
     from service.logging import configure_logging
@@ -69,6 +70,8 @@ def create_app(config: dict | None = None):
     load_catalog()  # a broken catalog stops the start, not the first request
     health.init_app(app)
     api.init_app(app)
+    denials.init_app(app)  # POST /v1/denials: the playbook after a denial
+    letters.init_app(app)  # POST /v1/letters: a draft letter of medical necessity
     cds_hooks.init_app(app)  # CDS Hooks / Da Vinci CRD: its JWT's jti ledger is in the audit database too
     page.init_app(app)
     openapi.init_app(app)

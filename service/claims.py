@@ -20,7 +20,7 @@ from features.claim_facts import join_codes
 from features.contract import (CLEAN_COLUMNS, ENUM_VALUES, VISIT_FIELDS, default_place_of_service, did_you_mean,
                                read_enum)
 from features.diagnosis import DiagnosisCodeError, split_joined_codes, validate_codes
-from service.errors import field_error
+from service.errors import APIError, field_error
 from service.schemas import ALLOWED, MIDNIGHT_TIMESTAMP_PATTERN, ClaimRequest
 
 UNKNOWN_FIELD = "(unknown field)"
@@ -187,6 +187,15 @@ def claim_to_json(claim: dict) -> dict:
     return out
 
 
+def claim_from_json(kept: dict) -> dict:
+    """claim_to_json's inverse: a claim the audit store kept, canonical again, to be scored anew."""
+    claim = {name: kept.get(name) for name in CLEAN_COLUMNS}
+    claim["service_date"] = pd.Timestamp(claim["service_date"])
+    for name in ("weeks_since_last_treatment", "benefit_limit"):
+        claim[name] = math.nan if claim[name] is None else float(claim[name])
+    return claim
+
+
 def _float_or_nan(value: float | None) -> float:
     return math.nan if value is None else float(value)
 
@@ -227,3 +236,23 @@ def _schema_errors(exc: ValidationError, raw: dict) -> list[dict]:
             f"{unknown} field(s) are not in the claims contract (their names are not repeated back); "
             f"allowed fields: {', '.join(CLEAN_COLUMNS)}")))
     return errors
+
+
+def read_claim_envelope(body, fields: tuple[str, ...], shape: str) -> tuple[dict | None, list[dict]]:
+    """A body that carries a claim beside fields of its own (POST /v1/denials, /v1/letters): the
+    canonical claim of its `claim` field and the errors found so far (unknown fields, and the
+    claim's own, named `claim.<field>`). A body that is no object is a 422 naming `shape`."""
+    if not isinstance(body, dict):
+        raise APIError(422, "invalid_request", "the body must be a JSON object", [field_error("", f"must be {shape}")])
+    errors = []
+    if set(body) - set(fields):
+        errors.append(field_error(UNKNOWN_FIELD, f"allowed fields: {', '.join(fields)}"))
+    if not isinstance(body.get("claim"), dict):
+        errors.append(field_error("claim", "is required: an object of the claims contract's visit fields"))
+        return None, errors
+    try:
+        return normalise_request_claim(body["claim"]), errors
+    except ClaimValidationError as exc:
+        errors.extend(field_error(f"claim.{error['field']}" if error["field"] else "claim", error["message"])
+                      for error in exc.errors)
+        return None, errors

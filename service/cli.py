@@ -197,3 +197,27 @@ def outcomes_export_history(out_path: str, since: str | None, until: str | None,
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--out") from None
     click.echo(summary.format())
+
+
+@outcomes.command("worklist")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True,
+              help="worklist file to write (.csv; created owner-only: it holds claims)")
+@click.option("--since", default=None, help=SERVED_SINCE_HELP)
+@click.option("--until", default=None, help=SERVED_UNTIL_HELP)
+@click.option("--tracking-uri", default=None, help=TRACKING_URI_HELP)
+@click.option("--audit-url", default=None, help=AUDIT_URL_HELP)
+def outcomes_worklist(out_path: str, since: str | None, until: str | None, tracking_uri: str | None,
+                      audit_url: str | None) -> None:
+    """The denied claims the outcomes loop recorded, each with the denial playbook's step, fix, deadline and
+    the fixed claim scored again by the registry's champion, ranked by expected recovery."""
+    from scoring.mlflow_store import resolve_tracking_uri
+    from service.model_loading import registry_loader
+    from service.outcomes.worklist import build_worklist, write_worklist
+    from service.settings import default_settings
+
+    if not out_path.lower().endswith(".csv"):
+        raise click.BadParameter("the worklist is a .csv file", param_hint="--out")
+    start, end = _served_window(since, until)
+    model = registry_loader({**default_settings(), "TRACKING_URI": resolve_tracking_uri(tracking_uri)})
+    worklist = build_worklist(_audit_store(audit_url), model.answer, start, end)
+    click.echo(worklist.format(write_worklist(worklist, out_path)))

@@ -28,6 +28,7 @@ COMPONENT_MODELS = (
     schemas.ClaimRequest, schemas.BatchRequest, schemas.InvocationsRequest, schemas.ErrorBody,
     schemas.ClaimAnswer, schemas.BatchAnswer, schemas.InvocationsResponse, schemas.TreatmentList,
     schemas.ModelInfo, schemas.HealthStatus, schemas.DiagnosisList, schemas.FileJob,
+    schemas.DenialRequest, schemas.DenialPlaybook, schemas.LetterRequest, schemas.LetterDraft,
     cds_schemas.CdsHookRequest, cds_schemas.CdsServices, cds_schemas.CdsHookResponse,
 )
 SECURITY = [{"bearerAuth": []}, {"apiKeyHeader": []}]
@@ -247,6 +248,26 @@ def build_document(max_batch_claims: int | None = None) -> dict:
                 ],
                 "responses": {"200": _json(_ref("DiagnosisList"), "the codes found (none is an empty list)"),
                               **_errors(401, 422, 429, 500)},
+            }},
+            "/v1/denials": {"post": {
+                "operationId": "denials",
+                "summary": "The playbook for a denied claim line (the claim as billed, the CARC and group code that "
+                           "came back): who is liable, the next step from a sourced table, the fixed claim scored "
+                           "again with its expected recovery, and the general deadlines",
+                "security": SECURITY,
+                "requestBody": _json_body(_ref("DenialRequest")),
+                "responses": {"200": _json(_ref("DenialPlaybook"), "the playbook's answer"),
+                              **_errors(*api_errors)},
+            }},
+            "/v1/letters": {"post": {
+                "operationId": "letters",
+                "summary": "A draft letter of medical necessity (Markdown and printable HTML) for a claim on a covered "
+                           "pathway: diagnoses with descriptions, the policy's criteria to confirm, the policy "
+                           "citations; patient identity left as placeholders. 422 letter_not_offered for a claim a "
+                           "hard rule excludes or with no covered diagnosis",
+                "security": SECURITY,
+                "requestBody": _json_body(_ref("LetterRequest")),
+                "responses": {"200": _json(_ref("LetterDraft"), "the draft"), **_errors(*api_errors)},
             }},
             **_file_paths(limits_text(default_settings())),
             **_cds_paths(),

@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from features.contract import (BENEFIT_SCOPES, EXAMPLE_CLAIM, FACILITY_TYPES, NUMBER_BOUNDS, PLAN_TYPES,
                                integer_bounds)
+from features.denial_playbook import FIXES, GROUP_CODES, STEPS
 from scoring.decisions import DECISION_BANDS
 
 # Every bound a request is checked against is the contract's (features.contract), the same a
@@ -574,3 +575,121 @@ class ModelInfo(BaseModel):
 
 class HealthStatus(BaseModel):
     status: Literal["live", "ready"]
+
+
+# POST /v1/denials (service.denials): a claim as billed, what came back, and the playbook's answer.
+CARC_PATTERN = r"^\s*[0-9]{1,3}\s*$"
+RARC_PATTERN = r"^\s*([A-Za-z]{1,2}[0-9]{1,4})?\s*$"
+GROUP_CODE_VALUES = tuple(GROUP_CODES)
+
+
+class DenialRequest(BaseModel):
+    """A denied claim line: the claim as it was billed and the adjustment that came back."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    claim: ClaimRequest = Field(description="the claim as it was billed (the claims contract's visit fields)")
+    carc: str = Field(pattern=CARC_PATTERN, description="the X12 claim adjustment reason code of the denial; one of "
+                                                        "features/data/carc_codes.csv")
+    group_code: Literal[GROUP_CODE_VALUES] = Field(description="the X12 claim adjustment group code")
+    rarc: str = Field(default=None, pattern=RARC_PATTERN, description="the remittance advice remark code, if any "
+                                                                       "(N130, M127, ...)")
+    paid_amount: Annotated[float, Field(ge=0, allow_inf_nan=False)] = Field(
+        default=0.0, description="USD the payer paid on the line (a partial denial pays some)")
+    denial_date: DateString = Field(default=None, description="the date of the remittance, YYYY-MM-DD "
+                                                               "(default: today); deadlines count from it")
+
+
+class Liability(_Answer):
+    group_code: Literal[GROUP_CODE_VALUES]
+    party: Literal["provider", "patient"] = Field(description="who carries the denied amount")
+    meaning: str
+    source: str
+
+
+class ClaimFix(_Answer):
+    model_config = ConfigDict(json_schema_extra=_drop_null_defaults)
+
+    action: Literal[FIXES] = Field(description="the change to the claim before it goes back")
+    description: str
+    diagnosis_codes: list[str] = Field(default=None, description="the diagnosis codes of the corrected claim, "
+                                                                 "primary first (diagnosis fixes)")
+
+
+class Resubmission(_Answer):
+    approval_probability: Probability = Field(description="the served model's probability that the fixed claim "
+                                                          "is paid")
+    decision: Decision
+
+
+class Deadline(_Answer):
+    kind: Literal["appeal", "corrected_claim"]
+    due_date: str | None = Field(description="YYYY-MM-DD, or null when the payer's contract sets it")
+    rule: str = Field(description="the general rule, to check against the payer's contract")
+    source: str
+
+
+class DenialPlaybook(_Answer):
+    """What to do about one denied claim line."""
+
+    claim_id: str | None
+    carc: str
+    description: str = Field(description="what the CARC means")
+    rarc: str | None
+    liability: Liability
+    step: Literal[STEPS] = Field(description="the next step")
+    instruction: str
+    appeal: bool = Field(description="the step asks the payer to reconsider (never for a patient-liable "
+                                     "exclusion)")
+    fix: ClaimFix | None = Field(description="the change to the claim, when it goes back to the payer changed")
+    resubmission: Resubmission | None = Field(description="the fixed claim scored again, for steps that go back "
+                                                          "to the payer")
+    amount_at_stake: float = Field(ge=0, description="USD: what the payer would pay on the fixed claim, less "
+                                                     "paid_amount")
+    expected_recovery: float = Field(ge=0, description="USD: resubmission probability x amount_at_stake (0 for "
+                                                       "steps that collect nothing from the payer)")
+    deadlines: list[Deadline]
+    source: str = Field(description="where the step comes from")
+    request_id: str
+
+
+# POST /v1/letters (service.letters): a draft letter of medical necessity.
+class LetterRequest(BaseModel):
+    """A claim on a covered pathway, and optionally who signs the letter."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    claim: ClaimRequest = Field(description="the claim the letter supports (the claims contract's visit fields)")
+    provider_name: str = Field(default=None, min_length=1, max_length=200, pattern=r"\S",
+                               description="the signing clinician (a placeholder when absent)")
+    practice_name: str = Field(default=None, min_length=1, max_length=200, pattern=r"\S",
+                               description="the practice (a placeholder when absent)")
+
+
+class DescribedDiagnosis(_Answer):
+    code: str
+    description: str = Field(description="the ICD-10-CM description")
+
+
+class LetterCriterion(_Answer):
+    text: str = Field(description="what the chart must show; the clinician confirms or strikes it")
+    source: str = Field(description="the policy that lists it")
+
+
+class LetterDraft(_Answer):
+    """A draft the clinic completes: patient identity and signature are placeholders."""
+
+    claim_id: str | None
+    treatment: str
+    treatment_description: str
+    procedure_code: str | None
+    service_date: str
+    diagnoses: list[DescribedDiagnosis]
+    criteria: list[LetterCriterion] = Field(description="features/data/documentation.csv for the treatment and "
+                                                        "diagnoses")
+    citations: list[str] = Field(description="the policies the treatment catalog cites")
+    placeholders: list[str] = Field(description="what the clinic fills in: patient name, date of birth, member id, "
+                                                "signature (and provider or practice when not given)")
+    markdown: str
+    html: str = Field(description="the same letter as a standalone HTML page with a print stylesheet")
+    request_id: str

@@ -200,12 +200,16 @@
     return claim;
   }
 
+  let answeredClaim = null; // the claim of the answer shown: a letter is drafted for it
   async function ask() {
     clearErrors();
     answer.setAttribute("aria-busy", "true");
     $("ask").disabled = true;
     try {
-      showAnswer(await api("/v1/predict", { method: "POST", body: JSON.stringify(claimFromForm()) }));
+      const claim = claimFromForm();
+      const result = await api("/v1/predict", { method: "POST", body: JSON.stringify(claim) });
+      answeredClaim = claim;
+      showAnswer(result);
     } catch (error) {
       showError(error);
     } finally {
@@ -239,6 +243,14 @@
     section("reasons", result.likely_denial_reasons, (item) =>
       el("li", {}, el("strong", { text: `${percent(item.probability)} ` }), `${item.description} (reason code ${item.carc})`));
     section("warnings", result.warnings || [], (item) => el("li", { text: item.message || words(item.code || "") }));
+    // A letter is offered where the answer asks for documents or its likely denial is medical
+    // necessity (CARC 50 or 252), never for a claim a hard rule excludes (service/letters.py refuses those too).
+    $("letter-section").hidden = result.excluded_by.length > 0 || !(
+      ["clinical", "both"].includes(result.coverage_information.doc_needed) ||
+      result.likely_denial_reasons.some((item) => ["50", "252"].includes(item.carc)) ||
+      result.recommendations.some((item) => item.action === "attach_medical_necessity_letter"));
+    $("letter").hidden = true;
+    $("letter-download").hidden = true;
 
     const coverage = result.coverage_information;
     facts($("coverage"), [
@@ -260,6 +272,25 @@
     $("model-version").textContent = `Model ${result.model.name} version ${result.model.version}` +
       `${result.model.alias ? " (" + result.model.alias + ")" : ""}; rules ${result.rules_version}; request ${result.request_id}.`;
   }
+
+  async function draftLetter() {
+    clearErrors();
+    $("draft-letter").disabled = true;
+    try {
+      const letter = await api("/v1/letters", { method: "POST", body: JSON.stringify({ claim: answeredClaim }) });
+      $("letter").textContent = letter.markdown;
+      $("letter").hidden = false;
+      const link = $("letter-download");
+      if (link.href.startsWith("blob:")) URL.revokeObjectURL(link.href);
+      link.href = URL.createObjectURL(new Blob([letter.html], { type: "text/html" })); // no claim data in a URL
+      link.hidden = false;
+    } catch (error) {
+      showError(error);
+    } finally {
+      $("draft-letter").disabled = false;
+    }
+  }
+  $("draft-letter").addEventListener("click", draftLetter);
 
   function section(name, items, render) {
     $(`${name}-section`).hidden = !items.length;

@@ -156,6 +156,18 @@ def test_signed_in_a_covered_claim_is_answered_on_the_page(browser, server):
     assert gauge == pytest.approx(answer["probability"], abs=0.02)
 
 
+def test_a_letter_is_drafted_for_the_answered_claim_with_placeholders(browser, server):
+    # the example claim's likely denial reasons include medical necessity (CARC 50): the page offers a letter
+    assert browser.find_element(By.ID, "letter-section").is_displayed()
+    browser.find_element(By.ID, "draft-letter").click()
+    letter = _wait(browser, ec.visibility_of_element_located((By.ID, "letter")))
+    for text in ("Letter of medical necessity", "[PATIENT NAME]", "[MEMBER ID]", "G43.709", "- [ ] A headache diary",
+                 "Aetna CPB 0113"):
+        assert text in letter.text
+    download = browser.find_element(By.ID, "letter-download")
+    assert download.is_displayed() and download.get_attribute("href").startswith("blob:")
+
+
 def test_an_excluded_claim_names_its_rule_and_the_covered_diagnoses(browser, server):
     browser.find_element(By.CSS_SELECTOR, "#diagnosis-chosen button").click()  # drop G43.709: cosmetic botox
     answer = _ask(browser)
@@ -164,6 +176,7 @@ def test_an_excluded_claim_names_its_rule_and_the_covered_diagnoses(browser, ser
     assert rules.is_displayed() and "reason code 96" in rules.text and "Source:" in rules.text
     advice = browser.find_element(By.ID, "recommendations").text
     assert "G43.709" in advice or "G43.7" in advice  # the catalog's covered diagnoses for botulinum toxin
+    assert not browser.find_element(By.ID, "letter-section").is_displayed()  # no letter for an exclusion
 
 
 def test_a_diagnosis_is_found_by_words_and_added(browser, server):

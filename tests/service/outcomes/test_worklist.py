@@ -1,0 +1,77 @@
+"""`outcomes worklist` on real parts: claims answered by the app serving the session's champion,
+their outcomes from the 835 fixture and an outcome CSV, the command run as the CLI runs it; each
+row is the playbook's answer for its claim, scored again by the same champion."""
+from __future__ import annotations
+
+import csv
+import stat
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from service.audit import AuditStore
+from service.cli import main
+from service.outcomes.ingest import ingest_outcomes
+from tests.service.service_testing import body_of, example_claim
+
+REMITTANCE = Path(__file__).resolve().parents[2] / "data" / "remittance-sample.835"
+FORMULA_ID = "=HYPERLINK(1)"
+# The 835 fixture's claim ids (billed amounts as in its CLP segments), and one more from a CSV.
+SERVED = {
+    "SAMPLE-APPROVED": example_claim(billed_amount=1350),
+    "SAMPLE-PARTIAL": example_claim(billed_amount=900, benefit_limit=2000, benefit_used=600),  # CARC 119, paid 430
+    "SAMPLE-DENIED": example_claim(billed_amount=500, prior_authorization=False),  # CARC 197
+    "SAMPLE-ZERO-PAID": example_claim(billed_amount=250, diagnosis_codes=["L90.8"], procedure_code="64612"),  # 96
+    "SAMPLE-LINE-REASON": example_claim(billed_amount=800, medical_necessity_letter=False),  # CARC 50
+    FORMULA_ID: example_claim(billed_amount=700, diagnosis_codes=["G43.7"]),  # CARC 146, from the CSV
+}
+
+
+@pytest.fixture
+def worklist(make_served_app, model_store, tmp_path, auth):
+    audit_url = f"sqlite:///{tmp_path / 'audit.db'}"
+    client = make_served_app(AUDIT_DATABASE_URL=audit_url).test_client()
+    answers = {claim_id: body_of(client.post("/v1/predict", headers=auth, json={**claim, "claim_id": claim_id}))
+               for claim_id, claim in SERVED.items()}
+    outcomes_csv = tmp_path / "outcomes.csv"
+    outcomes_csv.write_text("claim_id,outcome,paid_amount,denial_reason,adjudication_date\n"
+                            f'"{FORMULA_ID}",denied,0,146,2026-12-01\n', encoding="utf-8")
+    for path in (REMITTANCE, outcomes_csv):
+        ingest_outcomes(path, AuditStore(audit_url))
+    out = tmp_path / "work" / "worklist.csv"
+    result = CliRunner().invoke(main, ["outcomes", "worklist", "--out", str(out), "--tracking-uri", model_store.uri,
+                                       "--audit-url", audit_url])
+    assert result.exit_code == 0, result.output
+    with out.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return out, rows, answers, client, result.output
+
+
+def test_the_worklist_lists_each_denial_with_its_step_ranked_by_expected_recovery(worklist, auth):
+    out, rows, answers, client, output = worklist
+    by_id = {row["claim_id"]: row for row in rows}
+    assert set(by_id) == {"SAMPLE-PARTIAL", "SAMPLE-DENIED", "SAMPLE-ZERO-PAID", "SAMPLE-LINE-REASON",
+                          "'" + FORMULA_ID}  # the approved claim is not a denial; the formula made inert
+    assert [row["rank"] for row in rows] == [str(rank) for rank in range(1, len(rows) + 1)]
+    recoveries = [float(row["expected_recovery"]) for row in rows]
+    assert recoveries == sorted(recoveries, reverse=True) and recoveries[0] > 0
+    assert {claim_id: row["step"] for claim_id, row in by_id.items()} == {
+        "SAMPLE-PARTIAL": "write_off",  # 119 under CO: the provider's loss, not the patient's bill
+        "SAMPLE-DENIED": "retro_authorization",
+        "SAMPLE-ZERO-PAID": "write_off",  # COSMETIC-001's group code is CO: the patient was not told
+        "SAMPLE-LINE-REASON": "appeal_with_letter",
+        "'" + FORMULA_ID: "corrected_claim"}
+    assert by_id["SAMPLE-LINE-REASON"]["letter"] and not by_id["SAMPLE-DENIED"]["letter"]
+    # the 197's row is the fixed claim scored by the same champion: /v1/predict with the authorization
+    fixed = body_of(client.post("/v1/predict", headers=auth, json={**SERVED["SAMPLE-DENIED"],
+                                                                    "prior_authorization": True}))
+    denied = by_id["SAMPLE-DENIED"]
+    assert float(denied["resubmission_probability"]) == pytest.approx(fixed["approval_probability"], abs=1e-4)
+    assert float(denied["expected_recovery"]) == pytest.approx(fixed["approval_probability"] * 500, abs=0.01)
+    assert "5 denied claims" in output
+
+
+def test_the_worklist_file_is_owner_only(worklist):
+    out = worklist[0]
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
