@@ -83,13 +83,14 @@ def monitor(since: str | None, until: str | None, tracking_uri: str | None, audi
     from datetime import timedelta
 
     from service.audit import AuditStore
-    from service.monitoring import default_audit_url, format_table, parse_time, run_monitor
+    from service.monitoring import check_window, default_audit_url, format_table, parse_time, run_monitor
     from scoring.artifacts import ModelSourceError
     from scoring.mlflow_store import resolve_tracking_uri
 
     try:
         end = parse_time(until)
         start = parse_time(since) if since else end - timedelta(hours=24)
+        check_window(start, end)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--since/--until") from None
     store = AuditStore(audit_url or default_audit_url())
@@ -113,10 +114,12 @@ def outcomes() -> None:
 
 
 def _served_window(since: str | None, until: str | None):
-    from service.monitoring import parse_time
+    from service.monitoring import check_window, parse_time
 
     try:
-        return (parse_time(since) if since else None), (parse_time(until) if until else None)
+        start, end = (parse_time(since) if since else None), (parse_time(until) if until else None)
+        check_window(start, end)
+        return start, end
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--since/--until") from None
 

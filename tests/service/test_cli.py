@@ -80,3 +80,16 @@ def test_monitor_refuses_a_time_it_cannot_read(tmp_path, option):
                                            f"sqlite:///{tmp_path / 'audit.db'}"])
     assert result.exit_code == 2 and "--since/--until" in result.output and "ISO 8601" in result.output
     assert not (tmp_path / "audit.db").exists()  # refused before anything was opened
+
+
+@pytest.mark.parametrize("command", [["monitor"], ["outcomes", "report"], ["outcomes", "export-history",
+                                                                            "--out", "history.csv"]])
+@pytest.mark.parametrize("window, words", [
+    (["--since", "2026-03-02T08:00", "--until", "2026-03-01T08:00"], "--since must be before --until"),
+    (["--since", "2026-03-02T08:00", "--until", "2026-03-02T08:00"], "--since must be before --until"),
+    (["--since", "2999-01-01T00:00"], "--since is in the future"),
+])
+def test_a_window_that_cannot_hold_a_served_claim_is_a_usage_error(tmp_path, command, window, words):
+    result = CliRunner().invoke(cli.main, [*command, *window, "--audit-url", f"sqlite:///{tmp_path / 'audit.db'}"])
+    assert result.exit_code == 2 and words in result.output
+    assert not (tmp_path / "audit.db").exists()  # refused before anything was opened
