@@ -93,3 +93,17 @@ def test_a_window_that_cannot_hold_a_served_claim_is_a_usage_error(tmp_path, com
     result = CliRunner().invoke(cli.main, [*command, *window, "--audit-url", f"sqlite:///{tmp_path / 'audit.db'}"])
     assert result.exit_code == 2 and words in result.output
     assert not (tmp_path / "audit.db").exists()  # refused before anything was opened
+
+
+def test_outcomes_report_of_a_version_the_store_lacks_names_the_versions_it_holds(tmp_path):
+    from scoring.mlflow_store import REGISTERED_MODEL, tracking
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with tracking(uri) as client:
+        client.create_registered_model(REGISTERED_MODEL)
+        for _ in range(3):
+            client.create_model_version(REGISTERED_MODEL, source=str(tmp_path))
+    result = CliRunner().invoke(cli.main, ["outcomes", "report", "--model-version", "9", "--tracking-uri", uri,
+                                           "--audit-url", f"sqlite:///{tmp_path / 'audit.db'}"])
+    assert result.exit_code == 2
+    assert f"no version 9 of {REGISTERED_MODEL} in {uri} (versions: 1-3)" in result.output
