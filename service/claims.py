@@ -17,8 +17,8 @@ from pydantic import ValidationError
 
 from features.catalog import TreatmentLookupError, load_catalog
 from features.claim_facts import join_codes
-from features.contract import (CLEAN_COLUMNS, ENUM_VALUES, VISIT_FIELDS, default_place_of_service, did_you_mean,
-                               read_enum)
+from features.contract import (CLEAN_COLUMNS, ENUM_VALUES, TREATMENT_FIELDS, VISIT_FIELDS, default_place_of_service,
+                               did_you_mean, read_enum)
 from features.diagnosis import DiagnosisCodeError, split_joined_codes, validate_codes
 from service.errors import field_error
 from service.schemas import ALLOWED, MIDNIGHT_TIMESTAMP_PATTERN, ClaimRequest
@@ -116,6 +116,8 @@ def read_as_a_file_would(raw: dict) -> dict:
     unknown fields."""
     claim = {}
     for name, value in raw.items():
+        if name in TREATMENT_FIELDS and value is None:
+            continue  # a null treatment or code was not sent, as an empty cell: the other one is judged alone
         if name in TEXT_FIELDS and isinstance(value, str):
             value = value.strip()
             if not value:

@@ -134,8 +134,9 @@ class ClaimRequest(BaseModel):
 
     claim_id: str = _described("claim_id", default=None)
     service_date: DateString = _described("service_date", default=None)
-    treatment: str = _described("treatment", default=None)  # a blank one never gets here: it is absent
-    procedure_code: str = _described("procedure_code", default=None,  # blank: absent, as treatment
+    # a blank or null one never gets here: it is absent (service.claims.read_as_a_file_would)
+    treatment: str | None = _described("treatment", default=None)
+    procedure_code: str | None = _described("procedure_code", default=None,
                                      json_schema_extra={"pattern": PROCEDURE_CODE_PATTERN})
     diagnosis_codes: list[DiagnosisCode] = _described("diagnosis_codes", default=[])
     # Literal after read_as_a_file_would (service.claims) lower-cased and stripped the value; the

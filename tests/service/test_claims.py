@@ -113,6 +113,24 @@ def test_an_unknown_value_gets_close_matches_beside_the_allowed_list_never_itsel
     assert sent.lower() not in words_of_our_own.lower()
 
 
+@pytest.mark.parametrize("code, field", [(None, "treatment"), (DROP, "treatment"), ("", "treatment"),
+                                         ("64615", "treatment"), ("12", "procedure_code")])
+def test_a_bad_treatment_is_reported_on_treatment_unless_a_bad_code_was_sent(code, field):
+    with pytest.raises(ClaimValidationError) as caught:
+        normalise_request_claim(example_claim(treatment="Botox", procedure_code=code))
+    assert [error["field"] for error in caught.value.errors] == [field]
+    if field == "treatment":
+        assert "did you mean botulinum_toxin?" in caught.value.errors[0]["message"]
+
+
+def test_a_null_code_beside_a_good_treatment_is_a_code_not_sent():
+    claim = normalise_request_claim(example_claim(treatment="botulinum_toxin", procedure_code=None))
+    assert (claim["treatment"], claim["procedure_code"]) == ("botulinum_toxin", None)
+    with pytest.raises(ClaimValidationError) as caught:
+        normalise_request_claim(example_claim(treatment=None, procedure_code=None))
+    assert [error["field"] for error in caught.value.errors] == ["treatment"]
+
+
 def test_enumerations_are_read_in_any_case_as_codes_are():
     claim = normalise_request_claim(example_claim(plan_type="PPO", facility_type=" Medical_Spa ",
                                                   benefit_scope="Comprehensive"))
