@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from features.contract import (BENEFIT_SCOPES, EXAMPLE_CLAIM, FACILITY_TYPES, NUMBER_BOUNDS, PLAN_TYPES,
                                integer_bounds)
+from claims_io.fields import allowed
 from scoring.decisions import DECISION_BANDS
 
 # Every bound a request is checked against is the contract's (features.contract), the same a
@@ -42,9 +43,10 @@ ALLOWED = {
     "procedure_code": ("a CPT (5 digits, or 4 digits and F/T/U), HCPCS Level II (A-V and 4 digits) or CDT "
                        "(D and 4 digits) code; one of treatment or procedure_code is required"),
     "diagnosis_codes": "a list of ICD-10-CM code strings, primary first, dots optional, such as ['G43.709']",
-    "plan_type": f"one of: {', '.join(PLAN_TYPES)} (any case)",
-    "benefit_scope": f"one of: {', '.join(BENEFIT_SCOPES)} (any case)",
-    "facility_type": f"one of: {', '.join(FACILITY_TYPES)} (any case)",
+    # an enumeration's words are a claims file's too (claims_io.fields.allowed)
+    "plan_type": allowed("plan_type"),
+    "benefit_scope": allowed("benefit_scope"),
+    "facility_type": allowed("facility_type"),
     "place_of_service": "a two-digit CMS place-of-service code such as '11' (default follows facility_type)",
     "in_network": "true or false (a JSON boolean)",
     "referral": "true or false (a JSON boolean): a physician referral is on file",
