@@ -103,14 +103,15 @@ def verified_mlflow_model(model: str | Path | None, tracking_uri: str | None, in
 def _bundle_as_mlflow_model(path: Path, into: Path) -> Path:
     import mlflow
 
-    from scoring.logged_model import pyfunc_arguments
+    from scoring.logged_model import pyfunc_arguments, without_cloudpickle_warning
 
     bundle, _ = resolve_bundle(path)
     copy = into / bundle.name
     shutil.copytree(bundle, copy, symlinks=True)
     verify_bundle(copy)
     target = into / "bundle-model"
-    mlflow.pyfunc.save_model(str(target), **pyfunc_arguments(copy / MODEL_DIR, into / "staging"))
+    with without_cloudpickle_warning():
+        mlflow.pyfunc.save_model(str(target), **pyfunc_arguments(copy / MODEL_DIR, into / "staging"))
     return target
 
 
