@@ -146,6 +146,12 @@ class JobStore:
         except FileNotFoundError:
             return []
 
+    def jobs_of(self, key_id: str) -> list[dict]:
+        """The key's jobs, newest first: not deleted, not expired (the sweep may not have run yet)."""
+        states = [state for job_id in self.job_ids()
+                  if (state := self.read(job_id)) and state["key_id"] == key_id and not self.expired(state, job_id)]
+        return sorted(states, key=lambda state: state["created_at"], reverse=True)
+
     def unfinished_of(self, key_id: str) -> int:
         return sum(1 for job_id in self.job_ids()
                    if (state := self.read(job_id)) and state["key_id"] == key_id and state["status"] in UNFINISHED)

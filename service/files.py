@@ -1,6 +1,7 @@
 """/v1/files: score a claims file (CSV or Parquet) in the background, then download the results.
 
     POST   /v1/files                  the file as the body -> 202, the job (service.schemas.FileJob)
+    GET    /v1/files                  the caller's jobs, newest first (service.schemas.FileJobList)
     GET    /v1/files/<job_id>         the job: status, progress, summary, download links
     GET    /v1/files/<job_id>/scored  the scored file, once (then it is deleted)
     GET    /v1/files/<job_id>/rejected  the rejected rows (CSV), once
@@ -121,6 +122,12 @@ def _owned(job_id: str) -> dict:
         raise APIError(404, "file_job_not_found", "no such file job for this API key: it never existed, was deleted, "
                                                   "or expired")
     return state
+
+
+@bp.get("/v1/files")
+def jobs():
+    store = _store()
+    return jsonify({"jobs": [public_state(store, state) for state in store.jobs_of(g.key_id)]})
 
 
 @bp.get("/v1/files/<job_id>")

@@ -482,6 +482,12 @@ class FileJob(BaseModel):
     downloads: FileDownloads
 
 
+class FileJobList(BaseModel):
+    """GET /v1/files: the caller's file jobs, newest first (another key's are never listed)."""
+
+    jobs: list[FileJob] = Field(description="every job of this API key not deleted or expired yet, newest first")
+
+
 class TreatmentRecord(BaseModel):
     treatment: str
     category: str
