@@ -92,6 +92,12 @@ def now_utc() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def manifest_digest(manifest: str | None) -> str | None:
+    """The sha256 of a version's `model_manifest` tag: with the registered name, the tracking store
+    and the run id, what identifies a model version (a version number alone repeats across stores)."""
+    return hashlib.sha256(manifest.encode("utf-8")).hexdigest() if manifest else None
+
+
 def file_sha256(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
