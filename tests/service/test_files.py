@@ -151,7 +151,7 @@ def test_a_files_answered_claims_are_audited_under_its_key(files_app, files_clie
      422, "patient_age"),
     ("no treatment nor procedure code",
      _csv_bytes([{key: value for key, value in GOOD[0].items() if key not in ("treatment", "procedure_code")}]),
-     CSV, 422, "treatment or a procedure_code"),
+     CSV, 422, "missing required column(s): treatment or procedure_code"),
     ("not UTF-8", _csv_bytes(GOOD).decode().encode("utf-16"), CSV, 422, "UTF-8"),
     ("CSV declared as Parquet", _csv_bytes(GOOD), PARQUET, 422, "Parquet"),
     ("rows with too many fields", _csv_bytes(GOOD) + b"a,b," * 40 + b"\n", CSV, 422, "header's"),
