@@ -188,11 +188,10 @@ def test_a_store_is_named_without_its_password(uri, label):
 
 
 def test_a_missing_version_or_alias_names_what_the_store_holds(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    from tests.stores import registry_of_empty_versions
+
+    uri = registry_of_empty_versions(tmp_path)
     with tracking(uri) as client:
-        client.create_registered_model(REGISTERED_MODEL)
-        for _ in range(3):
-            client.create_model_version(REGISTERED_MODEL, source=str(tmp_path))
         client.set_registered_model_alias(REGISTERED_MODEL, "champion", "2")
         assert no_such_version(client, REGISTERED_MODEL, "9") == \
             f"no version 9 of {REGISTERED_MODEL} in {uri} (versions: 1-3)"

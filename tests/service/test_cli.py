@@ -96,13 +96,10 @@ def test_a_window_that_cannot_hold_a_served_claim_is_a_usage_error(tmp_path, com
 
 
 def test_outcomes_report_of_a_version_the_store_lacks_names_the_versions_it_holds(tmp_path):
-    from scoring.mlflow_store import REGISTERED_MODEL, tracking
+    from scoring.mlflow_store import REGISTERED_MODEL
+    from tests.stores import registry_of_empty_versions
 
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    with tracking(uri) as client:
-        client.create_registered_model(REGISTERED_MODEL)
-        for _ in range(3):
-            client.create_model_version(REGISTERED_MODEL, source=str(tmp_path))
+    uri = registry_of_empty_versions(tmp_path)
     result = CliRunner().invoke(cli.main, ["outcomes", "report", "--model-version", "9", "--tracking-uri", uri,
                                            "--audit-url", f"sqlite:///{tmp_path / 'audit.db'}"])
     assert result.exit_code == 2
