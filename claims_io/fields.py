@@ -29,6 +29,9 @@ from features.diagnosis import (DiagnosisCodeError, DiagnosisTable, load_table, 
 from claims_io.quarantine import Problem
 
 HISTORY_COLUMNS = CLEAN_COLUMNS + OUTCOME_FIELDS + (TARGET,)
+# An extra column beside the contract's: when the payer adjudicated a served claim (written by
+# `outcomes export-history`, read by training to let the newer outcome of a claim win).
+ADJUDICATION_DATE = "adjudication_date"
 OUTCOME_INDEX = {name: number for number, name in enumerate(ENUM_VALUES["outcome"])}
 NO_VALUE = 0  # the slot of a column's distinct values that stands for null or blank
 _DATE_SHAPE = r"\d{4}-\d{2}-\d{2}"

@@ -1,4 +1,6 @@
-"""X12 claim adjustment reason codes (CARC) this domain meets, with our short descriptions."""
+"""X12 claim adjustment reason codes (CARC) this domain meets, with our short descriptions and the
+group code a denial with each usually carries (coverage-facts.md, "Who pays when a claim is
+denied": PR, the patient pays; CO, the provider writes it off)."""
 from __future__ import annotations
 
 import csv
@@ -9,11 +11,22 @@ CARC_FILE = "carc_codes.csv"
 
 
 @lru_cache(maxsize=1)
+def _carc_rows() -> dict[str, dict[str, str]]:
+    with resources.files("features.data").joinpath(CARC_FILE).open(encoding="utf-8", newline="") as handle:
+        return {row["carc"]: row for row in csv.DictReader(handle)}
+
+
 def carc_descriptions() -> dict[str, str]:
     """CARC code -> a one-line description (unknown codes describe themselves)."""
-    with resources.files("features.data").joinpath(CARC_FILE).open(encoding="utf-8", newline="") as handle:
-        return {row["carc"]: row["description"] for row in csv.DictReader(handle)}
+    return {code: row["description"] for code, row in _carc_rows().items()}
 
 
 def describe_carc(code: str) -> str:
-    return carc_descriptions().get(code, f"Claim adjustment reason code {code}")
+    row = _carc_rows().get(code)
+    return row["description"] if row else f"Claim adjustment reason code {code}"
+
+
+def carc_group_code(code: str) -> str | None:
+    """The group code a denial with this CARC carries (CO or PR); None for a code the table lacks."""
+    row = _carc_rows().get(code)
+    return row["group_code"] if row else None

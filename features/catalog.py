@@ -30,6 +30,10 @@ COMPOSITE_SEPARATOR = "|"
 _PROCEDURE_CODE_SHAPE = re.compile(r"^(\d{5}|\d{4}[FTU]|[A-V]\d{4})$")
 CATEGORIES = ("injectable", "laser", "skin", "vein", "eyelid", "hair", "therapy", "weight", "dental", "spa")
 SETTINGS = ("", "primary_care")
+# The facilities that satisfy a row's required_setting (NCD 210.12: a primary-care setting). The
+# same facility is where a gatekeeper plan's primary care physician sees the patient, so no
+# referral is asked for there.
+SETTING_FACILITIES = {"primary_care": ("primary_care_clinic",)}
 
 
 class CatalogError(ValueError):

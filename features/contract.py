@@ -131,7 +131,8 @@ MAX_EXACT_INTEGER = 2**53 - 1
 # contract sets none, and the bounds that exist belong to one billing form each (an 837P carries
 # 12 diagnosis codes, an 837I 25), which a history exported from elsewhere need not follow. A
 # request is bounded as a whole instead (MAX_CONTENT_LENGTH, 2 MiB, and MAX_BATCH_CLAIMS), which
-# bounds both fields and the work of answering; a file is read and checked in chunks.
+# bounds both fields and the work of answering; a file is read and checked in chunks, within the
+# reader's own bounds on what a file may cost (claims_io.files: columns, a cell's length, decoded size).
 
 
 def integer_bounds(field: str) -> tuple[int, int]:

@@ -112,6 +112,7 @@ _OUTPUT_INPUTS = (  # (step, output name or prefix ending in "_" / "*", input)
     ("policy", "in_network", "in_network"),
     ("diagnosis", "*", "diagnosis_codes"),
     ("circumstance", "prior_authorization_where_required", "prior_authorization"),
+    ("circumstance", "prior_authorization_required", "plan_type"),  # the plan's table (and setting) asks
     ("circumstance", "conservative_therapy_where_required", "conservative_therapy_documented"),
     ("circumstance", "initial_visit", "visit_number"),
     ("circumstance", "has_prior_treatment", "weeks_since_last_treatment"),

@@ -1,9 +1,17 @@
 """Hard exclusion rules: a data table (features/data/exclusion_rules.csv) and the engine that
-applies it. A fired rule decides the claim whatever the model says; every fired rule is reported.
+applies it. A fired rule decides the claim whatever the model says (a prior authorization on file
+included: these are the edits an authorization does not waive); every fired rule is reported.
 
 The table's vocabulary is small on purpose, so a policy analyst can read and extend it:
 - applies_to: `any`, `cosmetic_by_default`, `category:<name>`, `treatment:<key>|<key>...`
-- condition:  `always`, `no_covered_diagnosis`, `cosmetic_encounter`, `benefit_exhausted`, `header_code`
+- condition: one or more of these joined by ` & ` (all must hold):
+  `always`, `no_covered_diagnosis`, `cosmetic_encounter`, `benefit_exhausted`, `header_code`,
+  `below_min_age` (the catalog's minimum age), `outside_required_setting` (the catalog's
+  required setting, features.catalog.SETTING_FACILITIES), `plan:<plan>|...`, `facility:<type>|...`,
+  `procedure_code:<code>|...`, `diagnosis:<code>|...` (one of these codes is billed; a trailing
+  `*` takes the code's children), `no_diagnosis:<code>|...` (none of them is)
+- rule_class: what kind of edit it is (RULE_CLASSES); who pays when it denies is its CARC's group
+  code (features/data/carc_codes.csv)
 
 A claim whose treatment is unresolved (a shared code alone: the composite key of its candidates)
 is held to a rule only when `applies_to` takes in every candidate.
@@ -13,21 +21,37 @@ so an edit that forgets to bump the version still shows.
 """
 from __future__ import annotations
 
-import csv
-import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 import pandas as pd
 
-from features.catalog import TreatmentCatalog, load_catalog
-from features.claim_facts import DiagnosisFacts
+from features.carc import CARC_FILE, carc_group_code
+from features.catalog import SETTING_FACILITIES, TreatmentCatalog, load_catalog
+from features.claim_facts import DiagnosisFacts, split_codes
+from features.contract import FACILITY_TYPES, PLAN_TYPES
+from features.diagnosis import normalise_code
+from features.tables import read_table, table_version
 
 RULES_FILE = "exclusion_rules.csv"
 VERSION_FILE = "rules_version.txt"
-CONDITIONS = ("always", "no_covered_diagnosis", "cosmetic_encounter", "benefit_exhausted", "header_code")
+CONDITIONS = ("always", "no_covered_diagnosis", "cosmetic_encounter", "benefit_exhausted", "header_code",
+              "below_min_age", "outside_required_setting")
+# Conditions that take a value: `plan:medicare|medicare_advantage`.
+VALUED_CONDITIONS = ("plan", "facility", "procedure_code", "diagnosis", "no_diagnosis")
+CONDITION_SEPARATOR = " & "
+# The conditions that read the claim's diagnoses.
+DIAGNOSIS_CONDITIONS = ("no_covered_diagnosis", "cosmetic_encounter", "header_code", "diagnosis", "no_diagnosis")
+# The conditions that read the claim's plan, place, age or code, beside its treatment and diagnoses.
+CONTEXT_CONDITIONS = ("below_min_age", "outside_required_setting", "plan", "facility", "procedure_code")
+RULE_CLASSES = ("dental", "personal_comfort", "cosmetic", "benefit_limit", "coding", "benefit_absent",
+                "investigational", "age", "place_of_service")
+# A claim is corrected out of these (bill the specific code); the others no change of coding lifts.
+FIXABLE_CLASSES = ("coding",)
+# The clean-frame columns the conditions read, beside the diagnosis facts.
+RULE_COLUMNS = ("treatment", "diagnosis_codes", "plan_type", "facility_type", "procedure_code", "patient_age",
+                "benefit_limit", "benefit_used")
 
 
 class RuleTableError(ValueError):
@@ -40,13 +64,36 @@ class Rule:
     applies_to: str
     condition: str
     carc: str
-    group_code: str
+    rule_class: str
     reason: str
     source: str
 
+    @property
+    def reads_claim_context(self) -> bool:
+        """Whether the rule reads more than the treatment and the diagnoses (and the benefit left):
+        the plan, the place, the age or the code billed."""
+        return any(atom in CONTEXT_CONDITIONS or atom.partition(":")[0] in CONTEXT_CONDITIONS for atom in self.atoms)
+
+    @property
+    def reads_diagnoses(self) -> bool:
+        return any(atom in DIAGNOSIS_CONDITIONS or atom.partition(":")[0] in DIAGNOSIS_CONDITIONS for atom in self.atoms)
+
+    @property
+    def fixable(self) -> bool:
+        return self.rule_class in FIXABLE_CLASSES
+
+    @property
+    def group_code(self) -> str | None:
+        """Who pays when the rule denies: the CARC's group code (features.carc)."""
+        return carc_group_code(self.carc)
+
     def to_dict(self) -> dict:
-        return {"id": self.rule_id, "reason": self.reason, "carc": self.carc,
-                "group_code": self.group_code, "source": self.source}
+        return {"id": self.rule_id, "reason": self.reason, "carc": self.carc, "group_code": self.group_code,
+                "rule_class": self.rule_class, "source": self.source}
+
+    @property
+    def atoms(self) -> tuple[str, ...]:
+        return tuple(atom.strip() for atom in self.condition.split(CONDITION_SEPARATOR.strip()))
 
 
 @dataclass(frozen=True)
@@ -54,26 +101,19 @@ class RuleSet:
     rules: tuple[Rule, ...]
     version: str
 
-    def fire(self, treatment_keys, facts: DiagnosisFacts, benefit_limit, benefit_used,
-             catalog: TreatmentCatalog | None = None) -> np.ndarray:
+    def fire(self, columns, facts: DiagnosisFacts, catalog: TreatmentCatalog | None = None) -> np.ndarray:
         """Boolean matrix (claims x rules): which rule fires for which claim.
 
-        benefit_limit uses NaN for "no limit". Arrays are aligned, one entry per claim.
+        columns: the clean-frame columns of RULE_COLUMNS, aligned 1-D arrays (benefit_limit NaN
+        for "no limit"); facts: their diagnosis facts (features.claim_facts.columns_facts).
         """
         catalog = catalog or load_catalog()
-        treatment_keys = np.asarray(treatment_keys, dtype=object)
-        limit = np.asarray(benefit_limit, dtype=float)
-        used = np.asarray(benefit_used, dtype=float)
-        conditions = {
-            "always": np.ones(len(treatment_keys), dtype=bool),
-            "no_covered_diagnosis": ~facts["covered_diagnosis"] & ~facts["header_may_be_covered"],
-            "cosmetic_encounter": facts["cosmetic_encounter"],
-            "benefit_exhausted": ~np.isnan(limit) & (used >= np.nan_to_num(limit, nan=np.inf)),
-            "header_code": facts["header_code"],
-        }
+        treatment_keys = np.asarray(columns["treatment"], dtype=object)
         fired = self.applicable(treatment_keys, catalog)
+        conditions = _Conditions(columns, facts, treatment_keys, catalog)
         for column, rule in enumerate(self.rules):
-            fired[:, column] &= conditions[rule.condition]
+            for atom in rule.atoms:
+                fired[:, column] &= conditions[atom]
         return fired
 
     def applicable(self, treatment_keys, catalog: TreatmentCatalog | None = None) -> np.ndarray:
@@ -88,6 +128,75 @@ class RuleSet:
 
     def fired_rules(self, fired_row: np.ndarray) -> list[Rule]:
         return [rule for rule, hit in zip(self.rules, fired_row) if hit]
+
+
+class _Conditions:
+    """Each condition atom's truth per claim, worked out once and only when a rule asks."""
+
+    def __init__(self, columns, facts: DiagnosisFacts, treatment_keys: np.ndarray, catalog: TreatmentCatalog):
+        self.columns, self.facts, self.keys, self.catalog = columns, facts, treatment_keys, catalog
+        self.known: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, atom: str) -> np.ndarray:
+        if atom not in self.known:
+            self.known[atom] = self._evaluate(atom)
+        return self.known[atom]
+
+    def _evaluate(self, atom: str) -> np.ndarray:
+        facts, n = self.facts, len(self.keys)
+        if atom == "always":
+            return np.ones(n, dtype=bool)
+        if atom == "no_covered_diagnosis":
+            return ~facts["covered_diagnosis"] & ~facts["header_may_be_covered"]
+        if atom in ("cosmetic_encounter", "header_code"):
+            return np.asarray(facts[atom], dtype=bool)
+        if atom == "benefit_exhausted":
+            limit = np.asarray(self.columns["benefit_limit"], dtype=float)
+            used = np.asarray(self.columns["benefit_used"], dtype=float)
+            return ~np.isnan(limit) & (used >= np.nan_to_num(limit, nan=np.inf))
+        if atom == "below_min_age":
+            minimum = self._per_treatment(lambda traits: traits.min_age)
+            minimum = np.array([np.nan if value is None else value for value in minimum], dtype=float)
+            return np.asarray(self.columns["patient_age"], dtype=float) < minimum  # NaN compares False
+        if atom == "outside_required_setting":
+            allowed = self._per_treatment(lambda traits: SETTING_FACILITIES.get(traits.required_setting))
+            facility = _text(self.columns["facility_type"])
+            return np.array([places is not None and place not in places for places, place in zip(allowed, facility)],
+                            dtype=bool)
+        kind, _, value = atom.partition(":")
+        values = value.split("|")
+        if kind in ("plan", "facility", "procedure_code"):
+            column = {"plan": "plan_type", "facility": "facility_type"}.get(kind, kind)
+            return np.isin(_text(self.columns[column]), [part.upper() if kind == "procedure_code" else part
+                                                         for part in values])
+        present = _diagnosis_present(self.columns["diagnosis_codes"], tuple(normalise_code(part) for part in values))
+        return present if kind == "diagnosis" else ~present
+
+    def _per_treatment(self, read) -> np.ndarray:
+        """read(SharedTraits) per claim as an object array, once per distinct key (None for an
+        unlisted treatment)."""
+        codes, distinct = pd.factorize(self.keys)  # a missing key (code -1) picks the trailing None
+        table = np.empty(len(distinct) + 1, dtype=object)
+        for row, key in enumerate(distinct):
+            traits = self.catalog.shared_traits(key)
+            table[row] = None if traits is None else read(traits)
+        return table[codes]
+
+
+def _text(values) -> np.ndarray:
+    """A text column (object, categorical or string) as an object array of str, "" for a missing value."""
+    return pd.Series(np.asarray(values, dtype=object), dtype=object).fillna("").astype(str).to_numpy(dtype=object)
+
+
+def _diagnosis_present(joined_codes, patterns: tuple[str, ...]) -> np.ndarray:
+    """Does each claim bill one of the codes (a trailing * takes the children)? Once per distinct list."""
+    index, distinct = pd.factorize(np.asarray(joined_codes, dtype=object))
+
+    def matches(code: str) -> bool:
+        return any(code.startswith(p[:-1]) if p.endswith("*") else code == p for p in patterns)
+
+    found = np.array([any(matches(code) for code in split_codes(value or "")) for value in distinct] + [False])
+    return found[index]
 
 
 def _applies(applies_to: str, treatment_keys: np.ndarray, catalog: TreatmentCatalog) -> np.ndarray:
@@ -121,15 +230,30 @@ def parse_rules(rows, declared_version: str, table_text: str, catalog: Treatment
         rule = Rule(**{name: (row.get(name) or "").strip() for name in Rule.__dataclass_fields__})
         if not rule.rule_id or rule.rule_id in seen:
             raise RuleTableError(f"{where}, rule_id: missing or repeated")
-        if rule.condition not in CONDITIONS:
-            raise RuleTableError(f"{where}, condition: must be one of {', '.join(CONDITIONS)}")
+        for atom in rule.atoms:
+            _check_condition(atom, f"{where}, condition")
+        if rule.rule_class not in RULE_CLASSES:
+            raise RuleTableError(f"{where}, rule_class: must be one of {', '.join(RULE_CLASSES)}")
         if not rule.carc or not rule.source or not rule.reason:
             raise RuleTableError(f"{where}: carc, reason and source are required")
+        if rule.group_code is None:
+            raise RuleTableError(f"{where}, carc: must be a code of {CARC_FILE}, which gives its group code")
         _check_applies_to(rule.applies_to, where, catalog)
         seen.add(rule.rule_id)
         rules.append(rule)
-    digest = hashlib.sha256(table_text.encode("utf-8")).hexdigest()[:8]
-    return RuleSet(tuple(rules), f"{declared_version}+{digest}")
+    return RuleSet(tuple(rules), table_version(declared_version, table_text))
+
+
+def _check_condition(atom: str, where: str) -> None:
+    if atom in CONDITIONS:
+        return
+    kind, _, value = atom.partition(":")
+    allowed = {"plan": PLAN_TYPES, "facility": FACILITY_TYPES}.get(kind)
+    if kind in VALUED_CONDITIONS and value and (allowed is None or set(value.split("|")) <= set(allowed)):
+        return
+    raise RuleTableError(f"{where}: each condition (joined by{CONDITION_SEPARATOR}) must be one of "
+                         f"{', '.join(CONDITIONS)}, or {', '.join(kind + ':<value>|...' for kind in VALUED_CONDITIONS)} "
+                         "(plans and facilities from the contract)")
 
 
 def _check_applies_to(applies_to: str, where: str, catalog: TreatmentCatalog) -> None:
@@ -147,7 +271,4 @@ def _check_applies_to(applies_to: str, where: str, catalog: TreatmentCatalog) ->
 @lru_cache(maxsize=1)
 def load_rules() -> RuleSet:
     """The project's rule table, validated once per process."""
-    data = resources.files("features.data")
-    text = data.joinpath(RULES_FILE).read_text(encoding="utf-8")
-    declared = data.joinpath(VERSION_FILE).read_text(encoding="utf-8").strip()
-    return parse_rules(list(csv.DictReader(text.splitlines())), declared, text)
+    return parse_rules(*read_table(RULES_FILE, VERSION_FILE))

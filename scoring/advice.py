@@ -19,17 +19,24 @@ from functools import lru_cache
 
 import numpy as np
 
-from features.carc import describe_carc
-from features.catalog import UNLISTED, load_catalog, readable_pattern
+from features.carc import carc_group_code, describe_carc
+from features.catalog import SETTING_FACILITIES, load_catalog, readable_pattern
 from features.claim_facts import columns_facts
 from features.contract import OFFICE_FACILITIES, REFERRAL_PLANS, default_place_of_service
-from features.diagnosis import load_table
+from features.diagnosis import load_table, with_dot
 from features.pipeline import claims_to_columns
+from features.prior_authorization import Requirement, load_authorization_table
 from features.rules import load_rules
+from scoring.liability import liability
 from scoring.rule_evidence import ANY
 
-FIXABLE_RULES = {"CODING-001"}  # rules a claim can be corrected out of
 MIN_GAIN = 0.01  # advice that moves the probability less than a point is noise
+# A payer's history is worth a statement beside the plan's table only when an authorization moves
+# the answer clearly: a one-point what-if is the model's noise, not the payer's policy.
+HISTORY_STATEMENT_GAIN = 0.05
+# The primary-care clinic is where a gatekeeper plan's primary care physician sees the patient:
+# no referral is asked for there.
+PRIMARY_CARE_FACILITIES = SETTING_FACILITIES["primary_care"]
 TOP_REASONS = 3
 DIGITS = 4  # every number of an answer is rounded to this many decimals
 
@@ -57,22 +64,25 @@ class ClaimTreatment:
 
     candidates: tuple
     traits: object  # SharedTraits, or None when there is no candidate
+    authorization: Requirement  # does the plan ask for prior authorization, here (features.prior_authorization)
 
     @classmethod
-    def of(cls, catalog, key) -> "ClaimTreatment":
-        return cls(catalog.candidates(key), catalog.shared_traits(key))
+    def of(cls, catalog, claim: dict) -> "ClaimTreatment":
+        key = claim["treatment"]
+        authorization = load_authorization_table().requirement(
+            claim["plan_type"], key, claim.get("procedure_code"), claim.get("place_of_service"), claim["facility_type"])
+        return cls(catalog.candidates(key), catalog.shared_traits(key), authorization)
 
     def covers(self, code: str) -> bool:
         return any(candidate.covers(code) for candidate in self.candidates)
-
-    def some_require_prior_authorization(self) -> bool:
-        return any(candidate.requires_prior_authorization for candidate in self.candidates)
 
 
 @dataclass(frozen=True)
 class Variant:
     claim_index: int
-    kind: str  # "action", or "combined" (every action of the claim at once)
+    # "action"; "combined" (every action of the claim at once); "probe" (scored, never advised:
+    # prior authorization the plan does not ask for, to see whether the payer's history does)
+    kind: str
     name: str
     claim: dict
 
@@ -87,7 +97,7 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
     judged = model.judge(columns, columns_facts(columns))
     features = model.encode(columns, judged.facts, judged.fired)
     model_probability = model.probability_from_features(features)
-    unfixable = np.array([rule.rule_id not in FIXABLE_RULES for rule in load_rules().rules])
+    unfixable = np.array([not rule.fixable for rule in load_rules().rules])
     system_probability = model.system_probability(judged, model_probability, columns)
     evidence = model.evidence()
 
@@ -104,17 +114,18 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
         probability = float(system_probability[index])
         fired_rules = load_rules().fired_rules(judged.hard[index])
         learned_rules = load_rules().fired_rules(judged.fired[index] & ~judged.hard[index])
-        treatment = ClaimTreatment.of(catalog, claim["treatment"])
+        treatment = ClaimTreatment.of(catalog, claim)
         hard_excluded = bool((judged.hard[index] & unfixable).any())
         scored = by_claim.get(index, [])
         category = str(judged.categories[index])
+        denial_reasons = _denial_reasons(fired_rules, model.denial_classes, reasons[index], probability)
         answers.append({
             "decision": str(decisions[index]),
             "approval_probability": round(probability, 4),
             "model_probability": round(float(model_probability[index]), 4),
             "excluded_by": _with_history(fired_rules, evidence, claim["treatment"], category),
             "rules_learned_from_history": _with_history(learned_rules, evidence, claim["treatment"], category),
-            "likely_denial_reasons": _denial_reasons(fired_rules, model.denial_classes, reasons[index], probability),
+            "likely_denial_reasons": denial_reasons,
             "explanation": _explanation(explained.get(index), probability, float(model_probability[index]),
                                         fired_rules),
             "factors": _factors(claim, explained.get(index)),
@@ -123,6 +134,9 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
                                                           model.params.likely_approved_threshold
                                                           if likely_approved is None else likely_approved,
                                                           _gain_of(scored, "prior_authorization", probability)),
+            "liability": liability(claim["plan_type"], fired_rules,
+                                   denial_reasons[0]["carc"] if denial_reasons else None,
+                                   str(decisions[index]) == "likely_approved"),
             "expected_payment": _expected_payment(claim, probability),
         })
     return answers
@@ -130,11 +144,13 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
 
 # -- variants --------------------------------------------------------------------------------
 def _variants(index: int, claim: dict, catalog) -> list[Variant]:
-    treatment = ClaimTreatment.of(catalog, claim["treatment"])
-    variants = []
+    treatment = ClaimTreatment.of(catalog, claim)
+    variants, probes = [], []
     for name in BOOLEAN_INPUTS:
         if not claim[name] and _action_makes_sense(name, treatment, claim):
             variants.append(Variant(index, "action", name, {**claim, name: True}))
+        elif not claim[name] and name == "prior_authorization":
+            probes.append(Variant(index, "probe", name, {**claim, name: True}))
     office = _better_facility(claim, treatment)
     if office:
         variants.append(Variant(index, "action", "facility_type",
@@ -150,13 +166,15 @@ def _variants(index: int, claim: dict, catalog) -> list[Variant]:
         for action in actions:
             combined.update({key: value for key, value in action.claim.items() if claim.get(key) != value})
         variants.append(Variant(index, "combined", "all_actions", combined))
-    return variants
+    return variants + probes
 
 
 def _action_makes_sense(name: str, treatment: ClaimTreatment, claim: dict) -> bool:
     """Whether the change applies to this claim at all (the model then says whether it helps)."""
-    if name == "referral":  # only plans with a gatekeeper ask for one
-        return claim["plan_type"] in REFERRAL_PLANS
+    if name == "referral":  # only plans with a gatekeeper ask for one, and not at the primary-care clinic itself
+        return claim["plan_type"] in REFERRAL_PLANS and claim["facility_type"] not in PRIMARY_CARE_FACILITIES
+    if name == "prior_authorization":  # advice only where the plan asks for it (or may, by treatment)
+        return treatment.authorization.required is not False
     if name == "conservative_therapy_documented":
         return bool(treatment.traits and treatment.traits.requires_conservative_therapy)
     return True
@@ -166,8 +184,8 @@ def _better_facility(claim: dict, treatment: ClaimTreatment) -> str | None:
     """A doctor's office when the benefit covers only office services or the treatment needs
     primary care, and the claim is not already there."""
     needs_primary_care = bool(treatment.traits and treatment.traits.required_setting == "primary_care")
-    if needs_primary_care and claim["facility_type"] not in ("primary_care_clinic", "physician_office"):
-        return "primary_care_clinic"
+    if needs_primary_care and claim["facility_type"] not in PRIMARY_CARE_FACILITIES:
+        return PRIMARY_CARE_FACILITIES[0]
     if claim["benefit_scope"] == "office_only" and claim["facility_type"] not in OFFICE_FACILITIES:
         return "physician_office"
     return None
@@ -220,7 +238,10 @@ def _explain(model, claims, features: np.ndarray, excluded: np.ndarray) -> dict[
     if not len(scored):
         return {}
     explainer = model.explainer()
-    explained = explainer.contributions(features[scored], [claims[index]["treatment"] for index in scored])
+    catalog = load_catalog()
+    explained = explainer.contributions(
+        features[scored], [claims[index]["treatment"] for index in scored],
+        [ClaimTreatment.of(catalog, claims[index]).authorization.required is True for index in scored])
     scale = explainer.probability_scale(explained.score)
     return {int(index): ClaimExplanation(dict(zip(explained.inputs, explained.log_odds[row].tolist())),
                                          explained.baseline, float(explained.score[row]),
@@ -236,7 +257,8 @@ def _explanation(explained: ClaimExplanation | None, probability: float, model_p
             "baseline_log_odds": round(explained.baseline, DIGITS), "log_odds": round(explained.score, DIGITS),
             "baseline_probability": round(explained.baseline_probability, DIGITS),
             "classifier_probability": round(model_probability, DIGITS),
-            "floor_added": round(probability - model_probability, DIGITS)}
+            # from the rounded numbers, so that classifier_probability + floor_added = approval_probability as shown
+            "floor_added": round(round(probability, DIGITS) - round(model_probability, DIGITS), DIGITS)}
 
 
 def _factors(claim: dict, explained: ClaimExplanation | None) -> list[dict]:
@@ -293,8 +315,11 @@ def _recommendations(claim, treatment, probability, scored, hard_excluded, fired
             combined = after
         if variant.kind != "action" or after - probability < MIN_GAIN:
             continue
-        advice.append({"action": _action_id(variant, claim), "description": _action_text(variant, claim, treatment),
-                       "probability_after": round(after, 4), "gain": round(after - probability, 4)})
+        item = {"action": _action_id(variant, claim), "description": _action_text(variant, claim, treatment),
+                "probability_after": round(after, 4), "gain": round(after - probability, 4)}
+        if variant.name == "diagnosis_specificity":  # the concrete change: the codes to bill (an EHR can apply them)
+            item["diagnosis_codes"] = [with_dot(code) for code in variant.claim["diagnosis_codes"].split(";")]
+        advice.append(item)
     advice.sort(key=lambda item: -item["gain"])
     if combined is not None and len(advice) > 1 and combined - probability >= advice[0]["gain"] + MIN_GAIN:
         steps = "; ".join(item["description"][0].lower() + item["description"][1:] for item in advice)
@@ -314,9 +339,9 @@ def _action_id(variant: Variant, claim: dict) -> str:
 def _action_text(variant: Variant, claim: dict, treatment: ClaimTreatment) -> str:
     if variant.name == "referral":
         return f"{BOOLEAN_INPUTS['referral'][3]} ({REFERRAL_PLANS[claim['plan_type']]})"
-    if variant.name == "prior_authorization" and not (treatment.traits and treatment.traits.requires_prior_authorization):
-        return (f"{BOOLEAN_INPUTS['prior_authorization'][3]} (the catalog does not list it as required for this "
-                "treatment, but this payer's history denies such claims without it)")
+    if variant.name == "prior_authorization" and treatment.authorization.required is None:
+        return (f"{BOOLEAN_INPUTS['prior_authorization'][3]} (the plan asks for it for some of the treatments this "
+                "code is billed for)")
     if variant.name in BOOLEAN_INPUTS:
         return BOOLEAN_INPUTS[variant.name][3]
     if variant.name == "facility_type":
@@ -373,45 +398,49 @@ def _denial_reasons(fired_rules, classes, shares: np.ndarray, probability: float
             if rule.carc not in seen:
                 seen.add(rule.carc)
                 reasons.append({"carc": rule.carc, "description": describe_carc(rule.carc),
-                                "probability": round(1.0 - probability, 4)})
+                                "group_code": rule.group_code, "probability": round(1.0 - probability, 4)})
         return reasons[:TOP_REASONS]
     top = np.argsort(-shares)[:TOP_REASONS]
     return [{"carc": classes[i], "description": describe_carc(classes[i]) if classes[i] != "other" else "Other reasons",
-             "probability": round(float(shares[i]) * (1.0 - probability), 4)} for i in top]
+             "group_code": carc_group_code(classes[i]), "probability": round(float(shares[i]) * (1.0 - probability), 4)}
+            for i in top]
 
 
 def _gain_of(scored, name: str, probability: float) -> float | None:
-    """What the claim's what-if of this action gains, or None when it has none."""
-    return next((after - probability for variant, after in scored if variant.kind == "action" and variant.name == name),
-                None)
+    """What the claim's what-if of this change gains (an action or a probe), or None when it has none."""
+    return next((after - probability for variant, after in scored
+                 if variant.kind in ("action", "probe") and variant.name == name), None)
 
 
 def _coverage_information(claim, treatment, probability, fired_rules, likely_approved, authorization_gain) -> dict:
     """The Da Vinci CRD vocabulary: covered, pa_needed, doc_needed, info_needed; and `sources`,
-    which says where pa_needed and doc_needed come from. Prior authorization is needed when the
-    catalog says so, or when the payer's history says so: the model's what-if of obtaining it
-    gains at least MIN_GAIN, the very test that makes it a recommendation (and its absence then
-    usually the top denial reason, CARC 197)."""
-    hard = [rule for rule in fired_rules if rule.rule_id not in FIXABLE_RULES]
+    which says where pa_needed and doc_needed come from. Prior authorization is needed where the
+    plan asks for it (features.prior_authorization: plan, setting, service), and of a claim a hard
+    rule excludes nothing is asked (no authorization makes it covered). Where the plan does not
+    ask but the payer's history pays such claims clearly less often without one, `sources.
+    payer_history` says so: a statement, not a requirement."""
+    hard = [rule for rule in fired_rules if not rule.fixable]
     covered = "not-covered" if hard else ("covered" if probability >= likely_approved and not fired_rules
                                          else "conditional")
     traits = treatment.traits
-    pa_source = "catalog"
-    if traits is None or claim["treatment"] == UNLISTED:
-        pa_needed = "conditional"
-    elif traits.requires_prior_authorization:
-        pa_needed = "satisfied" if claim["prior_authorization"] else "auth-needed"
-    elif treatment.some_require_prior_authorization():  # a composite: it depends on which treatment it is
+    required = treatment.authorization.required
+    if hard:
+        pa_needed = None
+    elif required is None:
         pa_needed = "satisfied" if claim["prior_authorization"] else "conditional"
+    elif required:
+        pa_needed = "satisfied" if claim["prior_authorization"] else "auth-needed"
     else:
         pa_needed = "no-auth"
-    if (not hard and not claim["prior_authorization"] and pa_needed != "auth-needed"
-            and authorization_gain is not None and authorization_gain >= MIN_GAIN):
-        pa_needed, pa_source = "auth-needed", "payer_history"
+    history = None
+    if (not hard and required is False and not claim["prior_authorization"]
+            and authorization_gain is not None and authorization_gain >= HISTORY_STATEMENT_GAIN):
+        history = (f"The plan does not ask for prior authorization here, but this payer's history pays such claims "
+                   f"less often without one (with one on file: +{round(100 * authorization_gain)} points)")
     clinical = bool(traits and not hard and (
         (traits.requires_conservative_therapy and not claim["conservative_therapy_documented"])
         or (traits.cosmetic_by_default and not claim["medical_necessity_letter"])))
-    admin = (claim["plan_type"] in REFERRAL_PLANS and not claim["referral"]) and not hard
+    admin = _action_makes_sense("referral", treatment, claim) and not claim["referral"] and not hard
     doc_needed = "both" if clinical and admin else "clinical" if clinical else "admin" if admin else None
     doc_source = {"both": "catalog and plan_type", "clinical": "catalog", "admin": "plan_type"}.get(doc_needed)
     info_needed = []
@@ -422,7 +451,9 @@ def _coverage_information(claim, treatment, probability, fired_rules, likely_app
             and weeks < traits.min_weeks_between and not hard:
         info_needed.append("timeframe")
     return {"covered": covered, "pa_needed": pa_needed, "doc_needed": doc_needed, "info_needed": info_needed,
-            "sources": {"pa_needed": pa_source, "doc_needed": doc_source}}
+            "sources": {"pa_needed": None if hard else "prior_authorization_table",
+                        "pa_basis": None if hard else treatment.authorization.source,
+                        "payer_history": history, "doc_needed": doc_source}}
 
 
 def payable_if_approved(billed, benefit_limit, benefit_used):

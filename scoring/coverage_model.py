@@ -25,6 +25,7 @@ import skops.io
 from threadpoolctl import threadpool_limits
 
 from features.claim_facts import DiagnosisFacts, columns_facts, facts_of_rows, frame_to_columns
+from features.contract import OFFICE_FACILITIES
 from features.pipeline import encode_claims
 from features.rules import load_rules
 from scoring import advice
@@ -35,6 +36,9 @@ from scoring.rule_evidence import RULE_INPUT_PREFIX, EvidenceParams, RuleEvidenc
 from scoring.tree_scoring import CompiledForest, LinearSoftmax, isotonic_map
 
 MODEL_FILE = "model.skops"
+# The settings a claim is compared with a medical spa in (medical_setting_floor): the contract's offices.
+MEDICAL_SETTINGS = OFFICE_FACILITIES
+SPA = "medical_spa"
 # One row per claim from score_frame: what batch scoring, the pyfunc and /invocations return.
 SCORE_COLUMNS = ("approval_probability", "model_probability", "decision", "excluded", "rule_ids",
                  "top_denial_reason")
@@ -82,7 +86,7 @@ class CoverageModel:
         """Claims x rules boolean matrix of every rule whose condition holds, hard or learned.
         facts: columns_facts(columns), when the caller has them (computed once for rules and features)."""
         facts = columns_facts(columns) if facts is None else facts
-        return load_rules().fire(columns["treatment"], facts, columns["benefit_limit"], columns["benefit_used"])
+        return load_rules().fire(columns, facts)
 
     def evidence(self) -> RuleEvidence:
         if self.rule_evidence is None:
@@ -101,15 +105,45 @@ class CoverageModel:
         return self.judge(frame_to_columns(claims)).excluded
 
     def system_probability(self, judged: "RuleJudgement", model_probability: np.ndarray,
-                           columns: dict[str, np.ndarray]) -> np.ndarray:
+                           columns: dict[str, np.ndarray], threads: int | None = None) -> np.ndarray:
         """The answer: an excluded claim's smoothed paid share, else the classifier's probability,
-        never below what the claim's excluded twin would get (see scoring.rule_evidence)."""
+        never below what the claim's excluded twin would get (see scoring.rule_evidence), and at a
+        doctor's office or clinic never below the same claim at a medical spa (medical_setting_floor)."""
+        probability = self._probability_with_rule_floor(judged, model_probability, columns)
+        return np.maximum(probability, self.medical_setting_floor(columns, judged, threads))
+
+    def _probability_with_rule_floor(self, judged: "RuleJudgement", model_probability: np.ndarray,
+                                     columns: dict[str, np.ndarray]) -> np.ndarray:
         kept = ~judged.excluded  # only these need their twin's floor: batch files exclude most claims
         probability = judged.excluded_probability.copy()
         floor = self.evidence().floor(np.asarray(columns["treatment"], dtype=object)[kept], judged.categories[kept],
                                       ~np.isnan(np.asarray(columns["benefit_limit"], dtype=float)[kept]))
         probability[kept] = np.maximum(np.asarray(model_probability)[kept], floor)
         return probability
+
+    def medical_setting_floor(self, columns: dict[str, np.ndarray], judged: "RuleJudgement",
+                              threads: int | None = None) -> np.ndarray:
+        """Per claim, what the same claim would get at a medical spa, for claims no hard rule excludes
+        at a physician office, dermatology clinic or primary-care clinic (0 elsewhere).
+
+        No payer pays a spa more readily than a doctor's office for the same service (spa and
+        esthetician edits, CARC 170/171, only ever cut the other way), yet a model fitted to a
+        sparse cell can learn the reverse from noise. A monotone constraint on a "medical setting"
+        input would not hold it: the facility's one-hot columns and their interactions can undo
+        it. So the answer is post-checked: the claim's spa twin is scored too (rules, classifier,
+        rule floor) and the claim gets at least that.
+        """
+        facility = np.asarray(columns["facility_type"], dtype=object)
+        rows = np.flatnonzero(np.isin(facility, MEDICAL_SETTINGS) & ~judged.excluded)
+        floor = np.zeros(len(facility))
+        if not len(rows):
+            return floor
+        twins = {name: np.asarray(values)[rows] for name, values in columns.items()}
+        twins["facility_type"] = np.full(len(rows), SPA, dtype=object)
+        twin_judged = self.judge(twins)
+        twin_model = self.probability_from_features(self.encode(twins, twin_judged.facts, twin_judged.fired), threads)
+        floor[rows] = self._probability_with_rule_floor(twin_judged, twin_model, twins)
+        return floor
 
     @property
     def rule_inputs(self) -> list[str]:
@@ -200,7 +234,7 @@ class CoverageModel:
                 with threadpool_limits(limits=threads) if threads else nullcontext():  # BLAS matmul
                     reasons = self.denial_reason_matrix(features)
                 top_reason[kept] = np.asarray(self.denial_classes, dtype=object)[reasons.argmax(axis=1)]
-        probability = self.system_probability(judged, np.nan_to_num(model_probability), columns)
+        probability = self.system_probability(judged, np.nan_to_num(model_probability), columns, threads)
         rules = load_rules().rules
         rule_carc = np.array([rule.carc for rule in rules], dtype=object)
         top_reason = np.where(excluded, rule_carc[judged.hard.argmax(axis=1)], top_reason)

@@ -28,8 +28,11 @@ from features.rules import load_rules
 from scoring.rule_evidence import RULE_INPUT_PREFIX
 from scoring.tree_shap import ForestExplainer
 
-# The input a learned rule's column belongs to: what its condition reads.
-RULE_CONDITION_INPUTS = {"benefit_exhausted": BENEFIT_REMAINING, "always": "treatment"}
+# The input a learned rule's column belongs to: what its condition reads (its first condition that
+# reads one of these; otherwise the diagnoses).
+RULE_CONDITION_INPUTS = {"benefit_exhausted": BENEFIT_REMAINING, "always": "treatment", "plan": "plan_type",
+                         "facility": "facility_type", "outside_required_setting": "facility_type",
+                         "procedure_code": "procedure_code", "below_min_age": "patient_age"}
 # Columns that read a document only where the catalog asks for it (document x requirement): for a
 # treatment that does not ask for it, the column is the treatment's, whatever the document says.
 WHERE_REQUIRED = {
@@ -43,7 +46,10 @@ def column_input(name: str) -> str:
     if name.startswith(RULE_INPUT_PREFIX):
         rule_id = name[len(RULE_INPUT_PREFIX):]
         rule = next((rule for rule in load_rules().rules if rule.rule_id == rule_id), None)
-        return RULE_CONDITION_INPUTS.get(rule.condition, "diagnosis_codes") if rule else "treatment"
+        if rule is None:
+            return "treatment"
+        return next((RULE_CONDITION_INPUTS[atom.partition(":")[0]] for atom in rule.atoms
+                     if atom.partition(":")[0] in RULE_CONDITION_INPUTS), "diagnosis_codes")
     return output_input(name)
 
 
@@ -74,14 +80,18 @@ class Explainer:
         self.baseline = self.trees.baseline
         self.baseline_probability = float(self.calibrated(np.array([self.baseline]))[0])
 
-    def contributions(self, features: np.ndarray, treatments) -> InputContributions:
+    def contributions(self, features: np.ndarray, treatments, authorization_asked=None) -> InputContributions:
+        """authorization_asked: per claim, whether the plan asks for prior authorization there
+        (features.prior_authorization); None reads the catalog's word for the treatment."""
         columns = self.trees.contributions(features)
         grouped = columns @ self.grouping
         catalog = load_catalog()
         for column, attribute in self.where_required:
             asks = np.array([bool(traits and getattr(traits, attribute))
                              for traits in (catalog.shared_traits(key) for key in treatments)])
-            # move the column's share from the document to the treatment where the catalog does not ask
+            if attribute == "requires_prior_authorization" and authorization_asked is not None:
+                asks = np.asarray(authorization_asked, dtype=bool)
+            # move the column's share from the document to the treatment where it is not asked for
             source = int(np.argmax(self.grouping[column]))
             moved = np.where(asks, 0.0, columns[:, column])
             grouped[:, source] -= moved

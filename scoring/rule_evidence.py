@@ -39,7 +39,6 @@ from features.rules import RuleSet
 
 ANY = "*"
 RULE_INPUT_PREFIX = "rule__"  # the classifier input of a rule the history made learned: rule__<rule_id>
-DIAGNOSIS_CONDITIONS = ("no_covered_diagnosis", "cosmetic_encounter", "header_code")
 # Conditions a monotone input can lift: a covered diagnosis (no_covered_diagnosis), benefit left
 # (benefit_exhausted, only where the plan sets a limit).
 ESCAPABLE_CONDITIONS = ("no_covered_diagnosis", "benefit_exhausted")
@@ -118,7 +117,7 @@ class RuleEvidence:
             paid = pd.Series(approved[rows])
             for (treatment,), (size, paid_count) in _groups(paid, treatments[rows]):
                 counts[(rule.rule_id, treatment, ANY)] = (size, paid_count)
-            if rule.condition in DIAGNOSIS_CONDITIONS:
+            if rule.reads_diagnoses:
                 for (treatment, category), (size, paid_count) in _groups(paid, treatments[rows], categories[rows]):
                     counts[(rule.rule_id, treatment, category)] = (size, paid_count)
         return cls._decided(rules, params, counts)

@@ -10,17 +10,24 @@ def create_app(config: dict | None = None):
     """Build the app: defaults, then MEDSPA_COVERAGE_* environment, then `config` (tests)."""
     import logging
     import uuid
+    from urllib.parse import urlsplit, urlunsplit
 
-    from flask import Flask, g
+    from flask import Flask, g, redirect, request
+    from werkzeug.routing import RequestRedirect
 
     from features.catalog import load_catalog
     from service import api, auth, errors, files, health, metrics, monitoring, openapi, page, retention
+    from service.cds_hooks import routes as cds_hooks
     from service.audit import AuditStore
     from service.logging import configure_logging
     from service.model_extension import CoverageModelExtension
     from service.settings import ENV_PREFIX, default_settings, finish_settings
 
     app = Flask(__name__, static_folder=None)  # no route serves files: no path a request names reaches the disk
+    # Werkzeug answers `//` in a path with a redirect to an absolute URL built from the Host header
+    # (`GET /v1//model` with `Host: evil.example` went to http://evil.example/v1/model): a path
+    # that is not a route's is a 404, and every redirect the service makes is relative.
+    app.url_map.merge_slashes = False
     app.config.update(default_settings())
     app.config.from_prefixed_env(ENV_PREFIX)
     if config:
@@ -38,6 +45,17 @@ def create_app(config: dict | None = None):
     def _assign_request_id():
         g.request_id = uuid.uuid4().hex
 
+    @app.before_request
+    def _relative_redirect():
+        """Werkzeug's own redirects (a path it normalises, such as `//`) point at the path alone, with
+        one leading slash (`//host` would name a host), never at a host taken from the request. Flask
+        sends routing redirects past the error handlers, so they are answered here, before dispatch."""
+        error = request.routing_exception
+        if isinstance(error, RequestRedirect):
+            parts = urlsplit(error.new_url)
+            return redirect(urlunsplit(("", "", "/" + parts.path.lstrip("/"), parts.query, "")), error.code)
+        return None
+
     @app.after_request
     def _send_request_id(response):
         if "request_id" in g:
@@ -51,6 +69,7 @@ def create_app(config: dict | None = None):
     load_catalog()  # a broken catalog stops the start, not the first request
     health.init_app(app)
     api.init_app(app)
+    cds_hooks.init_app(app)  # CDS Hooks / Da Vinci CRD: its JWT's jti ledger is in the audit database too
     page.init_app(app)
     openapi.init_app(app)
     metrics.init_app(app)  # before the model extension, which reports its loads there

@@ -8,9 +8,14 @@ of its digest. The rate limit (requests and claims per key, shared by all worker
 service.rate_limit's.
 
 Guessing keys is throttled per client address (the socket's, or the one nginx forwards, see
-FORWARDED_FOR_HOPS): after FAILED_KEY_LIMIT requests with a missing or wrong key within
-FAILED_KEY_WINDOW_SECONDS, every keyed request from that address gets 429 until the oldest failure
-leaves the window, before any key is compared. Counted per worker process.
+FORWARDED_FOR_HOPS) and key prefix (the presented key's first KEY_PREFIX_CHARS characters, none
+for a missing key): after FAILED_KEY_LIMIT requests with a missing or wrong key within
+FAILED_KEY_WINDOW_SECONDS, every request from that address whose key starts the same gets 429
+until the oldest failure leaves the window, before any key is compared. Counted per address alone,
+a guesser locked out everyone behind the same address (a NAT, nginx), the right key included; a
+guesser now meets the limit once per prefix (4,096 of them: each window bounds the guesses still),
+and a right key is refused only when guesses from its own address began like it. Counted per
+worker process.
 """
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ from service.rate_limit import SharedRateLimiter
 from service.settings import hash_key
 
 KEY_ID_LENGTH = 8
+KEY_PREFIX_CHARS = 2  # of a presented key, with the address, name the failed-key throttle's counter
 log = logging.getLogger(__name__)
 
 
@@ -53,7 +59,7 @@ class KeyRing:
 
 
 class FailedKeyThrottle:
-    """Failed key checks per client address within a sliding window of `window` seconds."""
+    """Failed key checks per client address and key prefix within a sliding window of `window` seconds."""
 
     MAX_ADDRESSES = 10_000  # memory bound: past it, expired addresses are forgotten, then the longest-known
 
@@ -64,12 +70,17 @@ class FailedKeyThrottle:
         self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def retry_after(self, address: str) -> int:
-        """0 when the address may try a key, else the whole seconds until its oldest failure expires."""
+    @staticmethod
+    def _counter(address: str, presented: str | None) -> str:
+        return f"{address} {(presented or '')[:KEY_PREFIX_CHARS]}"
+
+    def retry_after(self, address: str, presented: str | None = None) -> int:
+        """0 when the address may try this key, else the whole seconds until the oldest failure of its
+        counter (address and key prefix) expires."""
         if self.limit <= 0:
             return 0
         with self._lock:
-            failures = self._failures.get(address)
+            failures = self._failures.get(self._counter(address, presented))
             if failures is None:
                 return 0
             self._expire(failures, self._clock())
@@ -77,9 +88,10 @@ class FailedKeyThrottle:
                 return 0
             return max(1, math.ceil(failures[0] + self.window - self._clock()))
 
-    def record_failure(self, address: str) -> None:
+    def record_failure(self, address: str, presented: str | None = None) -> None:
         if self.limit <= 0:
             return
+        address = self._counter(address, presented)
         with self._lock:
             now = self._clock()
             if address not in self._failures and len(self._failures) >= self.MAX_ADDRESSES:
@@ -117,13 +129,13 @@ def identify_client() -> None:
     CSRF token in a header, so that no other site can make a signed-in browser post a claim.
     """
     throttle = current_app.extensions["failed_keys"]
-    address = request.remote_addr or "unknown"
-    wait = throttle.retry_after(address)
+    presented, address = _presented_key(), request.remote_addr or "unknown"
+    wait = throttle.retry_after(address, presented)
     if wait:
         raise APIError(429, "too_many_failed_keys",
-                       f"more than {throttle.limit} requests with a missing or wrong API key from this address "
-                       f"within {throttle.window:g} s; retry after {wait} s", headers={"Retry-After": str(wait)})
-    presented = _presented_key()
+                       f"more than {throttle.limit} requests with a missing or wrong API key like this one from this "
+                       f"address within {throttle.window:g} s; retry after {wait} s",
+                       headers={"Retry-After": str(wait)})
     key_id = current_app.extensions["api_keys"].key_id(presented) if presented else None
     if presented is None and (session_key_id := signed_in_key_id()) is not None:
         if request.method not in ("GET", "HEAD") and not check_csrf_header():
@@ -131,7 +143,7 @@ def identify_client() -> None:
                                                f"{CSRF_HEADER} header; reload the page")
         key_id = session_key_id
     if key_id is None:
-        throttle.record_failure(address)
+        throttle.record_failure(address, presented)
         raise APIError(401, "unauthorized",
                        "a valid API key is required: 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
                        headers={"WWW-Authenticate": 'Bearer realm="medspa-coverage"'})

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
 from flask import Flask
+
+from common.private_files import open_private_lock
 
 log = logging.getLogger(__name__)
 EXTENSION = "background_jobs"
@@ -76,10 +80,14 @@ def stop_jobs(app: Flask, timeout: float | None = 30.0) -> None:
         job.stop(timeout)
 
 
+class LockTimeout(RuntimeError):
+    """A lock was not free within its timeout; the message names the file and its holder."""
+
+
 @contextmanager
 def exclusive(path: Path) -> Iterator[bool]:
-    """A host-wide non-blocking lock: True when this process holds it."""
-    with open(path, "a+") as handle:
+    """A host-wide non-blocking lock: True when this process holds it. The file is owner-only."""
+    with open_private_lock(path) as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -89,3 +97,41 @@ def exclusive(path: Path) -> Iterator[bool]:
             yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def waited_lock(path: Path, timeout: float, poll: float = 0.05) -> Iterator[None]:
+    """A host-wide exclusive lock, waited for at most `timeout` seconds (the file owner-only); past
+    that LockTimeout names the process holding it, so a stuck start says whom to look at."""
+    with open_private_lock(path) as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(f"{path}: still locked by {lock_holder(handle.fileno())} after "
+                                      f"{timeout:g} s; stop that process, or wait for it, and start again") from None
+                time.sleep(poll)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def lock_holder(descriptor: int, locks: Path = Path("/proc/locks")) -> str:
+    """`pid N` of the process holding a flock on the open file, from Linux's lock table, or
+    "another process" where there is none to read."""
+    status = os.fstat(descriptor)
+    device = f"{os.major(status.st_dev):02x}:{os.minor(status.st_dev):02x}:{status.st_ino}"
+    try:
+        lines = locks.read_text().splitlines()
+    except OSError:
+        return "another process"
+    for line in lines:
+        fields = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; a waiter's line has "->" after the number
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == device:
+            return f"pid {fields[4]}"
+    return "another process"

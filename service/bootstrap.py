@@ -29,7 +29,8 @@ from service.address import DEFAULT_BIND, base_url
 from service.settings import hash_key
 from training.demo.generator import generate_history
 from scoring.artifacts import MODEL_MANIFEST_TAG, version_for_alias
-from scoring.mlflow_store import CHAMPION, PROJECT_ROOT, REGISTERED_MODEL, resolve_tracking_uri, tracking
+from common.paths import PROJECT_ROOT
+from scoring.mlflow_store import CHAMPION, REGISTERED_MODEL, resolve_tracking_uri, tracking
 from common.private_files import make_private_dir
 from training.train import run_training
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from common.paths import VAR_DIR
+from common.private_files import make_private_folder_now
 from scoring.mlflow_store import TRACKING_URI_HELP
 from service.address import BIND_ENV, DEFAULT_BIND, base_url, serving_bind
 from training.cli import commands as training_commands
@@ -44,11 +46,12 @@ def serve(bind: str | None, workers: int | None, no_proxy: bool) -> None:
     no bootstrap: a model must exist."""
     from service.proxy import LISTEN_ENV
 
+    make_private_folder_now(VAR_DIR)  # its stores, jobs and locks are the service's alone
     argv = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG)]
     if no_proxy:
         os.environ.pop(LISTEN_ENV, None)
         argv += ["--bind", serving_bind(bind)]
-    else:  # the gunicorn config starts nginx here and binds gunicorn to a free loopback port
+    else:  # the gunicorn config starts nginx here and binds gunicorn to a private Unix socket
         os.environ[LISTEN_ENV] = serving_bind(bind)
     if workers:
         argv += ["--workers", str(workers)]

@@ -42,11 +42,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from service.answer_audit import record_answers
 from service.audit import database_error_reason
-from service.background import PeriodicJob, exclusive, start_job
+from service.background import PeriodicJob, exclusive, start_job, waited_lock
 from service.model_extension import ModelUnavailable
 from scoring.batch import ScoredChunk, predict_file, rejected_path_for
 from claims_io.files import ClaimsFileError
-from common.private_files import make_private_dir, open_private
+from common.private_files import make_private_dir, open_private, open_private_lock
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,11 @@ UNFINISHED = (QUEUED, RUNNING)
 UNFINISHED_JOBS_PER_KEY = 2
 POLL_SECONDS = 2  # how often a worker looks for queued jobs it was not woken for, and for expired ones
 STATE_FILE, LOCK_FILE, DELETED_FILE = "state.json", "lock", "deleted"
+# An upload still being stored has no state yet; this file names its key, so it counts against the
+# key's limit from the moment its slot is taken (three uploads at once once all passed the check).
+RESERVED_FILE = "reserved"
+RESERVE_LOCK = ".reserve.lock"  # in FILE_JOBS_DIR: one slot check and taking at a time on the host
+RESERVE_LOCK_SECONDS = 10
 INPUT_STEM, SCORED_STEM = "upload", "scored"
 REASONS_LISTED = 20  # of rejected_by_reason, most frequent first: the rejected file lists every one
 STATE_WRITE_SECONDS = 0.5  # progress is written at most this often (and at each end)
@@ -120,12 +125,26 @@ class JobStore:
                 "created_at": _iso(created), "expires_at": _iso(created + self.keep), "rows_total": 0,
                 "rows_read": 0, "answered": 0, "rejected": 0, "reasons": {}, "decisions": {}, "error": None}
 
+    def reserve(self, key_id: str, file_format: str, limit: int) -> dict | None:
+        """A new job (as create) when `key_id` has fewer than `limit` unfinished jobs, uploads being
+        stored included; else None. Counting and taking the slot is one step for every worker of
+        the host (a lock in the jobs folder)."""
+        make_private_dir(self.folder)
+        with waited_lock(self.folder / RESERVE_LOCK, RESERVE_LOCK_SECONDS):
+            if self.unfinished_of(key_id) >= limit:
+                return None
+            state = self.create(key_id, file_format)
+            with open_private(self.folder_of(state["job_id"]) / RESERVED_FILE, "w", encoding="ascii") as handle:
+                handle.write(key_id)
+            return state
+
     def write(self, state: dict) -> None:
         folder = self.folder_of(state["job_id"])
         partial = folder / f".{STATE_FILE}.{os.getpid()}"
         with open_private(partial, "w", encoding="utf-8") as handle:
             json.dump(state, handle)
         os.replace(partial, folder / STATE_FILE)
+        (folder / RESERVED_FILE).unlink(missing_ok=True)  # the state counts the job from now on
 
     def read(self, job_id: str) -> dict | None:
         """The job's state; None when there is no such job, or its owner deleted it."""
@@ -153,14 +172,24 @@ class JobStore:
         return sorted(states, key=lambda state: state["created_at"], reverse=True)
 
     def unfinished_of(self, key_id: str) -> int:
-        return sum(1 for job_id in self.job_ids()
-                   if (state := self.read(job_id)) and state["key_id"] == key_id and state["status"] in UNFINISHED)
+        """Jobs of `key_id` queued or running, and its uploads still being stored."""
+        return sum(1 for job_id in self.job_ids() if self._unfinished_key(job_id) == key_id)
+
+    def _unfinished_key(self, job_id: str) -> str | None:
+        state = self.read(job_id)
+        if state is not None:
+            return state["key_id"] if state["status"] in UNFINISHED else None
+        try:  # no state: an upload being stored (its key in RESERVED_FILE), or a job deleted meanwhile
+            folder = self.folder_of(job_id)
+            return None if (folder / DELETED_FILE).exists() else (folder / RESERVED_FILE).read_text(encoding="ascii")
+        except OSError:
+            return None
 
     def mark_deleted(self, job_id: str) -> None:
         """Delete now when no worker is scoring the job; else leave a mark its worker stops at."""
         folder = self.folder_of(job_id)
         try:
-            (folder / DELETED_FILE).touch()
+            open_private_lock(folder / DELETED_FILE).close()  # a mark, owner-only like every file here
         except FileNotFoundError:
             return
         self.remove_unless_running(job_id)

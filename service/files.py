@@ -12,8 +12,11 @@ The body is the file itself, declared by its media type (`text/csv` or
 owner-only file and counted as it arrives, so no form parser spools it to a temporary file of its
 own, and any client can send it (`curl --data-binary @claims.csv -H 'Content-Type: text/csv'`).
 Before answering 202 the upload is read through once by the same reader that will score it, so a
-file that is not CSV or Parquet, lacks a required column, or holds more than FILE_MAX_ROWS rows is
-refused here with a 4xx that says so; faults of single rows only reject those rows.
+file that is not CSV or Parquet, lacks a required column, has more columns, longer cells or values
+of other types than a claims file may (claims_io.files), or holds more than FILE_MAX_ROWS rows or
+FILE_MAX_DECODED_BYTES once decoded (a compressed file is measured from its metadata and while it
+is read, never expanded whole) is refused here with a 4xx that says so; faults of single rows
+only reject those rows.
 
 Authentication as every /v1 route (service.auth): an API key, or the page's session with its
 CSRF token on POST and DELETE. The job id is the one variable in a URL of this service: 32 hex
@@ -32,7 +35,7 @@ from service.errors import APIError, field_error
 from service.file_jobs import (DONE, EXTENSION, FAILED, UNFINISHED_JOBS_PER_KEY, JobStore, file_error_message,
                                limits_text, public_state, wake_runner)
 from service import file_jobs
-from claims_io.files import ClaimsFileError, open_claims_file
+from claims_io.files import ClaimsFileError, ClaimsFileTooLarge, ReadLimits, open_claims_file
 from claims_io.loading import missing_columns
 from common.private_files import open_private
 
@@ -49,11 +52,14 @@ def _store() -> JobStore:
     return current_app.extensions[EXTENSION]
 
 
+def _too_large(requirement: str) -> APIError:
+    return APIError(413, "file_too_large", f"a claims file may hold {limits_text(current_app.config)}; split it, "
+                                           "or score it with `medspa-coverage predict`",
+                    [field_error("file", requirement)])
+
+
 def _file_too_large() -> APIError:
-    config = current_app.config
-    return APIError(413, "file_too_large", f"a claims file may hold {limits_text(config)}; split it, or score it "
-                                           "with `medspa-coverage predict`",
-                    [field_error("file", f"must be at most {config['FILE_MAX_BYTES']:,} bytes")])
+    return _too_large(f"must be at most {current_app.config['FILE_MAX_BYTES']:,} bytes")
 
 
 @bp.post("/v1/files")
@@ -63,11 +69,11 @@ def upload():
         raise APIError(415, "unsupported_media_type", "the body must be a claims file, sent as itself: "
                                                       "Content-Type text/csv or application/vnd.apache.parquet")
     store, key_id = _store(), g.key_id
-    if store.unfinished_of(key_id) >= UNFINISHED_JOBS_PER_KEY:
+    state = store.reserve(key_id, file_format, UNFINISHED_JOBS_PER_KEY)
+    if state is None:
         raise APIError(429, "too_many_file_jobs", f"this API key already has {UNFINISHED_JOBS_PER_KEY} files queued or "
                                                   "being scored; wait until one is done, or delete one",
                        headers={"Retry-After": "5"})
-    state = store.create(key_id, file_format)
     path = store.input_path(state["job_id"], file_format)
     try:
         with open_private(path, "wb") as handle:
@@ -91,28 +97,21 @@ def upload():
 def _checked_rows(path: Path) -> int:
     """The upload's data rows, read through once as predict_file will read it; 422 or 413 when it
     cannot be scored as a whole."""
-    limit = current_app.config["FILE_MAX_ROWS"]
+    config = current_app.config
+    limits = ReadLimits(rows=config["FILE_MAX_ROWS"], decoded_bytes=config["FILE_MAX_DECODED_BYTES"])
     try:
-        claims = open_claims_file(path, COUNT_CHUNK_ROWS)
+        claims = open_claims_file(path, COUNT_CHUNK_ROWS, limits)
         missing = missing_columns(claims.columns, history=False)
         if missing:
             raise APIError(422, "invalid_file", "the file lacks columns the claims contract requires",
                            [field_error("file", f"missing required column(s): {', '.join(missing)}")])
-        rows = 0
-        for chunk in claims.chunks:
-            rows += len(chunk)
-            if rows > limit:
-                raise _too_many_rows(limit)
-        return rows
+        return sum(len(chunk) for chunk in claims.chunks)
+    except ClaimsFileTooLarge as error:
+        raise _too_large(f"must hold at most {limits.rows:,} data rows" if error.bound == "rows" else
+                         f"must decode to at most {limits.decoded_bytes:,} bytes") from None
     except ClaimsFileError as error:
         raise APIError(422, "invalid_file", "the file cannot be read as a claims file of the declared type",
                        [field_error("file", file_error_message(error, path))]) from None
-
-
-def _too_many_rows(limit: int) -> APIError:
-    return APIError(413, "file_too_large", f"a claims file may hold {limits_text(current_app.config)}; split it, "
-                                           "or score it with `medspa-coverage predict`",
-                    [field_error("file", f"must hold at most {limit:,} data rows")])
 
 
 def _owned(job_id: str) -> dict:

@@ -2,9 +2,11 @@
 
 Command-line options (`--bind`, `--workers`) override these. Why the choices:
 - behind nginx when `medspa-coverage serve` runs (the production shape; service/proxy.py says why):
-  it sets MEDSPA_COVERAGE_PROXY_LISTEN to the public address, gunicorn binds a free loopback port,
-  and the master starts nginx there once it listens (when_ready) and stops it when it exits
-  (on_exit). The app then reads the client's address from the one X-Forwarded-For nginx sets.
+  it sets MEDSPA_COVERAGE_PROXY_LISTEN to the public address, gunicorn binds a Unix socket in
+  nginx's run folder (0700, so only the service's user can connect), and the master starts nginx
+  there once it listens (when_ready) and stops it when it exits (on_exit). The app then reads the
+  client's address from the one X-Forwarded-For nginx sets: a loopback port would let anyone on
+  the host reach gunicorn directly and choose that address, and with it their failed-key counter.
 - sync workers, 2 by default: steadier than gthread for this CPU-bound service on 2 cores. The
   worker class is gunicorn's sync worker with one change (service/gunicorn_worker.py): a request
   gunicorn cannot parse gets the service's JSON error, and neither answer nor log quotes it.
@@ -45,8 +47,11 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 wsgi_app = "service.wsgi:app"
 chdir = str(Path(__file__).resolve().parents[1])
 PROXY_LISTEN = os.environ.get("MEDSPA_COVERAGE_PROXY_LISTEN")  # service.proxy.LISTEN_ENV: nginx listens there
+# service.proxy.RUN_DIR_ENV and DEFAULT_RUN_DIR (this file cannot import the package before the workers fork)
+PROXY_DIR = Path(os.environ.get("MEDSPA_COVERAGE_PROXY_DIR") or Path(chdir) / "var" / "nginx")
+UPSTREAM_SOCKET = PROXY_DIR / "gunicorn.sock"
 if PROXY_LISTEN:
-    bind = ["127.0.0.1:0"]  # a free loopback port, which nginx is told once gunicorn listens
+    bind = [f"unix:{UPSTREAM_SOCKET}"]  # in a 0700 folder (on_starting): nginx's alone to reach
     os.environ.setdefault("MEDSPA_COVERAGE_FORWARDED_FOR_HOPS", "1")
 else:
     bind = [os.environ.get("MEDSPA_COVERAGE_BIND", "127.0.0.1:8000")]
@@ -80,7 +85,11 @@ METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def on_starting(server):
-    """The master, before any worker: one empty folder for every worker's metric files."""
+    """The master, before it binds and before any worker: the socket's private folder, and one empty
+    folder for every worker's metric files."""
+    if PROXY_LISTEN:
+        PROXY_DIR.mkdir(parents=True, exist_ok=True)
+        PROXY_DIR.chmod(0o700)  # whatever its mode was: connecting to the socket needs this folder
     folder = os.environ.get(METRICS_DIR_ENV)
     if folder:  # the operator's: values of an earlier run would be summed into this one's
         for stale in Path(folder).glob("*.db"):
@@ -103,14 +112,14 @@ def when_ready(server):
         return
     from service.proxy import DEFAULT_RUN_DIR, RUN_DIR_ENV, ProxyError, start_nginx
 
-    host, port = server.LISTENERS[0].sock.getsockname()[:2]
+    upstream = f"unix:{server.LISTENERS[0].sock.getsockname()}"
     run_dir = Path(os.environ.get(RUN_DIR_ENV) or DEFAULT_RUN_DIR)
     try:
-        server.proxy = start_nginx(PROXY_LISTEN, f"{host}:{port}", run_dir, read_timeout=server.cfg.timeout + 5)
+        server.proxy = start_nginx(PROXY_LISTEN, upstream, run_dir, read_timeout=server.cfg.timeout + 5)
     except ProxyError as error:
         server.log.error("cannot start nginx: %s", error)
         raise SystemExit(1) from None  # before any worker exists: nothing half-started is left
-    server.log.info("nginx listening at %s, in front of %s:%s", PROXY_LISTEN, host, port)
+    server.log.info("nginx listening at %s, in front of %s", PROXY_LISTEN, upstream)
 
 
 def on_exit(server):

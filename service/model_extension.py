@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 import threading
 from typing import Callable, Protocol
 
@@ -47,6 +48,10 @@ from scoring.artifacts import now_utc
 
 log = logging.getLogger(__name__)
 LOAD_ERROR_CHARS = 500  # of a load error kept for /v1/model and the log
+# A server path in an error message (a bare one, or inside a URI such as sqlite:////srv/var/mlflow.db):
+# the log keeps it for operators; /v1/model, which any key holder reads, shows this in its place.
+SERVER_PATH = re.compile(r"[A-Za-z][\w+.-]*://[^\s'\",;]*|(?<![\w:/.])/[^\s'\",;:]+")
+PATH_WORDS = "<server path>"
 
 
 class ServedModel(Protocol):
@@ -180,11 +185,16 @@ class CoverageModelExtension:
         model = self._model
         info = {"ready": model is not None, **(model.info() if model is not None else {})}
         if self.last_load_error:
-            info["last_load_error"] = self.last_load_error
+            info["last_load_error"] = without_server_paths(self.last_load_error)
             info["last_load_failed_at"] = self.last_load_failed_at
         if self.last_poll_error:
-            info["last_poll_error"] = self.last_poll_error
+            info["last_poll_error"] = without_server_paths(self.last_poll_error)
         return info
+
+
+def without_server_paths(message: str) -> str:
+    """The message with every server path (and URI naming one) replaced by PATH_WORDS."""
+    return SERVER_PATH.sub(PATH_WORDS, message)
 
 
 def _warm_up(model: ServedModel) -> None:

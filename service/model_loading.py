@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract import CLEAN_COLUMNS
+from features.prior_authorization import load_authorization_table
 from features.rules import load_rules
 from scoring.artifacts import (LoadedModel, ModelIntegrityError, ModelSourceError, load_model, resolve_bundle,
                                       version_for_alias)
@@ -39,6 +40,7 @@ class ServedCoverageModel:
         self.coverage_model = loaded.model
         self.ref = {"name": str(loaded.name), "version": str(loaded.version), "alias": loaded.alias}
         self.rules_version = load_rules().version  # the rules that fire at answer time
+        self.prior_authorization_version = load_authorization_table().version
         self.likely_approved = float(config["LIKELY_APPROVED_THRESHOLD"])
         self.likely_denied = float(config["LIKELY_DENIED_THRESHOLD"])
         self._details = loaded.details
@@ -72,6 +74,7 @@ class ServedCoverageModel:
 
     def info(self) -> dict:
         return {**self.ref, **self._details, "rules_version": self.rules_version,
+                "prior_authorization_version": self.prior_authorization_version,
                 "thresholds": {"likely_approved": self.likely_approved, "likely_denied": self.likely_denied},
                 "rule_decisions": self.coverage_model.evidence().summary_rows()}
 

@@ -14,6 +14,8 @@ from pydantic.json_schema import models_json_schema
 
 from features.contract import CONTRACT_VERSION
 from service import schemas
+from service.cds_hooks import schemas as cds_schemas
+from service.cds_hooks.discovery import SERVICES, service_path
 from service.api import DIAGNOSIS_LIMIT_DEFAULT, DIAGNOSIS_LIMIT_MAX, DIAGNOSIS_QUERY_MAX_LENGTH
 from service.file_jobs import JOB_ID, UNFINISHED_JOBS_PER_KEY, limits_text
 from service.files import FORMAT_MEDIA_TYPES
@@ -26,8 +28,10 @@ COMPONENT_MODELS = (
     schemas.ClaimRequest, schemas.BatchRequest, schemas.InvocationsRequest, schemas.ErrorBody,
     schemas.ClaimAnswer, schemas.BatchAnswer, schemas.InvocationsResponse, schemas.TreatmentList,
     schemas.ModelInfo, schemas.HealthStatus, schemas.DiagnosisList, schemas.FileJob, schemas.FileJobList,
+    cds_schemas.CdsHookRequest, cds_schemas.CdsServices, cds_schemas.CdsHookResponse,
 )
 SECURITY = [{"bearerAuth": []}, {"apiKeyHeader": []}]
+CDS_SECURITY = [{"cdsClientJwt": []}]  # CDS Hooks 2.0: the client's signed JWT; API keys are not taken there
 
 bp = Blueprint("docs", __name__)
 
@@ -134,6 +138,44 @@ def _file_paths(limits: str) -> dict:
     }
 
 
+def _cds_paths() -> dict:
+    """The CDS Hooks routes (service/cds_hooks/routes.py), with their CORS preflights."""
+    preflight = {"summary": "CORS preflight, so a browser-based CDS client can call", "security": [],
+                 "responses": {"204": {"description": "allowed: any origin, Authorization and Content-Type headers"}}}
+    return {
+        "/cds-services": {
+            "get": {"operationId": "cdsDiscovery",
+                    "summary": "CDS Hooks discovery: the Da Vinci CRD services (order-sign, order-select, "
+                               "appointment-book) and their prefetch templates",
+                    "security": [],
+                    "responses": {"200": _json(_ref("CdsServices"), "the services"), **_errors(500)}},
+            "options": {"operationId": "cdsDiscoveryPreflight", **preflight},
+        },
+        **{service_path(service.id): {
+            "post": {"operationId": f"cdsHookCall_{service.hook.replace('-', '_')}",
+                     "summary": f"The {service.hook} hook: {service.description}. The orders of the context, with "
+                                "the prefetch (or read from fhirServer), answered as CRD profiles it: a "
+                                "coverage-information system action for every order and a card with the decision "
+                                "and probability",
+                     "security": CDS_SECURITY,
+                     "requestBody": _json_body(_ref("CdsHookRequest")),
+                     "responses": {
+                         "200": _json(_ref("CdsHookResponse"), "cards and system actions, one of each per order"),
+                         "400": _error("the body is not valid JSON, names a key twice, or ends before its "
+                                       "Content-Length"),
+                         "401": _error("no JWT, or one that fails a check (the message names which): signature, "
+                                       "issuer, key, jku, aud, exp, iat, a jti used before",
+                                       {"WWW-Authenticate": {"schema": {"type": "string"}}}),
+                         **_errors(413, 415),
+                         "422": _error("not a CDS Hooks request for this hook: errors names each field"),
+                         "429": _error("too many calls from this CDS client",
+                                       {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}),
+                         **_errors(500, 503)}},
+            "options": {"operationId": f"cdsHookPreflight_{service.hook.replace('-', '_')}", **preflight},
+        } for service in SERVICES.values()},
+    }
+
+
 def _json_body(schema: dict) -> dict:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
@@ -212,6 +254,7 @@ def build_document(max_batch_claims: int | None = None) -> dict:
                               **_errors(401, 422, 429, 500)},
             }},
             **_file_paths(limits_text(default_settings())),
+            **_cds_paths(),
             "/healthz/live": {"get": {
                 "operationId": "live",
                 "summary": "The process answers",
@@ -230,6 +273,9 @@ def build_document(max_batch_claims: int | None = None) -> dict:
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer"},
                 "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "cdsClientJwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                                 "description": "CDS Hooks 2.0: a JWT the CDS client signed (RS384 or ES384) with "
+                                                "iss, aud (this endpoint), exp, iat and a jti never used before"},
             },
         },
         "security": SECURITY,
@@ -283,7 +329,8 @@ def render_docs(document: dict) -> str:
              "/openapi.json</a></p><h2>Operations</h2>"]
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
-            auth = "API key" if operation.get("security", SECURITY) else "no key"
+            security = operation.get("security", SECURITY)
+            auth = "the CDS client's JWT" if security == CDS_SECURITY else "API key" if security else "no key"
             parts.append(f"<h3><code>{e(method.upper())} {e(path)}</code></h3><p>{e(operation['summary'])} "
                          f"({auth})</p>")
             if "requestBody" in operation:

@@ -12,8 +12,10 @@ own socket listens and stops it when it exits.
 from __future__ import annotations
 
 import ctypes
+import grp
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -22,6 +24,7 @@ import time
 from pathlib import Path
 
 from service.errors import DEFAULTS, body_too_large_message, error_body
+from service.security_headers import SECURITY_HEADERS
 from service.settings import ENV_PREFIX, default_settings
 from common.paths import PROJECT_ROOT
 
@@ -34,6 +37,16 @@ STARTUP_SECONDS = 10
 FILE_UPLOADS_AT_ONCE = 4
 # Debian installs nginx in /usr/sbin, which is not on every user's PATH.
 NGINX_CANDIDATES = ("nginx", "/usr/sbin/nginx", "/usr/local/sbin/nginx")
+
+
+# nginx's own refusals (status codes, as error_page lists them) -> the internal location answering
+# each in the service's JSON. Server-wide; a location with an error_page of its own repeats it all.
+ERROR_PAGES = {"400 494": "/.errors/400", "404": "/.errors/404", "405": "/.errors/405", "408": "/.errors/408",
+               "411": "/.errors/400", "413": "/.errors/413", "414": "/.errors/414", "501": "/.errors/501",
+               "505": "/.errors/505", "502 503 504": "/.errors/503"}
+FILE_ERROR_PAGES = {**ERROR_PAGES, "413": "/.errors/413-file"}  # POST /v1/files: the claims file's own limit
+# nginx answers 405 itself only to methods it will not pass on (TRACE); these are every method a route takes.
+ALLOWED_METHODS = "GET, HEAD, POST, DELETE"
 
 
 class ProxyError(RuntimeError):
@@ -75,6 +88,7 @@ def render_config(listen: str, upstream: str, run_dir: Path, read_timeout: int, 
                   max_file: int | None = None) -> str:
     max_file = default_settings()["FILE_MAX_BYTES"] if max_file is None else max_file
     values = {
+        "USER": f"{pwd.getpwuid(os.getuid()).pw_name} {grp.getgrgid(os.getgid()).gr_name}",
         "RUN_DIR": str(run_dir),
         "LISTEN": listen,
         "UPSTREAM": upstream,
@@ -97,11 +111,24 @@ def render_config(listen: str, upstream: str, run_dir: Path, read_timeout: int, 
         "REQUEST_LINE_TOO_LONG": _json_literal("request_line_too_long", "the request line is too long"),
         "NOT_IMPLEMENTED": _json_literal("unsupported_transfer_coding", "Transfer-Encoding may only be chunked"),
         "UNAVAILABLE": _json_literal(*DEFAULTS[503]),
+        "METHOD_NOT_ALLOWED": _json_literal(*DEFAULTS[405]),
+        "ALLOWED_METHODS": ALLOWED_METHODS,
+        "VERSION_NOT_SUPPORTED": _json_literal("http_version_not_supported", "the request must be HTTP/1.0 or "
+                                                                             "HTTP/1.1"),
+        "ERROR_PAGES": _directives(f"error_page {codes} {target}" for codes, target in ERROR_PAGES.items()),
+        "FILE_ERROR_PAGES": _directives(f"error_page {codes} {target}" for codes, target in FILE_ERROR_PAGES.items()),
+        "SECURITY_HEADERS": _directives(f'add_header {name} "{value}" always'
+                                        for name, value in SECURITY_HEADERS.items()),
     }
     text = CONFIG_TEMPLATE.read_text(encoding="utf-8")
     for name, value in values.items():
         text = text.replace(f"@{name}@", value)
     return text
+
+
+def _directives(lines) -> str:
+    """nginx directives, one a line, each ending with `;` (the template's indent is the first line's)."""
+    return "\n            ".join(f"{line};" for line in lines)
 
 
 def _die_with_parent() -> None:

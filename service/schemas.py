@@ -267,7 +267,10 @@ class ExcludedBy(_Answer):
     id: str = Field(description="the exclusion rule (features/data/exclusion_rules.csv)")
     reason: str
     carc: str = Field(description="X12 claim adjustment reason code")
-    group_code: str | None = Field(default=None, description="X12 claim adjustment group code (CO, PR, ...)")
+    group_code: str | None = Field(default=None, description="X12 claim adjustment group code: PR, the patient "
+                                                             "pays; CO, the provider writes it off")
+    rule_class: str = Field(description="the kind of edit: dental, personal_comfort, cosmetic, benefit_limit, coding, "
+                                        "benefit_absent, investigational, age, place_of_service")
     source: str = Field(description="the public policy the rule follows")
     history: RuleHistory
 
@@ -275,6 +278,8 @@ class ExcludedBy(_Answer):
 class DenialReason(_Answer):
     carc: str = Field(description="X12 claim adjustment reason code, or `other` for the rare ones pooled")
     description: str
+    group_code: Literal["CO", "PR"] | None = Field(description="who pays when the claim is denied for this reason: "
+                                                               "PR, the patient; CO, the provider (null for `other`)")
     probability: Probability = Field(description="probability that the claim is denied for this reason")
 
 
@@ -309,8 +314,10 @@ class Explanation(_Answer):
     baseline_probability: Probability = Field(default=None, description="the calibrated probability of the baseline")
     classifier_probability: Probability = Field(default=None, description="the calibrated probability of log_odds "
                                                                           "(model_probability)")
-    floor_added: float = Field(default=None, ge=0, description="what the rules' floor adds to the classifier: "
-                                                               "approval_probability - classifier_probability")
+    floor_added: float = Field(default=None, ge=0, description="what the floors add to the classifier (never below "
+                                                               "the claim's excluded twin, nor below the same claim "
+                                                               "at a medical spa): approval_probability - "
+                                                               "classifier_probability")
 
 
 class Recommendation(_Answer):
@@ -331,13 +338,18 @@ class Recommendation(_Answer):
                                                                    "under which the treatment is covered")
     conditions: str = Field(default=None, description="document_covered_diagnosis: the payer conditions")
     source: str = Field(default=None, description="document_covered_diagnosis: the public policy it follows")
+    diagnosis_codes: list[str] = Field(default=None, description="bill_specific_diagnosis_code: the claim's "
+                                                                 "ICD-10-CM codes with each header code replaced by "
+                                                                 "a billable one, primary first")
 
 
 class CoverageInformation(_Answer):
     """Da Vinci CRD coverage-information vocabulary."""
 
     covered: Literal["covered", "not-covered", "conditional"]
-    pa_needed: Literal["auth-needed", "no-auth", "satisfied", "performpa", "conditional"] | None
+    pa_needed: Literal["auth-needed", "no-auth", "satisfied", "performpa", "conditional"] | None = Field(
+        description="from the plan's prior-authorization table (plan, setting, service); null when a hard rule "
+                    "excludes the claim, which no authorization makes covered")
     doc_needed: Literal["clinical", "admin", "both", "conditional"] | None
     info_needed: list[Literal["performer", "location", "timeframe", "contract", "detail-code", "option-code",
                               "other"]] = Field(description="what else the payer needs to know")
@@ -345,12 +357,33 @@ class CoverageInformation(_Answer):
 
 
 class CoverageSources(_Answer):
-    pa_needed: Literal["catalog", "payer_history"] = Field(
-        description="catalog: the treatment catalog's requirement; payer_history: the catalog does not require prior "
-                    "authorization, but the model says obtaining it raises this claim's probability by at least a "
-                    "point (so it is also a recommendation, and its absence usually the top denial reason)")
+    pa_needed: Literal["prior_authorization_table"] | None = Field(
+        description="prior_authorization_table: the plan-and-setting table (features/data/prior_authorization.csv); "
+                    "null when a hard rule excludes the claim")
+    pa_basis: str | None = Field(description="the table row's source: the policy pa_needed rests on")
+    payer_history: str | None = Field(
+        description="set where the plan does not ask for prior authorization but the payer's history pays such claims "
+                    "clearly less often without one (the model's what-if gains at least 5 points): a statement beside "
+                    "pa_needed, never a requirement")
     doc_needed: Literal["catalog", "plan_type", "catalog and plan_type"] | None = Field(
         description="catalog: clinical documents the treatment asks for; plan_type: a referral the plan type asks for")
+
+
+class Liability(_Answer):
+    """Who pays if the claim is denied (coverage-facts.md, "Who pays when a claim is denied")."""
+
+    group_code: Literal["CO", "PR"] | None = Field(
+        description="of the rule that excludes the claim, or of its likeliest denial reason (null when it is likely "
+                    "paid): PR, the patient pays; CO, the provider writes it off")
+    modifier: Literal["GY", "GA"] | None = Field(
+        description="traditional Medicare only: GY, excluded or not a Medicare benefit (the patient is liable); GA, "
+                    "an Advance Beneficiary Notice is on file for a likely medical-necessity denial")
+    modifier_without_notice: Literal["GZ"] | None = Field(
+        description="traditional Medicare only: the modifier when no notice was signed (the provider is liable)")
+    abn: Literal["advised", "not_needed"] | None = Field(
+        description="traditional Medicare only: whether the patient should sign an Advance Beneficiary Notice "
+                    "(CMS-R-131) before the visit; null for every other plan")
+    description: str
 
 
 class ExpectedPayment(_Answer):
@@ -387,6 +420,7 @@ class ClaimAnswer(_Answer):
                                               "decimals, largest first; they add up (see Factor and explanation)")
     recommendations: list[Recommendation] = Field(description="changes that raise the chance, by gain")
     coverage_information: CoverageInformation
+    liability: Liability
     expected_payment: ExpectedPayment
     model: ModelRef
     rules_version: str
@@ -529,6 +563,8 @@ class ModelInfo(BaseModel):
     trained_at: str | None = None
     metrics: dict[str, float] = Field(default=None, description="test metrics of its training run")
     rules_version: str | None = Field(default=None, description="the exclusion rules applied to every answer")
+    prior_authorization_version: str | None = Field(
+        default=None, description="the prior-authorization table (plan, setting, service) applied to every answer")
     trained_with_rules_version: str | None = None
     thresholds: dict[str, float] = Field(default=None, description="likely_approved and likely_denied")
     rule_decisions: list[dict] = Field(

@@ -12,7 +12,7 @@ as strings otherwise. This table is the one place every setting is listed.
 | `RATE_LIMIT_CLAIMS_PER_MINUTE` | claims per API key per minute, all workers together (a batch counts each claim; a batch may overdraw it once, then the key waits until it refills); `0` turns it off | `60000` |
 | `MAX_CONTENT_LENGTH` | largest request body in bytes (Flask's own setting; 413 above it) | `2097152` (2 MiB) |
 | `MAX_BATCH_CLAIMS` | most claims in one `{"claims": [...]}` request or one `/invocations` frame | `1000` |
-| `FAILED_KEY_LIMIT` | requests with a missing or wrong API key one client address may make within `FAILED_KEY_WINDOW_SECONDS`; past it every keyed request from that address gets 429 + `Retry-After` until the oldest failure leaves the window, before any key is compared (per worker process); `0` turns it off | `20` |
+| `FAILED_KEY_LIMIT` | requests with a missing or wrong API key one client address may make within `FAILED_KEY_WINDOW_SECONDS` with keys that start alike (the first 2 characters; a missing key is one prefix); past it every request from that address with such a key gets 429 + `Retry-After` until the oldest failure leaves the window, before any key is compared (per worker process), while a right key that starts otherwise is still served; `0` turns it off | `20` |
 | `FAILED_KEY_WINDOW_SECONDS` | the sliding window of `FAILED_KEY_LIMIT`, in seconds | `60` |
 | `FORWARDED_FOR_HOPS` | how many proxies in front of gunicorn set `X-Forwarded-For`: the client's address (used to throttle failed API keys) is read from there instead of the socket; `medspa-coverage serve` sets 1, for its nginx; leave 0 when gunicorn faces clients, or anyone could choose their address | `0` |
 | `LIKELY_APPROVED_THRESHOLD` | approval probability at or above which the decision is `likely_approved` | `0.7` |
@@ -33,10 +33,16 @@ as strings otherwise. This table is the one place every setting is listed.
 | `LOG_LEVEL` | level of the service's JSON operational log | `INFO` |
 | `FILE_MAX_BYTES` | largest claims file `POST /v1/files` takes, in bytes (413 `file_too_large` above it; nginx's limit for that route follows it) | `16777216` (16 MiB) |
 | `FILE_MAX_ROWS` | most data rows in one uploaded claims file (413 `file_too_large` above it); larger files go through `medspa-coverage predict` | `100000` |
+| `FILE_MAX_DECODED_BYTES` | most bytes an uploaded claims file may decode to (decompressed, text expanded from dictionaries): a compressed Parquet file can hold far more than its size; checked from the file's metadata and then while it is read (413 `file_too_large` above it) | `67108864` (64 MiB) |
 | `FILE_KEEP_MINUTES` | an uploaded file's job, its scored file and its rejected rows are deleted this many minutes after the upload, downloaded or not (each file is deleted at once after its one download) | `60` |
 | `FILE_JOBS_DIR` | where uploaded files, their scored files and the jobs' state are kept (owner-only; every worker of the machine reads the same folder) | `<project>/var/file-jobs` |
 | `SESSION_SECRET` | the key that signs the page's session cookies and CSRF tokens (at least 32 characters); the gunicorn config draws one at start for all its workers, so a restart signs everyone out | unset: a random one per process |
 | `SESSION_MINUTES` | how long a sign-in on the page lasts, from the sign-in | `480` |
+| `CDS_CLIENT_ISSUERS` | the CDS Hooks clients (EHRs) trusted to call `/cds-services`: their JWTs' `iss` values (a list, or one comma-separated string) | `[]`: every hook call gets 401 |
+| `CDS_JWKS_FILE` | a JWKS file (`{"keys": [...]}`) of those clients' public keys (RS384 or ES384), found by `kid`; a key with an `iss` member serves that issuer only; read at startup | unset |
+| `CDS_JKU_ALLOWLIST` | `jku` URLs a client's JWT header may name (a list, or comma-separated); the service never fetches them (their keys go in `CDS_JWKS_FILE`), and a token naming another `jku` is refused | `[]` |
+| `CDS_SERVICE_URL` | the service's public base URL (`https://coverage.example.org`): a hook call's JWT `aud` must be `<this>/cds-services/<id>` (or `<this>/cds-services`) | unset: the scheme and host the request named |
+| `CDS_FHIR_TIMEOUT_SECONDS` | how long one read from a hook caller's `fhirServer` may take (connect, then each wait for data), in seconds | `5` |
 """
 from __future__ import annotations
 
@@ -45,7 +51,8 @@ import re
 import secrets
 from pathlib import Path
 
-from scoring.mlflow_store import CHAMPION, PROJECT_ROOT, REGISTERED_MODEL, resolve_tracking_uri
+from common.paths import PROJECT_ROOT
+from scoring.mlflow_store import CHAMPION, REGISTERED_MODEL, resolve_tracking_uri
 from scoring.params import ModelParams
 
 ENV_PREFIX = "MEDSPA_COVERAGE"
@@ -87,10 +94,16 @@ def default_settings() -> dict:
         "LOG_LEVEL": "INFO",
         "FILE_MAX_BYTES": 16 * 1024 * 1024,
         "FILE_MAX_ROWS": 100_000,
+        "FILE_MAX_DECODED_BYTES": 64 * 1024 * 1024,
         "FILE_KEEP_MINUTES": 60,
         "FILE_JOBS_DIR": str(PROJECT_ROOT / "var" / "file-jobs"),
         "SESSION_SECRET": None,
         "SESSION_MINUTES": 480,
+        "CDS_CLIENT_ISSUERS": [],
+        "CDS_JWKS_FILE": None,
+        "CDS_JKU_ALLOWLIST": [],
+        "CDS_SERVICE_URL": None,
+        "CDS_FHIR_TIMEOUT_SECONDS": 5,
     }
 
 
@@ -136,7 +149,7 @@ def finish_settings(config) -> None:
                       ("FAILED_KEY_WINDOW_SECONDS", 1), ("MODEL_POLL_SECONDS", 0), ("MONITOR_INTERVAL_MINUTES", 0),
                       ("AUDIT_MIN_FREE_MB", 0), ("AUDIT_RETENTION_DAYS", 0),
                       ("SESSION_MINUTES", 1), ("FILE_MAX_BYTES", 1), ("FILE_MAX_ROWS", 1),
-                      ("FILE_KEEP_MINUTES", 1)):
+                      ("FILE_MAX_DECODED_BYTES", 1), ("FILE_KEEP_MINUTES", 1)):
         value = config.get(name)
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise SettingsError(f"{name}: must be an integer >= {low}")
@@ -152,6 +165,15 @@ def finish_settings(config) -> None:
     if str(config.get("AUDIT_SQLITE_SYNCHRONOUS")).upper() not in ("NORMAL", "FULL", "EXTRA"):
         raise SettingsError("AUDIT_SQLITE_SYNCHRONOUS: must be NORMAL, FULL or EXTRA")
     config["AUDIT_SQLITE_SYNCHRONOUS"] = str(config["AUDIT_SQLITE_SYNCHRONOUS"]).upper()
+    for name in ("CDS_CLIENT_ISSUERS", "CDS_JKU_ALLOWLIST"):
+        config[name] = _as_list(config.get(name))
+    timeout = config.get("CDS_FHIR_TIMEOUT_SECONDS")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 60:
+        raise SettingsError("CDS_FHIR_TIMEOUT_SECONDS: must be a number of seconds above 0, at most 60")
+    service_url = config.get("CDS_SERVICE_URL")
+    if service_url is not None and not (isinstance(service_url, str) and re.match(r"^https?://[^/\s]+(/\S*)?$",
+                                                                                   service_url)):
+        raise SettingsError("CDS_SERVICE_URL: must be the service's base URL, such as https://coverage.example.org")
     if config.get("SESSION_SECRET") is None:
         config["SESSION_SECRET"] = secrets.token_urlsafe(32)  # sessions then live in this process only
     if not isinstance(config["SESSION_SECRET"], str) or len(config["SESSION_SECRET"]) < 32:

@@ -132,3 +132,9 @@ def test_the_app_loads_only_the_served_model_and_the_domain():
                     if not name.startswith(tuple(f"{prefix}." for prefix in APP_ROOMS)) and name not in APP_ROOMS)
     assert stages == [], f"create_app reaches the training stages: {stages}"
     assert not app_modules & set(NOT_IN_THE_APP)
+
+
+def test_the_service_imports_training_only_in_its_commands():
+    reaching = sorted(name for name in MODULES if name.startswith("service") and name not in NOT_IN_THE_APP
+                      and any(target == "training" or target.startswith("training.") for target in GRAPH[name]))
+    assert reaching == [], f"service modules importing training outside the command group: {reaching}"

@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract import TARGET
-from features.rules import load_rules
+from features.rules import RULE_COLUMNS, load_rules
 from scoring.metrics import ECE_BINS, METRIC_NAMES, binary_metrics, calibration_table
 
 SLICE_COLUMNS = ("plan_type", "treatment", "facility_type", "benefit_scope")
@@ -216,8 +216,7 @@ def denial_reason_accuracy(model, claims: pd.DataFrame, excluded: np.ndarray) ->
     if excluded_denied.any():
         rules = load_rules().rules
         excluded_claims = claims[denied][excluded_denied]
-        hard = model.judge({name: excluded_claims[name].to_numpy() for name in
-                            ("treatment", "diagnosis_codes", "benefit_limit", "benefit_used")}).hard
+        hard = model.judge({name: excluded_claims[name].to_numpy() for name in RULE_COLUMNS}).hard
         carcs = [list(dict.fromkeys(rules[i].carc for i in np.flatnonzero(row)))[:3] for row in hard]
         ranked[excluded_denied] = [carc + [""] * (3 - len(carc)) for carc in carcs]
     hit1 = ranked[:, 0] == truth

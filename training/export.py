@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from features.diagnosis import ICD10CM_RELEASE
-
 from scoring.artifacts import (BUNDLE_METADATA_FILE, CHAMPION_LINK, MODEL_DIR, MODEL_MANIFEST_TAG,
                                ModelIntegrityError, bundle_name, download_model_version, manifest_digest, now_utc,
                                read_saved_metadata, verify_bundle, version_for_alias, write_manifest)

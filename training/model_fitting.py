@@ -79,8 +79,7 @@ def monotonic_constraints(feature_names) -> np.ndarray:
 def measure_rules(history: pd.DataFrame, params: ModelParams) -> tuple[RuleEvidence, np.ndarray, np.ndarray]:
     """(the rules' evidence in this history, every fired rule, the claims a hard rule excludes)."""
     columns = frame_to_columns(history)
-    fired = load_rules().fire(columns["treatment"], columns_facts(columns), columns["benefit_limit"],
-                              columns["benefit_used"])
+    fired = load_rules().fire(columns, columns_facts(columns))
     categories = primary_categories(columns["diagnosis_codes"])
     evidence = RuleEvidence.measure(load_rules(), fired, columns["treatment"], categories,
                                     history[TARGET].to_numpy(dtype=bool), evidence_params(params))

@@ -5,14 +5,13 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from features.catalog import load_catalog
+from features.catalog import SETTING_FACILITIES, load_catalog
 from features.contract import BENEFIT_REMAINING, FACILITY_TYPES, MONOTONIC_FLAGS, OFFICE_FACILITIES
 from features.encoders.base import BaseClaimsEncoder
 from features.encoders.columns import rows_per_combination
 from features.encoders.values import one_hot, read_flags, read_numbers, read_text
+from features.prior_authorization import load_authorization_table
 
-# The facilities that satisfy a catalog row's required_setting.
-SETTING_FACILITIES = {"primary_care": ("primary_care_clinic",)}
 # CMS place-of-service codes common at med spas and their alternatives (office, off- and
 # on-campus hospital outpatient, ambulatory surgery center, independent clinic).
 COMMON_PLACES_OF_SERVICE = ("11", "19", "22", "24", "49")
@@ -27,12 +26,15 @@ class CircumstanceEncoder(BaseClaimsEncoder):
     """What surrounds the visit: documents, course of treatment, place, money, patient.
 
     Outputs, in order: `referral`, `medical_necessity_letter`, `prior_authorization`,
-    `conservative_therapy_documented` (0/1); `prior_authorization_where_required`,
-    `conservative_therapy_where_required` (the document is there and the catalog's row for the
-    treatment asks for it: without these a tree must find the treatment, then the flag, before
+    `conservative_therapy_documented` (0/1); `prior_authorization_where_required` (an authorization
+    is on file and the prior-authorization table asks for one for this plan, setting and service:
+    features.prior_authorization), `conservative_therapy_where_required` (the document is there and
+    the catalog's row for the treatment asks for it: without these a tree must find the treatment, then the flag, before
     the requirement shows, and its monotonic bounds make that slow to learn); `visit_number`, `initial_visit`,
     `weeks_since_last_treatment` (NaN when no earlier treatment), `has_prior_treatment`,
-    `below_min_weeks_between` (sooner than the catalog allows); `facility_type_<f>`,
+    `below_min_weeks_between` (sooner than the catalog allows); `prior_authorization_required` (the
+    table asks for one here, on file or not: without it a missing authorization the plan asks for and
+    one it does not ask for encode alike); `facility_type_<f>`,
     `facility_is_office`, `facility_fits_benefit_scope` (office_only needs an office;
     comprehensive fits all), `setting_fits_treatment` (the catalog's required_setting);
     `place_of_service_<code>` for `place_of_service_codes`, `place_of_service_other`;
@@ -59,8 +61,9 @@ class CircumstanceEncoder(BaseClaimsEncoder):
         Per key, then for an unlisted treatment: minimum weeks between visits, minimum age
         (NaN for none).
     treatment_requirements_ : ndarray of shape (len(treatment_keys_) + 1, 2)
-        Per key, then for an unlisted treatment: requires prior authorization, requires
-        conservative therapy (0/1).
+        Per key, then for an unlisted treatment: requires prior authorization (the catalog's word;
+        the output reads the prior-authorization table instead, which knows the plan and the
+        setting), requires conservative therapy (0/1).
     setting_facilities_ : dict of str to tuple of str
         Key -> the facilities its required setting accepts, for keys that require one.
     facility_types_ : tuple of str
@@ -77,6 +80,7 @@ class CircumstanceEncoder(BaseClaimsEncoder):
     >>> from features.encoders import CircumstanceEncoder
     >>> claims = pd.DataFrame({
     ...     "treatment": ["botulinum_toxin", "botulinum_toxin"],
+    ...     "plan_type": pd.Categorical(["ppo", "medicare"]), "procedure_code": ["64615", "64615"],
     ...     "benefit_scope": pd.Categorical(["comprehensive", "office_only"]),
     ...     "facility_type": pd.Categorical(["physician_office", "medical_spa"]),
     ...     "place_of_service": ["11", "02"],
@@ -88,12 +92,14 @@ class CircumstanceEncoder(BaseClaimsEncoder):
     >>> out = encoder.transform(claims)
     >>> out[["below_min_weeks_between", "facility_fits_benefit_scope", "place_of_service_other"]].values.tolist()
     [[0.0, 1.0, 0.0], [1.0, 0.0, 1.0]]
+    >>> out["prior_authorization_where_required"].tolist()
+    [1.0, 0.0]
     >>> out["benefit_remaining"].tolist()
     [nan, 100.0]
     """
 
     INPUT_COLUMNS = (
-        "treatment", "benefit_scope", "facility_type", "place_of_service",
+        "treatment", "plan_type", "procedure_code", "benefit_scope", "facility_type", "place_of_service",
         "referral", "medical_necessity_letter", "prior_authorization", "conservative_therapy_documented",
         "visit_number", "weeks_since_last_treatment", "patient_age",
         "billed_amount", "benefit_limit", "benefit_used",
@@ -105,7 +111,7 @@ class CircumstanceEncoder(BaseClaimsEncoder):
         ("conservative_therapy_where_required", "conservative_therapy_documented", "requires_conservative_therapy"),
     )
     _VISIT = ("visit_number", "initial_visit", "weeks_since_last_treatment", "has_prior_treatment",
-              "below_min_weeks_between")
+              "below_min_weeks_between", "prior_authorization_required")
     _PLACE_FLAGS = ("facility_is_office", "facility_fits_benefit_scope", "setting_fits_treatment")
     _MONEY_AND_AGE = (BENEFIT_REMAINING, "benefit_remaining_fraction", "benefit_exhausted", "billed_amount_log1p",
                       "patient_age", "below_min_age")
@@ -152,7 +158,8 @@ class CircumstanceEncoder(BaseClaimsEncoder):
         required = self.REQUIRED_DOCUMENTS
         # the place block, then the treatment's document requirements, minimum weeks between and minimum age
         place = rows_per_combination(self._place_row, place_width + len(required) + 2, columns["treatment"],
-                                     columns["facility_type"], columns["benefit_scope"], columns["place_of_service"])
+                                     columns["facility_type"], columns["benefit_scope"], columns["place_of_service"],
+                                     columns["plan_type"], columns["procedure_code"])
         visit = read_numbers(columns["visit_number"])
         weeks = read_numbers(columns["weeks_since_last_treatment"])
         age = read_numbers(columns["patient_age"])
@@ -174,6 +181,7 @@ class CircumstanceEncoder(BaseClaimsEncoder):
         out[:, at + 2] = np.minimum(weeks, LARGEST_AMOUNT)  # NaN stays NaN
         out[:, at + 3] = weeks == weeks  # not NaN
         out[:, at + 4] = weeks < place[:, -2]  # NaN (no earlier treatment, no minimum) compares False
+        out[:, at + 5] = place[:, place_width]  # the table's answer for prior authorization
         at += len(self._VISIT)
         out[:, at:at + place_width] = place[:, :place_width]
         at += place_width
@@ -186,12 +194,16 @@ class CircumstanceEncoder(BaseClaimsEncoder):
         out[:, at + 5] = age < place[:, -1]
         return out
 
-    def _place_row(self, treatment, facility_type, benefit_scope, place_of_service) -> list[float]:
+    def _place_row(self, treatment, facility_type, benefit_scope, place_of_service, plan_type,
+                   procedure_code) -> list[float]:
         key, facility, scope = read_text(treatment), read_text(facility_type), read_text(benefit_scope)
         is_office = facility in self.office_facilities_
         allowed = self.setting_facilities_.get(key)
         row = self.treatment_keys_.index(key) if key in self.treatment_keys_ else -1
         requirements = self.treatment_requirements_[row].tolist()
+        # Prior authorization is the plan's and the setting's fact, not the treatment's alone.
+        requirements[0] = float(load_authorization_table().requirement(
+            read_text(plan_type), key, read_text(procedure_code), read_text(place_of_service), facility).required is True)
         return [*one_hot(self.facility_types_, facility), is_office,
                 scope == "comprehensive" or (scope == "office_only" and is_office),
                 allowed is None or facility in allowed,

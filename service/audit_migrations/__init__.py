@@ -19,7 +19,6 @@ Adding a change (a table, a column, an index):
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,9 +27,14 @@ from typing import Iterator
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from service.background import waited_lock
+
 SCRIPT_LOCATION = Path(__file__).resolve().parent
 # pg_advisory_xact_lock's key: one 64-bit number for "the audit schema", the same on every host
 ADVISORY_LOCK_KEY = int.from_bytes(hashlib.sha256(b"medspa-coverage audit schema").digest()[:8], "big", signed=True)
+# How long a start waits for another process's migration (which takes seconds) before it gives up
+# naming that process: a lock held forever must not hang every start.
+MIGRATE_LOCK_TIMEOUT_SECONDS = 120.0
 
 
 def alembic_config(connection: Connection | None = None):
@@ -43,25 +47,23 @@ def alembic_config(connection: Connection | None = None):
     return config
 
 
-def upgrade_to_head(engine: Engine, sqlite_file: Path | None = None) -> None:
-    """Bring the audit database to the newest revision, one process at a time (see the docstring)."""
+def upgrade_to_head(engine: Engine, sqlite_file: Path | None = None,
+                    lock_timeout: float = MIGRATE_LOCK_TIMEOUT_SECONDS) -> None:
+    """Bring the audit database to the newest revision, one process at a time (see the docstring);
+    service.background.LockTimeout when a SQLite store's lock stays taken past `lock_timeout`."""
     from alembic import command
 
-    with _file_lock(sqlite_file), engine.begin() as connection:
+    with _file_lock(sqlite_file, lock_timeout), engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
         command.upgrade(alembic_config(connection), "head")
 
 
 @contextmanager
-def _file_lock(sqlite_file: Path | None) -> Iterator[None]:
-    """A blocking host-wide lock beside a SQLite file (none for other databases or :memory:)."""
+def _file_lock(sqlite_file: Path | None, timeout: float) -> Iterator[None]:
+    """A host-wide lock beside a SQLite file, owner-only (none for other databases or :memory:)."""
     if sqlite_file is None:
         yield
         return
-    with open(sqlite_file.with_name(sqlite_file.name + ".migrate.lock"), "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with waited_lock(sqlite_file.with_name(sqlite_file.name + ".migrate.lock"), timeout):
+        yield

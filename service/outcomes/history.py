@@ -18,7 +18,7 @@ import pandas as pd
 from features.contract import CLEAN_COLUMNS, OUTCOME_FIELDS
 from service.outcomes.served import last_served
 from service.outcomes.store import OutcomeStore
-from training.data.histories import ADJUDICATION_DATE
+from claims_io.fields import ADJUDICATION_DATE
 from common.private_files import create_private_file
 
 HISTORY_FILE_COLUMNS = (*CLEAN_COLUMNS, *OUTCOME_FIELDS, ADJUDICATION_DATE)

@@ -13,6 +13,13 @@ submitted (the `claim_id` the service was sent):
   contractual fee-schedule reduction, deductible, coinsurance, copay, prior payer, sequestration);
 - `adjudication_date`: the remittance's production date (DTM*405), else the payment date (BPR16).
 
+The file is read whole or refused: service.outcomes.x12_segments reads every segment first (a
+segment too long, an empty one, a file that ends early, a transaction set whose SE count is wrong,
+a claim payment of too many segments: exit 2, the position named, nothing recorded), because
+pyx12's own reader stops silently at those; pyx12 then walks the checked file for its structure
+and validation, and the claim payments it found in each transaction set must be the CLP segments
+the scan counted there.
+
 Quarantined, with the segment's position in the file and a reason (never a value: the file names
 patients): a reversal (CLP02 22: the corrected claim after it carries the outcome), a claim
 forwarded as not the payer's (23), an unknown status, a claim whose segments fail the map's
@@ -26,6 +33,7 @@ from datetime import date
 from pathlib import Path
 
 from service.outcomes.records import OutcomeFileError, Outcome, Quarantined, ReadOutcomes, check_outcome
+from service.outcomes.x12_segments import SegmentStream, scan
 
 PROCESSED_STATUSES = frozenset({"1", "2", "3", "19", "20", "21"})  # processed as primary, secondary, ...
 DENIED_STATUS = "4"
@@ -116,31 +124,47 @@ def read_remittance(path: Path) -> ReadOutcomes:
     import pyx12.params
     import pyx12.x12context
 
+    envelope = scan(path)
     result = ReadOutcomes("x12-835")
     errors = _PositionedErrors()
     produced: date | None = None
     paid_on: date | None = None
+    claims_per_set: list[int] = []
     try:
-        with open(path, encoding="ascii", errors="replace") as handle, \
+        with SegmentStream(path, envelope.terminator) as handle, \
                 pyx12.x12context.X12ContextReader(pyx12.params.params(), errors, handle) as reader:
             for node in reader.iter_segments(CLAIM_LOOP):
                 if node.id == "ST":
                     produced = paid_on = None
+                    claims_per_set.append(0)
                 elif node.id == "BPR":
                     paid_on = _x12_date(node.get_value("BPR16"))
                 elif node.id == "DTM" and node.get_value("DTM01") == "405" and "/HEADER/" in node.cur_path:
                     produced = _x12_date(node.get_value("DTM02"))
                 elif node.id == CLAIM_LOOP:
                     result.items_read += 1
+                    if claims_per_set:
+                        claims_per_set[-1] += 1
                     _read_claim(node, produced or paid_on, errors, result)
     except (pyx12.errors.X12Error, pyx12.errors.EngineError, UnicodeError) as error:
         raise OutcomeFileError(f"{path.name}: not a readable X12 835 file ({type(error).__name__})") from None
+    _check_claims_read(path, envelope.claims_per_set, claims_per_set)
     if not result.items_read and not errors.segment_ids:
         raise OutcomeFileError(f"{path.name}: no X12 interchange found (an 835 starts with ISA)")
     # header and envelope problems: the claims read stand, the file's faults are counted beside them
     for line, reason in [*errors.take(set(errors.by_line)), *errors.envelope]:
         result.quarantined.append(Quarantined(_position(line, errors), errors.segment_ids.get(line, ""), reason))
     return result
+
+
+def _check_claims_read(path: Path, counted: list[tuple[int, int]], read: list[int]) -> None:
+    """Every transaction set's claim payments were read: as many as its CLP segments."""
+    for index, (opened, clps) in enumerate(counted):
+        found = read[index] if index < len(read) else 0
+        if found != clps:
+            raise OutcomeFileError(f"{path.name}: segment {opened} (ST) opens a transaction set of {clps} claim "
+                                   f"payments (CLP), of which {found} could be read; the file is refused whole "
+                                   "and nothing from it is recorded")
 
 
 def _read_claim(loop, adjudicated: date | None, errors: _PositionedErrors, result: ReadOutcomes) -> None:

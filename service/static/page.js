@@ -243,9 +243,12 @@
     const coverage = result.coverage_information;
     facts($("coverage"), [
       ["Coverage", COVERED[coverage.covered] || coverage.covered],
-      ["Prior authorization", coverage.pa_needed ? PA[coverage.pa_needed] || coverage.pa_needed : "not stated"],
+      ["Prior authorization", coverage.pa_needed ? PA[coverage.pa_needed] || coverage.pa_needed
+        : "not applicable: no authorization makes an excluded service covered"],
       ["Documents", coverage.doc_needed ? DOCS[coverage.doc_needed] || coverage.doc_needed : "none stated"],
       ["The plan will want to know", coverage.info_needed.length ? coverage.info_needed.map((key) => INFO[key] || key).join(", ") : "nothing more"],
+      ["The payer's history", coverage.sources.payer_history || "nothing beyond the plan's rules"],
+      ["If denied", result.liability.description],
     ]);
     const payment = result.expected_payment;
     facts($("payment"), [

@@ -1,7 +1,7 @@
 """CARC descriptions: every code the rules and the catalog deny with is described; others describe themselves."""
 import pytest
 
-from features.carc import carc_descriptions, describe_carc
+from features.carc import carc_descriptions, carc_group_code, describe_carc
 from features.catalog import load_catalog
 from features.rules import load_rules
 
@@ -29,3 +29,20 @@ def test_the_table_holds_numeric_codes_with_one_line_descriptions():
 ])
 def test_describe_carc(code, expected):
     assert describe_carc(code) == expected
+
+
+def test_every_code_has_a_group_code_and_every_rule_carries_its_code_s_group():
+    assert all(carc_group_code(code) in ("CO", "PR") for code in carc_descriptions())
+    for rule in load_rules().rules:
+        assert rule.group_code == carc_group_code(rule.carc) and rule.to_dict()["group_code"], rule.rule_id
+
+
+@pytest.mark.parametrize("code, group", [
+    ("96", "PR"),  # a cosmetic service the patient chose
+    ("204", "PR"),  # not a benefit of the plan
+    ("55", "CO"),  # investigational: the provider should have known
+    ("50", "CO"),  # medical necessity without a signed notice
+    ("9999", None),
+])
+def test_carc_group_code(code, group):
+    assert carc_group_code(code) == group

@@ -25,7 +25,7 @@ def test_every_contract_treatment_key_is_in_the_catalog():
 def test_every_procedure_code_named_in_the_facts_file_is_in_the_catalog():
     if not FACTS.exists():
         pytest.skip("shared/ is not beside this checkout")
-    table = FACTS.read_text().split("## Treatments")[1].split("## Denial reasons")[0]
+    table = FACTS.read_text().split("## Treatments")[1].split("\n## ")[0]  # the table alone
     catalog_codes = {code for t in load_catalog().treatments.values() for code in t.procedure_codes}
     named = set(re.findall(r"\b(\d{5}|[A-DG-Z]\d{4})\b", table))
     named -= {"2014D", "00007"}  # parts of policy numbers (UHC 2014D0017, Anthem ANC.00007)
@@ -95,3 +95,61 @@ def test_a_catalog_row_with_an_unknown_diagnosis_pattern_is_rejected():
                requires_prior_authorization="false", requires_conservative_therapy="false", source="somewhere")
     with pytest.raises(CatalogError, match="covered_diagnoses"):
         parse_catalog([row])
+
+
+# Each catalog row and the row of coverage-facts.md's table it follows (wigs and hair transplants share one).
+FACTS_ROW_OF = {
+    "botulinum_toxin": "botulinum toxin", "dermal_filler": "dermal fillers",
+    "laser_hair_removal": "laser hair removal / electrolysis", "chemical_peel": "chemical peel",
+    "microdermabrasion": "dermabrasion / microdermabrasion", "photodynamic_therapy": "photodynamic therapy",
+    "vascular_laser": "vascular laser", "sclerotherapy": "sclerotherapy", "blepharoplasty": "blepharoplasty",
+    "wig": "wig / hair restoration", "hair_restoration": "wig / hair restoration",
+    "scar_treatment": "scar / keloid treatment", "tattoo_removal": "tattoo removal", "acne_treatment": "acne treatment",
+    "massage_therapy": "massage therapy", "weight_management": "weight management (obesity counselling)",
+    "teeth_whitening": "teeth whitening", "facial": "facial, manicure, spa massage", "manicure": "facial, manicure, spa massage",
+}
+# The facts row's "cosmetic by default" cell where it speaks of several services: the words for this
+# row, and what they mean for it (a wig is a benefit question, not a cosmetic one).
+COSMETIC_CELL_PART = {"wig": ("wig depends on the plan's benefit", False), "hair_restoration": ("transplant yes", True),
+                      "scar_treatment": ("injection: no", False)}
+# Investigational uses another row states for this one: PDT for acne, "whichever code is billed".
+INVESTIGATIONAL_VIA = {"acne_treatment": ("photodynamic therapy", "whichever code is billed")}
+
+
+def _facts_rows() -> dict[str, dict[str, str]]:
+    table = FACTS.read_text().split("## Treatments")[1].split("\n## ")[0]
+    lines = [line for line in table.splitlines() if line.startswith("|")]
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    return {cells[0]: dict(zip(header, cells)) for cells in
+            ([cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:])}
+
+
+@pytest.mark.parametrize("key", list(FACTS_ROW_OF))
+def test_every_catalog_row_s_conditions_follow_the_facts_table(key):
+    """Read each row of the facts table's conditions as the catalog encodes them: documented
+    first-line therapy, the weeks between sessions, an adult indication, a primary-care setting,
+    cosmetic by default, and an investigational use (which a rule of class investigational holds)."""
+    if not FACTS.exists():
+        pytest.skip("shared/ is not beside this checkout")
+    from features.rules import load_rules
+    row = _facts_rows()[FACTS_ROW_OF[key]]
+    treatment = load_catalog()[key]
+    conditions = row["conditions"].lower()
+    first_line_asked = ("failed" in conditions or "trial" in conditions) and "itself first-line therapy" not in conditions
+    assert treatment.requires_conservative_therapy is first_line_asked
+    weeks = re.search(r"every (\d+) weeks", conditions)
+    assert treatment.min_weeks_between == (float(weeks.group(1)) if weeks else None)
+    if "adult" in conditions:
+        assert treatment.min_age == 18
+    assert (treatment.required_setting == "primary_care") is ("primary-care setting" in conditions)
+    cosmetic_cell = row["cosmetic by default"].lower()
+    words, cosmetic = COSMETIC_CELL_PART.get(key, ("", cosmetic_cell.startswith("yes")))
+    assert words in cosmetic_cell and treatment.cosmetic_by_default is cosmetic
+    investigational = "investigational" in conditions or "experimental" in conditions
+    if key in INVESTIGATIONAL_VIA:
+        other, words = INVESTIGATIONAL_VIA[key]
+        investigational = words in _facts_rows()[other]["conditions"]
+    held = any(rule.rule_class == "investigational" and key in rule.applies_to for rule in load_rules().rules)
+    assert held is investigational
+    if "prior auth" in conditions:
+        assert treatment.requires_prior_authorization

@@ -4,7 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from features.catalog import load_catalog
-from features.claim_facts import diagnosis_facts
+from features.claim_facts import columns_facts
+from features.pipeline import claims_to_columns
 from features.rules import load_rules
 from tests.claim_strategies import CODE_POOL, claims
 
@@ -14,8 +15,8 @@ COSMETIC = [t.key for t in CATALOG.treatments.values() if t.cosmetic_by_default 
 
 def fired_ids(claim) -> set[str]:
     rules = load_rules()
-    facts = diagnosis_facts([claim["treatment"]], [claim["diagnosis_codes"]])
-    row = rules.fire([claim["treatment"]], facts, [claim["benefit_limit"]], [claim["benefit_used"]])[0]
+    columns = claims_to_columns([claim])
+    row = rules.fire(columns, columns_facts(columns))[0]
     return {rule.rule_id for rule in rules.fired_rules(row)}
 
 

@@ -4,15 +4,23 @@ import csv
 import numpy as np
 import pytest
 
-from features.claim_facts import diagnosis_facts
+from features.claim_facts import columns_facts
+from features.pipeline import claims_to_columns
 from features.rules import RuleTableError, load_rules, parse_rules
 
+# Where no rule on plans, places or ages has a say: a PPO claim of an adult at a doctor's office.
+NEUTRAL = {"plan_type": "ppo", "facility_type": "physician_office", "patient_age": 45, "procedure_code": None}
 
-def fired_ids(treatment, codes, benefit_limit=np.nan, benefit_used=0.0):
-    rules = load_rules()
-    facts = diagnosis_facts([treatment], [";".join(codes)])
-    row = rules.fire([treatment], facts, [benefit_limit], [benefit_used])[0]
-    return {rule.rule_id for rule in rules.fired_rules(row)}
+
+def fire(claims: list[dict]):
+    columns = claims_to_columns([{**NEUTRAL, **claim} for claim in claims])
+    return load_rules().fire(columns, columns_facts(columns))
+
+
+def fired_ids(treatment, codes, benefit_limit=np.nan, benefit_used=0.0, **fields):
+    row = fire([{"treatment": treatment, "diagnosis_codes": ";".join(codes), "benefit_limit": benefit_limit,
+                 "benefit_used": benefit_used, **fields}])[0]
+    return {rule.rule_id for rule in load_rules().fired_rules(row)}
 
 
 @pytest.mark.parametrize("treatment, codes, expected", [
@@ -60,15 +68,74 @@ def test_rules_vectorise_the_same_as_one_by_one():
     treatments = ["botulinum_toxin", "facial", "wig", "teeth_whitening", "botulinum_toxin"]
     codes = ["G43709", "", "L631", "", "G437"]
     limits, used = [np.nan, np.nan, 100.0, np.nan, np.nan], [0, 0, 100.0, 0, 0]
-    rules = load_rules()
-    together = rules.fire(treatments, diagnosis_facts(treatments, codes), limits, used)
-    for index, treatment in enumerate(treatments):
-        alone = rules.fire([treatment], diagnosis_facts([treatment], [codes[index]]), [limits[index]], [used[index]])
-        assert (alone[0] == together[index]).all()
+    plans = ["ppo", "medicare", "medicare", "hmo", "ppo"]
+    claims = [{"treatment": treatment, "diagnosis_codes": code, "benefit_limit": limit, "benefit_used": spent,
+               "plan_type": plan, "patient_age": 15}
+              for treatment, code, limit, spent, plan in zip(treatments, codes, limits, used, plans)]
+    together = fire(claims)
+    assert together.any(axis=1).all()
+    for index, claim in enumerate(claims):
+        assert (fire([claim])[0] == together[index]).all()
 
 
 def test_a_rule_with_an_unknown_condition_is_rejected():
     row = {"rule_id": "X-1", "applies_to": "any", "condition": "on_tuesdays", "carc": "96",
-           "group_code": "CO", "reason": "r", "source": "s"}
+           "rule_class": "cosmetic", "reason": "r", "source": "s"}
     with pytest.raises(RuleTableError, match="condition"):
         parse_rules([row], "1", "text")
+
+
+@pytest.mark.parametrize("field, value", [
+    ("condition", "plan:tricare"), ("condition", "always & facility:spa"), ("rule_class", "whim"),
+    ("carc", "9999"),
+])
+def test_a_rule_outside_the_vocabulary_is_rejected_naming_the_column(field, value):
+    row = {"rule_id": "X-1", "applies_to": "any", "condition": "always", "carc": "96",
+           "rule_class": "cosmetic", "reason": "r", "source": "s", field: value}
+    with pytest.raises(RuleTableError, match=field):
+        parse_rules([row], "1", "text")
+
+
+# The edits an authorization does not waive (coverage-facts.md, "Claim edits that an authorization
+# does not waive", "Benefits that traditional Medicare does not have"): each fires with the
+# authorization on file, and not on the same claim where the fact does not hold.
+@pytest.mark.parametrize("rule_id, claim, twin", [
+    ("MEDICARE-001", dict(treatment="wig", diagnosis_codes="L630", plan_type="medicare"),
+     dict(plan_type="medicare_advantage")),
+    ("MEDICARE-002", dict(treatment="massage_therapy", diagnosis_codes="M5450", plan_type="medicare",
+                          facility_type="medical_spa"), dict(facility_type="physician_office")),
+    ("INVESTIGATIONAL-001", dict(treatment="photodynamic_therapy", diagnosis_codes="L700"),
+     dict(diagnosis_codes="L700;L570")),
+    ("INVESTIGATIONAL-002", dict(treatment="acne_treatment", procedure_code="96567", diagnosis_codes="L700"),
+     dict(procedure_code="10040")),
+    ("INVESTIGATIONAL-003", dict(treatment="microdermabrasion", diagnosis_codes="L700"),
+     dict(diagnosis_codes="L700;L570")),
+    ("AGE-001", dict(treatment="botulinum_toxin", diagnosis_codes="G43709", patient_age=15),
+     dict(patient_age=18)),
+    ("SETTING-001", dict(treatment="weight_management", procedure_code="G0447", diagnosis_codes="E669;Z6835",
+                         plan_type="medicare_advantage", facility_type="medical_spa"),
+     dict(facility_type="primary_care_clinic")),
+])
+def test_an_edit_fires_whatever_the_authorization_and_not_on_its_twin(rule_id, claim, twin):
+    assert rule_id in fired_ids(**{**claim, "codes": [], "prior_authorization": True})
+    assert rule_id not in fired_ids(**{**claim, **twin, "codes": [], "prior_authorization": True})
+
+
+def test_g0447_outside_primary_care_is_an_edit_of_medicare_plans_only():
+    claim = dict(treatment="weight_management", diagnosis_codes="E669;Z6835", facility_type="physician_office")
+    assert "SETTING-001" in fired_ids(**claim, codes=[], plan_type="medicare")
+    assert "SETTING-001" not in fired_ids(**claim, codes=[], plan_type="ppo")
+
+
+def test_migraine_under_age_does_not_touch_other_toxin_indications():
+    assert "AGE-001" not in fired_ids("botulinum_toxin", ["G243"], patient_age=15)
+
+
+def test_every_rule_names_its_class_and_who_pays():
+    for rule in load_rules().rules:
+        assert rule.group_code in ("CO", "PR") and rule.rule_class
+    by_id = {rule.rule_id: rule for rule in load_rules().rules}
+    # the patient who chose a cosmetic, comfort or excluded service pays; a provider's edit is written off
+    assert {by_id[i].group_code for i in ("COSMETIC-001", "COSMETIC-002", "COMFORT-001", "MEDICARE-001")} == {"PR"}
+    assert {by_id[i].group_code for i in ("INVESTIGATIONAL-001", "AGE-001", "SETTING-001", "CODING-001")} == {"CO"}
+    assert {rule.rule_class for rule in by_id.values() if rule.carc == "55"} == {"investigational"}

@@ -125,7 +125,8 @@ def test_shared_traits_are_what_every_candidate_requires():
     assert (laser_or_tattoo.category, laser_or_tattoo.cosmetic_by_default,
             laser_or_tattoo.requires_prior_authorization, laser_or_tattoo.min_age) == ("laser", True, False, None)
     acne_or_scar = catalog.shared_traits(ACNE_OR_SCAR)
-    assert catalog["scar_treatment"].cosmetic_by_default and catalog["scar_treatment"].requires_conservative_therapy
+    # the keloid steroid injection is itself first-line therapy: neither candidate asks for an earlier one
+    assert not catalog["scar_treatment"].requires_conservative_therapy
     assert (acne_or_scar.cosmetic_by_default, acne_or_scar.requires_conservative_therapy) == (False, False)
     assert catalog.shared_traits(UNLISTED) is None
 
@@ -142,11 +143,17 @@ def test_an_unresolved_claim_is_covered_when_a_candidate_covers_it(key, codes, c
     assert (bool(facts["covered_diagnosis"][0]), bool(facts["primary_diagnosis_covered"][0])) == (covered, primary)
 
 
+def rule_columns(keys, codes) -> dict:
+    """The rule columns of claims of these keys and codes: a PPO adult at a doctor's office, no limit."""
+    return claims_to_columns([{"treatment": key, "diagnosis_codes": code, "plan_type": "ppo", "patient_age": 45,
+                               "facility_type": "physician_office"} for key, code in zip(keys, codes)])
+
+
 def _fired(keys, codes=None) -> dict[str, list[bool]]:
     keys = np.array(keys, dtype=object)
     codes = np.array(codes or [""] * len(keys), dtype=object)
     rules = load_rules()
-    fired = rules.fire(keys, diagnosis_facts(keys, codes), np.full(len(keys), np.nan), np.zeros(len(keys)))
+    fired = rules.fire(rule_columns(keys, codes), diagnosis_facts(keys, codes))
     return {rule.rule_id: fired[:, column].tolist() for column, rule in enumerate(rules.rules)}
 
 
@@ -169,11 +176,11 @@ def test_one_claim_and_many_claims_fire_alike():
     ("category:skin", [False, False]),
 ])
 def test_a_rule_applies_to_an_unresolved_claim_only_when_it_applies_to_every_candidate(applies_to, expected):
-    row = {"rule_id": "TEST-001", "applies_to": applies_to, "condition": "always", "carc": "96", "group_code": "CO",
-           "reason": "a test rule", "source": "a test"}
+    row = {"rule_id": "TEST-001", "applies_to": applies_to, "condition": "always", "carc": "96", 
+           "rule_class": "cosmetic", "reason": "a test rule", "source": "a test"}
     rules = parse_rules([row], "test", "table")
     keys = np.array([LASER_OR_TATTOO, "laser_hair_removal"], dtype=object)
-    fired = rules.fire(keys, diagnosis_facts(keys, ["", ""]), [np.nan, np.nan], [0.0, 0.0])
+    fired = rules.fire(rule_columns(keys, ["", ""]), diagnosis_facts(keys, ["", ""]))
     assert fired[:, 0].tolist() == expected
 
 

@@ -123,7 +123,8 @@ def test_the_denial_reasons_of_an_excluded_claim_are_its_rules(champion_model, m
     ({"plan_type": "hmo", "referral": False}, {"doc_needed": "admin"}),
     ({"plan_type": "hmo", "referral": False, "medical_necessity_letter": False,
       "conservative_therapy_documented": False}, {"doc_needed": "both"}),
-    ({"treatment": "unlisted", "procedure_code": "17999"}, {"pa_needed": "conditional"}),
+    ({"treatment": "unlisted", "procedure_code": "17999", "prior_authorization": False}, {"pa_needed": "conditional"}),
+    ({"treatment": "unlisted", "procedure_code": "17999"}, {"pa_needed": "satisfied"}),
     ({"treatment": "teeth_whitening", "procedure_code": None, "diagnosis_codes": ""},
      {"covered": "not-covered", "doc_needed": None, "info_needed": []}),
 ])
@@ -151,7 +152,7 @@ def test_a_composite_treatment_is_advised_on_what_each_candidate_needs(champion_
     (advice,) = answer["recommendations"]
     assert advice["action"] == "document_covered_diagnosis"
     assert advice["description"].startswith("Laser hair removal") and "F64" in " ".join(advice["covered_diagnoses"])
-    assert answer["coverage_information"]["pa_needed"] == "conditional"
+    assert answer["coverage_information"]["pa_needed"] is None  # excluded: no authorization makes it covered
 
 
 def test_a_composite_treatment_with_prior_authorization_reads_satisfied(champion_model, make_claim):
@@ -163,7 +164,8 @@ def test_a_composite_treatment_with_prior_authorization_reads_satisfied(champion
 def test_a_composite_of_covered_treatments_gets_the_specific_code_of_either():
     """A header code under a composite key is replaced by a child one of the candidates covers:
     L57 under acne treatment or photodynamic therapy becomes L57.0, actinic keratosis."""
-    treatment = ClaimTreatment.of(load_catalog(), "acne_treatment|photodynamic_therapy")
+    treatment = ClaimTreatment.of(load_catalog(), {"treatment": "acne_treatment|photodynamic_therapy",
+                                                   "plan_type": "ppo", "facility_type": "dermatology_clinic"})
     assert _specific_codes({"diagnosis_codes": "L57"}, treatment) == "L570"
     assert _specific_codes({"diagnosis_codes": "L570"}, treatment) is None  # nothing to make specific
 
@@ -194,21 +196,77 @@ def test_no_answer_advises_prior_authorization_it_says_is_not_needed(many_answer
     assert advised > 20
 
 
-def test_prior_authorization_the_catalog_does_not_ask_for_is_explained_by_the_payers_history(champion_model,
-                                                                                           make_claim):
-    # massage for low back pain under a PPO: the demo payer tightened prior authorization for it
+def test_prior_authorization_the_plan_does_not_ask_for_is_never_advised_nor_needed(champion_model, make_claim):
+    """Massage for low back pain under a PPO: the plan's table does not ask for an authorization,
+    so none is advised and pa_needed stays no-auth, whatever the payer's history; the history, when
+    it pays such claims clearly less often without one, is a separate statement."""
     answers = champion_model.answer_claims([
         make_claim(treatment="massage_therapy", procedure_code="97124", diagnosis_codes="M5450",
                    prior_authorization=False, service_date=pd.Timestamp(day)) for day in ("2025-03-01", "2025-12-01")])
     for answer in answers:
         information = answer["coverage_information"]
-        advice = {item["action"]: item for item in answer["recommendations"]}
-        if "obtain_prior_authorization" in advice:
-            assert information["pa_needed"] == "auth-needed"
-            assert information["sources"]["pa_needed"] == "payer_history"
-            assert "history" in advice["obtain_prior_authorization"]["description"]
-        else:
-            assert information["pa_needed"] == "no-auth" and information["sources"]["pa_needed"] == "catalog"
+        assert "obtain_prior_authorization" not in [item["action"] for item in answer["recommendations"]]
+        assert information["pa_needed"] == "no-auth"
+        assert information["sources"]["pa_needed"] == "prior_authorization_table"
+        assert "catalog" in information["sources"]["pa_basis"]
+        assert information["sources"]["payer_history"] is None or "history" in information["sources"]["payer_history"]
+
+
+@pytest.mark.parametrize("gain, stated", [(None, False), (0.02, False), (0.049, False), (0.2, True)])
+def test_the_payer_history_is_a_statement_beside_the_table_only_from_a_clear_gain(make_claim, gain, stated):
+    from scoring.advice import _coverage_information
+
+    claim = make_claim(treatment="massage_therapy", procedure_code="97124", diagnosis_codes="M5450",
+                       prior_authorization=False)
+    information = _coverage_information(claim, ClaimTreatment.of(load_catalog(), claim), 0.5, [], 0.7, gain)
+    assert information["pa_needed"] == "no-auth"
+    assert (information["sources"]["payer_history"] is not None) is stated
+
+
+@pytest.mark.parametrize("changes, pa_needed", [
+    # traditional Medicare asks for no authorization in an office, whatever the catalog says ...
+    (dict(plan_type="medicare", prior_authorization=False, patient_age=70), "no-auth"),
+    (dict(plan_type="medicare", treatment="photodynamic_therapy", procedure_code="96567", diagnosis_codes="L570",
+          prior_authorization=False, patient_age=70), "no-auth"),
+    # ... only in a hospital outpatient department (42 CFR 419.83)
+    (dict(plan_type="medicare", facility_type="hospital_outpatient", place_of_service="22",
+          prior_authorization=False, patient_age=70), "auth-needed"),
+    (dict(plan_type="medicare_advantage", prior_authorization=False, patient_age=70), "auth-needed"),
+])
+def test_pa_needed_follows_the_plan_and_the_setting(champion_model, make_claim, changes, pa_needed):
+    answer = champion_model.answer_claims([make_claim(**changes)])[0]
+    assert answer["coverage_information"]["pa_needed"] == pa_needed
+    advised = "obtain_prior_authorization" in [item["action"] for item in answer["recommendations"]]
+    if pa_needed == "no-auth":
+        assert not advised and all(reason["carc"] != "197" or reason["probability"] < 0.05
+                                   for reason in answer["likely_denial_reasons"][:1])
+
+
+@pytest.mark.parametrize("changes", [
+    dict(diagnosis_codes="Z411", prior_authorization=False),  # cosmetic toxin
+    dict(treatment="vascular_laser", procedure_code="17106", diagnosis_codes="L719", prior_authorization=False),
+    dict(treatment="wig", procedure_code="A9282", diagnosis_codes="L630", plan_type="medicare", patient_age=70),
+])
+def test_a_claim_a_hard_rule_excludes_gets_no_authorization_advice_nor_auth_needed(champion_model, make_claim,
+                                                                                   changes):
+    answer = champion_model.answer_claims([make_claim(**changes)])[0]
+    assert answer["decision"] == "excluded"
+    assert answer["coverage_information"]["pa_needed"] is None
+    assert all(item["action"] != "obtain_prior_authorization" for item in answer["recommendations"])
+
+
+def test_no_referral_advice_to_the_clinic_s_own_primary_care_service(champion_model, make_claim):
+    claim = make_claim(treatment="weight_management", procedure_code="G0447", diagnosis_codes="E669;Z6835",
+                       plan_type="medicare_advantage", facility_type="primary_care_clinic", referral=False,
+                       prior_authorization=False, patient_age=70)
+    answer = champion_model.answer_claims([claim])[0]
+    assert all(item["action"] != "obtain_referral" and "referral" not in item["description"].lower()
+               for item in answer["recommendations"])
+    assert answer["coverage_information"]["doc_needed"] is None
+    hmo_office = champion_model.answer_claims([{**claim, "plan_type": "hmo", "treatment": "botulinum_toxin",
+                                                "procedure_code": "64615", "diagnosis_codes": "G43709",
+                                                "facility_type": "physician_office"}])[0]
+    assert hmo_office["coverage_information"]["doc_needed"] in ("admin", "both")  # elsewhere the referral is asked
 
 
 @pytest.mark.parametrize("plan_type", ["ppo", "epo", "hdhp", "medicare"])

@@ -13,7 +13,10 @@ def test_score_frame_applies_rules_before_the_model(champion_model, test_claims)
     excluded = scored["excluded"].to_numpy()
     assert excluded.any() and (~excluded).any()
     excluded_probability = scored.loc[excluded, "approval_probability"]
-    assert ((excluded_probability > 0) & (excluded_probability < 0.05)).all()  # the rules' smoothed paid shares
+    # the rules' smoothed paid shares: a rule with a dozen claims in this small history, one of them paid by
+    # the payer's error, is smoothed to (1 + 20 x 1%) / (12 + 20), about 0.06
+    within = (excluded_probability > 0) & (excluded_probability < 0.1)
+    assert within.all(), scored.loc[excluded, ["approval_probability", "rule_ids"]][~within].value_counts()
     assert scored.loc[excluded, "model_probability"].isna().all()
     assert (scored.loc[excluded, "decision"] == "excluded").all()
     assert (scored.loc[excluded, "rule_ids"] != "").all() and (scored.loc[~excluded, "rule_ids"] == "").all()

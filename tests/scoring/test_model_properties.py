@@ -68,3 +68,33 @@ def excluded_probability(model, claim: dict, answer: dict) -> float:
     """The smallest smoothed paid share among the hard rules that excluded the claim."""
     category = claim["diagnosis_codes"].split(";")[0][:3] if claim["diagnosis_codes"] else ""
     return min(model.evidence().lookup(rule["id"], claim["treatment"], category)[1] for rule in answer["excluded_by"])
+
+
+MEDICAL_SETTINGS = ("physician_office", "dermatology_clinic", "primary_care_clinic")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(claim=claims(), setting=st.sampled_from(MEDICAL_SETTINGS))
+def test_a_doctor_s_office_or_clinic_never_scores_below_a_med_spa(model, claim, setting):
+    """For every treatment and plan (claims() draws both), the same claim at a physician office,
+    dermatology clinic or primary-care clinic is answered at least as likely paid as at a medical
+    spa: a post-check of the served model (CoverageModel.medical_setting_floor), not a hope."""
+    spa, medical = model.answer_claims([{**claim, "facility_type": "medical_spa"}, {**claim, "facility_type": setting}])
+    assert medical["approval_probability"] >= spa["approval_probability"] - 1e-9
+
+
+def test_the_setting_floor_holds_in_batch_scoring_too(model):
+    import pandas as pd
+
+    from features.catalog import load_catalog
+    from features.contract import PLAN_TYPES
+
+    base = canonical_claim(prior_authorization=False, referral=False, in_network=False)
+    claims_ = [{**base, "treatment": key, "procedure_code": (treatment.procedure_codes or (None,))[0],
+                "plan_type": plan, "facility_type": facility}
+               for key, treatment in load_catalog().treatments.items() for plan in PLAN_TYPES
+               for facility in ("medical_spa", *MEDICAL_SETTINGS)]
+    scored = model.score_frame(pd.DataFrame(claims_))["approval_probability"].to_numpy().reshape(-1, 4)
+    assert (scored[:, 1:] >= scored[:, :1] - 1e-9).all()
+    answered = [answer["approval_probability"] for answer in model.answer_claims(claims_)]
+    assert scored.ravel().tolist() == pytest.approx(answered, abs=5e-5)  # answers are rounded to 4 decimals

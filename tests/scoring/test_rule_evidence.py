@@ -167,5 +167,18 @@ def test_excluded_claims_get_the_smoothed_paid_share_not_zero(champion_model, be
     excluded = scored["excluded"].to_numpy()
     assert excluded.any()
     probability = scored.loc[excluded, "approval_probability"]
-    assert (probability > 0).all() and (probability < champion_model.params.rule_tolerance).all()
+    # a small cell's share is smoothed toward the rule's: a dozen claims with one paid by the payer's error
+    # gives (1 + 20 x 1%) / (12 + 20), about 0.06, a little above the tolerance a contradiction needs
+    assert (probability > 0).all() and (probability < 2 * champion_model.params.rule_tolerance).all()
     assert (scored.loc[excluded, "decision"] == "excluded").all()
+
+
+@pytest.mark.parametrize("rule_id, per_category", [
+    ("AGE-001", True), ("INVESTIGATIONAL-003", True),  # they read diagnoses among other conditions
+    ("MEDICARE-001", False), ("SETTING-001", False),  # they read the plan and the place, not diagnoses
+])
+def test_a_rule_is_measured_per_diagnosis_category_when_one_of_its_conditions_reads_diagnoses(rule_id, per_category):
+    treatment = RULES.rules[COLUMN[rule_id]].applies_to.split(":")[1].split("|")[0]
+    evidence = RuleEvidence.measure(RULES, *history((rule_id, treatment, "G43", 40, 0), (rule_id, treatment, "L70", 40, 0)),
+                                    EvidenceParams())
+    assert ((rule_id, treatment, "G43") in evidence.cells) is per_category

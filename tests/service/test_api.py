@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from features.contract import CLEAN_COLUMNS
+from features.prior_authorization import load_authorization_table
 from features.rules import load_rules
 from service.claims import normalise_request_claim
 from service.schemas import ClaimAnswer, InvocationsResponse
@@ -46,7 +47,8 @@ def _facial(answer):
     _excluded_by("COMFORT-001")(answer)
     assert answer["excluded_by"][0]["carc"] == "202" and answer["excluded_by"][0]["source"]
     assert answer["likely_denial_reasons"][0] == {"carc": "202", "description": answer["likely_denial_reasons"][0][
-        "description"], "probability": round(1 - answer["approval_probability"], 4)}
+        "description"], "group_code": "PR", "probability": round(1 - answer["approval_probability"], 4)}
+    assert answer["liability"]["group_code"] == "PR"  # the patient who chose a comfort service pays
     assert answer["recommendations"] == []  # nothing changes a personal-comfort service
     assert answer["coverage_information"]["covered"] == "not-covered"
 
@@ -379,6 +381,8 @@ def test_ready_and_model_info_with_a_loaded_model(served_client, auth, model_sto
     assert info["ready"] is True
     assert (info["name"], info["version"], info["alias"]) == (MODEL_NAME, model_store.champion_version, "champion")
     assert info["rules_version"] == load_rules().version and info["trained_at"] and info["run_id"]
+    # the prior-authorization table (plan, setting, service) beside the rules
+    assert info["prior_authorization_version"] == load_authorization_table().version
     assert 0.5 < info["metrics"]["test_auc"] <= 1 and not any("__" in key for key in info["metrics"])
     assert info["source"] == "registry" and len(info["model_sha256"]) == 64
     assert info["model_uri"] == f"models:/{MODEL_NAME}/{model_store.champion_version}"

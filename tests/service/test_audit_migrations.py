@@ -4,18 +4,26 @@ processes opening a new database together migrate it once; on SQLite and Postgre
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sqlite3
+import stat
+import subprocess
+import sys
+import time
 from datetime import datetime, timezone
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import select, text
+from sqlalchemy import create_engine, select, text
 
 from service.audit import AuditRecord, AuditStore, metadata
-from service.audit_migrations import alembic_config
+from service.audit_migrations import alembic_config, upgrade_to_head
+from service.background import LockTimeout
 from service.outcomes.store import claim_outcomes  # noqa: F401  (its table joins the metadata compared)
+from service.cds_hooks.client_jwt import cds_hook_jtis  # noqa: F401  (its table joins the metadata compared)
 from service.rate_limit import rate_buckets
+from service.sessions import page_sessions  # noqa: F401  (its table joins the metadata compared)
 
 def head_revision() -> str:
     from alembic.script import ScriptDirectory
@@ -110,3 +118,35 @@ def test_processes_opening_a_new_database_together_migrate_it_once(audit_url):
     store = AuditStore(audit_url)
     with store.engine.connect() as connection:
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [head_revision()]
+
+
+def test_the_migration_lock_is_owner_only_and_a_start_gives_up_on_a_held_one_naming_its_holder(tmp_path):
+    database = tmp_path / "audit.db"
+    old_umask = os.umask(0)  # the widest umask: the lock must still be private
+    try:
+        AuditStore(f"sqlite:///{database}").close()
+    finally:
+        os.umask(old_umask)
+    lock = database.with_name("audit.db.migrate.lock")
+    assert stat.S_IMODE(lock.stat().st_mode) == 0o600
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(lock)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        with pytest.raises(LockTimeout, match=rf"pid {holder.pid}\b"):
+            upgrade_to_head(create_engine(f"sqlite:///{database}"), database, lock_timeout=0.5)
+        assert time.monotonic() - started < 10
+    finally:
+        holder.kill()
+        holder.wait()
+    upgrade_to_head(create_engine(f"sqlite:///{database}"), database, lock_timeout=5)  # free again: it proceeds
+
+
+# Another process taking the lock as the probe's `nobody` did (an exclusive flock) and keeping it.
+HOLD_LOCK = """
+import fcntl, sys, time
+handle = open(sys.argv[1])
+fcntl.flock(handle, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(600)
+"""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 
@@ -51,6 +52,17 @@ def test_serve_puts_nginx_on_the_bind_address_in_front_of_gunicorn_with_the_repo
     assert argv[1:5] == ["-m", "gunicorn", "-c", str(ROOT / "service" / "gunicorn_conf.py")]
     assert argv[5:] == ["--workers", "3", "service.wsgi:app"]  # gunicorn binds loopback; nginx the address
     assert cli.os.environ["MEDSPA_COVERAGE_PROXY_LISTEN"] == "127.0.0.1:9999"
+
+
+def test_serve_makes_var_owner_only(monkeypatch, tmp_path):
+    var = tmp_path / "var"
+    var.mkdir(mode=0o755)
+    var.chmod(0o755)
+    monkeypatch.setattr(cli, "VAR_DIR", var)
+    monkeypatch.setattr(cli.os, "execv", lambda path, argv: None)
+    monkeypatch.setattr(cli.os, "environ", dict(os.environ))
+    assert CliRunner().invoke(cli.main, ["serve"]).exit_code == 0
+    assert stat.S_IMODE(var.stat().st_mode) == 0o700
 
 
 def test_serve_no_proxy_runs_gunicorn_alone_on_the_bind_address(monkeypatch):

@@ -8,6 +8,7 @@ import io
 import json
 import re
 import stat
+import threading
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pandas as pd
 import pytest
 
 from service.audit import AuditStore
-from service.file_jobs import EXTENSION, UNFINISHED_JOBS_PER_KEY, run_pending
+from service.file_jobs import EXTENSION, JOB_ID, UNFINISHED_JOBS_PER_KEY, run_pending
 from tests.service.service_testing import API_KEY, OTHER_KEY, SENTINEL, body_of, example_claim
 from claims_io.requests import REJECTED_COLUMNS
 from scoring.coverage_model import SCORE_COLUMNS
@@ -60,6 +61,11 @@ def _finished(client, job_id: str, key: str = API_KEY) -> dict:
         if job["status"] in ("done", "failed") or time.monotonic() > deadline:
             return job
         time.sleep(0.1)
+
+
+def _jobs_in(folder: Path) -> list[Path]:
+    """The job folders in the jobs folder (not its slot lock, `.reserve.lock`)."""
+    return [path for path in folder.iterdir() if JOB_ID.fullmatch(path.name)] if folder.exists() else []
 
 
 def _get(client, path: str, key: str = API_KEY):
@@ -163,8 +169,7 @@ def test_a_bad_file_gets_a_clear_4xx_and_leaves_nothing(files_app, files_client,
     error = body_of(response)
     assert words in error["message"] + " ".join(item["message"] for item in error["errors"]), error
     assert "/" not in " ".join(item["message"] for item in error["errors"])  # no server path
-    folder = Path(files_app.config["FILE_JOBS_DIR"])
-    assert not folder.exists() or not list(folder.iterdir())
+    assert not _jobs_in(Path(files_app.config["FILE_JOBS_DIR"]))
 
 
 def test_the_size_limits_are_enforced_with_a_413_naming_them(make_served_app, tmp_path):
@@ -175,7 +180,7 @@ def test_the_size_limits_are_enforced_with_a_413_naming_them(make_served_app, tm
     too_big = _upload(client, _csv_bytes(GOOD * 10))
     assert too_big.status_code == 413 and "4,000 bytes" in body_of(too_big)["message"]
     assert _upload(client, _csv_bytes(GOOD)).status_code == 202  # within both
-    assert not [path for path in (tmp_path / "jobs").iterdir() if not (path / "state.json").exists()]
+    assert not [path for path in _jobs_in(tmp_path / "jobs") if not (path / "state.json").exists()]
 
 
 def test_only_the_key_that_uploaded_a_file_sees_its_job(files_client):
@@ -202,8 +207,8 @@ def test_a_jobs_files_are_owner_only_and_deleted_when_it_expires(files_app, file
     jobs = Path(files_app.config["FILE_JOBS_DIR"])
     folder = jobs / job["job_id"]
     assert stat.S_IMODE(jobs.stat().st_mode) == 0o700 and stat.S_IMODE(folder.stat().st_mode) == 0o700
-    files = {path.name: stat.S_IMODE(path.stat().st_mode) for path in folder.iterdir() if path.name != "lock"}
-    assert set(files) == {"state.json", "scored.csv", "scored.csv.rejected.csv"}  # the upload is gone once scored
+    files = {path.name: stat.S_IMODE(path.stat().st_mode) for path in folder.iterdir()}
+    assert set(files) == {"state.json", "lock", "scored.csv", "scored.csv.rejected.csv"}  # the upload is gone
     assert set(files.values()) == {0o600}, files
     state = json.loads((folder / "state.json").read_text())
     (folder / "state.json").write_text(json.dumps({**state, "expires_at": "2000-01-01T00:00:00Z"}))
@@ -270,3 +275,108 @@ def test_the_page_session_uploads_with_its_csrf_token(files_client):
     assert files_client.get(job["downloads"]["scored"]).status_code == 200
     assert files_client.application.extensions[EXTENSION].read(job["job_id"])["key_id"] == \
         files_client.application.extensions["api_keys"].key_id(API_KEY)
+
+
+def _bomb(rows: int, **columns) -> bytes:
+    """A zstd Parquet file of `rows` good claims with some columns replaced, written dictionary-encoded
+    from one value each (as an attacker would: a few KB, and never expanded here either)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def repeated(value) -> pa.Array:
+        if isinstance(value, pa.Array):  # a nested value, given as the whole column
+            return value
+        return pa.DictionaryArray.from_arrays(pa.array([0] * rows, pa.int32()), pa.array([value]))
+
+    table = {name: repeated(value) for name, value in {**GOOD[0], **columns}.items()}
+    out = io.BytesIO()
+    pq.write_table(pa.table(table), out, compression="zstd")
+    return out.getvalue()
+
+
+def _million_columns() -> bytes:
+    return ",".join(f"c{number}" for number in range(1_000_000)).encode() + b"\n"
+
+
+@pytest.mark.parametrize("label, body, media_type, status, words", [
+    ("a million columns", _million_columns, CSV, 422, "1,000,000 columns; a claims file may have at most 200"),
+    ("100,000 ids of 20,000 characters", lambda: _bomb(100_000, claim_id="7" * 20_000), PARQUET, 422,
+     "column claim_id holds a value longer than 1,000 characters"),
+    ("100,000 ids of 2,000 characters", lambda: _bomb(100_000, claim_id="7" * 2_000), PARQUET, 422,
+     "column claim_id holds a value longer than 1,000 characters"),
+    ("100,000 ids of 900 characters", lambda: _bomb(100_000, claim_id="7" * 900), PARQUET, 413,
+     "must decode to at most 67,108,864 bytes"),
+    ("a list of lists of codes", lambda: _bomb(1, diagnosis_codes=_arrow_value([["G43.709"]])), PARQUET, 422,
+     "column diagnosis_codes holds Parquet values of type list of list of string"),
+    ("a list for an age", lambda: _bomb(1, patient_age=_arrow_value([44])), PARQUET, 422,
+     "column patient_age holds Parquet values of type list of int64"),
+], ids=lambda value: value if isinstance(value, str) and " " in value else None)
+def test_a_file_that_would_cost_more_than_its_size_is_refused_at_upload(make_app, tmp_path, label, body, media_type,
+                                                                       status, words):
+    app = make_app(FILE_JOBS_DIR=str(tmp_path / "jobs"))  # refused before scoring: no model needed
+    body = body()
+    assert len(body) < 12 * 2**20
+    started = time.monotonic()
+    response = _upload(app.test_client(), body, media_type)
+    assert time.monotonic() - started < 20, label  # a million columns once held a worker past its timeout
+    assert response.status_code == status, (label, response.data)
+    assert words in " ".join(item["message"] for item in body_of(response)["errors"]), body_of(response)
+    assert not _jobs_in(tmp_path / "jobs")
+
+
+def _arrow_value(value):
+    import pyarrow as pa
+
+    return pa.array([value])
+
+
+class _HeldBody(io.RawIOBase):
+    """An upload's body that arrives only when the test says so, as a slow client's does."""
+
+    def __init__(self, body: bytes, entered: list, release: threading.Event):
+        self._body, self._entered, self._release, self._started = io.BytesIO(body), entered, release, False
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:  # the test client measures the body before sending it
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._body.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._body.tell()
+
+    def readinto(self, buffer) -> int:
+        if not self._started:
+            self._started = True
+            self._entered.append(1)
+            self._release.wait(30)
+        return self._body.readinto(buffer)
+
+
+def test_uploads_at_the_same_time_cannot_pass_the_job_limit_together(make_app, tmp_path):
+    """Each upload takes its slot before its body arrives: three at once against a limit of two get
+    two 202s and one 429 (the check once came before the slot was taken, and all three passed)."""
+    app = make_app(FILE_JOBS_DIR=str(tmp_path / "jobs"))  # no model: uploads stay queued
+    body = _csv_bytes(GOOD)
+    entered, release, statuses = [], threading.Event(), []
+
+    def upload():
+        response = app.test_client().post(
+            "/v1/files", input_stream=_HeldBody(body, entered, release),
+            headers={"Authorization": f"Bearer {API_KEY}", "Content-Type": CSV, "Content-Length": str(len(body))})
+        statuses.append(response.status_code)
+
+    uploads = UNFINISHED_JOBS_PER_KEY + 1
+    threads = [threading.Thread(target=upload) for _ in range(uploads)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 20
+    while len(entered) + len(statuses) < uploads and time.monotonic() < deadline:  # every upload past its check
+        time.sleep(0.02)
+    release.set()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(statuses) == [202] * UNFINISHED_JOBS_PER_KEY + [429]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from service.model_extension import without_server_paths
 from service.model_loading import registry_loader
 from tests.service.service_testing import body_of, example_claim
 
@@ -32,7 +33,20 @@ def test_while_not_ready_v1_model_shows_the_last_load_error(make_app, auth):
     assert body["code"] == "model_unavailable" and "why the last load failed" in body["message"]
     [error] = body["errors"]
     assert error["field"] == "model" and "the last load failed at 20" in error["message"]
-    assert "RuntimeError: the model store at /srv/models cannot be read" in error["message"]
+    assert "RuntimeError: the model store at <server path> cannot be read" in error["message"]
+    assert "/srv" not in response.get_data(as_text=True)  # no server path to a key holder
+
+
+@pytest.mark.parametrize("message, shown", [
+    ("no MLflow tracking database at /tmp/x/var/mlflow.db: train a model first",
+     "no MLflow tracking database at <server path>: train a model first"),
+    ("cannot open sqlite:////srv/app/var/mlflow.db", "cannot open <server path>"),
+    ("file:///srv/a/b missing; models:/medspa-coverage@champion has no version",
+     "<server path> missing; models:/medspa-coverage@champion has no version"),
+    ("ModelIntegrityError: 2 files changed", "ModelIntegrityError: 2 files changed"),
+])
+def test_server_paths_are_taken_out_of_what_v1_model_shows(message, shown):
+    assert without_server_paths(message) == shown
 
 
 def test_a_model_that_fails_its_warm_up_is_not_served(make_served_app):

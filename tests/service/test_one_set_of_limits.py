@@ -14,6 +14,7 @@ from features.catalog import UNLISTED_CODE, UNPAIRED_CODE, UNRESOLVED_TREATMENT
 from features.contract import MAX_EXACT_INTEGER, VISIT_FIELDS
 from service.claims import normalise_request_claim
 from tests.service.service_testing import DROP, body_of, example_claim
+from claims_io.files import MAX_CELL_CHARS
 from claims_io.loading import format_report, load_claims
 
 WARNINGS = {f"{warning.field}: {warning.kind}": warning for warning in (UNLISTED_CODE, UNPAIRED_CODE,
@@ -45,9 +46,11 @@ CASES = [
     ("benefit_limit below it", {"benefit_limit": -0.01}, False),
     ("benefit_used at its lower bound", {"benefit_used": 0}, True),
     ("benefit_used below it", {"benefit_used": -0.01}, False),
-    # no bound on claim_id length or diagnosis codes, in either path
+    # no bound on claim_id length or diagnosis codes in the contract, in either path; a file's cells
+    # are bounded by what reading it may cost (claims_io.files.MAX_CELL_CHARS: a longer cell refuses
+    # the file whole, tests/claims_io/test_file_costs.py), a request by its body size
     ("claim_id of 129 characters", {"claim_id": "C" * 129}, True),
-    ("claim_id of 10,000 characters", {"claim_id": "C" * 10_000}, True),
+    ("claim_id of a file cell's longest", {"claim_id": "C" * MAX_CELL_CHARS}, True),
     ("12 diagnosis codes", {"diagnosis_codes": MANY_CODES[:12]}, True),
     ("13 diagnosis codes", {"diagnosis_codes": MANY_CODES[:13]}, True),
     ("100 diagnosis codes", {"diagnosis_codes": MANY_CODES}, True),

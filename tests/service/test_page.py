@@ -11,7 +11,8 @@ import time
 import pytest
 
 from scoring.decisions import DECISION_BANDS
-from service.page import CONTENT_SECURITY_POLICY, DECISION_LABELS, STATIC_FILES
+from service.page import DECISION_LABELS, STATIC_FILES
+from service.security_headers import CONTENT_SECURITY_POLICY
 from tests.service.service_testing import API_KEY, SENTINEL, body_of, example_claim
 
 
@@ -50,11 +51,12 @@ def test_a_wrong_key_gets_a_plain_message_and_repeated_ones_are_throttled(make_a
     client = make_app(FAILED_KEY_LIMIT=2).test_client()
     wrong = _sign_in(client, "not-a-key")
     assert wrong.status_code == 401 and "not one this service accepts" in wrong.get_data(as_text=True)
-    assert _sign_in(client, SENTINEL).status_code == 401
-    throttled = _sign_in(client, API_KEY)
+    assert _sign_in(client, "not-" + SENTINEL).status_code == 401
+    throttled = _sign_in(client, "not-either")  # a key like those: no longer compared
     assert throttled.status_code == 429 and int(throttled.headers["Retry-After"]) >= 1
     assert "Too many wrong keys" in throttled.get_data(as_text=True)
     assert SENTINEL not in throttled.get_data(as_text=True)
+    assert _sign_in(client, API_KEY).status_code == 303  # the right key from the same computer still signs in
 
 
 def test_sign_in_and_sign_out_need_the_forms_csrf_token(client):
@@ -96,6 +98,43 @@ def test_a_session_of_a_key_no_longer_configured_is_refused(make_app):
     other = make_app(SESSION_SECRET="s" * 40, API_KEYS=["another-key-000000"]).test_client()
     other.set_cookie("medspa_session", cookie)
     assert other.get("/v1/treatments").status_code == 401
+
+
+def _signed_in_cookie(client) -> tuple[str, str]:
+    """Sign in; the session cookie's value and the page's CSRF token, as an attacker would copy them."""
+    _sign_in(client)
+    token = _page_token(client)  # the page puts its CSRF token in the session: the cookie after it
+    return client.get_cookie("medspa_session").value, token
+
+
+def _replayed(app, cookie: str, token: str) -> dict[str, int]:
+    """The copied cookie replayed from a fresh client: the page, a GET and a POST with the token."""
+    client = app.test_client()
+    client.set_cookie("medspa_session", cookie)
+    page = client.get("/").get_data(as_text=True)
+    return {"page": 200 if "visit-form" in page else 401, "get": client.get("/v1/treatments").status_code,
+            "predict": client.post("/v1/predict", json=example_claim(), headers={"X-CSRFToken": token}).status_code}
+
+
+def test_sign_out_revokes_the_session_so_a_replayed_cookie_is_refused_even_after_a_restart(make_served_app,
+                                                                                             tmp_path):
+    settings = {"SESSION_SECRET": "s" * 40, "AUDIT_DATABASE_URL": f"sqlite:///{tmp_path / 'shared-audit.db'}"}
+    app = make_served_app(**settings)
+    client = app.test_client()
+    cookie, token = _signed_in_cookie(client)
+    assert _replayed(app, cookie, token) == {"page": 200, "get": 200, "predict": 200}
+    client.post("/sign-out", data={"csrf_token": token})
+    assert _replayed(app, cookie, token) == {"page": 401, "get": 401, "predict": 401}
+    restarted = make_served_app(**settings)  # the same secret and shared store: the revocation holds
+    assert _replayed(restarted, cookie, token) == {"page": 401, "get": 401, "predict": 401}
+
+
+def test_a_session_whose_key_was_removed_stays_revoked_when_the_key_returns(make_app, tmp_path):
+    settings = {"SESSION_SECRET": "s" * 40, "AUDIT_DATABASE_URL": f"sqlite:///{tmp_path / 'shared-audit.db'}"}
+    cookie, token = _signed_in_cookie(make_app(**settings).test_client())
+    without_the_key = make_app(**settings, API_KEYS=["another-key-000000"])
+    assert _replayed(without_the_key, cookie, token)["get"] == 401
+    assert _replayed(make_app(**settings), cookie, token)["get"] == 401  # the key is back; the session is not
 
 
 def test_a_key_header_still_works_beside_a_session(client, auth):

@@ -20,7 +20,7 @@ import pytest
 from service.app import create_app
 from service.background import stop_jobs
 from features.contract import EXAMPLE_CLAIM
-from service.page import CONTENT_SECURITY_POLICY
+from service.security_headers import CONTENT_SECURITY_POLICY
 from tests.service.service_testing import API_KEY, ROOT, free_port
 
 pytestmark = pytest.mark.slow

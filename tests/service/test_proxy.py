@@ -15,13 +15,15 @@ import http.client
 import json
 import re
 import socket
+import stat
 import threading
 import time
 
 import psutil
 import pytest
 
-from service.proxy import render_config
+from service.proxy import FILE_UPLOADS_AT_ONCE, render_config
+from service.security_headers import SECURITY_HEADERS
 from service.settings import default_settings
 from tests.service.service_testing import API_KEY, example_claim, raw_exchange, start_production_server
 
@@ -170,12 +172,88 @@ def test_what_nginx_refuses_itself_is_answered_in_the_service_json(server, raw, 
     assert (answered, body["code"]) == (status, code)
 
 
+def _headers(raw: bytes) -> dict[str, str]:
+    head = raw.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")[1:]
+    return {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in head)}
+
+
+UPLOAD_HEAD = "POST /v1/files HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+
+
+@pytest.mark.parametrize("raw, status, code", [
+    (b"TRACE / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405, "method_not_allowed"),
+    (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505, "http_version_not_supported"),
+    ((UPLOAD_HEAD + "Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n").encode(), 400, "bad_http_request"),
+    ((UPLOAD_HEAD + f"Content-Length: {MAX_FILE + 1}\r\n\r\n").encode(), 413, "file_too_large"),
+], ids=["TRACE", "HTTP/2.0 request line", "a bad chunk size in an upload", "an upload over its limit"])
+def test_every_nginx_refusal_is_the_service_json_with_the_security_headers(server, raw, status, code):
+    """An error_page of the upload route once replaced the server's list there: its refusals were nginx's HTML."""
+    answer = raw_exchange(server.port, raw)
+    assert _status_and_body(answer)[0] == status and _status_and_body(answer)[1]["code"] == code
+    headers = _headers(answer)
+    assert all(headers.get(name.lower()) == value for name, value in SECURITY_HEADERS.items()), headers
+    if status == 405:
+        assert headers["allow"] == "GET, HEAD, POST, DELETE"
+
+
+def test_a_chunked_upload_past_its_limit_is_the_service_json_413(server):
+    """Answering discards the rest of the body, which failed again on the limit: nginx's HTML came."""
+    block = b"%x\r\n" % (1 << 20) + b"7" * (1 << 20) + b"\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
+        connection.sendall((UPLOAD_HEAD + f"X-API-Key: {API_KEY}\r\nTransfer-Encoding: chunked\r\n\r\n").encode())
+        try:
+            for _ in range(MAX_FILE // (1 << 20) + 2):  # 18 MiB, past the 16 MiB limit
+                connection.sendall(block)
+        except OSError:  # nginx may stop reading once it has answered
+            pass
+        answer = b""
+        try:
+            while part := connection.recv(65536):
+                answer += part
+        except OSError:
+            pass
+    status, body = _status_and_body(answer)
+    assert status == 413 and body["code"] == "file_too_large"
+    assert _headers(answer)["x-content-type-options"] == "nosniff"
+
+
+def test_uploads_past_nginx_slots_get_the_service_json_503_with_retry_after(server):
+    held = []
+    try:
+        for _ in range(FILE_UPLOADS_AT_ONCE):  # uploads whose bodies have not arrived: each holds a slot
+            connection = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            connection.sendall((UPLOAD_HEAD + "Content-Length: 1000\r\n\r\nclaim_id").encode())
+            held.append(connection)
+        time.sleep(0.5)
+        answer = raw_exchange(server.port, (UPLOAD_HEAD + "Content-Length: 2\r\n\r\nab").encode())
+    finally:
+        for connection in held:
+            connection.close()
+    status, body = _status_and_body(answer)
+    headers = _headers(answer)
+    assert status == 503 and body["code"] == "unavailable" and headers["retry-after"] == "5"
+    assert headers["x-content-type-options"] == "nosniff"
+
+
 def test_a_body_shorter_than_its_content_length_never_reaches_the_app(server):
     claim = json.dumps(example_claim()).encode()
     raw = raw_exchange(server.port, (
         f"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-API-Key: {API_KEY}\r\n"
         f"Content-Length: {len(claim) + 100}\r\n\r\n").encode() + claim, half_close=True)
     assert not raw.startswith(b"HTTP/1.1 200"), raw[:300]
+
+
+def test_gunicorn_listens_only_on_a_unix_socket_in_a_private_folder(server):
+    """Anyone on the host could reach a loopback port and send an X-Forwarded-For of their choosing
+    (100 wrong keys, 100 401s, no 429): behind nginx there is no such port."""
+    master = psutil.Process(server.pid)
+    gunicorn = [master, *(child for child in master.children() if child.pid != server.nginx_pid)]
+    listening = [connection for process in gunicorn for connection in process.net_connections(kind="inet")
+                 if connection.status == psutil.CONN_LISTEN]
+    assert listening == []
+    socket_file = server.log_path.parent / "nginx" / "gunicorn.sock"
+    assert socket_file.is_socket() and stat.S_IMODE(socket_file.parent.stat().st_mode) == 0o700
+    assert f"server unix:{socket_file};" in (socket_file.parent / "nginx.conf").read_text()
 
 
 def test_nginx_runs_the_repository_config_with_the_service_limit(server, tmp_path):

@@ -71,6 +71,13 @@ def test_a_request_cannot_choose_the_model(make_served_app, model_store, auth, l
     assert len(loads) == 1  # the start-up load from the configured source, and no other
 
 
+@pytest.mark.parametrize("path", ["/v1//model", "//v1/model", "/v1//treatments", "//"])
+def test_no_answer_redirects_to_the_host_a_request_names(client, auth, path):
+    response = client.get(path, headers={**auth, "Host": "evil.example"})
+    assert not 300 <= response.status_code < 400 or response.headers["Location"].startswith("/")
+    assert "evil.example" not in response.headers.get("Location", "") + response.get_data(as_text=True)
+
+
 def test_the_production_entry_point_never_runs_in_debug_mode(monkeypatch, tmp_path):
     monkeypatch.setenv("FLASK_DEBUG", "1")
     monkeypatch.setenv("MEDSPA_COVERAGE_DEBUG", "true")

@@ -52,8 +52,7 @@ def measured(history):
     path, _, loaded = history
     claims = loaded.claims
     columns = frame_to_columns(claims)
-    fired = load_rules().fire(columns["treatment"], columns_facts(columns), columns["benefit_limit"],
-                              columns["benefit_used"])
+    fired = load_rules().fire(columns, columns_facts(columns))
     rows, rule_columns = np.nonzero(fired)
     truth = read_truth(default_truth_path(path)).reindex(claims["claim_id"]).to_numpy()
     return pd.DataFrame({
@@ -217,3 +216,30 @@ def test_each_boolean_spelling_loads_as_both_values(field, history):
     _, _, loaded = history
     values = loaded.claims[field]
     assert 0.05 < values.mean() < 0.95
+
+
+def _rule_evidence(path):
+    from scoring.params import ModelParams
+    from training.model_fitting import measure_rules
+
+    evidence, _, _ = measure_rules(load_claims(path).claims, ModelParams())
+    return evidence
+
+
+def test_a_new_edit_is_learned_where_a_payer_pays_it_and_kept_where_the_payer_denies_it(tmp_path):
+    """SETTING-001 (G0447 outside primary care under Medicare plans) both ways: the managed-care
+    world's payer pays it (a broad reading of NCD 210.12), so the rule evidence makes it learned
+    there; the demo payer denies it, so it stays hard."""
+    from scoring.rule_evidence import ANY
+    from training.demo.generator import generate_history
+
+    world = WORLDS["managed_care"]
+    assert ("SETTING-001", None, None) in {tuple(item)[:3] for item in world.disagreements}
+    paying = _rule_evidence(world.write(tmp_path / world.file_name(30_000), 30_000, seed=5))
+    assert paying.cells[("SETTING-001", ANY, ANY)].fired >= 100
+    assert "SETTING-001" in paying.learned_rule_ids
+    demo = tmp_path / "demo.csv"
+    generate_history(60_000, 7, demo, progress=False)
+    denying = _rule_evidence(demo)
+    assert denying.cells[("SETTING-001", ANY, ANY)].fired >= 30
+    assert "SETTING-001" not in denying.learned_rule_ids

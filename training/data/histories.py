@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from claims_io.fields import ADJUDICATION_DATE
 from claims_io.loading import LoadReport, LoadResult, load_claims
 from scoring.artifacts import file_sha256
 
-ADJUDICATION_DATE = "adjudication_date"
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from features.contract import BENEFIT_SCOPES, FACILITY_TYPES, OUTCOME_FIELDS, OUTCOMES, PLAN_TYPES, VISIT_FIELDS
+from features.contract import (BENEFIT_SCOPES, FACILITY_TYPES, OUTCOME_FIELDS, OUTCOMES, PLAN_TYPES, VISIT_FIELDS,
+                               default_place_of_service)
 from training.demo.payer import PUBLISHED_YEAR, Decision, Hazards, decide, denial_hazards, measured_rates
 from training.demo.population import PATHWAYS, Vocabulary, VisitBatch, draw_visits, vocabulary
 
@@ -241,6 +242,10 @@ def clean_frame(visits: VisitBatch, vocab: Vocabulary | None = None) -> pd.DataF
         "plan_type": categorical(visits.plan_type, PLAN_TYPES),
         "benefit_scope": categorical(visits.benefit_scope, BENEFIT_SCOPES),
         "facility_type": categorical(visits.facility_type, FACILITY_TYPES),
+        # as the loader reads it: a blank place of service follows the facility
+        "place_of_service": categorical(np.where(visits.place_of_service < 0, np.array(
+            [vocab.places_of_service.index(default_place_of_service(name)) for name in FACILITY_TYPES])[
+            visits.facility_type], visits.place_of_service), vocab.places_of_service),
         "in_network": visits.in_network,
         "referral": visits.referral,
         "medical_necessity_letter": visits.medical_necessity_letter,

@@ -11,7 +11,9 @@ earlier ones) and the CARC it denies with:
 `decide` draws the outcome as Bernoulli(P(approved)) first, then, separately, the denial reason
 of a denied claim, and the approved-vs-partial split and paid amount of an approved one.
 A claim whose prior authorization was granted has passed the payer's clinical review already, so
-the clinical checks rarely deny it again. The numbers are tuned to published rates
+the clinical checks rarely deny it again; the automated edits (the rule table's, age, frequency,
+place of service, referral, benefit) deny it whatever the authorization said. The payer asks for
+prior authorization exactly where the plan-and-setting table does (features.prior_authorization). The numbers are tuned to published rates
 (`PUBLISHED_DENIAL_RATES`, measured by `measured_rates`); docs/demo-history.md explains each check
 and the facts it rests on.
 """
@@ -23,32 +25,28 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from features.catalog import UNLISTED, load_catalog
+from features.catalog import SETTING_FACILITIES, UNLISTED, load_catalog
 from features.claim_facts import diagnosis_facts, split_codes
 from features.contract import FACILITY_TYPES, OFFICE_FACILITIES, OUTCOMES, PLAN_TYPES
+from features.prior_authorization import required_for
 from features.rules import load_rules
 
 LEAK = 0.01  # a payer pays a claim its own exclusions deny, by mistake (hard-rule rows: p <= LEAK)
 BILLING_ERROR = 0.015  # a random rejection for missing or garbled information (CARC 16): noise
 PARTIAL_SHARE = 0.04  # approved claims paid for fewer units than billed (CARC 50 on the rest)
-# Drift: in the final year PPO and Medicare Advantage plans tighten prior authorization, and
-# start asking for it on peels, PDT and massage, which they did not before.
+# Drift: in the final year PPO and Medicare Advantage plans enforce prior authorization harder
+# where they ask for it. (A payer that asks for more than its table is the independent worlds' job.)
 TIGHTENING_STARTS = np.datetime64("2025-01-01")
 TIGHTENING_PLANS = ("ppo", "medicare_advantage")
-NEWLY_AUTHORISED = ("chemical_peel", "photodynamic_therapy", "massage_therapy")
 # The payer wants a document (letter, photographs and visual fields, duplex scan, prescription).
 DOCUMENTED_TREATMENTS = ("blepharoplasty", "sclerotherapy", "laser_hair_removal", "wig", "dermal_filler")
 MAINTENANCE_VISIT = 12  # beyond this visit, massage is maintenance and counselling needs weight lost
 # A granted prior authorization means the payer reviewed the clinical criteria and the documents
 # before the visit (coverage-facts.md, "Published rates": such a claim is denied mostly for
 # administrative, eligibility or benefit-limit reasons), so a clinical check denies it this much
-# less often than a claim nobody reviewed.
+# less often than a claim nobody reviewed. The automated edits are not discounted (coverage-facts.md,
+# "Claim edits that an authorization does not waive").
 CLINICAL_RECHECK_AFTER_AUTHORIZATION = 0.05
-# Traditional Medicare asks for prior authorization only for a few services, among them botulinum
-# toxin injections (64612, 64615 with the drug) and blepharoplasty in a hospital outpatient
-# department (42 CFR 419.83(a)(1), from 2020-07-01; claims without it are denied).
-MEDICARE_OUTPATIENT_AUTHORIZATION_CODES = ("64612", "64615", "15820", "15821", "15822", "15823")
-MEDICARE_OUTPATIENT_NO_PRIOR_AUTH = 0.95
 
 # Published rates the world is tuned to (docs/demo-history.md, "Published rates"; measured by
 # `measured_rates`). KFF, "Claims Denials and Appeals in ACA Marketplace Plans in 2023" (2025-01):
@@ -60,13 +58,13 @@ PUBLISHED_DENIAL_REASONS = {
     "other": 0.34, "administrative": 0.18, "excluded_service": 0.16, "benefit_limit": 0.12,
     "prior_authorization_or_referral": 0.09, "medical_necessity": 0.06,
 }
-# Our CARCs in those categories; every CARC not named here is "other" (11, 58, 167, 170, 171, 242).
+# Our CARCs in those categories; every CARC not named here is "other" (6, 11, 58, 167, 170, 171, 242).
 DENIAL_CATEGORIES = {
     "excluded_service": ("96", "202", "204", "270"),
     "prior_authorization_or_referral": ("197", "243"),
     "benefit_limit": ("119", "35", "149"),
     "administrative": ("16", "252", "146"),  # information missing or invalid: fix and resubmit
-    "medical_necessity": ("50", "151"),
+    "medical_necessity": ("50", "151", "55"),  # investigational: not reasonable and necessary
 }
 OTHER_CATEGORY = "other"
 # The year the published figures describe: the world before the final-year tightening.
@@ -98,9 +96,10 @@ PALMS_NOT_NECESSARY = _by_plan(0.70, ppo=0.20, pos=0.20, hdhp=0.30, medicare=0.6
 OUT_OF_NETWORK = _by_plan(0.12, hmo=0.90, epo=0.90, medicaid=0.85, medicare_advantage=0.60, pos=0.20, ppo=0.10,
                           medicare=0.08)
 NO_REFERRAL = _by_plan(0.0, hmo=0.80, pos=0.45, medicare_advantage=0.35, medicaid=0.25)
-NO_PRIOR_AUTH = _by_plan(0.75, hmo=0.90, epo=0.85, pos=0.80, medicare=0.25, medicare_advantage=0.85, medicaid=0.90)
+# Where the plan asks for it. Traditional Medicare asks only in a hospital outpatient department,
+# where it is a condition of payment (42 CFR 419.83): its claims without one are denied.
+NO_PRIOR_AUTH = _by_plan(0.75, hmo=0.90, epo=0.85, pos=0.80, medicare=0.95, medicare_advantage=0.85, medicaid=0.90)
 NO_PRIOR_AUTH_TIGHTENED = _by_plan(0.0, ppo=0.92, medicare_advantage=0.95)
-NEWLY_AUTHORISED_HAZARD = 0.6
 NOT_MEDICALLY_NECESSARY = _by_plan(0.015, ppo=0.012, hmo=0.02, epo=0.018, medicare=0.01, medicare_advantage=0.02,
                                    medicaid=0.025)
 # Obesity counselling outside primary care: Medicare covers it only there (NCD 210.12), and Medicare
@@ -153,7 +152,7 @@ class _Checks:
 @lru_cache(maxsize=1)
 def carc_codes() -> tuple[str, ...]:
     """Every CARC the payer can answer with: its own and the rule table's."""
-    own = {"11", "16", "50", "58", "96", "119", "151", "167", "170", "171", "197", "204", "242", "243", "252"}
+    own = {"6", "11", "16", "50", "58", "96", "119", "151", "167", "170", "171", "197", "204", "242", "243", "252"}
     return tuple(sorted(own | {rule.carc for rule in load_rules().rules}, key=int))
 
 
@@ -227,9 +226,14 @@ def denial_hazards(frame: pd.DataFrame) -> Hazards:
     # a prior authorization was granted.
     recheck = np.where(flags["prior_authorization"], CLINICAL_RECHECK_AFTER_AUTHORIZATION, 1.0)
     checks = _Checks(n, carcs)
-    # 1. The contract exclusions (features/data/exclusion_rules.csv): dental, personal comfort,
-    #    cosmetic, benefit used up, header code. The first rule that fires gives the CARC.
-    fired = rules.fire(treatment_keys, facts, limit, used, catalog)
+    # 1. The contract exclusions and the edits an authorization does not waive
+    #    (features/data/exclusion_rules.csv): dental, personal comfort, investigational, cosmetic, no
+    #    Medicare benefit, age, place of service, benefit used up, header code. The first rule that
+    #    fires gives the CARC.
+    fired = rules.fire({"treatment": treatment_keys, "diagnosis_codes": _text(frame["diagnosis_codes"]),
+                        "plan_type": _text(frame["plan_type"]), "facility_type": _text(frame["facility_type"]),
+                        "procedure_code": procedure_code, "patient_age": age, "benefit_limit": limit,
+                        "benefit_used": used}, facts, catalog)
     rule_carc = np.array([carcs.index(rule.carc) for rule in rules.rules])[fired.argmax(axis=1)]
     checks.add("exclusion_rule", np.where(fired.any(axis=1), 1.0 - LEAK, 0.0), rule_carc)
     # 2. Is there a benefit at all? Wigs and massage riders are non-essential benefits.
@@ -255,19 +259,19 @@ def denial_hazards(frame: pd.DataFrame) -> Hazards:
     checks.add("covered_code_not_primary", np.where(not_primary, 0.30, 0.0), "11")
     min_age = per_treatment("min_age", 0)
     age_applies = ~is_("botulinum_toxin") | dx["migraine"]  # adults-only is a migraine criterion
-    checks.add("under_age", np.where(covered & age_applies & (age < min_age), 0.85 * recheck, 0.0), "50")
+    # an automated edit (CARC 6): an authorization does not waive it
+    checks.add("under_age", np.where(covered & age_applies & (age < min_age), 0.85, 0.0), "6")
     # 5. Network and gatekeeping: out-of-network and missing referrals, strongest for HMO/EPO.
     checks.add("out_of_network", np.where(flags["in_network"], 0.0, OUT_OF_NETWORK[plan]), "242")
-    checks.add("no_referral", np.where(flags["referral"], 0.0, NO_REFERRAL[plan]), "243")
-    # 6. Prior authorization, tightened in the final year by some plans; original Medicare asks for
-    #    it in hospital outpatient departments.
+    # no referral is asked for at the primary-care clinic itself
+    at_primary_care = np.isin(_text(frame["facility_type"]), SETTING_FACILITIES["primary_care"])
+    checks.add("no_referral", np.where(flags["referral"] | at_primary_care, 0.0, NO_REFERRAL[plan]), "243")
+    # 6. Prior authorization where the plan-and-setting table asks for it, enforced harder in the
+    #    final year by some plans.
     tightening = final_year & np.isin(plan, [PLAN_TYPES.index(name) for name in TIGHTENING_PLANS])
-    requires_pa = per_treatment("requires_prior_authorization", False)
-    medicare_outpatient = (plan == PLAN_TYPES.index("medicare")) & (facility == FACILITY_TYPES.index(
-        "hospital_outpatient")) & np.isin(procedure_code, MEDICARE_OUTPATIENT_AUTHORIZATION_CODES)
-    pa_hazard = np.where(requires_pa, np.where(tightening, NO_PRIOR_AUTH_TIGHTENED[plan], NO_PRIOR_AUTH[plan]),
-                         np.where(tightening & is_(*NEWLY_AUTHORISED), NEWLY_AUTHORISED_HAZARD, 0.0))
-    pa_hazard = np.where(medicare_outpatient, MEDICARE_OUTPATIENT_NO_PRIOR_AUTH, pa_hazard)
+    requires_pa = required_for(frame["plan_type"], treatment_keys, frame["procedure_code"], frame["place_of_service"],
+                               frame["facility_type"])
+    pa_hazard = np.where(requires_pa, np.where(tightening, NO_PRIOR_AUTH_TIGHTENED[plan], NO_PRIOR_AUTH[plan]), 0.0)
     checks.add("no_prior_authorization", np.where(flags["prior_authorization"], 0.0, pa_hazard), "197")
     # 7. Where it was done: an office-only benefit outside an office; counselling outside primary care.
     spa = facility == FACILITY_TYPES.index("medical_spa")
@@ -275,9 +279,8 @@ def denial_hazards(frame: pd.DataFrame) -> Hazards:
     checks.add("spa_provider", np.where(spa, np.where(office_only, 0.85, 0.06), 0.0), "170")
     checks.add("facility_outside_benefit", np.where(office_only & outside_office & ~spa, 0.80, 0.0), "171")
     primary_care_only = per_treatment("required_setting", "") == "primary_care"
-    checks.add("outside_primary_care", np.where(
-        primary_care_only & (facility != FACILITY_TYPES.index("primary_care_clinic")), OUTSIDE_PRIMARY_CARE[plan], 0.0),
-        "58")
+    checks.add("outside_primary_care", np.where(primary_care_only & ~at_primary_care, OUTSIDE_PRIMARY_CARE[plan], 0.0),
+               "58")
     # 8. Documents and criteria of medical necessity (seen already when an authorization was granted).
     letter = flags["medical_necessity_letter"]
     document_missing = np.where(letter, 0.0, np.where(is_(*DOCUMENTED_TREATMENTS), 0.65, np.where(covered, 0.02, 0.0)))

@@ -28,6 +28,7 @@ from features.contract import (
     PLAN_TYPES,
 )
 from features.diagnosis import load_table, normalise_code
+from features.prior_authorization import required_for
 from training.demo.payer import HIRSUTISM_EXCLUDED, PRIOR_AUTHORIZATION_REQUEST_DENIED
 
 # A clinic bills for most coded visits with both fields; a few name only one of them.
@@ -413,7 +414,11 @@ def draw_visits(rng: np.random.Generator, n: int, first_day: np.datetime64, last
     in_network = rng.random(n) < in_network_share
 
     catalog = load_catalog()
-    requires_pa = np.array([catalog[key].requires_prior_authorization for key in vocab.treatments])[treatment]
+    # an authorization is on file where the plan and setting ask for one (traditional Medicare has
+    # no process for one in an office)
+    requires_pa = required_for(
+        _names(PLAN_TYPES, plan_type), _names(vocab.treatments, treatment), _names(vocab.procedure_codes, procedure_code),
+        _names(vocab.places_of_service, place_of_service), _names(FACILITY_TYPES, facility))
     requires_ct = np.array([catalog[key].requires_conservative_therapy for key in vocab.treatments])[treatment]
     referral_required = np.isin(plan_type, [PLAN_TYPES.index(name) for name in GATEKEEPER_PLANS]) \
         | np.isin(treatment, [vocab.treatments.index(name) for name in REFERRAL_TREATMENTS])
@@ -464,6 +469,11 @@ def _draw_plan(rng: np.random.Generator, age: np.ndarray) -> np.ndarray:
         codes = np.array([PLAN_TYPES.index(name) for name in options])
         plan[rows] = codes[_pick(rng, options, int(rows.sum()))]
     return plan
+
+
+def _names(vocabulary, codes: np.ndarray) -> np.ndarray:
+    """Coded values as their names ("" for blank, -1)."""
+    return np.append(np.asarray(vocabulary, dtype=object), "")[codes]
 
 
 def _draw_place_of_service(rng: np.random.Generator, facility: np.ndarray, vocab: Vocabulary) -> np.ndarray:

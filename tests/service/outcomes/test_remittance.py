@@ -2,11 +2,19 @@
 by CLP01; reversals, invalid segments and envelope faults quarantined by position, never by value."""
 from __future__ import annotations
 
+import re
+import time
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from service import cli
+from service.audit import AuditStore
+from service.outcomes.store import claim_outcomes
 
 from service.outcomes.ingest import read_outcome_file
 from service.outcomes.records import OutcomeFileError
@@ -44,14 +52,6 @@ def test_a_reversal_and_an_invalid_amount_are_quarantined_by_position_without_th
         assert value not in words
 
 
-def test_a_wrong_segment_count_is_counted_and_the_claims_still_read(tmp_path):
-    broken = tmp_path / "broken.835"
-    broken.write_text(SAMPLE.read_text().replace("SE*33*0001", "SE*30*0001"))
-    read = read_remittance(broken)
-    assert len(read.outcomes) == 5
-    assert any("transaction set error" in item.reason for item in read.quarantined)
-
-
 def test_a_file_that_is_not_x12_is_refused_whole(tmp_path):
     not_x12 = tmp_path / "notes.835"
     not_x12.write_text("claim SAMPLE-1 was paid\n")
@@ -68,3 +68,73 @@ def test_the_test_writer_round_trips_through_the_parser(tmp_path):
     assert read.source == "x12-835" and not read.quarantined
     assert [(o.claim_id, o.outcome, o.paid_amount, o.denial_reason) for o in read.outcomes] == \
         list(rows.itertuples(index=False, name=None))
+
+
+# Each file of issue 25 that once lost claim payments without a word: (label, how the sample is
+# changed, the position and the problem the refusal must name).
+SEGMENTS = SAMPLE.read_text().split("~\n")
+
+
+def _changed(index: int, segment: str | None = None, insert: bool = False) -> str:
+    """The sample with segment `index` (0-based) replaced, removed (None) or with one inserted before it."""
+    segments = list(SEGMENTS)
+    if insert:
+        segments.insert(index, segment)
+    elif segment is None:
+        del segments[index]
+    else:
+        segments[index] = segment
+    return "~\n".join(segments)
+
+
+@pytest.mark.parametrize("label, text, words", [
+    ("a 100,000-character NM1 element", _changed(15, "NM1*QC*1*" + "A" * 100_000 + "*PATIENT"),
+     "segment 16 is longer than 16,384 characters"),
+    ("a 40,000-character segment after the third CLP", _changed(21, "NM1*QC*1*SAMPLE*" + "B" * 40_000, insert=True),
+     "segment 22 is longer than 16,384 characters"),
+    ("a stray empty segment", _changed(13, "", insert=True), "segment 14 is empty"),
+    ("a file cut short", SAMPLE.read_text()[:SAMPLE.read_text().index("CLP*SAMPLE-DENIED") + 20],
+     "segment 21 has no terminator: the file ends early"),
+    ("a file without its trailers", "~\n".join(SEGMENTS[:30]) + "~\n",
+     "segment 3 (ST) opens an envelope the file never closes (no SE)"),
+    ("a wrong segment count", SAMPLE.read_text().replace("SE*33*0001", "SE*30*0001"),
+     "segment 35 (SE) counts other than the 33 segments of the transaction set opened at segment 3"),
+    ("100,000 adjustments in one claim", _changed(14, "~\n".join(["CAS*CO*45*1"] * 100_000), insert=True),
+     "segment 13 (CLP) opens a claim payment of more than 20,000 segments"),
+], ids=lambda value: value if isinstance(value, str) and " " in value and len(value) < 60 else None)
+def test_a_file_the_reader_cannot_take_whole_is_refused_naming_the_position(tmp_path, label, text, words):
+    path = tmp_path / "remit.835"
+    path.write_text(text)
+    started = time.monotonic()
+    with pytest.raises(OutcomeFileError, match=re.escape(words)) as error:
+        read_remittance(path)
+    assert time.monotonic() - started < 10, label  # 100,000 adjustments took 20 s and 570 MB in pyx12
+    assert "nothing from it is recorded" in str(error.value)
+    assert not any(value in str(error.value) for value in ("SAMPLE", "AAAA", "BBBB", "PATIENT"))
+
+
+def test_a_claim_payment_pyx12_does_not_read_as_one_refuses_the_file(tmp_path):
+    """A CLP where the map has no claim loop (before LX) is counted by the scan, not read by pyx12."""
+    path = tmp_path / "remit.835"
+    path.write_text(_changed(11, "CLP*SAMPLE-EARLY*1*100*100*0*12*PAYER0009*11*1", insert=True)
+                    .replace("SE*33*0001", "SE*34*0001"))
+    with pytest.raises(OutcomeFileError, match=r"segment 3 \(ST\) opens a transaction set of 8 claim payments"):
+        read_remittance(path)
+
+
+def test_a_long_element_the_reader_takes_is_still_quarantined_and_the_rest_read(tmp_path):
+    path = tmp_path / "remit.835"
+    path.write_text(_changed(15, "NM1*QC*1*" + "A" * 10_000 + "*PATIENT"))
+    read = read_remittance(path)
+    assert read.items_read == 7 and len(read.outcomes) == 4
+    assert ("segment 16 (NM1)", "NM1") in {(item.position, item.field) for item in read.quarantined}
+
+
+def test_ingest_of_a_refused_835_exits_2_and_records_nothing(tmp_path):
+    path = tmp_path / "remit.835"
+    path.write_text(_changed(21, "NM1*QC*1*SAMPLE*" + "B" * 40_000, insert=True))
+    audit = f"sqlite:///{tmp_path / 'audit.db'}"
+    result = CliRunner().invoke(cli.main, ["outcomes", "ingest", str(path), "--audit-url", audit])
+    assert result.exit_code == 2 and "segment 22 is longer" in result.output
+    with AuditStore(audit).engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(claim_outcomes)).scalar() == 0

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from training.data.histories import ADJUDICATION_DATE, load_histories
+from claims_io.fields import ADJUDICATION_DATE
+from training.data.histories import load_histories
 from scoring.artifacts import file_sha256
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from features.catalog import load_catalog
+from features.prior_authorization import load_authorization_table
 
 # Every document a payer may ask for is on file; in network, at a doctor's office, under a PPO.
 PAPERWORK_IN_ORDER = {
@@ -43,7 +43,10 @@ class CoveredPathway:
 
     @property
     def requires_prior_authorization(self) -> bool:
-        return bool(load_catalog()[self.treatment].requires_prior_authorization)
+        """Whether the plan and the setting ask for one (features.prior_authorization)."""
+        claim = self.claim()
+        return load_authorization_table().requirement(claim["plan_type"], claim["treatment"], claim["procedure_code"],
+                                                      claim["place_of_service"], claim["facility_type"]).required is True
 
 
 # The four claims issue 11 names first, then the other covered rows of coverage-facts.md.
@@ -84,7 +87,7 @@ COVERED_PATHWAYS = (
         patient_age=19, billed_amount=160.0)),
     CoveredPathway("keloid_injection", dict(
         treatment="scar_treatment", procedure_code="11900", diagnosis_codes="L910", facility_type="dermatology_clinic",
-        billed_amount=220.0), cosmetic=dict(diagnosis_codes="L908")),
+        billed_amount=220.0), cosmetic=dict(diagnosis_codes="Z411")),  # the injection is not cosmetic by default
     CoveredPathway("port_wine_stain_laser", dict(
         treatment="vascular_laser", procedure_code="17106", diagnosis_codes="Q825", facility_type="dermatology_clinic",
         patient_age=9, billed_amount=600.0), cosmetic=dict(diagnosis_codes="L719")),

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.claim_facts import diagnosis_facts
+from features.claim_facts import diagnosis_facts, frame_to_columns
 from features.rules import load_rules
 from claims_io.loading import load_claims
 from training.demo.generator import generate_history
@@ -29,7 +29,6 @@ def write_sample_history(folder: Path):
 def first_rule_hits(clean: pd.DataFrame):
     """(excluded by any rule, CARC of the first rule that fires, the diagnosis facts) per claim."""
     facts = diagnosis_facts(clean["treatment"].astype(str).to_numpy(), clean["diagnosis_codes"].astype(str).to_numpy())
-    fired = load_rules().fire(clean["treatment"].astype(str).to_numpy(), facts,
-                              clean["benefit_limit"].to_numpy(), clean["benefit_used"].to_numpy())
+    fired = load_rules().fire(frame_to_columns(clean), facts)
     first_carc = np.array([rule.carc for rule in load_rules().rules])[fired.argmax(axis=1)]
     return fired.any(axis=1), first_carc, facts

@@ -18,6 +18,7 @@ from training.demo.generator import generate_history
 from scoring.params import ModelParams
 from training.model_fitting import fit_coverage_model
 from tests.training.demo.canonical_claims import COVERED_PATHWAYS, PATHWAYS_BY_NAME
+from tests.training.demo.canonical_visits import VISITS
 
 pytestmark = pytest.mark.slow
 
@@ -93,3 +94,18 @@ def test_a_granted_authorization_makes_missing_clinical_documents_matter_little(
     migraine = PATHWAYS_BY_NAME["chronic_migraine_toxin"]
     bare = migraine.claim(medical_necessity_letter=False, conservative_therapy_documented=False)
     assert answers(champion, [bare])[0]["decision"] == "likely_approved"
+
+
+def test_the_table_of_canonical_visits_is_large_and_covers_every_direction():
+    assert len(VISITS) >= 40 and len({visit.name for visit in VISITS}) == len(VISITS)
+    assert {visit.direction for visit in VISITS} == {"paid", "denied", "excluded"}
+    assert all(visit.fact for visit in VISITS)
+
+
+@pytest.mark.parametrize("visit", VISITS, ids=lambda visit: visit.name)
+def test_the_champion_answers_every_canonical_visit(champion, visit):
+    """Direction and band from coverage-facts.md (canonical_visits.py), whatever the demo payer's numbers."""
+    answer = answers(champion, [visit.claim()])[0]
+    low, high = visit.band
+    assert low <= answer["approval_probability"] <= high, (answer["approval_probability"], answer["model_probability"])
+    assert answer["decision"] in visit.decisions

@@ -14,7 +14,7 @@ from training.demo.payer import (LEAK, NO_REFERRAL, OUT_OF_NETWORK, carc_codes, 
                                  true_approval_probability)
 
 # The CARCs of coverage-facts.md ("Denial reasons (X12 CARC) that matter here").
-FACTS_CARCS = {"11", "16", "35", "149", "50", "58", "5", "96", "119", "146", "151", "167", "170", "171", "197",
+FACTS_CARCS = {"6", "7", "55", "11", "16", "35", "149", "50", "58", "5", "96", "119", "146", "151", "167", "170", "171", "197",
                "202", "204", "242", "243", "252", "270"}
 
 
@@ -93,10 +93,11 @@ def _claim(**changes) -> pd.DataFrame:
     # With a granted prior authorization the payer has reviewed the clinical criteria already;
     # without one they deny: CARC 50.
     ({"conservative_therapy_documented": False}, 0.9, 1.0),
-    ({"patient_age": 16}, 0.9, 1.0),
+    # ... but not the edits an authorization does not waive: migraine toxin is adult-only (AGE-001, CARC 6)
+    ({"patient_age": 16}, 0.0, LEAK),
     ({"treatment": "chemical_peel", "procedure_code": "15789", "diagnosis_codes": "L570", "prior_authorization": False,
       "conservative_therapy_documented": False}, 0.25, 0.35),  # failed topicals not documented
-    ({"patient_age": 16, "prior_authorization": False}, 0.02, 0.06),  # adults only for migraine (and CARC 197)
+    ({"patient_age": 16, "prior_authorization": False}, 0.0, LEAK),  # adults only for migraine (and CARC 197)
     ({"diagnosis_codes": "G437"}, 0.0, LEAK),  # header code, CARC 146
     ({"diagnosis_codes": "Z411;G43709"}, 0.0, LEAK),  # cosmetic encounter, CARC 96
     ({"diagnosis_codes": ""}, 0.0, LEAK),  # cosmetic without a covered diagnosis, CARC 96
@@ -110,7 +111,26 @@ def _claim(**changes) -> pd.DataFrame:
     ({"treatment": "weight_management", "procedure_code": "G0447", "diagnosis_codes": "Z6835;E669",
       "plan_type": "medicare"}, 0.0, 0.1),  # outside primary care, CARC 58
     ({"treatment": "weight_management", "procedure_code": "G0447", "diagnosis_codes": "E669;Z6835"}, 0.85, 1.0),
-    ({"plan_type": "medicare", "facility_type": "hospital_outpatient", "prior_authorization": False}, 0.0, 0.06),
+    # traditional Medicare asks for prior authorization only in a hospital outpatient department (42 CFR 419.83)
+    ({"plan_type": "medicare", "facility_type": "hospital_outpatient", "place_of_service": "22",
+      "prior_authorization": False}, 0.0, 0.06),
+    ({"plan_type": "medicare", "prior_authorization": False}, 0.9, 1.0),
+    ({"plan_type": "medicare", "facility_type": "ambulatory_surgery_center", "place_of_service": "24",
+      "prior_authorization": False}, 0.9, 1.0),
+    # what traditional Medicare does not have (MEDICARE-001, -002: CARC 204), whatever the authorization
+    ({"treatment": "wig", "procedure_code": "A9282", "diagnosis_codes": "L630", "plan_type": "medicare"}, 0.0, LEAK),
+    ({"treatment": "massage_therapy", "procedure_code": "97124", "diagnosis_codes": "M5450", "plan_type": "medicare",
+      "facility_type": "medical_spa"}, 0.0, LEAK),
+    # investigational (INVESTIGATIONAL-001..003: CARC 55), whichever code is billed
+    ({"treatment": "photodynamic_therapy", "procedure_code": "96567", "diagnosis_codes": "L700"}, 0.0, LEAK),
+    ({"treatment": "acne_treatment", "procedure_code": "96567", "diagnosis_codes": "L700"}, 0.0, LEAK),
+    ({"treatment": "microdermabrasion", "procedure_code": "15780", "diagnosis_codes": "L700"}, 0.0, LEAK),
+    # G0447 outside primary care under Medicare Advantage (SETTING-001, CARC 58), authorization or not
+    ({"treatment": "weight_management", "procedure_code": "G0447", "diagnosis_codes": "E669;Z6835",
+      "plan_type": "medicare_advantage", "facility_type": "medical_spa"}, 0.0, LEAK),
+    # no referral is asked for at the primary-care clinic itself
+    ({"treatment": "weight_management", "procedure_code": "G0447", "diagnosis_codes": "E669;Z6835", "plan_type": "hmo",
+      "facility_type": "primary_care_clinic", "referral": False}, 0.85, 1.0),
 ])
 def test_the_payer_answers_each_cause_as_the_facts_say(changes, low, high):
     assert low <= true_approval_probability(_claim(**changes))[0] <= high

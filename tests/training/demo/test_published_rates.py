@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.catalog import load_catalog
 from features.contract import PLAN_TYPES
+from features.prior_authorization import required_for
 from training.demo.generator import COMMERCIAL_PLANS, TRUTH_COLUMN, draw_history, measure_published_rates
 from training.demo.payer import (
     LEAK,
@@ -20,6 +20,7 @@ from training.demo.payer import (
     true_approval_probability,
 )
 from tests.training.demo.canonical_claims import COVERED_PATHWAYS, PATHWAYS_BY_NAME
+from tests.training.demo.canonical_visits import VISITS
 
 ROWS, SEED = 150_000, 20260302  # ~10,000 in-network claims of the published part; ~2 s
 # Tolerances, in percentage points, a few standard errors of this sample: ~0.4 for the in-network
@@ -38,8 +39,9 @@ def drawn():
 
 @pytest.fixture(scope="module")
 def requires_authorization(drawn):
-    catalog = load_catalog()
-    return drawn["treatment"].astype(str).map(lambda key: catalog[key].requires_prior_authorization).astype(bool)
+    """Where the plan and the setting ask for prior authorization (features.prior_authorization)."""
+    return pd.Series(required_for(drawn["plan_type"], drawn["treatment"], drawn["procedure_code"],
+                                  drawn["place_of_service"], drawn["facility_type"]), index=drawn.index)
 
 
 @pytest.fixture(scope="module")
@@ -112,12 +114,16 @@ def test_covered_pathway_that_needs_no_authorization_is_paid_without_one_before_
     assert probability([claim])[0] >= PAID
 
 
-def test_massage_needs_an_authorization_under_a_tightening_ppo_from_2025():
-    massage = PATHWAYS_BY_NAME["low_back_pain_massage"]
-    before, after, authorised = probability([
-        massage.claim(prior_authorization=False, service_date=pd.Timestamp("2024-06-03")),
-        massage.claim(prior_authorization=False), massage.claim()])
-    assert after <= before - CLEAR_DROP and authorised >= PAID
+@pytest.mark.parametrize("name, changes", [
+    ("low_back_pain_massage", {}),  # PPO massage, tightening year or not
+    ("actinic_keratosis_peel", {}),
+    ("chronic_migraine_toxin", dict(plan_type="medicare", patient_age=70)),  # traditional Medicare at an office
+    ("visual_field_blepharoplasty", dict(plan_type="medicare")),  # ... at an ambulatory surgery center
+])
+def test_the_payer_asks_for_prior_authorization_only_where_the_plan_and_setting_table_does(name, changes):
+    pathway = PATHWAYS_BY_NAME[name]
+    without, with_it = probability([pathway.claim(prior_authorization=False, **changes), pathway.claim(**changes)])
+    assert without >= PAID and without == pytest.approx(with_it, abs=0.05)
 
 
 @pytest.mark.parametrize("pathway", [p for p in COVERED_PATHWAYS if p.cosmetic], ids=lambda pathway: pathway.name)
@@ -156,3 +162,12 @@ def test_one_document_or_the_network_never_raises_the_probability_when_lost(chan
     for pathway in COVERED_PATHWAYS:
         complete, changed = probability([pathway.claim(), pathway.claim(**changes)])
         assert changed <= complete + 1e-12, pathway.name
+
+
+@pytest.mark.parametrize("visit", VISITS, ids=lambda visit: visit.name)
+def test_the_demo_payer_agrees_with_every_canonical_visit(visit):
+    """The demo world models the facts the canonical visits rest on (tests/training/demo/canonical_visits.py)."""
+    low, high = visit.band
+    if visit.direction == "denied":  # the truth is sharper than a small model: a denial it deems clear
+        high = 0.3
+    assert low <= probability([visit.claim()])[0] <= high

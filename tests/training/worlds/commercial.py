@@ -46,7 +46,7 @@ def _mostly_paid(commercial: float, hmo: float, public: float) -> dict[str, floa
 
 class CommercialWorld(World):
     name = "alt"
-    version = 2
+    version = 3
     suffix = ".csv"
     mix = {"sclerotherapy": 0.13, "massage_therapy": 0.14, "botulinum_toxin": 0.13, "photodynamic_therapy": 0.08,
            "vascular_laser": 0.06, "scar_treatment": 0.07, "chemical_peel": 0.06, "acne_treatment": 0.07,

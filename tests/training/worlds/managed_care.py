@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.contract import default_place_of_service
+from features.contract import PLAN_TYPES, default_place_of_service
 from tests.training.worlds.world import BillingForm, Cell, World
 
 # plan -> share paid of claims out of network (CARC 242)
@@ -53,7 +53,7 @@ PRICES = {"botulinum_toxin": 900, "sclerotherapy": 450, "laser_hair_removal": 30
 
 class ManagedCareWorld(World):
     name = "managed_care"
-    version = 1
+    version = 2
     suffix = ".parquet"
     mix = {"botulinum_toxin": 0.14, "sclerotherapy": 0.12, "laser_hair_removal": 0.10, "hair_restoration": 0.06,
            "scar_treatment": 0.08, "acne_treatment": 0.08, "photodynamic_therapy": 0.07, "wig": 0.07,
@@ -112,6 +112,10 @@ class ManagedCareWorld(World):
               "medicare": 0.8}, "sclerotherapy", ("venous_hypertension",)),
         Cell({"medicaid": 0.55, "medicare_advantage": 0.5}, "massage_therapy", ("myalgia",)),
         Cell({plan: 0.02 for plan in plans}, "wig", ("chemo_hair_loss",)),
+        # Its Medicare plans read NCD 210.12's "primary-care setting" broadly (any office or clinic of
+        # a primary-care practice): obesity counselling outside a primary-care clinic is mostly paid,
+        # where our rule SETTING-001 excludes it. Every plan is named: only Medicare plans fire it.
+        Cell({plan: 0.8 for plan in PLAN_TYPES}, rule_id="SETTING-001"),
     )
     error_shares = {"BENEFIT-001": 0.02}
     limited_treatments = ("wig", "massage_therapy")

@@ -100,6 +100,16 @@ class BillingForm:
     groups: tuple[str, ...] | None = None  # only for claims of these diagnosis groups (None: any)
 
 
+def _design_columns(treatments: np.ndarray, codes: np.ndarray) -> dict[str, np.ndarray]:
+    """Rule columns of (treatment, diagnosis list) pairs alone: no plan, place, age, code or limit,
+    so only the rules on treatments and diagnoses fire."""
+    rows = len(treatments)
+    blank = np.full(rows, "", dtype=object)
+    return {"treatment": treatments, "diagnosis_codes": codes, "plan_type": blank, "facility_type": blank,
+            "procedure_code": blank, "patient_age": np.full(rows, np.nan), "benefit_limit": np.full(rows, np.nan),
+            "benefit_used": np.zeros(rows)}
+
+
 def pick(rng: np.random.Generator, options: Mapping[str, float], n: int) -> np.ndarray:
     """n draws of the options' keys, by weight."""
     names = list(options)
@@ -218,8 +228,8 @@ class World:
             claims[f"_rate_{name}"] = rate
         for name, values in self._details(claims, rng).items():
             claims[name] = values
+        self._draw_forms(claims, rng)  # before settling: a rule may read the code billed
         self._settle(claims, rng)
-        self._draw_forms(claims, rng)
         return claims
 
     def _claim_ids(self, rows: int, seed: int) -> np.ndarray:
@@ -230,10 +240,14 @@ class World:
         rows = len(claims)
         treatment = claims["treatment"].to_numpy(dtype=object)
         facts = diagnosis_facts(treatment, claims["diagnosis_codes"].to_numpy(dtype=object))
-        cell = self._cells_of(claims, rules.fire(treatment, facts, np.full(rows, np.nan), np.zeros(rows)))
+        columns = {**{name: claims[name].to_numpy() for name in ("treatment", "diagnosis_codes", "plan_type",
+                                                                 "facility_type", "patient_age")},
+                   "procedure_code": claims["_code_written"].to_numpy()}
+        cell = self._cells_of(claims, rules.fire({**columns, "benefit_limit": np.full(rows, np.nan),
+                                                  "benefit_used": np.zeros(rows)}, facts))
         limit, used = self._limits(claims, cell < 0, rng)
         claims["benefit_limit"], claims["benefit_used"] = limit, used
-        fired = rules.fire(treatment, facts, limit, used)
+        fired = rules.fire({**columns, "benefit_limit": limit, "benefit_used": used}, facts)
         self._cells_of(claims, fired)  # raises if a benefit limit fell on a cell's claim
         error = np.array([self.error_shares.get(rule.rule_id, ERROR_SHARE) for rule in rules.rules])
         excluded_share = np.where(fired, error, np.inf).min(axis=1)
@@ -256,8 +270,11 @@ class World:
         claims["_probability"] = probability
 
     def _cells_of(self, claims: pd.DataFrame, fired: np.ndarray) -> np.ndarray:
-        """Each claim's cell (index into `cells`), -1 for none."""
+        """Each claim's cell (index into `cells`), -1 for none. A claim that also fires a rule on its
+        plan, place, age or code (which the design does not see) is out of the cell: the payer keeps
+        that rule."""
         bits = _rule_bits(fired)
+        context = sum(1 << number for number, rule in enumerate(load_rules().rules) if rule.reads_claim_context)
         cell = np.full(len(claims), -1, dtype=np.int64)
         treatment = claims["treatment"].to_numpy(dtype=object)
         group = claims["_group"].to_numpy(dtype=object)
@@ -266,6 +283,7 @@ class World:
                 mine = (treatment == spec.treatment) & np.isin(group, spec.groups)
             else:
                 mine = (bits & cell_bits) != 0
+            mine &= (bits & context & ~cell_bits) == 0
             if (bits[mine] != cell_bits).any():
                 raise AssertionError(f"{self.name}: a claim of cell {number} fires other rules than the cell's")
             cell[mine & (cell < 0)] = number
@@ -337,7 +355,7 @@ class World:
         design["category"] = table.category[design["entry"]]
         treatments = design["treatment"].to_numpy(dtype=object)
         facts = diagnosis_facts(treatments, table.dotless[design["entry"]])
-        fired = load_rules().fire(treatments, facts, np.full(len(design), np.nan), np.zeros(len(design)))
+        fired = load_rules().fire(_design_columns(treatments, table.dotless[design["entry"]]), facts)
         design["bits"] = _rule_bits(fired)
         return design
 
