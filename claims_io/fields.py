@@ -23,7 +23,7 @@ from features.claim_facts import join_codes, split_codes
 from features.contract import (APPROVED_OUTCOMES, BOOL_FIELDS, CLEAN_COLUMNS, ENUM_VALUES,
                                FACILITY_TYPES, FALSE_STRINGS, MAX_EXACT_INTEGER, NUMBER_BOUNDS,
                                NUMBER_FIELDS, OUTCOME_FIELDS, TARGET, TRUE_STRINGS, VISIT_FIELDS,
-                               default_place_of_service, read_enum)
+                               default_place_of_service, did_you_mean, read_enum)
 from features.diagnosis import (DiagnosisCodeError, DiagnosisTable, load_table, looks_like_code,
                                 split_joined_codes, validate_codes)
 from claims_io.quarantine import Problem
@@ -101,7 +101,7 @@ class ProblemList(list):
 def allowed(field: str, catalog: TreatmentCatalog | None = None) -> str:
     """What a field allows, in the words every reason uses."""
     if field in ENUM_VALUES:
-        return f"one of {', '.join(ENUM_VALUES[field])}"
+        return f"one of: {', '.join(ENUM_VALUES[field])} (any case)"
     if field in BOOL_FIELDS:
         return _BOOL_ALLOWED
     if field in NUMBER_BOUNDS:
@@ -117,6 +117,12 @@ def allowed(field: str, catalog: TreatmentCatalog | None = None) -> str:
     if field == "place_of_service":
         return "a two-digit CMS place-of-service code such as 11, 22 or 49"
     return "a value"
+
+
+def unknown_value_reason(field: str, value) -> str:
+    """An enumeration's value it does not hold, in the words of a file's reason and the API's
+    message alike: what is allowed, and the allowed values close to it, never the value itself."""
+    return f"must be {allowed(field)}{did_you_mean(value, ENUM_VALUES[field])}"
 
 
 class ClaimsChunk:
@@ -150,7 +156,7 @@ class ClaimsChunk:
         """Flag rows without a value when the field is required; True when it is required."""
         if not self.required(field):
             return False
-        self.problems.add(field, "missing value", f"{field}: a value is required: {allowed(field, self.catalog)}",
+        self.problems.add(field, "missing value", f"a value is required: {allowed(field, self.catalog)}",
                           column.missing)
         return True
 
@@ -187,7 +193,7 @@ class ClaimsChunk:
         values = _as_dates(column.values)
         malformed = np.isnat(values)
         malformed[NO_VALUE] = False
-        self.problems.add_per_value(field, "malformed date", f"{field}: must be {allowed(field)}", malformed, column)
+        self.problems.add_per_value(field, "malformed date", f"must be {allowed(field)}", malformed, column)
         if not self.check_present(field, column):
             values[NO_VALUE] = self.today  # a request without a date is about today
         return column.spread(values)
@@ -199,7 +205,12 @@ class ClaimsChunk:
         codes = np.array([position.get(read_enum(field, value), -1) for value in column.values])
         unknown = codes < 0
         unknown[NO_VALUE] = False
-        self.problems.add_per_value(field, "unknown value", f"{field}: must be {allowed(field)}", unknown, column)
+        by_reason: dict[str, np.ndarray] = {}  # a suggestion per distinct value, as the API gives it
+        for value in np.flatnonzero(unknown):
+            reason = unknown_value_reason(field, column.values[value])
+            by_reason.setdefault(reason, np.zeros(len(unknown), dtype=bool))[value] = True
+        for reason, values in by_reason.items():
+            self.problems.add_per_value(field, "unknown value", reason, values, column)
         self.check_present(field, column)
         return pd.Categorical.from_codes(column.spread(codes), categories=list(choices))
 
@@ -208,7 +219,7 @@ class ClaimsChunk:
         states = np.array([_bool_state(value) for value in column.values], dtype=np.int8)
         invalid = states < 0
         invalid[NO_VALUE] = False
-        self.problems.add_per_value(field, "not a boolean", f"{field}: must be {_BOOL_ALLOWED}", invalid, column)
+        self.problems.add_per_value(field, "not a boolean", f"must be {_BOOL_ALLOWED}", invalid, column)
         if not self.check_present(field, column):
             states[NO_VALUE] = int(bool(VISIT_FIELDS[field][3]))
         return column.spread(states == 1)
@@ -217,7 +228,7 @@ class ClaimsChunk:
         column = self.column(field)
         values = _as_numbers(column)
         integer = VISIT_FIELDS.get(field, ("number",))[0] == "int"
-        reason = f"{field}: must be {allowed(field)}"
+        reason = f"must be {allowed(field)}"
         finite = np.isfinite(values)
         not_number = ~finite
         not_number[NO_VALUE] = False
@@ -308,22 +319,24 @@ class ClaimsChunk:
                 entry = (warning.field, warning.kind, warning.message)
                 flagged.setdefault(entry, np.zeros(len(combinations), dtype=bool))[number] = True
         for (field, kind, message), per_combination in flagged.items():
-            self.warnings.add(field, kind, f"{field}: {message}", per_combination[combination_index])
+            self.warnings.add(field, kind, message, per_combination[combination_index])
 
     def _treatment_problems(self, treatment: str | None, code: str | None) -> list[tuple[str, str, str]]:
         """Every problem of one pair, as (field, kind, reason); empty when it resolves."""
         problems = []
         if treatment is not None and treatment not in self.catalog.treatments:
-            problems.append(("treatment", "unknown value", f"treatment: must be {allowed('treatment', self.catalog)}"))
+            try:  # the catalog's own words and suggestion, as the API reports them
+                self.catalog.resolve(treatment, None)
+            except TreatmentLookupError as error:
+                problems.append(("treatment", "unknown value", error.message))
         if code is not None:
             try:
                 self.catalog.resolve(None, code)
             except TreatmentLookupError as error:
                 if error.field == "procedure_code":
-                    problems.append(("procedure_code", "malformed code", str(error)))
+                    problems.append(("procedure_code", "malformed code", error.message))
         if treatment is None and code is None:
-            problems.append(("treatment", "missing value",
-                             "treatment: a value is required: one of treatment or procedure_code"))
+            problems.append(("treatment", "missing value", "a value is required: one of treatment or procedure_code"))
         return problems
 
     def diagnoses(self) -> pd.Categorical:
@@ -348,7 +361,8 @@ class ClaimsChunk:
                 verdict = known[raw]
                 if isinstance(verdict, tuple):
                     kind, reason = verdict
-                    found.setdefault((kind, str(DiagnosisCodeError(position, reason))), []).append(number)
+                    # the position as the API names it (diagnosis_codes[1]); the field is the line's own column
+                    found.setdefault((kind, f"the code at [{position}] {reason}"), []).append(number)
                     codes = []
                     break
                 codes.append(verdict)
@@ -372,7 +386,7 @@ class ClaimsChunk:
         well_formed = pd.Series(texts[1:], dtype="str").str.fullmatch(_PLACE_OF_SERVICE_SHAPE).fillna(False).to_numpy(bool)
         malformed = np.concatenate([[False], ~well_formed])
         field = "place_of_service"
-        self.problems.add_per_value(field, "malformed code", f"{field}: must be {allowed(field)}", malformed, column)
+        self.problems.add_per_value(field, "malformed code", f"must be {allowed(field)}", malformed, column)
         defaults = [default_place_of_service(name) for name in FACILITY_TYPES]
         categories = sorted(set(defaults) | set(texts[1:][well_formed]))
         position = {name: number for number, name in enumerate(categories)}
@@ -458,4 +472,4 @@ def duplicate_claim_ids(claim_ids: pd.Series, earlier: pa.Array | None = None) -
     rows = np.flatnonzero(repeated)
     if not rows.size:
         return None
-    return Problem("claim_id", "duplicate", "claim_id: must be unique in the file; an earlier row has the same id", rows)
+    return Problem("claim_id", "duplicate", "must be unique in the file; an earlier row has the same id", rows)

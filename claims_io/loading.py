@@ -25,14 +25,14 @@ import pandas as pd
 import pyarrow as pa
 from pandas.api.types import union_categoricals
 
-from features.contract import OUTCOME_FIELDS, TREATMENT_FIELDS, VISIT_FIELDS, required_fields
+from features.contract import OUTCOME_FIELDS, TREATMENT_FIELDS, VISIT_FIELDS, close_matches, required_fields
 from claims_io.fields import HISTORY_COLUMNS, ClaimsChunk, duplicate_claim_ids
 from claims_io.files import ClaimsFileError, open_claims_file
 from claims_io.quarantine import (Problem, count_by_reason, quarantine_frame, quarantined_rows,
                                       write_quarantine)
 
 __all__ = ["ClaimsFileError", "LoadReport", "LoadResult", "expected_columns", "format_report",
-           "load_claims", "required_columns"]
+           "load_claims", "missing_columns", "required_columns"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,22 @@ def required_columns(history: bool) -> tuple[str, ...]:
 def expected_columns(history: bool) -> tuple[str, ...]:
     """Every column the contract defines for this kind of file; any other column is extra."""
     return tuple(VISIT_FIELDS) + (OUTCOME_FIELDS if history else ())
+
+
+def missing_columns(columns, history: bool) -> list[str]:
+    """Each required column a file lacks ("treatment or procedure_code" for the pair), followed by
+    the file's own unknown columns that look like it: "plan_type (did you mean plan_type? found:
+    plan)". Column names are the file's header, not claim values, so naming them is safe."""
+    columns = list(columns)
+    unknown = [name for name in columns if name not in expected_columns(history)]
+    wanted = [(name, (name,)) for name in required_columns(history) if name not in columns]
+    if not any(name in columns for name in TREATMENT_FIELDS):
+        wanted.append((" or ".join(TREATMENT_FIELDS), TREATMENT_FIELDS))
+    described = []
+    for label, names in wanted:
+        near = [found for found in unknown if close_matches(found, names)]
+        described.append(f"{label} (did you mean {label}? found: {', '.join(near)})" if near else label)
+    return described
 
 
 def load_claims(path, *, history: bool = True, quarantine_path=None, chunk: int | None = None) -> LoadResult:
@@ -160,12 +176,9 @@ class _EarlierClaimIds:
 
 def _check_columns(path: Path, columns: tuple[str, ...], history: bool) -> None:
     needed = required_columns(history)
-    missing = [name for name in needed if name not in columns]
-    lacks_treatment = not any(name in columns for name in TREATMENT_FIELDS)
-    if not missing and not lacks_treatment:
+    missing = missing_columns(columns, history)
+    if not missing:
         return
-    if lacks_treatment:
-        missing.append(" or ".join(TREATMENT_FIELDS))
     kind = "claims history file" if history else "requests file"
     raise ClaimsFileError(
         f"{path}: missing required column(s): {', '.join(missing)}. "

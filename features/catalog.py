@@ -45,6 +45,7 @@ class TreatmentLookupError(ValueError):
 
     def __init__(self, field_name: str, message: str):
         self.field = field_name
+        self.message = message  # without the field's name, for whoever names the field beside it
         super().__init__(f"{field_name}: {message}")
 
 

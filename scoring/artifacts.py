@@ -52,7 +52,8 @@ import numpy as np
 from scoring.coverage_model import (METADATA_FILE as SAVED_METADATA_FILE, MODEL_FILE, CoverageModel,
                                            UntrustedTypesError)
 from scoring.mlflow_store import (CHAMPION, REGISTERED_MODEL, TrackingStoreError, alias_uri, mlflow_client,
-                                         quiet_artifact_downloads, resolve_tracking_uri, tracking)
+                                  no_such_alias, no_such_version, quiet_artifact_downloads, resolve_tracking_uri,
+                                  tracking)
 
 ARTIFACT_KEY = "coverage_model"  # the logged pyfunc's artifact that holds the saved CoverageModel
 MODEL_SHA256_TAG = "model_sha256"  # model-version tag: the sha256 of model.skops (shown in /v1/model)
@@ -89,6 +90,12 @@ class LoadedModel:
 
 def now_utc() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def manifest_digest(manifest: str | None) -> str | None:
+    """The sha256 of a version's `model_manifest` tag: with the registered name, the tracking store
+    and the run id, what identifies a model version (a version number alone repeats across stores)."""
+    return hashlib.sha256(manifest.encode("utf-8")).hexdigest() if manifest else None
 
 
 def file_sha256(path: str | Path) -> str:
@@ -175,7 +182,17 @@ def version_for_alias(client, name: str, alias: str, *, missing_ok: bool = False
     except MlflowException as error:
         if missing_ok:
             return None
-        raise ModelSourceError(f"registered model {name!r} has no version with alias {alias!r}") from error
+        raise ModelSourceError(no_such_alias(client, name, alias)) from error
+
+
+def numbered_version(client, name: str, number: str):
+    """Version `number` of `name`; ModelSourceError naming the versions the store holds when it has none."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version(name, number)
+    except MlflowException:
+        raise ModelSourceError(no_such_version(client, name, number)) from None
 
 
 def saved_model_folder(mlflow_model: Path) -> Path:
@@ -292,7 +309,7 @@ def registered_version(uri: str, tracking_uri: str):
         client = mlflow_client(tracking_uri, must_exist=True)
     except TrackingStoreError as error:
         raise ModelSourceError(str(error)) from None
-    version = client.get_model_version(name, number) if number else version_for_alias(client, name, alias)
+    version = numbered_version(client, name, number) if number else version_for_alias(client, name, alias)
     return client, name, version, alias
 
 

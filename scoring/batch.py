@@ -37,7 +37,7 @@ import pyarrow as pa
 
 from claims_io.files import ClaimsFileError, claims_file_format, open_claims_file
 from claims_io.csv_cells import inert_frame, inert_table
-from claims_io.loading import expected_columns, required_columns
+from claims_io.loading import expected_columns, missing_columns
 from common.private_files import create_private_file, make_private_dir, open_private
 from claims_io.requests import REJECTED_COLUMNS, check_request_chunk
 from scoring.artifacts import load_model
@@ -195,7 +195,7 @@ def predict_file(input_path, output_path, model=None, *, tracking_uri: str | Non
     input_path, output_path = Path(input_path), Path(output_path)
     output_format = claims_file_format(output_path)
     raw_claims = open_claims_file(input_path, chunk_rows)
-    missing = [name for name in required_columns(history=False) if name not in raw_claims.columns]
+    missing = missing_columns(raw_claims.columns, history=False)
     if missing:
         raise ClaimsFileError(f"{input_path}: missing required column(s): {', '.join(missing)}")
     if model is None or isinstance(model, (str, Path)):

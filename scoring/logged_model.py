@@ -4,6 +4,8 @@ artifact, the contract's signature, an input example, our code and the pinned re
 (scoring.model_environment). Logging it into a run is training's job (training.registry)."""
 from __future__ import annotations
 
+import logging
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +15,32 @@ from scoring.artifacts import ARTIFACT_KEY
 from scoring.coverage_model import SCORE_COLUMNS
 from scoring.model_environment import serving_requirements, stage_code
 from scoring.pyfunc_model import CoverageModelPyfunc
+
+
+# The start of the warning mlflow.pyfunc logs for every python_model given as an object.
+CLOUDPICKLE_WARNING = "Passing a Python object as `python_model` causes it to be serialized using CloudPickle"
+
+
+class _CloudPickleWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(CLOUDPICKLE_WARNING)
+
+
+@contextmanager
+def without_cloudpickle_warning():
+    """Drop MLflow's CloudPickle warning while our wrapper is saved, and only that warning.
+
+    It warns that unpickling may run code. Ours holds no state (CoverageModelPyfunc's __init__
+    stores nothing; the fitted model is the skops artifact, loaded with its type check), so its
+    pickle names only the class, which travels in the model's code/ folder: loading runs nothing
+    the code folder does not already hold. MLflow's way out (models from code: a script path
+    instead of the object) would make every loader execute that script instead, which is no safer."""
+    logger, quiet = logging.getLogger("mlflow.pyfunc"), _CloudPickleWarning()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
 
 
 def input_example() -> pd.DataFrame:

@@ -122,6 +122,53 @@ def ensure_experiment(client, name: str, uri: str) -> str:
     return client.create_experiment(name, artifact_location=experiment_artifact_location(uri, name))
 
 
+def store_label(uri: str) -> str:
+    """The tracking URI as messages name it: a password in it is never printed."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+def number_ranges(numbers) -> str:
+    """[1, 2, 3, 5] -> "1-3, 5"; "none" for no numbers."""
+    ranges: list[list[int]] = []
+    for number in sorted(set(numbers)):
+        if ranges and number == ranges[-1][1] + 1:
+            ranges[-1][1] = number
+        else:
+            ranges.append([number, number])
+    return ", ".join(f"{low}-{high}" if high > low else str(low) for low, high in ranges) or "none"
+
+
+def no_such_version(client, name: str, version: str) -> str:
+    """"no version 9 of medspa-coverage in STORE (versions: 1-3)": what exists, to choose from."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        numbers = [int(found.version) for found in client.search_model_versions(f"name = '{name}'")]
+    except MlflowException:
+        numbers = []
+    return f"no version {version} of {name} in {store_label(client.tracking_uri)} (versions: {number_ranges(numbers)})"
+
+
+def no_such_alias(client, name: str, alias: str) -> str:
+    """"registered model X in STORE has no version with alias 'gold' (aliases: champion -> 3, ...)"."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        aliases = client.get_registered_model(name).aliases or {}
+    except MlflowException:
+        return f"no registered model {name!r} in {store_label(client.tracking_uri)} (train one first: " \
+               "`medspa-coverage train`)"
+    known = ", ".join(f"{found} -> {aliases[found]}" for found in sorted(aliases)) or "none"
+    return (f"registered model {name!r} in {store_label(client.tracking_uri)} has no version with alias {alias!r} "
+            f"(aliases: {known})")
+
+
 def alias_uri(alias: str, registered_model: str = REGISTERED_MODEL) -> str:
     return f"models:/{registered_model}@{alias}"
 

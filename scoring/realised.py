@@ -142,7 +142,7 @@ class Degradation:
 
     called: bool  # False: too few claims, or no promoted figures to compare with
     alarm: bool
-    reason: str  # words and numbers only, no claim data
+    reason: str  # words and numbers only, no claim data; never repeats the tag, which is printed before it
 
     @property
     def tag(self) -> str:
@@ -154,12 +154,12 @@ def degradation(realised: dict[str, float], promoted: dict[str, float], min_clai
     """Compare realised Brier and ECE with the promoted test figures (`brier`, `ece`)."""
     claims = int(realised.get("claims", 0))
     if claims < min_claims:
-        return Degradation(False, False, f"not called: {claims:,} adjudicated claims, fewer than the "
+        return Degradation(False, False, f"{claims:,} adjudicated claims, fewer than the "
                                          f"{min_claims:,} needed to tell a change from noise")
     checks = [(name, limit) for name, limit in (("brier", max_brier_rise), ("ece", max_ece_rise))
               if name in promoted and name in realised]
     if not checks:
-        return Degradation(False, False, "not called: the version has no promoted test figures to compare with")
+        return Degradation(False, False, "the version has no promoted test figures to compare with")
     words, rises = [], []
     for name, limit in checks:
         rise = realised[name] - promoted[name]

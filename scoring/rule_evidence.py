@@ -251,6 +251,27 @@ class RuleEvidence:
         return is_hard[codes], values[codes]
 
 
+def decision_words(cell: Cell) -> str:
+    """The decision and what decided it, on the claims it was decided on: a rule fired on 93,459
+    claims whose treatments decide for themselves is judged on the few they leave, and says so."""
+    parts, above = ("treatments", None) if cell.treatment == ANY else \
+        ("diagnosis groups", "the rule's") if cell.category == ANY else (None, "the treatment's")
+    left = cell.decided_on < cell.fired
+    if cell.evidence == "no history":
+        return f"{cell.decision} (no claims: {above or 'hard by default'})"
+    if cell.evidence.startswith("too few claims"):
+        default = f"{above} decision" if above else "hard by default"
+        if left and not cell.decided_on:
+            return f"{cell.decision} (its {parts} decide all {cell.fired:,} claims: {default})"
+        if left:
+            return f"{cell.decision} ({cell.fired - cell.decided_on:,} claims decided by its {parts}; the " \
+                   f"{cell.decided_on:,} left are too few: {default})"
+        return f"{cell.decision} (too few claims to judge: {default})"
+    if left:
+        return f"{cell.decision} ({cell.evidence} on the {cell.decided_on:,} claims its {parts} leave)"
+    return f"{cell.decision} ({cell.evidence} on its {cell.decided_on:,} claims)"
+
+
 def format_table(evidence: RuleEvidence, shown: int = 40) -> str:
     """The rule and rule x treatment rows, and every learned cell, as text for the training log."""
     rows = evidence.summary_cells()
@@ -259,7 +280,7 @@ def format_table(evidence: RuleEvidence, shown: int = 40) -> str:
     for cell in rows[:shown]:
         lines.append(f"{cell.rule_id:<13} {cell.treatment[:22]:<22} {cell.category[:4]:<4} {cell.fired:>7,} "
                      f"{cell.paid:>6,} {cell.paid_share:>6.3f} [{cell.ci_low:.3f}, {cell.ci_high:.3f}]  "
-                     f"{cell.decision} ({cell.evidence})")
+                     f"{decision_words(cell)}")
     if len(rows) > shown:
         lines.append(f"... {len(rows) - shown} more rows in rule_evidence.csv")
     return "\n".join(lines)

@@ -42,7 +42,7 @@ import pyarrow as pa
 from scoring.batch import RATE_MIN_ROWS, output_columns
 from claims_io.arrow_checks import PROBLEMS, SCORING_PREFIX, check_batches
 from claims_io.files import ClaimsFileError
-from claims_io.loading import required_columns
+from claims_io.loading import missing_columns
 from claims_io.requests import REJECTED_COLUMNS
 from scoring.artifacts import (DEFAULT_MODEL_URI, MODEL_DIR, ModelSourceError, download_verified_version,
                                       registered_version, resolve_bundle, verify_bundle)
@@ -103,14 +103,15 @@ def verified_mlflow_model(model: str | Path | None, tracking_uri: str | None, in
 def _bundle_as_mlflow_model(path: Path, into: Path) -> Path:
     import mlflow
 
-    from scoring.logged_model import pyfunc_arguments
+    from scoring.logged_model import pyfunc_arguments, without_cloudpickle_warning
 
     bundle, _ = resolve_bundle(path)
     copy = into / bundle.name
     shutil.copytree(bundle, copy, symlinks=True)
     verify_bundle(copy)
     target = into / "bundle-model"
-    mlflow.pyfunc.save_model(str(target), **pyfunc_arguments(copy / MODEL_DIR, into / "staging"))
+    with without_cloudpickle_warning():
+        mlflow.pyfunc.save_model(str(target), **pyfunc_arguments(copy / MODEL_DIR, into / "staging"))
     return target
 
 
@@ -227,7 +228,7 @@ def predict_with_spark(input_path, output_path, model=None, *, tracking_uri: str
             except AnalysisException as error:
                 raise ClaimsFileError(f"{input_path}: not readable as Parquet ({error.getErrorClass()})") from None
             input_columns = list(claims.columns)
-            missing = [name for name in required_columns(history=False) if name not in input_columns]
+            missing = missing_columns(input_columns, history=False)
             if missing:
                 raise ClaimsFileError(f"{input_path}: missing required column(s): {', '.join(missing)}")
             located = claims.select("*", F.col("_metadata.file_name").alias(SOURCE_FILE),

@@ -166,19 +166,20 @@ class AuditStore:
                 if statement is not None:
                     connection.execute(statement)
 
-    def prune_before(self, cutoff: datetime, batch: int = 10_000) -> int:
-        """Delete the rows served before `cutoff`, `batch` at a time (each a short write lock, so
-        answers keep being audited meanwhile); then give a SQLite file's space back. Returns the count."""
+    def prune_before(self, cutoff: datetime, batch: int = 10_000, dated=()) -> int:
+        """Delete the rows served before `cutoff`, and the rows of each table a column of `dated`
+        dates before it, `batch` at a time (each a short write lock, so answers keep being audited
+        meanwhile); then give a SQLite file's space back. Returns the count of every table's rows."""
         deleted = 0
-        while True:
-            oldest = (select(served_claims.c.id).where(served_claims.c.served_at < _naive_utc(cutoff))
-                      .order_by(served_claims.c.id).limit(batch))
-            with self.engine.begin() as connection:
-                count = connection.execute(delete(served_claims).where(
-                    served_claims.c.id.in_(oldest.scalar_subquery()))).rowcount
-            deleted += count
-            if count < batch:
-                break
+        for column in (served_claims.c.served_at, *dated):
+            table = column.table
+            while True:
+                oldest = (select(table.c.id).where(column < _naive_utc(cutoff)).order_by(table.c.id).limit(batch))
+                with self.engine.begin() as connection:
+                    count = connection.execute(delete(table).where(table.c.id.in_(oldest.scalar_subquery()))).rowcount
+                deleted += count
+                if count < batch:
+                    break
         if deleted and self.sqlite_folder is not None:
             self._give_space_back()
         return deleted

@@ -17,9 +17,10 @@ from pydantic import ValidationError
 
 from features.catalog import TreatmentLookupError, load_catalog
 from features.claim_facts import join_codes
-from features.contract import (CLEAN_COLUMNS, ENUM_VALUES, VISIT_FIELDS, default_place_of_service, did_you_mean,
+from features.contract import (CLEAN_COLUMNS, ENUM_VALUES, TREATMENT_FIELDS, VISIT_FIELDS, default_place_of_service,
                                read_enum)
 from features.diagnosis import DiagnosisCodeError, split_joined_codes, validate_codes
+from claims_io.fields import unknown_value_reason
 from service.errors import APIError, field_error
 from service.schemas import ALLOWED, MIDNIGHT_TIMESTAMP_PATTERN, ClaimRequest
 
@@ -80,7 +81,7 @@ def normalise_request_claim(raw: dict) -> dict:
         try:  # a shared code given alone is read from the diagnoses, as in a file
             resolved = load_catalog().resolve(raw.get("treatment"), raw.get("procedure_code"), codes or ())
         except TreatmentLookupError as exc:
-            errors.append(field_error(exc.field, str(exc)[len(exc.field) + 2:]))
+            errors.append(field_error(exc.field, exc.message))
     if errors:
         raise ClaimValidationError(errors)
 
@@ -116,6 +117,8 @@ def read_as_a_file_would(raw: dict) -> dict:
     unknown fields."""
     claim = {}
     for name, value in raw.items():
+        if name in TREATMENT_FIELDS and value is None:
+            continue  # a null treatment or code was not sent, as an empty cell: the other one is judged alone
         if name in TEXT_FIELDS and isinstance(value, str):
             value = value.strip()
             if not value:
@@ -228,7 +231,7 @@ def _schema_errors(exc: ValidationError, raw: dict) -> list[dict]:
         elif name == "service_date" and error["type"] == "value_error":
             errors.append(field_error(name, "must be a real calendar date written YYYY-MM-DD"))
         elif name in ENUM_VALUES:
-            errors.append(field_error(name, f"must be {allowed}{did_you_mean(raw.get(name), ENUM_VALUES[name])}"))
+            errors.append(field_error(name, unknown_value_reason(name, raw.get(name))))
         else:
             errors.append(field_error(name, f"must be {allowed}"))
     if unknown:

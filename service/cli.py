@@ -86,13 +86,14 @@ def monitor(since: str | None, until: str | None, tracking_uri: str | None, audi
     from datetime import timedelta
 
     from service.audit import AuditStore
-    from service.monitoring import default_audit_url, format_table, parse_time, run_monitor
+    from service.monitoring import check_window, default_audit_url, format_table, parse_time, run_monitor
     from scoring.artifacts import ModelSourceError
     from scoring.mlflow_store import resolve_tracking_uri
 
     try:
         end = parse_time(until)
         start = parse_time(since) if since else end - timedelta(hours=24)
+        check_window(start, end)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--since/--until") from None
     store = AuditStore(audit_url or default_audit_url())
@@ -116,10 +117,12 @@ def outcomes() -> None:
 
 
 def _served_window(since: str | None, until: str | None):
-    from service.monitoring import parse_time
+    from service.monitoring import check_window, parse_time
 
     try:
-        return (parse_time(since) if since else None), (parse_time(until) if until else None)
+        start, end = (parse_time(since) if since else None), (parse_time(until) if until else None)
+        check_window(start, end)
+        return start, end
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--since/--until") from None
 
@@ -169,14 +172,20 @@ def outcomes_report(ctx: click.Context, since: str | None, until: str | None, mo
     confusion, denial-reason accuracy, expected vs paid), per version and per week of service; a run of the
     `serving-outcomes` experiment and tags on each version.
 
-    Exits 0, or 3 when a version's realised Brier or ECE moved past its limit against the figures it was
-    promoted with (the degradation alarm; the version is tagged realised_alarm=alarm).
+    Exits 0; 2 when --model-version is not in the store; 3 when a version's realised Brier or ECE moved past
+    its limit against the figures it was promoted with (the degradation alarm; the version is tagged
+    realised_alarm=alarm).
     """
     from service.outcomes.report import format_json, format_report, run_report
-    from scoring.mlflow_store import resolve_tracking_uri
+    from scoring.artifacts import ModelSourceError
+    from scoring.mlflow_store import TrackingStoreError, resolve_tracking_uri
 
     start, end = _served_window(since, until)
-    report = run_report(_audit_store(audit_url), resolve_tracking_uri(tracking_uri), start, end, model_version)
+    try:
+        report = run_report(_audit_store(audit_url), resolve_tracking_uri(tracking_uri), start, end, model_version)
+    except (ModelSourceError, TrackingStoreError) as error:
+        click.echo(f"Error: {error}", err=True)
+        ctx.exit(2)
     click.echo(format_json(report) if as_json else format_report(report))
     ctx.exit(report.exit_code)
 

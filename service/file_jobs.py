@@ -165,6 +165,12 @@ class JobStore:
         except FileNotFoundError:
             return []
 
+    def jobs_of(self, key_id: str) -> list[dict]:
+        """The key's jobs, newest first: not deleted, not expired (the sweep may not have run yet)."""
+        states = [state for job_id in self.job_ids()
+                  if (state := self.read(job_id)) and state["key_id"] == key_id and not self.expired(state, job_id)]
+        return sorted(states, key=lambda state: state["created_at"], reverse=True)
+
     def unfinished_of(self, key_id: str) -> int:
         """Jobs of `key_id` queued or running, and its uploads still being stored."""
         return sum(1 for job_id in self.job_ids() if self._unfinished_key(job_id) == key_id)

@@ -1,6 +1,7 @@
 """/v1/files: score a claims file (CSV or Parquet) in the background, then download the results.
 
     POST   /v1/files                  the file as the body -> 202, the job (service.schemas.FileJob)
+    GET    /v1/files                  the caller's jobs, newest first (service.schemas.FileJobList)
     GET    /v1/files/<job_id>         the job: status, progress, summary, download links
     GET    /v1/files/<job_id>/scored  the scored file, once (then it is deleted)
     GET    /v1/files/<job_id>/rejected  the rejected rows (CSV), once
@@ -35,7 +36,7 @@ from service.file_jobs import (DONE, EXTENSION, FAILED, UNFINISHED_JOBS_PER_KEY,
                                limits_text, public_state, wake_runner)
 from service import file_jobs
 from claims_io.files import ClaimsFileError, ClaimsFileTooLarge, ReadLimits, open_claims_file
-from claims_io.loading import required_columns
+from claims_io.loading import missing_columns
 from common.private_files import open_private
 
 bp = Blueprint("files", __name__)
@@ -100,13 +101,10 @@ def _checked_rows(path: Path) -> int:
     limits = ReadLimits(rows=config["FILE_MAX_ROWS"], decoded_bytes=config["FILE_MAX_DECODED_BYTES"])
     try:
         claims = open_claims_file(path, COUNT_CHUNK_ROWS, limits)
-        missing = [name for name in required_columns(history=False) if name not in claims.columns]
+        missing = missing_columns(claims.columns, history=False)
         if missing:
             raise APIError(422, "invalid_file", "the file lacks columns the claims contract requires",
-                           [field_error("file", f"lacks the required column(s) {', '.join(missing)}")])
-        if not {"treatment", "procedure_code"} & set(claims.columns):
-            raise APIError(422, "invalid_file", "the file lacks columns the claims contract requires",
-                           [field_error("file", "needs a treatment or a procedure_code column")])
+                           [field_error("file", f"missing required column(s): {', '.join(missing)}")])
         return sum(len(chunk) for chunk in claims.chunks)
     except ClaimsFileTooLarge as error:
         raise _too_large(f"must hold at most {limits.rows:,} data rows" if error.bound == "rows" else
@@ -123,6 +121,12 @@ def _owned(job_id: str) -> dict:
         raise APIError(404, "file_job_not_found", "no such file job for this API key: it never existed, was deleted, "
                                                   "or expired")
     return state
+
+
+@bp.get("/v1/files")
+def jobs():
+    store = _store()
+    return jsonify({"jobs": [public_state(store, state) for state in store.jobs_of(g.key_id)]})
 
 
 @bp.get("/v1/files/<job_id>")

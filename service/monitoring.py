@@ -223,6 +223,16 @@ def parse_time(value: str | None) -> datetime:
         raise ValueError("not an ISO 8601 time such as 2026-03-02T08:00 or 2026-03-02T08:00+01:00") from None
 
 
+def check_window(since: datetime | None, until: datetime | None, now: datetime | None = None) -> None:
+    """ValueError when a window cannot hold a served claim: it starts in the future, or at or
+    after its end. Silence ("no served claims in this window") would hide the typo."""
+    now = now or datetime.now(timezone.utc)
+    if since is not None and since > now:
+        raise ValueError("--since is in the future: no claim has been served after it yet")
+    if since is not None and until is not None and since >= until:
+        raise ValueError("--since must be before --until")
+
+
 def default_audit_url() -> str:
     """The service's audit store: MEDSPA_COVERAGE_AUDIT_DATABASE_URL, else its default."""
     return os.environ.get(f"{ENV_PREFIX}_AUDIT_DATABASE_URL") or default_settings()["AUDIT_DATABASE_URL"]

@@ -27,7 +27,7 @@ REF = "#/components/schemas/{model}"
 COMPONENT_MODELS = (
     schemas.ClaimRequest, schemas.BatchRequest, schemas.InvocationsRequest, schemas.ErrorBody,
     schemas.ClaimAnswer, schemas.BatchAnswer, schemas.InvocationsResponse, schemas.TreatmentList,
-    schemas.ModelInfo, schemas.HealthStatus, schemas.DiagnosisList, schemas.FileJob,
+    schemas.ModelInfo, schemas.HealthStatus, schemas.DiagnosisList, schemas.FileJob, schemas.FileJobList,
     schemas.DenialRequest, schemas.DenialPlaybook, schemas.LetterRequest, schemas.LetterDraft,
     cds_schemas.CdsHookRequest, cds_schemas.CdsServices, cds_schemas.CdsHookResponse,
 )
@@ -82,7 +82,12 @@ def _file_paths(limits: str) -> dict:
     file_content = {media_type: {"schema": {"type": "string", "contentMediaType": media_type}}
                     for media_type in FORMAT_MEDIA_TYPES.values()}
     return {
-        "/v1/files": {"post": {
+        "/v1/files": {"get": {
+            "operationId": "listFileJobs",
+            "summary": "This API key's file jobs, newest first (those not deleted or expired)",
+            "security": SECURITY,
+            "responses": {"200": _json(_ref("FileJobList"), "the jobs"), **_errors(401, 429, 500)},
+        }, "post": {
             "operationId": "uploadFile",
             "summary": f"Score a claims file (CSV or Parquet, the claims contract's columns; {limits}) in the "
                        "background: the body is the file itself, with its media type. 202 once it is stored and "

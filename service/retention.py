@@ -1,5 +1,7 @@
 """Audit retention: rows older than `AUDIT_RETENTION_DAYS` are deleted in the background and a
-SQLite store gives the space back (service.audit's `prune_before`).
+SQLite store gives the space back (service.audit's `prune_before`): served claims by the time
+they were served, and their adjudicated outcomes (service.outcomes.store) by the time they were
+ingested, as they too hold claim ids and what the payer decided.
 
 The default, 2,190 days (six years), follows HIPAA's retention of required documentation
 (45 CFR 164.316(b)(2)), the period most covered entities apply to audit records; a shorter one
@@ -15,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from flask import Flask
 
 from service.background import start_job
+from service.outcomes.store import claim_outcomes
 
 PRUNE_EVERY_SECONDS = 3600
 LOCK_NAME = "retention"
@@ -22,14 +25,15 @@ log = logging.getLogger(__name__)
 
 
 def prune_expired(app: Flask, now: datetime | None = None) -> int | None:
-    """Delete the audit rows older than the retention; the count, or None when another worker is at it."""
+    """Delete the audit rows (served claims, outcomes) older than the retention; the count, or None
+    when another worker is at it."""
     days = app.config["AUDIT_RETENTION_DAYS"]
     store = app.extensions["audit_store"]
     cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=days)
     with store.exclusive(LOCK_NAME) as held:
         if not held:
             return None
-        deleted = store.prune_before(cutoff)
+        deleted = store.prune_before(cutoff, dated=(claim_outcomes.c.ingested_at,))
     if deleted:
         log.info("audit rows past retention deleted", extra={"claims": deleted})
     return deleted

@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from features.contract import (BENEFIT_SCOPES, EXAMPLE_CLAIM, FACILITY_TYPES, NUMBER_BOUNDS, PLAN_TYPES,
                                integer_bounds)
+from claims_io.fields import allowed
 from features.denial_playbook import FIXES, GROUP_CODES, STEPS
 from scoring.decisions import DECISION_BANDS
 
@@ -43,9 +44,10 @@ ALLOWED = {
     "procedure_code": ("a CPT (5 digits, or 4 digits and F/T/U), HCPCS Level II (A-V and 4 digits) or CDT "
                        "(D and 4 digits) code; one of treatment or procedure_code is required"),
     "diagnosis_codes": "a list of ICD-10-CM code strings, primary first, dots optional, such as ['G43.709']",
-    "plan_type": f"one of: {', '.join(PLAN_TYPES)} (any case)",
-    "benefit_scope": f"one of: {', '.join(BENEFIT_SCOPES)} (any case)",
-    "facility_type": f"one of: {', '.join(FACILITY_TYPES)} (any case)",
+    # an enumeration's words are a claims file's too (claims_io.fields.allowed)
+    "plan_type": allowed("plan_type"),
+    "benefit_scope": allowed("benefit_scope"),
+    "facility_type": allowed("facility_type"),
     "place_of_service": "a two-digit CMS place-of-service code such as '11' (default follows facility_type)",
     "in_network": "true or false (a JSON boolean)",
     "referral": "true or false (a JSON boolean): a physician referral is on file",
@@ -135,8 +137,9 @@ class ClaimRequest(BaseModel):
 
     claim_id: str = _described("claim_id", default=None)
     service_date: DateString = _described("service_date", default=None)
-    treatment: str = _described("treatment", default=None)  # a blank one never gets here: it is absent
-    procedure_code: str = _described("procedure_code", default=None,  # blank: absent, as treatment
+    # a blank or null one never gets here: it is absent (service.claims.read_as_a_file_would)
+    treatment: str | None = _described("treatment", default=None)
+    procedure_code: str | None = _described("procedure_code", default=None,
                                      json_schema_extra={"pattern": PROCEDURE_CODE_PATTERN})
     diagnosis_codes: list[DiagnosisCode] = _described("diagnosis_codes", default=[])
     # Literal after read_as_a_file_would (service.claims) lower-cased and stripped the value; the
@@ -512,6 +515,12 @@ class FileJob(BaseModel):
     summary: FileSummary
     error: FileJobError | None = Field(description="why the job failed; null otherwise")
     downloads: FileDownloads
+
+
+class FileJobList(BaseModel):
+    """GET /v1/files: the caller's file jobs, newest first (another key's are never listed)."""
+
+    jobs: list[FileJob] = Field(description="every job of this API key not deleted or expired yet, newest first")
 
 
 class TreatmentRecord(BaseModel):

@@ -127,3 +127,16 @@ def train_store(files: dict[str, Path], store: Path) -> TrainedStore:
 def version(store: TrainedStore, run: str) -> str:
     """The registered version number the named run (`base`, `worse`, `better`) created."""
     return store.runs[run].model_version
+
+
+def registry_of_empty_versions(folder: Path, versions: int = 3) -> str:
+    """A sqlite store whose registered model has `versions` versions and no model files: enough for
+    what the registry alone answers (which versions and aliases exist). Returns its URI."""
+    from scoring.mlflow_store import REGISTERED_MODEL, tracking
+
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    with tracking(uri) as client:
+        client.create_registered_model(REGISTERED_MODEL)
+        for _ in range(versions):
+            client.create_model_version(REGISTERED_MODEL, source=str(folder))
+    return uri

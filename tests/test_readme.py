@@ -47,3 +47,27 @@ def test_the_claims_file_limits_are_the_settings():
             "(`FILE_MAX_BYTES`, `FILE_MAX_ROWS`") in flat
     assert f"A key may have {UNFINISHED_JOBS_PER_KEY} files queued or running at once" in flat
     assert f"`FILE_KEEP_MINUTES` ({settings['FILE_KEEP_MINUTES']}) after the upload" in flat
+
+
+def test_every_command_that_reads_a_tracking_store_says_so_in_its_readme_row():
+    """`--model` names a version of the store `--tracking-uri` opens: a row without it hides which."""
+    import re
+
+    import click
+
+    from service.cli import main
+
+    rows: dict[str, str] = {}  # the command line table's row: a command's first row in the README
+    for line in README.splitlines():
+        if match := re.match(r"\| `([a-z][a-z-]*(?: [a-z][a-z-]*)?)[ `]", line):
+            rows.setdefault(match.group(1), line)
+
+    def commands(group: click.Group, prefix: str = ""):
+        for name, command in group.commands.items():
+            full = f"{prefix} {name}".strip()
+            yield from commands(command, full) if isinstance(command, click.Group) else [(full, command)]
+
+    lacking = [name for name, command in commands(main)
+               if any("--tracking-uri" in param.opts for param in command.params)
+               and "--tracking-uri" not in rows.get(name, "--tracking-uri")]
+    assert not lacking, f"README rows without --tracking-uri: {lacking}"

@@ -76,15 +76,17 @@ def generate_history(rows: int, seed: int, out: str, truth_path: str | None, bad
 @click.option("--max-ece-rise", type=click.FloatRange(min=0), default=0.005, show_default=True,
               help="gate: largest rise in expected calibration error that still promotes")
 @click.option("--models-dir", type=click.Path(file_okay=False), default=None,
-              help="where the champion bundle is exported (default: <project>/models)")
+              help="where the champion bundle is exported (default: the store's own: <project>/models for the "
+                   "project's store, models/ beside any other sqlite store's database)")
 @click.option("--no-export", is_flag=True, help="do not export the champion bundle")
+@click.option("--force", is_flag=True, help="let the export replace a bundle exported from another tracking store")
 @click.option("--allow-unfit", is_flag=True,
               help="train even on a file the fit-to-train verdict calls `not fit` (the run records that it was)")
 @click.option("--quiet", is_flag=True, help="no progress bars (stage lines still print)")
 @click.pass_context
 def train(ctx: click.Context, data_paths: tuple[str, ...], tracking_uri: str | None, experiment: str, no_promote: bool,
           truth_path: str | None, max_auc_drop: float, max_ece_rise: float, models_dir: str | None,
-          no_export: bool, allow_unfit: bool, quiet: bool) -> None:
+          no_export: bool, force: bool, allow_unfit: bool, quiet: bool) -> None:
     """Train, evaluate and register a model from claims files; promote it if it beats the champion.
 
     The claims are judged first (fit / fit with warnings / not fit, training.data.fitness); `not fit`
@@ -100,7 +102,7 @@ def train(ctx: click.Context, data_paths: tuple[str, ...], tracking_uri: str | N
     try:
         result = run_training(list(data_paths), tracking_uri=tracking_uri, experiment=experiment, promote=not no_promote,
                               truth_path=truth_path, params=params, progress=not quiet, models_dir=models_dir,
-                              export=not no_export, allow_unfit=allow_unfit, echo=click.echo)
+                              export=not no_export, allow_unfit=allow_unfit, echo=click.echo, force_export=force)
     except TrainingInputError as error:
         click.echo(f"Error: {error}", err=True)
         ctx.exit(EXIT_BAD_INPUT)

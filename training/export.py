@@ -12,18 +12,72 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from features.diagnosis import ICD10CM_RELEASE
-from scoring.artifacts import (BUNDLE_METADATA_FILE, CHAMPION_LINK, MODEL_DIR, ModelIntegrityError,
-                                      bundle_name, download_model_version, now_utc, read_saved_metadata,
-                                      verify_bundle, version_for_alias, write_manifest)
+from scoring.artifacts import (BUNDLE_METADATA_FILE, CHAMPION_LINK, MODEL_DIR, MODEL_MANIFEST_TAG,
+                               ModelIntegrityError, bundle_name, download_model_version, manifest_digest, now_utc,
+                               read_saved_metadata, verify_bundle, version_for_alias, write_manifest)
 from common.paths import PROJECT_ROOT
-from scoring.mlflow_store import CHAMPION, REGISTERED_MODEL, tracking
+from scoring.mlflow_store import CHAMPION, DEFAULT_TRACKING_URI, REGISTERED_MODEL, sqlite_path, store_label, tracking
 
 DEFAULT_MODELS_DIR = PROJECT_ROOT / "models"
+IDENTITY_FIELDS = ("registered_model", "tracking_store", "run_id", "manifest_sha256")
 _TEMP_PREFIX = ".export-"
 KEPT_BUNDLES = 2  # the champion's bundle and the one it replaced; older ones are removed
+
+
+class BundleConflictError(RuntimeError):
+    """The models folder holds another store's (or an older, unidentified) bundle; the message says how to proceed."""
+
+
+@dataclass(frozen=True)
+class Export:
+    path: Path
+    exported: bool  # False: the folder held this very model already
+    message: str  # "exported run R from store S to PATH" or "PATH holds run R from store S already"
+
+
+def default_models_dir(tracking_uri: str) -> Path:
+    """The bundle folder that belongs to the store: the project's models/ for the project's store,
+    `models/` beside any other sqlite store's database; other stores share the project's folder,
+    where export refuses to replace another store's bundle without `force`."""
+    database = sqlite_path(tracking_uri)
+    if database is None or database.resolve() == sqlite_path(DEFAULT_TRACKING_URI).resolve():
+        return DEFAULT_MODELS_DIR
+    return database.resolve().parent / "models"
+
+
+def bundle_identity(metadata: dict) -> tuple:
+    """(registered name, tracking store, run id, manifest digest) a bundle's metadata records."""
+    return tuple(metadata.get(name) for name in IDENTITY_FIELDS)
+
+
+def describe_identity(identity: tuple) -> str:
+    name, store, run_id, _ = identity
+    return f"run {run_id} from store {store}" if store else f"run {run_id} (of {name}, from an unrecorded store)"
+
+
+def held_identity(models_dir: Path) -> tuple | None:
+    """The identity of the bundle `models_dir/champion` points to; None when there is none."""
+    try:
+        return bundle_identity(json.loads((models_dir / CHAMPION_LINK / BUNDLE_METADATA_FILE).read_text()))
+    except (OSError, ValueError):
+        return None
+
+
+def _of_this_store(client, held: tuple, identity: tuple) -> bool:
+    """Was the held bundle exported from this store? A bundle from before stores were recorded is
+    this store's when the store knows its run."""
+    from mlflow.exceptions import MlflowException
+
+    if held[1] is not None:
+        return held[1] == identity[1]
+    try:
+        return held[2] is not None and client.get_run(held[2]) is not None
+    except MlflowException:
+        return False
 
 
 def write_bundle(model_dir: Path, metadata: dict, models_dir: Path, name: str) -> Path:
@@ -67,33 +121,40 @@ def _prune(models_dir: Path, keep: set[str]) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def export_champion(tracking_uri: str, models_dir: str | Path = DEFAULT_MODELS_DIR,
-                    registered_model: str = REGISTERED_MODEL) -> Path:
-    """Write the registry's current champion as a bundle and point `models_dir/champion` at it."""
-    models_dir = Path(models_dir)
+def export_champion(tracking_uri: str, models_dir: str | Path | None = None,
+                    registered_model: str = REGISTERED_MODEL, *, force: bool = False) -> Export:
+    """Write the registry's current champion as a bundle and point `models_dir/champion` at it,
+    unless that link holds this very model (same name, store, run and manifest) and verifies.
+    Raises BundleConflictError when the link holds another store's model, unless `force`."""
+    models_dir = Path(models_dir) if models_dir else default_models_dir(tracking_uri)
     with tracking(tracking_uri) as client:
         version = version_for_alias(client, registered_model, CHAMPION, missing_ok=True)
         if version is None:
             raise LookupError(f"registered model {registered_model} has no {CHAMPION} to export")
         number = str(version.version)
-        name = bundle_name(number, registered_model)
-        existing = models_dir / name
-        if existing.is_dir():
+        identity = (registered_model, store_label(tracking_uri), version.run_id,
+                    manifest_digest((version.tags or {}).get(MODEL_MANIFEST_TAG)))
+        held = held_identity(models_dir)
+        if held == identity:
             try:
-                verify_bundle(existing)
-                point_champion_link(models_dir, name)
-                return existing
+                verify_bundle(models_dir / CHAMPION_LINK)
+                return Export((models_dir / CHAMPION_LINK).resolve(), False,
+                              f"{models_dir} holds {describe_identity(identity)} already")
             except ModelIntegrityError:
                 pass  # rewrite it below
+        elif held is not None and not _of_this_store(client, held, identity) and not force:
+            raise BundleConflictError(
+                f"{models_dir} holds {describe_identity(held)}, not this store's ({identity[1]}): export it "
+                "with --models-dir to a folder of this store's, or --force to replace it")
+        name = bundle_name(number, registered_model)
         run = client.get_run(version.run_id)
         with tempfile.TemporaryDirectory(prefix="champion-") as scratch:
             # verified against the version's manifest: a bundle's own manifest must vouch only for that
             model_dir = download_model_version(client, tracking_uri, registered_model, number, Path(scratch))
             model_metadata = read_saved_metadata(model_dir)
             metadata = {
-                "registered_model": registered_model,
+                **dict(zip(IDENTITY_FIELDS, identity)),
                 "version": number,
-                "run_id": version.run_id,
                 "source_uri": f"models:/{registered_model}/{number}",
                 "rules_version": model_metadata.get("rules_version"),
                 "icd10cm_release": run.data.tags.get("icd10cm_release", ICD10CM_RELEASE),
@@ -107,5 +168,4 @@ def export_champion(tracking_uri: str, models_dir: str | Path = DEFAULT_MODELS_D
     previous = (models_dir / CHAMPION_LINK).resolve().name if (models_dir / CHAMPION_LINK).is_symlink() else None
     point_champion_link(models_dir, name)
     _prune(models_dir, keep={name, previous} - {None})
-    return target
-
+    return Export(target, True, f"exported {describe_identity(identity)} to {target}")

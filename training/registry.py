@@ -15,7 +15,7 @@ from pathlib import Path
 
 from scoring.artifacts import MODEL_MANIFEST_TAG, MODEL_SHA256_TAG, download_artifacts, file_sha256, manifest_text
 from scoring.coverage_model import MODEL_FILE
-from scoring.logged_model import pyfunc_arguments
+from scoring.logged_model import pyfunc_arguments, without_cloudpickle_warning
 from scoring.mlflow_store import REGISTERED_MODEL
 
 MODEL_NAME_IN_RUN = "model"  # the logged model's name within its run
@@ -34,12 +34,13 @@ def log_coverage_model(model, registered_model: str = REGISTERED_MODEL):
         saved = model.save(Path(scratch) / "coverage_model")
         # loaders check the downloaded file against this (tagged on the model version)
         model.metadata[MODEL_SHA256_TAG] = file_sha256(saved / MODEL_FILE)
-        return mlflow.pyfunc.log_model(
-            name=MODEL_NAME_IN_RUN,
-            registered_model_name=registered_model,
-            await_registration_for=0,
-            **pyfunc_arguments(saved, Path(scratch)),
-        )
+        with without_cloudpickle_warning():  # why it does not apply to this wrapper: see there
+            return mlflow.pyfunc.log_model(
+                name=MODEL_NAME_IN_RUN,
+                registered_model_name=registered_model,
+                await_registration_for=0,
+                **pyfunc_arguments(saved, Path(scratch)),
+            )
 
 
 def record_model_manifest(client, tracking_uri: str, registered_model: str, version: str) -> str:

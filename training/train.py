@@ -30,7 +30,7 @@ import pandas as pd
 from claims_io.files import ClaimsFileError
 from common.json_files import write_json
 from features.contract import TARGET
-from scoring.artifacts import CHAMPION_LINK, ModelSourceError, bundle_name, version_for_alias
+from scoring.artifacts import ModelSourceError, version_for_alias
 from scoring.coverage_model import CoverageModel
 from scoring.mlflow_store import (CHALLENGER, CHAMPION, REGISTERED_MODEL, TrackingStoreError, ensure_experiment,
                                   mlflow_client, resolve_tracking_uri, tracking)
@@ -41,7 +41,7 @@ from training.data.fitness import NOT_FIT, FitThresholds, FitVerdict, fit_to_tra
 from training.data.histories import Histories, load_histories
 from training.data.split import DEFAULT_TEST_FRACTION, DEFAULT_VALIDATION_FRACTION, split_by_date
 from training.evaluation import Evaluation, EvaluationParams, default_truth_path, evaluate, read_truth
-from training.export import DEFAULT_MODELS_DIR, export_champion
+from training.export import BundleConflictError, export_champion
 from training.model_fitting import fit_coverage_model
 from training.plots import write_plots
 from training.promotion_gate import GateDecision, GateParams, gate, gate_metrics, gate_tags
@@ -124,12 +124,13 @@ def _check_trainable(split) -> None:
 def run_training(data_path, tracking_uri: str | None = None, experiment: str = DEFAULT_EXPERIMENT,
                  promote: bool = True, truth_path=None, params: TrainingParams | None = None,
                  progress: bool = True, models_dir=None, export: bool = True, allow_unfit: bool = False,
-                 echo: Callable[[str], None] = print) -> TrainingResult:
+                 echo: Callable[[str], None] = print, force_export: bool = False) -> TrainingResult:
     """Load, split, judge, fit, evaluate, log, register, gate and export; see the module docstring.
 
     `data_path` is one history file or several (training.data.histories: one claim id once, the
-    newer outcome winning). `models_dir` is where the champion bundle goes (default: the project's
-    models/); `export` False skips that stage. Raises TrainingInputError for a file that cannot
+    newer outcome winning). `models_dir` is where the champion bundle goes (default: the store's
+    own, training.export.default_models_dir); `export` False skips that stage, `force_export` lets it
+    replace another store's bundle. Raises TrainingInputError for a file that cannot
     train, and for claims the fit-to-train verdict calls `not fit` unless `allow_unfit`.
     """
     params = params or TrainingParams()
@@ -170,7 +171,7 @@ def run_training(data_path, tracking_uri: str | None = None, experiment: str = D
                 with stages.stage("gate"):
                     decision = gate_stage(client, version, metrics, split.test, params.gate, promote, echo)
                 with stages.stage("export"):
-                    bundle_path = export_stage(client, uri, models_dir, export, echo)
+                    bundle_path = export_stage(client, uri, models_dir, export, echo, force_export)
                 mlflow.log_metric("seconds_total", round(sum(stages.seconds.values()), 2))
 
     return TrainingResult(
@@ -342,19 +343,25 @@ def gate_stage(client, version: str, metrics: dict[str, float], test: pd.DataFra
     return decision
 
 
-def export_stage(client, uri: str, models_dir, export: bool, echo) -> Path | None:
-    """The champion's bundle in models_dir, unless it is there already or `export` is off."""
-    target_dir = Path(models_dir) if models_dir else DEFAULT_MODELS_DIR
+def export_stage(client, uri: str, models_dir, export: bool, echo, force: bool = False) -> Path | None:
+    """The champion's bundle in models_dir (default: the store's own, training.export), unless it
+    holds that very model already or `export` is off; says which it did."""
     if not export:
         echo("      export skipped")
         return None
-    if not _needs_export(target_dir, client):
-        echo(f"      champion bundle in {target_dir} is already current")
+    if version_for_alias(client, REGISTERED_MODEL, CHAMPION, missing_ok=True) is None:
+        echo("      no champion to export")
         return None
-    bundle_path = export_champion(uri, target_dir)
-    mlflow.set_tag("exported_bundle", str(bundle_path))
-    echo(f"      champion bundle: {bundle_path}")
-    return bundle_path
+    try:
+        done = export_champion(uri, models_dir, force=force)
+    except BundleConflictError as error:  # the model is registered; only its copy on disk is refused
+        echo(f"      export refused: {error}")
+        return None
+    echo(f"      {done.message}")
+    if not done.exported:
+        return None
+    mlflow.set_tag("exported_bundle", str(done.path))
+    return done.path
 
 
 # -- helpers of the stages -----------------------------------------------------------------------
@@ -392,8 +399,3 @@ def _quarantine_problems(report, shown: int = 3) -> str:
             "lists each row and field)")
 
 
-def _needs_export(models_dir: Path, client) -> bool:
-    """Is there a champion whose bundle models_dir/champion does not hold yet?"""
-    champion = version_for_alias(client, REGISTERED_MODEL, CHAMPION, missing_ok=True)
-    link = models_dir / CHAMPION_LINK
-    return champion is not None and not (link.is_symlink() and link.resolve().name == bundle_name(str(champion.version)))

@@ -23,7 +23,8 @@ import pandas as pd
 from service.outcomes.served import last_served, served_window
 from service.outcomes.store import OutcomeStore
 from service.version_table import version_table
-from scoring.mlflow_store import ensure_experiment, log_version_run, mlflow_client
+from scoring.artifacts import numbered_version
+from scoring.mlflow_store import REGISTERED_MODEL, ensure_experiment, log_version_run, mlflow_client
 from features.contract import TARGET
 from scoring.metrics import plot_calibration
 from scoring.realised import (ALARM_MIN_CLAIMS, EXPERIMENT, JOINED_COLUMNS, Degradation, approved,
@@ -103,8 +104,11 @@ def joined_outcomes(audit_store, since: datetime | None = None, until: datetime 
 
 def run_report(audit_store, tracking_uri: str, since: datetime | None = None, until: datetime | None = None,
                model_version: str | None = None, min_claims: int = ALARM_MIN_CLAIMS) -> OutcomesReport:
-    """Measure each served version's realised accuracy, log a run per version and tag the versions."""
+    """Measure each served version's realised accuracy, log a run per version and tag the versions.
+    Raises ModelSourceError (TrackingStoreError) when `model_version` is not in the store."""
     start, end = served_window(since, until)
+    if model_version is not None:  # a version the store lacks is a typo, not "no served claims"
+        numbered_version(mlflow_client(tracking_uri, must_exist=True), REGISTERED_MODEL, model_version)
     joined = joined_outcomes(audit_store, start, end, model_version)
     report = OutcomesReport(start, end)
     if joined.empty:

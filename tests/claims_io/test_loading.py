@@ -89,6 +89,23 @@ def test_a_file_with_neither_treatment_nor_procedure_code_fails(tmp_path):
         load_claims(path)
 
 
+@pytest.mark.parametrize("renamed, expected", [
+    ({"plan_type": "plan"}, "missing required column(s): plan_type (did you mean plan_type? found: plan)"),
+    ({"patient_age": "Patient Age"},
+     "missing required column(s): patient_age (did you mean patient_age? found: Patient Age)"),
+    ({"treatment": "treatments", "procedure_code": "procedure"},
+     "treatment or procedure_code (did you mean treatment or procedure_code? found: treatments, procedure)"),
+    ({"plan_type": "zzz"}, "missing required column(s): plan_type. "),  # nothing close: no guess
+])
+def test_a_missing_column_names_the_files_columns_that_look_like_it(tmp_path, renamed, expected):
+    row = good_row()
+    header = [renamed.get(name, name) for name in row]
+    path = write_csv(tmp_path / "claims.csv", [dict(zip(header, row.values()))], header)
+    with pytest.raises(ClaimsFileError) as error:
+        load_claims(path)
+    assert expected in str(error.value)
+
+
 def test_a_file_with_only_procedure_codes_loads(tmp_path):
     row = good_row()
     path = write_csv(tmp_path / "claims.csv", [row], [c for c in row if c != "treatment"])

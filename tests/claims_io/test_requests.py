@@ -38,7 +38,7 @@ def test_a_request_without_a_required_value_is_rejected_naming_the_field():
     clean, rejected = clean_request_frame(pd.DataFrame([request_row(), request_row(billed_amount="")]))
     assert len(clean) == 1
     assert rejected[["row_number", "field"]].values.tolist() == [[2, "billed_amount"]]
-    assert rejected["reason"].iloc[0].startswith("billed_amount: a value is required")
+    assert rejected["reason"].iloc[0].startswith("a value is required")
 
 
 def test_all_valid_requests_give_an_empty_rejected_table_with_typed_columns():

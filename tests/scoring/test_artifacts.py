@@ -142,8 +142,15 @@ def test_a_missing_alias_is_a_source_error_naming_it(trained_store, client):
         load_model(alias_uri("no-such-alias"), trained_store.uri)
     assert version_for_alias(client, REGISTERED_MODEL, "no-such-alias", missing_ok=True) is None
     assert version_for_alias(client, "no-such-model", CHAMPION, missing_ok=True) is None
-    with pytest.raises(ModelSourceError, match="'no-such-model' has no version with alias 'champion'"):
+    with pytest.raises(ModelSourceError, match="no registered model 'no-such-model' in "):
         version_for_alias(client, "no-such-model", CHAMPION)
+    with pytest.raises(ModelSourceError, match=r"\(aliases: .*champion -> "):
+        load_model(alias_uri("gold"), trained_store.uri)
+
+
+def test_a_missing_version_number_names_the_versions_the_store_holds(trained_store):
+    with pytest.raises(ModelSourceError, match=rf"^no version 99 of {REGISTERED_MODEL} in .*\(versions: 1-"):
+        load_model(f"models:/{REGISTERED_MODEL}/99", trained_store.uri)
 
 
 def test_the_manifest_tag_covers_every_file_of_the_logged_model(trained_store, client):

@@ -18,7 +18,11 @@ from scoring.mlflow_store import (
     experiment_artifact_location,
     log_version_run,
     mlflow_client,
+    no_such_alias,
+    no_such_version,
+    number_ranges,
     resolve_tracking_uri,
+    store_label,
     sqlite_path,
     tracking,
 )
@@ -167,3 +171,30 @@ def test_a_version_run_that_fails_on_the_way_is_marked_failed_and_raises(tmp_pat
 ])
 def test_alias_uri(arguments, uri):
     assert alias_uri(*arguments) == uri
+
+
+@pytest.mark.parametrize("numbers, words", [([1, 2, 3], "1-3"), ([3, 1, 5, 6, 7, 9], "1, 3, 5-7, 9"), ([], "none")])
+def test_number_ranges(numbers, words):
+    assert number_ranges(numbers) == words
+
+
+@pytest.mark.parametrize("uri, label", [
+    ("postgresql+psycopg://mlflow:s3cret@db.example:5432/mlflow", "postgresql+psycopg://mlflow:***@db.example:5432/mlflow"),
+    ("sqlite:////srv/var/mlflow.db", "sqlite:////srv/var/mlflow.db"),
+    ("http://tracking.example:5000", "http://tracking.example:5000"),
+])
+def test_a_store_is_named_without_its_password(uri, label):
+    assert store_label(uri) == label
+
+
+def test_a_missing_version_or_alias_names_what_the_store_holds(tmp_path):
+    from tests.stores import registry_of_empty_versions
+
+    uri = registry_of_empty_versions(tmp_path)
+    with tracking(uri) as client:
+        client.set_registered_model_alias(REGISTERED_MODEL, "champion", "2")
+        assert no_such_version(client, REGISTERED_MODEL, "9") == \
+            f"no version 9 of {REGISTERED_MODEL} in {uri} (versions: 1-3)"
+        assert no_such_alias(client, REGISTERED_MODEL, "gold") == \
+            f"registered model {REGISTERED_MODEL!r} in {uri} has no version with alias 'gold' (aliases: champion -> 2)"
+        assert no_such_alias(client, "other", "gold").startswith(f"no registered model 'other' in {uri}")

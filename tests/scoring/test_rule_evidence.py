@@ -127,6 +127,17 @@ def test_the_table_and_metrics_name_every_rule(evidence):
     assert metrics["rule_fired__COMFORT-001"] == 0 and "rule_paid_share__COMFORT-001" not in metrics
 
 
+def test_the_table_says_what_decided_each_row_not_too_few_claims_beside_hundreds(evidence):
+    rows = {tuple(line.split()[:3]): line for line in format_table(evidence).splitlines()[1:]}
+    rule = next(line for key, line in rows.items() if key[0] == "COSMETIC-001" and key[1] == ANY)
+    assert rule.endswith("hard (600 claims decided by its treatments; the 10 left are too few: hard by default)")
+    assert "(too few claims)" not in format_table(evidence)
+    learned = next(line for key, line in rows.items() if key == ("COSMETIC-001", "laser_hair_removal", "L68"))
+    assert learned.endswith("learned (contradicted on its 200 claims)")
+    dental = next(line for key, line in rows.items() if key[0] == "DENTAL-001" and key[1] == ANY)
+    assert dental.endswith("hard (its treatments decide all 80 claims: hard by default)")
+
+
 # -- on the session's champion --------------------------------------------------------------------
 def covered_code(treatment) -> str:
     """A billable ICD-10-CM code under which the catalog covers this treatment."""

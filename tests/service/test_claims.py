@@ -113,6 +113,41 @@ def test_an_unknown_value_gets_close_matches_beside_the_allowed_list_never_itsel
     assert sent.lower() not in words_of_our_own.lower()
 
 
+@pytest.mark.parametrize("code, field", [(None, "treatment"), (DROP, "treatment"), ("", "treatment"),
+                                         ("64615", "treatment"), ("12", "procedure_code")])
+def test_a_bad_treatment_is_reported_on_treatment_unless_a_bad_code_was_sent(code, field):
+    with pytest.raises(ClaimValidationError) as caught:
+        normalise_request_claim(example_claim(treatment="Botox", procedure_code=code))
+    assert [error["field"] for error in caught.value.errors] == [field]
+    if field == "treatment":
+        assert "did you mean botulinum_toxin?" in caught.value.errors[0]["message"]
+
+
+def test_a_null_code_beside_a_good_treatment_is_a_code_not_sent():
+    claim = normalise_request_claim(example_claim(treatment="botulinum_toxin", procedure_code=None))
+    assert (claim["treatment"], claim["procedure_code"]) == ("botulinum_toxin", None)
+    with pytest.raises(ClaimValidationError) as caught:
+        normalise_request_claim(example_claim(treatment=None, procedure_code=None))
+    assert [error["field"] for error in caught.value.errors] == ["treatment"]
+
+
+@pytest.mark.parametrize("changes", [
+    {"plan_type": "PPOO"}, {"facility_type": "medical spa"}, {"treatment": "Botox", "procedure_code": ""},
+    {"treatment": "peel", "procedure_code": ""}, {"procedure_code": "6461", "treatment": ""},
+])
+def test_a_file_row_is_rejected_in_the_words_and_suggestions_the_api_answers(changes):
+    from claims_io.requests import clean_request_frame
+
+    claim = example_claim(**changes)
+    with pytest.raises(ClaimValidationError) as caught:
+        normalise_request_claim(claim)
+    row = {name: ";".join(value) if isinstance(value, list) else str(value).lower() if isinstance(value, bool)
+           else value for name, value in claim.items()}
+    _, rejected = clean_request_frame(pd.DataFrame([row]).astype(str))
+    assert rejected[["field", "reason"]].values.tolist() == [[error["field"], error["message"]]
+                                                            for error in caught.value.errors]
+
+
 def test_enumerations_are_read_in_any_case_as_codes_are():
     claim = normalise_request_claim(example_claim(plan_type="PPO", facility_type=" Medical_Spa ",
                                                   benefit_scope="Comprehensive"))

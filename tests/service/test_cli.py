@@ -92,3 +92,27 @@ def test_monitor_refuses_a_time_it_cannot_read(tmp_path, option):
                                            f"sqlite:///{tmp_path / 'audit.db'}"])
     assert result.exit_code == 2 and "--since/--until" in result.output and "ISO 8601" in result.output
     assert not (tmp_path / "audit.db").exists()  # refused before anything was opened
+
+
+@pytest.mark.parametrize("command", [["monitor"], ["outcomes", "report"], ["outcomes", "export-history",
+                                                                            "--out", "history.csv"]])
+@pytest.mark.parametrize("window, words", [
+    (["--since", "2026-03-02T08:00", "--until", "2026-03-01T08:00"], "--since must be before --until"),
+    (["--since", "2026-03-02T08:00", "--until", "2026-03-02T08:00"], "--since must be before --until"),
+    (["--since", "2999-01-01T00:00"], "--since is in the future"),
+])
+def test_a_window_that_cannot_hold_a_served_claim_is_a_usage_error(tmp_path, command, window, words):
+    result = CliRunner().invoke(cli.main, [*command, *window, "--audit-url", f"sqlite:///{tmp_path / 'audit.db'}"])
+    assert result.exit_code == 2 and words in result.output
+    assert not (tmp_path / "audit.db").exists()  # refused before anything was opened
+
+
+def test_outcomes_report_of_a_version_the_store_lacks_names_the_versions_it_holds(tmp_path):
+    from scoring.mlflow_store import REGISTERED_MODEL
+    from tests.stores import registry_of_empty_versions
+
+    uri = registry_of_empty_versions(tmp_path)
+    result = CliRunner().invoke(cli.main, ["outcomes", "report", "--model-version", "9", "--tracking-uri", uri,
+                                           "--audit-url", f"sqlite:///{tmp_path / 'audit.db'}"])
+    assert result.exit_code == 2
+    assert f"no version 9 of {REGISTERED_MODEL} in {uri} (versions: 1-3)" in result.output

@@ -35,6 +35,19 @@ def test_wrong_method_is_405_json_with_allow(client, auth, method, path, allowed
     assert {m.strip() for m in response.headers["Allow"].split(",")} == allowed
 
 
+def test_every_route_answers_every_method_it_lacks_with_405_and_allow(client, auth):
+    """Walks the app's own routes, so a route added later is held to it too (RFC 9110: a 405 carries Allow)."""
+    allowed: dict[str, set[str]] = {}
+    for rule in client.application.url_map.iter_rules():
+        path = rule.rule.replace("<job_id>", "no-such-job")
+        allowed.setdefault(path, set()).update(rule.methods)
+    for path, methods in allowed.items():
+        for method in sorted({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"} - methods):
+            response = client.open(path, method=method, headers=auth)
+            assert response.status_code == 405, (method, path, response.status_code)
+            assert {m.strip() for m in response.headers["Allow"].split(",")} == methods, (method, path)
+
+
 def test_oversized_body_is_413_json(make_app, auth):
     client = make_app(MAX_CONTENT_LENGTH=1000).test_client()
     response = client.post("/v1/predict", json=example_claim(claim_id="x" * 2000), headers=auth)

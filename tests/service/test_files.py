@@ -157,7 +157,7 @@ def test_a_files_answered_claims_are_audited_under_its_key(files_app, files_clie
      422, "patient_age"),
     ("no treatment nor procedure code",
      _csv_bytes([{key: value for key, value in GOOD[0].items() if key not in ("treatment", "procedure_code")}]),
-     CSV, 422, "treatment or a procedure_code"),
+     CSV, 422, "missing required column(s): treatment or procedure_code"),
     ("not UTF-8", _csv_bytes(GOOD).decode().encode("utf-16"), CSV, 422, "UTF-8"),
     ("CSV declared as Parquet", _csv_bytes(GOOD), PARQUET, 422, "Parquet"),
     ("rows with too many fields", _csv_bytes(GOOD) + b"a,b," * 40 + b"\n", CSV, 422, "header's"),
@@ -235,6 +235,25 @@ def test_a_key_may_have_only_a_few_files_waiting(make_app, tmp_path):
     refused = _upload(client, _csv_bytes(GOOD))
     assert refused.status_code == 429 and body_of(refused)["code"] == "too_many_file_jobs"
     assert _upload(client, _csv_bytes(GOOD), key=OTHER_KEY).status_code == 202  # another key's queue
+
+
+def test_a_key_lists_its_own_jobs_newest_first_and_never_another_keys(make_app, tmp_path):
+    app = make_app(FILE_JOBS_DIR=str(tmp_path / "jobs"))  # no model: uploads stay queued
+    client = app.test_client()
+    assert body_of(_get(client, "/v1/files")) == {"jobs": []}
+    first, second = (body_of(_upload(client, _csv_bytes(GOOD)))["job_id"] for _ in range(2))
+    others = body_of(_upload(client, _csv_bytes(GOOD), key=OTHER_KEY))["job_id"]
+    listed = body_of(_get(client, "/v1/files"))["jobs"]
+    assert {job["job_id"] for job in listed} == {first, second}
+    assert [job["created_at"] for job in listed] == sorted((job["created_at"] for job in listed), reverse=True)
+    assert listed[0] == body_of(_get(client, f"/v1/files/{listed[0]['job_id']}"))  # each as GET /v1/files/<id>
+    assert [job["job_id"] for job in body_of(_get(client, "/v1/files", OTHER_KEY))["jobs"]] == [others]
+    assert client.delete(f"/v1/files/{first}", headers={"Authorization": f"Bearer {API_KEY}"}).status_code == 204
+    folder = tmp_path / "jobs" / second
+    state = json.loads((folder / "state.json").read_text())
+    (folder / "state.json").write_text(json.dumps({**state, "expires_at": "2000-01-01T00:00:00Z"}))
+    assert body_of(_get(client, "/v1/files"))["jobs"] == []  # deleted, and expired before the sweep
+    assert client.get("/v1/files").status_code == 401
 
 
 def test_the_page_session_uploads_with_its_csrf_token(files_client):

@@ -33,7 +33,7 @@ ROOT = COMMITTED.parents[1]
 # What an error body may rightly contain: the document's words, and the service's own (schemathesis
 # also draws strings from the code of the app under test, such as the error code "invalid_request").
 VOCABULARY = "\n".join(path.read_text(encoding="utf-8") for path in (
-    COMMITTED, *ROOT.glob("service/*.py"), *ROOT.glob("features/*.py"), *ROOT.glob("training/*.py"),
+    COMMITTED, *ROOT.glob("service/**/*.py"), *ROOT.glob("features/*.py"), *ROOT.glob("training/*.py"),
     *ROOT.glob("features/data/*.csv")))
 
 cases_run: Counter = Counter()  # operation label -> cases sent

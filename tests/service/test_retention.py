@@ -72,3 +72,17 @@ def test_one_worker_prunes_at_a_time_on_every_host(make_app, audit_url):
 def test_zero_keeps_every_row_and_starts_no_job(make_app):
     app = make_app(AUDIT_RETENTION_DAYS=0)
     assert [job.name for job in app.extensions.get(EXTENSION, [])] == ["file-jobs"]  # no retention job
+
+
+def test_outcome_rows_follow_the_retention_by_the_time_they_were_ingested(make_app):
+    from datetime import date
+
+    from service.outcomes.records import Outcome
+    from service.outcomes.store import OutcomeStore
+
+    app = make_app(AUDIT_RETENTION_DAYS=30)
+    outcomes = OutcomeStore(app.extensions["audit_store"].engine)
+    ingested = datetime.now(timezone.utc)
+    outcomes.add([Outcome(f"c{n}", "denied", 0.0, "50", date(2026, 3, 2)) for n in range(3)], "csv", "0" * 64)
+    assert prune_expired(app, now=ingested + timedelta(days=29)) == 0 and outcomes.count() == 3
+    assert prune_expired(app, now=ingested + timedelta(days=31)) == 3 and outcomes.count() == 0

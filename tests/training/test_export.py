@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from common.paths import PROJECT_ROOT
 from training.export import KEPT_BUNDLES, export_champion, point_champion_link, write_bundle
 from scoring.artifacts import (BUNDLE_METADATA_FILE, CHAMPION_LINK, MANIFEST_FILE, MODEL_DIR,
                                       ModelIntegrityError, bundle_name, file_sha256, verify_bundle)
@@ -70,7 +71,7 @@ def test_the_champion_link_is_swapped_to_the_named_bundle_and_stays_relative(tmp
 
 def test_the_champion_is_exported_with_its_version_run_data_and_overall_metrics(trained_store, tmp_path):
     better = trained_store.runs["better"]
-    bundle = export_champion(trained_store.uri, tmp_path)
+    bundle = export_champion(trained_store.uri, tmp_path).path
     assert bundle == tmp_path / bundle_name("3") and os.readlink(tmp_path / CHAMPION_LINK) == bundle.name
     metadata = verify_bundle(tmp_path / CHAMPION_LINK)
     assert (metadata["registered_model"], metadata["version"], metadata["run_id"], metadata["source_uri"]) == (
@@ -82,15 +83,40 @@ def test_the_champion_is_exported_with_its_version_run_data_and_overall_metrics(
 
 
 def test_exporting_again_keeps_a_sound_bundle_and_rewrites_a_damaged_one(trained_store, tmp_path):
-    bundle = export_champion(trained_store.uri, tmp_path)
+    bundle = export_champion(trained_store.uri, tmp_path).path
     written = (bundle / BUNDLE_METADATA_FILE).stat().st_ino
-    assert export_champion(trained_store.uri, tmp_path) == bundle
+    assert export_champion(trained_store.uri, tmp_path).path == bundle
     assert (bundle / BUNDLE_METADATA_FILE).stat().st_ino == written  # not written again
     (bundle / MODEL_DIR / "metadata.json").write_text("{}")
     with pytest.raises(ModelIntegrityError):
         verify_bundle(bundle)
     export_champion(trained_store.uri, tmp_path)
     assert verify_bundle(bundle)["version"] == "3"
+
+
+def test_a_bundle_is_known_by_store_run_and_manifest_never_by_its_version_number(trained_store, client, tmp_path):
+    from scoring.artifacts import MODEL_MANIFEST_TAG, manifest_digest
+    from training.export import BundleConflictError, default_models_dir
+
+    models, run_id = tmp_path / "models", trained_store.runs["better"].run_id
+    first = export_champion(trained_store.uri, models)
+    assert first.exported and first.message == f"exported run {run_id} from store {trained_store.uri} to {first.path}"
+    metadata = verify_bundle(models / CHAMPION_LINK)
+    assert (metadata["tracking_store"], metadata["run_id"], metadata["manifest_sha256"]) == (
+        trained_store.uri, run_id, manifest_digest(client.get_model_version(REGISTERED_MODEL, "3").tags[
+            MODEL_MANIFEST_TAG]))
+    again = export_champion(trained_store.uri, models)
+    assert not again.exported and again.message == f"{models} holds run {run_id} from store {trained_store.uri} already"
+
+    other = trained_store.copy_to(tmp_path / "other")  # the same version numbers, in another store
+    with pytest.raises(BundleConflictError, match=rf"holds run {run_id} from store {trained_store.uri}, not this "):
+        export_champion(other.uri, models)
+    assert verify_bundle(models / CHAMPION_LINK)["tracking_store"] == trained_store.uri  # untouched
+    forced = export_champion(other.uri, models, force=True)
+    assert forced.exported and f"from store {other.uri} to " in forced.message
+    assert verify_bundle(models / CHAMPION_LINK)["tracking_store"] == other.uri
+    assert default_models_dir(other.uri) == (tmp_path / "other").resolve() / "models"
+    assert default_models_dir(f"sqlite:///{PROJECT_ROOT / 'var' / 'mlflow.db'}") == PROJECT_ROOT / "models"
 
 
 def test_a_registry_without_a_champion_has_nothing_to_export(trained_store, tmp_path):
