@@ -129,9 +129,9 @@ def run_training(data_path, tracking_uri: str | None = None, experiment: str = D
 
     `data_path` is one history file or several (training.data.histories: one claim id once, the
     newer outcome winning). `models_dir` is where the champion bundle goes (default: the store's
-    own, training.export.default_models_dir); `export` False skips that stage, `force_export` lets it
-    replace another store's bundle. Raises TrainingInputError for a file that cannot
-    train, and for claims the fit-to-train verdict calls `not fit` unless `allow_unfit`.
+    own, training.export.default_models_dir); `export` False skips that stage, `force_export` lets
+    it replace another store's bundle. Raises TrainingInputError for a file that cannot train, and
+    for claims the fit-to-train verdict calls `not fit` unless `allow_unfit`.
     """
     params = params or TrainingParams()
     params.model = params.model or ModelParams()
@@ -358,10 +358,9 @@ def export_stage(client, uri: str, models_dir, export: bool, echo, force: bool =
         echo(f"      export refused: {error}")
         return None
     echo(f"      {done.message}")
-    if not done.exported:
-        return None
-    mlflow.set_tag("exported_bundle", str(done.path))
-    return done.path
+    if done.exported:
+        mlflow.set_tag("exported_bundle", str(done.path))
+    return done.path if done.exported else None
 
 
 # -- helpers of the stages -----------------------------------------------------------------------
