@@ -59,7 +59,8 @@ def test_the_worklist_lists_each_denial_with_its_step_ranked_by_expected_recover
     assert {claim_id: row["step"] for claim_id, row in by_id.items()} == {
         "SAMPLE-PARTIAL": "write_off",  # 119 under CO: the provider's loss, not the patient's bill
         "SAMPLE-DENIED": "retro_authorization",
-        "SAMPLE-ZERO-PAID": "write_off",  # COSMETIC-001's group code is CO: the patient was not told
+        # COSMETIC-001's group code is PR: a cosmetic service the patient chose is the patient's to pay
+        "SAMPLE-ZERO-PAID": "bill_patient",
         "SAMPLE-LINE-REASON": "appeal_with_letter",
         "'" + FORMULA_ID: "corrected_claim"}
     assert by_id["SAMPLE-LINE-REASON"]["letter"] and not by_id["SAMPLE-DENIED"]["letter"]
