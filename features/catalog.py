@@ -73,16 +73,16 @@ class Treatment:
 
     def covers(self, code: str) -> bool:
         """Is this dotless ICD-10-CM code one under which the treatment is covered?"""
-        return any(_pattern_matches(pattern, code) for pattern in self.covered_diagnoses)
+        return any(pattern_matches(pattern, code) for pattern in self.covered_diagnoses)
 
     def may_cover_header(self, header: str) -> bool:
         """Could a more specific code under this header code be a covered one?"""
-        return any(pattern.rstrip("*").startswith(header) or _pattern_matches(pattern, header)
+        return any(pattern.rstrip("*").startswith(header) or pattern_matches(pattern, header)
                    for pattern in self.covered_diagnoses)
 
     def requirement_met(self, codes) -> bool:
         return not self.covered_requires_also or any(
-            _pattern_matches(pattern, code) for pattern in self.covered_requires_also for code in codes)
+            pattern_matches(pattern, code) for pattern in self.covered_requires_also for code in codes)
 
     def covered_by(self, codes) -> bool:
         """Do these dotless codes include one the treatment is covered under, with what it also needs?"""
@@ -263,7 +263,8 @@ def _least(values: list):
     return None if any(value is None for value in values) else min(values)
 
 
-def _pattern_matches(pattern: str, code: str) -> bool:
+def pattern_matches(pattern: str, code: str) -> bool:
+    """A diagnosis pattern of the domain tables (`L57.0`, or `G437*` for a code family) against a code."""
     if pattern.endswith("*"):
         return code.startswith(pattern[:-1])
     return code == pattern
@@ -284,7 +285,8 @@ def _parse_bool(cell: str, where: str) -> bool:
     raise CatalogError(f"{where}: expected true or false")
 
 
-def _parse_diagnosis_patterns(cell: str, where: str, table: DiagnosisTable) -> tuple[str, ...]:
+def parse_diagnosis_patterns(cell: str, where: str, table: DiagnosisTable) -> tuple[str, ...]:
+    """A table cell of `;`-separated diagnosis patterns, each checked to match some ICD-10-CM code."""
     patterns = []
     for raw in _split(cell):
         pattern = normalise_code(raw)
@@ -325,8 +327,8 @@ def parse_catalog(rows, table: DiagnosisTable | None = None) -> TreatmentCatalog
             description=row["description"].strip(),
             procedure_codes=codes,
             cosmetic_by_default=_parse_bool(row["cosmetic_by_default"], f"{where}, cosmetic_by_default"),
-            covered_diagnoses=_parse_diagnosis_patterns(row["covered_diagnoses"], f"{where}, covered_diagnoses", table),
-            covered_requires_also=_parse_diagnosis_patterns(row["covered_requires_also"], f"{where}, covered_requires_also", table),
+            covered_diagnoses=parse_diagnosis_patterns(row["covered_diagnoses"], f"{where}, covered_diagnoses", table),
+            covered_requires_also=parse_diagnosis_patterns(row["covered_requires_also"], f"{where}, covered_requires_also", table),
             requires_prior_authorization=_parse_bool(row["requires_prior_authorization"], f"{where}, requires_prior_authorization"),
             requires_conservative_therapy=_parse_bool(row["requires_conservative_therapy"], f"{where}, requires_conservative_therapy"),
             min_weeks_between=float(row["min_weeks_between"]) if row["min_weeks_between"] else None,

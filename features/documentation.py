@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from features.catalog import _parse_diagnosis_patterns, _pattern_matches, load_catalog
+from features.catalog import parse_diagnosis_patterns, pattern_matches, load_catalog
 from features.diagnosis import load_table
 
 DOCUMENTATION_FILE = "documentation.csv"
@@ -32,7 +32,7 @@ class Criterion:
     source: str
 
     def applies_to(self, codes) -> bool:
-        return not self.diagnoses or any(_pattern_matches(pattern, code) for pattern in self.diagnoses
+        return not self.diagnoses or any(pattern_matches(pattern, code) for pattern in self.diagnoses
                                          for code in codes)
 
 
@@ -46,7 +46,7 @@ def load_documentation() -> tuple[Criterion, ...]:
                 raise DocumentationError(f"{where}: treatment must be a catalog key a plan may cover")
             if not row["criterion"].strip() or not row["source"].strip():
                 raise DocumentationError(f"{where}: criterion and source are required")
-            diagnoses = () if row["diagnoses"].strip() == EVERY_DIAGNOSIS else _parse_diagnosis_patterns(
+            diagnoses = () if row["diagnoses"].strip() == EVERY_DIAGNOSIS else parse_diagnosis_patterns(
                 row["diagnoses"], where, table)
             criteria.append(Criterion(row["treatment"], diagnoses, row["criterion"].strip(), row["source"].strip()))
     return tuple(criteria)
