@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from features.carc import CARC_FILE, carc_group_code
-from features.catalog import SETTING_FACILITIES, TreatmentCatalog, load_catalog
+from features.catalog import SETTING_FACILITIES, TreatmentCatalog, load_catalog, pattern_matches
 from features.claim_facts import DiagnosisFacts, split_codes
 from features.contract import FACILITY_TYPES, PLAN_TYPES
 from features.diagnosis import normalise_code
@@ -191,11 +191,8 @@ def _text(values) -> np.ndarray:
 def _diagnosis_present(joined_codes, patterns: tuple[str, ...]) -> np.ndarray:
     """Does each claim bill one of the codes (a trailing * takes the children)? Once per distinct list."""
     index, distinct = pd.factorize(np.asarray(joined_codes, dtype=object))
-
-    def matches(code: str) -> bool:
-        return any(code.startswith(p[:-1]) if p.endswith("*") else code == p for p in patterns)
-
-    found = np.array([any(matches(code) for code in split_codes(value or "")) for value in distinct] + [False])
+    found = np.array([any(pattern_matches(pattern, code) for code in split_codes(value or "") for pattern in patterns)
+                      for value in distinct] + [False])
     return found[index]
 
 
