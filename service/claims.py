@@ -195,7 +195,7 @@ def claim_from_json(kept: dict) -> dict:
     claim = {name: kept.get(name) for name in CLEAN_COLUMNS}
     claim["service_date"] = pd.Timestamp(claim["service_date"])
     for name in ("weeks_since_last_treatment", "benefit_limit"):
-        claim[name] = math.nan if claim[name] is None else float(claim[name])
+        claim[name] = _float_or_nan(claim[name])
     return claim
 
 
