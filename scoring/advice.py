@@ -13,14 +13,12 @@ from __future__ import annotations
 # Over 400 lines on purpose: why and what would help are worked out from one scoring of a claim
 # and all its what-if variants, which every part of an answer reads.
 
-import bisect
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
 from features.carc import carc_group_code, describe_carc
-from features.catalog import SETTING_FACILITIES, load_catalog, readable_pattern
+from features.catalog import SETTING_FACILITIES, load_catalog
 from features.claim_facts import columns_facts
 from features.contract import OFFICE_FACILITIES, REFERRAL_PLANS, default_place_of_service
 from features.diagnosis import load_table, with_dot
@@ -28,7 +26,11 @@ from features.pipeline import claims_to_columns
 from features.prior_authorization import Requirement, load_authorization_table
 from features.rules import load_rules
 from scoring.liability import liability
+from scoring.next_steps import (billable_children, covered_conditions_steps, missing_condition_step, name_the_steps,
+                                repeat_session_step)
+from scoring.reasons import article, explain_for_a_person
 from scoring.rule_evidence import ANY
+from scoring.summary import summarise
 
 MIN_GAIN = 0.01  # advice that moves the probability less than a point is noise
 # A payer's history is worth a statement beside the plan's table only when an authorization moves
@@ -53,6 +55,9 @@ BOOLEAN_INPUTS = {
     "in_network": ("The provider is in network", "The provider is out of network",
                    "use_in_network_provider", "Be seen by an in-network provider"),
 }
+# recommendation action -> the claim input it changes (the summary says "with it" when they match)
+ACTION_INPUTS = {**{texts[2]: name for name, texts in BOOLEAN_INPUTS.items()},
+                 "see_physician_office": "facility_type", "bill_specific_diagnosis_code": "diagnosis_codes"}
 
 
 @dataclass(frozen=True)
@@ -119,8 +124,15 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
         scored = by_claim.get(index, [])
         category = str(judged.categories[index])
         denial_reasons = _denial_reasons(fired_rules, model.denial_classes, reasons[index], probability)
+        recommendations = _named_recommendations(claim, treatment, probability, scored, hard_excluded, fired_rules)
+        for_a_person = explain_for_a_person(
+            claim, _effects(explained.get(index)), model.explainer().baseline_probability, probability,
+            float(model_probability[index]), fired_rules if index not in explained else [],
+            treatment.authorization.required)
         answers.append({
             "decision": str(decisions[index]),
+            "summary": summarise(str(decisions[index]), for_a_person, recommendations, fired_rules, ACTION_INPUTS),
+            "reasons": for_a_person,
             "approval_probability": round(probability, 4),
             "model_probability": round(float(model_probability[index]), 4),
             "excluded_by": _with_history(fired_rules, evidence, claim["treatment"], category),
@@ -129,7 +141,7 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
             "explanation": _explanation(explained.get(index), probability, float(model_probability[index]),
                                         fired_rules),
             "factors": _factors(claim, explained.get(index)),
-            "recommendations": _recommendations(claim, treatment, probability, scored, hard_excluded, fired_rules),
+            "recommendations": recommendations,
             "coverage_information": _coverage_information(claim, treatment, probability, fired_rules,
                                                           model.params.likely_approved_threshold
                                                           if likely_approved is None else likely_approved,
@@ -191,11 +203,6 @@ def _better_facility(claim: dict, treatment: ClaimTreatment) -> str | None:
     return None
 
 
-@lru_cache(maxsize=1)
-def _sorted_billable_codes() -> list[str]:
-    return sorted(code for code, (billable, _) in load_table().codes.items() if billable)
-
-
 def _specific_codes(claim: dict, treatment: ClaimTreatment) -> str | None:
     """The claim's codes with each header code replaced by a billable child (a covered one when
     the treatment has one), or None when there is no header code."""
@@ -203,18 +210,12 @@ def _specific_codes(claim: dict, treatment: ClaimTreatment) -> str | None:
     table = load_table()
     if not any(code in table.codes and not table.codes[code][0] for code in codes):
         return None
-    billable = _sorted_billable_codes()
     replaced = []
     for code in codes:
         if table.codes.get(code, (True,))[0]:
             replaced.append(code)
             continue
-        start = bisect.bisect_left(billable, code)
-        children = []
-        for candidate in billable[start:]:
-            if not candidate.startswith(code):
-                break
-            children.append(candidate)
+        children = billable_children(code)
         covered = [child for child in children if treatment.covers(child)]
         replaced.append((covered or children or [code])[0])
     return ";".join(replaced)
@@ -287,7 +288,7 @@ def _describe_input(name: str, claim: dict) -> str:
         "procedure_code": "The procedure code billed",
         "plan_type": f"The plan type ({words(claim['plan_type'])})",
         "benefit_scope": f"The benefit scope ({words(claim['benefit_scope'])})",
-        "facility_type": f"Seen at {_article(words(claim['facility_type']))}",
+        "facility_type": f"Seen at {article(words(claim['facility_type']))}",
         "place_of_service": "The place-of-service code billed",
         "diagnosis_codes": "The diagnosis codes billed with the treatment" if claim["diagnosis_codes"]
         else "No diagnosis code billed",
@@ -302,13 +303,26 @@ def _describe_input(name: str, claim: dict) -> str:
     }[name]
 
 
-def _article(noun: str) -> str:
-    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
+def _effects(explained: ClaimExplanation | None) -> dict | None:
+    """Each input's effect in probability (the factors' `effect`, unrounded), or None for a claim a rule decides."""
+    if explained is None:
+        return None
+    return {name: log_odds * explained.scale for name, log_odds in explained.contributions.items()}
+
+
+def _named_recommendations(claim, treatment, probability, scored, hard_excluded, fired_rules) -> list[dict]:
+    """What would help, naming the codes, documents and dates (scoring.next_steps): the steps
+    that are looked up rather than scored (a repeat session's date, the conditions a treatment is
+    covered under) first, since no other change pays the claim without them."""
+    looked_up = [step for step in (repeat_session_step(claim, treatment, hard_excluded),
+                                   missing_condition_step(treatment, claim, hard_excluded)) if step]
+    scored_steps = _recommendations(claim, treatment, probability, scored, hard_excluded, fired_rules)
+    return looked_up + name_the_steps(scored_steps, claim, treatment)
 
 
 def _recommendations(claim, treatment, probability, scored, hard_excluded, fired_rules) -> list[dict]:
     if hard_excluded:
-        return _coverage_conditions_advice(treatment, fired_rules)
+        return covered_conditions_steps(treatment, claim, fired_rules)
     advice, combined = [], None
     for variant, after in scored:
         if variant.kind == "combined":
@@ -346,31 +360,8 @@ def _action_text(variant: Variant, claim: dict, treatment: ClaimTreatment) -> st
         return BOOLEAN_INPUTS[variant.name][3]
     if variant.name == "facility_type":
         place = variant.claim["facility_type"].replace("_", " ")
-        return f"Be seen at {_article(place)} rather than {_article(claim['facility_type'].replace('_', ' '))}"
+        return f"Be seen at {article(place)} rather than {article(claim['facility_type'].replace('_', ' '))}"
     return "Bill the most specific (billable) diagnosis code instead of the header code"
-
-
-def _coverage_conditions_advice(treatment: ClaimTreatment, fired_rules) -> list[dict]:
-    """The one advice that can change a cosmetic exclusion: when this treatment is covered (for a
-    composite claim, when each candidate that can be covered is)."""
-    if not any(rule.carc == "96" for rule in fired_rules):
-        return []
-    return [_covered_diagnosis_advice(candidate) for candidate in treatment.candidates
-            if candidate.covered_diagnoses and not candidate.never_covered]
-
-
-def _covered_diagnosis_advice(treatment) -> dict:
-    patterns = [readable_pattern(pattern) for pattern in treatment.covered_diagnoses]
-    return {
-        "action": "document_covered_diagnosis",
-        "description": (f"{treatment.description} is covered only with one of these diagnoses documented "
-                        f"and coded: {', '.join(patterns)}. {treatment.conditions}."),
-        "covered_diagnoses": patterns,
-        "conditions": treatment.conditions,
-        "source": treatment.source,
-        "probability_after": None,
-        "gain": None,
-    }
 
 
 def _with_history(rules, evidence, treatment: str, category: str) -> list[dict]:

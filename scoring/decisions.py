@@ -8,3 +8,6 @@ LIKELY_APPROVED, UNCERTAIN, LIKELY_DENIED, EXCLUDED = "likely_approved", "uncert
 DECISION_BANDS = (LIKELY_APPROVED, UNCERTAIN, LIKELY_DENIED, EXCLUDED)
 # Answers that tell the patient "expect no payment".
 DENYING_BANDS = (LIKELY_DENIED, EXCLUDED)
+# The decision in a front desk's words: the page's badge and the first words of an answer's summary.
+DECISION_LEADS = {LIKELY_APPROVED: "Likely paid", UNCERTAIN: "Uncertain", LIKELY_DENIED: "Likely denied",
+                  EXCLUDED: "Not covered"}

@@ -22,7 +22,7 @@ from flask import Blueprint, Flask, current_app, g
 
 from features.catalog import load_catalog
 from features.claim_facts import split_codes
-from features.diagnosis import search_diagnoses, with_dot
+from features.diagnosis import describe_code, with_dot
 from features.documentation import criteria_for
 from scoring.decisions import EXCLUDED
 from service.auth import require_api_key
@@ -90,8 +90,7 @@ def refuse_uncovered(claim: dict, answer: dict) -> None:
 
 
 def _described(code: str) -> dict:
-    found = search_diagnoses(with_dot(code), 1)
-    return {"code": with_dot(code), "description": found[0]["description"] if found else ""}
+    return {"code": with_dot(code), "description": describe_code(code)}
 
 
 def draft_letter(claim: dict, provider_name: str | None = None, practice_name: str | None = None) -> dict:

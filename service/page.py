@@ -30,7 +30,7 @@ from wtforms.validators import ValidationError
 
 from features.contract import BENEFIT_SCOPES, EXAMPLE_CLAIM, FACILITY_TYPES, PLAN_TYPES
 from features.diagnosis import ICD10CM_RELEASE
-from scoring.decisions import EXCLUDED, LIKELY_APPROVED, LIKELY_DENIED, UNCERTAIN
+from scoring.decisions import DECISION_LEADS, EXCLUDED
 from service.audit import AuditUnavailable
 from service.file_jobs import limits_text
 from service.security_headers import SECURITY_HEADERS
@@ -45,8 +45,7 @@ SESSIONS = "page_sessions"  # app.extensions key of the SessionStore
 
 # How the page words each decision, in DECISION_BANDS' order; rendered into the page (data-decisions),
 # so its script holds no decision value of its own.
-DECISION_LABELS = {LIKELY_APPROVED: "Likely paid", UNCERTAIN: "Uncertain", LIKELY_DENIED: "Likely denied",
-                   EXCLUDED: "Not covered: excluded by a rule"}
+DECISION_LABELS = {**DECISION_LEADS, EXCLUDED: f"{DECISION_LEADS[EXCLUDED]}: excluded by a rule"}
 
 bp = Blueprint("page", __name__, template_folder="templates")
 

@@ -321,6 +321,42 @@ class Explanation(_Answer):
                                                                "classifier_probability")
 
 
+class PersonReason(_Answer):
+    input: str = Field(description="the claim input (as in factors), `rule` for the hard rule that decides, or "
+                                   "`floor` for what the floors add")
+    text: str = Field(description="the reason in plain words, without a direction verb: the sign is the points'")
+    points: float = Field(description="its effect in percentage points, to one decimal")
+
+
+class PersonReasons(_Answer):
+    """The explanation for a person: from a starting chance, at most five plain reasons and everything
+    else summed, adding up exactly (to one decimal) to the answer's chance:
+    `start_percent + sum(items.points) + everything_else_points = end_percent`. Built from the factors
+    (or the rule that decides); the patient's age, the billed amount, the service date and the
+    place-of-service code are named only when their effect is 10 points or more, effects under a point
+    never, and prior authorization not where the plan does not ask for it."""
+
+    start: str = Field(description="the starting chance in words: a typical claim in this history that no rule "
+                                   "excludes (the classifier's baseline)")
+    start_percent: float = Field(ge=0, le=100)
+    items: list[PersonReason] = Field(max_length=5, description="largest effect first; the floor last")
+    everything_else_points: float = Field(description="what the other inputs add, rounding included")
+    everything_else_inputs: list[str] = Field(description="the inputs everything else holds (with an effect that "
+                                                          "shows at one decimal)")
+    end_percent: float = Field(ge=0, le=100, description="the answer's chance: approval_probability in percent, to one "
+                                                         "decimal")
+
+
+class NamedCode(_Answer):
+    code: str = Field(description="an ICD-10-CM code (a trailing * stands for the code's children)")
+    description: str = Field(description="its ICD-10-CM description (of the code the * follows)")
+
+
+class NamedDocument(_Answer):
+    text: str = Field(description="what the policy asks the chart to show (features/data/documentation.csv)")
+    source: str = Field(description="the public policy it follows")
+
+
 class Recommendation(_Answer):
     model_config = ConfigDict(json_schema_extra=_drop_null_defaults)
 
@@ -328,15 +364,31 @@ class Recommendation(_Answer):
                                     "attach_medical_necessity_letter, document_conservative_therapy, "
                                     "see_physician_office, use_in_network_provider, bill_specific_diagnosis_code, "
                                     "all_of_the_above (every listed change together, when that gains more "
-                                    "than the best one alone), or document_covered_diagnosis (for a cosmetic "
-                                    "exclusion)")
+                                    "than the best one alone), document_covered_diagnosis (the conditions a "
+                                    "treatment is covered under: for a cosmetic exclusion, or a treatment such as "
+                                    "obesity counselling billed without its BMI code), or wait_for_repeat_interval "
+                                    "(a repeat session sooner than the catalog's interval: the earliest covered "
+                                    "date)")
     description: str
     probability_after: Probability | None = Field(description="approval probability after the change (null "
-                                                              "for document_covered_diagnosis)")
+                                                              "for document_covered_diagnosis and "
+                                                              "wait_for_repeat_interval, which are looked up, not "
+                                                              "scored)")
     gain: float | None = Field(description="probability_after minus the claim's approval probability")
     covered_diagnoses: list[str] = Field(default=None, description="document_covered_diagnosis: the ICD-10-CM "
                                                                    "codes (a trailing * covers the code's children) "
                                                                    "under which the treatment is covered")
+    covered_conditions: list[NamedCode] = Field(
+        default=None, description="document_covered_diagnosis: those of covered_diagnoses the claim has no code of, "
+                                  "described: conditions the patient must have documented, never codes to bill")
+    billable_codes: list[NamedCode] = Field(
+        default=None, description="bill_specific_diagnosis_code: billable codes under the claim's header codes (those "
+                                  "the treatment is covered under first), described: the chart says which applies")
+    documents: list[NamedDocument] = Field(
+        default=None, description="attach_medical_necessity_letter, document_conservative_therapy: what the policy "
+                                  "asks the chart to show for this treatment and diagnosis")
+    date: str = Field(default=None, description="wait_for_repeat_interval: the earliest date (ISO) the session is "
+                                                "within the catalog's minimum interval")
     conditions: str = Field(default=None, description="document_covered_diagnosis: the payer conditions")
     source: str = Field(default=None, description="document_covered_diagnosis: the public policy it follows")
     diagnosis_codes: list[str] = Field(default=None, description="bill_specific_diagnosis_code: the claim's "
@@ -407,6 +459,9 @@ class ClaimAnswer(_Answer):
 
     claim_id: str | None = Field(description="echoed from the request")
     decision: Decision
+    summary: str = Field(description="one plain sentence a front desk can read aloud: the decision, the one or two "
+                                     "things that decide it, and the best next step with the chance after it")
+    reasons: PersonReasons
     approval_probability: Probability = Field(
         description="of the whole system: when a hard rule excludes the claim, the rule's smoothed paid share in "
                     "the training history")

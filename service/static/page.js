@@ -158,6 +158,8 @@
     const query = $("diagnosis-search").value.trim();
     const list = $("diagnosis-results");
     const status = $("diagnosis-results-status");
+    const noMatch = $("diagnosis-no-match");
+    noMatch.hidden = true;
     if (!query) { list.replaceChildren(); status.textContent = "Type a code or words to search."; return; }
     let found;
     try {
@@ -180,6 +182,11 @@
       return el("li", {}, button);
     }));
     status.textContent = found.length ? `${found.length} diagnoses found.` : "No diagnosis found. Try other words.";
+    // visible too: an empty list alone looks like a search still running (ICD-10-CM words are medical:
+    // "wrinkles" finds nothing, and a cosmetic concern is not a diagnosis)
+    noMatch.textContent = found.length ? "" : `No ICD-10-CM diagnosis matches “${query}”. The codes use medical words ` +
+      "(“migraine”, “hyperhidrosis”, “dermatochalasis”): try other words or a code such as G43.7.";
+    noMatch.hidden = found.length > 0;
   }
   $("diagnosis-search-button").addEventListener("click", searchDiagnoses);
   $("diagnosis-search").addEventListener("keydown", (event) => {
@@ -211,6 +218,9 @@
       answeredClaim = claim;
       showAnswer(result);
     } catch (error) {
+      // the answer on screen was for another visit: never leave it beside the form that failed
+      clearAnswer(error.status === 422 ? "No answer: correct the fields marked in the form and ask again." :
+        "No answer: the service could not answer this visit (see the message above).");
       showError(error);
     } finally {
       answer.setAttribute("aria-busy", "false");
@@ -220,7 +230,16 @@
   form.addEventListener("submit", (event) => { event.preventDefault(); ask(); });
 
   // -- the answer --------------------------------------------------------------------------------
+  function clearAnswer(message) {
+    $("answer-body").hidden = true;
+    $("answer-empty").textContent = message;
+    $("answer-empty").hidden = false;
+    delete answer.dataset.decision;
+    delete answer.dataset.probability;
+    answeredClaim = null;
+  }
   function showAnswer(result) {
+    $("applied").hidden = true;
     $("answer-empty").hidden = true;
     $("answer-body").hidden = false;
     const badge = $("decision");
@@ -239,7 +258,8 @@
     section("rules", result.excluded_by, ruleItem);
     section("learned", result.rules_learned_from_history, ruleItem);
     section("recommendations", result.recommendations, (item) => recommendationItem(item, result.recommendations));
-    section("factors", result.factors, factorItem(result.factors));
+    $("summary").textContent = result.summary;
+    showWhy(result.reasons);
     section("reasons", result.likely_denial_reasons, (item) =>
       el("li", {}, el("strong", { text: `${percent(item.probability)} ` }), `${item.description} (reason code ${item.carc})`));
     section("warnings", result.warnings || [], (item) => el("li", { text: item.message || words(item.code || "") }));
@@ -305,26 +325,114 @@
     return el("li", {}, el("strong", { text: rule.reason }), ` (reason code ${rule.carc}). `,
       el("span", { class: "muted", text: `Source: ${rule.source}.${record}` }));
   }
-  function factorItem(factors) {
-    const largest = Math.max(...factors.map((item) => Math.abs(item.effect)), 0.0001);
-    return (item) => {
-      const bar = el("span", { class: `factor-bar factor-${item.direction}`, "aria-hidden": "true" });
-      bar.style.width = `${Math.max(4, (Math.abs(item.effect) / largest) * 100)}%`;
-      const sign = item.effect >= 0 ? "+" : "−";
-      return el("li", { class: "factor" },
-        el("span", { class: "factor-text", text: `${item.description}: ${item.direction} the chance by ${sign}${percent(Math.abs(item.effect))}` }),
-        el("span", { class: "factor-track" }, bar));
-    };
+  // -- why: the reasons for a person, as a table and a waterfall ---------------------------------
+  // The table is what a screen reader reads; the chart (SHAP's waterfall: each reason a bar from the
+  // chance before it to the chance after it) repeats it for the eye and is hidden from assistive tech.
+  const points = (value) => `${value > 0 ? "+" : value < 0 ? "−" : "±"}${Math.abs(value).toFixed(1)}`;
+  const tenthsSum = (a, b) => Math.round((a + b) * 10) / 10;
+  let whySteps = null;
+  // the chart's row labels: short, so they fit its left column at 390 px (the table says it in full)
+  const CHART_LABELS = {
+    prior_authorization: "authorization", referral: "referral", medical_necessity_letter: "letter",
+    conservative_therapy_documented: "first-line therapy", in_network: "network", treatment: "treatment",
+    procedure_code: "procedure code", plan_type: "plan", benefit_scope: "benefit scope", facility_type: "facility",
+    place_of_service: "place of service", diagnosis_codes: "diagnosis", visit_number: "visit number",
+    weeks_since_last_treatment: "weeks since last", benefit_remaining: "benefit left", billed_amount: "amount",
+    patient_age: "age", service_date: "date", floor: "floor", rule: "rule",
+  };
+  function waterfallSteps(reasons) {
+    const steps = [{ label: "start", text: `Starting chance: ${reasons.start}`, from: 0, to: reasons.start_percent, kind: "total" }];
+    let at = reasons.start_percent;
+    const rows = reasons.items.map((item) => ({ label: CHART_LABELS[item.input] || words(item.input), text: item.text, points: item.points }));
+    if (reasons.everything_else_points || reasons.everything_else_inputs.length) {
+      rows.push({ label: "everything else", points: reasons.everything_else_points,
+        text: `Everything else (${reasons.everything_else_inputs.length} more inputs, each small)` });
+    }
+    for (const row of rows) {
+      const to = tenthsSum(at, row.points);
+      steps.push({ ...row, from: at, to, kind: row.points >= 0 ? "raises" : "lowers" });
+      at = to;
+    }
+    steps.push({ label: "this claim", text: "This claim's chance", from: 0, to: reasons.end_percent, kind: "total" });
+    return steps;
   }
+  function showWhy(reasons) {
+    whySteps = waterfallSteps(reasons);
+    $("why-section").hidden = false;
+    $("why-start").textContent = `From the chance of ${reasons.start} (${reasons.start_percent.toFixed(1)}%), each reason ` +
+      `adds or takes away percentage points; together they give this claim's ${reasons.end_percent.toFixed(1)}%.`;
+    $("why-table").tBodies[0].replaceChildren(...whySteps.map((step) => el("tr", { class: `why-${step.kind}` },
+      el("th", { scope: "row", text: step.text }),
+      el("td", { class: "number", text: step.kind === "total" ? "" : points(step.points) }),
+      el("td", { class: "number", text: `${step.to.toFixed(1)}%` }))));
+    drawWaterfall();
+  }
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  function svg(tag, attrs, text) {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+  function drawWaterfall() {
+    const box = $("why-chart");
+    if (!whySteps || $("why-section").hidden) return;
+    // drawn at the box's own width (a viewBox of that many units), so its text keeps the page's size
+    const width = Math.max(260, Math.round(box.clientWidth || 520));
+    const row = 24, top = 8, bottom = 22;
+    const labelWidth = Math.min(150, Math.round(width * 0.36));
+    const valueRoom = 46;
+    const x = (percent) => labelWidth + (Math.min(Math.max(percent, 0), 100) / 100) * (width - labelWidth - valueRoom);
+    const height = top + whySteps.length * row + bottom;
+    const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "waterfall-svg", "aria-hidden": "true", focusable: "false" });
+    for (const tick of [0, 25, 50, 75, 100]) {
+      chart.append(svg("line", { x1: x(tick), x2: x(tick), y1: top, y2: height - bottom + 4, class: "wf-grid" }));
+      chart.append(svg("text", { x: x(tick), y: height - 6, "text-anchor": "middle", class: "wf-tick" }, `${tick}%`));
+    }
+    whySteps.forEach((step, index) => {
+      const y = top + index * row;
+      const left = x(Math.min(step.from, step.to)), right = x(Math.max(step.from, step.to));
+      chart.append(svg("text", { x: labelWidth - 6, y: y + row * 0.68, "text-anchor": "end", class: "wf-label" }, step.label));
+      chart.append(svg("rect", { x: left, y: y + 4, width: Math.max(2, right - left), height: row - 8, rx: 2, class: `wf-bar wf-${step.kind}` }));
+      chart.append(svg("text", { x: right + 4, y: y + row * 0.68, class: "wf-value" },
+        step.kind === "total" ? `${step.to.toFixed(1)}%` : points(step.points)));
+      if (index + 1 < whySteps.length) {  // the connector to the next bar's start, as in SHAP's plot
+        chart.append(svg("line", { x1: x(step.to), x2: x(step.to), y1: y + row - 4, y2: y + row + 4, class: "wf-link" }));
+      }
+    });
+    box.replaceChildren(chart);
+  }
+  // redrawn whenever its box changes width (before the next paint), so its text stays the page's size
+  let chartWidth = 0;
+  new ResizeObserver((entries) => {
+    const width = Math.round(entries[0].contentRect.width);
+    // drawn in the next frame, not in the observer's callback: the chart's new height would be
+    // another resize in the same delivery, which the browser reports as a loop error
+    if (width && width !== chartWidth) { chartWidth = width; requestAnimationFrame(drawWaterfall); }
+  }).observe($("why-chart"));
+
   function changesFor(item, all) {
     if (APPLY[item.action]) return APPLY[item.action];
     if (item.action === "see_physician_office") {
       const match = /at an? (.+?) rather than/.exec(item.description);
       return match ? { facility_type: match[1].replace(/ /g, "_"), place_of_service: "" } : null;
     }
+    if (item.action === "bill_specific_diagnosis_code" && item.diagnosis_codes) {
+      return { diagnosis_codes: item.diagnosis_codes };
+    }
+    if (item.action === "wait_for_repeat_interval" && item.date) {
+      // the same visit on the earliest covered date: the weeks since the last session grow by the wait
+      const visit = $("service_date").value || new Date().toISOString().slice(0, 10);
+      const waited = (Date.parse(item.date) - Date.parse(visit)) / (7 * 24 * 3600 * 1000);
+      const weeks = Number($("weeks_since_last_treatment").value || 0);
+      return { service_date: item.date, weeks_since_last_treatment: String(Math.round((weeks + waited) * 100) / 100) };
+    }
     if (item.action === "all_of_the_above") {
       const merged = {};
-      for (const other of all) if (other !== item) Object.assign(merged, changesFor(other, all) || {});
+      // the scored steps only: "all of these" never includes a looked-up one (a date, a condition)
+      for (const other of all) {
+        if (other !== item && other.probability_after !== null) Object.assign(merged, changesFor(other, all) || {});
+      }
       return Object.keys(merged).length ? merged : null;
     }
     return null;
@@ -334,26 +442,40 @@
     if (item.probability_after !== null && item.probability_after !== undefined) {
       children.push(el("span", { class: "after", text: ` Chance after: ${percent(item.probability_after)} (+${percent(item.gain)}).` }));
     }
-    if (item.covered_diagnoses) {
-      children.push(el("span", { class: "muted", text: ` Source: ${item.source}.` }));
-    }
+    const sources = [...new Set([item.source, ...(item.documents || []).map((doc) => doc.source)].filter(Boolean))];
+    if (sources.length) children.push(el("span", { class: "muted", text: ` Source: ${sources.join("; ")}.` }));
     const changes = changesFor(item, all);
     if (changes) {
       const button = el("button", { type: "button", class: "apply" }, "Apply and ask again",
         el("span", { class: "visually-hidden", text: `: ${item.description}` }));
-      button.addEventListener("click", () => applyChanges(changes));
+      button.addEventListener("click", () => applyChanges(changes, item));
       children.push(" ", button);
     }
     return el("li", {}, ...children);
   }
-  function applyChanges(changes) {
+  function applyChanges(changes, item) {
+    const before = Number(answer.dataset.probability);
     for (const [name, value] of Object.entries(changes)) {
+      if (name === "diagnosis_codes") {
+        const described = Object.fromEntries((item.billable_codes || []).map((code) => [code.code, code]));
+        diagnoses = value.map((code) => described[code] || diagnoses.find((known) => known.code === code) || { code });
+        renderChosen();
+        continue;
+      }
       const input = $(name);
       if (!input) continue;
       if (input.type === "checkbox") input.checked = Boolean(value);
       else input.value = value;
     }
-    ask().then(() => $("answer-title").focus());
+    ask().then(() => {
+      // what changed, beside the new answer: the step taken and the chance before and after it
+      if (answer.dataset.probability !== undefined) {
+        $("applied").textContent = `Applied: ${item.description.split(": ")[0]}. The chance went from ` +
+          `${percent(before)} to ${percent(Number(answer.dataset.probability))}.`;
+        $("applied").hidden = false;
+      }
+      $("answer-title").focus();
+    });
   }
 
   // -- scoring a file ----------------------------------------------------------------------------

@@ -5,8 +5,8 @@ from importlib import resources
 
 import pytest
 
-from features.diagnosis import (DESCRIPTIONS_FILE, TABLE_FILE, DiagnosisCodeError, load_descriptions, load_table,
-                                normalise_code, search_diagnoses, validate_codes, with_dot)
+from features.diagnosis import (DESCRIPTIONS_FILE, TABLE_FILE, DiagnosisCodeError, describe_code, load_descriptions,
+                                load_table, normalise_code, search_diagnoses, validate_codes, with_dot)
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -92,3 +92,18 @@ def test_every_word_must_appear_and_the_limit_holds():
     assert search_diagnoses("palsy bell's", 10) == search_diagnoses("bell's palsy", 10)
     assert search_diagnoses("migraine nonsenseword", 10) == []
     assert len(search_diagnoses("fracture", 7)) == 7
+
+
+def test_words_match_where_a_word_of_the_description_starts():
+    assert search_diagnoses("aging", 50) == []  # "imaging" holds "aging", but no word starts with it
+    assert search_diagnoses("imaging", 3)[0]["description"].lower().count("imaging")
+    assert search_diagnoses("hyperhidro axil", 1)[0]["code"] == "L74.510"  # word starts, not whole words
+    assert search_diagnoses("age-related", 3)  # a word after a dash starts too
+
+
+@pytest.mark.parametrize("code, description", [
+    ("G43.709", "Chronic migraine without aura, not intractable, without status migrainosus"),
+    ("Z683", "Body mass index [BMI] 30-39, adult"), ("L70", "Acne"), ("Z99.99", ""),
+])
+def test_a_code_is_described_by_the_release(code, description):
+    assert describe_code(code) == description

@@ -3,12 +3,15 @@
 from a real HTTP server (werkzeug's, in a thread) on a free loopback port. One browser for the
 module; the tests run in order, as one person's visit to the page.
 
-Screenshots at 390 and 1280 px go to var/screenshots/page/ (named in the README).
+Screenshots at 390 and 1280 px go to var/screenshots/page/ (named in the README); with
+UPDATE_DOCS_SCREENSHOT=1 the 1280 px one of the example visit also becomes docs/page-1280.png,
+the README's picture, so that it is never drawn by hand.
 """
 from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -26,7 +29,7 @@ from tests.service.service_testing import API_KEY, ROOT, free_port
 pytestmark = pytest.mark.slow
 
 webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.common.exceptions import TimeoutException  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
@@ -35,6 +38,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 SCREENSHOTS = ROOT / "var" / "screenshots" / "page"
+DOCS_SCREENSHOT = ROOT / "docs" / "page-1280.png"
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"  # vendored with its licence and version
 WAIT_SECONDS = 20
 
@@ -156,6 +160,32 @@ def test_signed_in_a_covered_claim_is_answered_on_the_page(browser, server):
     assert gauge == pytest.approx(answer["probability"], abs=0.02)
 
 
+def test_the_summary_and_the_waterfall_from_the_starting_chance(browser, server):
+    summary = browser.find_element(By.ID, "summary").text
+    assert summary.startswith(browser.find_element(By.ID, "decision").text + ": "), summary
+    assert "starting chance" not in summary and summary.endswith(".")
+    start = browser.find_element(By.ID, "why-start").text
+    assert "a typical claim in this history that no rule excludes" in start
+    rows = browser.find_elements(By.CSS_SELECTOR, "#why-table tbody tr")
+    cells = [[cell.text for cell in row.find_elements(By.CSS_SELECTOR, "th, td")] for row in rows]
+    assert cells[0][0].startswith("Starting chance") and cells[-1][0] == "This claim's chance"
+    assert 3 <= len(rows) <= 8  # start, at most five reasons, everything else, this claim
+    # the table adds up, as the screen reader reads it: each row's chance is the last plus its points
+    at = float(cells[0][2].rstrip("%"))
+    for what, change, after in cells[1:-1]:
+        at = round(at + float(change.replace("−", "-").replace("±", "")), 1)
+        assert float(after.rstrip("%")) == at, cells
+    assert float(cells[-1][2].rstrip("%")) == at == round(_answer(browser)["probability"] * 100, 1)
+    # the chart: one bar per row, hidden from assistive technology (the table is what it reads)
+    chart = browser.find_element(By.CSS_SELECTOR, "#why-chart svg")
+    assert chart.get_attribute("aria-hidden") == "true"
+    bars = browser.find_elements(By.CSS_SELECTOR, "#why-chart rect.wf-bar")
+    assert len(bars) == len(rows)
+    last = bars[-1].get_attribute("width"), bars[0].get_attribute("width")
+    assert all(float(width) > 0 for width in last)
+    assert "lowers the chance" not in browser.find_element(By.ID, "answer").text  # no double negatives
+
+
 def test_a_letter_is_drafted_for_the_answered_claim_with_placeholders(browser, server):
     # the example claim's likely denial reasons include medical necessity (CARC 50): the page offers a letter
     assert browser.find_element(By.ID, "letter-section").is_displayed()
@@ -215,8 +245,91 @@ def test_an_invalid_field_shows_its_error_next_to_it(browser, server):
     banner = browser.find_element(By.ID, "banner")
     assert banner.is_displayed() and "{" not in banner.text and "{" not in error.text  # words, never JSON
     assert browser.switch_to.active_element == age
+    # the answer shown before was for another visit: it is gone, and the page says why
+    assert not browser.find_element(By.ID, "answer-body").is_displayed()
+    assert "No answer: correct the fields" in browser.find_element(By.ID, "answer-empty").text
+    assert browser.find_element(By.ID, "answer").get_attribute("data-probability") is None
     age.clear()
     age.send_keys("42")
+
+
+def _choose_diagnoses(browser, codes: list[str]) -> None:
+    """Drop the claim's diagnoses and add these, each found by its code."""
+    for button in browser.find_elements(By.CSS_SELECTOR, "#diagnosis-chosen button"):
+        button.click()
+    search = browser.find_element(By.ID, "diagnosis-search")
+    for code in codes:
+        browser.execute_script("document.getElementById('diagnosis-results').replaceChildren()")  # not the last search's
+        search.clear()
+        search.send_keys(code, Keys.ENTER)
+        found = WebDriverWait(browser, WAIT_SECONDS, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda driver: [button for button in driver.find_elements(By.CSS_SELECTOR, "#diagnosis-results button")
+                            if button.text.startswith(code + " ")])
+        found[0].click()
+    search.clear()
+
+
+def test_a_search_with_no_hit_says_so_and_words_match_at_their_start(browser, server):
+    search = browser.find_element(By.ID, "diagnosis-search")
+    for words in ("wrinkles", "forehead lines"):
+        search.clear()
+        search.send_keys(words, Keys.ENTER)
+        message = _wait(browser, ec.visibility_of_element_located((By.ID, "diagnosis-no-match")))
+        assert "No ICD-10-CM diagnosis matches" in message.text and words in message.text
+        assert browser.find_elements(By.CSS_SELECTOR, "#diagnosis-results button") == []
+    search.clear()
+    search.send_keys("imaging", Keys.ENTER)  # found where the word starts...
+    _wait(browser, lambda driver: driver.find_elements(By.CSS_SELECTOR, "#diagnosis-results button"))
+    assert not browser.find_element(By.ID, "diagnosis-no-match").is_displayed()
+    search.clear()
+    search.send_keys("aging", Keys.ENTER)  # ...and never inside another word
+    _wait(browser, ec.visibility_of_element_located((By.ID, "diagnosis-no-match")))
+    assert not any("imaging" in button.text.lower()
+                   for button in browser.find_elements(By.CSS_SELECTOR, "#diagnosis-results button"))
+    search.clear()
+
+
+def test_a_header_code_gets_advice_naming_the_billable_codes(browser, server):
+    _choose_diagnoses(browser, ["G43.7"])
+    answer = _ask(browser)
+    assert answer["decision"] == "excluded", answer  # CODING-001: a header code is not billable
+    advice = browser.find_element(By.ID, "recommendations").text
+    assert "G43.709 (Chronic migraine without aura, not intractable, without status migrainosus)" in advice
+    version = answer["version"].rsplit("request ", 1)[-1]
+    apply = [button for button in browser.find_elements(By.CSS_SELECTOR, "#recommendations button.apply")
+             if "header code" in button.get_attribute("textContent")]
+    apply[0].click()
+    after = _answer(browser, version)
+    chosen = browser.find_element(By.ID, "diagnosis-chosen").text
+    assert "G43.7 " not in chosen + " " and "G43.7" in chosen  # a billable code under it, with its words
+    assert after["decision"] != "excluded"
+    applied = browser.find_element(By.ID, "applied")
+    assert applied.is_displayed() and "The chance went from" in applied.text
+
+
+def test_a_repeat_session_too_soon_gets_the_date_it_is_covered_and_applies_it(browser, server):
+    _choose_diagnoses(browser, ["G43.709"])
+    # a date field's typing order follows the browser's locale: set its value as a date picker would
+    browser.execute_script("document.getElementById('service_date').value = '2026-03-02'")
+    for name, value in (("visit_number", "3"), ("weeks_since_last_treatment", "8")):
+        field = browser.find_element(By.ID, name)
+        field.clear()
+        field.send_keys(value)
+    answer = _ask(browser)
+    first = browser.find_elements(By.CSS_SELECTOR, "#recommendations > li")[0]
+    assert "on or after 2026-03-30" in first.text, first.text
+    assert "2026-03-30" in browser.find_element(By.ID, "summary").text
+    first.find_element(By.CSS_SELECTOR, "button.apply").click()
+    _answer(browser, answer["version"].rsplit("request ", 1)[-1])
+    assert browser.find_element(By.ID, "service_date").get_attribute("value") == "2026-03-30"
+    assert float(browser.find_element(By.ID, "weeks_since_last_treatment").get_attribute("value")) == 12
+    assert "on or after" not in browser.find_element(By.ID, "recommendations").text
+    for name, value in (("visit_number", "1"), ("weeks_since_last_treatment", "")):
+        field = browser.find_element(By.ID, name)
+        field.clear()
+        if value:
+            field.send_keys(value)
+    browser.execute_script("document.getElementById('service_date').value = ''")
 
 
 def _claims_file(folder: Path, name: str, rows: list[dict]) -> Path:
@@ -256,6 +369,18 @@ def test_a_bad_file_gets_a_plain_message_next_to_the_field(browser, server, tmp_
     error = shown["error"]
     assert error.is_displayed() and "patient_age" in error.text and "{" not in error.text
     assert browser.find_element(By.ID, "claims-file").get_attribute("aria-invalid") == "true"
+
+
+def test_rejected_rows_name_their_field_once_and_carry_the_suggestion(browser, server, tmp_path):
+    rows = [{**EXAMPLE_CLAIM, "claim_id": "R-1", "service_date": "2026-13-45"},
+            {**EXAMPLE_CLAIM, "claim_id": "R-2", "treatment": "botox"}, {**EXAMPLE_CLAIM, "claim_id": "R-3"}]
+    shown = _score_file(browser, _claims_file(tmp_path, "reasons.csv", rows),
+                        lambda: browser.find_element(By.ID, "score-file").click())
+    assert shown["status"].startswith("Done: 1 rows answered, 2 rejected"), shown["status"]
+    reasons = browser.find_element(By.ID, "file-reasons").text
+    assert "did you mean botulinum_toxin?" in reasons, reasons
+    assert "service_date" not in reasons and "treatment: treatment" not in reasons, reasons
+    assert "1 × service date: must be" in reasons, reasons
 
 
 def test_a_small_file_is_scored_and_its_scored_rows_downloaded(browser, server, tmp_path):
@@ -310,6 +435,8 @@ def test_no_serious_or_critical_accessibility_violation(browser, server):
 
 def test_screenshots_at_phone_and_desktop_widths(browser, server):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.get(server + "/")  # the example visit, as a newcomer first sees it
+    _wait_for_catalog(browser)
     _ask(browser)
     for width in (390, 1280):
         browser.set_window_size(width, 1000)
@@ -317,10 +444,33 @@ def test_screenshots_at_phone_and_desktop_widths(browser, server):
             "return [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > "
             "arguments[0] + 0.5).map((e) => e.tagName + '#' + e.id + '.' + e.className).slice(0, 8)", width)
         assert browser.execute_script("return document.documentElement.scrollWidth") <= width, wide
+        assert _words_broken_in_coverage(browser) == [], width
         height = browser.execute_script("return document.documentElement.scrollHeight")
         browser.set_window_size(width, min(height + 140, 6000))
         assert browser.save_screenshot(str(SCREENSHOTS / f"page-{width}.png"))
+    if os.environ.get("UPDATE_DOCS_SCREENSHOT") == "1":
+        shutil.copyfile(SCREENSHOTS / "page-1280.png", DOCS_SCREENSHOT)
     browser.set_window_size(1280, 1000)
+
+
+def _words_broken_in_coverage(browser) -> list[str]:
+    """The coverage values whose box is narrower than one of their words (such a word would break
+    mid-word): each word measured in the value's own font."""
+    return browser.execute_script(r"""
+        const probe = document.createElement('span');
+        probe.style.whiteSpace = 'nowrap';
+        probe.style.position = 'absolute';
+        probe.style.visibility = 'hidden';
+        const broken = [];
+        for (const value of document.querySelectorAll('#coverage dd, #coverage dt')) {
+          value.append(probe);
+          for (const word of value.firstChild.textContent.split(/\s+/)) {
+            probe.textContent = word;
+            if (probe.getBoundingClientRect().width > value.clientWidth + 0.5) broken.push(word);
+          }
+          probe.remove();
+        }
+        return broken;""")
 
 
 def test_the_whole_flow_works_with_the_keyboard_alone(browser, server):
