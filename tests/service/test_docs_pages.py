@@ -8,7 +8,9 @@ import pytest
 
 from features import contract
 from features.contract_page import FIELD_NOTES, render
-from service.docs_pages import CONTRACT_PAGE, OPERATIONS_PAGE, main, settings_table, stale_pages
+from scoring.realised import ALARM_MIN_CLAIMS
+from service.docs_pages import (CONTRACT_PAGE, DATA_TEAM_PAGE, OPERATIONS_PAGE, main, numbers_table, settings_table,
+                                stale_pages)
 from service.settings import default_settings
 
 SHARED_CONTRACT = Path(__file__).resolve().parents[3] / "shared" / "specs" / "claims-contract.md"
@@ -24,6 +26,12 @@ def test_the_settings_section_lists_every_setting():
     for name in default_settings():
         assert f"| `{name}` |" in settings_table(), name
         assert f"| `{name}` |" in page, name
+
+
+def test_the_data_team_page_shows_the_numbers_the_code_sets():
+    table = numbers_table()
+    assert table in DATA_TEAM_PAGE.read_text(encoding="utf-8")
+    assert f"| {ALARM_MIN_CLAIMS:,} | `ALARM_MIN_CLAIMS`" in table  # each number beside the name the code gives it
 
 
 def test_a_field_without_words_cannot_be_rendered(monkeypatch):
