@@ -3,7 +3,7 @@
 from a real HTTP server (werkzeug's, in a thread) on a free loopback port. One browser for the
 module; the tests run in order, as one person's visit to the page.
 
-Screenshots at 390 and 1280 px go to var/screenshots/page/ (named in the README).
+Screenshots at 390 and 1280 px go to var/screenshots/page/ (named in docs/page.md).
 """
 from __future__ import annotations
 
