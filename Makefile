@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-# One native thread per process: OpenMP/BLAS pools oversubscribe 2 cores (see README).
+# One native thread per process: OpenMP/BLAS pools oversubscribe 2 cores (docs/operations.md, "Serving").
 export OMP_NUM_THREADS ?= 1
 export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1

@@ -9,7 +9,7 @@ claims, nearly all fixed cost, is subtracted to show the rate at which the claim
 through. On one machine Spark cannot beat the local engine: both use every core, and Spark adds
 the JVM, the Arrow hand-over between the JVM and Python, and a second check of each claim inside
 the MLflow model. What Spark buys is the cluster: its rate grows with the executors' cores
-(README, "Rescoring on Spark").
+(docs/operations.md, "Rescoring on Spark").
 
 The model is the bench store's champion (benchmarks.common); files live in var/bench/. Needs the
 spark extra and Java 17 (`make test` installs both).

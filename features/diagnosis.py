@@ -2,7 +2,7 @@
 
 The table is derived once from the ICD-10-CM release shipped in `simple-icd-10-cm`
 (`python -m features.diagnosis --rebuild`) and committed as a small gzip file, because importing
-that package costs seconds and a large share of a worker's memory per process (README, "Domain
+that package costs seconds and a large share of a worker's memory per process (docs/model.md, "Domain
 data"): too much for every service worker.
 `tests/features/test_diagnosis.py` proves the committed table still equals the package's.
 
@@ -104,7 +104,7 @@ def validate_codes(raw_codes, table: DiagnosisTable | None = None) -> list[str]:
 class DiagnosisDescriptions:
     """Every code's description, for look-ups by code prefix or by words.
 
-    Kept compact because a worker holds it once asked (the README gives the cost): the
+    Kept compact because a worker holds it once asked (docs/page.md says what it costs): the
     descriptions are one string, one description per line in the table's order, beside its
     lower-cased twin and an array of line starts; the codes are the table's own strings.
     """

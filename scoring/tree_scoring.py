@@ -2,7 +2,7 @@
 
 sklearn's HistGradientBoosting `predict_proba` pays input validation plus one Cython call per
 tree, which for one claim and its what-if variants was most of the service's budget, and walks
-deep trees slowly on large batches (the figures are in the README's "Why these libraries"). Here
+deep trees slowly on large batches (the figures are in benchmarks/RESULTS.md). Here
 every tree's nodes are packed into flat arrays and a numba-compiled loop walks them row by row
 (all trees of a row while its features sit in cache). The logistic denial model and the isotonic
 calibration become a matrix product and `np.interp`. Parity with sklearn is tested
@@ -124,7 +124,7 @@ class LinearSoftmax:
             # claim answered alone or in a batch gets bit-identical reasons
             filled = np.where(np.isnan(features), self.fill, features.astype(np.float64))
             logits = np.einsum("ij,jk->ik", filled, self.weights) + self.bias
-        else:  # batch jobs: float32 BLAS, far faster on many claims (README, "Performance")
+        else:  # batch jobs: float32 BLAS, far faster on many claims (benchmarks/RESULTS.md)
             filled = np.where(np.isnan(features), self.fill.astype(np.float32), features).astype(np.float32, copy=False)
             logits = (filled @ self.weights.astype(np.float32)).astype(np.float64) + self.bias
         if logits.shape[1] == 1:  # two classes: sklearn keeps one column of coefficients

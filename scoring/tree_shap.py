@@ -32,8 +32,8 @@ Bifet and Read, "Linear TreeShap", NeurIPS 2022, with quadrature in place of the
 
 The layout (every tree in pre-order, each edge's p if the claim goes its way, the quadrature per
 tree) depends only on the trees, so it is built once per model (ForestExplainer); a claim then
-costs about nodes x points x 5 flops (the time beside Algorithm 2's, and their agreement: the
-README's "Performance"). The numbers stay near the leaf values: a leaf's share x its product is
+costs about nodes x points x 5 flops (the time beside Algorithm 2's, and their agreement:
+benchmarks/RESULTS.md). The numbers stay near the leaf values: a leaf's share x its product is
 at most 1 at every point.
 """
 from __future__ import annotations

@@ -24,8 +24,8 @@ Command-line options (`--bind`, `--workers`) override these. Why the choices:
   an operator's own folder is emptied of old values instead), drops a gone worker's live gauges
   (child_exit) and removes the folder it made when it stops (on_exit).
 - gc.freeze() once the worker has built its app: the model's objects leave the cyclic
-  collector's reach, so a full collection no longer stalls a request (how long it did: the
-  README's "Performance"; a model swapped in later is not frozen).
+  collector's reach, so a full collection no longer stalls a request (how long it did:
+  benchmarks/RESULTS.md; a model swapped in later is not frozen).
 """
 import gc
 import os

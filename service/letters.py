@@ -6,7 +6,7 @@ the criteria the policy lists (features/data/documentation.csv), each a line the
 confirms or strikes, and the policy citations the catalog holds. The patient's name, date of birth
 and member id are placeholders the clinic fills in: nothing identifying is invented, stored or
 logged. Markdown and HTML (with a print stylesheet); no PDF: printing the HTML to PDF from any
-browser gives one, and no library is needed for it (README, "Why these libraries").
+browser gives one, and no library is needed for it (docs/billing.md, "Why no template engine or PDF library").
 
 A claim a hard rule excludes (cosmetic, dental, comfort), or one with no diagnosis the catalog
 covers the treatment under, gets no letter: 422 `letter_not_offered`. A letter cannot make such a

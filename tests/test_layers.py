@@ -16,7 +16,7 @@ ROOMS = ("common", "features", "claims_io", "scoring", "training.data", "trainin
 # training: the service scores uploaded claims files (POST /v1/files) with `medspa-coverage
 # predict`'s own streaming scorer (scoring.batch), which lives with the served model.
 APP_ROOMS = ("common", "features", "claims_io", "scoring", "service")
-NOT_IN_THE_APP = ("service.cli", "service.bootstrap")  # commands, not the app
+NOT_IN_THE_APP = ("service.cli", "service.bootstrap", "service.docs_pages")  # commands, not the app
 
 
 def module_files() -> dict[str, Path]:

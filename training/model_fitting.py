@@ -25,7 +25,7 @@ a payer treats alike, and they grow smaller trees (`teacher_max_leaf_nodes`); th
 the numba scorer walks, keeps plain numeric splits. A taught classifier is close to calibrated
 already, so its calibration is a two-parameter logistic map of its log-odds fitted on the
 held-out claims (stored as the same isotonic table), where an isotonic fit on those few thousand
-claims added step noise (what each step gained is in the README's "Model quality"). Past
+claims added step noise (what helped and what did not: docs/model.md, "Model quality and its method"). Past
 `distil_max_rows` claims a single model's variance is small and the teachers'
 time is not, so the classifier learns from the labels directly.
 

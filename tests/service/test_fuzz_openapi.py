@@ -141,7 +141,7 @@ def test_the_fuzz_sent_enough_cases_to_every_operation(capsys):
                   for method in operations}
     if set(cases_run) != documented:
         pytest.skip("counts the cases of test_every_operation_answers_as_documented: run the whole module")
-    with capsys.disabled():  # the figure the README quotes
+    with capsys.disabled():  # the figure a reader of the run wants
         print(f"\nschemathesis: {sum(cases_run.values())} cases ({MAX_EXAMPLES} max examples per operation): "
               + ", ".join(f"{label} {count}" for label, count in cases_run.items()))
     assert sum(cases_run.values()) >= MIN_TOTAL_CASES, dict(cases_run)

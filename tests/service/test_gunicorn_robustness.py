@@ -135,7 +135,7 @@ def test_a_short_load_gets_no_error_then_sigterm_mid_load_drains_cleanly(model_s
     assert {outcome.error for outcome in unanswered} <= NO_ANSWER_ERRORS
     # every claim the workers answered reached its client: none was answered into the void
     assert sorted(_audited_request_ids(tmp_path)) == sorted(outcome.request_id for outcome in steady + answered)
-    with capsys.disabled():  # the figures the README quotes
+    with capsys.disabled():  # the figures a reader of the run wants
         print(f"\ngunicorn: {len(steady)} requests at concurrency {CONCURRENCY}, 0 errors, "
               f"{len(steady) / seconds:,.0f} requests/s; SIGTERM mid-load: {len(answered)} answered 200, "
               f"{len(unanswered)} refused, 0 errors")
@@ -180,7 +180,7 @@ def test_after_kill_9_mid_load_the_audit_store_holds_every_answered_request(mode
     audited = set(_audited_request_ids(tmp_path))
     assert answered <= audited, f"{len(answered - audited)} requests answered 200 have no audit row"
     assert {outcome.request_id for outcome in after} <= audited
-    with capsys.disabled():  # the figure the README quotes
+    with capsys.disabled():  # the figure a reader of the run wants
         print(f"\nkill -9 mid-load: {len(answered)} answered 200, every one in the audit store after the restart; "
               f"committed but cut off before the answer left: {len(audited - answered) - len(after)}")
 

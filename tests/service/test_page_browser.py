@@ -3,9 +3,9 @@
 from a real HTTP server (werkzeug's, in a thread) on a free loopback port. One browser for the
 module; the tests run in order, as one person's visit to the page.
 
-Screenshots at 390 and 1280 px go to var/screenshots/page/ (named in the README); with
+Screenshots at 390 and 1280 px go to var/screenshots/page/ (named in docs/page.md); with
 UPDATE_DOCS_SCREENSHOT=1 the 1280 px one of the example visit also becomes docs/page-1280.png,
-the README's picture, so that it is never drawn by hand.
+the picture of docs/page.md, so that it is never drawn by hand.
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""The README's example answer is what a fresh `make serve` gives: the bootstrap's own champion
-(its demo history of 200,000 claims from its seed, its default training) answers the README's
-curl request, and every value the README's abridged answer shows is in that answer, in order.
+"""The example answer is what a fresh `make serve` gives: the bootstrap's own champion (its demo
+history of 200,000 claims from its seed, its default training) answers the curl request of the
+README's first request, and every value each page's abridged answer shows (the README's short cut,
+docs/answers.md's longer one) is in that answer, in order.
 
 This is the one test that trains at full size (a couple of minutes), because nothing smaller is
 the champion a newcomer meets.
@@ -18,7 +19,13 @@ from tests.service.service_testing import API_KEY
 
 pytestmark = pytest.mark.slow
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+# Each page that shows the example: its file, and the headings its section starts at and ends before
+# (the section's first code block is the curl request, its second the abridged answer).
+EXAMPLE_SECTIONS = {
+    "README": (ROOT / "README.md", "## The first request", "\n## "),
+    "answers": (ROOT / "docs" / "answers.md", "## An example", "## What the numbers of an answer mean"),
+}
 # Training's float sums follow the SIMD kernels numpy and OpenBLAS pick for the CPU (AVX-512 or
 # AVX2 ...), so another CPU trains a champion a hair apart: against the README's numbers, an
 # AVX2 AMD EPYC's fresh champion differed by up to 0.0084 (log-odds,
@@ -29,19 +36,21 @@ CROSS_CPU_DOLLARS = 1.0  # amounts in dollars: the probability's difference time
 PAIR = re.compile(r'"(\w+)": ("(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?|true|false|null|\[\])')
 
 
-def example_section() -> str:
-    text = README.read_text()
-    return text[text.index("### An example"):text.index("### Settings")]
+def example_section(page: str = "README") -> str:
+    path, start, end = EXAMPLE_SECTIONS[page]
+    text = path.read_text(encoding="utf-8")
+    begin = text.index(start)
+    return text[begin:text.index(end, begin + len(start))]
 
 
-def readme_request() -> dict:
-    curl = re.findall(r"```\n(.*?)```", example_section(), flags=re.S)[0]
+def readme_request(page: str = "README") -> dict:
+    curl = re.findall(r"```\n(.*?)```", example_section(page), flags=re.S)[0]
     return json.loads(curl[curl.index("-d '") + 4:curl.rindex("'")])
 
 
-def readme_answer_pairs() -> list[tuple[str, str]]:
-    """(key, value as printed) in the README's order."""
-    block = re.findall(r"```\n(.*?)```", example_section(), flags=re.S)[1]
+def readme_answer_pairs(page: str = "README") -> list[tuple[str, str]]:
+    """(key, value as printed) in the page's order."""
+    block = re.findall(r"```\n(.*?)```", example_section(page), flags=re.S)[1]
     return [(match[1], match[2]) for match in PAIR.finditer(block)]
 
 
@@ -88,22 +97,29 @@ def bootstrap_store(tmp_path_factory) -> str:
     return uri
 
 
-def test_the_readme_example_is_the_fresh_champions_answer(bootstrap_store, make_app):
+@pytest.fixture
+def fresh_answer(bootstrap_store, make_app) -> list:
     app = make_app(TRACKING_URI=bootstrap_store)
     response = app.test_client().post("/v1/predict", json=readme_request(), headers={"X-API-Key": API_KEY})
     assert response.status_code == 200, response.get_json()
-    actual = list(flattened(response.get_json()))
-    position = 0
-    for key, printed in readme_answer_pairs():
+    return list(flattened(response.get_json()))
+
+
+@pytest.mark.parametrize("page", EXAMPLE_SECTIONS)
+def test_the_readme_example_is_the_fresh_champions_answer(page, fresh_answer):
+    actual, position = fresh_answer, 0
+    for key, printed in readme_answer_pairs(page):
         found = next((index for index in range(position, len(actual))
                       if actual[index][0] == key and agrees(printed, actual[index][1], tolerance_for(key))), None)
         shown = [value for name, value in actual[position:] if name == key][:3]
-        assert found is not None, f"README says {key}: {printed}; the answer has {shown} from there on"
+        assert found is not None, f"{page} says {key}: {printed}; the answer has {shown} from there on"
         position = found + 1
 
 
-def test_the_readme_example_parses_into_the_values_the_test_compares():
-    pairs = readme_answer_pairs()
+@pytest.mark.parametrize("page", EXAMPLE_SECTIONS)
+def test_the_readme_example_parses_into_the_values_the_test_compares(page):
+    pairs = readme_answer_pairs(page)
     keys = [key for key, _ in pairs]
     assert {"decision", "approval_probability", "baseline_log_odds", "probability_after", "amount", "carc"} <= set(keys)
-    assert readme_request()["claim_id"] == "A-17"
+    assert readme_request(page) == readme_request("README")
+    assert readme_request(page)["claim_id"] == "A-17"
