@@ -108,10 +108,11 @@ def measure(names: list[str], rows: int, calls: int, echo=print) -> list[dict]:
     from training.model_fitting import fit_coverage_model
 
     log = BENCH_DIR / f"model_size-{rows}.jsonl"
+    worlds = [(world, path, *load_world(path)) for world, path in world_files(rows)]
     results = []
-    for world, path in world_files(rows):
-        split, truth = load_world(path)
-        for name in names:
+    # Candidate by candidate, each on every world: an interrupted run leaves whole comparisons.
+    for name in names:
+        for world, path, split, truth in worlds:
             started = time.perf_counter()
             model = fit_coverage_model(split.train, split.validation, ModelParams(**CANDIDATES[name]), progress=False)
             result = {"candidate": name, "world": world, "rows": rows, "fit_seconds": time.perf_counter() - started,
@@ -131,7 +132,7 @@ def quality_rows(results: list[dict], names: list[str]) -> list[tuple]:
     found = {(result["candidate"], result["world"]): result for result in results}
     rows = []
     for name in names:
-        cells, met = [name], True
+        cells, met, judged = [name], True, 0
         for world in worlds:
             result, today = found.get((name, world)), found.get((names[0], world))
             if result is None or today is None:
@@ -140,8 +141,10 @@ def quality_rows(results: list[dict], names: list[str]) -> list[tuple]:
             rise = result["brier"] - today["brier"]
             if world != "demo":
                 met &= result["auc_ratio"] >= AUC_RATIO_BAR * today["auc_ratio"] and rise <= BRIER_RISE_BAR
+                judged += 1
             cells.append(f"{result['auc_ratio']:.4f} / {result['brier']:.4f} ({rise:+.4f}) / {result['ece']:.4f}")
-        rows.append((*cells, "met" if met else "MISSED"))
+        if len(cells) > 1 + cells.count(""):
+            rows.append((*cells, ("met" if met else "MISSED") if judged == len(worlds) - 1 else "not measured"))
     return rows
 
 
@@ -158,11 +161,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--candidates", nargs="+", choices=list(CANDIDATES), default=list(CANDIDATES),
                         metavar="NAME", help="candidates to fit (default: all); the first is the reference")
     parser.add_argument("--calls", type=int, default=DEFAULT_CALLS, help="single-claim calls timed per candidate")
+    parser.add_argument("--report", action="store_true",
+                        help="fit nothing: print the tables of the results already in var/bench/model_size-<rows>.jsonl")
     options = parser.parse_args(argv)
     quiet_this_process()
-    header = machine_line(f"model size: candidates on {options.rows:,} claims of each world, fitted in process")
-    print(header)
-    results = measure(options.candidates, options.rows, options.calls)
+    if options.report:
+        lines = (BENCH_DIR / f"model_size-{options.rows}.jsonl").read_text().splitlines()
+        results = [result for result in map(json.loads, lines) if result["candidate"] in options.candidates]
+        print(f"## model size: results of {options.rows:,} claims of each world measured "
+              f"{min(result['at'] for result in results)} .. {max(result['at'] for result in results)}\n")
+    else:
+        print(machine_line(f"model size: candidates on {options.rows:,} claims of each world, fitted in process"))
+        results = measure(options.candidates, options.rows, options.calls)
     worlds = list(dict.fromkeys(result["world"] for result in results))
     print()
     print(format_table(("candidate", *(f"{world}: AUC/truth / Brier (rise) / ECE" for world in worlds),
