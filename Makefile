@@ -9,6 +9,9 @@ STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS ?= 1
 export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
+# Training's own OpenMP pool (all cores, training/model_fitting.py) sleeps rather than spins while
+# it waits: a spinning pool collapses when another process holds one of the cores.
+export OMP_WAIT_POLICY ?= PASSIVE
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
 .PHONY: venv nginx chromium postgresql java test serve bench fuzz notebooks notebook-html clean

@@ -43,7 +43,7 @@ GUNICORN_CONFIG = PROJECT_ROOT / "service" / "gunicorn_conf.py"
 BENCH_API_KEY = "bench-key-not-a-secret"
 # Native pools at one thread, telemetry off: the same as `make` sets for every command.
 QUIET_ENVIRONMENT = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                     "MLFLOW_DISABLE_TELEMETRY": "true"}
+                     "OMP_WAIT_POLICY": "PASSIVE", "MLFLOW_DISABLE_TELEMETRY": "true"}
 
 
 @dataclass(frozen=True)

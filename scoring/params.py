@@ -29,6 +29,9 @@ class ModelParams:
     distil_max_rows: int = 200_000  # more claims to learn from than this: learn from the labels
     student_learning_rate: float = 0.3  # soft labels are smooth: bigger steps, as few trees as one model
     student_max_leaf_nodes: int = 127
+    student_max_depth: int | None = 8  # chosen in docs/model.md (None: as deep as the leaves allow)
+    student_max_rows: int | None = None  # the student learns from a random sample of this many claims; None: all
+    teacher_processes: int | None = None  # teachers fitted side by side; None: one per core of fit_threads
     teacher_max_leaf_nodes: int = 31
     teacher_categories: bool = True  # teachers also read each one-hot block as one categorical column
     # How the training history decides each exclusion rule (scoring.rule_evidence)

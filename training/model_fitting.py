@@ -37,7 +37,12 @@ matrix product, where a multi-class tree ensemble costs a tree per class per ite
 
 Training is a batch job that owns the machine: the classifier's OpenMP pool gets `fit_threads`
 (None: every core) whatever OMP_NUM_THREADS says, since that variable pins the service's workers
-and test runs to one thread each.
+and test runs to one thread each. The teachers are independent, so on a large history they are
+fitted side by side, one process per core (`teacher_processes`), each on one OpenMP thread: one
+thread cannot spin waiting for a sibling on a core another process holds, which is how an
+OpenMP pool collapses on a busy machine (the README's "Performance" has the 150 s teachers). The
+student, one fit, keeps the pool, fitted `PROGRESS_ITERATIONS` trees at a time (warm start: the
+same trees as one call) so its progress bar moves.
 """
 from __future__ import annotations
 
@@ -46,6 +51,7 @@ import time
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.isotonic import IsotonicRegression
@@ -64,6 +70,12 @@ from scoring.coverage_model import RULE_INPUT_PREFIX, CoverageModel, evidence_pa
 from scoring.rule_evidence import RuleEvidence, primary_categories
 from scoring.params import OTHER_REASON, ModelParams
 from scoring.profile import build_profile
+
+# Trees the classifier grows between two moves of its progress bar (see the module docstring).
+PROGRESS_ITERATIONS = 20
+# Below this many training claims the teachers are fitted in this process: starting worker
+# processes (each imports scikit-learn) costs more than a small fit.
+PARALLEL_TEACHERS_MIN_ROWS = 20_000
 
 def monotonic_constraints(feature_names) -> np.ndarray:
     """+1 for every feature that may never lower the approval probability, -1 for one that may
@@ -127,10 +139,12 @@ def fit_coverage_model(train: pd.DataFrame, validation: pd.DataFrame, params: Mo
     with threadpool_limits(limits=params.fit_threads or os.cpu_count() or 1, user_api="openmp"):
         if distilled:
             categories = one_hot_groups(pipeline) if params.teacher_categories else {}
-            classifier = _fit_taught_classifier(features, target, held_out, constraints, categories, params)
+            classifier = _fit_taught_classifier(features, target, held_out, constraints, categories, params,
+                                                progress)
         else:
-            classifier = _boosted_trees(params, constraints)
-            classifier.fit(features[~held_out], target[~held_out], X_val=features[held_out], y_val=target[held_out])
+            classifier = _fit_with_progress(_boosted_trees(params, constraints), "classifier", progress,
+                                            features[~held_out], target[~held_out],
+                                            X_val=features[held_out], y_val=target[held_out])
     model.classifier = classifier
     done("classifier")
 
@@ -165,7 +179,8 @@ def _boosted_trees(params: ModelParams, constraints=None, **changes) -> HistGrad
 
 
 def _fit_taught_classifier(features: np.ndarray, target: np.ndarray, held_out: np.ndarray, constraints: np.ndarray,
-                           categories: dict[str, np.ndarray], params: ModelParams) -> HistGradientBoostingClassifier:
+                           categories: dict[str, np.ndarray], params: ModelParams,
+                           progress: bool = False) -> HistGradientBoostingClassifier:
     """The monotone classifier fitted to the teachers' probabilities (see the module docstring).
 
     The held-out claims stay out of every fit: the teachers label them, the student stops early
@@ -174,21 +189,75 @@ def _fit_taught_classifier(features: np.ndarray, target: np.ndarray, held_out: n
     training = np.flatnonzero(~held_out)
     fold = np.random.default_rng(params.random_state + 1).integers(0, params.teachers, len(training))
     teacher_features, categorical = _with_category_codes(features, categories)
+    fits = [(training[fold != teacher], training[fold == teacher]) for teacher in range(params.teachers)]
+    processes = _teacher_processes(params, len(training))
+    bar = tqdm(total=params.teachers, desc="teachers", unit="teacher", leave=False, disable=not progress)
+    if processes > 1:
+        # Each worker holds one OpenMP thread (see the module docstring); joblib hands the big
+        # arrays over as memory maps, not copies.
+        jobs = Parallel(n_jobs=processes, backend="loky", inner_max_num_threads=1, return_as="generator")(
+            delayed(_teacher_log_odds)(teacher_features, target, rows, stops, categorical, params, teacher)
+            for teacher, (rows, stops) in enumerate(fits))
+    else:
+        jobs = (_teacher_log_odds(teacher_features, target, rows, stops, categorical, params, teacher)
+                for teacher, (rows, stops) in enumerate(fits))
     log_odds = np.zeros(len(features))
-    for teacher in tqdm(range(params.teachers), desc="teachers", leave=False, disable=len(training) < 50_000):
-        fits, stops = training[fold != teacher], training[fold == teacher]
-        model = _boosted_trees(params, random_state=params.random_state + teacher,
-                               max_features=params.teacher_max_features, max_leaf_nodes=params.teacher_max_leaf_nodes,
-                               categorical_features=categorical)
-        model.fit(teacher_features[fits], target[fits], X_val=teacher_features[stops], y_val=target[stops])
-        log_odds += model.decision_function(teacher_features) / params.teachers
+    for teacher_log_odds in jobs:  # in teacher order, so the sum is the same however they ran
+        log_odds += teacher_log_odds / params.teachers
+        bar.update()
+    bar.close()
     taught = 1.0 / (1.0 + np.exp(-log_odds))
     student = _boosted_trees(params, constraints, learning_rate=params.student_learning_rate,
-                             max_leaf_nodes=params.student_max_leaf_nodes)
-    x, y, weight = _soft_labels(features, taught, ~held_out)
+                             max_leaf_nodes=params.student_max_leaf_nodes, max_depth=params.student_max_depth)
+    learns = ~held_out
+    if params.student_max_rows is not None and int(learns.sum()) > params.student_max_rows:
+        sample = np.random.default_rng(params.random_state + 2).choice(
+            training, params.student_max_rows, replace=False)
+        learns = np.zeros(len(features), bool)
+        learns[sample] = True
+    x, y, weight = _soft_labels(features, taught, learns)
     x_val, y_val, weight_val = _soft_labels(features, taught, held_out)
-    student.fit(x, y, sample_weight=weight, X_val=x_val, y_val=y_val, sample_weight_val=weight_val)
-    return student
+    return _fit_with_progress(student, "student", progress, x, y, sample_weight=weight, X_val=x_val, y_val=y_val,
+                              sample_weight_val=weight_val)
+
+
+def _teacher_processes(params: ModelParams, training_rows: int) -> int:
+    """How many teachers are fitted at once, each in a process of its own (1: in this one)."""
+    if training_rows < PARALLEL_TEACHERS_MIN_ROWS:
+        return 1
+    cores = params.fit_threads or os.cpu_count() or 1
+    return max(1, min(params.teacher_processes or cores, params.teachers))
+
+
+def _teacher_log_odds(features: np.ndarray, target: np.ndarray, fits: np.ndarray, stops: np.ndarray,
+                      categorical: np.ndarray | None, params: ModelParams, teacher: int) -> np.ndarray:
+    """One teacher, fitted on `fits` and stopped early on `stops`: its log-odds for every claim."""
+    model = _boosted_trees(params, random_state=params.random_state + teacher,
+                           max_features=params.teacher_max_features, max_leaf_nodes=params.teacher_max_leaf_nodes,
+                           categorical_features=categorical)
+    with threadpool_limits(limits=1, user_api="openmp"):
+        model.fit(features[fits], target[fits], X_val=features[stops], y_val=target[stops])
+        return model.decision_function(features)
+
+
+def _fit_with_progress(model: HistGradientBoostingClassifier, name: str, progress: bool, x, y,
+                       **fit_options) -> HistGradientBoostingClassifier:
+    """`model.fit(x, y, ...)`, PROGRESS_ITERATIONS trees at a time (warm start resumes the same
+    fit: the trees, the early stopping and its scores are those of one call), with a bar of trees."""
+    budget = model.max_iter
+    bar = tqdm(total=budget, desc=name, unit="tree", leave=False, disable=not progress)
+    model.set_params(warm_start=True)
+    grown = 0
+    while grown < budget:
+        model.set_params(max_iter=min(grown + PROGRESS_ITERATIONS, budget))
+        model.fit(x, y, **fit_options)
+        bar.update(model.n_iter_ - grown)
+        # Stopped early: before the chunk's end, or at it (one call would not grow another tree).
+        if model.n_iter_ < model.max_iter or (model.do_early_stopping_ and model._should_stop(model.validation_score_)):
+            break
+        grown = model.n_iter_
+    bar.close()
+    return model.set_params(warm_start=False, max_iter=budget)
 
 
 def _with_category_codes(features: np.ndarray, categories: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:

@@ -23,6 +23,7 @@ def test_a_fresh_store_gets_a_demo_champion_and_an_existing_one_is_kept(tmp_path
     assert bootstrap.ensure_champion(uri, **options) == ("1", True)
     assert history.is_file() and (tmp_path / "models" / "champion").is_symlink()
     assert any("generating 3,000 demo claims" in line for line in lines)
+    assert any(line.startswith("training the demo champion on 3,000 claims: about ") for line in lines)
     assert any("version 1 is now champion" in line for line in lines)  # the train stages' own progress
     written = history.stat().st_mtime_ns
     lines.clear()
@@ -119,3 +120,13 @@ def test_bootstrap_prints_and_serves_the_address_it_was_given(tmp_path, monkeypa
     result = CliRunner().invoke(cli.main, ["bootstrap", "--tracking-uri", uri])
     assert "starting nginx on http://127.0.0.1:8124" in result.output
     assert cli.os.environ[LISTEN_ENV] == "127.0.0.1:8124"
+
+
+def test_the_training_estimate_scales_with_the_claims_the_cores_and_the_load():
+    quiet = bootstrap.training_estimate(bootstrap.DEMO_ROWS, cores=2, load=0.0)
+    assert f"about {bootstrap.QUIET_TRAINING_SECONDS} s on a quiet machine" in quiet
+    assert quiet.endswith(f"about {bootstrap.QUIET_TRAINING_SECONDS} s")
+    busy = bootstrap.training_estimate(bootstrap.DEMO_ROWS, cores=2, load=3.0)  # two others per core
+    assert busy.endswith(f"about {2 * bootstrap.QUIET_TRAINING_SECONDS} s")
+    one_core = bootstrap.training_estimate(bootstrap.DEMO_ROWS // 2, cores=1, load=0.0)
+    assert f"about {bootstrap.QUIET_TRAINING_SECONDS} s on a quiet machine" in one_core  # half the claims, half the cores

@@ -70,3 +70,40 @@ def test_logistic_calibration_refuses_a_decreasing_map_and_a_single_class():
     raw = rng.uniform(0, 1, 2000)
     assert _logistic_calibration(raw, rng.random(2000) < 1 - raw) is None  # would turn the constraints around
     assert _logistic_calibration(raw, np.ones(2000, dtype=bool)) is None
+
+
+def _boosting_data(rows=1500, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, 6)).astype(np.float32)
+    y = rng.random(rows) < 1 / (1 + np.exp(-(x[:, 0] - 0.5 * x[:, 1] + 0.3 * x[:, 2] * x[:, 3])))
+    return x[: rows * 3 // 4], y[: rows * 3 // 4], x[rows * 3 // 4:], y[rows * 3 // 4:]
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 500])
+def test_a_fit_grown_a_few_trees_at_a_time_is_the_fit_of_one_call(monkeypatch, chunk):
+    """The progress bar's warm-started chunks resume the same fit: the same trees, and early
+    stopping where one call stops (with one tree a chunk, every stop lands on a chunk's end)."""
+    from training import model_fitting
+
+    x, y, x_val, y_val = _boosting_data()
+    params = ModelParams(max_iter=200, learning_rate=0.3, n_iter_no_change=5)
+    one_call = model_fitting._boosted_trees(params).fit(x, y, X_val=x_val, y_val=y_val)
+    assert one_call.n_iter_ < params.max_iter  # early stopping ended it: the case worth checking
+    monkeypatch.setattr(model_fitting, "PROGRESS_ITERATIONS", chunk)
+    chunked = model_fitting._fit_with_progress(model_fitting._boosted_trees(params), "test", False, x, y,
+                                               X_val=x_val, y_val=y_val)
+    assert chunked.n_iter_ == one_call.n_iter_
+    assert (chunked.warm_start, chunked.max_iter) == (False, params.max_iter)
+    np.testing.assert_array_equal(chunked.decision_function(x_val), one_call.decision_function(x_val))
+
+
+def test_teachers_fitted_side_by_side_teach_what_they_teach_one_after_another(small_split, monkeypatch):
+    from training import model_fitting
+
+    train, validation, test = small_split
+    monkeypatch.setattr(model_fitting, "PARALLEL_TEACHERS_MIN_ROWS", 0)  # processes even for a small history
+    train, validation = train.iloc[:3000], validation.iloc[:800]  # the processes' start is the cost to keep down
+    models = [fit_coverage_model(train, validation, ModelParams(max_iter=15, teachers=2, teacher_processes=processes),
+                                 progress=False) for processes in (1, 2)]
+    assert model_fitting._teacher_processes(ModelParams(teachers=2, teacher_processes=2), 3000) == 2
+    np.testing.assert_array_equal(*(model.model_probability(test) for model in models))

@@ -213,7 +213,7 @@ def test_no_promote_registers_a_challenger_and_runs_no_gate(trained_store, tmp_p
 
 def test_training_params_are_logged_flat_with_a_prefix_per_part(quick_training_params):
     flat = quick_training_params().flat()
-    assert (flat["model_max_iter"], flat["model_teachers"]) == (120, 3)
+    assert (flat["model_max_iter"], flat["model_teachers"]) == (120, 2)
     assert (flat["gate_max_auc_drop"], flat["gate_max_ece_rise"]) == (0.005, 0.005)
     assert (flat["validation_fraction"], flat["test_fraction"], flat["evaluation_ece_bins"]) == (0.1, 0.2, 15)
     assert not [key for key in flat if key.split("_")[0] not in ("model", "gate", "evaluation", "validation", "test")]
