@@ -2,7 +2,8 @@
 
 Requests are strict: JSON types are not coerced (`"true"` is not a boolean, `1.0` is not an
 integer), unknown fields are refused, enum values come from features.contract. `null` is accepted
-only where the contract gives it a meaning (`weeks_since_last_treatment`, `benefit_limit`); an
+only where the contract gives it a meaning (`weeks_since_last_treatment`, `benefit_limit`, and the
+v1.1 cost-sharing fields, where it means unknown); an
 optional field is otherwise simply left out. Checks that need the domain tables (treatment key,
 procedure code, ICD-10-CM codes) run in service.claims on top of these schemas.
 """
@@ -61,6 +62,15 @@ ALLOWED = {
     "billed_amount": "a finite number >= 0 (USD)",
     "benefit_limit": "a finite number >= 0 (USD), or null when the plan sets no limit (default null)",
     "benefit_used": "a finite number >= 0 (USD already paid against the limit; default 0)",
+    # v1.1: what the patient will owe (patient_cost), never an input of the approval model
+    "allowed_amount": ("a finite number >= 0 (USD the plan allows for this service: its fee schedule or contract "
+                       "rate), or null when unknown (default null: taken as the billed amount)"),
+    "deductible_remaining": ("a finite number >= 0 (USD of the patient's deductible not yet met this year), or null "
+                             "when unknown (default null)"),
+    "coinsurance_rate": ("a finite number from 0 to 1 (the patient's share of the allowed amount after the "
+                         "deductible: 0.2 = 20%), or null when unknown (default null)"),
+    "copay": ("a finite number >= 0 (USD the patient pays for this visit instead of coinsurance), or null when "
+              "unknown (default null)"),
 }
 
 
@@ -131,7 +141,7 @@ def _claim_schema_extra(schema: dict) -> None:
 
 
 class ClaimRequest(BaseModel):
-    """One claim line: the visit fields of the claims contract (v1)."""
+    """One claim line: the visit fields of the claims contract (v1.1)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_claim_schema_extra)
 
@@ -161,6 +171,11 @@ class ClaimRequest(BaseModel):
     billed_amount: _number_range("billed_amount") = _described("billed_amount")
     benefit_limit: _number_range("benefit_limit") | None = _described("benefit_limit", default=None)
     benefit_used: _number_range("benefit_used") = _described("benefit_used", default=0.0)
+    allowed_amount: _number_range("allowed_amount") | None = _described("allowed_amount", default=None)
+    deductible_remaining: _number_range("deductible_remaining") | None = _described("deductible_remaining",
+                                                                                   default=None)
+    coinsurance_rate: _number_range("coinsurance_rate") | None = _described("coinsurance_rate", default=None)
+    copay: _number_range("copay") | None = _described("copay", default=None)
 
 
 class BatchRequest(BaseModel):
