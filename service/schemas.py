@@ -403,11 +403,79 @@ class Liability(_Answer):
 
 
 class ExpectedPayment(_Answer):
-    amount: float = Field(ge=0, description="expected payment: approval probability x payable_if_approved")
-    payable_if_approved: float = Field(ge=0, description="billed amount, capped by the benefit remaining")
+    """What the plan is expected to pay (scoring.patient_cost). Since contract v1.1 (issue 26) the plan's
+    payment is worked out from its allowed amount after the patient's cost sharing, no longer the
+    billed amount: amount was approval probability x billed amount (capped by the benefit left)."""
+
+    amount: float = Field(ge=0, description="the plan's expected payment: approval_probability x "
+                                            "payable_if_approved")
+    payable_if_approved: float = Field(ge=0, description="what the plan pays if it approves: the allowed amount "
+                                                         "(the billed amount when unknown, never above it), less the "
+                                                         "deductible left and the coinsurance or copay, up to what is "
+                                                         "left of the benefit limit")
     billed_amount: float = Field(ge=0)
     benefit_remaining: float | None = Field(ge=0, description="benefit limit minus benefit used; null without a "
                                                               "limit")
+    currency: Literal["USD"]
+
+
+Dollars = Annotated[float, Field(ge=0)]
+
+
+class CostIfApproved(_Answer):
+    """Who pays what of an approved claim; plan_pays + patient_pays + provider_writes_off = billed_amount."""
+
+    plan_pays: Dollars = Field(description="= expected_payment.payable_if_approved")
+    patient_pays: Dollars = Field(description="deductible + coinsurance + copay + above_benefit_limit + "
+                                              "balance_billing")
+    deductible: Dollars = Field(description="the part of the allowed amount that meets the deductible left")
+    coinsurance: Dollars = Field(description="coinsurance_rate x (allowed amount - deductible), when no copay")
+    copay: Dollars = Field(description="the copay, at most what is left of the allowed amount after the deductible")
+    above_benefit_limit: Dollars = Field(description="what the plan would pay beyond what is left of the benefit "
+                                                     "limit: the patient's")
+    balance_billing: Dollars = Field(description="out of network: billed amount - allowed amount, which the "
+                                                 "provider may bill the patient")
+    provider_writes_off: Dollars = Field(description="in network: billed amount - allowed amount (the contract "
+                                                     "keeps the provider from billing the patient for it)")
+
+
+class CostIfDenied(_Answer):
+    group_code: Literal["CO", "PR"] = Field(description="of the likely denial (liability, else the likeliest denial "
+                                                        "reason; CO when neither says): PR, the patient pays the "
+                                                        "billed amount; CO, the provider writes it off")
+    patient_pays: Dollars
+    provider_writes_off: Dollars
+
+
+class ExpectedCost(_Answer):
+    """Probability-weighted over approval (approval_probability) and denial."""
+
+    plan_pays: Dollars = Field(description="= expected_payment.amount")
+    patient_pays: Dollars
+    provider_writes_off: Dollars
+
+
+class CostAssumption(_Answer):
+    code: Literal["allowed_amount_taken_as_billed", "no_deductible_known", "no_coinsurance_or_copay_known",
+                  "denial_group_code_unknown"] = Field(description="which figure is assumed")
+    fields: list[str] = Field(description="the contract's fields whose absence made it (none for the group code)")
+    description: str = Field(description="what was taken instead, and what it means for the figures")
+
+
+class PatientCost(_Answer):
+    """What the patient will owe (contract v1.1: allowed_amount, deductible_remaining, coinsurance_rate, copay;
+    docs/patient-cost.md): the plan's payment and the patient's share if approved, the patient's share if
+    denied, and both probability-weighted. An unknown field is taken at a stated value, listed in assumptions."""
+
+    billed_amount: Dollars
+    allowed_amount: Dollars = Field(description="the plan's allowed amount as used: the claim's (never above the "
+                                                "billed amount), else the billed amount")
+    if_approved: CostIfApproved
+    if_denied: CostIfDenied
+    expected: ExpectedCost
+    assumptions: list[CostAssumption] = Field(description="every figure taken at an assumed value because a field "
+                                                          "was not sent (empty when all are known)")
+    description: str = Field(description="the same in one or two sentences a front desk can read aloud")
     currency: Literal["USD"]
 
 
@@ -438,6 +506,7 @@ class ClaimAnswer(_Answer):
     coverage_information: CoverageInformation
     liability: Liability
     expected_payment: ExpectedPayment
+    patient_cost: PatientCost
     model: ModelRef
     rules_version: str
     request_id: str
