@@ -786,3 +786,60 @@ class LetterDraft(_Answer):
     markdown: str
     html: str = Field(description="the same letter as a standalone HTML page with a print stylesheet")
     request_id: str
+
+
+# POST /v1/estimates (service.estimates): a Good Faith Estimate for a self-pay or not-covered visit.
+class EstimateRequest(BaseModel):
+    """A scheduled visit the patient pays: self-pay, or a service the plan does not cover."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    claim: ClaimRequest = Field(description="the scheduled visit (the claims contract's visit fields); its "
+                                            "billed_amount is the expected charge")
+    self_pay: bool = Field(default=False, description="the patient will not file a claim with a plan (or has none); "
+                                                      "when false, an estimate is offered only for a visit a hard "
+                                                      "rule excludes (covered: not-covered)")
+    provider_name: str = Field(default=None, min_length=1, max_length=200, pattern=r"\S",
+                               description="the provider giving the service (a placeholder when absent)")
+    practice_name: str = Field(default=None, min_length=1, max_length=200, pattern=r"\S",
+                               description="the practice or facility (a placeholder when absent)")
+
+
+class EstimateService(_Answer):
+    treatment: str = Field(description="the catalog key the claim resolved to")
+    description: str = Field(description="the service in plain words (the catalog's)")
+    procedure_code: str | None
+
+
+class EstimateItem(_Answer):
+    provider: str = Field(description="provider and practice or facility (placeholders when not given)")
+    description: str
+    procedure_code: str = Field(description="the expected service code, or [SERVICE CODE] when the claim has none")
+    diagnosis_codes: list[str]
+    quantity: int
+    expected_charge: Dollars = Field(description="the claim's billed amount")
+
+
+class GoodFaithEstimate(_Answer):
+    """What 45 CFR 149.610(c) asks a Good Faith Estimate to hold; the patient's name and date of birth, the
+    provider's NPI, TIN and location are placeholders the clinic fills in (never asked for, never kept)."""
+
+    claim_id: str | None
+    kind: Literal["self_pay", "not_covered"] = Field(description="self_pay: the body said so; not_covered: a hard "
+                                                                 "rule excludes the visit")
+    issued_on: str = Field(description="YYYY-MM-DD")
+    service_date: str = Field(description="the scheduled date of service, YYYY-MM-DD")
+    service: EstimateService
+    diagnoses: list[DescribedDiagnosis]
+    items: list[EstimateItem]
+    total_expected_charge: Dollars
+    dispute_threshold: Dollars = Field(description="total_expected_charge + 400: a bill this high or higher may be "
+                                                   "disputed (patient-provider dispute resolution, 45 CFR 149.620)")
+    disclaimers: list[str] = Field(description="45 CFR 149.610(c)(1)(vii)-(x) in plain words: more items may be "
+                                               "scheduled separately, only an estimate, the right to dispute, not a "
+                                               "contract")
+    placeholders: list[str] = Field(description="what the clinic fills in")
+    legal_basis: list[str]
+    currency: Literal["USD"]
+    html: str = Field(description="the same estimate as a standalone HTML page with a print stylesheet")
+    request_id: str
