@@ -85,14 +85,14 @@ def test_an_estimate_needs_the_api_key(served_client):
 
 def test_the_audit_says_an_estimate_was_made_and_the_log_keeps_nothing_of_it(served_app, auth, log_lines):
     client = served_app.test_client()
-    response = _estimate(client, auth, claim={**DENTAL, "billed_amount": 987.65}, self_pay=True)
+    response = _estimate(client, auth, claim={**DENTAL, "billed_amount": 4321.98}, self_pay=True)
     assert response.status_code == 200
     rows = served_app.extensions["audit_store"].read_since()
     assert len(rows) == 1 and rows[0].request_id == body_of(response)["request_id"]
     assert rows[0].answer["good_faith_estimate_made"] is True
     assert "html" not in rows[0].answer and "disclaimers" not in rows[0].answer  # not the estimate itself
     logged = "\n".join(log_lines())
-    assert "estimates_made" in logged and "987" not in logged and "D9972" not in logged
+    assert "estimates_made" in logged and "4321.98" not in logged and "D9972" not in logged
 
 
 def test_a_predicted_answer_says_what_the_patient_will_owe(served_client, auth):
