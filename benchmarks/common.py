@@ -201,7 +201,8 @@ def request_claims(count: int, history: Path, seed: int = REQUEST_SEED) -> list[
 
     from features.contract import VISIT_FIELDS
 
-    table = pq.read_table(history, columns=list(VISIT_FIELDS))
+    # a history generated before contract v1.1 lacks the optional cost-sharing columns
+    table = pq.read_table(history, columns=[name for name in VISIT_FIELDS if name in pq.read_schema(history).names])
     rows = np.random.default_rng(seed).choice(table.num_rows, size=count, replace=count > table.num_rows)
     claims = []
     for record in table.take(rows).to_pylist():

@@ -93,7 +93,9 @@ def request_file(rows: int) -> Path:
     if not path.is_file():
         history = demo_history(rows)
         partial = path.with_name(path.name + ".partial")
-        pq.write_table(pq.read_table(history, columns=list(VISIT_FIELDS)), partial, row_group_size=100_000)
+        present = pq.read_schema(history).names  # a history from before contract v1.1 lacks its optional columns
+        pq.write_table(pq.read_table(history, columns=[name for name in VISIT_FIELDS if name in present]), partial,
+                       row_group_size=100_000)
         os.replace(partial, path)
     return path
 

@@ -1,4 +1,4 @@
-"""The claims data contract (v1), as data: field names, types, allowed values, defaults.
+"""The claims data contract (v1.1), as data: field names, types, allowed values, defaults.
 
 Both the training-file loader and the service's request validation read these tables, so the
 two can never disagree on what a claim is. The source is ../shared/specs/claims-contract.md.
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 
-CONTRACT_VERSION = "v1"
+CONTRACT_VERSION = "v1.1"
 
 PLAN_TYPES = ("ppo", "hmo", "epo", "pos", "hdhp", "medicare", "medicare_advantage", "medicaid")
 BENEFIT_SCOPES = ("comprehensive", "office_only")
@@ -59,7 +59,15 @@ VISIT_FIELDS: dict[str, tuple[str, bool, bool, object]] = {
     "billed_amount": ("number", True, True, None),
     "benefit_limit": ("number", False, False, None),
     "benefit_used": ("number", False, False, 0.0),
+    # v1.1: what the patient will owe (scoring.patient_cost); optional, null = unknown, never a model input
+    "allowed_amount": ("number", False, False, None),
+    "deductible_remaining": ("number", False, False, None),
+    "coinsurance_rate": ("number", False, False, None),
+    "copay": ("number", False, False, None),
 }
+# The v1.1 fields: they say what the patient will owe, not whether the plan pays (the contract:
+# "not needed to predict approval"), so no encoder reads them and a v1 file stays valid.
+COST_SHARING_FIELDS = ("allowed_amount", "deductible_remaining", "coinsurance_rate", "copay")
 OUTCOME_FIELDS = ("outcome", "paid_amount", "denial_reason")
 
 ENUM_VALUES = {
@@ -115,6 +123,10 @@ NUMBER_BOUNDS = {
     "billed_amount": (0, None),
     "benefit_limit": (0, None),
     "benefit_used": (0, None),
+    "allowed_amount": (0, None),
+    "deductible_remaining": (0, None),
+    "coinsurance_rate": (0, 1),
+    "copay": (0, None),
     "paid_amount": (0, None),
 }
 # The technical bound of integer fields, in both paths: the largest n such that every integer up
@@ -170,6 +182,7 @@ def default_place_of_service(facility_type: str) -> str:
 #   patient_age              int64
 #   billed_amount, benefit_used              float64
 #   benefit_limit            float64, NaN when the plan sets no limit
+#   allowed_amount, deductible_remaining, coinsurance_rate, copay   float64, NaN when unknown
 # History frames add: outcome (str), paid_amount (float64), denial_reason (str, "" when approved),
 # and approved (bool: outcome in APPROVED_OUTCOMES), the classifier's target.
 CLEAN_COLUMNS = tuple(VISIT_FIELDS)

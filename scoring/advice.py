@@ -149,7 +149,6 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
             "liability": liability(claim["plan_type"], fired_rules,
                                    denial_reasons[0]["carc"] if denial_reasons else None,
                                    str(decisions[index]) == "likely_approved"),
-            "expected_payment": _expected_payment(claim, probability),
         })
     return answers
 
@@ -445,22 +444,3 @@ def _coverage_information(claim, treatment, probability, fired_rules, likely_app
             "sources": {"pa_needed": None if hard else "prior_authorization_table",
                         "pa_basis": None if hard else treatment.authorization.source,
                         "payer_history": history, "doc_needed": doc_source}}
-
-
-def payable_if_approved(billed, benefit_limit, benefit_used):
-    """The most the plan pays on approval: the bill, capped by the benefit left when the plan
-    has a limit (None or NaN: no limit). Works on scalars and arrays alike."""
-    billed = np.asarray(billed, dtype=float)
-    limit = np.asarray(benefit_limit, dtype=float)
-    remaining = np.maximum(limit - np.nan_to_num(np.asarray(benefit_used, dtype=float)), 0.0)
-    return np.where(np.isnan(limit), billed, np.minimum(billed, remaining))
-
-
-def _expected_payment(claim: dict, probability: float) -> dict:
-    billed = float(claim["billed_amount"])
-    limit = claim.get("benefit_limit")
-    remaining = None if limit is None or limit != limit else max(float(limit) - float(claim.get("benefit_used") or 0.0), 0.0)
-    payable = float(payable_if_approved(billed, limit, claim.get("benefit_used")))
-    return {"amount": round(probability * payable, 2), "payable_if_approved": round(payable, 2),
-            "billed_amount": round(billed, 2), "benefit_remaining": None if remaining is None else round(remaining, 2),
-            "currency": "USD"}

@@ -31,6 +31,7 @@ from features.rules import load_rules
 from scoring import advice
 from scoring.decisions import EXCLUDED, LIKELY_APPROVED, LIKELY_DENIED, UNCERTAIN
 from scoring.params import ModelParams
+from scoring.patient_cost import with_patient_cost
 from scoring.explanation import Explainer
 from scoring.rule_evidence import RULE_INPUT_PREFIX, EvidenceParams, RuleEvidence, primary_categories
 from scoring.tree_scoring import CompiledForest, LinearSoftmax, isotonic_map
@@ -255,8 +256,8 @@ class CoverageModel:
 
     def answer_claims(self, claims: list[dict], likely_approved: float | None = None,
                       likely_denied: float | None = None) -> list[dict]:
-        """Full answers (decision, rules, reasons, factors, advice, CRD coverage, payment)."""
-        return advice.answer_claims(self, claims, likely_approved, likely_denied)
+        """Full answers (decision, rules, reasons, factors, advice, CRD coverage, payment, patient cost)."""
+        return with_patient_cost(claims, advice.answer_claims(self, claims, likely_approved, likely_denied))
 
     # -- persistence -------------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:

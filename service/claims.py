@@ -17,8 +17,8 @@ from pydantic import ValidationError
 
 from features.catalog import TreatmentLookupError, load_catalog
 from features.claim_facts import join_codes
-from features.contract import (CLEAN_COLUMNS, ENUM_VALUES, TREATMENT_FIELDS, VISIT_FIELDS, default_place_of_service,
-                               read_enum)
+from features.contract import (CLEAN_COLUMNS, COST_SHARING_FIELDS, ENUM_VALUES, TREATMENT_FIELDS, VISIT_FIELDS,
+                               default_place_of_service, read_enum)
 from features.diagnosis import DiagnosisCodeError, split_joined_codes, validate_codes
 from claims_io.fields import unknown_value_reason
 from service.errors import APIError, field_error
@@ -58,7 +58,8 @@ def normalise_request_claim(raw: dict) -> dict:
     key, "unlisted", or the composite key of a shared code its diagnoses did not settle
     (features.catalog); procedure_code upper-case str|None; diagnosis_codes dotless upper-case
     codes joined by ";"; place_of_service defaulted from facility_type; visit_number and patient_age int;
-    amounts float; weeks_since_last_treatment and benefit_limit NaN when absent or null.
+    amounts float; weeks_since_last_treatment, benefit_limit and the cost-sharing fields (allowed_amount,
+    deductible_remaining, coinsurance_rate, copay) NaN when absent or null.
     Raises ClaimValidationError listing every bad field.
     """
     if not isinstance(raw, dict):
@@ -106,6 +107,7 @@ def normalise_request_claim(raw: dict) -> dict:
         "billed_amount": float(request.billed_amount),
         "benefit_limit": _float_or_nan(request.benefit_limit),
         "benefit_used": float(request.benefit_used),
+        **{name: _float_or_nan(getattr(request, name)) for name in COST_SHARING_FIELDS},
     }
 
 
@@ -194,7 +196,7 @@ def claim_from_json(kept: dict) -> dict:
     """claim_to_json's inverse: a claim the audit store kept, canonical again, to be scored anew."""
     claim = {name: kept.get(name) for name in CLEAN_COLUMNS}
     claim["service_date"] = pd.Timestamp(claim["service_date"])
-    for name in ("weeks_since_last_treatment", "benefit_limit"):
+    for name in ("weeks_since_last_treatment", "benefit_limit", *COST_SHARING_FIELDS):
         claim[name] = _float_or_nan(claim[name])
     return claim
 

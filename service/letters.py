@@ -56,16 +56,23 @@ def letters():
 def read_letter_request(body) -> tuple[dict, dict]:
     claim, errors = read_claim_envelope(body, LETTER_FIELDS,
                                         "an object with claim, and optionally provider_name and practice_name")
-    names = {}
-    for name in ("provider_name", "practice_name"):
-        value = body.get(name)
-        if value is not None and not (isinstance(value, str) and 0 < len(value.strip()) <= NAME_MAX_LENGTH):
-            errors.append(field_error(name, f"must be a name of 1 to {NAME_MAX_LENGTH} characters (optional)"))
-        names[name] = value.strip() if isinstance(value, str) else None
+    names = read_names(body, ("provider_name", "practice_name"), errors)
     if errors:
         raise APIError(422, "invalid_letter_request", "the request is not valid: errors lists every field at fault",
                        errors)
     return claim, names
+
+
+def read_names(body: dict, fields: tuple[str, ...], errors: list[dict]) -> dict:
+    """The optional names of a body (who signs, the practice...), stripped; each that is not 1 to
+    NAME_MAX_LENGTH characters of text adds an error naming its field."""
+    names = {}
+    for name in fields:
+        value = body.get(name)
+        if value is not None and not (isinstance(value, str) and 0 < len(value.strip()) <= NAME_MAX_LENGTH):
+            errors.append(field_error(name, f"must be a name of 1 to {NAME_MAX_LENGTH} characters (optional)"))
+        names[name] = value.strip() if isinstance(value, str) else None
+    return names
 
 
 def letter_offered(claim: dict, answer: dict) -> str | None:
@@ -89,7 +96,8 @@ def refuse_uncovered(claim: dict, answer: dict) -> None:
                        [field_error("claim", reason)])
 
 
-def _described(code: str) -> dict:
+def described_diagnosis(code: str) -> dict:
+    """A dotless code with its dot and its ICD-10-CM description."""
     return {"code": with_dot(code), "description": describe_code(code)}
 
 
@@ -103,7 +111,7 @@ def draft_letter(claim: dict, provider_name: str | None = None, practice_name: s
         "treatment_description": treatment.description,
         "procedure_code": claim["procedure_code"],
         "service_date": claim["service_date"].date().isoformat(),
-        "diagnoses": [_described(code) for code in codes],
+        "diagnoses": [described_diagnosis(code) for code in codes],
         "criteria": [{"text": criterion.text, "source": criterion.source}
                      for criterion in criteria_for(treatment.key, codes)],
         "citations": [source.strip() for source in treatment.source.split(";") if source.strip()],

@@ -18,7 +18,7 @@ from flask import Flask, g, request
 
 LOGGER_NAME = "service"
 LOG_FIELDS = ("request_id", "method", "path", "status", "latency_ms", "key_id", "claims", "answered",
-              "rejected", "letters_drafted", "model_version", "error_code", "detail")
+              "rejected", "letters_drafted", "estimates_made", "model_version", "error_code", "detail")
 _HANDLER_MARK = "_medspa_coverage_json"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 

@@ -29,6 +29,7 @@ COMPONENT_MODELS = (
     schemas.ClaimAnswer, schemas.BatchAnswer, schemas.InvocationsResponse, schemas.TreatmentList,
     schemas.ModelInfo, schemas.HealthStatus, schemas.DiagnosisList, schemas.FileJob, schemas.FileJobList,
     schemas.DenialRequest, schemas.DenialPlaybook, schemas.LetterRequest, schemas.LetterDraft,
+    schemas.EstimateRequest, schemas.GoodFaithEstimate,
     cds_schemas.CdsHookRequest, cds_schemas.CdsServices, cds_schemas.CdsHookResponse,
 )
 SECURITY = [{"bearerAuth": []}, {"apiKeyHeader": []}]
@@ -203,7 +204,9 @@ def build_document(max_batch_claims: int | None = None) -> dict:
             "description": ("Will insurance pay for this med-spa visit? Hard cosmetic-exclusion rules plus a "
                             f"calibrated approval model. Claims follow the claims contract {CONTRACT_VERSION}. "
                             "Errors are JSON ({code, message, errors[{field, message}]}) and never repeat the "
-                            "values sent."),
+                            "values sent. Since contract v1.1 expected_payment is the plan's expected payment from "
+                            "its allowed amount after the patient's cost sharing (it was probability x billed "
+                            "amount); patient_cost says what the patient will owe, approved or denied."),
         },
         "paths": {
             "/v1/predict": {"post": {
@@ -273,6 +276,15 @@ def build_document(max_batch_claims: int | None = None) -> dict:
                 "security": SECURITY,
                 "requestBody": _json_body(_ref("LetterRequest")),
                 "responses": {"200": _json(_ref("LetterDraft"), "the draft"), **_errors(*api_errors)},
+            }},
+            "/v1/estimates": {"post": {
+                "operationId": "estimates",
+                "summary": "A Good Faith Estimate (45 CFR 149.610; JSON and printable HTML) for a self-pay visit "
+                           "(self_pay: true) or one a hard rule excludes; the patient's name and date of birth are "
+                           "blanks. 422 estimate_not_offered for a visit the plan may cover, without self_pay",
+                "security": SECURITY,
+                "requestBody": _json_body(_ref("EstimateRequest")),
+                "responses": {"200": _json(_ref("GoodFaithEstimate"), "the estimate"), **_errors(*api_errors)},
             }},
             **_file_paths(limits_text(default_settings())),
             **_cds_paths(),

@@ -2,7 +2,8 @@
 
 Requests are strict: JSON types are not coerced (`"true"` is not a boolean, `1.0` is not an
 integer), unknown fields are refused, enum values come from features.contract. `null` is accepted
-only where the contract gives it a meaning (`weeks_since_last_treatment`, `benefit_limit`); an
+only where the contract gives it a meaning (`weeks_since_last_treatment`, `benefit_limit`, and the
+v1.1 cost-sharing fields, where it means unknown); an
 optional field is otherwise simply left out. Checks that need the domain tables (treatment key,
 procedure code, ICD-10-CM codes) run in service.claims on top of these schemas.
 """
@@ -61,6 +62,15 @@ ALLOWED = {
     "billed_amount": "a finite number >= 0 (USD)",
     "benefit_limit": "a finite number >= 0 (USD), or null when the plan sets no limit (default null)",
     "benefit_used": "a finite number >= 0 (USD already paid against the limit; default 0)",
+    # v1.1: what the patient will owe (patient_cost), never an input of the approval model
+    "allowed_amount": ("a finite number >= 0 (USD the plan allows for this service: its fee schedule or contract "
+                       "rate), or null when unknown (default null: taken as the billed amount)"),
+    "deductible_remaining": ("a finite number >= 0 (USD of the patient's deductible not yet met this year), or null "
+                             "when unknown (default null)"),
+    "coinsurance_rate": ("a finite number from 0 to 1 (the patient's share of the allowed amount after the "
+                         "deductible: 0.2 = 20%), or null when unknown (default null)"),
+    "copay": ("a finite number >= 0 (USD the patient pays for this visit instead of coinsurance), or null when "
+              "unknown (default null)"),
 }
 
 
@@ -131,7 +141,7 @@ def _claim_schema_extra(schema: dict) -> None:
 
 
 class ClaimRequest(BaseModel):
-    """One claim line: the visit fields of the claims contract (v1)."""
+    """One claim line: the visit fields of the claims contract (v1.1)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_claim_schema_extra)
 
@@ -161,6 +171,11 @@ class ClaimRequest(BaseModel):
     billed_amount: _number_range("billed_amount") = _described("billed_amount")
     benefit_limit: _number_range("benefit_limit") | None = _described("benefit_limit", default=None)
     benefit_used: _number_range("benefit_used") = _described("benefit_used", default=0.0)
+    allowed_amount: _number_range("allowed_amount") | None = _described("allowed_amount", default=None)
+    deductible_remaining: _number_range("deductible_remaining") | None = _described("deductible_remaining",
+                                                                                   default=None)
+    coinsurance_rate: _number_range("coinsurance_rate") | None = _described("coinsurance_rate", default=None)
+    copay: _number_range("copay") | None = _described("copay", default=None)
 
 
 class BatchRequest(BaseModel):
@@ -440,11 +455,79 @@ class Liability(_Answer):
 
 
 class ExpectedPayment(_Answer):
-    amount: float = Field(ge=0, description="expected payment: approval probability x payable_if_approved")
-    payable_if_approved: float = Field(ge=0, description="billed amount, capped by the benefit remaining")
+    """What the plan is expected to pay (scoring.patient_cost). Since contract v1.1 (issue 26) the plan's
+    payment is worked out from its allowed amount after the patient's cost sharing, no longer the
+    billed amount: amount was approval probability x billed amount (capped by the benefit left)."""
+
+    amount: float = Field(ge=0, description="the plan's expected payment: approval_probability x "
+                                            "payable_if_approved")
+    payable_if_approved: float = Field(ge=0, description="what the plan pays if it approves: the allowed amount "
+                                                         "(the billed amount when unknown, never above it), less the "
+                                                         "deductible left and the coinsurance or copay, up to what is "
+                                                         "left of the benefit limit")
     billed_amount: float = Field(ge=0)
     benefit_remaining: float | None = Field(ge=0, description="benefit limit minus benefit used; null without a "
                                                               "limit")
+    currency: Literal["USD"]
+
+
+Dollars = Annotated[float, Field(ge=0)]
+
+
+class CostIfApproved(_Answer):
+    """Who pays what of an approved claim; plan_pays + patient_pays + provider_writes_off = billed_amount."""
+
+    plan_pays: Dollars = Field(description="= expected_payment.payable_if_approved")
+    patient_pays: Dollars = Field(description="deductible + coinsurance + copay + above_benefit_limit + "
+                                              "balance_billing")
+    deductible: Dollars = Field(description="the part of the allowed amount that meets the deductible left")
+    coinsurance: Dollars = Field(description="coinsurance_rate x (allowed amount - deductible), when no copay")
+    copay: Dollars = Field(description="the copay, at most what is left of the allowed amount after the deductible")
+    above_benefit_limit: Dollars = Field(description="what the plan would pay beyond what is left of the benefit "
+                                                     "limit: the patient's")
+    balance_billing: Dollars = Field(description="out of network: billed amount - allowed amount, which the "
+                                                 "provider may bill the patient")
+    provider_writes_off: Dollars = Field(description="in network: billed amount - allowed amount (the contract "
+                                                     "keeps the provider from billing the patient for it)")
+
+
+class CostIfDenied(_Answer):
+    group_code: Literal["CO", "PR"] = Field(description="of the likely denial (liability, else the likeliest denial "
+                                                        "reason; CO when neither says): PR, the patient pays the "
+                                                        "billed amount; CO, the provider writes it off")
+    patient_pays: Dollars
+    provider_writes_off: Dollars
+
+
+class ExpectedCost(_Answer):
+    """Probability-weighted over approval (approval_probability) and denial."""
+
+    plan_pays: Dollars = Field(description="= expected_payment.amount")
+    patient_pays: Dollars
+    provider_writes_off: Dollars
+
+
+class CostAssumption(_Answer):
+    code: Literal["allowed_amount_taken_as_billed", "no_deductible_known", "no_coinsurance_or_copay_known",
+                  "denial_group_code_unknown"] = Field(description="which figure is assumed")
+    fields: list[str] = Field(description="the contract's fields whose absence made it (none for the group code)")
+    description: str = Field(description="what was taken instead, and what it means for the figures")
+
+
+class PatientCost(_Answer):
+    """What the patient will owe (contract v1.1: allowed_amount, deductible_remaining, coinsurance_rate, copay;
+    docs/patient-cost.md): the plan's payment and the patient's share if approved, the patient's share if
+    denied, and both probability-weighted. An unknown field is taken at a stated value, listed in assumptions."""
+
+    billed_amount: Dollars
+    allowed_amount: Dollars = Field(description="the plan's allowed amount as used: the claim's (never above the "
+                                                "billed amount), else the billed amount")
+    if_approved: CostIfApproved
+    if_denied: CostIfDenied
+    expected: ExpectedCost
+    assumptions: list[CostAssumption] = Field(description="every figure taken at an assumed value because a field "
+                                                          "was not sent (empty when all are known)")
+    description: str = Field(description="the same in one or two sentences a front desk can read aloud")
     currency: Literal["USD"]
 
 
@@ -478,6 +561,7 @@ class ClaimAnswer(_Answer):
     coverage_information: CoverageInformation
     liability: Liability
     expected_payment: ExpectedPayment
+    patient_cost: PatientCost
     model: ModelRef
     rules_version: str
     request_id: str
@@ -756,4 +840,61 @@ class LetterDraft(_Answer):
                                                 "signature (and provider or practice when not given)")
     markdown: str
     html: str = Field(description="the same letter as a standalone HTML page with a print stylesheet")
+    request_id: str
+
+
+# POST /v1/estimates (service.estimates): a Good Faith Estimate for a self-pay or not-covered visit.
+class EstimateRequest(BaseModel):
+    """A scheduled visit the patient pays: self-pay, or a service the plan does not cover."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    claim: ClaimRequest = Field(description="the scheduled visit (the claims contract's visit fields); its "
+                                            "billed_amount is the expected charge")
+    self_pay: bool = Field(default=False, description="the patient will not file a claim with a plan (or has none); "
+                                                      "when false, an estimate is offered only for a visit a hard "
+                                                      "rule excludes (covered: not-covered)")
+    provider_name: str = Field(default=None, min_length=1, max_length=200, pattern=r"\S",
+                               description="the provider giving the service (a placeholder when absent)")
+    practice_name: str = Field(default=None, min_length=1, max_length=200, pattern=r"\S",
+                               description="the practice or facility (a placeholder when absent)")
+
+
+class EstimateService(_Answer):
+    treatment: str = Field(description="the catalog key the claim resolved to")
+    description: str = Field(description="the service in plain words (the catalog's)")
+    procedure_code: str | None
+
+
+class EstimateItem(_Answer):
+    provider: str = Field(description="provider and practice or facility (placeholders when not given)")
+    description: str
+    procedure_code: str = Field(description="the expected service code, or [SERVICE CODE] when the claim has none")
+    diagnosis_codes: list[str]
+    quantity: int
+    expected_charge: Dollars = Field(description="the claim's billed amount")
+
+
+class GoodFaithEstimate(_Answer):
+    """What 45 CFR 149.610(c) asks a Good Faith Estimate to hold; the patient's name and date of birth, the
+    provider's NPI, TIN and location are placeholders the clinic fills in (never asked for, never kept)."""
+
+    claim_id: str | None
+    kind: Literal["self_pay", "not_covered"] = Field(description="self_pay: the body said so; not_covered: a hard "
+                                                                 "rule excludes the visit")
+    issued_on: str = Field(description="YYYY-MM-DD")
+    service_date: str = Field(description="the scheduled date of service, YYYY-MM-DD")
+    service: EstimateService
+    diagnoses: list[DescribedDiagnosis]
+    items: list[EstimateItem]
+    total_expected_charge: Dollars
+    dispute_threshold: Dollars = Field(description="total_expected_charge + 400: a bill this high or higher may be "
+                                                   "disputed (patient-provider dispute resolution, 45 CFR 149.620)")
+    disclaimers: list[str] = Field(description="45 CFR 149.610(c)(1)(vii)-(x) in plain words: more items may be "
+                                               "scheduled separately, only an estimate, the right to dispute, not a "
+                                               "contract")
+    placeholders: list[str] = Field(description="what the clinic fills in")
+    legal_basis: list[str]
+    currency: Literal["USD"]
+    html: str = Field(description="the same estimate as a standalone HTML page with a print stylesheet")
     request_id: str

@@ -217,6 +217,8 @@
       const result = await api("/v1/predict", { method: "POST", body: JSON.stringify(claim) });
       answeredClaim = claim;
       showAnswer(result);
+      // the patient-cost panel (cost.js) follows each answer with its claim
+      document.dispatchEvent(new CustomEvent("coverage:answer", { detail: { claim, result } }));
     } catch (error) {
       // the answer on screen was for another visit: never leave it beside the form that failed
       clearAnswer(error.status === 422 ? "No answer: correct the fields marked in the form and ask again." :
@@ -285,7 +287,7 @@
     const payment = result.expected_payment;
     facts($("payment"), [
       ["Expected payment", money(payment.amount)],
-      ["Paid in full if approved", money(payment.payable_if_approved)],
+      ["The plan pays if approved", money(payment.payable_if_approved)],
       ["Billed", money(payment.billed_amount)],
       ["Benefit left", money(payment.benefit_remaining)],
     ]);

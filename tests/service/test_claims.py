@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from features.catalog import UNLISTED
-from features.contract import CLEAN_COLUMNS
+from features.contract import CLEAN_COLUMNS, COST_SHARING_FIELDS
 from service.claims import (ClaimValidationError, claim_from_frame_row, claim_to_json, claim_warnings,
                             normalise_claims, normalise_request_claim)
 from tests.service.service_testing import DROP, example_claim
@@ -38,8 +38,34 @@ def test_the_canonical_claim_has_exactly_the_clean_frame_keys_in_order():
         "billed_amount": 1200.0,
         "benefit_limit": claim["benefit_limit"],
         "benefit_used": 0.0,
+        **{name: claim[name] for name in COST_SHARING_FIELDS},
     }
     assert math.isnan(claim["weeks_since_last_treatment"]) and math.isnan(claim["benefit_limit"])
+    assert all(math.isnan(claim[name]) for name in COST_SHARING_FIELDS)  # v1.1's fields: unknown when absent
+
+
+@pytest.mark.parametrize("field, value", [("allowed_amount", 800.0), ("deductible_remaining", 0.0),
+                                          ("coinsurance_rate", 0.2), ("coinsurance_rate", 1), ("copay", 40.0)])
+def test_the_cost_sharing_fields_are_read_as_numbers(field, value):
+    claim = normalise_request_claim(example_claim(**{field: value}))
+    assert claim[field] == float(value) and isinstance(claim[field], float)
+
+
+@pytest.mark.parametrize("field, value, allowed", [
+    ("coinsurance_rate", 1.5, "from 0 to 1"), ("coinsurance_rate", 25, "from 0 to 1"),
+    ("coinsurance_rate", -0.1, "from 0 to 1"), ("allowed_amount", -1, ">= 0"),
+    ("deductible_remaining", -5, ">= 0"), ("copay", "40", ">= 0"),
+])
+def test_a_cost_sharing_field_out_of_range_is_refused_naming_the_field_and_its_range(field, value, allowed):
+    with pytest.raises(ClaimValidationError) as refused:
+        normalise_request_claim(example_claim(**{field: value}))
+    assert [error["field"] for error in refused.value.errors] == [field]
+    assert allowed in refused.value.errors[0]["message"] and str(value) not in refused.value.errors[0]["message"]
+
+
+def test_null_cost_sharing_fields_are_unknown():
+    claim = normalise_request_claim(example_claim(**{name: None for name in COST_SHARING_FIELDS}))
+    assert all(math.isnan(claim[name]) for name in COST_SHARING_FIELDS)
 
 
 @pytest.mark.parametrize("changes, field, expected", [

@@ -332,6 +332,61 @@ def test_a_repeat_session_too_soon_gets_the_date_it_is_covered_and_applies_it(br
     browser.execute_script("document.getElementById('service_date').value = ''")
 
 
+def _type_into(browser, name: str, value: str) -> None:
+    field = browser.find_element(By.ID, name)
+    field.clear()
+    field.send_keys(value)
+
+
+def test_the_patient_cost_panel_shows_the_deductible_and_what_was_assumed(browser, server):
+    browser.get(server + "/")
+    _wait_for_catalog(browser)
+    Select(browser.find_element(By.ID, "plan_type")).select_by_value("hdhp")
+    _type_into(browser, "billed_amount", "1350")
+    _type_into(browser, "deductible_remaining", "1000")
+    _ask(browser)
+    panel = _wait(browser, ec.visibility_of_element_located((By.ID, "patient-cost-section")))
+    assert "If approved, the plan pays $350.00 and the patient $1,000.00 (deductible $1,000.00)" in panel.text
+    rows = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#patient-cost-rows tr")]
+    assert rows[0].startswith("The plan $350.00") and rows[1].startswith("The patient $1,000.00"), rows
+    assumed = browser.find_element(By.ID, "patient-cost-assumptions").text
+    assert "allowed amount is not known" in assumed and "deductible" not in assumed.split("\n")[0]
+    assert browser.find_element(By.ID, "self-pay-field").is_displayed()  # the plan may cover it: self-pay only
+
+
+def test_a_covered_visit_gets_a_good_faith_estimate_only_as_self_pay(browser, server):
+    browser.find_element(By.ID, "make-estimate").click()
+    error = _wait(browser, ec.visibility_of_element_located((By.ID, "estimate-error")))
+    assert "self-pay or not-covered visit" in error.text and "{" not in error.text
+    _set_checkbox(browser, "self-pay", True)
+    browser.find_element(By.ID, "make-estimate").click()
+    estimate = _wait(browser, ec.visibility_of_element_located((By.ID, "estimate")))
+    assert "G43.709" in estimate.text and "$1,350.00" in estimate.text and "$1,750.00" in estimate.text
+    assert "[PATIENT NAME]" in estimate.text and "$400" in estimate.text
+    assert not browser.find_element(By.ID, "estimate-error").is_displayed()
+
+
+def test_the_good_faith_estimate_of_an_excluded_visit_is_a_printable_document(browser, server):
+    browser.find_element(By.CSS_SELECTOR, "#diagnosis-chosen button").click()  # drop G43.709: cosmetic botox
+    answer = _ask(browser)
+    assert answer["decision"] == "excluded"
+    panel = browser.find_element(By.ID, "patient-cost-section")
+    assert "If denied, the patient pays $1,350.00 (group code PR)" in panel.text
+    assert not browser.find_element(By.ID, "estimate").is_displayed()  # a new answer, no old estimate
+    assert not browser.find_element(By.ID, "self-pay-field").is_displayed()  # not covered: offered as it is
+    browser.find_element(By.ID, "make-estimate").click()
+    estimate = _wait(browser, ec.visibility_of_element_located((By.ID, "estimate")))
+    assert "64615" in estimate.text and "none given" in estimate.text
+    link = browser.find_element(By.ID, "estimate-download")
+    assert link.is_displayed() and link.get_attribute("href").startswith("blob:")
+    link.click()  # a blob: download, as the letter's: saved by the browser, read from its folder
+    document = _downloaded(browser, "good-faith-estimate.html").read_text(encoding="utf-8")
+    for text in ("Good Faith Estimate", "[PATIENT NAME]", "[DATE OF BIRTH]", "@media print", "$1,350.00",
+                 "45 CFR 149.610", "not a contract"):
+        assert text in document, text
+    assert server not in document  # nothing of the page's address in the estimate
+
+
 def _claims_file(folder: Path, name: str, rows: list[dict]) -> Path:
     """A small claims file in the contract's CSV form (diagnosis codes joined by ';')."""
     path = folder / name
@@ -530,8 +585,10 @@ def test_a_file_is_scored_and_downloaded_with_the_keyboard_alone(browser, server
 
 
 def test_no_console_error_no_other_origin_and_the_csp_header(browser, server):
-    # Chromium logs the wrong key's 401 and the invalid field's 422 as failed loads; nothing else may be.
-    expected = (("/sign-in", "status of 401"), ("/v1/predict", "status of 422"), ("/v1/files", "status of 422"))
+    # Chromium logs the wrong key's 401 and the invalid field's 422 as failed loads; nothing else may be,
+    # but the estimate asked for a visit the plan may cover without self-pay (refused on purpose, 422)
+    expected = (("/sign-in", "status of 401"), ("/v1/predict", "status of 422"), ("/v1/files", "status of 422"),
+                ("/v1/estimates", "status of 422"))
     errors = [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"
               and not any(path in entry["message"] and status in entry["message"] for path, status in expected)]
     assert errors == [], errors

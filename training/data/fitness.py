@@ -4,7 +4,7 @@ from stated thresholds (FitThresholds), checked on what training would use:
 - quarantine share: rows the validator refused, of all rows read;
 - missingness per column of the loaded claims (columns where an empty value has a meaning in the
   contract - no procedure code, no diagnosis, no earlier visit, no benefit limit, no denial
-  reason - are shown, not judged);
+  reason, cost sharing not known - are shown, not judged);
 - duplicate claim_id: the loader keeps the first and quarantines the rest; judged here on their own;
 - outcome consistency: approved claims paid and without a denial reason, denied ones unpaid and
   with one, partial ones paid and with one (claims-contract.md);
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.contract import TARGET
+from features.contract import COST_SHARING_FIELDS, TARGET
 from claims_io.loading import load_claims
 from training.data.split import DEFAULT_TEST_FRACTION
 from scoring.profile import PSI_SIGNIFICANT, build_profile, label_profile, population_stability
@@ -39,7 +39,7 @@ OK, WARNING, FAIL = "ok", "warning", "fail"
 NOT_JUDGED = "not judged"  # the check has nothing to compare with; it never changes the verdict
 # Empty means something in the contract for these columns (see the module docstring).
 MEANINGFUL_EMPTY = ("procedure_code", "diagnosis_codes", "weeks_since_last_treatment", "benefit_limit",
-                    "denial_reason")
+                    "denial_reason", *COST_SHARING_FIELDS)
 
 
 @dataclass(frozen=True)

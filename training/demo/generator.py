@@ -49,8 +49,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from features.contract import (BENEFIT_SCOPES, FACILITY_TYPES, OUTCOME_FIELDS, OUTCOMES, PLAN_TYPES, VISIT_FIELDS,
-                               default_place_of_service)
+from features.contract import (BENEFIT_SCOPES, COST_SHARING_FIELDS, FACILITY_TYPES, OUTCOME_FIELDS, OUTCOMES,
+                               PLAN_TYPES, VISIT_FIELDS, default_place_of_service)
 from training.demo.payer import PUBLISHED_YEAR, Decision, Hazards, decide, denial_hazards, measured_rates
 from training.demo.population import PATHWAYS, Vocabulary, VisitBatch, draw_visits, vocabulary
 
@@ -294,6 +294,9 @@ def _history_table(visits: VisitBatch, decision: Decision, first_row: int, vocab
         "billed_amount": visits.billed_amount,
         "benefit_limit": pa.array(visits.benefit_limit, from_pandas=True),
         "benefit_used": visits.benefit_used,
+        # v1.1's cost sharing: the demo payer's remittances do not report it (null = unknown), so
+        # the history's draws, and the champion trained on them, are those of a v1 history
+        **{name: pa.nulls(len(visits.billed_amount), pa.float64()) for name in COST_SHARING_FIELDS},
         "outcome": _strings(OUTCOMES, decision.outcome),
         "paid_amount": np.round(decision.paid_amount, 2),
         "denial_reason": _strings(carcs, decision.denial_reason),

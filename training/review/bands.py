@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract import TARGET
-from scoring.advice import payable_if_approved
+from scoring.patient_cost import plan_payment_if_approved
 from scoring.decisions import DECISION_BANDS, DENYING_BANDS, LIKELY_APPROVED
 from training.review.versions import ReviewInputError
 
@@ -96,8 +96,9 @@ def decision_costs(scores_by_label: dict[str, pd.DataFrame], claims: pd.DataFram
 
 
 def expected_payment(scores: pd.DataFrame, claims: pd.DataFrame) -> np.ndarray:
-    """What the service quotes a patient as the expected payment: probability x what is payable."""
-    payable = payable_if_approved(claims["billed_amount"], claims["benefit_limit"], claims["benefit_used"])
+    """What the service quotes as the plan's expected payment: probability x what the plan pays if it
+    approves (scoring.patient_cost: the allowed amount after cost sharing, up to the benefit left)."""
+    payable = plan_payment_if_approved(claims)
     return scores["approval_probability"].to_numpy(dtype=float) * payable
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from features.contract import OUTCOME_FIELDS, VISIT_FIELDS
 from service.cli import main
 from training.demo.generator import generate_history
 from training.train import EXIT_BAD_INPUT
@@ -73,7 +74,7 @@ def _no_rows_parquet(good: bytes, folder: Path) -> bytes:
 # label, file name, bytes from (good CSV bytes, scratch folder), what the message must say
 CASES = [
     ("truncated mid-row", "claims.csv", lambda good, _: good[: len(good) * 2 // 5],
-     "do not have the header's 23 fields"),
+     f"do not have the header's {len(VISIT_FIELDS) + len(OUTCOME_FIELDS)} fields"),
     ("truncated inside the header", "claims.csv", lambda good, _: good[:60], "missing required column(s): plan_type"),
     ("truncated gzip", "claims.csv.gz", lambda good, _: gzip.compress(good)[: len(gzip.compress(good)) // 2],
      "the compressed file ends early or is damaged"),
