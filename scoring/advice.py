@@ -21,7 +21,6 @@ import numpy as np
 
 from features.carc import carc_group_code, describe_carc
 from features.catalog import SETTING_FACILITIES, load_catalog, readable_pattern
-from features.claim_facts import columns_facts
 from features.contract import OFFICE_FACILITIES, REFERRAL_PLANS, default_place_of_service
 from features.diagnosis import load_table, with_dot
 from features.pipeline import claims_to_columns
@@ -89,22 +88,22 @@ class Variant:
 
 def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied=None) -> list[dict]:
     catalog = load_catalog()
-    variants = [variant for index, claim in enumerate(claims) for variant in _variants(index, claim, catalog)]
+    treatments = [ClaimTreatment.of(catalog, claim) for claim in claims]  # once a claim: every part reads it
+    variants = [variant for index, (claim, treatment) in enumerate(zip(claims, treatments))
+                for variant in _variants(index, claim, treatment)]
     everything = list(claims) + [variant.claim for variant in variants]
-    columns = claims_to_columns(everything)
     # Variants may change the diagnosis codes (diagnosis_specificity, diagnosis_codes), so the
     # facts are per row of `everything`, never copied from a claim to its variants.
-    judged = model.judge(columns, columns_facts(columns))
-    features = model.encode(columns, judged.facts, judged.fired)
-    model_probability = model.probability_from_features(features)
+    scored_rows = model.score_rows(claims_to_columns(everything))
+    judged, features = scored_rows.judged, scored_rows.features
+    model_probability, system_probability = scored_rows.model_probability, scored_rows.system_probability
     unfixable = np.array([not rule.fixable for rule in load_rules().rules])
-    system_probability = model.system_probability(judged, model_probability, columns)
     evidence = model.evidence()
 
     n = len(claims)
     decisions = model.decide(system_probability[:n], judged.excluded[:n], likely_approved, likely_denied)
     reasons = model.denial_reason_matrix(features[:n])
-    explained = _explain(model, claims, features[:n], judged.excluded[:n])
+    explained = _explain(model, claims, treatments, features[:n], judged.excluded[:n])
     by_claim: dict[int, list[tuple[Variant, float]]] = {}
     for offset, variant in enumerate(variants):
         by_claim.setdefault(variant.claim_index, []).append((variant, float(system_probability[n + offset])))
@@ -114,7 +113,7 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
         probability = float(system_probability[index])
         fired_rules = load_rules().fired_rules(judged.hard[index])
         learned_rules = load_rules().fired_rules(judged.fired[index] & ~judged.hard[index])
-        treatment = ClaimTreatment.of(catalog, claim)
+        treatment = treatments[index]
         hard_excluded = bool((judged.hard[index] & unfixable).any())
         scored = by_claim.get(index, [])
         category = str(judged.categories[index])
@@ -143,8 +142,7 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
 
 
 # -- variants --------------------------------------------------------------------------------
-def _variants(index: int, claim: dict, catalog) -> list[Variant]:
-    treatment = ClaimTreatment.of(catalog, claim)
+def _variants(index: int, claim: dict, treatment: ClaimTreatment) -> list[Variant]:
     variants, probes = [], []
     for name in BOOLEAN_INPUTS:
         if not claim[name] and _action_makes_sense(name, treatment, claim):
@@ -232,16 +230,15 @@ class ClaimExplanation:
     scale: float  # probability points per log-odds point, for this claim
 
 
-def _explain(model, claims, features: np.ndarray, excluded: np.ndarray) -> dict[int, ClaimExplanation]:
+def _explain(model, claims, treatments, features: np.ndarray, excluded: np.ndarray) -> dict[int, ClaimExplanation]:
     """The additive explanation of every claim no hard rule excludes (the others are the rule's)."""
     scored = np.flatnonzero(~excluded)
     if not len(scored):
         return {}
     explainer = model.explainer()
-    catalog = load_catalog()
     explained = explainer.contributions(
         features[scored], [claims[index]["treatment"] for index in scored],
-        [ClaimTreatment.of(catalog, claims[index]).authorization.required is True for index in scored])
+        [treatments[index].authorization.required is True for index in scored])
     scale = explainer.probability_scale(explained.score)
     return {int(index): ClaimExplanation(dict(zip(explained.inputs, explained.log_odds[row].tolist())),
                                          explained.baseline, float(explained.score[row]),
