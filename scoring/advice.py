@@ -86,7 +86,10 @@ class Variant:
     claim: dict
 
 
-def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied=None) -> list[dict]:
+def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied=None, explain=True) -> list[dict]:
+    """The answers; explain=False leaves out `factors` (the exact TreeSHAP contributions, the
+    costliest part: KServe's and Vertex AI's convention of explanations as the costlier call); the
+    explanation's scores stay."""
     catalog = load_catalog()
     treatments = [ClaimTreatment.of(catalog, claim) for claim in claims]  # once a claim: every part reads it
     variants = [variant for index, (claim, treatment) in enumerate(zip(claims, treatments))
@@ -103,7 +106,8 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
     n = len(claims)
     decisions = model.decide(system_probability[:n], judged.excluded[:n], likely_approved, likely_denied)
     reasons = model.denial_reason_matrix(features[:n])
-    explained = _explain(model, claims, treatments, features[:n], judged.excluded[:n])
+    explained = (_explain(model, claims, treatments, features[:n], judged.excluded[:n]) if explain
+                 else _scores_only(model, scored_rows.raw[:n], judged.excluded[:n]))
     by_claim: dict[int, list[tuple[Variant, float]]] = {}
     for offset, variant in enumerate(variants):
         by_claim.setdefault(variant.claim_index, []).append((variant, float(system_probability[n + offset])))
@@ -127,7 +131,7 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
             "likely_denial_reasons": denial_reasons,
             "explanation": _explanation(explained.get(index), probability, float(model_probability[index]),
                                         fired_rules),
-            "factors": _factors(claim, explained.get(index)),
+            **({"factors": _factors(claim, explained.get(index))} if explain else {}),
             "recommendations": _recommendations(claim, treatment, probability, scored, hard_excluded, fired_rules),
             "coverage_information": _coverage_information(claim, treatment, probability, fired_rules,
                                                           model.params.likely_approved_threshold
@@ -244,6 +248,14 @@ def _explain(model, claims, treatments, features: np.ndarray, excluded: np.ndarr
                                          explained.baseline, float(explained.score[row]),
                                          explainer.baseline_probability, float(scale[row]))
             for row, index in enumerate(scored)}
+
+
+def _scores_only(model, raw: np.ndarray, excluded: np.ndarray) -> dict[int, ClaimExplanation]:
+    """What the explanation says without the factors: the score and the baseline it is read against."""
+    explainer = model.explainer()
+    return {int(index): ClaimExplanation({}, explainer.baseline, float(raw[index]), explainer.baseline_probability,
+                                         float("nan"))
+            for index in np.flatnonzero(~excluded)}
 
 
 def _explanation(explained: ClaimExplanation | None, probability: float, model_probability: float,

@@ -158,7 +158,8 @@ class CoverageModel:
             both["facility_type"][rows:] = SPA
         judged = self.judge(both)
         features = self.encode(both, judged.facts, judged.fired)
-        model_probability = self.probability_from_features(features)
+        raw = self._compiled()[0].raw(features)
+        model_probability = self.probability_from_log_odds(raw)
         own = np.arange(rows)
         claims_judged = judged.of_rows(own)
         probability = self._probability_with_rule_floor(claims_judged, model_probability[:rows], columns)
@@ -169,7 +170,7 @@ class CoverageModel:
             floor = self._probability_with_rule_floor(judged.of_rows(twin_rows), model_probability[twin_rows],
                                                       twin_columns)
             probability[twins[kept]] = np.maximum(probability[twins[kept]], floor)
-        return ScoredRows(claims_judged, features[:rows], model_probability[:rows], probability)
+        return ScoredRows(claims_judged, features[:rows], raw[:rows], model_probability[:rows], probability)
 
     @property
     def rule_inputs(self) -> list[str]:
@@ -280,9 +281,10 @@ class CoverageModel:
         }, index=claims.index)
 
     def answer_claims(self, claims: list[dict], likely_approved: float | None = None,
-                      likely_denied: float | None = None) -> list[dict]:
-        """Full answers (decision, rules, reasons, factors, advice, CRD coverage, payment)."""
-        return advice.answer_claims(self, claims, likely_approved, likely_denied)
+                      likely_denied: float | None = None, explain: bool = True) -> list[dict]:
+        """Full answers (decision, rules, reasons, factors, advice, CRD coverage, payment).
+        explain=False leaves out the exact factors (TreeSHAP), the costliest part of an answer."""
+        return advice.answer_claims(self, claims, likely_approved, likely_denied, explain)
 
     # -- persistence -------------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
@@ -344,6 +346,7 @@ class ScoredRows:
 
     judged: RuleJudgement
     features: np.ndarray
+    raw: np.ndarray  # the trees' score (log-odds)
     model_probability: np.ndarray  # the calibrated classifier
     system_probability: np.ndarray  # the answer: rules, their floor and the medical-setting floor
 
