@@ -124,6 +124,25 @@ def verdict(met: bool) -> str:
     return "met" if met else "MISSED"
 
 
+RESULTS_FILE = PROJECT_ROOT / "benchmarks" / "RESULTS.md"
+
+
+def keep_results(text: str) -> None:
+    """Print a benchmark's tables and append them to benchmarks/RESULTS.md (each starts with its
+    machine line: when, the load average, the cores), so the latest run is kept beside the earlier."""
+    import platform
+
+    print(text)
+    with open(RESULTS_FILE, "a", encoding="utf-8") as results:
+        results.write(f"\n{text.rstrip()}\n\n(machine: {platform.node()}, {platform.processor() or platform.machine()}; "
+                      f"uptime at the end: {_uptime()})\n")
+
+
+def _uptime() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} / {five:.2f} / {fifteen:.2f}"
+
+
 # -- demo files and the bench model --------------------------------------------------------------
 def demo_history(rows: int, seed: int = BENCH_SEED, echo: Callable[[str], None] = print) -> Path:
     """var/bench/history-<rows>.parquet and its truth file, generated when missing."""

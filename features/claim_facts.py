@@ -15,6 +15,7 @@ import pandas as pd
 from features.catalog import TreatmentCatalog, load_catalog
 from features.contract import CLEAN_COLUMNS
 from features.diagnosis import COSMETIC_ENCOUNTER_CODE, DiagnosisTable, load_table
+from features.distinct import distinct_combinations, distinct_values
 
 CODE_SEPARATOR = ";"
 FACT_NAMES = (
@@ -76,15 +77,12 @@ def diagnosis_facts(treatment_keys, joined_codes, catalog: TreatmentCatalog | No
     if len(treatment_keys) == 1:  # the service's single claim: skip the factorising
         row = facts_for_pair(treatment_keys[0], split_codes(joined_codes[0]), catalog, table)
         return DiagnosisFacts({name: np.array([value]) for name, value in zip(FACT_NAMES, row)})
-    treatment_index, treatment_values = pd.factorize(treatment_keys)
-    codes_index, codes_values = pd.factorize(joined_codes)
-    pair_key = treatment_index.astype(np.int64) * max(len(codes_values), 1) + codes_index
-    pairs, inverse = np.unique(pair_key, return_inverse=True)
-    rows = [
-        facts_for_pair(treatment_values[pair // max(len(codes_values), 1)],
-                       split_codes(codes_values[pair % max(len(codes_values), 1)]), catalog, table)
-        for pair in pairs
-    ]
+    treatment_values, treatment_index = distinct_values(treatment_keys)
+    codes_values, codes_index = distinct_values(joined_codes)
+    inverse, (pair_treatment, pair_codes) = distinct_combinations([(treatment_index, len(treatment_values)),
+                                                                   (codes_index, len(codes_values))])
+    rows = [facts_for_pair(treatment_values[treatment], split_codes(codes_values[codes]), catalog, table)
+            for treatment, codes in zip(pair_treatment, pair_codes)]
     table_of_pairs = np.array(rows, dtype=np.int64).reshape(len(rows), len(FACT_NAMES))
     arrays = {}
     for column, name in enumerate(FACT_NAMES):

@@ -22,7 +22,7 @@ so an edit that forgets to bump the version still shows.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,7 @@ from features.catalog import SETTING_FACILITIES, TreatmentCatalog, load_catalog,
 from features.claim_facts import DiagnosisFacts, split_codes
 from features.contract import FACILITY_TYPES, PLAN_TYPES
 from features.diagnosis import normalise_code
+from features.distinct import FEW_ROWS, distinct_values
 from features.tables import read_table, table_version
 
 RULES_FILE = "exclusion_rules.csv"
@@ -50,6 +51,9 @@ RULE_CLASSES = ("dental", "personal_comfort", "cosmetic", "benefit_limit", "codi
 # A claim is corrected out of these (bill the specific code); the others no change of coding lifts.
 FIXABLE_CLASSES = ("coding",)
 # The clean-frame columns the conditions read, beside the diagnosis facts.
+# Treatment keys whose applicable rules are kept: the catalog's and composite keys, with room for
+# unlisted values, which a file may hold many of.
+MAX_CACHED_KEYS = 4096
 RULE_COLUMNS = ("treatment", "diagnosis_codes", "plan_type", "facility_type", "procedure_code", "patient_age",
                 "benefit_limit", "benefit_used")
 
@@ -91,7 +95,7 @@ class Rule:
         return {"id": self.rule_id, "reason": self.reason, "carc": self.carc, "group_code": self.group_code,
                 "rule_class": self.rule_class, "source": self.source}
 
-    @property
+    @cached_property
     def atoms(self) -> tuple[str, ...]:
         return tuple(atom.strip() for atom in self.condition.split(CONDITION_SEPARATOR.strip()))
 
@@ -112,19 +116,31 @@ class RuleSet:
         fired = self.applicable(treatment_keys, catalog)
         conditions = _Conditions(columns, facts, treatment_keys, catalog)
         for column, rule in enumerate(self.rules):
+            if not fired[:, column].any():  # applies to none of these claims: its conditions are not read
+                continue
             for atom in rule.atoms:
                 fired[:, column] &= conditions[atom]
         return fired
 
     def applicable(self, treatment_keys, catalog: TreatmentCatalog | None = None) -> np.ndarray:
         """Boolean matrix (claims x rules): which rule applies to each claim's treatment, whatever
-        its condition."""
+        its condition. Worked out once per distinct key and kept (the catalog and the table are
+        fixed for the process): a claim costs a look-up, not a pass over the rules."""
         catalog = catalog or load_catalog()
-        treatment_keys = np.asarray(treatment_keys, dtype=object)
-        applies = np.zeros((len(treatment_keys), len(self.rules)), dtype=bool)
-        for column, rule in enumerate(self.rules):
-            applies[:, column] = _applies(rule.applies_to, treatment_keys, catalog)
-        return applies
+        keys, codes = distinct_values(np.asarray(treatment_keys, dtype=object))
+        rows = [self._applicable_row(key, catalog) for key in keys]
+        return np.array(rows, dtype=bool).reshape(len(keys), len(self.rules))[codes]
+
+    def _applicable_row(self, key, catalog: TreatmentCatalog) -> np.ndarray:
+        """The rules that apply to one treatment key (none to a missing one), kept per catalog."""
+        cache = self.__dict__.setdefault("_applicable_rows", {})  # frozen: the cache is not a field
+        found = cache.get((key, id(catalog)))
+        if found is None:
+            found = np.array([_applies_to_key(rule.applies_to, key, catalog) for rule in self.rules], dtype=bool)
+            found.setflags(write=False)
+            if len(cache) < MAX_CACHED_KEYS and catalog is load_catalog():
+                cache[(key, id(catalog))] = found
+        return found
 
     def fired_rules(self, fired_row: np.ndarray) -> list[Rule]:
         return [rule for rule, hit in zip(self.rules, fired_row) if hit]
@@ -167,56 +183,62 @@ class _Conditions:
         values = value.split("|")
         if kind in ("plan", "facility", "procedure_code"):
             column = {"plan": "plan_type", "facility": "facility_type"}.get(kind, kind)
-            return np.isin(_text(self.columns[column]), [part.upper() if kind == "procedure_code" else part
-                                                         for part in values])
+            allowed = {part.upper() if kind == "procedure_code" else part for part in values}
+            text = _text(self.columns[column])
+            if len(text) <= FEW_ROWS:
+                return np.array([value in allowed for value in text], dtype=bool)
+            return np.isin(text, list(allowed))
         present = _diagnosis_present(self.columns["diagnosis_codes"], tuple(normalise_code(part) for part in values))
         return present if kind == "diagnosis" else ~present
 
     def _per_treatment(self, read) -> np.ndarray:
         """read(SharedTraits) per claim as an object array, once per distinct key (None for an
         unlisted treatment)."""
-        codes, distinct = pd.factorize(self.keys)  # a missing key (code -1) picks the trailing None
-        table = np.empty(len(distinct) + 1, dtype=object)
+        distinct, codes = distinct_values(self.keys)
+        table = np.empty(len(distinct), dtype=object)
         for row, key in enumerate(distinct):
-            traits = self.catalog.shared_traits(key)
+            traits = self.catalog.shared_traits(key) if isinstance(key, str) else None  # None: a missing key
             table[row] = None if traits is None else read(traits)
         return table[codes]
 
 
 def _text(values) -> np.ndarray:
     """A text column (object, categorical or string) as an object array of str, "" for a missing value."""
+    if len(values) <= FEW_ROWS:  # the service's claims: a plain pass beats pandas' set-up
+        return np.array([_text_value(value) for value in values], dtype=object)
     return pd.Series(np.asarray(values, dtype=object), dtype=object).fillna("").astype(str).to_numpy(dtype=object)
+
+
+def _text_value(value) -> str:
+    if isinstance(value, str):
+        return value
+    return "" if pd.isna(value) else str(value)
 
 
 def _diagnosis_present(joined_codes, patterns: tuple[str, ...]) -> np.ndarray:
     """Does each claim bill one of the codes (a trailing * takes the children)? Once per distinct list."""
-    index, distinct = pd.factorize(np.asarray(joined_codes, dtype=object))
-    found = np.array([any(pattern_matches(pattern, code) for code in split_codes(value or "") for pattern in patterns)
-                      for value in distinct] + [False])
+    distinct, index = distinct_values(np.asarray(joined_codes, dtype=object))
+    found = np.array([isinstance(value, str) and any(pattern_matches(pattern, code) for code in split_codes(value)
+                                                     for pattern in patterns)
+                      for value in distinct], dtype=bool)
     return found[index]
 
 
-def _applies(applies_to: str, treatment_keys: np.ndarray, catalog: TreatmentCatalog) -> np.ndarray:
-    """Does the rule apply to each claim's treatment? To an unresolved key (a composite of
+def _applies_to_key(applies_to: str, key, catalog: TreatmentCatalog) -> bool:
+    """Does the rule apply to a claim of this treatment key? To an unresolved key (a composite of
     candidates) only when it applies to every candidate: the claim may be any of them."""
     if applies_to == "any":
-        return np.ones(len(treatment_keys), dtype=bool)
+        return True
+    if not isinstance(key, str):  # a missing key
+        return False
     if applies_to == "cosmetic_by_default":
         keys = {t.key for t in catalog.treatments.values() if t.cosmetic_by_default}
     elif applies_to.startswith("category:"):
         keys = {t.key for t in catalog.treatments.values() if t.category == applies_to.split(":", 1)[1]}
     else:
         keys = set(applies_to.split(":", 1)[1].split("|"))
-
-    def applies_to_key(key) -> bool:
-        candidates = catalog.candidates(key)
-        return bool(candidates) and all(t.key in keys for t in candidates)
-
-    if len(treatment_keys) == 1:
-        return np.array([applies_to_key(treatment_keys[0])])
-    # once per distinct key, not per claim; a missing key (code -1) picks the trailing False
-    codes, distinct = pd.factorize(treatment_keys)
-    return np.array([applies_to_key(key) for key in distinct] + [False])[codes]
+    candidates = catalog.candidates(key)
+    return bool(candidates) and all(t.key in keys for t in candidates)
 
 
 def parse_rules(rows, declared_version: str, table_text: str, catalog: TreatmentCatalog | None = None) -> RuleSet:

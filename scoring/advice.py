@@ -19,7 +19,6 @@ import numpy as np
 
 from features.carc import carc_group_code, describe_carc
 from features.catalog import SETTING_FACILITIES, load_catalog
-from features.claim_facts import columns_facts
 from features.contract import OFFICE_FACILITIES, REFERRAL_PLANS, default_place_of_service
 from features.diagnosis import load_table, with_dot
 from features.pipeline import claims_to_columns
@@ -92,24 +91,28 @@ class Variant:
     claim: dict
 
 
-def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied=None) -> list[dict]:
+def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied=None, explain=True) -> list[dict]:
+    """The answers; explain=False leaves out `factors` (the exact TreeSHAP contributions, the
+    costliest part: KServe's and Vertex AI's convention of explanations as the costlier call) and
+    the `reasons` built from them; the explanation's scores and the summary's decision and next step stay."""
     catalog = load_catalog()
-    variants = [variant for index, claim in enumerate(claims) for variant in _variants(index, claim, catalog)]
+    treatments = [ClaimTreatment.of(catalog, claim) for claim in claims]  # once a claim: every part reads it
+    variants = [variant for index, (claim, treatment) in enumerate(zip(claims, treatments))
+                for variant in _variants(index, claim, treatment)]
     everything = list(claims) + [variant.claim for variant in variants]
-    columns = claims_to_columns(everything)
     # Variants may change the diagnosis codes (diagnosis_specificity, diagnosis_codes), so the
     # facts are per row of `everything`, never copied from a claim to its variants.
-    judged = model.judge(columns, columns_facts(columns))
-    features = model.encode(columns, judged.facts, judged.fired)
-    model_probability = model.probability_from_features(features)
+    scored_rows = model.score_rows(claims_to_columns(everything))
+    judged, features = scored_rows.judged, scored_rows.features
+    model_probability, system_probability = scored_rows.model_probability, scored_rows.system_probability
     unfixable = np.array([not rule.fixable for rule in load_rules().rules])
-    system_probability = model.system_probability(judged, model_probability, columns)
     evidence = model.evidence()
 
     n = len(claims)
     decisions = model.decide(system_probability[:n], judged.excluded[:n], likely_approved, likely_denied)
     reasons = model.denial_reason_matrix(features[:n])
-    explained = _explain(model, claims, features[:n], judged.excluded[:n])
+    explained = (_explain(model, claims, treatments, features[:n], judged.excluded[:n]) if explain
+                 else _scores_only(model, scored_rows.raw[:n], judged.excluded[:n]))
     by_claim: dict[int, list[tuple[Variant, float]]] = {}
     for offset, variant in enumerate(variants):
         by_claim.setdefault(variant.claim_index, []).append((variant, float(system_probability[n + offset])))
@@ -119,7 +122,7 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
         probability = float(system_probability[index])
         fired_rules = load_rules().fired_rules(judged.hard[index])
         learned_rules = load_rules().fired_rules(judged.fired[index] & ~judged.hard[index])
-        treatment = ClaimTreatment.of(catalog, claim)
+        treatment = treatments[index]
         hard_excluded = bool((judged.hard[index] & unfixable).any())
         scored = by_claim.get(index, [])
         category = str(judged.categories[index])
@@ -132,7 +135,7 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
         answers.append({
             "decision": str(decisions[index]),
             "summary": summarise(str(decisions[index]), for_a_person, recommendations, fired_rules, ACTION_INPUTS),
-            "reasons": for_a_person,
+            **({"reasons": for_a_person} if explain else {}),  # built from the factors: left out with them
             "approval_probability": round(probability, 4),
             "model_probability": round(float(model_probability[index]), 4),
             "excluded_by": _with_history(fired_rules, evidence, claim["treatment"], category),
@@ -140,7 +143,7 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
             "likely_denial_reasons": denial_reasons,
             "explanation": _explanation(explained.get(index), probability, float(model_probability[index]),
                                         fired_rules),
-            "factors": _factors(claim, explained.get(index)),
+            **({"factors": _factors(claim, explained.get(index))} if explain else {}),
             "recommendations": recommendations,
             "coverage_information": _coverage_information(claim, treatment, probability, fired_rules,
                                                           model.params.likely_approved_threshold
@@ -154,8 +157,7 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
 
 
 # -- variants --------------------------------------------------------------------------------
-def _variants(index: int, claim: dict, catalog) -> list[Variant]:
-    treatment = ClaimTreatment.of(catalog, claim)
+def _variants(index: int, claim: dict, treatment: ClaimTreatment) -> list[Variant]:
     variants, probes = [], []
     for name in BOOLEAN_INPUTS:
         if not claim[name] and _action_makes_sense(name, treatment, claim):
@@ -232,21 +234,28 @@ class ClaimExplanation:
     scale: float  # probability points per log-odds point, for this claim
 
 
-def _explain(model, claims, features: np.ndarray, excluded: np.ndarray) -> dict[int, ClaimExplanation]:
+def _explain(model, claims, treatments, features: np.ndarray, excluded: np.ndarray) -> dict[int, ClaimExplanation]:
     """The additive explanation of every claim no hard rule excludes (the others are the rule's)."""
     scored = np.flatnonzero(~excluded)
     if not len(scored):
         return {}
     explainer = model.explainer()
-    catalog = load_catalog()
     explained = explainer.contributions(
         features[scored], [claims[index]["treatment"] for index in scored],
-        [ClaimTreatment.of(catalog, claims[index]).authorization.required is True for index in scored])
+        [treatments[index].authorization.required is True for index in scored])
     scale = explainer.probability_scale(explained.score)
     return {int(index): ClaimExplanation(dict(zip(explained.inputs, explained.log_odds[row].tolist())),
                                          explained.baseline, float(explained.score[row]),
                                          explainer.baseline_probability, float(scale[row]))
             for row, index in enumerate(scored)}
+
+
+def _scores_only(model, raw: np.ndarray, excluded: np.ndarray) -> dict[int, ClaimExplanation]:
+    """What the explanation says without the factors: the score and the baseline it is read against."""
+    explainer = model.explainer()
+    return {int(index): ClaimExplanation({}, explainer.baseline, float(raw[index]), explainer.baseline_probability,
+                                         float("nan"))
+            for index in np.flatnonzero(~excluded)}
 
 
 def _explanation(explained: ClaimExplanation | None, probability: float, model_probability: float,

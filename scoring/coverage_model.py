@@ -146,6 +146,33 @@ class CoverageModel:
         floor[rows] = self._probability_with_rule_floor(twin_judged, twin_model, twins)
         return floor
 
+    def score_rows(self, columns: dict[str, np.ndarray]) -> "ScoredRows":
+        """The served probability of few claims (one claim and its what-if variants) with every
+        twin medical_setting_floor needs judged, encoded and scored in the SAME pass: one rules
+        pass, one encoding, one walk of the trees, rather than a second round for the twins. Each
+        step is row by row, so the numbers are system_probability's (tested against score_frame)."""
+        rows = len(columns["treatment"])
+        twins = np.flatnonzero(np.isin(np.asarray(columns["facility_type"], dtype=object), MEDICAL_SETTINGS))
+        both = columns
+        if len(twins):
+            both = {name: np.concatenate([values, np.asarray(values)[twins]]) for name, values in columns.items()}
+            both["facility_type"][rows:] = SPA
+        judged = self.judge(both)
+        features = self.encode(both, judged.facts, judged.fired)
+        raw = self._compiled()[0].raw(features)
+        model_probability = self.probability_from_log_odds(raw)
+        own = np.arange(rows)
+        claims_judged = judged.of_rows(own)
+        probability = self._probability_with_rule_floor(claims_judged, model_probability[:rows], columns)
+        kept = ~claims_judged.excluded[twins]
+        if kept.any():  # the twins of claims no hard rule excludes: the floor of their own claim
+            twin_rows = rows + np.flatnonzero(kept)
+            twin_columns = {name: values[twin_rows] for name, values in both.items()}
+            floor = self._probability_with_rule_floor(judged.of_rows(twin_rows), model_probability[twin_rows],
+                                                      twin_columns)
+            probability[twins[kept]] = np.maximum(probability[twins[kept]], floor)
+        return ScoredRows(claims_judged, features[:rows], raw[:rows], model_probability[:rows], probability)
+
     @property
     def rule_inputs(self) -> list[str]:
         """The rules the classifier reads as inputs (learned somewhere in the training history)."""
@@ -255,9 +282,10 @@ class CoverageModel:
         }, index=claims.index)
 
     def answer_claims(self, claims: list[dict], likely_approved: float | None = None,
-                      likely_denied: float | None = None) -> list[dict]:
-        """Full answers (decision, rules, reasons, factors, advice, CRD coverage, payment, patient cost)."""
-        return with_patient_cost(claims, advice.answer_claims(self, claims, likely_approved, likely_denied))
+                      likely_denied: float | None = None, explain: bool = True) -> list[dict]:
+        """Full answers (decision, rules, reasons, factors, advice, CRD coverage, payment, patient cost).
+        explain=False leaves out the exact factors (TreeSHAP), the costliest part of an answer."""
+        return with_patient_cost(claims, advice.answer_claims(self, claims, likely_approved, likely_denied, explain))
 
     # -- persistence -------------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
@@ -306,6 +334,22 @@ class RuleJudgement:
     @property
     def excluded(self) -> np.ndarray:
         return self.hard.any(axis=1)
+
+    def of_rows(self, rows: np.ndarray) -> "RuleJudgement":
+        """The judgement of the given rows, in that order."""
+        return RuleJudgement(facts_of_rows(self.facts, rows), self.fired[rows], self.hard[rows],
+                             self.excluded_probability[rows], self.categories[rows])
+
+
+@dataclass(frozen=True)
+class ScoredRows:
+    """CoverageModel.score_rows: claims judged, encoded and scored (aligned, one row per claim)."""
+
+    judged: RuleJudgement
+    features: np.ndarray
+    raw: np.ndarray  # the trees' score (log-odds)
+    model_probability: np.ndarray  # the calibrated classifier
+    system_probability: np.ndarray  # the answer: rules, their floor and the medical-setting floor
 
 
 def rule_input_columns(fired: np.ndarray, rule_ids: list[str]) -> np.ndarray:

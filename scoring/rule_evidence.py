@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from features.claim_facts import CODE_SEPARATOR
+from features.distinct import FEW_ROWS, distinct_values
 from features.rules import RuleSet
 
 ANY = "*"
@@ -85,7 +86,7 @@ def wilson_interval(paid: int, fired: int, z: float = 1.96) -> tuple[float, floa
 
 def primary_categories(joined_codes) -> np.ndarray:
     """The 3-character category of each claim's primary (first) diagnosis code; "" for none."""
-    inverse, values = pd.factorize(np.asarray(joined_codes, dtype=object), use_na_sentinel=False)
+    values, inverse = distinct_values(np.asarray(joined_codes, dtype=object))
     categories = np.array([(value.split(CODE_SEPARATOR, 1)[0][:3] if isinstance(value, str) else "")
                            for value in values], dtype=object)
     return categories[inverse] if len(values) else np.array([], dtype=object)
@@ -240,6 +241,11 @@ class RuleEvidence:
 
     def _per_row(self, rule_id: str, treatments: np.ndarray, categories: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(is hard, smoothed share) for each row, looked up once per distinct (treatment, category)."""
+        if len(treatments) <= FEW_ROWS:  # the service's claims: a look-up a row beats factorising
+            looked_up = [self.lookup(rule_id, str(treatment), str(category))
+                         for treatment, category in zip(treatments, categories)]
+            return (np.array([decision == HARD for decision, _ in looked_up], dtype=bool),
+                    np.array([share for _, share in looked_up], dtype=float))
         treatment_codes, treatment_values = pd.factorize(treatments)
         category_codes, category_values = pd.factorize(categories)
         pairs, codes = np.unique(treatment_codes.astype(np.int64) * max(len(category_values), 1) + category_codes,

@@ -75,19 +75,39 @@ def model_info():
     return jsonify(info)
 
 
+# POST /v1/predict?explain=: whether answers carry the exact factors (TreeSHAP), the costliest part
+# of an answer (KServe's :explain and Vertex AI's explain are the same split). On by default for now.
+EXPLAIN_DEFAULT = True
+EXPLAIN_VALUES = {"true": True, "false": False}
+
+
 @bp.post("/v1/predict")
 def predict():
+    explain = _explain_option()
     body = read_json_body()
     if isinstance(body, dict) and "claims" in body:
-        return _predict_batch(body)
+        return _predict_batch(body, explain)
     result = normalise_claims([body])[0]
     g.log_counts = {"claims": 1, "rejected": int(not result.ok)}
     if not result.ok:
         raise APIError(422, "invalid_claim", INVALID_CLAIM_MESSAGE, result.errors)
-    return jsonify(answer_and_audit([result.claim])[0])
+    return jsonify(answer_and_audit([result.claim], explain)[0])
 
 
-def _predict_batch(body: dict):
+def _explain_option() -> bool:
+    """The `explain` query parameter: true or false, in any case; absent, EXPLAIN_DEFAULT."""
+    given = flask_request.args.get("explain")
+    if given is None:
+        return EXPLAIN_DEFAULT
+    explain = EXPLAIN_VALUES.get(given.strip().lower())
+    if explain is None:
+        raise APIError(422, "invalid_request", "the explain parameter is not valid",
+                       [field_error("explain", "must be true (the answers carry the exact factors) or false (they "
+                                               f"leave them out; faster); default {str(EXPLAIN_DEFAULT).lower()}")])
+    return explain
+
+
+def _predict_batch(body: dict, explain: bool):
     limit = current_app.config["MAX_BATCH_CLAIMS"]
     if set(body) != {"claims"}:
         raise APIError(422, "invalid_request", "a batch is an object with the one field 'claims'",
@@ -108,7 +128,7 @@ def _predict_batch(body: dict):
     accepted = [result for result in results if result.ok]
     g.log_counts = {"claims": len(results), "rejected": len(results) - len(accepted)}
     answers = dict(zip((result.index for result in accepted),
-                       answer_and_audit([result.claim for result in accepted]) if accepted else []))
+                       answer_and_audit([result.claim for result in accepted], explain) if accepted else []))
     return jsonify(
         request_id=g.request_id,
         answered=len(accepted),
@@ -203,9 +223,9 @@ def _protocol_errors(exc: ValidationError) -> list[dict]:
     return errors
 
 
-def answer_and_audit(claims: list[dict]) -> list[dict]:
+def answer_and_audit(claims: list[dict], explain: bool = EXPLAIN_DEFAULT) -> list[dict]:
     """Answer canonical claims, add request id and warnings, commit the audit rows; return answers."""
-    answers = current_app.extensions["coverage_model"].answer(claims)
+    answers = current_app.extensions["coverage_model"].answer(claims, explain=explain)
     request_id = g.request_id
     for claim, answer in zip(claims, answers):
         answer["request_id"] = request_id

@@ -55,7 +55,7 @@ PATH_WORDS = "<server path>"
 
 
 class ServedModel(Protocol):
-    def answer(self, claims: list[dict]) -> list[dict]: ...
+    def answer(self, claims: list[dict], explain: bool = True) -> list[dict]: ...
 
     def score(self, claims: list[dict]) -> list[dict]: ...
 
@@ -155,11 +155,11 @@ class CoverageModelExtension:
             log.info("model source moved; loading", extra={"model_version": str(model.info().get("version"))})
         return self.load()
 
-    def answer(self, claims: list[dict]) -> list[dict]:
+    def answer(self, claims: list[dict], explain: bool = True) -> list[dict]:
         model = self._model  # one reference per call: a swap mid-request does not mix models
         if model is None:
             raise ModelUnavailable()
-        answers = model.answer(claims)
+        answers = model.answer(claims, explain=explain)
         if len(answers) != len(claims):
             raise RuntimeError("the model returned a different number of answers than claims")
         return answers

@@ -50,8 +50,8 @@ class ServedCoverageModel:
     def training_profile(self) -> dict:
         return self.coverage_model.training_profile
 
-    def answer(self, claims: list[dict]) -> list[dict]:
-        answers = self.coverage_model.answer_claims(claims, self.likely_approved, self.likely_denied)
+    def answer(self, claims: list[dict], explain: bool = True) -> list[dict]:
+        answers = self.coverage_model.answer_claims(claims, self.likely_approved, self.likely_denied, explain)
         return [{"claim_id": claim["claim_id"], **answer, "model": dict(self.ref), "rules_version": self.rules_version}
                 for claim, answer in zip(claims, answers)]
 

@@ -16,7 +16,7 @@ from features.contract import CONTRACT_VERSION
 from service import schemas
 from service.cds_hooks import schemas as cds_schemas
 from service.cds_hooks.discovery import SERVICES, service_path
-from service.api import DIAGNOSIS_LIMIT_DEFAULT, DIAGNOSIS_LIMIT_MAX, DIAGNOSIS_QUERY_MAX_LENGTH
+from service.api import DIAGNOSIS_LIMIT_DEFAULT, DIAGNOSIS_LIMIT_MAX, DIAGNOSIS_QUERY_MAX_LENGTH, EXPLAIN_DEFAULT
 from service.file_jobs import JOB_ID, UNFINISHED_JOBS_PER_KEY, limits_text
 from service.files import FORMAT_MEDIA_TYPES
 from service.settings import default_settings
@@ -214,6 +214,14 @@ def build_document(max_batch_claims: int | None = None) -> dict:
                 "summary": "Answer one claim, or a batch {claims: [...]} where each claim is answered or rejected "
                            "on its own",
                 "security": SECURITY,
+                "parameters": [
+                    {"name": "explain", "in": "query", "required": False,
+                     "description": "true: every answer carries its exact factors (TreeSHAP), the costliest part "
+                                    "of an answer; false: answers leave `factors` out (the explanation's scores "
+                                    "stay), as KServe's :explain and Vertex AI's explain keep explanations a "
+                                    "separate, costlier call",
+                     "schema": {"type": "boolean", "default": EXPLAIN_DEFAULT}},
+                ],
                 "requestBody": _json_body({"oneOf": [_ref("ClaimRequest"), _ref("BatchRequest")]}),
                 "responses": {"200": _json({"oneOf": [_ref("ClaimAnswer"), _ref("BatchAnswer")]},
                                            "the answer (one claim) or one result per claim (batch)"),

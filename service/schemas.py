@@ -540,11 +540,15 @@ class ModelRef(_Answer):
 class ClaimAnswer(_Answer):
     """The answer for one claim."""
 
+    model_config = ConfigDict(json_schema_extra=_drop_null_defaults)
+
     claim_id: str | None = Field(description="echoed from the request")
     decision: Decision
     summary: str = Field(description="one plain sentence a front desk can read aloud: the decision, the one or two "
                                      "things that decide it, and the best next step with the chance after it")
-    reasons: PersonReasons
+    reasons: PersonReasons = Field(default=None, description=(
+        "the explanation for a person, built from the factors: absent, with them, when the request asked "
+        "explain=false"))
     approval_probability: Probability = Field(
         description="of the whole system: when a hard rule excludes the claim, the rule's smoothed paid share in "
                     "the training history")
@@ -555,8 +559,9 @@ class ClaimAnswer(_Answer):
                                 "one: they do not exclude it; the classifier weighs them")
     likely_denial_reasons: list[DenialReason] = Field(description="the top 3 denial reasons")
     explanation: Explanation
-    factors: list[Factor] = Field(description="every input whose contribution to the classifier's score shows at 4 "
-                                              "decimals, largest first; they add up (see Factor and explanation)")
+    factors: list[Factor] = Field(default=None, description=(
+        "every input whose contribution to the classifier's score shows at 4 decimals, largest first; they add up "
+        "(see Factor and explanation); absent when the request asked explain=false"))
     recommendations: list[Recommendation] = Field(description="changes that raise the chance, by gain")
     coverage_information: CoverageInformation
     liability: Liability

@@ -8,7 +8,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from features.encoders.columns import column_array
+from features.distinct import column_array
 
 
 class BaseClaimsEncoder(TransformerMixin, BaseEstimator):

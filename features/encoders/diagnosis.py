@@ -10,7 +10,7 @@ from features.catalog import UNLISTED
 from features.claim_facts import CODE_SEPARATOR, FACT_NAMES, DiagnosisFacts, diagnosis_facts
 from features.diagnosis import load_table, normalise_code
 from features.encoders.base import BaseClaimsEncoder
-from features.encoders.columns import distinct_combinations, distinct_values
+from features.distinct import distinct_combinations, distinct_values
 from features.encoders.values import read_text
 
 ICD10CM_CHAPTERS = tuple(range(1, 23))

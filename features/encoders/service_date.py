@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from features.encoders.base import BaseClaimsEncoder
-from features.encoders.columns import FEW_ROWS
+from features.distinct import FEW_ROWS
 
 
 class ServiceDateEncoder(BaseClaimsEncoder):

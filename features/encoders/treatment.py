@@ -8,7 +8,8 @@ import numpy as np
 
 from features.catalog import CATEGORIES, UNLISTED, is_composite, load_catalog
 from features.encoders.base import BaseClaimsEncoder
-from features.encoders.columns import distinct_values, rows_per_combination
+from features.distinct import distinct_values
+from features.encoders.columns import rows_per_combination
 from features.encoders.values import one_hot, read_text
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract import TRUE_STRINGS
-from features.encoders.columns import distinct_values
+from features.distinct import distinct_values
 
 
 def read_text(value) -> str | None:

@@ -147,6 +147,35 @@ def test_a_batch_answers_like_single_claims(served_client, auth):
             assert result["answer"][key] == single[key], key
 
 
+@pytest.mark.parametrize("value", ["false", "FALSE", " false "])
+def test_explain_false_leaves_the_factors_out_and_nothing_else(served_client, auth, value):
+    """Without the factors there are no reasons built from them, and the summary says the decision and
+    the next step without naming what decides it; everything else is the same answer."""
+    claim = example_claim()
+    full = body_of(served_client.post("/v1/predict", json=claim, headers=auth))
+    short = body_of(served_client.post(f"/v1/predict?explain={value}", json=claim, headers=auth))
+    assert full["factors"] and full["reasons"] and "factors" not in short and "reasons" not in short
+    ClaimAnswer.model_validate(short)  # the documented answer, without the optional factors and reasons
+    assert short["summary"].split(":")[0] == full["summary"].split(":")[0]  # the same decision, in words
+    left_out = ("explanation", "request_id", "factors", "reasons", "summary")
+    assert {key: value for key, value in short.items() if key not in left_out} == \
+        {key: value for key, value in full.items() if key not in left_out}
+    batch = body_of(served_client.post("/v1/predict?explain=false", json={"claims": [claim]}, headers=auth))
+    assert "factors" not in batch["results"][0]["answer"]
+    explicit = body_of(served_client.post("/v1/predict?explain=true", json=claim, headers=auth))
+    assert explicit["factors"] == full["factors"]
+
+
+@pytest.mark.parametrize("value", ["maybe", "", "1", "yes"])
+def test_an_explain_other_than_true_or_false_is_422_naming_it(served_client, auth, value):
+    response = served_client.post(f"/v1/predict?explain={value}", json=example_claim(), headers=auth)
+    assert response.status_code == 422
+    body = body_of(response)
+    assert [error["field"] for error in body["errors"]] == ["explain"]
+    assert "true" in body["errors"][0]["message"] and "false" in body["errors"][0]["message"]
+    assert value not in body["message"] or not value
+
+
 def test_batch_answers_good_claims_and_rejects_bad_ones_one_by_one(served_client, auth):
     claims = [example_claim(claim_id="a"), example_claim(patient_age="old", claim_id=DROP), example_claim(claim_id="c")]
     response = served_client.post("/v1/predict", json={"claims": claims}, headers=auth)

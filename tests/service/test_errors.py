@@ -86,7 +86,7 @@ def test_an_error_list_keeps_100_entries_and_counts_the_rest():
 
 def test_a_failing_model_gives_a_500_that_says_nothing_about_internals(make_app, auth, log_lines):
     class BrokenModel:
-        def answer(self, claims):
+        def answer(self, claims, explain=True):  # the served model's protocol (service.model_extension)
             if len(claims) == 1 and claims[0]["claim_id"] == "example-0001":
                 return [{}]  # the warm-up passes
             raise KeyError("SECRET-INTERNAL-DETAIL")
