@@ -5,8 +5,10 @@ SQLite by default, in WAL mode, where a committed row survives kill -9 of the se
 (`synchronous=NORMAL`; `FULL` also survives power loss), or PostgreSQL
 (`postgresql+psycopg://user@host/db`), which several hosts share. Opening the store brings its
 schema to the newest migration first (service/audit_migrations: the tables below are what the
-queries use, the migrations are how a database gets them). The monitor reads it back
-with `read_since`; `prune_before` deletes what is older than the retention (service.retention).
+queries use, the migrations are how a database gets them). A row records the answering model's
+run id and manifest digest beside its version (scoring.model_identity: a version number repeats
+across tracking stores) and the claim's id in an indexed column, by which outcomes find their
+claims (`read_claims`). The monitor reads it back with `read_since`; `prune_before` deletes what is older than the retention (service.retention).
 A SQLite store and its journal files are owner-only (0600; a folder made for it
 0700): they hold patient data.
 """
