@@ -122,12 +122,12 @@ def run_report(audit_store, tracking_uri: str, since: datetime | None = None, un
     if joined.empty:
         return report
     client = mlflow_client(tracking_uri)
-    experiment_id = ensure_experiment(client, EXPERIMENT, tracking_uri)
     by_version = joined.groupby(["model_name", "model_version"], dropna=False, sort=True)
     groups = [(None if pd.isna(name) else str(name), None if pd.isna(version) else str(version), part)
               for (name, version), part in by_version]
     for name, version, part in groups:  # every version checked before any is logged
         check_attribution(client, tracking_uri, name, version, recorded_identities(part))
+    experiment_id = ensure_experiment(client, EXPERIMENT, tracking_uri)
     for name, version, part in groups:
         figures = realised_figures(part)
         promoted = promoted_figures(client, name, version)

@@ -73,7 +73,7 @@ def one_error_line(result) -> str:
 
 def test_the_two_stores_version_1_are_two_models(two_stores):
     store_a, store_b, _ = two_stores
-    assert mlflow_client(store_a.uri).get_model_version_by_alias(REGISTERED_MODEL, "previous").version == "1"
+    assert str(mlflow_client(store_a.uri).get_model_version_by_alias(REGISTERED_MODEL, "previous").version) == "1"
     run_a, digest_a = identity(store_a.uri, "1")
     run_b, digest_b = identity(store_b, "1")
     assert run_a != run_b and digest_a != digest_b
@@ -91,7 +91,7 @@ def test_audit_rows_record_the_run_and_manifest_and_the_swap_refuses_another_sto
     assert (served["run_id"], served["manifest_sha256"]) == identity(store_a.uri, "1")
 
     extension = app.extensions["coverage_model"]
-    app.config["TRACKING_URI"] = store_b  # the operator points the service at the other store
+    app.config.update(TRACKING_URI=store_b, MODEL_ALIAS="champion")  # the operator points it at the other store
     assert not extension.load()
     info = app.test_client().get("/v1/model", headers={"X-API-Key": API_KEY}).get_json()
     assert info["run_id"] == identity(store_a.uri, "1")[0]  # the old model keeps serving
