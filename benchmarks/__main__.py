@@ -11,7 +11,8 @@ import sys
 import time
 import traceback
 
-BENCHMARKS = ("data", "predict", "spark", "train", "model_size", "memory", "serve", "slow_clients", "monitor", "audit")
+BENCHMARKS = ("data", "predict", "spark", "train", "model_size", "memory", "serve", "slow_clients", "monitor", "audit",
+              "outcomes")
 
 
 def main(argv: list[str] | None = None) -> int:

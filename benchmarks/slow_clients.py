@@ -5,13 +5,15 @@ and predictions see meanwhile (answered, errors, p50 / p99 / slowest), beside th
 nobody holding a connection.
 
 tests/service/test_proxy.py holds 200 connections for a few seconds in `make test`; this holds
-them as long as a slow client would (default 200 connections, 60 s).
+them as long as a slow client would (default 200 connections, 60 s), connecting again each time
+nginx closes one after its 10 s header timeout, as a slow client would.
 """
 from __future__ import annotations
 
 import argparse
 import http.client
 import json
+import select
 import socket
 import sys
 import tempfile
@@ -33,26 +35,57 @@ ANSWER_TIMEOUT = 30.0  # a bound, not a measurement: a held worker would time ou
 HEADERS = {"Authorization": f"Bearer {BENCH_API_KEY}", "Content-Type": "application/json"}
 
 
-def hold(port: int, connections: int, stop: threading.Event) -> list[socket.socket]:
-    """Open `connections` sockets, half idle, half in a request that never ends; a thread trickles
-    a header line into the second half until `stop`."""
-    held = []
-    for number in range(connections):
-        sock = socket.create_connection(("127.0.0.1", port), timeout=ANSWER_TIMEOUT)
-        if number >= connections // 2:
+class Holders:
+    """`connections` sockets held open, half idle, half in a request that never ends (a header line
+    every TRICKLE_EVERY_SECONDS). nginx closes each after its header timeout (10 s): a slow client
+    then simply connects again, so each closed one is reopened at once (counted in `reopened`),
+    and the service sees `connections` slow clients for the whole time, not for 10 s."""
+
+    def __init__(self, port: int, connections: int):
+        self.port, self.reopened = port, 0
+        self.held = [self._open(trickling=number >= connections // 2) for number in range(connections)]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._keep, daemon=True)
+        self.thread.start()
+
+    def _open(self, trickling: bool) -> tuple[socket.socket, bool]:
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=ANSWER_TIMEOUT)
+        if trickling:
             sock.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: x\r\n")
-        held.append(sock)
+        return sock, trickling
 
-    def trickle():
-        while not stop.wait(TRICKLE_EVERY_SECONDS):
-            for sock in held[connections // 2:]:
+    def _keep(self) -> None:
+        while not self.stop.wait(TRICKLE_EVERY_SECONDS):
+            for slot, (sock, trickling) in enumerate(self.held):
+                if trickling:
+                    try:
+                        sock.sendall(b"X-Slow: 1\r\n")
+                        continue
+                    except OSError:
+                        pass
+                elif not _closed(sock):
+                    continue
+                sock.close()
                 try:
-                    sock.sendall(b"X-Slow: 1\r\n")
+                    self.held[slot] = self._open(trickling)
+                    self.reopened += 1
                 except OSError:
-                    pass
+                    pass  # the next round tries again
 
-    threading.Thread(target=trickle, daemon=True).start()
-    return held
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+        for sock, _ in self.held:
+            sock.close()
+
+
+def _closed(sock: socket.socket) -> bool:
+    """Has the server closed this idle connection (or answered it, a 408)? Readable means one of
+    them: an idle client sent nothing to be answered."""
+    try:
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
 
 
 def others(port: int, claim: dict, seconds: float) -> dict[str, list]:
@@ -106,17 +139,15 @@ def main(argv: list[str] | None = None) -> None:
         with running_server(argv, env, scratch / "server.log") as process:
             wait_for(f"http://127.0.0.1:{port}/healthz/ready", process, timeout=180, log=scratch / "server.log")
             table += rows("nobody holding", others(port, claim, options.seconds))
-            stop = threading.Event()
-            held = hold(port, options.connections, stop)
+            holders = Holders(port, options.connections)
             try:
                 table += rows(f"{options.connections} held", others(port, claim, options.seconds))
             finally:
-                stop.set()
-                for sock in held:
-                    sock.close()
+                holders.close()
     print(machine_line(f"slow clients: nginx + 2 gunicorn sync workers, champion v{bench.version} of the bench "
                        f"store; {options.connections} connections without a key (half idle, half trickling a "
-                       f"header every {TRICKLE_EVERY_SECONDS:g} s) held {options.seconds:g} s"))
+                       f"header every {TRICKLE_EVERY_SECONDS:g} s) held {options.seconds:g} s, each reopened "
+                       f"as soon as nginx closed it ({holders.reopened:,} reopenings)"))
     print(format_table(("clients", "request", "answered", "p50 ms", "p99 ms", "slowest ms", "errors"), table))
 
 

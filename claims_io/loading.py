@@ -89,6 +89,12 @@ def missing_columns(columns, history: bool) -> list[str]:
     wanted = [(name, (name,)) for name in required_columns(history) if name not in columns]
     if not any(name in columns for name in TREATMENT_FIELDS):
         wanted.append((" or ".join(TREATMENT_FIELDS), TREATMENT_FIELDS))
+    return described_missing(wanted, unknown)
+
+
+def described_missing(wanted: list[tuple[str, tuple[str, ...]]], unknown: list[str]) -> list[str]:
+    """Each (label, names) a file lacks, followed by the file's unknown columns close to one of the
+    names: "plan_type (did you mean plan_type? found: plan)"; for claims and outcome files alike."""
     described = []
     for label, names in wanted:
         near = [found for found in unknown if close_matches(found, names)]

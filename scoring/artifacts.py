@@ -322,6 +322,7 @@ def _load_registered(uri: str, tracking_uri: str) -> LoadedModel:
         model = read_model(model_dir)
     details = {
         "run_id": version.run_id,
+        "manifest_sha256": manifest_digest((version.tags or {}).get(MODEL_MANIFEST_TAG)),
         "trained_at": model.metadata.get("trained_at"),
         "metrics": _run_overall_test_metrics(client, version.run_id) or overall_test_metrics(model.metadata.get("metrics", {})),
         "trained_with_rules_version": model.metadata.get("rules_version"),
@@ -377,6 +378,7 @@ def _load_bundle(path: Path) -> LoadedModel:
         model = read_model(copy / MODEL_DIR)
     details = {
         "run_id": metadata.get("run_id"),
+        "manifest_sha256": metadata.get("manifest_sha256"),  # the registry's, as export recorded it
         "trained_at": metadata.get("trained_at") or model.metadata.get("trained_at"),
         "metrics": overall_test_metrics(metadata.get("metrics") or model.metadata.get("metrics", {})),
         "trained_with_rules_version": metadata.get("rules_version") or model.metadata.get("rules_version"),

@@ -15,8 +15,10 @@ from service.claims import claim_to_json
 def record_answers(app: Flask, *, request_id: str, key_id: str, latency_ms: float, claims, answers: list[dict],
                    model: dict | None = None, rules_version: str | None = None) -> None:
     """Commit one audit row per answered claim (`claims` and `answers` aligned) with the key's
-    claims charge. The model (`{"name", "version"}`) and the rules version are each answer's own
-    unless given. Raises SQLAlchemyError when the store cannot be written: nothing is committed."""
+    claims charge. The model (`{"name", "version", "run_id", "manifest_sha256"}`, the served model's
+    identity, scoring.model_identity: the answers show name and version only) and the rules version
+    are each answer's own unless given. Raises SQLAlchemyError when the store cannot be written:
+    nothing is committed."""
     served_at = datetime.now(timezone.utc)
     records = []
     for claim, answer in zip(claims, answers):
@@ -26,6 +28,7 @@ def record_answers(app: Flask, *, request_id: str, key_id: str, latency_ms: floa
             request_id=request_id, served_at=served_at, key_id=key_id, model_name=served_by.get("name"),
             model_version=None if version is None else str(version),
             rules_version=rules_version or answer.get("rules_version"), claim=claim_to_json(claim), answer=answer,
-            latency_ms=latency_ms))
+            latency_ms=latency_ms, model_run_id=served_by.get("run_id"),
+            model_manifest_sha256=served_by.get("manifest_sha256")))
     charge = app.extensions["rate_limiter"].claims_charge(key_id, len(records))
     app.extensions["audit_store"].record_many(records, also=[charge])

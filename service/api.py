@@ -24,6 +24,7 @@ from service.errors import APIError, error_body, field_error
 from service.metrics import metrics_of
 from service.request_body import read_json_body
 from service.schemas import InvocationsRequest
+from scoring.model_identity import AUDIT_IDENTITY_KEYS
 
 bp = Blueprint("api", __name__)
 log = logging.getLogger(__name__)
@@ -165,8 +166,7 @@ def invocations():
         raise APIError(422, "invalid_claim", "rows are not valid claims: errors lists every field at fault", errors)
     claims = [result.claim for result in results]
     rows, model = current_app.extensions["coverage_model"].score(claims)
-    record_served(claims, rows, {"name": model.get("name"), "version": model.get("version")},
-                  model.get("rules_version"))
+    record_served(claims, rows, {key: model.get(key) for key in AUDIT_IDENTITY_KEYS}, model.get("rules_version"))
     return jsonify(predictions=rows)
 
 
@@ -225,14 +225,14 @@ def _protocol_errors(exc: ValidationError) -> list[dict]:
 
 def answer_and_audit(claims: list[dict], explain: bool = EXPLAIN_DEFAULT) -> list[dict]:
     """Answer canonical claims, add request id and warnings, commit the audit rows; return answers."""
-    answers = current_app.extensions["coverage_model"].answer(claims, explain=explain)
+    answers, model = current_app.extensions["coverage_model"].answered(claims, explain=explain)
     request_id = g.request_id
     for claim, answer in zip(claims, answers):
         answer["request_id"] = request_id
         warnings = claim_warnings(claim)
         if warnings:
             answer["warnings"] = [*answer.get("warnings", []), *warnings]
-    record_served(claims, answers)
+    record_served(claims, answers, model)
     return answers
 
 

@@ -5,8 +5,10 @@ SQLite by default, in WAL mode, where a committed row survives kill -9 of the se
 (`synchronous=NORMAL`; `FULL` also survives power loss), or PostgreSQL
 (`postgresql+psycopg://user@host/db`), which several hosts share. Opening the store brings its
 schema to the newest migration first (service/audit_migrations: the tables below are what the
-queries use, the migrations are how a database gets them). The monitor reads it back
-with `read_since`; `prune_before` deletes what is older than the retention (service.retention).
+queries use, the migrations are how a database gets them). A row records the answering model's
+run id and manifest digest beside its version (scoring.model_identity: a version number repeats
+across tracking stores) and the claim's id in an indexed column, by which outcomes find their
+claims (`read_claims`). The monitor reads it back with `read_since`; `prune_before` deletes what is older than the retention (service.retention).
 A SQLite store and its journal files are owner-only (0600; a folder made for it
 0700): they hold patient data.
 """
@@ -32,7 +34,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from service.audit_migrations import upgrade_to_head
 from service.background import exclusive
 from service.errors import APIError
+from service.outcomes.records import MAX_CLAIM_ID_LENGTH
 from common.private_files import PRIVATE_FILE_MODE, create_private_file
+from scoring.model_identity import Identity
 
 metadata = MetaData()
 served_claims = Table(
@@ -49,8 +53,18 @@ served_claims = Table(
     Column("claim", Text, nullable=False),  # the canonical claim, JSON
     Column("answer", Text, nullable=False),  # the answer sent, JSON
     Column("latency_ms", Float, nullable=False),
+    # What the model is beside its number (scoring.model_identity): null in rows from before migration 0005
+    Column("model_run_id", String(64)),
+    Column("model_manifest_sha256", String(64)),
+    # The claim's own id, indexed, so outcomes meet their served claims by index (null: none, or one
+    # longer than an outcome may carry, which no outcome can meet)
+    Column("claim_id", String(MAX_CLAIM_ID_LENGTH)),
 )
 Index("ix_served_claims_served_at", served_claims.c.served_at)
+Index("ix_served_claims_claim_id", served_claims.c.claim_id)
+# The swap's check that a version's rows were all served by one model: index ranges, not a scan
+Index("ix_served_claims_model_identity", served_claims.c.model_name, served_claims.c.model_version,
+      served_claims.c.model_run_id, served_claims.c.model_manifest_sha256)
 # One row the readiness check rewrites: can the store take a write now? (no claim in it)
 write_probe = Table(
     "write_probe",
@@ -75,6 +89,8 @@ class AuditRecord:
     claim: dict
     answer: dict
     latency_ms: float
+    model_run_id: str | None = None
+    model_manifest_sha256: str | None = None
 
 
 class AuditStore:
@@ -158,7 +174,8 @@ class AuditStore:
         rows = [{**vars(record),
                  "served_at": record.served_at.astimezone(timezone.utc).replace(tzinfo=None),
                  "claim": json.dumps(record.claim, allow_nan=False, separators=(",", ":")),
-                 "answer": json.dumps(record.answer, allow_nan=False, separators=(",", ":"))}
+                 "answer": json.dumps(record.answer, allow_nan=False, separators=(",", ":")),
+                 "claim_id": indexed_claim_id(record.claim.get("claim_id"))}
                 for record in records]
         with self.engine.begin() as connection:
             connection.execute(insert(served_claims), rows)
@@ -223,6 +240,40 @@ class AuditStore:
             if chunk:
                 yield chunk
 
+    def read_claims(self, claim_ids, since: datetime, until: datetime, batch: int = 500) -> Iterator[AuditRecord]:
+        """The rows served in [since, until) for these claim ids, `batch` ids at a time through the
+        claim id's index, each batch's rows in insertion order: time and memory follow the ids
+        asked for, not the store's size. Ids no audit row could hold (too long) are skipped."""
+        ids = sorted({claim_id for claim_id in claim_ids if indexed_claim_id(claim_id) is not None})
+        window = (served_claims.c.served_at >= _naive_utc(since), served_claims.c.served_at < _naive_utc(until))
+        for start in range(0, len(ids), batch):  # a bounded IN list, as OutcomeStore.add's
+            query = (select(served_claims).where(served_claims.c.claim_id.in_(ids[start:start + batch]), *window)
+                     .order_by(served_claims.c.id))
+            with self.engine.connect() as connection:
+                rows = [_from_row(row) for row in connection.execute(query).mappings()]
+            yield from rows
+
+    def other_identity(self, name: str, version: str, identity: Identity) -> Identity | None:
+        """An identity recorded for `name` version `version` that is another model than `identity`
+        (scoring.model_identity), or None. Index ranges either side of the identity's run and, within
+        its run, of its digest: the same few look-ups whatever the number of rows."""
+        if identity.run_id is None:
+            return None
+        column = served_claims.c
+        same_version = (column.model_name == name, column.model_version == str(version))
+        run, digest = column.model_run_id, column.model_manifest_sha256
+        conditions = [run < identity.run_id, run > identity.run_id]
+        if identity.manifest_sha256 is not None:
+            conditions += [(run == identity.run_id) & (digest < identity.manifest_sha256),
+                           (run == identity.run_id) & (digest > identity.manifest_sha256)]
+        with self.engine.connect() as connection:
+            for condition in conditions:
+                found = connection.execute(select(column.model_run_id, column.model_manifest_sha256)
+                                           .where(*same_version, condition).limit(1)).first()
+                if found is not None:
+                    return Identity(*found)
+        return None
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -240,7 +291,13 @@ def _from_row(row) -> AuditRecord:
         request_id=row["request_id"], served_at=row["served_at"].replace(tzinfo=timezone.utc),
         key_id=row["key_id"], model_name=row["model_name"], model_version=row["model_version"],
         rules_version=row["rules_version"], claim=json.loads(row["claim"]), answer=json.loads(row["answer"]),
-        latency_ms=row["latency_ms"])
+        latency_ms=row["latency_ms"], model_run_id=row["model_run_id"],
+        model_manifest_sha256=row["model_manifest_sha256"])
+
+
+def indexed_claim_id(claim_id) -> str | None:
+    """The claim id as the audit row indexes it: a text an outcome may carry, else None."""
+    return claim_id if isinstance(claim_id, str) and 0 < len(claim_id) <= MAX_CLAIM_ID_LENGTH else None
 
 
 def database_error_reason(error: Exception) -> str:

@@ -82,13 +82,17 @@ def bootstrap(ctx: click.Context, tracking_uri: str | None, bind: str | None) ->
               help="audit store (default: $MEDSPA_COVERAGE_AUDIT_DATABASE_URL, else sqlite:///<project>/var/audit.db)")
 def monitor(since: str | None, until: str | None, tracking_uri: str | None, audit_url: str | None) -> None:
     """Summarise served predictions (volume, decisions, probabilities, latency, input drift) into a run of the
-    `serving-monitor` experiment, one per served model version, and print the table."""
+    `serving-monitor` experiment, one per served model version, and print the table.
+
+    Exits 2, logging nothing, when a served version number is another model in this tracking store than the
+    one the audit rows recorded (another run or manifest: claims served from another store)."""
     from datetime import timedelta
 
     from service.audit import AuditStore
     from service.monitoring import check_window, default_audit_url, format_table, parse_time, run_monitor
     from scoring.artifacts import ModelSourceError
     from scoring.mlflow_store import resolve_tracking_uri
+    from scoring.model_identity import AttributionError
 
     try:
         end = parse_time(until)
@@ -102,6 +106,9 @@ def monitor(since: str | None, until: str | None, tracking_uri: str | None, audi
     except ModelSourceError as error:
         click.echo(f"Error: {error}", err=True)
         sys.exit(1)
+    except AttributionError as error:  # the wrong store for these claims: a usage error, nothing logged
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(2)
     click.echo(format_table(summaries))
 
 
@@ -172,18 +179,20 @@ def outcomes_report(ctx: click.Context, since: str | None, until: str | None, mo
     confusion, denial-reason accuracy, expected vs paid), per version and per week of service; a run of the
     `serving-outcomes` experiment and tags on each version.
 
-    Exits 0; 2 when --model-version is not in the store; 3 when a version's realised Brier or ECE moved past
+    Exits 0; 2 when --model-version is not in the store, or when a served version number is another model in
+    this store than the one the audit rows recorded (nothing is logged then); 3 when a version's realised Brier or ECE moved past
     its limit against the figures it was promoted with (the degradation alarm; the version is tagged
     realised_alarm=alarm).
     """
     from service.outcomes.report import format_json, format_report, run_report
     from scoring.artifacts import ModelSourceError
     from scoring.mlflow_store import TrackingStoreError, resolve_tracking_uri
+    from scoring.model_identity import AttributionError
 
     start, end = _served_window(since, until)
     try:
         report = run_report(_audit_store(audit_url), resolve_tracking_uri(tracking_uri), start, end, model_version)
-    except (ModelSourceError, TrackingStoreError) as error:
+    except (ModelSourceError, TrackingStoreError, AttributionError) as error:
         click.echo(f"Error: {error}", err=True)
         ctx.exit(2)
     click.echo(format_json(report) if as_json else format_report(report))

@@ -43,7 +43,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from service.answer_audit import record_answers
 from service.audit import database_error_reason
 from service.background import PeriodicJob, exclusive, start_job, waited_lock
-from service.model_extension import ModelUnavailable
+from service.model_extension import ModelUnavailable, served_identity
 from scoring.batch import ScoredChunk, predict_file, rejected_path_for
 from claims_io.files import ClaimsFileError
 from common.private_files import make_private_dir, open_private, open_private_lock
@@ -348,12 +348,11 @@ class _Progress:
 
     def _audit(self, chunk: ScoredChunk) -> None:
         """The chunk as one request: its own request id, its scoring time as latency."""
-        ref = getattr(self.model, "ref", {})
         record_answers(self.app, request_id=uuid.uuid4().hex, key_id=self.state["key_id"],
                        latency_ms=(time.perf_counter() - self.chunk_started) * 1000,
                        claims=chunk.claims.to_dict(orient="records"),
                        answers=[_scored_row(row) for row in chunk.scores.to_dict(orient="records")],
-                       model={"name": ref.get("name"), "version": ref.get("version")},
+                       model=served_identity(self.model),
                        rules_version=getattr(self.model, "rules_version", None))
 
 

@@ -23,12 +23,17 @@ and may have:
     source_changed() -> bool
         whether its source now holds another model (the registry alias or the bundle link
         moved); the poller asks every `MODEL_POLL_SECONDS` and loads when it says so.
+    identity: dict
+        name, version, run_id, manifest_sha256 (scoring.model_identity), what each audit row
+        records of the model that answered it; else they are read from `info()`.
 
 The extension loads once in `init_app`, warms the model up with the example claim, and only
 then reports ready. `load()` can be called again (the poller does when the source moved, and
 retries while nothing is loaded): the new model is swapped in only after its warm-up passes, by
 one reference assignment; if it fails the old one keeps serving and `info()` says so. Requests
-in flight keep the model object they started with.
+in flight keep the model object they started with. A model whose version number the audit store
+already attributes to another model (another run or manifest: a version of another tracking
+store) is refused the same way: its answers would be counted as that other model's.
 """
 from __future__ import annotations
 
@@ -45,6 +50,7 @@ from service.background import start_job
 from service.claims import normalise_request_claim
 from service.errors import APIError
 from scoring.artifacts import now_utc
+from scoring.model_identity import AUDIT_IDENTITY_KEYS, Identity, attribution_refusal
 
 log = logging.getLogger(__name__)
 LOAD_ERROR_CHARS = 500  # of a load error kept for /v1/model and the log
@@ -95,6 +101,7 @@ class CoverageModelExtension:
     def init_app(self, app: Flask) -> None:
         self._config = app.config
         self._metrics = app.extensions.get("metrics")  # service.metrics, when the app counts (create_app's does)
+        self._audit_store = app.extensions.get("audit_store")  # whose rows a new model must not be mistaken in
         self._loader = resolve_loader(app.config["MODEL_LOADER"])
         app.extensions["coverage_model"] = self
         self.load()
@@ -116,6 +123,7 @@ class CoverageModelExtension:
             try:
                 model = self._loader(self._config)
                 _warm_up(model)
+                self._refuse_another_model(model)
             except Exception as exc:  # a model that cannot load must never take the service down
                 # about the model and its store, never a request (the warm-up claim is the contract's example)
                 self.last_load_error = f"{type(exc).__name__}: {exc}"[:LOAD_ERROR_CHARS]
@@ -132,6 +140,20 @@ class CoverageModelExtension:
             self.last_load_error = self.last_load_failed_at = None
             log.info("model loaded", extra={"model_version": str(model.info().get("version"))})
             return True
+
+    def _refuse_another_model(self, model: ServedModel) -> None:
+        """ModelMistaken when the audit store attributes this model's version to another model."""
+        if self._audit_store is None:
+            return
+        identity = served_identity(model)
+        name, version = identity.get("name"), identity.get("version")
+        served = Identity(identity.get("run_id"), identity.get("manifest_sha256"))
+        if name is None or version is None or not served.recorded:
+            return
+        other = self._audit_store.other_identity(name, version, served)
+        refusal = attribution_refusal(name, version, [other] if other else [], served, "now loading")
+        if refusal:
+            raise ModelMistaken(f"{refusal}; serve it with another audit store, or register it anew")
 
     def poll_once(self) -> bool:
         """Load when nothing is loaded or the source moved; True when a new model was swapped in."""
@@ -156,13 +178,17 @@ class CoverageModelExtension:
         return self.load()
 
     def answer(self, claims: list[dict], explain: bool = True) -> list[dict]:
+        return self.answered(claims, explain)[0]
+
+    def answered(self, claims: list[dict], explain: bool = True) -> tuple[list[dict], dict]:
+        """(answers, the identity of the model that gave them), for the audit rows."""
         model = self._model  # one reference per call: a swap mid-request does not mix models
         if model is None:
             raise ModelUnavailable()
         answers = model.answer(claims, explain=explain)
         if len(answers) != len(claims):
             raise RuntimeError("the model returned a different number of answers than claims")
-        return answers
+        return answers, served_identity(model)
 
     def served(self) -> ServedModel:
         """The model serving now, for work that must use one model throughout (a scored file)."""
@@ -179,7 +205,7 @@ class CoverageModelExtension:
         rows = model.score(claims)
         if len(rows) != len(claims):
             raise RuntimeError("the model returned a different number of rows than claims")
-        return rows, model.info()
+        return rows, {**model.info(), **served_identity(model)}
 
     def info(self) -> dict:
         model = self._model
@@ -190,6 +216,17 @@ class CoverageModelExtension:
         if self.last_poll_error:
             info["last_poll_error"] = without_server_paths(self.last_poll_error)
         return info
+
+
+class ModelMistaken(RuntimeError):
+    """The audit store already attributes this model's version number to another model."""
+
+
+def served_identity(model: ServedModel) -> dict:
+    """name, version, run_id and manifest_sha256 of a served model (see the module docstring)."""
+    identity = getattr(model, "identity", None)
+    source = identity if isinstance(identity, dict) else model.info()
+    return {key: source.get(key) for key in AUDIT_IDENTITY_KEYS}
 
 
 def without_server_paths(message: str) -> str:

@@ -39,6 +39,9 @@ class ServedCoverageModel:
     def __init__(self, loaded: LoadedModel, config, source_changed: Callable[[], bool] | None = None):
         self.coverage_model = loaded.model
         self.ref = {"name": str(loaded.name), "version": str(loaded.version), "alias": loaded.alias}
+        # what the audit rows record of it (scoring.model_identity): its number and what it is
+        self.identity = {"name": self.ref["name"], "version": self.ref["version"],
+                         "run_id": loaded.details.get("run_id"), "manifest_sha256": loaded.details.get("manifest_sha256")}
         self.rules_version = load_rules().version  # the rules that fire at answer time
         self.prior_authorization_version = load_authorization_table().version
         self.likely_approved = float(config["LIKELY_APPROVED_THRESHOLD"])

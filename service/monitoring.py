@@ -2,8 +2,10 @@
 
 `run_monitor` reads the audit store between two times, a chunk at a time (memory flat in the
 number of rows but for 8 bytes a claim kept for exact quantiles), and, per served model version, logs one
-run of the `serving-monitor` experiment, tagged with the model's name, version and URI (and linked
-to its logged model), with flat metrics:
+run of the `serving-monitor` experiment, tagged with the model's name, version and URI and the run
+and manifest its audit rows recorded (and linked to its logged model), with flat metrics; a
+version number the tracking store gives to another model than the rows recorded is refused
+(scoring.model_identity):
 
 - volume: `claims`, `requests`;
 - decision mix: `decision_share__<decision>`;
@@ -38,6 +40,7 @@ from service.version_table import version_table
 from scoring.artifacts import ModelIntegrityError
 from scoring.decisions import DECISION_BANDS
 from scoring.mlflow_store import ensure_experiment, log_version_run, mlflow_client
+from scoring.model_identity import UNRECORDED_NOTE, Identity, check_attribution, identity_tags
 from scoring.saved_profiles import version_training_profile
 from scoring.profile import (PSI_MIN_CLAIMS, PSI_SIGNIFICANT, input_fields, profile_counts,
                                     stability_from_counts, too_few_for_drift)
@@ -64,6 +67,7 @@ class MonitorSummary:
     drift_note: str = ""
     run_id: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    unrecorded_claims: int = 0  # served before the audit rows recorded run and manifest
 
 
 class VersionWindow:
@@ -78,6 +82,8 @@ class VersionWindow:
         self.probabilities: list[np.ndarray] = []
         self.latencies: list[float] = []
         self.drift_counts: dict[str, np.ndarray] = {}
+        self.identities: set[Identity] = set()  # the models the rows say answered (scoring.model_identity)
+        self.unrecorded = 0
         self._last_request: str | None = None
 
     def add(self, records: list) -> None:
@@ -85,6 +91,10 @@ class VersionWindow:
         if not records:
             return
         self.claims += len(records)
+        for record in records:
+            identity = Identity(record.model_run_id, record.model_manifest_sha256)
+            self.identities.add(identity)
+            self.unrecorded += not identity.recorded
         self.decisions.update(record.answer.get("decision") for record in records)
         self.probabilities.append(np.array([record.answer.get("approval_probability", np.nan) for record in records],
                                            dtype=float))
@@ -135,7 +145,9 @@ def registry_profile_lookup(client, tracking_uri: str) -> ProfileLookup:
 def run_monitor(audit_store, tracking_uri: str, since: datetime, until: datetime | None = None,
                 profile_for: ProfileLookup | None = None, source: str = "cli",
                 min_claims: int = PSI_MIN_CLAIMS) -> list[MonitorSummary]:
-    """Summarise what was served in [since, until) and log one run per model version; return them."""
+    """Summarise what was served in [since, until) and log one run per model version; return them.
+    AttributionError, before any run is logged, when the store's version of a served number is
+    another model than the one the audit rows recorded (scoring.model_identity)."""
     until = until or datetime.now(timezone.utc)
     since, until = _utc(since), _utc(until)
     client = registry_lookup = None
@@ -154,14 +166,18 @@ def run_monitor(audit_store, tracking_uri: str, since: datetime, until: datetime
             windows[(name, version)][0].add(records)
     if not windows:
         return []
+    for (name, version), (window, _) in windows.items():
+        check_attribution(client, tracking_uri, name, version, window.identities)
     experiment_id = ensure_experiment(client, EXPERIMENT, tracking_uri)
     summaries = []
     for (name, version), (window, note) in sorted(windows.items(), key=lambda item: str(item[0])):
         if window.profile and not note:
             note = too_few_for_drift(window.claims, min_claims)
-        summary = MonitorSummary(name, version, since, until, window.metrics(min_claims), note)
+        summary = MonitorSummary(name, version, since, until, window.metrics(min_claims), note,
+                                 unrecorded_claims=window.unrecorded)
         summary.tags = {"model_name": str(name), "model_version": str(version),
-                        "model_uri": f"models:/{name}/{version}", "window_start": since.isoformat(),
+                        "model_uri": f"models:/{name}/{version}", **identity_tags(window.identities),
+                        "window_start": since.isoformat(),
                         "window_end": until.isoformat(), "monitor_source": source,
                         "drift": note or "psi against the model's training profile"}
         summary.run_id = _log_run(client, experiment_id, summary)
@@ -210,6 +226,8 @@ def format_table(summaries: list[MonitorSummary]) -> str:
     lines += [f"v{summary.model_version}: run {summary.run_id}" + (f" (drift {summary.drift_note})"
                                                                   if summary.drift_note else "")
               for summary in summaries]
+    lines += [f"v{summary.model_version}: {summary.unrecorded_claims:,} claims {UNRECORDED_NOTE}"
+              for summary in summaries if summary.unrecorded_claims]
     return "\n".join(lines)
 
 

@@ -705,6 +705,9 @@ class ModelInfo(BaseModel):
     version: str | None = None
     alias: str | None = Field(default=None, description="the registry alias (or bundle link) it was loaded by")
     run_id: str | None = Field(default=None, description="the MLflow run that trained it")
+    manifest_sha256: str | None = Field(
+        default=None, description="sha256 of its model_manifest tag: with name, store and run, what it is "
+                                  "(a version number repeats across tracking stores)")
     trained_at: str | None = None
     metrics: dict[str, float] = Field(default=None, description="test metrics of its training run")
     rules_version: str | None = Field(default=None, description="the exclusion rules applied to every answer")

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.contract import OUTCOMES, read_enum
+from claims_io.fields import allowed, unknown_value_reason
+from claims_io.loading import described_missing
+from features.contract import read_enum
 
 OUTCOME_FILE_COLUMNS = ("claim_id", "outcome", "paid_amount", "denial_reason", "adjudication_date")
 REQUIRED_COLUMNS = ("claim_id", "outcome", "paid_amount", "adjudication_date")
@@ -63,25 +65,28 @@ class ReadOutcomes:
 
 
 def check_outcome(claim_id: str, outcome: str | None, paid_amount: float | None, denial_reason: str,
-                  adjudication_date: date | None) -> list[tuple[str, str]]:
-    """(field, reason) for each way the values break the contract; empty when they make an Outcome."""
+                  adjudication_date: date | None, outcome_sent=None) -> list[tuple[str, str]]:
+    """(field, reason) for each way the values break the contract; empty when they make an Outcome.
+    The reasons are a claims file's and the API's words (claims_io.fields.allowed), without the
+    field, which has a column of its own; an unknown outcome gets the allowed values close to
+    `outcome_sent` (what the file said), never that value itself."""
     problems = []
     if not claim_id:
-        problems.append(("claim_id", "claim_id: a value is required (the claim id the service was sent)"))
+        problems.append(("claim_id", "a value is required: the claim id the service was sent"))
     elif len(claim_id) > MAX_CLAIM_ID_LENGTH:
-        problems.append(("claim_id", f"claim_id: at most {MAX_CLAIM_ID_LENGTH} characters"))
+        problems.append(("claim_id", f"must be at most {MAX_CLAIM_ID_LENGTH} characters"))
     if outcome is None:
-        problems.append(("outcome", f"outcome: must be one of {', '.join(OUTCOMES)}"))
+        problems.append(("outcome", unknown_value_reason("outcome", outcome_sent)))
     if paid_amount is None or not math.isfinite(paid_amount) or paid_amount < 0:
-        problems.append(("paid_amount", "paid_amount: must be a number >= 0 (USD paid by the plan)"))
+        problems.append(("paid_amount", f"must be {allowed('paid_amount')} (USD paid by the plan)"))
     if denial_reason and not CARC_PATTERN.match(denial_reason):
-        problems.append(("denial_reason", "denial_reason: must be an X12 CARC code such as 50, 96 or 197"))
+        problems.append(("denial_reason", "must be an X12 CARC code such as 50, 96 or 197"))
     if outcome == "approved" and denial_reason:
-        problems.append(("denial_reason", "denial_reason: must be empty when the outcome is approved"))
+        problems.append(("denial_reason", "must be empty when the outcome is approved"))
     if outcome == "denied" and paid_amount is not None and paid_amount > 0:
-        problems.append(("paid_amount", "paid_amount: must be 0 when the outcome is denied"))
+        problems.append(("paid_amount", "must be 0 when the outcome is denied"))
     if adjudication_date is None:
-        problems.append(("adjudication_date", "adjudication_date: must be a date YYYY-MM-DD"))
+        problems.append(("adjudication_date", f"must be {allowed('service_date')}"))
     return problems
 
 
@@ -98,17 +103,18 @@ def read_outcome_table(path: Path) -> ReadOutcomes:
     except (OSError, ValueError) as error:
         raise OutcomeFileError(f"{path.name}: not a readable CSV or Parquet outcome file "
                                f"({type(error).__name__})") from None
-    missing = [name for name in REQUIRED_COLUMNS if name not in frame.columns]
-    if missing:
-        raise OutcomeFileError(f"{path.name}: missing column(s) {', '.join(missing)}; an outcome file has "
-                               f"{', '.join(OUTCOME_FILE_COLUMNS)}")
+    missing = [(name, (name,)) for name in REQUIRED_COLUMNS if name not in frame.columns]
+    if missing:  # with the file's own columns that look like one, as a claims file's are named
+        unknown = [str(name) for name in frame.columns if name not in OUTCOME_FILE_COLUMNS]
+        raise OutcomeFileError(f"{path.name}: missing column(s) {', '.join(described_missing(missing, unknown))}; "
+                               f"an outcome file has {', '.join(OUTCOME_FILE_COLUMNS)}")
     if "denial_reason" not in frame.columns:
         frame["denial_reason"] = ""
     result = ReadOutcomes(source, items_read=len(frame))
     for number, row in enumerate(frame.loc[:, list(OUTCOME_FILE_COLUMNS)].itertuples(index=False), start=1):
         claim_id, outcome, paid, reason, adjudicated = (str(value).strip() for value in row)
         values = (claim_id, read_enum("outcome", outcome), _number(paid), reason.upper(), _date(adjudicated))
-        problems = check_outcome(*values)
+        problems = check_outcome(*values, outcome_sent=outcome)
         if problems:
             result.quarantined += [Quarantined(f"row {number}", name, why) for name, why in problems]
         else:

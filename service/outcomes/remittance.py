@@ -38,8 +38,8 @@ from service.outcomes.x12_segments import SegmentStream, scan
 PROCESSED_STATUSES = frozenset({"1", "2", "3", "19", "20", "21"})  # processed as primary, secondary, ...
 DENIED_STATUS = "4"
 STATUS_REASONS = {
-    "22": "CLP02: 22 reverses an earlier payment; the corrected claim after it carries the outcome",
-    "23": "CLP02: 23 is a claim the payer forwarded as not its own; it carries no outcome",
+    "22": "status 22 reverses an earlier payment; the corrected claim after it carries the outcome",
+    "23": "status 23 is a claim the payer forwarded as not its own; it carries no outcome",
 }
 # Adjustments that are part of paying a covered claim, not a denial: fee schedule (45), deductible (1),
 # coinsurance (2), copay (3), a prior payer's adjudication (23), sequestration (253).
@@ -179,7 +179,7 @@ def _read_claim(loop, adjudicated: date | None, errors: _PositionedErrors, resul
     status = loop.get_value("CLP02") or ""
     if status in STATUS_REASONS or (status not in PROCESSED_STATUSES and status != DENIED_STATUS):
         result.quarantined.append(Quarantined(position, "CLP02", STATUS_REASONS.get(
-            status, "CLP02: not a claim status code this reader maps (1-4, 19-21 are)")))
+            status, "not a claim status code this reader maps (1-4, 19-21 are)")))
         return
     paid = _amount(loop.get_value("CLP04"))
     denials = _denial_adjustments(loop)
@@ -191,8 +191,8 @@ def _read_claim(loop, adjudicated: date | None, errors: _PositionedErrors, resul
     elif paid == 0 and _has_adjustments(loop):
         outcome = "approved"  # covered, with the whole amount left to the patient (a deductible)
     else:
-        result.quarantined.append(Quarantined(position, "CLP04", "CLP04: nothing paid and no adjustment "
-                                                                 "reason: cannot tell a denial from a deductible"))
+        result.quarantined.append(Quarantined(position, "CLP04", "nothing paid and no adjustment reason: "
+                                                                 "cannot tell a denial from a deductible"))
         return
     values = (claim_id, outcome, paid, reason if outcome != "approved" else "", adjudicated)
     problems = check_outcome(*values)

@@ -25,6 +25,7 @@ from service.outcomes.store import OutcomeStore
 from service.version_table import version_table
 from scoring.artifacts import numbered_version
 from scoring.mlflow_store import REGISTERED_MODEL, ensure_experiment, log_version_run, mlflow_client
+from scoring.model_identity import UNRECORDED_NOTE, Identity, check_attribution, identity_tags
 from features.contract import TARGET
 from scoring.metrics import plot_calibration
 from scoring.realised import (ALARM_MIN_CLAIMS, EXPERIMENT, JOINED_COLUMNS, Degradation, approved,
@@ -33,6 +34,7 @@ from scoring.realised import (ALARM_MIN_CLAIMS, EXPERIMENT, JOINED_COLUMNS, Degr
 from common.json_files import json_text, write_json
 
 EXIT_OK, EXIT_ALARM = 0, 3  # 1: an error, 2: a usage error (click)
+IDENTITY_COLUMNS = ("model_name", "model_run_id", "model_manifest_sha256")
 PROMOTED_METRICS = ("auc", "brier", "log_loss", "ece")  # the training run's test_<name>
 VERSION_TAG_FIGURES = ("claims", "auc", "brier", "log_loss", "ece", "denial_top1_accuracy",
                        "denial_top3_accuracy", "expected_to_actual_paid")
@@ -52,13 +54,15 @@ class VersionReport:
     promoted: dict[str, float]
     degradation: Degradation
     run_id: str | None = None
+    unrecorded_claims: int = 0  # served before the audit rows recorded run and manifest
 
     def to_dict(self) -> dict:
         return {"model_name": self.model_name, "model_version": self.model_version, **self.figures,
                 "calibration": self.calibration.to_dict(orient="records"), "weeks": self.weeks,
                 "slices": self.slices.to_dict(orient="records"),
                 "promoted": {f"test_{name}": value for name, value in self.promoted.items()},
-                "alarm": {"state": self.degradation.tag, "reason": self.degradation.reason}, "run_id": self.run_id}
+                "alarm": {"state": self.degradation.tag, "reason": self.degradation.reason}, "run_id": self.run_id,
+                "claims_attributed_by_number_alone": self.unrecorded_claims}
 
 
 @dataclass
@@ -82,7 +86,8 @@ class OutcomesReport:
 
 def joined_outcomes(audit_store, since: datetime | None = None, until: datetime | None = None,
                     model_version: str | None = None) -> pd.DataFrame:
-    """One row per served claim with a current outcome (scoring.realised.JOINED_COLUMNS, plus model_name)."""
+    """One row per served claim with a current outcome (scoring.realised.JOINED_COLUMNS, plus
+    model_name and the model's identity: model_run_id, model_manifest_sha256)."""
     outcomes = OutcomeStore(audit_store.engine).current()
     served = last_served(audit_store, set(outcomes), since, until)
     rows = []
@@ -93,19 +98,22 @@ def joined_outcomes(audit_store, since: datetime | None = None, until: datetime 
         rows.append({"claim_id": claim_id, "service_date": record.claim.get("service_date"),
                      "plan_type": record.claim.get("plan_type"), "treatment": record.claim.get("treatment"),
                      "model_name": record.model_name, "model_version": record.model_version,
+                     "model_run_id": record.identity.run_id, "model_manifest_sha256": record.identity.manifest_sha256,
                      "decision": answer.get("decision"), "approval_probability": answer.get("approval_probability"),
                      "likely_denial_reasons": [reason.get("carc")
                                                for reason in answer.get("likely_denial_reasons") or []],
                      "expected_payment": (answer.get("expected_payment") or {}).get("amount", 0.0),
                      "outcome": outcome.outcome, "paid_amount": outcome.paid_amount,
                      "denial_reason": outcome.denial_reason})
-    return pd.DataFrame(rows, columns=[*JOINED_COLUMNS, "model_name"])
+    return pd.DataFrame(rows, columns=[*JOINED_COLUMNS, *IDENTITY_COLUMNS])
 
 
 def run_report(audit_store, tracking_uri: str, since: datetime | None = None, until: datetime | None = None,
                model_version: str | None = None, min_claims: int = ALARM_MIN_CLAIMS) -> OutcomesReport:
     """Measure each served version's realised accuracy, log a run per version and tag the versions.
-    Raises ModelSourceError (TrackingStoreError) when `model_version` is not in the store."""
+    Raises ModelSourceError (TrackingStoreError) when `model_version` is not in the store, and
+    AttributionError, before anything is logged, when the store's version of that number is another
+    model than the one the audit rows recorded (scoring.model_identity)."""
     start, end = served_window(since, until)
     if model_version is not None:  # a version the store lacks is a typo, not "no served claims"
         numbered_version(mlflow_client(tracking_uri, must_exist=True), REGISTERED_MODEL, model_version)
@@ -114,20 +122,30 @@ def run_report(audit_store, tracking_uri: str, since: datetime | None = None, un
     if joined.empty:
         return report
     client = mlflow_client(tracking_uri)
+    by_version = joined.groupby(["model_name", "model_version"], dropna=False, sort=True)
+    groups = [(None if pd.isna(name) else str(name), None if pd.isna(version) else str(version), part)
+              for (name, version), part in by_version]
+    for name, version, part in groups:  # every version checked before any is logged
+        check_attribution(client, tracking_uri, name, version, recorded_identities(part))
     experiment_id = ensure_experiment(client, EXPERIMENT, tracking_uri)
-    groups = joined.groupby(["model_name", "model_version"], dropna=False, sort=True)
-    for (name, version), part in groups:
-        name = None if pd.isna(name) else str(name)
-        version = None if pd.isna(version) else str(version)
+    for name, version, part in groups:
         figures = realised_figures(part)
         promoted = promoted_figures(client, name, version)
         found = VersionReport(name, version, figures, weekly_figures(part), calibration_curve(part),
-                              slice_table(part), promoted, degradation(figures, promoted, min_claims))
+                              slice_table(part), promoted, degradation(figures, promoted, min_claims),
+                              unrecorded_claims=int(part["model_run_id"].isna().sum()))
         found.run_id = _log_run(client, experiment_id, found, part, start, end)
         if name is not None and version is not None:
             _tag_version(client, found, start, end)
         report.versions.append(found)
     return report
+
+
+def recorded_identities(part: pd.DataFrame) -> set[Identity]:
+    """The distinct model identities the audit rows of one version recorded."""
+    pairs = part[["model_run_id", "model_manifest_sha256"]].drop_duplicates()
+    return {Identity(*(None if pd.isna(value) else str(value) for value in pair))
+            for pair in pairs.itertuples(index=False)}
 
 
 def promoted_figures(client, name: str | None, version: str | None) -> dict[str, float]:
@@ -159,7 +177,8 @@ def _run_metrics(found: VersionReport) -> dict[str, float]:
 
 def _log_run(client, experiment_id: str, found: VersionReport, joined: pd.DataFrame, since: datetime,
              until: datetime) -> str:
-    tags = {"model_uri": f"models:/{found.model_name}/{found.model_version}", "window_start": since.isoformat(),
+    tags = {"model_uri": f"models:/{found.model_name}/{found.model_version}", **identity_tags(recorded_identities(joined)),
+            "window_start": since.isoformat(),
             "window_end": until.isoformat(), "alarm": found.degradation.tag, "alarm_reason": found.degradation.reason}
     with tempfile.TemporaryDirectory(prefix="medspa-outcomes-") as scratch:
         folder = Path(scratch)
@@ -214,6 +233,8 @@ def format_report(report: OutcomesReport) -> str:
             for week, figures in list(version.weeks.items())[-8:]))
         lines.append(f"v{version.model_version} alarm: {version.degradation.tag}: {version.degradation.reason}")
         lines.append(f"v{version.model_version}: run {version.run_id}")
+        if version.unrecorded_claims:
+            lines.append(f"v{version.model_version}: {version.unrecorded_claims:,} claims {UNRECORDED_NOTE}")
     return "\n".join(lines)
 
 

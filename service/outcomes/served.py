@@ -4,13 +4,16 @@ A claim id may have been answered more than once (the front desk asked again, or
 model was promoted); the answer that counts is the last one served, the one the provider acted
 on before submitting. Claims sent without a claim_id can never meet an outcome.
 
-The audit store keeps the claim as JSON, so this reads it in chunks (service.audit.read_chunks)
-and keeps only the claims asked for: memory grows with the outcomes, not with the store.
+Claims asked for by id are found through the audit store's index on the claim id
+(service.audit.read_claims): time and memory grow with the outcomes, not with the store. Without
+ids, the window is read in chunks (service.audit.read_chunks).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+
+from scoring.model_identity import Identity
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -22,6 +25,7 @@ class ServedClaim:
     model_name: str | None
     model_version: str | None
     served_at: datetime
+    identity: Identity  # what the model was beyond its number (scoring.model_identity)
 
 
 def served_window(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
@@ -33,12 +37,15 @@ def last_served(audit_store, claim_ids: set[str] | None = None, since: datetime 
                 until: datetime | None = None) -> dict[str, ServedClaim]:
     """claim_id -> the last answer served for it in the window (only the ids given, when given)."""
     start, end = served_window(since, until)
+    if claim_ids is not None:
+        records = audit_store.read_claims(claim_ids, start, end)
+    else:
+        records = (record for chunk in audit_store.read_chunks(start, end) for record in chunk)
     served: dict[str, ServedClaim] = {}
-    for chunk in audit_store.read_chunks(start, end):
-        for record in chunk:
-            claim_id = record.claim.get("claim_id")
-            if claim_id is None or (claim_ids is not None and claim_id not in claim_ids):
-                continue
-            served[claim_id] = ServedClaim(record.claim, record.answer, record.model_name, record.model_version,
-                                           record.served_at)
+    for record in records:  # each claim's rows oldest first: the last one stays
+        claim_id = record.claim.get("claim_id")
+        if claim_id is None:
+            continue
+        served[claim_id] = ServedClaim(record.claim, record.answer, record.model_name, record.model_version,
+                                       record.served_at, Identity(record.model_run_id, record.model_manifest_sha256))
     return served

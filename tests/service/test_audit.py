@@ -137,3 +137,20 @@ def test_a_store_that_takes_writes_has_no_unwritable_cause_and_prunes_in_batches
     store.record_many([_record(n, T0 - timedelta(days=40)) for n in range(25)] + [_record(25, T0)])
     assert store.prune_before(T0 - timedelta(days=30), batch=10) == 25
     assert [record.request_id for record in store.read_since()] == ["req25"]
+
+
+def test_another_model_under_the_same_version_is_found_by_its_run_or_its_digest(audit_url):
+    from dataclasses import replace
+
+    from scoring.model_identity import Identity
+
+    store = AuditStore(audit_url)
+    store.record_many([replace(_record(0, T0), model_run_id="run-a", model_manifest_sha256="d" * 64),
+                       replace(_record(1, T0), model_version="4", model_run_id="run-z", model_manifest_sha256="f" * 64),
+                       _record(2, T0)])  # a row from before identities: never another model
+    assert store.other_identity("medspa-coverage", "3", Identity("run-a", "d" * 64)) is None
+    for other in (Identity("run-0", "d" * 64), Identity("run-b", "d" * 64), Identity("run-a", "c" * 64),
+                  Identity("run-a", "e" * 64)):
+        assert store.other_identity("medspa-coverage", "3", other) == Identity("run-a", "d" * 64)
+    assert store.other_identity("medspa-coverage", "3", Identity("run-b", None)) == Identity("run-a", "d" * 64)
+    assert store.other_identity("medspa-coverage", "5", Identity("run-b", "e" * 64)) is None  # never served

@@ -10,14 +10,16 @@ import stat
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from pathlib import Path
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
 
-from service.audit import AuditRecord, AuditStore, metadata
+from service.audit import AuditRecord, AuditStore, metadata, served_claims
 from service.audit_migrations import alembic_config, upgrade_to_head
 from service.background import LockTimeout
 from service.outcomes.store import claim_outcomes  # noqa: F401  (its table joins the metadata compared)
@@ -150,3 +152,50 @@ fcntl.flock(handle, fcntl.LOCK_EX)
 print("held", flush=True)
 time.sleep(600)
 """
+
+
+def _rows_at_0004(audit_url, claims: list[str]) -> None:
+    """A database brought to revision 0004 (before model identities and claim ids) holding one
+    served row per claim JSON in `claims`, as a host of that release wrote them."""
+    from alembic import command
+
+    database = make_url(audit_url).database
+    if audit_url.startswith("sqlite") and database:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(audit_url)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0004")
+        for number, claim in enumerate(claims, start=1):
+            connection.execute(text(
+                "INSERT INTO served_claims (request_id, served_at, key_id, model_name, model_version, rules_version, "
+                "claim, answer, latency_ms) VALUES (:request, :served, 'abcd1234', 'medspa-coverage', '1', '1.0', "
+                ":claim, '{}', 1.0)"), {"request": f"req{number}", "served": T0.replace(tzinfo=None), "claim": claim})
+    engine.dispose()
+
+
+def test_0005_copies_each_rows_claim_id_out_of_its_claim_and_leaves_identities_unrecorded(audit_url):
+    long_id = "x" * 201  # longer than an outcome may carry: no outcome can meet it, so it is not indexed
+    _rows_at_0004(audit_url, ['{"claim_id":"A-17","plan_type":"hmo"}', '{"claim_id":null}', '{"plan_type":"ppo"}',
+                              f'{{"claim_id":"{long_id}"}}', '{"claim_id":17}', '{"claim_id":"B-2"}'])
+    store = AuditStore(audit_url)
+    assert current_revision(store.engine) == head_revision() == "0005_audit_model_identity"
+    with store.engine.connect() as connection:
+        assert connection.execute(text("SELECT claim_id FROM served_claims ORDER BY id")).scalars().all() == [
+            "A-17", None, None, None, None, "B-2"]
+    rows = store.read_since()
+    assert {(row.model_run_id, row.model_manifest_sha256) for row in rows} == {(None, None)}
+    found = store.read_claims({"B-2", "A-17", "nobody"}, T0 - timedelta(minutes=1), T0 + timedelta(hours=1))
+    assert [row.request_id for row in found] == ["req1", "req6"]
+
+
+def test_outcomes_find_served_claims_through_the_claim_id_index(tmp_path):
+    """The query outcomes ingest runs is an index search, not a scan of the store (SQLite's plan)."""
+    store = AuditStore(f"sqlite:///{tmp_path / 'audit.db'}")
+    window = (T0, T0 + timedelta(hours=1))
+    with store.engine.connect() as connection:
+        query = (select(served_claims).where(served_claims.c.claim_id.in_(["A-17", "B-2"]),
+                                             served_claims.c.served_at >= window[0].replace(tzinfo=None),
+                                             served_claims.c.served_at < window[1].replace(tzinfo=None)))
+        compiled = query.compile(store.engine, compile_kwargs={"literal_binds": True})
+        plan = " ".join(row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
+    assert "USING INDEX ix_served_claims_claim_id" in plan, plan

@@ -9,8 +9,10 @@ import math
 
 import pandas as pd
 
+from scoring.mlflow_store import store_label
+from scoring.model_identity import UNRECORDED_NOTE, attribution_refusal, registered_identity, tagged_identities
 from scoring.realised import EXPERIMENT, REALISED_SLICE_COLUMNS, SLICE_METRICS, slice_metric_key
-from training.review.versions import resolve_version
+from training.review.versions import ReviewInputError, resolve_version
 
 COLUMNS = ("column", "value", "test_rows", *(f"test_{metric}" for metric in SLICE_METRICS),
            "realised_claims", *(f"realised_{metric}" for metric in SLICE_METRICS))
@@ -26,12 +28,30 @@ def latest_outcomes_run(client, name: str, version: str):
     return runs[0] if runs else None
 
 
+def checked_outcomes_run(client, name: str, version):
+    """The newest `serving-outcomes` run of this version (None when there is none), once its served
+    claims are known to be this version's: ReviewInputError, one line, when the run's audit rows
+    recorded another run or manifest (scoring.model_identity)."""
+    version = resolve_version(client, name, version)
+    run = latest_outcomes_run(client, name, str(version.version))
+    if run is None:
+        return None
+    refusal = attribution_refusal(name, version.version, tagged_identities(run.data.tags),
+                                  registered_identity(client, name, version.version),
+                                  f"in store {store_label(client.tracking_uri)}")
+    if refusal:
+        raise ReviewInputError(f"outcomes run {run.info.run_id}: {refusal}; its realised figures are not this "
+                               "version's")
+    return run
+
+
 def realised_beside_test(client, name: str, version) -> pd.DataFrame:
     """One row overall (`column` "all") and one per plan type and per treatment that either side
-    measured; NaN where a side has no figure. `attrs` carries the outcomes run, its window and alarm."""
+    measured; NaN where a side has no figure. `attrs` carries the outcomes run, its window, alarm
+    and how its claims were attributed. ReviewInputError as checked_outcomes_run."""
     version = resolve_version(client, name, version)
     test = client.get_run(version.run_id).data.metrics if version.run_id else {}
-    run = latest_outcomes_run(client, name, str(version.version))
+    run = checked_outcomes_run(client, name, version)
     realised = run.data.metrics if run is not None else {}
     rows = [_row("all", "", test, realised, {
         "test_rows": "test_rows", **{f"test_{metric}": f"test_{metric}" for metric in SLICE_METRICS},
@@ -49,7 +69,9 @@ def realised_beside_test(client, name: str, version) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     frame.attrs.update(model_version=str(version.version), outcomes_run=run.info.run_id if run else None,
                        window=(run.data.tags.get("window_start"), run.data.tags.get("window_end")) if run else None,
-                       alarm=run.data.tags.get("alarm") if run else None)
+                       alarm=run.data.tags.get("alarm") if run else None,
+                       attribution=(None if run is None else "by run and manifest" if tagged_identities(run.data.tags)
+                                    else f"claims {UNRECORDED_NOTE}"))
     return frame
 
 

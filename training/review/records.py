@@ -29,9 +29,10 @@ import numpy as np
 import pandas as pd
 
 from common.paths import PROJECT_ROOT
-from scoring.mlflow_store import REGISTERED_MODEL, ensure_experiment, log_version_run, resolve_tracking_uri
+from scoring.mlflow_store import CHAMPION, REGISTERED_MODEL, ensure_experiment, log_version_run, resolve_tracking_uri
+from training.review.realised import checked_outcomes_run
 from training.review.verdict import REVIEW_DECISIONS, FAILS, check_decision_parameters
-from training.review.versions import ReviewInputError, open_client, resolve_version
+from training.review.versions import ReviewInputError, champion_for_review, open_client, resolve_version
 
 REVIEW_EXPERIMENT = "model-reviews"
 REVIEW_NOTEBOOK = PROJECT_ROOT / "notebooks" / "01-model-review.ipynb"
@@ -171,6 +172,10 @@ def run_review(challenger, decision=None, reviewer: str = "", comment: str = "",
     uri = resolve_tracking_uri(tracking_uri)
     client = open_client(uri)
     version = str(resolve_version(client, model_name, challenger).version)
+    champion = champion_for_review(client, model_name, version, parameters.get("champion_reference", CHAMPION))
+    for reviewed in (version, champion):  # another model's realised figures: refused before minutes of work
+        if reviewed is not None:
+            checked_outcomes_run(client, model_name, reviewed)
     folder = Path(out_dir) if out_dir else REVIEWS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{model_name}-v{version}-{pd.Timestamp.now(tz='UTC').strftime('%Y%m%dT%H%M%SZ')}"

@@ -14,16 +14,19 @@ GOOD = {"claim_id": "C1", "outcome": "Approved", "paid_amount": "120.5", "denial
         "adjudication_date": "2026-03-30"}
 
 
+# The API's words for the same faults (claims_io.fields.allowed), the field in a column of its own
 @pytest.mark.parametrize("change, field, reason", [
-    ({"outcome": SENTINEL}, "outcome", "outcome: must be one of approved, partial, denied"),
-    ({"paid_amount": SENTINEL}, "paid_amount", "paid_amount: must be a number >= 0 (USD paid by the plan)"),
-    ({"paid_amount": "-3"}, "paid_amount", "paid_amount: must be a number >= 0 (USD paid by the plan)"),
+    ({"outcome": SENTINEL}, "outcome", "must be one of: approved, partial, denied (any case)"),
+    ({"outcome": "denyed"}, "outcome", "must be one of: approved, partial, denied (any case) (did you mean denied?)"),
+    ({"paid_amount": SENTINEL}, "paid_amount", "must be a number >= 0 (USD paid by the plan)"),
+    ({"paid_amount": "-3"}, "paid_amount", "must be a number >= 0 (USD paid by the plan)"),
     ({"outcome": "denied", "paid_amount": "0", "denial_reason": SENTINEL}, "denial_reason",
-     "denial_reason: must be an X12 CARC code such as 50, 96 or 197"),
-    ({"denial_reason": "50"}, "denial_reason", "denial_reason: must be empty when the outcome is approved"),
-    ({"outcome": "denied", "denial_reason": "50"}, "paid_amount", "paid_amount: must be 0 when the outcome is denied"),
-    ({"adjudication_date": SENTINEL}, "adjudication_date", "adjudication_date: must be a date YYYY-MM-DD"),
-    ({"claim_id": ""}, "claim_id", "claim_id: a value is required (the claim id the service was sent)"),
+     "must be an X12 CARC code such as 50, 96 or 197"),
+    ({"denial_reason": "50"}, "denial_reason", "must be empty when the outcome is approved"),
+    ({"outcome": "denied", "denial_reason": "50"}, "paid_amount", "must be 0 when the outcome is denied"),
+    ({"adjudication_date": SENTINEL}, "adjudication_date", "must be a date written YYYY-MM-DD"),
+    ({"claim_id": ""}, "claim_id", "a value is required: the claim id the service was sent"),
+    ({"claim_id": "C" * 201}, "claim_id", "must be at most 200 characters"),
 ])
 def test_a_bad_row_is_quarantined_with_its_row_number_and_a_reason_without_its_value(tmp_path, change, field,
                                                                                      reason):
@@ -32,7 +35,7 @@ def test_a_bad_row_is_quarantined_with_its_row_number_and_a_reason_without_its_v
     read = read_outcome_table(path)
     assert [outcome.claim_id for outcome in read.outcomes] == ["C1"]
     assert [(item.position, item.field, item.reason) for item in read.quarantined] == [("row 2", field, reason)]
-    assert SENTINEL not in reason
+    assert SENTINEL not in reason and not reason.startswith(field)
 
 
 def test_csv_and_parquet_read_the_same_outcomes(tmp_path):
@@ -51,3 +54,13 @@ def test_a_file_without_the_outcome_columns_is_refused_naming_them(tmp_path):
     pd.DataFrame([{"claim_id": "C1", "outcome": "approved"}]).to_csv(path, index=False)
     with pytest.raises(OutcomeFileError, match="missing column\\(s\\) paid_amount, adjudication_date"):
         read_outcome_table(path)
+
+
+def test_a_missing_column_is_named_with_the_files_own_columns_that_look_like_it(tmp_path):
+    path = tmp_path / "outcomes.csv"
+    pd.DataFrame([{"claim_id": "C1", "outcome": "approved", "paid": "10", "adjudicated_date": "2026-03-30"}]).to_csv(
+        path, index=False)
+    with pytest.raises(OutcomeFileError) as refused:
+        read_outcome_table(path)
+    assert ("missing column(s) paid_amount (did you mean paid_amount? found: paid), adjudication_date (did you mean "
+            "adjudication_date? found: adjudicated_date)") in str(refused.value)

@@ -43,7 +43,7 @@ def test_a_reversal_and_an_invalid_amount_are_quarantined_by_position_without_th
     read = read_remittance(SAMPLE)
     quarantined = {(item.position, item.field): item.reason for item in read.quarantined}
     assert quarantined == {
-        ("segment 31 (CLP)", "CLP02"): "CLP02: 22 reverses an earlier payment; the corrected claim after it "
+        ("segment 31 (CLP)", "CLP02"): "status 22 reverses an earlier payment; the corrected claim after it "
                                        "carries the outcome",
         ("segment 33 (CLP)", "CLP"): "CLP04: invalid character in element",
     }
