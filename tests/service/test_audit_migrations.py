@@ -23,6 +23,7 @@ from service.background import LockTimeout
 from service.outcomes.store import claim_outcomes  # noqa: F401  (its table joins the metadata compared)
 from service.cds_hooks.client_jwt import cds_hook_jtis  # noqa: F401  (its table joins the metadata compared)
 from service.rate_limit import rate_buckets
+from service.paperwork import paperwork_records  # noqa: F401  (its table joins the metadata compared)
 from service.sessions import page_sessions  # noqa: F401  (its table joins the metadata compared)
 
 def head_revision() -> str:
