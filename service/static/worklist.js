@@ -25,7 +25,9 @@
     if (!row.letter) { td.textContent = "—"; return td; }
     if (!row.letter.startsWith("#")) { td.textContent = row.letter; return td; } // why no letter is offered
     const details = cell("details");
-    details.append(cell("summary", "Letter draft"), cell("pre", row.letter, { class: "letter" }));
+    // the draft scrolls (page.css .letter): focusable, so a keyboard can scroll it too
+    details.append(cell("summary", "Letter draft"), cell("pre", row.letter, {
+      class: "letter", tabindex: "0", "aria-label": `Letter draft for claim ${row.claim_id}` }));
     td.append(details);
     return td;
   }
