@@ -17,7 +17,7 @@ def create_app(config: dict | None = None):
 
     from features.catalog import load_catalog
     from service import (api, auth, denials, errors, estimates, files, health, letters, metrics, monitoring, openapi,
-                         page, retention)
+                         page, retention, worklist_api)
     from service.cds_hooks import routes as cds_hooks
     from service.audit import AuditStore
     from service.logging import configure_logging
@@ -73,6 +73,7 @@ def create_app(config: dict | None = None):
     denials.init_app(app)  # POST /v1/denials: the playbook after a denial
     letters.init_app(app)  # POST /v1/letters: a draft letter of medical necessity
     estimates.init_app(app)  # POST /v1/estimates: a Good Faith Estimate for a self-pay or not-covered visit
+    worklist_api.init_app(app)  # GET /v1/worklist: a key's own denial worklist
     cds_hooks.init_app(app)  # CDS Hooks / Da Vinci CRD: its JWT's jti ledger is in the audit database too
     page.init_app(app)
     openapi.init_app(app)

@@ -141,6 +141,14 @@ def _audit_store(audit_url: str | None):
     return AuditStore(audit_url or default_audit_url())
 
 
+def _champion(tracking_uri: str):
+    """The registry's champion as the service serves it (its `answer` scores claims), verified first."""
+    from service.model_loading import registry_loader
+    from service.settings import default_settings
+
+    return registry_loader({**default_settings(), "TRACKING_URI": tracking_uri})
+
+
 @outcomes.command("ingest")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--audit-url", default=None, help=AUDIT_URL_HELP)
@@ -172,15 +180,21 @@ def outcomes_ingest(ctx: click.Context, path: str, audit_url: str | None, quaran
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object: the figures per model version")
 @click.option("--tracking-uri", default=None, help=TRACKING_URI_HELP)
 @click.option("--audit-url", default=None, help=AUDIT_URL_HELP)
+@click.option("--no-worklist", is_flag=True, help="leave out the denial worklist's figures (they need the "
+                                                  "registry's champion, which scores every denied claim again)")
 @click.pass_context
 def outcomes_report(ctx: click.Context, since: str | None, until: str | None, model_version: str | None,
-                    as_json: bool, tracking_uri: str | None, audit_url: str | None) -> None:
+                    as_json: bool, tracking_uri: str | None, audit_url: str | None, no_worklist: bool) -> None:
     """Realised accuracy of each served model version (AUC, Brier, log loss, ECE, calibration, decision
     confusion, denial-reason accuracy, expected vs paid), per version and per week of service; a run of the
     `serving-outcomes` experiment and tags on each version.
 
-    Exits 0; 2 when --model-version is not in the store, or when a served version number is another model in
-    this store than the one the audit rows recorded (nothing is logged then); 3 when a version's realised Brier or ECE moved past
+    Beside them, each version's denied claims in the denial worklist and their expected recovery, scored
+    with the registry's champion (see `outcomes worklist`).
+
+    Exits 0; 2 when --model-version is not in the store, when a served version number is another model in
+    this store than the one the audit rows recorded (nothing is logged then), or when there is no champion to
+    score the worklist with (--no-worklist leaves it out); 3 when a version's realised Brier or ECE moved past
     its limit against the figures it was promoted with (the degradation alarm; the version is tagged
     realised_alarm=alarm).
     """
@@ -190,8 +204,10 @@ def outcomes_report(ctx: click.Context, since: str | None, until: str | None, mo
     from scoring.model_identity import AttributionError
 
     start, end = _served_window(since, until)
+    uri = resolve_tracking_uri(tracking_uri)
     try:
-        report = run_report(_audit_store(audit_url), resolve_tracking_uri(tracking_uri), start, end, model_version)
+        answer = None if no_worklist else _champion(uri).answer
+        report = run_report(_audit_store(audit_url), uri, start, end, model_version, answer=answer)
     except (ModelSourceError, TrackingStoreError, AttributionError) as error:
         click.echo(f"Error: {error}", err=True)
         ctx.exit(2)
@@ -229,13 +245,10 @@ def outcomes_worklist(out_path: str, since: str | None, until: str | None, track
     """The denied claims the outcomes loop recorded, each with the denial playbook's step, fix, deadline and
     the fixed claim scored again by the registry's champion, ranked by expected recovery."""
     from scoring.mlflow_store import resolve_tracking_uri
-    from service.model_loading import registry_loader
     from service.outcomes.worklist import build_worklist, write_worklist
-    from service.settings import default_settings
 
     if not out_path.lower().endswith(".csv"):
         raise click.BadParameter("the worklist is a .csv file", param_hint="--out")
     start, end = _served_window(since, until)
-    model = registry_loader({**default_settings(), "TRACKING_URI": resolve_tracking_uri(tracking_uri)})
-    worklist = build_worklist(_audit_store(audit_url), model.answer, start, end)
+    worklist = build_worklist(_audit_store(audit_url), _champion(resolve_tracking_uri(tracking_uri)).answer, start, end)
     click.echo(worklist.format(write_worklist(worklist, out_path)))

@@ -9,7 +9,8 @@ recovery (that probability x what the payer would still pay). A claim a hard rul
 
 `play_denial` is the playbook itself, for the API and for `outcomes worklist` alike; it takes the
 model's `answer` function, so the command scores with the model it loaded. The answer is not kept
-in the audit store: it scores a changed claim that was never sent, and keeps nothing of it.
+in the audit store: it scores a changed claim that was never sent; the store keeps only that the
+playbook answered this request id (service.paperwork).
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from scoring.decisions import EXCLUDED
 from service.auth import require_api_key
 from service.claims import read_claim_envelope
 from service.errors import APIError, field_error
+from service.paperwork import DENIAL_PLAYBOOK, record_paperwork
 from service.request_body import read_json_body
 from service.schemas import CARC_PATTERN, RARC_PATTERN
 
@@ -48,6 +50,7 @@ def denials():
     denial = read_denial(read_json_body())
     g.log_counts = {"claims": 1}
     playbook = play_denial(**denial, answer=current_app.extensions["coverage_model"].answer)
+    record_paperwork(DENIAL_PLAYBOOK)  # that the playbook answered this request id, not what it said
     return {**playbook, "request_id": g.request_id}
 
 

@@ -8,10 +8,15 @@ and member id are placeholders the clinic fills in: nothing identifying is inven
 logged. Markdown and HTML (with a print stylesheet); no PDF: printing the HTML to PDF from any
 browser gives one, and no library is needed for it (docs/billing.md, "Why no template engine or PDF library").
 
-A claim a hard rule excludes (cosmetic, dental, comfort), or one with no diagnosis the catalog
-covers the treatment under, gets no letter: 422 `letter_not_offered`. A letter cannot make such a
-service covered, and a letter pretending so is a compliance risk. The service keeps nothing of the
-letter: its request log line says that a letter was drafted, for its request id.
+A claim any rule of features/data/exclusion_rules.csv fires on (cosmetic, dental, comfort,
+investigational, age, place of service, a benefit the plan lacks or has used up, a header code),
+whether the payer's history keeps the rule hard or only learned it, or one with no diagnosis the
+catalog covers the treatment under, gets no letter: 422 `letter_not_offered`, naming each rule and
+why. A fired rule says the claim is off the policy's covered pathway, and a letter attesting that
+the policy's criteria are met would then be untrue: a compliance risk, and no help. A header code is
+the one a correction lifts: the refusal says to bill the specific code first. The service keeps
+nothing of the letter: the audit store records that a letter was drafted for the request id
+(service.paperwork), and the request's log line says so.
 """
 from __future__ import annotations
 
@@ -24,10 +29,11 @@ from features.catalog import load_catalog
 from features.claim_facts import split_codes
 from features.diagnosis import describe_code, with_dot
 from features.documentation import criteria_for
-from scoring.decisions import EXCLUDED
+from features.rules import FIXABLE_CLASSES
 from service.auth import require_api_key
 from service.claims import read_claim_envelope
 from service.errors import APIError, field_error
+from service.paperwork import LETTER, record_paperwork
 from service.request_body import read_json_body
 
 bp = Blueprint("letters", __name__)
@@ -49,8 +55,10 @@ def letters():
     claim, names = read_letter_request(read_json_body())
     answer = current_app.extensions["coverage_model"].answer([claim])[0]
     refuse_uncovered(claim, answer)
-    g.log_counts = {"letters_drafted": 1}  # the request's log line: that a letter was drafted, never its text
-    return {**draft_letter(claim, **names), "request_id": g.request_id}
+    letter = draft_letter(claim, **names)
+    record_paperwork(LETTER)  # that a letter was drafted for this request id, never its text
+    g.log_counts = {"letters_drafted": 1}
+    return {**letter, "request_id": g.request_id}
 
 
 def read_letter_request(body) -> tuple[dict, dict]:
@@ -77,9 +85,9 @@ def read_names(body: dict, fields: tuple[str, ...], errors: list[dict]) -> dict:
 
 def letter_offered(claim: dict, answer: dict) -> str | None:
     """None when a letter may be drafted for this answered claim; else why not, in words."""
-    if answer["decision"] == EXCLUDED:
-        return ("a hard rule excludes this claim (cosmetic, dental or personal comfort): a letter cannot make it "
-                "covered")
+    fired = [*answer.get("excluded_by", []), *answer.get("rules_learned_from_history", [])]
+    if fired:
+        return "; ".join(_refusal(rule) for rule in fired)
     catalog = load_catalog()
     if claim["treatment"] not in catalog.keys or catalog[claim["treatment"]].never_covered:
         return "the treatment is not one a plan may cover: GET /v1/treatments lists those that are"
@@ -87,6 +95,15 @@ def letter_offered(claim: dict, answer: dict) -> str | None:
         return ("the claim names no diagnosis under which the treatment is covered: GET /v1/treatments lists "
                 "them (covered_diagnoses)")
     return None
+
+
+def _refusal(rule: dict) -> str:
+    """Why a fired rule (an answer's rule record) rules a letter out, in words."""
+    if rule["rule_class"] in FIXABLE_CLASSES:
+        then = "correct the claim first (bill the billable code), then draft the letter for the corrected claim"
+    else:
+        then = "it is not a covered pathway, and a letter of medical necessity cannot make it one"
+    return f"rule {rule['id']} ({rule['rule_class']}) applies: {rule['reason']}: {then}"
 
 
 def refuse_uncovered(claim: dict, answer: dict) -> None:

@@ -29,7 +29,7 @@ COMPONENT_MODELS = (
     schemas.ClaimAnswer, schemas.BatchAnswer, schemas.InvocationsResponse, schemas.TreatmentList,
     schemas.ModelInfo, schemas.HealthStatus, schemas.DiagnosisList, schemas.FileJob, schemas.FileJobList,
     schemas.DenialRequest, schemas.DenialPlaybook, schemas.LetterRequest, schemas.LetterDraft,
-    schemas.EstimateRequest, schemas.GoodFaithEstimate,
+    schemas.EstimateRequest, schemas.GoodFaithEstimate, schemas.Worklist,
     cds_schemas.CdsHookRequest, cds_schemas.CdsServices, cds_schemas.CdsHookResponse,
 )
 SECURITY = [{"bearerAuth": []}, {"apiKeyHeader": []}]
@@ -293,6 +293,16 @@ def build_document(max_batch_claims: int | None = None) -> dict:
                 "security": SECURITY,
                 "requestBody": _json_body(_ref("EstimateRequest")),
                 "responses": {"200": _json(_ref("GoodFaithEstimate"), "the estimate"), **_errors(*api_errors)},
+            }},
+            "/v1/worklist": {"get": {
+                "operationId": "worklist",
+                "summary": "The denial worklist of this key's own served claims (the outcomes loop's denials through the "
+                           "playbook, by expected recovery, with letter drafts); at most max_claims denied claims",
+                "security": SECURITY,
+                "parameters": [{"name": "since", "in": "query", "required": False,
+                                "description": "only claims served at or after this ISO 8601 date or time (UTC)",
+                                "schema": {"type": "string", "maxLength": 40}}],
+                "responses": {"200": _json(_ref("Worklist"), "the rows"), **_errors(401, 422, 429, 500, 503)},
             }},
             **_file_paths(limits_text(default_settings())),
             **_cds_paths(),

@@ -39,7 +39,7 @@ from service.sessions import SessionStore
 STATIC_DIR = Path(__file__).parent / "static"
 # name -> content type: every file the page serves, each at /static/<name> by a route of its own
 STATIC_FILES = {"page.css": "text/css", "page.js": "text/javascript", "cost.js": "text/javascript",
-                "favicon.svg": "image/svg+xml"}
+                "favicon.svg": "image/svg+xml", "worklist.js": "text/javascript", "worklist.css": "text/css"}
 PAGE_ROUTES = ("/", "/sign-in", "/sign-out", *(f"/static/{name}" for name in STATIC_FILES))
 CSRF_HEADER = "X-CSRFToken"
 SESSIONS = "page_sessions"  # app.extensions key of the SessionStore

@@ -1,7 +1,8 @@
 """Audit retention: rows older than `AUDIT_RETENTION_DAYS` are deleted in the background and a
 SQLite store gives the space back (service.audit's `prune_before`): served claims by the time
 they were served, and their adjudicated outcomes (service.outcomes.store) by the time they were
-ingested, as they too hold claim ids and what the payer decided.
+ingested, as they too hold claim ids and what the payer decided; the records of drafted letters
+and played denials (service.paperwork) by the time they were made.
 
 The default, 2,190 days (six years), follows HIPAA's retention of required documentation
 (45 CFR 164.316(b)(2)), the period most covered entities apply to audit records; a shorter one
@@ -18,6 +19,7 @@ from flask import Flask
 
 from service.background import start_job
 from service.outcomes.store import claim_outcomes
+from service.paperwork import paperwork_records
 
 PRUNE_EVERY_SECONDS = 3600
 LOCK_NAME = "retention"
@@ -33,7 +35,7 @@ def prune_expired(app: Flask, now: datetime | None = None) -> int | None:
     with store.exclusive(LOCK_NAME) as held:
         if not held:
             return None
-        deleted = store.prune_before(cutoff, dated=(claim_outcomes.c.ingested_at,))
+        deleted = store.prune_before(cutoff, dated=(claim_outcomes.c.ingested_at, paperwork_records.c.recorded_at))
     if deleted:
         log.info("audit rows past retention deleted", extra={"claims": deleted})
     return deleted

@@ -905,4 +905,41 @@ class GoodFaithEstimate(_Answer):
     legal_basis: list[str]
     currency: Literal["USD"]
     html: str = Field(description="the same estimate as a standalone HTML page with a print stylesheet")
+
+
+# GET /v1/worklist (service.worklist_api): the calling key's denial worklist.
+class WorklistRow(_Answer):
+    """One denied claim through the playbook (service.outcomes.worklist.WORKLIST_COLUMNS)."""
+
+    rank: int = Field(ge=1, description="1 is the most expected recovery")
+    claim_id: str
+    service_date: str
+    treatment: str
+    procedure_code: str | None
+    carc: str
+    description: str
+    group_code: Literal[GROUP_CODE_VALUES]
+    group_code_from: Literal["payer", "rule", "default"] = Field(
+        description="the payer's remittance or outcome file; else the exclusion rule's group code; else CO")
+    step: Literal[STEPS]
+    instruction: str
+    fix: str
+    resubmission_probability: Probability | None
+    amount_at_stake: float = Field(ge=0)
+    expected_recovery: float = Field(ge=0)
+    next_deadline: str | None = Field(description="YYYY-MM-DD, the nearest general deadline of the step")
+    deadline_rule: str
+    letter: str = Field(description="for an appeal with a letter: the letter of medical necessity drafted as "
+                                    "POST /v1/letters drafts it (Markdown), or why none is offered; else empty")
+    model_version: str | None = Field(description="the model version that answered the claim when it was served")
+
+
+class Worklist(_Answer):
+    """The denied claims served to this key that the outcomes loop recorded, by expected recovery."""
+
+    rows: list[WorklistRow]
+    denied_claims: int = Field(ge=0)
+    expected_recovery: float = Field(ge=0, description="USD: the sum of the rows' expected recovery")
+    unlisted_carc: int = Field(ge=0, description="denied claims whose CARC the playbook does not list (left out)")
+    max_claims: int = Field(description="the most denied claims one request scores (422 worklist_too_large beyond)")
     request_id: str

@@ -4,7 +4,9 @@ name patients' claims), and the CSV / Parquet reader.
 
 An outcome file has the contract's outcome fields (`outcome`, `paid_amount`, `denial_reason`:
 a CARC code when denied or partial, empty when approved) with `claim_id` and
-`adjudication_date` (YYYY-MM-DD). X12 835 files are read by service.outcomes.remittance.
+`adjudication_date` (YYYY-MM-DD), and optionally `group_code`: the X12 claim adjustment group code
+(CO, PR, OA, PI) the payer gave the denial, which says who carries it (the contract has no such
+field; an 835 always gives one). X12 835 files are read by service.outcomes.remittance.
 """
 from __future__ import annotations
 
@@ -20,8 +22,9 @@ import pandas as pd
 from claims_io.fields import allowed, unknown_value_reason
 from claims_io.loading import described_missing
 from features.contract import read_enum
+from features.denial_playbook import GROUP_CODES
 
-OUTCOME_FILE_COLUMNS = ("claim_id", "outcome", "paid_amount", "denial_reason", "adjudication_date")
+OUTCOME_FILE_COLUMNS = ("claim_id", "outcome", "paid_amount", "denial_reason", "adjudication_date", "group_code")
 REQUIRED_COLUMNS = ("claim_id", "outcome", "paid_amount", "adjudication_date")
 # A CARC is a number of up to three digits, or a letter and digits for the older alphanumeric ones (A1, B7)
 CARC_PATTERN = re.compile(r"^(?:[1-9][0-9]{0,2}|[A-Z][0-9]{1,2})$")
@@ -40,10 +43,12 @@ class Outcome:
     paid_amount: float
     denial_reason: str  # CARC, "" when approved
     adjudication_date: date
+    group_code: str = ""  # X12 group code of the denial (CO, PR, OA, PI); "" when approved or not given
 
     @property
     def key(self) -> str:
-        """What makes two records the same outcome: ingesting it again adds nothing."""
+        """What makes two records the same outcome: ingesting it again adds nothing. The group code is
+        left out, as it was before the store kept it: a file ingested again stays one outcome."""
         text = "|".join((self.claim_id, self.outcome, f"{self.paid_amount:.2f}", self.denial_reason,
                          self.adjudication_date.isoformat()))
         return hashlib.sha256(text.encode()).hexdigest()
@@ -65,7 +70,7 @@ class ReadOutcomes:
 
 
 def check_outcome(claim_id: str, outcome: str | None, paid_amount: float | None, denial_reason: str,
-                  adjudication_date: date | None, outcome_sent=None) -> list[tuple[str, str]]:
+                  adjudication_date: date | None, group_code: str = "", outcome_sent=None) -> list[tuple[str, str]]:
     """(field, reason) for each way the values break the contract; empty when they make an Outcome.
     The reasons are a claims file's and the API's words (claims_io.fields.allowed), without the
     field, which has a column of its own; an unknown outcome gets the allowed values close to
@@ -87,6 +92,10 @@ def check_outcome(claim_id: str, outcome: str | None, paid_amount: float | None,
         problems.append(("paid_amount", "must be 0 when the outcome is denied"))
     if adjudication_date is None:
         problems.append(("adjudication_date", f"must be {allowed('service_date')}"))
+    if group_code and group_code not in GROUP_CODES:
+        problems.append(("group_code", f"must be empty or an X12 group code: {', '.join(GROUP_CODES)}"))
+    elif group_code and not denial_reason:
+        problems.append(("group_code", "must be empty when there is no denial_reason"))
     return problems
 
 
@@ -108,12 +117,14 @@ def read_outcome_table(path: Path) -> ReadOutcomes:
         unknown = [str(name) for name in frame.columns if name not in OUTCOME_FILE_COLUMNS]
         raise OutcomeFileError(f"{path.name}: missing column(s) {', '.join(described_missing(missing, unknown))}; "
                                f"an outcome file has {', '.join(OUTCOME_FILE_COLUMNS)}")
-    if "denial_reason" not in frame.columns:
-        frame["denial_reason"] = ""
+    for optional in ("denial_reason", "group_code"):
+        if optional not in frame.columns:
+            frame[optional] = ""
     result = ReadOutcomes(source, items_read=len(frame))
     for number, row in enumerate(frame.loc[:, list(OUTCOME_FILE_COLUMNS)].itertuples(index=False), start=1):
-        claim_id, outcome, paid, reason, adjudicated = (str(value).strip() for value in row)
-        values = (claim_id, read_enum("outcome", outcome), _number(paid), reason.upper(), _date(adjudicated))
+        claim_id, outcome, paid, reason, adjudicated, group = (str(value).strip() for value in row)
+        values = (claim_id, read_enum("outcome", outcome), _number(paid), reason.upper(), _date(adjudicated),
+                  group.upper())
         problems = check_outcome(*values, outcome_sent=outcome)
         if problems:
             result.quarantined += [Quarantined(f"row {number}", name, why) for name, why in problems]

@@ -11,6 +11,8 @@ submitted (the `claim_id` the service was sent):
 - `denial_reason`: the CARC of the claim's largest denial adjustment (CAS of the claim and of its
   service lines), where a denial adjustment is any but the routine ones (`ROUTINE_CARCS`:
   contractual fee-schedule reduction, deductible, coinsurance, copay, prior payer, sequestration);
+- `group_code`: the group code (CAS01: CO, PR, OA, PI) under which that CARC carries the most:
+  who the payer says carries the denial, which the worklist's step follows;
 - `adjudication_date`: the remittance's production date (DTM*405), else the payment date (BPR16).
 
 The file is read whole or refused: service.outcomes.x12_segments reads every segment first (a
@@ -183,7 +185,7 @@ def _read_claim(loop, adjudicated: date | None, errors: _PositionedErrors, resul
         return
     paid = _amount(loop.get_value("CLP04"))
     denials = _denial_adjustments(loop)
-    reason = max(denials, key=denials.get) if denials else ""
+    reason = max(denials, key=lambda code: sum(denials[code].values())) if denials else ""
     if status == DENIED_STATUS or (paid == 0 and denials):
         outcome, paid = "denied", 0.0
     elif paid is not None and paid > 0:
@@ -194,10 +196,12 @@ def _read_claim(loop, adjudicated: date | None, errors: _PositionedErrors, resul
         result.quarantined.append(Quarantined(position, "CLP04", "nothing paid and no adjustment reason: "
                                                                  "cannot tell a denial from a deductible"))
         return
-    values = (claim_id, outcome, paid, reason if outcome != "approved" else "", adjudicated)
+    denied = outcome != "approved"
+    group = max(denials[reason], key=denials[reason].get) if denied and reason else ""
+    values = (claim_id, outcome, paid, reason if denied else "", adjudicated, group)
     problems = check_outcome(*values)
     if problems:
-        fields = {"claim_id": "CLP01", "paid_amount": "CLP04", "denial_reason": "CAS",
+        fields = {"claim_id": "CLP01", "paid_amount": "CLP04", "denial_reason": "CAS", "group_code": "CAS01",
                   "adjudication_date": "DTM*405/BPR16"}
         result.quarantined += [Quarantined(position, fields.get(name, name), why) for name, why in problems]
         return
@@ -214,12 +218,13 @@ def _adjustments(loop):
                 yield group, code, _amount(cas.get_value(f"CAS{first + 1:02d}")) or 0.0
 
 
-def _denial_adjustments(loop) -> dict[str, float]:
-    totals: dict[str, float] = defaultdict(float)
-    for _group, code, amount in _adjustments(loop):
+def _denial_adjustments(loop) -> dict[str, dict[str, float]]:
+    """CARC -> group code -> the amount it adjusted, for every denial adjustment of the claim."""
+    totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for group, code, amount in _adjustments(loop):
         if code not in ROUTINE_CARCS:
-            totals[code] += abs(amount)
-    return dict(totals)
+            totals[code][group.strip()] += abs(amount)
+    return {code: dict(groups) for code, groups in totals.items()}
 
 
 def _has_adjustments(loop) -> bool:

@@ -9,6 +9,11 @@ per plan / per treatment figures (`slices.csv`, and flat `realised_<metric>__<sl
 twins of the training run's `test_<metric>__<slice>`) as artifacts. The version itself gets tags
 with its latest realised figures (`realised_*`) and the alarm's verdict (`realised_alarm`: ok,
 alarm or not called), compared with the test figures of the training run that registered it.
+
+Beside the accuracy, each version's figures count the denial worklist of the same window
+(service.outcomes.worklist, scored with the champion the command loaded): `worklist_claims`, its
+denied claims that version answered, and `worklist_expected_recovery`, what the playbook expects
+to recover of them (USD): what the realised denials are still worth to the billing office.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import pandas as pd
 
 from service.outcomes.served import last_served, served_window
 from service.outcomes.store import OutcomeStore
+from service.outcomes.worklist import build_worklist
 from service.version_table import version_table
 from scoring.artifacts import numbered_version
 from scoring.mlflow_store import REGISTERED_MODEL, ensure_experiment, log_version_run, mlflow_client
@@ -38,9 +44,10 @@ IDENTITY_COLUMNS = ("model_name", "model_run_id", "model_manifest_sha256")
 PROMOTED_METRICS = ("auc", "brier", "log_loss", "ece")  # the training run's test_<name>
 VERSION_TAG_FIGURES = ("claims", "auc", "brier", "log_loss", "ece", "denial_top1_accuracy",
                        "denial_top3_accuracy", "expected_to_actual_paid")
+WORKLIST_FIGURES = ("worklist_claims", "worklist_expected_recovery")
 TABLE_FIGURES = ("claims", "approval_rate", "auc", "brier", "log_loss", "ece", "likely_approved_but_denied",
                  "likely_denied_but_paid", "denial_top1_accuracy", "denial_top3_accuracy", "expected_paid",
-                 "actual_paid", "expected_to_actual_paid")
+                 "actual_paid", "expected_to_actual_paid", *WORKLIST_FIGURES)
 
 
 @dataclass
@@ -109,9 +116,11 @@ def joined_outcomes(audit_store, since: datetime | None = None, until: datetime 
 
 
 def run_report(audit_store, tracking_uri: str, since: datetime | None = None, until: datetime | None = None,
-               model_version: str | None = None, min_claims: int = ALARM_MIN_CLAIMS) -> OutcomesReport:
-    """Measure each served version's realised accuracy, log a run per version and tag the versions.
-    Raises ModelSourceError (TrackingStoreError) when `model_version` is not in the store, and
+               model_version: str | None = None, min_claims: int = ALARM_MIN_CLAIMS,
+               answer=None) -> OutcomesReport:
+    """Measure each served version's realised accuracy, log a run per version and tag the versions;
+    with `answer` (a served model's, service.denials.Answer), count the window's denial worklist per
+    version too. Raises ModelSourceError (TrackingStoreError) when `model_version` is not in the store, and
     AttributionError, before anything is logged, when the store's version of that number is another
     model than the one the audit rows recorded (scoring.model_identity)."""
     start, end = served_window(since, until)
@@ -121,6 +130,7 @@ def run_report(audit_store, tracking_uri: str, since: datetime | None = None, un
     report = OutcomesReport(start, end)
     if joined.empty:
         return report
+    recovery = build_worklist(audit_store, answer, start, end).recovery_by_version() if answer else None
     client = mlflow_client(tracking_uri)
     by_version = joined.groupby(["model_name", "model_version"], dropna=False, sort=True)
     groups = [(None if pd.isna(name) else str(name), None if pd.isna(version) else str(version), part)
@@ -130,6 +140,8 @@ def run_report(audit_store, tracking_uri: str, since: datetime | None = None, un
     experiment_id = ensure_experiment(client, EXPERIMENT, tracking_uri)
     for name, version, part in groups:
         figures = realised_figures(part)
+        if recovery is not None:
+            figures.update(zip(WORKLIST_FIGURES, map(float, recovery.get(version, (0, 0.0)))))
         promoted = promoted_figures(client, name, version)
         found = VersionReport(name, version, figures, weekly_figures(part), calibration_curve(part),
                               slice_table(part), promoted, degradation(figures, promoted, min_claims),
@@ -225,7 +237,8 @@ def format_report(report: OutcomesReport) -> str:
              f"(alarm from {ALARM_MIN_CLAIMS:,} claims per version on)"]
     lines += version_table("figure", TABLE_FIGURES, [version.figures for version in report.versions],
                            [f"v{version.model_version}" for version in report.versions],
-                           counts={"claims", "likely_approved_but_denied", "likely_denied_but_paid"}, large_decimals=2)
+                           counts={"claims", "likely_approved_but_denied", "likely_denied_but_paid", "worklist_claims"},
+                           large_decimals=2)
     for version in report.versions:
         lines.append("")
         lines.append(f"v{version.model_version}, last weeks of service (all: --json, weekly.csv): " + ", ".join(

@@ -34,8 +34,9 @@ def served_window(since: datetime | None, until: datetime | None) -> tuple[datet
 
 
 def last_served(audit_store, claim_ids: set[str] | None = None, since: datetime | None = None,
-                until: datetime | None = None) -> dict[str, ServedClaim]:
-    """claim_id -> the last answer served for it in the window (only the ids given, when given)."""
+                until: datetime | None = None, key_id: str | None = None) -> dict[str, ServedClaim]:
+    """claim_id -> the last answer served for it in the window (only the ids given, when given; only
+    those served to that API key, when one is given)."""
     start, end = served_window(since, until)
     if claim_ids is not None:
         records = audit_store.read_claims(claim_ids, start, end)
@@ -44,7 +45,7 @@ def last_served(audit_store, claim_ids: set[str] | None = None, since: datetime 
     served: dict[str, ServedClaim] = {}
     for record in records:  # each claim's rows oldest first: the last one stays
         claim_id = record.claim.get("claim_id")
-        if claim_id is None:
+        if claim_id is None or (key_id is not None and record.key_id != key_id):
             continue
         served[claim_id] = ServedClaim(record.claim, record.answer, record.model_name, record.model_version,
                                        record.served_at, Identity(record.model_run_id, record.model_manifest_sha256))

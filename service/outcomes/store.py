@@ -27,6 +27,8 @@ claim_outcomes = Table(
     Column("outcome", String(16), nullable=False),  # approved | partial | denied
     Column("paid_amount", Float, nullable=False),
     Column("denial_reason", String(8), nullable=False),  # CARC, "" when approved
+    # X12 group code of the denial (CO, PR, OA, PI), "" when approved or not given; migration 0006
+    Column("group_code", String(2), nullable=False, server_default=""),
     Column("adjudication_date", Date, nullable=False),
     Column("source", String(16), nullable=False),  # csv | parquet | x12-835
     Column("source_sha256", String(64), nullable=False),  # the file it came from
@@ -53,7 +55,7 @@ class OutcomeStore:
                     claim_outcomes.c.outcome_key.in_(keys[start:start + 500]))).scalars())
             rows = [{"outcome_key": key, "claim_id": outcome.claim_id, "outcome": outcome.outcome,
                      "paid_amount": outcome.paid_amount, "denial_reason": outcome.denial_reason,
-                     "adjudication_date": outcome.adjudication_date, "source": source,
+                     "group_code": outcome.group_code, "adjudication_date": outcome.adjudication_date, "source": source,
                      "source_sha256": source_sha256, "ingested_at": now}
                     for key, outcome in by_key.items() if key not in known]
             if rows:
@@ -76,4 +78,5 @@ class OutcomeStore:
 
 def _outcome(row) -> Outcome:
     return Outcome(claim_id=row["claim_id"], outcome=row["outcome"], paid_amount=row["paid_amount"],
-                   denial_reason=row["denial_reason"], adjudication_date=row["adjudication_date"])
+                   denial_reason=row["denial_reason"], adjudication_date=row["adjudication_date"],
+                   group_code=row["group_code"])

@@ -25,6 +25,7 @@ from service.background import LockTimeout
 from service.outcomes.store import claim_outcomes  # noqa: F401  (its table joins the metadata compared)
 from service.cds_hooks.client_jwt import cds_hook_jtis  # noqa: F401  (its table joins the metadata compared)
 from service.rate_limit import rate_buckets
+from service.paperwork import paperwork_records  # noqa: F401  (its table joins the metadata compared)
 from service.sessions import page_sessions  # noqa: F401  (its table joins the metadata compared)
 
 def head_revision() -> str:
@@ -178,7 +179,7 @@ def test_0005_copies_each_rows_claim_id_out_of_its_claim_and_leaves_identities_u
     _rows_at_0004(audit_url, ['{"claim_id":"A-17","plan_type":"hmo"}', '{"claim_id":null}', '{"plan_type":"ppo"}',
                               f'{{"claim_id":"{long_id}"}}', '{"claim_id":17}', '{"claim_id":"B-2"}'])
     store = AuditStore(audit_url)
-    assert current_revision(store.engine) == head_revision() == "0005_audit_model_identity"
+    assert current_revision(store.engine) == head_revision() == "0006"
     with store.engine.connect() as connection:
         assert connection.execute(text("SELECT claim_id FROM served_claims ORDER BY id")).scalars().all() == [
             "A-17", None, None, None, None, "B-2"]

@@ -1,6 +1,7 @@
 """POST /v1/letters with the session's real champion: a letter for each covered pathway of the
-catalog (criteria and citations present, placeholders left for the clinic), none for a claim a hard
-rule excludes, and nothing of the letter in the log."""
+catalog (criteria and citations present, placeholders left for the clinic), none for a claim any
+rule of the rules table fires on (each named), and nothing of the letter in the log or the audit
+store but that it was drafted."""
 from __future__ import annotations
 
 import pytest
@@ -8,8 +9,9 @@ import pytest
 from features.catalog import load_catalog
 from features.diagnosis import load_table, with_dot
 from features.documentation import criteria_for
+from features.rules import load_rules
 from service.letters import PATIENT_PLACEHOLDERS
-from tests.service.service_testing import SENTINEL, body_of, example_claim
+from tests.service.service_testing import DROP, SENTINEL, body_of, example_claim
 
 MIGRAINE_CLAIM = example_claim(claim_id="L-1")  # botulinum toxin, 64615, G43.709: the README's example
 
@@ -73,15 +75,58 @@ def test_the_migraine_letter_has_placeholders_and_prints(served_client, auth, lo
     assert "letters_drafted" in logged and "headache" not in logged and "G43" not in logged
 
 
-@pytest.mark.parametrize("claim", [
-    example_claim(diagnosis_codes=["L90.8"], procedure_code="64612"),  # toxin for wrinkles: cosmetic
-    example_claim(treatment="teeth_whitening", procedure_code="D9972", diagnosis_codes=[]),  # dental
-    example_claim(treatment="facial", procedure_code=None, diagnosis_codes=[]),  # comfort
-])
-def test_no_letter_for_a_claim_a_hard_rule_excludes(served_client, auth, claim):
-    claim = {name: value for name, value in claim.items() if value is not None}
+# A claim each rule of features/data/exclusion_rules.csv fires on (the test fails on a rule missing here).
+RULE_CLAIMS = {
+    "DENTAL-001": example_claim(treatment="teeth_whitening", procedure_code="D9972", diagnosis_codes=[]),
+    "COMFORT-001": example_claim(treatment="facial", procedure_code=DROP, diagnosis_codes=[]),
+    "COMFORT-002": example_claim(treatment="massage_therapy", procedure_code="97124", diagnosis_codes=["R53.83"]),
+    "INVESTIGATIONAL-001": example_claim(treatment="photodynamic_therapy", procedure_code="96567",
+                                         diagnosis_codes=["L70.0"]),
+    "INVESTIGATIONAL-002": example_claim(treatment="acne_treatment", procedure_code="96567", diagnosis_codes=["L70.0"]),
+    "INVESTIGATIONAL-003": example_claim(treatment="microdermabrasion", procedure_code="15780",
+                                         diagnosis_codes=["L70.0"]),
+    "COSMETIC-001": example_claim(procedure_code="64612", diagnosis_codes=["L90.8"]),
+    "COSMETIC-002": example_claim(diagnosis_codes=["G43.709", "Z41.1"]),
+    "MEDICARE-001": example_claim(treatment="wig", procedure_code="A9282", diagnosis_codes=["L63.0"],
+                                  plan_type="medicare"),
+    "MEDICARE-002": example_claim(treatment="massage_therapy", procedure_code="97124", diagnosis_codes=["M54.50"],
+                                  plan_type="medicare", facility_type="medical_spa"),
+    "AGE-001": example_claim(patient_age=12),
+    "SETTING-001": example_claim(treatment="weight_management", procedure_code="G0447",
+                                 diagnosis_codes=["E66.01", "Z68.41"], plan_type="medicare",
+                                 facility_type="medical_spa"),
+    "BENEFIT-001": example_claim(benefit_limit=1000, benefit_used=1000),
+    "CODING-001": example_claim(diagnosis_codes=["G43.7"]),
+}
+
+
+@pytest.mark.parametrize("rule", load_rules().rules, ids=lambda rule: rule.rule_id)
+def test_no_letter_for_a_claim_any_rule_fires_on_and_the_422_names_the_rule(served_client, auth, rule):
+    claim = RULE_CLAIMS[rule.rule_id]  # a KeyError: a new rule needs its claim above
+    answer = body_of(served_client.post("/v1/predict", headers=auth, json=claim))
+    fired = {found["id"] for found in [*answer["excluded_by"], *answer["rules_learned_from_history"]]}
+    assert rule.rule_id in fired, (rule.rule_id, fired)  # whether the history keeps it hard or only learned it
     response = _letter(served_client, auth, claim)
-    assert response.status_code == 422 and body_of(response)["code"] == "letter_not_offered"
+    body = body_of(response)
+    assert response.status_code == 422 and body["code"] == "letter_not_offered", body
+    why = body["errors"][0]["message"]
+    assert body["errors"][0]["field"] == "claim"
+    assert f"rule {rule.rule_id} ({rule.rule_class})" in why and rule.reason in why
+    assert ("bill the billable code" in why) == rule.fixable  # a header code is corrected, then a letter drafted
+
+
+def test_a_drafted_letter_is_audited_by_request_id_and_its_text_is_not(served_client, auth, served_app):
+    from sqlalchemy import select
+
+    from service.paperwork import paperwork_records
+
+    body = body_of(_letter(served_client, auth, MIGRAINE_CLAIM))
+    refused = body_of(_letter(served_client, auth, RULE_CLAIMS["COSMETIC-001"]))
+    assert refused["code"] == "letter_not_offered"
+    with served_app.extensions["audit_store"].engine.connect() as connection:
+        rows = connection.execute(select(paperwork_records)).mappings().all()
+    assert [(row["request_id"], row["kind"]) for row in rows] == [(body["request_id"], "letter")]  # none for the 422
+    assert set(rows[0]) == {"id", "request_id", "recorded_at", "key_id", "kind"}  # no column for a text or claim
 
 
 def test_bad_letter_requests_name_the_field_and_repeat_nothing(served_client, auth):

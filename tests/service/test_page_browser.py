@@ -24,7 +24,7 @@ from service.app import create_app
 from service.background import stop_jobs
 from features.contract import EXAMPLE_CLAIM
 from service.security_headers import CONTENT_SECURITY_POLICY
-from tests.service.service_testing import API_KEY, ROOT, free_port
+from tests.service.service_testing import API_KEY, OTHER_KEY, ROOT, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +44,12 @@ WAIT_SECONDS = 20
 
 
 @pytest.fixture(scope="module")
-def server(model_store, tmp_path_factory):
+def audit_url(tmp_path_factory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('page-audit') / 'audit.db'}"
+
+
+@pytest.fixture(scope="module")
+def server(model_store, tmp_path_factory, audit_url):
     """The real app, serving the champion, behind werkzeug's threaded HTTP server."""
     from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -53,8 +58,8 @@ def server(model_store, tmp_path_factory):
             pass
 
     folder = tmp_path_factory.mktemp("page-server")
-    app = create_app({"API_KEYS": [API_KEY], "TRACKING_URI": model_store.uri,
-                      "AUDIT_DATABASE_URL": f"sqlite:///{folder / 'audit.db'}", "MODEL_POLL_SECONDS": 0,
+    app = create_app({"API_KEYS": [API_KEY, OTHER_KEY], "TRACKING_URI": model_store.uri,
+                      "AUDIT_DATABASE_URL": audit_url, "MODEL_POLL_SECONDS": 0,
                       "MONITOR_INTERVAL_MINUTES": 0, "DOCS_ENABLED": False,
                       "FILE_JOBS_DIR": str(folder / "file-jobs")})
     assert app.extensions["coverage_model"].ready
@@ -458,6 +463,43 @@ def test_a_small_file_is_scored_and_its_scored_rows_downloaded(browser, server, 
     rejected = list(csv.DictReader(_downloaded(browser, "rejected-rows.csv").open(encoding="utf-8")))
     assert [(row["claim_id"], row["field"]) for row in rejected] == [("P-old", "patient_age")]
     assert all("P-" not in url for url in _urls(browser) if "/v1/files" in url)  # only job ids in URLs
+
+
+def _predict(server: str, key: str, claim: dict) -> None:
+    request = urllib.request.Request(server + "/v1/predict", data=json.dumps(claim).encode(), method="POST",
+                                     headers={"X-API-Key": key, "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=WAIT_SECONDS) as response:
+        assert response.status == 200
+
+
+def test_the_denial_worklist_shows_this_keys_denials_ranked_with_the_letter(browser, server, audit_url):
+    """Claims of the 835 fixture answered for this key (two) and another key (one), their outcomes
+    ingested: the page lists this key's two, by expected recovery, the appeal's letter ready."""
+    from service.audit import AuditStore
+    from service.outcomes.ingest import ingest_outcomes
+
+    mine = {"SAMPLE-DENIED": {"billed_amount": 500, "prior_authorization": False},  # CARC 197
+            "SAMPLE-LINE-REASON": {"billed_amount": 800, "medical_necessity_letter": False}}  # CARC 50
+    for claim_id, changes in mine.items():
+        _predict(server, API_KEY, {**EXAMPLE_CLAIM, **changes, "claim_id": claim_id})
+    _predict(server, OTHER_KEY, {**EXAMPLE_CLAIM, "billed_amount": 250, "claim_id": "SAMPLE-ZERO-PAID"})
+    ingest_outcomes(Path(__file__).resolve().parents[1] / "data" / "remittance-sample.835", AuditStore(audit_url))
+
+    browser.find_element(By.ID, "worklist-load").click()
+    _wait(browser, lambda driver: driver.find_element(By.ID, "worklist-result").is_displayed())
+    rows = browser.find_elements(By.CSS_SELECTOR, "#worklist-rows tr")
+    assert {row.get_attribute("data-claim-id") for row in rows} == set(mine)  # not the other key's claim
+    recoveries = [float(row.get_attribute("data-expected-recovery")) for row in rows]
+    assert recoveries == sorted(recoveries, reverse=True) and recoveries[0] > 0  # the most worth first
+    by_id = {row.get_attribute("data-claim-id"): row for row in rows}
+    assert "appeal with letter" in by_id["SAMPLE-LINE-REASON"].text
+    assert "retro authorization" in by_id["SAMPLE-DENIED"].text
+    letter = by_id["SAMPLE-LINE-REASON"].find_element(By.TAG_NAME, "summary")
+    letter.click()
+    draft = by_id["SAMPLE-LINE-REASON"].find_element(By.CSS_SELECTOR, "pre.letter")
+    assert draft.is_displayed() and "[PATIENT NAME]" in draft.text and "Letter of medical necessity" in draft.text
+    assert "2 denied claims" in browser.find_element(By.ID, "worklist-status").text
+    assert all("SAMPLE" not in url for url in _urls(browser) if "/v1/worklist" in url)  # no claim in a URL
 
 
 REQUESTED: set[str] = set()  # every URL the browser asked for so far (reading the log empties it)

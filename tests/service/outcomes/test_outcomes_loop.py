@@ -115,7 +115,7 @@ class Workspace:
 
     def cli(self, *args: str):
         return CliRunner().invoke(main, ["outcomes", *args, "--audit-url", self.audit_url]
-                                  + (["--tracking-uri", self.tracking_uri] if args[0] == "report" else []))
+                                  + (["--tracking-uri", self.tracking_uri] if args[0] in ("report", "worklist") else []))
 
 
 @pytest.fixture
@@ -183,6 +183,12 @@ def test_the_report_equals_the_metrics_of_the_answers_and_the_two_outcome_files(
     assert sum(week["claims"] for week in figures["weeks"].values()) == len(served.outcomes)
     assert sum(row["count"] for row in figures["calibration"]) == len(served.outcomes)
     assert figures["alarm"]["state"] == "ok", figures["alarm"]["reason"]
+    # beside the accuracy: the worklist's denied claims and expected recovery, as `outcomes worklist` writes them
+    worklist = workspace.cli("worklist", "--out", str(workspace.folder / "worklist.csv"))
+    assert worklist.exit_code == 0, worklist.output
+    rows = pd.read_csv(workspace.folder / "worklist.csv")
+    assert figures["worklist_claims"] == len(rows) > 0
+    assert figures["worklist_expected_recovery"] == pytest.approx(rows["expected_recovery"].sum(), abs=0.01)
     other = workspace.cli("report", "--json", "--model-version", "999")
     assert other.exit_code == 2 and "no version 999 of medspa-coverage" in other.output  # names what exists
 
@@ -198,6 +204,9 @@ def test_the_report_equals_the_metrics_of_the_answers_and_the_two_outcome_files(
     tags = _version_tags(workspace, served.version)
     assert tags["realised_run_id"] == run.info.run_id and tags["realised_alarm"] == "ok"
     assert float(tags["realised_brier"]) == pytest.approx(figures["brier"], abs=1e-6)
+    assert "worklist_expected_recovery" in workspace.cli("report").output
+    assert "worklist_claims" not in json.loads(workspace.cli("report", "--json", "--no-worklist").output)[
+        "versions"][served.version]
     assert int(tags["realised_claims"]) == len(served.outcomes)
 
 

@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from service.outcomes.records import OutcomeFileError, read_outcome_table
+from service.outcomes.records import MAX_CLAIM_ID_LENGTH, OutcomeFileError, read_outcome_table
 from tests.service.service_testing import SENTINEL
 
 GOOD = {"claim_id": "C1", "outcome": "Approved", "paid_amount": "120.5", "denial_reason": "",
@@ -27,6 +27,9 @@ GOOD = {"claim_id": "C1", "outcome": "Approved", "paid_amount": "120.5", "denial
     ({"adjudication_date": SENTINEL}, "adjudication_date", "must be a date written YYYY-MM-DD"),
     ({"claim_id": ""}, "claim_id", "a value is required: the claim id the service was sent"),
     ({"claim_id": "C" * 201}, "claim_id", "must be at most 200 characters"),
+    ({"outcome": "denied", "paid_amount": "0", "denial_reason": "96", "group_code": SENTINEL}, "group_code",
+     "must be empty or an X12 group code: CO, PR, OA, PI"),
+    ({"group_code": "PR"}, "group_code", "must be empty when there is no denial_reason"),
 ])
 def test_a_bad_row_is_quarantined_with_its_row_number_and_a_reason_without_its_value(tmp_path, change, field,
                                                                                      reason):
@@ -36,6 +39,23 @@ def test_a_bad_row_is_quarantined_with_its_row_number_and_a_reason_without_its_v
     assert [outcome.claim_id for outcome in read.outcomes] == ["C1"]
     assert [(item.position, item.field, item.reason) for item in read.quarantined] == [("row 2", field, reason)]
     assert SENTINEL not in reason and not reason.startswith(field)
+
+
+def test_an_outcome_claim_id_over_its_column_is_quarantined_by_position(tmp_path):
+    """The outcomes table's own bound (the contract states no claim_id length): 200 characters."""
+    path = tmp_path / "outcomes.csv"
+    pd.DataFrame([GOOD, {**GOOD, "claim_id": "C" * (MAX_CLAIM_ID_LENGTH + 1)},
+                  {**GOOD, "claim_id": "C" * MAX_CLAIM_ID_LENGTH}]).to_csv(path, index=False)
+    read = read_outcome_table(path)
+    assert [len(outcome.claim_id) for outcome in read.outcomes] == [2, MAX_CLAIM_ID_LENGTH]
+    assert [(item.position, item.field) for item in read.quarantined] == [("row 2", "claim_id")]
+
+
+def test_the_optional_group_code_column_is_read_in_any_case(tmp_path):
+    path = tmp_path / "outcomes.csv"
+    pd.DataFrame([GOOD, {**GOOD, "claim_id": "C2", "outcome": "denied", "paid_amount": "0", "denial_reason": "96",
+                         "group_code": "pr"}]).to_csv(path, index=False)
+    assert [outcome.group_code for outcome in read_outcome_table(path).outcomes] == ["", "PR"]
 
 
 def test_csv_and_parquet_read_the_same_outcomes(tmp_path):

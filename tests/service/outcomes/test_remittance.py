@@ -37,6 +37,17 @@ def test_the_sample_remittance_maps_each_claim_payment_to_the_contracts_outcome(
         "SAMPLE-LINE-REASON": ("denied", 0.0, "50"),  # the reason is on the service line (loop 2110)
     }
     assert {outcome.adjudication_date for outcome in read.outcomes} == {date(2026, 11, 30)}  # DTM*405
+    # each denial keeps the group code (CAS01) its CARC came under; an approved claim has none
+    assert {outcome.claim_id: outcome.group_code for outcome in read.outcomes} == {
+        "SAMPLE-APPROVED": "", "SAMPLE-PARTIAL": "CO", "SAMPLE-DENIED": "CO", "SAMPLE-ZERO-PAID": "CO",
+        "SAMPLE-LINE-REASON": "CO"}
+
+
+def test_a_denials_group_code_is_the_one_its_carc_came_under(tmp_path):
+    path = tmp_path / "patient-liable.835"
+    path.write_text(SAMPLE.read_text().replace("CAS*CO*96*250", "CAS*PR*96*250"))
+    by_id = {outcome.claim_id: outcome for outcome in read_remittance(path).outcomes}
+    assert (by_id["SAMPLE-ZERO-PAID"].denial_reason, by_id["SAMPLE-ZERO-PAID"].group_code) == ("96", "PR")
 
 
 def test_a_reversal_and_an_invalid_amount_are_quarantined_by_position_without_their_values():
