@@ -120,6 +120,8 @@ def test_the_readme_example_is_the_fresh_champions_answer(page, fresh_answer):
 def test_the_readme_example_parses_into_the_values_the_test_compares(page):
     pairs = readme_answer_pairs(page)
     keys = [key for key, _ in pairs]
-    assert {"decision", "approval_probability", "baseline_log_odds", "probability_after", "amount", "carc"} <= set(keys)
+    # what a front desk reads (summary, reasons in points, the patient's cost) and what decides it
+    assert {"decision", "summary", "start_percent", "points", "approval_probability", "probability_after", "carc",
+            "plan_pays"} <= set(keys)
     assert readme_request(page) == readme_request("README")
     assert readme_request(page)["claim_id"] == "A-17"
