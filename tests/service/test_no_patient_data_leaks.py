@@ -95,9 +95,11 @@ MARKED_CLAIM = {
     "in_network": False, "referral": True, "medical_necessity_letter": True, "prior_authorization": True,
     "conservative_therapy_documented": True, "visit_number": 7, "weeks_since_last_treatment": 38.0625,
     "patient_age": 67, "billed_amount": 4321.8765, "benefit_limit": 98765.4321, "benefit_used": 1234.5678,
+    "allowed_amount": 3210.9876, "deductible_remaining": 876.5432, "coinsurance_rate": 0.1357, "copay": 24.6813,
 }
 MARKERS = (SENTINEL, "2019-07-13", "photodynamic_therapy", "J7308", "L57.0", "L570", "I87.2", "I872", "medicare",
-           "comprehensive", "ambulatory_surgery_center", "38.0625", "4321.8765", "98765.4321", "1234.5678")
+           "comprehensive", "ambulatory_surgery_center", "38.0625", "4321.8765", "98765.4321", "1234.5678",
+           "3210.9876", "876.5432", "0.1357", "24.6813")
 GOOD_REQUESTS = [
     ("one claim", "/v1/predict", MARKED_CLAIM),
     ("a batch", "/v1/predict", {"claims": [MARKED_CLAIM, MARKED_CLAIM]}),

@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 
 from features.catalog import load_catalog
 from features.claim_facts import diagnosis_facts
-from features.contract import PLAN_TYPES
+from features.contract import OUTCOME_FIELDS, PLAN_TYPES, VISIT_FIELDS
 from features.diagnosis import normalise_code
 from features.rules import load_rules
 from tests.training.worlds.codebook import NON_MEDICAL_GROUPS, entries
@@ -167,7 +167,10 @@ class World:
         probability: what `medspa-coverage train` reads); returns the path."""
         path = Path(path)
         claims = self.draw(rows, seed)
-        written = self._written(claims, np.random.default_rng([seed, 1]))
+        # every contract column in its order; the patient-cost fields (contract v1.1, optional) stay
+        # empty, unknown, as in a payer's file that does not state them
+        written = self._written(claims, np.random.default_rng([seed, 1])).reindex(
+            columns=[*VISIT_FIELDS, *OUTCOME_FIELDS])
         truth = pd.DataFrame({"claim_id": claims["claim_id"], TRUTH_COLUMN: claims["_probability"]})
         self._save(written, path)
         self._save(truth, default_truth_path(path))
