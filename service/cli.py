@@ -6,6 +6,7 @@ Each command imports its module only when it runs, so `--help` stays instant.
 """
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -206,7 +207,9 @@ def outcomes_report(ctx: click.Context, since: str | None, until: str | None, mo
     start, end = _served_window(since, until)
     uri = resolve_tracking_uri(tracking_uri)
     try:
-        answer = None if no_worklist else _champion(uri).answer
+        # the champion is loaded when the worklist is counted, after the report has checked the version asked for
+        champion = functools.cache(lambda: _champion(uri))
+        answer = None if no_worklist else (lambda *args, **kwargs: champion().answer(*args, **kwargs))
         report = run_report(_audit_store(audit_url), uri, start, end, model_version, answer=answer)
     except (ModelSourceError, TrackingStoreError, AttributionError) as error:
         click.echo(f"Error: {error}", err=True)
