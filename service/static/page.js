@@ -266,8 +266,10 @@
       el("li", {}, el("strong", { text: `${percent(item.probability)} ` }), `${item.description} (reason code ${item.carc})`));
     section("warnings", result.warnings || [], (item) => el("li", { text: item.message || words(item.code || "") }));
     // A letter is offered where the answer asks for documents or its likely denial is medical
-    // necessity (CARC 50 or 252), never for a claim a hard rule excludes (service/letters.py refuses those too).
-    $("letter-section").hidden = result.excluded_by.length > 0 || !(
+    // necessity (CARC 50 or 252), never for a claim any rule fires on, whether it excludes the claim
+    // or the payer's history overrules it (service/letters.py refuses both, naming the rule).
+    const ruleFired = result.excluded_by.length > 0 || (result.rules_learned_from_history || []).length > 0;
+    $("letter-section").hidden = ruleFired || !(
       ["clinical", "both"].includes(result.coverage_information.doc_needed) ||
       result.likely_denial_reasons.some((item) => ["50", "252"].includes(item.carc)) ||
       result.recommendations.some((item) => item.action === "attach_medical_necessity_letter"));
