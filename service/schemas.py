@@ -756,7 +756,9 @@ class DenialRequest(BaseModel):
                                                                "(default: today); deadlines count from it")
 
 
-class Liability(_Answer):
+class DenialLiability(_Answer):
+    """Who carries a denial the payer sent, by its group code (the answer's own Liability is the likely one)."""
+
     group_code: Literal[GROUP_CODE_VALUES]
     party: Literal["provider", "patient"] = Field(description="who carries the denied amount")
     meaning: str
@@ -792,7 +794,7 @@ class DenialPlaybook(_Answer):
     carc: str
     description: str = Field(description="what the CARC means")
     rarc: str | None
-    liability: Liability
+    liability: DenialLiability
     step: Literal[STEPS] = Field(description="the next step")
     instruction: str
     appeal: bool = Field(description="the step asks the payer to reconsider (never for a patient-liable "
