@@ -120,7 +120,9 @@ def describe_for_a_person(name: str, claim: dict, effect: float, authorization_r
         return texts[name][0] if claim[name] else texts[name][1]
     return _sentence({
         "treatment": f"{treatment} is paid {more} often than a typical claim",
-        "procedure_code": f"procedure code {claim.get('procedure_code') or 'billed'} is paid {more} often than most",
+        # a claim sent without a code is read as one: say so, not "procedure code billed"
+        "procedure_code": (f"procedure code {claim['procedure_code']} is paid {more} often than most"
+                           if claim.get("procedure_code") else f"claims without a procedure code are paid {more} often"),
         "plan_type": f"{plan_words(claim['plan_type'])} plans pay such claims {more} often than most",
         "benefit_scope": f"plans whose benefit is {words(claim['benefit_scope'])} pay such claims {more} often",
         "facility_type": f"visits at {article(words(claim['facility_type']))} are paid {more} often",
