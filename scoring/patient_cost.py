@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from scoring.decisions import EXCLUDED
+
 PATIENT_PAYS, PROVIDER_PAYS = "PR", "CO"
 CENTS = 2
 
@@ -119,7 +121,7 @@ def with_patient_cost(claims: list[dict], answers: list[dict]) -> list[dict]:
                 "assumptions": [{"code": code, "fields": list(ASSUMPTIONS[code][0]),
                                  "description": ASSUMPTIONS[code][1]} for code in assumed],
                 "description": _in_words(figure, group_codes[index] or PROVIDER_PAYS,
-                                         _cents(patient_pays_if_denied[index])),
+                                         _cents(patient_pays_if_denied[index]), answer["decision"] == EXCLUDED),
                 "currency": "USD"}})
     return out
 
@@ -172,7 +174,9 @@ def _money(value: float) -> str:
     return f"${value:,.2f}"
 
 
-def _in_words(figure: dict, group_code: str, patient_if_denied: float) -> str:
+def _in_words(figure: dict, group_code: str, patient_if_denied: float, excluded: bool) -> str:
+    """The figures in two sentences, the likely case first: a visit a hard rule excludes is denied,
+    so what the patient pays then leads, and the plan's share is what it would pay if it paid anyway."""
     parts = [f"{word} {_money(figure[name])}" for name, word in (
         ("deductible", "deductible"), ("coinsurance", "coinsurance"), ("copay", "copay"),
         ("above_benefit_limit", "above what is left of the benefit limit"),
@@ -181,4 +185,7 @@ def _in_words(figure: dict, group_code: str, patient_if_denied: float) -> str:
                 f"{_money(figure['patient_pays'])}" + (f" ({'; '.join(parts)})" if parts else "") + ".")
     denied = (f" If denied, the patient pays {_money(patient_if_denied)} (group code PR)." if group_code == PATIENT_PAYS
               else " If denied, the provider writes it off (group code CO) and the patient pays nothing.")
+    if excluded:
+        shares = approved[len("If approved, the plan pays "):]
+        return f"{denied.strip()} If the plan paid anyway, it would pay {shares}"
     return approved + denied
