@@ -8,8 +8,10 @@
   `covered` and `pa-needed` `conditional` and `info-needed` `OTH`, so the EHR never mistakes
   silence for coverage.
 - Card (CDS Hooks 2.0): the summary says the decision and the probability within 140
-  characters; the detail (Markdown) the likely denial reasons, what would raise the chance and
-  what was not read from the record; links are the policies cited (service.cds_hooks.policy_links);
+  characters; the detail (Markdown) opens with the answer's own summary sentence (the one the page
+  and a front desk read aloud), then why in points (the answer's `reasons`, largest first, with
+  what they move), the likely denial reasons, what would raise the chance and what was not read
+  from the record; links are the policies cited (service.cds_hooks.policy_links);
   indicator `warning` when a payment problem is likely (a likely denial, an exclusion, prior
   authorization or documents still needed), else `info`, never `critical` (a coverage answer is
   not a patient-safety alert); a suggestion where the action is concrete (the billable code to
@@ -87,6 +89,7 @@ def card(order: MappedOrder, answer: dict | None, request_id: str) -> dict:
     warning = decision in DENYING_BANDS or information["covered"] == "not-covered" \
         or information["pa_needed"] == "auth-needed" or bool(information["doc_needed"])
     sections = [
+        ("Why", _reasons(answer.get("reasons"))),
         ("Coverage", [f"covered: {information['covered']}; prior authorization: {information['pa_needed']}; "
                       f"documentation: {information['doc_needed'] or 'none needed'}"
                       + (f"; also needed: {', '.join(information['info_needed'])}" if information["info_needed"] else "")]),
@@ -97,7 +100,7 @@ def card(order: MappedOrder, answer: dict | None, request_id: str) -> dict:
         ("Not read from the record", order.notes),
     ]
     result = {"uuid": str(uuid.uuid4()), "summary": summary, "indicator": "warning" if warning else "info",
-              "source": SOURCE, "detail": _markdown(sections, request_id)}
+              "source": SOURCE, "detail": _markdown(sections, request_id, answer.get("summary"))}
     links = citation_links("; ".join([*_catalog_sources(answer, order), *(rule["source"] for rule in answer["excluded_by"])]))
     if links:
         result["links"] = links
@@ -124,8 +127,18 @@ def _advice(item: dict) -> str:
     return item["description"] + (f" (then {after:.0%})" if after is not None else "")
 
 
-def _markdown(sections, request_id: str) -> str:
-    lines = []
+def _reasons(reasons: dict | None) -> list[str]:
+    """The answer's reasons in points as the page words them: what each moved, in percentage points."""
+    if not reasons:  # an answer asked for without its explanation
+        return []
+    lines = [f"{item['text']} ({item['points']:+.0f} points)" for item in reasons["items"]]
+    if round(reasons.get("everything_else_points", 0)):
+        lines.append(f"Everything else together ({reasons['everything_else_points']:+.0f} points)")
+    return lines
+
+
+def _markdown(sections, request_id: str, summary: str | None = None) -> str:
+    lines = [_escape(summary), ""] if summary else []
     for title, items in sections:
         if items:
             lines += [f"**{title}**", "", *(f"- {_escape(item)}" for item in items), ""]

@@ -68,3 +68,20 @@ def test_a_claim_a_rule_excludes_carries_no_prior_authorization_part():
                            date(2026, 12, 7))
     parts = coverage_information(action)
     assert parts["covered"] == ["not-covered"] and "pa-needed" not in parts
+
+
+def test_the_detail_leads_with_the_answers_summary_and_its_reasons_in_points():
+    reasons = {"items": [{"input": "prior_authorization", "text": "No prior authorization is on file", "points": -33.4},
+                         {"input": "medical_necessity_letter", "text": "A letter of medical necessity is attached",
+                          "points": 8.6}],
+               "everything_else_points": -2.2, "everything_else_inputs": ["billed_amount"]}
+    summary = "Payment uncertain: no prior authorization is on file."
+    detail = card(_order(), _answer(summary=summary, reasons=reasons), "req-1")["detail"]
+    assert detail.startswith(summary + "\n")
+    why = detail.index("**Why**")
+    assert why < detail.index("**Coverage**")
+    assert detail.index("No prior authorization is on file (-33 points)") > why
+    assert "A letter of medical necessity is attached (+9 points)" in detail
+    assert "Everything else together (-2 points)" in detail
+    # an answer asked for without its explanation has no Why section, and no summary line to lead with
+    assert "**Why**" not in card(_order(), _answer(), "req-1")["detail"]

@@ -72,6 +72,11 @@ def test_a_crd_example_is_answered_as_the_api_answers_its_claim(client, hook_cal
     assert card["indicator"] == ("warning" if payment_problem else "info")
     for reason in expected["likely_denial_reasons"]:
         assert f"CARC {reason['carc']}" in card["detail"]
+    # the answer's own words lead, as the page shows them: its summary, then why in points
+    shown = card["detail"].replace("\\", "")  # Markdown's escapes removed
+    assert shown.startswith(expected["summary"])
+    for reason in expected["reasons"]["items"]:
+        assert f"{reason['text']} ({reason['points']:+.0f} points)" in shown
     assert "billed amount" in card["detail"] and "network status" in card["detail"]  # said, not assumed silently
 
 
