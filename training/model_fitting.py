@@ -153,7 +153,7 @@ def fit_coverage_model(train: pd.DataFrame, validation: pd.DataFrame, params: Mo
 
     # The linear models below multiply matrices of thousands of rows by a few hundred columns:
     # OpenBLAS's threads gain nothing there, and they spin while they wait (OMP_WAIT_POLICY does
-    # not reach them), so on a busy core the denial model cost 20 times the CPU of one thread.
+    # not reach them), so on a busy core the denial model cost many times the CPU of one thread.
     with threadpool_limits(limits=1, user_api="blas"):
         stage("calibration")
         raw = classifier.predict_proba(features[held_out])[:, 1]
@@ -254,7 +254,7 @@ def _fit_with_progress(model: HistGradientBoostingClassifier, name: str, progres
     The bar reads the `[tree/max_iter]` line scikit-learn prints before each tree at verbose=2.
     Fitting in chunks with warm start grew the same trees, but every call bins the data again
     (the bins' quantiles on up to 200,000 rows of every feature) and re-predicts every tree so
-    far: on 200,000 claims the student cost about 70% more CPU that way.
+    far, which cost the student far more CPU than one call (docs/model.md, "Training").
     """
     if not progress:
         return model.fit(x, y, **fit_options)
