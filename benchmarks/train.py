@@ -4,8 +4,12 @@
 
 For each size (default 200,000 and 1,000,000 demo claims), `medspa-coverage train` (as
 `python -m service train`) runs end to end in a fresh process against a temporary MLflow store
-(load, split, fit, evaluate, log, register, gate, export): wall time from launch to exit and the
-process's peak RSS (bar at 1,000,000 claims: under 120 s and under 4 GB). Then the model-quality
+(load, split, fit, evaluate, log, register, gate, export): wall time from launch to exit, CPU
+seconds (user + system, the teachers' worker processes included) and the process's peak RSS
+(issue 27's bars: 200,000 claims in at most 60 s; 1,000,000 in at most 120 s and 2 GB). The wall
+bars hold on a quiet machine; CPU seconds barely move with the load, so they compare runs made
+while other work shares the cores. `--beside-busy` runs each training beside one CPU-bound process
+(a Python busy loop), the bar then being twice the quiet time. Then the model-quality
 figures the run logged to MLflow: test AUC, Brier and ECE of the whole system (rules + model),
 the same of the truth (each demo claim's true approval probability) and the ratios (bars from
 issue 3, set for 200,000 claims: AUC ratio >= 0.99, Brier ratio <= 1.05, ECE < 0.01), with the
@@ -35,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,8 +49,11 @@ from benchmarks.common import (BENCH_DIR, PROJECT_ROOT, bench_environment, demo_
 DEFAULT_SIZES = (200_000, 1_000_000)
 DEFAULT_WORLD_ROWS = 200_000
 BARRED_SPEED_ROWS = 1_000_000
-SECONDS_BAR = 120.0
-RSS_BAR_MIB = 4 * 1024
+# Issue 27's bars: wall seconds by claims (quiet machine; twice these beside one busy process),
+# and the peak RSS of the largest.
+SECONDS_BARS = {200_000: 60.0, BARRED_SPEED_ROWS: 120.0}
+RSS_BAR_MIB = 2 * 1024
+BUSY_FACTOR = 2.0
 QUALITY_BARRED_ROWS = 200_000
 AUC_RATIO_BAR, BRIER_RATIO_BAR, ECE_BAR = 0.99, 1.05, 0.01
 WORLD_AUC_RATIO_BAR = 0.995  # issue 11: on histories this project did not write
@@ -58,6 +66,7 @@ class TrainingRun:
     label: str
     rows: int
     seconds: float
+    cpu_seconds: float
     peak_rss_mib: float
     stage_seconds: dict[str, float]
     metrics: dict[str, float]
@@ -87,18 +96,22 @@ def world_histories(rows: int) -> list[tuple[str, Path]]:
             for name, world in WORLDS.items()]
 
 
-def train_once(history: Path, rows: int, label: str) -> TrainingRun:
-    """`python -m service train` on a history file of `rows` claims, in a fresh process."""
+def train_once(history: Path, rows: int, label: str, wait: bool = True) -> TrainingRun:
+    """`python -m service train` on a history file of `rows` claims, in a fresh process (after
+    waiting for the machine to be quiet, when `wait`)."""
     with tempfile.TemporaryDirectory(prefix="bench-train-", dir=BENCH_DIR) as scratch:
         uri = f"sqlite:///{Path(scratch) / 'mlflow.db'}"
         argv = [sys.executable, "-m", "service", "train", "--data", str(history), "--tracking-uri", uri,
                 "--models-dir", str(Path(scratch) / "models"), "--quiet"]
-        wait_for_quiet()
+        if wait:
+            wait_for_quiet()
         started = time.perf_counter()
         process = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=bench_environment(), stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True)
         output = process.stdout.read()
-        _, status, usage = os.wait4(process.pid, 0)  # rusage of this child alone: its own peak RSS
+        # rusage of this child and the workers it waited for: its peak RSS (its own, not its
+        # workers') and the CPU seconds of them all
+        _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
         if process.returncode != 0:
@@ -106,7 +119,8 @@ def train_once(history: Path, rows: int, label: str) -> TrainingRun:
         metrics, quarantined = logged_metrics(uri)
         scored = predict_newer_claims(history, uri, Path(scratch))
     stage_seconds = {name: float(value) for name, value in _STAGE_LINE.findall(output)}
-    return TrainingRun(label, rows, seconds, usage.ru_maxrss / 1024, stage_seconds, metrics, quarantined, scored)
+    return TrainingRun(label, rows, seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stage_seconds,
+                       metrics, quarantined, scored)
 
 
 def logged_metrics(uri: str) -> tuple[dict[str, float], int]:
@@ -158,16 +172,34 @@ def predict_newer_claims(history: Path, uri: str, scratch: Path) -> PredictCheck
     return PredictCheck(len(newer), len(scored), rejected, metrics)
 
 
-def speed_rows(runs: list[TrainingRun]) -> list[tuple]:
+def speed_rows(runs: list[TrainingRun], busy: bool = False) -> list[tuple]:
     rows = []
     for run in runs:
         stages = " / ".join(f"{run.stage_seconds.get(name, float('nan')):.1f}" for name in STAGES)
-        bar = ""
+        bars = []
+        if run.rows in SECONDS_BARS and "world" not in run.label:
+            limit = SECONDS_BARS[run.rows] * (BUSY_FACTOR if busy else 1.0)
+            bars.append(f"<= {limit:.0f} s{' (busy)' if busy else ''}: {verdict(run.seconds <= limit)}")
         if run.rows == BARRED_SPEED_ROWS:
-            bar = (f"< {SECONDS_BAR:.0f} s: {verdict(run.seconds < SECONDS_BAR)}; "
-                   f"< 4 GB: {verdict(run.peak_rss_mib < RSS_BAR_MIB)}")
-        rows.append((run.label, f"{run.seconds:.1f}", f"{run.peak_rss_mib:,.0f}", stages, bar))
+            bars.append(f"<= 2 GB: {verdict(run.peak_rss_mib <= RSS_BAR_MIB)}")
+        rows.append((run.label, f"{run.seconds:.1f}", f"{run.cpu_seconds:.1f}", f"{run.peak_rss_mib:,.0f}", stages,
+                     "; ".join(bars)))
     return rows
+
+
+@contextmanager
+def busy_process(on: bool):
+    """One CPU-bound process beside the timed ones (issue 27: a training must not collapse on a
+    busy core), stopped afterwards; nothing when `on` is false."""
+    if not on:
+        yield
+        return
+    loop = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield
+    finally:
+        loop.kill()
+        loop.wait()
 
 
 def quality_rows(runs: list[TrainingRun]) -> list[tuple]:
@@ -207,6 +239,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=list(DEFAULT_SIZES), help="history sizes to train on")
     parser.add_argument("--world-rows", type=int, default=DEFAULT_WORLD_ROWS,
                         help="claims of each independent world to train on as well (0: none)")
+    parser.add_argument("--beside-busy", action="store_true",
+                        help="run each training beside one CPU-bound process (bar: twice the quiet time)")
     options = parser.parse_args(argv)
     quiet_this_process()
     # Files are made before any clock starts, so no timed run shares the cores with their making.
@@ -214,12 +248,15 @@ def main(argv: list[str] | None = None) -> None:
     if options.world_rows > 0:
         files += [(path, options.world_rows, f"{options.world_rows:,} ({name} world)")
                   for name, path in world_histories(options.world_rows)]
+    beside = ", beside one CPU-bound process" if options.beside_busy else ""
     print(machine_line("train: `medspa-coverage train` on demo history and each independent world's, end to end, "
-                       "one fresh process per file"))
-    runs = [train_once(path, rows, label) for path, rows, label in files]
-    print(format_table(("claims", "wall s", "peak RSS MiB", "stages s (" + " / ".join(STAGES) + ")", "bar"),
-                       speed_rows(runs)))
-    print("\nwall s: launch to exit of the command (interpreter start-up and imports included).\n")
+                       f"one fresh process per file{beside}"))
+    with busy_process(options.beside_busy):
+        runs = [train_once(path, rows, label, wait=not options.beside_busy) for path, rows, label in files]
+    print(format_table(("claims", "wall s", "CPU s", "peak RSS MiB", "stages s (" + " / ".join(STAGES) + ")", "bar"),
+                       speed_rows(runs, options.beside_busy)))
+    print("\nwall s: launch to exit of the command (interpreter start-up and imports included); CPU s: user + "
+          "system of the command and its worker processes.\n")
     print(format_table(("claims", "test AUC", "truth AUC", "AUC ratio", "Brier", "truth Brier", "Brier ratio",
                         "expected Brier ratio", "ECE",
                         "raw_gbm AUC / Brier", f"bar (at {QUALITY_BARRED_ROWS:,})"), quality_rows(runs)))

@@ -154,13 +154,15 @@ def fit_logreg_baseline(train_kept: pd.DataFrame, params: EvaluationParams):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
 
     from features.pipeline import build_feature_pipeline
 
     sample = _sample(train_kept, params.baseline_max_rows, params.random_state)
     pipeline = make_pipeline(build_feature_pipeline(), SimpleImputer(keep_empty_features=True),
                              StandardScaler(), LogisticRegression(max_iter=500))
-    return pipeline.fit(sample, sample[TARGET].to_numpy(dtype=bool))
+    with threadpool_limits(limits=1, user_api="blas"):  # as the denial model: training.model_fitting says why
+        return pipeline.fit(sample, sample[TARGET].to_numpy(dtype=bool))
 
 
 RAW_CATEGORICAL = ("treatment", "plan_type", "benefit_scope", "facility_type", "place_of_service")

@@ -41,13 +41,15 @@ and test runs to one thread each. The teachers are independent, so on a large hi
 fitted side by side, one process per core (`teacher_processes`), each on one OpenMP thread: one
 thread cannot spin waiting for a sibling on a core another process holds, which is how an
 OpenMP pool collapses on a busy machine (the README's "Performance" has the 150 s teachers). The
-student, one fit, keeps the pool, fitted `PROGRESS_ITERATIONS` trees at a time (warm start: the
-same trees as one call) so its progress bar moves.
+student, one fit, keeps the pool; its progress bar moves at each tree (`_fit_with_progress`).
 """
 from __future__ import annotations
 
+import io
 import os
+import re
 import time
+from contextlib import redirect_stdout
 
 import numpy as np
 import pandas as pd
@@ -71,8 +73,6 @@ from scoring.rule_evidence import RuleEvidence, primary_categories
 from scoring.params import OTHER_REASON, ModelParams
 from scoring.profile import build_profile
 
-# Trees the classifier grows between two moves of its progress bar (see the module docstring).
-PROGRESS_ITERATIONS = 20
 # Below this many training claims the teachers are fitted in this process: starting worker
 # processes (each imports scikit-learn) costs more than a small fit.
 PARALLEL_TEACHERS_MIN_ROWS = 20_000
@@ -118,7 +118,10 @@ def fit_coverage_model(train: pd.DataFrame, validation: pd.DataFrame, params: Mo
     stage("encode")
     history = pd.concat([train, validation], ignore_index=True)
     model.rule_evidence, fired, excluded = measure_rules(history, params)
-    kept = history[~excluded]
+    kept, fired = history[~excluded], fired[~excluded]
+    # The caller still holds train and validation: this copy of both only counted the rules, and
+    # on a million claims it is a few hundred MB the fit's peak need not carry.
+    del history
     if kept[TARGET].nunique() < 2:
         raise ValueError("training claims not excluded by rules hold a single outcome: nothing to learn")
     pipeline = build_feature_pipeline()
@@ -126,7 +129,7 @@ def fit_coverage_model(train: pd.DataFrame, validation: pd.DataFrame, params: Mo
     feature_names = [str(name) for name in pipeline.get_feature_names_out()]
     learned = list(model.rule_evidence.learned_rule_ids)
     if learned:
-        features = np.hstack([features, rule_input_columns(fired[~excluded], learned)])
+        features = np.hstack([features, rule_input_columns(fired, learned)])
         feature_names += [f"{RULE_INPUT_PREFIX}{rule_id}" for rule_id in learned]
     model.feature_pipeline, model.feature_names = pipeline, feature_names
     target = kept[TARGET].to_numpy(dtype=bool)
@@ -148,15 +151,19 @@ def fit_coverage_model(train: pd.DataFrame, validation: pd.DataFrame, params: Mo
     model.classifier = classifier
     done("classifier")
 
-    stage("calibration")
-    raw = classifier.predict_proba(features[held_out])[:, 1]
-    calibrator = _logistic_calibration(raw, target[held_out]) if distilled else None
-    model.calibrator = calibrator if calibrator is not None else _increasing_map(raw, target[held_out].astype(float))
-    done("calibration")
+    # The linear models below multiply matrices of thousands of rows by a few hundred columns:
+    # OpenBLAS's threads gain nothing there, and they spin while they wait (OMP_WAIT_POLICY does
+    # not reach them), so on a busy core the denial model cost many times the CPU of one thread.
+    with threadpool_limits(limits=1, user_api="blas"):
+        stage("calibration")
+        raw = classifier.predict_proba(features[held_out])[:, 1]
+        calibrator = _logistic_calibration(raw, target[held_out]) if distilled else None
+        model.calibrator = calibrator if calibrator is not None else _increasing_map(raw, target[held_out].astype(float))
+        done("calibration")
 
-    stage("denial reasons")
-    model.denial_model, model.denial_classes = _fit_denial_model(kept, features, target, params)
-    done("denial reasons")
+        stage("denial reasons")
+        model.denial_model, model.denial_classes = _fit_denial_model(kept, features, target, params)
+        done("denial reasons")
 
     stage("profile")
     model.training_profile = build_profile(train)
@@ -242,22 +249,34 @@ def _teacher_log_odds(features: np.ndarray, target: np.ndarray, fits: np.ndarray
 
 def _fit_with_progress(model: HistGradientBoostingClassifier, name: str, progress: bool, x, y,
                        **fit_options) -> HistGradientBoostingClassifier:
-    """`model.fit(x, y, ...)`, PROGRESS_ITERATIONS trees at a time (warm start resumes the same
-    fit: the trees, the early stopping and its scores are those of one call), with a bar of trees."""
-    budget = model.max_iter
-    bar = tqdm(total=budget, desc=name, unit="tree", leave=False, disable=not progress)
-    model.set_params(warm_start=True)
-    grown = 0
-    while grown < budget:
-        model.set_params(max_iter=min(grown + PROGRESS_ITERATIONS, budget))
-        model.fit(x, y, **fit_options)
-        bar.update(model.n_iter_ - grown)
-        # Stopped early: before the chunk's end, or at it (one call would not grow another tree).
-        if model.n_iter_ < model.max_iter or (model.do_early_stopping_ and model._should_stop(model.validation_score_)):
-            break
-        grown = model.n_iter_
+    """`model.fit(x, y, ...)` in one call, with a bar of trees that moves at each tree.
+
+    The bar reads the `[tree/max_iter]` line scikit-learn prints before each tree at verbose=2.
+    Fitting in chunks with warm start grew the same trees, but every call bins the data again
+    (the bins' quantiles on up to 200,000 rows of every feature) and re-predicts every tree so
+    far, which cost the student far more CPU than one call (docs/model.md, "Training").
+    """
+    if not progress:
+        return model.fit(x, y, **fit_options)
+    bar = tqdm(total=model.max_iter, desc=name, unit="tree", leave=False)
+    with redirect_stdout(_TreeCounter(bar)):
+        model.set_params(verbose=2).fit(x, y, **fit_options)
     bar.close()
-    return model.set_params(warm_start=False, max_iter=budget)
+    return model.set_params(verbose=0)
+
+
+class _TreeCounter(io.TextIOBase):
+    """A fit's verbose output: each `[tree/max_iter]` moves the bar to that tree; the rest is dropped."""
+
+    TREE = re.compile(r"\[(\d+)/\d+\]")
+
+    def __init__(self, bar: tqdm):
+        self.bar = bar
+
+    def write(self, text: str) -> int:
+        for match in self.TREE.finditer(text):
+            self.bar.update(int(match[1]) - self.bar.n)
+        return len(text)
 
 
 def _with_category_codes(features: np.ndarray, categories: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:

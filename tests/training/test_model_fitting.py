@@ -79,22 +79,36 @@ def _boosting_data(rows=1500, seed=0):
     return x[: rows * 3 // 4], y[: rows * 3 // 4], x[rows * 3 // 4:], y[rows * 3 // 4:]
 
 
-@pytest.mark.parametrize("chunk", [1, 7, 500])
-def test_a_fit_grown_a_few_trees_at_a_time_is_the_fit_of_one_call(monkeypatch, chunk):
-    """The progress bar's warm-started chunks resume the same fit: the same trees, and early
-    stopping where one call stops (with one tree a chunk, every stop lands on a chunk's end)."""
+@pytest.mark.parametrize("progress", [False, True])
+def test_a_fit_with_a_progress_bar_is_the_fit_of_one_call_and_the_bar_counts_every_tree(monkeypatch, progress):
+    """The bar reads scikit-learn's verbose lines: the fit is one call (the same trees, early
+    stopping where one call stops), the bar ends at the trees grown, and nothing reaches stdout."""
+    import functools
+    import io
+    import re
+    import sys
+
+    from tqdm.auto import tqdm
+
     from training import model_fitting
 
     x, y, x_val, y_val = _boosting_data()
     params = ModelParams(max_iter=200, learning_rate=0.3, n_iter_no_change=5)
     one_call = model_fitting._boosted_trees(params).fit(x, y, X_val=x_val, y_val=y_val)
     assert one_call.n_iter_ < params.max_iter  # early stopping ended it: the case worth checking
-    monkeypatch.setattr(model_fitting, "PROGRESS_ITERATIONS", chunk)
-    chunked = model_fitting._fit_with_progress(model_fitting._boosted_trees(params), "test", False, x, y,
-                                               X_val=x_val, y_val=y_val)
-    assert chunked.n_iter_ == one_call.n_iter_
-    assert (chunked.warm_start, chunked.max_iter) == (False, params.max_iter)
-    np.testing.assert_array_equal(chunked.decision_function(x_val), one_call.decision_function(x_val))
+    shown = io.StringIO()
+    # tqdm as the code makes it, only writing here and showing every update
+    monkeypatch.setattr(model_fitting, "tqdm", functools.partial(tqdm, file=shown, mininterval=0))
+    stdout = sys.stdout
+    fitted = model_fitting._fit_with_progress(model_fitting._boosted_trees(params), "test", progress, x, y,
+                                              X_val=x_val, y_val=y_val)
+    assert sys.stdout is stdout
+    assert fitted.n_iter_ == one_call.n_iter_ and fitted.verbose == 0
+    np.testing.assert_array_equal(fitted.decision_function(x_val), one_call.decision_function(x_val))
+    if progress:
+        counts = [int(count) for count in re.findall(rf"(\d+)/{params.max_iter}", shown.getvalue())]
+        assert max(counts) == one_call.n_iter_ and len(set(counts)) > 2  # it moved, up to the last tree
+        assert "[1/" not in shown.getvalue()  # the verbose lines moved the bar and went no further
 
 
 def test_teachers_fitted_side_by_side_teach_what_they_teach_one_after_another(small_split, monkeypatch):
