@@ -48,7 +48,7 @@ ERROR_PAGES = {"400 494": "/.errors/400", "404": "/.errors/404", "405": "/.error
                "505": "/.errors/505", "502 503 504": "/.errors/503"}
 FILE_ERROR_PAGES = {**ERROR_PAGES, "413": "/.errors/413-file"}  # POST /v1/files: the claims file's own limit
 # An upload's admission: auth_request answers 500 when the app cannot be asked (service.upload_admission)
-ADMIT_ERROR_PAGES = {**FILE_ERROR_PAGES, "500": "/.errors/503"}
+ADMIT_ERROR_PAGES = {**FILE_ERROR_PAGES, "500": "=503 /.errors/503"}
 # An admitted upload: nginx's own 503 there is its upload slots being taken (an app's 503 passes through)
 UPLOAD_ERROR_PAGES = {**{codes: target for codes, target in FILE_ERROR_PAGES.items() if codes != "502 503 504"},
                       "502 504": "/.errors/503", "503": "/.errors/503-upload"}

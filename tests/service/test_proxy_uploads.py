@@ -19,10 +19,11 @@ import time
 
 import pytest
 
-from service.proxy import FILE_UPLOADS_AT_ONCE, render_config
+from service.proxy import FILE_UPLOADS_AT_ONCE, render_config, start_nginx, stop_nginx
 from service.security_headers import SECURITY_HEADERS
 from service.upload_admission import UNFINISHED_JOBS_PER_KEY
-from tests.service.service_testing import API_KEY, OTHER_KEY, example_claim, start_production_server
+from tests.service.service_testing import (API_KEY, OTHER_KEY, example_claim, free_port, raw_exchange,
+                                          start_production_server)
 
 pytestmark = pytest.mark.slow
 
@@ -171,3 +172,16 @@ def test_the_admission_subrequest_repeats_every_header_the_server_sets(tmp_path)
     admission = re.search(r"location = /\.uploads/admission \{(.*?)\}", config, re.DOTALL).group(1)
     set_by_server = set(re.findall(r"proxy_set_header (\S+ \S+);", server_level))
     assert set_by_server and set_by_server <= set(re.findall(r"proxy_set_header (\S+ \S+);", admission))
+
+
+def test_an_upload_while_the_app_cannot_be_asked_is_the_json_503(tmp_path):
+    """auth_request answers its own 500 when the admission gets no answer: that was nginx's HTML 500."""
+    listen = f"127.0.0.1:{free_port()}"
+    nginx = start_nginx(listen, f"127.0.0.1:{free_port()}", tmp_path / "nginx", 35)  # nothing listens upstream
+    try:
+        status, headers, body = _parsed(raw_exchange(int(listen.rpartition(":")[2]), (
+            f"{UPLOAD_HEAD}X-API-Key: {API_KEY}\r\nConnection: close\r\nContent-Length: 2\r\n\r\nab").encode()))
+    finally:
+        stop_nginx(nginx)
+    assert (status, body["code"]) == (503, "unavailable") and headers["retry-after"] == "5", body
+    assert _has_security_headers(headers)
