@@ -54,9 +54,6 @@ EXTENSION = "file_jobs"
 JOB_ID = re.compile(r"[0-9a-f]{32}")
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 UNFINISHED = (QUEUED, RUNNING)
-# A key may have this many files queued or being scored at once: a 429 beyond it keeps one key
-# from filling the queue (and the disk) that every key's files wait in.
-UNFINISHED_JOBS_PER_KEY = 2
 POLL_SECONDS = 2  # how often a worker looks for queued jobs it was not woken for, and for expired ones
 STATE_FILE, LOCK_FILE, DELETED_FILE = "state.json", "lock", "deleted"
 # An upload still being stored has no state yet; this file names its key, so it counts against the

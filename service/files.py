@@ -30,17 +30,30 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify
 from flask import request as flask_request
 
 from service.request_body import copy_body
-from service.auth import require_api_key
+from service.auth import identify_client, require_api_key
 from service.errors import APIError, field_error
-from service.file_jobs import (DONE, EXTENSION, FAILED, UNFINISHED_JOBS_PER_KEY, JobStore, file_error_message,
-                               limits_text, public_state, wake_runner)
+from service.file_jobs import (DONE, EXTENSION, FAILED, JobStore, file_error_message, limits_text, public_state,
+                               wake_runner)
+from service.upload_admission import UNFINISHED_JOBS_PER_KEY, admission_answer, is_admission
 from service import file_jobs
 from claims_io.files import ClaimsFileError, ClaimsFileTooLarge, ReadLimits, open_claims_file
 from claims_io.loading import missing_columns
 from common.private_files import open_private
 
 bp = Blueprint("files", __name__)
-bp.before_request(require_api_key)
+
+
+@bp.before_request
+def _authenticate() -> None:
+    """The key as every /v1 route; nginx's admission of an upload (service.upload_admission) checks
+    the key alone: the rate limit counts the upload itself, once."""
+    if is_admission():
+        identify_client()
+    else:
+        require_api_key()
+
+
+bp.after_request(admission_answer)
 
 # media type -> file format; the format's name is the upload's and the scored file's file ending
 MEDIA_TYPES = {"text/csv": "csv", "application/vnd.apache.parquet": "parquet"}
@@ -58,6 +71,12 @@ def _too_large(requirement: str) -> APIError:
                     [field_error("file", requirement)])
 
 
+def _too_many_jobs() -> APIError:
+    return APIError(429, "too_many_file_jobs", f"this API key already has {UNFINISHED_JOBS_PER_KEY} files queued or "
+                                               "being scored; wait until one is done, or delete one",
+                    headers={"Retry-After": "5"})
+
+
 def _file_too_large() -> APIError:
     return _too_large(f"must be at most {current_app.config['FILE_MAX_BYTES']:,} bytes")
 
@@ -69,11 +88,13 @@ def upload():
         raise APIError(415, "unsupported_media_type", "the body must be a claims file, sent as itself: "
                                                       "Content-Type text/csv or application/vnd.apache.parquet")
     store, key_id = _store(), g.key_id
+    if is_admission():  # nginx asks before it reads the body: the job limit now, then again atomically
+        if store.unfinished_of(key_id) >= UNFINISHED_JOBS_PER_KEY:
+            raise _too_many_jobs()
+        return Response(status=204)
     state = store.reserve(key_id, file_format, UNFINISHED_JOBS_PER_KEY)
     if state is None:
-        raise APIError(429, "too_many_file_jobs", f"this API key already has {UNFINISHED_JOBS_PER_KEY} files queued or "
-                                                  "being scored; wait until one is done, or delete one",
-                       headers={"Retry-After": "5"})
+        raise _too_many_jobs()
     path = store.input_path(state["job_id"], file_format)
     try:
         with open_private(path, "wb") as handle:

@@ -17,7 +17,8 @@ from service import schemas
 from service.cds_hooks import schemas as cds_schemas
 from service.cds_hooks.discovery import SERVICES, service_path
 from service.api import DIAGNOSIS_LIMIT_DEFAULT, DIAGNOSIS_LIMIT_MAX, DIAGNOSIS_QUERY_MAX_LENGTH, EXPLAIN_DEFAULT
-from service.file_jobs import JOB_ID, UNFINISHED_JOBS_PER_KEY, limits_text
+from service.file_jobs import JOB_ID, limits_text
+from service.upload_admission import UNFINISHED_JOBS_PER_KEY
 from service.files import FORMAT_MEDIA_TYPES
 from service.settings import default_settings
 

@@ -5,7 +5,8 @@ or a header line every few seconds, holds a worker until the worker timeout kill
 clients stopped this 2-worker service. gunicorn's deployment guide asks for a buffering proxy in
 front of sync workers, and nginx is the one it names: it reads each request whole (headers within
 10 s, no pause over 10 s in the body, the body within the service's MAX_CONTENT_LENGTH) before a
-worker sees it, and buffers the answer for slow readers. The config is `service/nginx/nginx.conf`;
+worker sees it, and buffers the answer for slow readers; a claims file's body only once the app
+has admitted its headers (service/upload_admission.py). The config is `service/nginx/nginx.conf`;
 this module fills it in, and gunicorn's master (service/gunicorn_conf.py) starts nginx once its
 own socket listens and stops it when it exits.
 """
@@ -26,6 +27,7 @@ from pathlib import Path
 from service.errors import DEFAULTS, body_too_large_message, error_body
 from service.security_headers import SECURITY_HEADERS
 from service.settings import ENV_PREFIX, default_settings
+from service.upload_admission import ADMISSION_HEADER, REFUSAL_STATUSES, UNFINISHED_JOBS_PER_KEY
 from common.paths import PROJECT_ROOT
 
 CONFIG_TEMPLATE = Path(__file__).with_name("nginx") / "nginx.conf"
@@ -45,6 +47,11 @@ ERROR_PAGES = {"400 494": "/.errors/400", "404": "/.errors/404", "405": "/.error
                "411": "/.errors/400", "413": "/.errors/413", "414": "/.errors/414", "501": "/.errors/501",
                "505": "/.errors/505", "502 503 504": "/.errors/503"}
 FILE_ERROR_PAGES = {**ERROR_PAGES, "413": "/.errors/413-file"}  # POST /v1/files: the claims file's own limit
+# An upload's admission: auth_request answers 500 when the app cannot be asked (service.upload_admission)
+ADMIT_ERROR_PAGES = {**FILE_ERROR_PAGES, "500": "=503 /.errors/503"}
+# An admitted upload: nginx's own 503 there is its upload slots being taken (an app's 503 passes through)
+UPLOAD_ERROR_PAGES = {**{codes: target for codes, target in FILE_ERROR_PAGES.items() if codes != "502 503 504"},
+                      "502 504": "/.errors/503", "503": "/.errors/503-upload"}
 # nginx answers 405 itself only to methods it will not pass on (TRACE); these are every method a route takes.
 ALLOWED_METHODS = "GET, HEAD, POST, DELETE"
 
@@ -100,6 +107,12 @@ def render_config(listen: str, upstream: str, run_dir: Path, read_timeout: int, 
         "FILE_MAX_BODY": str(max_file),
         "FILE_BODY_BUFFER": str(max_file + 1024),
         "FILE_UPLOADS": str(FILE_UPLOADS_AT_ONCE),
+        "FILE_UPLOADS_PER_KEY": str(UNFINISHED_JOBS_PER_KEY),
+        "ADMISSION_HEADER": ADMISSION_HEADER,
+        "UPLOAD_REFUSALS": _upload_refusals(),
+        "UPLOADS_BUSY": _json_literal("uploads_busy", f"the service takes {FILE_UPLOADS_AT_ONCE} claims files at once "
+                                                      f"({UNFINISHED_JOBS_PER_KEY} of one API key) and as many are "
+                                                      "arriving; retry after 5 s"),
         "FILE_DOWNLOAD_BUFFERS": str(-(-2 * max_file // (16 * 1024))),  # 16 kB buffers for twice the upload limit
         "FILE_TOO_LARGE": _json_literal("file_too_large", f"a claims file may hold at most {max_file:,} bytes"),
         "BAD_REQUEST": _json_literal("bad_http_request", "the request is not well-formed HTTP/1.1, its headers are "
@@ -115,8 +128,10 @@ def render_config(listen: str, upstream: str, run_dir: Path, read_timeout: int, 
         "ALLOWED_METHODS": ALLOWED_METHODS,
         "VERSION_NOT_SUPPORTED": _json_literal("http_version_not_supported", "the request must be HTTP/1.0 or "
                                                                              "HTTP/1.1"),
-        "ERROR_PAGES": _directives(f"error_page {codes} {target}" for codes, target in ERROR_PAGES.items()),
-        "FILE_ERROR_PAGES": _directives(f"error_page {codes} {target}" for codes, target in FILE_ERROR_PAGES.items()),
+        "ERROR_PAGES": _error_pages(ERROR_PAGES),
+        "FILE_ERROR_PAGES": _error_pages(FILE_ERROR_PAGES),
+        "ADMIT_ERROR_PAGES": _error_pages(ADMIT_ERROR_PAGES),
+        "UPLOAD_ERROR_PAGES": _error_pages(UPLOAD_ERROR_PAGES),
         "SECURITY_HEADERS": _directives(f'add_header {name} "{value}" always'
                                         for name, value in SECURITY_HEADERS.items()),
     }
@@ -124,6 +139,16 @@ def render_config(listen: str, upstream: str, run_dir: Path, read_timeout: int, 
     for name, value in values.items():
         text = text.replace(f"@{name}@", value)
     return text
+
+
+def _error_pages(pages: dict[str, str]) -> str:
+    return _directives(f"error_page {codes} {target}" for codes, target in pages.items())
+
+
+def _upload_refusals() -> str:
+    """An answer for each status the app's admission can refuse an upload with (service.upload_admission)."""
+    return "\n                ".join(f"location = /.errors/refused/{status} {{ return {status} $upload_refusal_body; }}"
+                                    for status in REFUSAL_STATUSES)
 
 
 def _directives(lines) -> str:

@@ -23,8 +23,8 @@ from training.data.split import split_by_date
 SERVER_SUITES = frozenset(f"tests/{name}.py" for name in (
     "service/test_gunicorn_conf", "service/test_gunicorn_log", "service/test_gunicorn_model",
     "service/test_gunicorn_robustness", "service/test_gunicorn_worker", "service/test_no_patient_data_leaks",
-    "service/test_page_browser", "service/test_proxy", "service/outcomes/test_outcomes_loop",
-    "service/test_metrics", "service/test_shared_stores",
+    "service/test_page_browser", "service/test_proxy", "service/test_proxy_uploads",
+    "service/outcomes/test_outcomes_loop", "service/test_metrics", "service/test_shared_stores",
 ))
 
 

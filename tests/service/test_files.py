@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from service.audit import AuditStore
-from service.file_jobs import EXTENSION, JOB_ID, UNFINISHED_JOBS_PER_KEY, run_pending
+from service.file_jobs import EXTENSION, JOB_ID, run_pending
+from service.upload_admission import UNFINISHED_JOBS_PER_KEY
 from tests.service.service_testing import API_KEY, OTHER_KEY, SENTINEL, body_of, example_claim
 from claims_io.requests import REJECTED_COLUMNS
 from scoring.coverage_model import SCORE_COLUMNS
