@@ -174,8 +174,8 @@ class AuditStore:
                     connection.commit()
 
     def record_many(self, records: list[AuditRecord], also=()) -> None:
-        """Write the rows in one transaction, with the statements in `also` (the rate limit's claims
-        charge); returns once they are committed."""
+        """Write the rows in one transaction, with the (statement, values) pairs in `also` (the rate
+        limit's claims charge); returns once they are committed."""
         if not records:
             return
         # vars(), not asdict(): asdict deep-copies every claim and answer only for json.dumps to read them
@@ -191,7 +191,7 @@ class AuditStore:
             connection.execute(_INSERT_SERVED, rows)
             for statement in also:
                 if statement is not None:
-                    connection.execute(statement)
+                    connection.execute(*statement)
 
     def prune_before(self, cutoff: datetime, batch: int = 10_000, dated=()) -> int:
         """Delete the rows served before `cutoff`, and the rows of each table a column of `dated`

@@ -8,7 +8,7 @@ so N workers give a key the configured budget, not N times it, and a restart doe
 - `admit(key_id)`, before the body is read: one UPDATE refills both buckets and takes a request
   token when one is there and the claims bucket is not in debt; otherwise nothing is taken and
   the answer is the seconds to wait (429 + Retry-After).
-- `claims_charge(key_id, n)`: the statement that takes the answered claims, run in the audit
+- `claims_charge(key_id, n)`: the statement (and its values) that takes the answered claims, run in the audit
   write's own transaction (no second commit per request). A batch may take the claims bucket
   below zero once; the key then waits until it is out of debt.
 
@@ -111,8 +111,9 @@ class SharedRateLimiter:
         longest = max(waits)
         return max(1, math.ceil(longest)) if longest > 0 else 0
 
-    def claims_charge(self, key_id: str, claims: int):
-        """The UPDATE that takes `claims` tokens (for the audit write's transaction), or None when off."""
+    def claims_charge(self, key_id: str, claims: int) -> tuple | None:
+        """The UPDATE that takes `claims` tokens and its values, `connection.execute(*charge)` (for
+        the audit write's transaction), or None when off."""
         if self.claims_per_minute <= 0 or claims <= 0:
             return None
-        return self._charge.bindparams(key_id=key_id, claims=float(claims))
+        return self._charge, {"key_id": key_id, "claims": float(claims)}
