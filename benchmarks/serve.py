@@ -5,10 +5,12 @@
 1. `mlflow models serve -m models:/medspa-coverage@champion --env-manager local` (the logged
    pyfunc, scoring/pyfunc_model.py; `--mlflow-workers` uvicorn workers, default 2 like ours),
    called with the MLflow scoring protocol (`{"dataframe_records": [...]}` to /invocations);
-2. our service: gunicorn with the repo's config, 2 sync workers, no rate limit, an API key,
+2. our service as `make serve` runs it: nginx in front of gunicorn with the repo's config, 2
+   sync workers on nginx's Unix socket, an API key, the rate limit on (a budget no load here
+   reaches, so that each request still takes its token in the audit database as in production),
    called at POST /v1/predict (one claim, or `{"claims": [...]}`); every answer carries the
    reasons, factors and advice and is written to the audit store, where mlflow's pyfunc returns
-   the scores only.
+   the scores only. Its CPU per request counts nginx's too (a child of gunicorn's master).
 
 Both run against the bench store (benchmarks.common) on a free loopback port and are stopped in a
 `finally`. The load generator is wrk when installed (else Python threads with keep-alive), the
@@ -32,8 +34,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.common import (BENCH_API_KEY, BENCH_DIR, QUIET_SHARE, QUIET_WAIT_SECONDS, BenchModel,
-                               bench_environment, ensure_bench_model, format_table, free_port, gunicorn_argv,
+from benchmarks.common import (BENCH_API_KEY, BENCH_DIR, GUNICORN_CONFIG, QUIET_SHARE, QUIET_WAIT_SECONDS, BenchModel,
+                               bench_environment, ensure_bench_model, format_table, free_port,
                                gunicorn_environment, machine_line, mlflow_record, quiet_this_process, request_claims,
                                keep_results, running_server, verdict, wait_for, wait_for_quiet)
 from benchmarks.load import LoadResult, generator_name, json_bodies, post_json, run_load
@@ -47,7 +49,7 @@ CELLS = (("single claim, c=1", 1, 1), ("single claim, c=8", 1, 8), ("single clai
          ("100-claim batch, c=1", BATCH_SIZE, 1), ("100-claim batch, c=8", BATCH_SIZE, 8))
 BARRED_CELL = "single claim, c=8"
 THROUGHPUT_BAR, P99_BAR = 20.0, 0.05  # issue 27
-OURS, MLFLOW = "ours (gunicorn)", "mlflow models serve"
+OURS, MLFLOW = "ours (nginx + gunicorn)", "mlflow models serve"
 
 
 @dataclass
@@ -72,14 +74,24 @@ class Server:
         return [result["answer"]["approval_probability"] for result in document["results"]]
 
 
+# Requests and claims per minute per key: on, as `serve` runs, and out of any cell's reach.
+UNREACHED_BUDGET = str(10**9)
+
+
 def servers(bench: BenchModel, mlflow_workers: int, audit_db: Path, explain: bool = True) -> list[Server]:
     mlflow_cli = str(Path(sys.executable).with_name("mlflow"))
     port, our_port = free_port(), free_port()
+    # With PROXY_LISTEN set, gunicorn_conf.py binds the Unix socket nginx passes to (--bind would override it).
+    ours = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG), "--workers", "2", "service.wsgi:app"]
+    proxied = {**gunicorn_environment(bench, audit_db), "MEDSPA_COVERAGE_PROXY_LISTEN": f"127.0.0.1:{our_port}",
+               "MEDSPA_COVERAGE_PROXY_DIR": str(audit_db.parent / "nginx"),
+               "MEDSPA_COVERAGE_RATE_LIMIT_PER_MINUTE": UNREACHED_BUDGET,
+               "MEDSPA_COVERAGE_RATE_LIMIT_CLAIMS_PER_MINUTE": UNREACHED_BUDGET}
     return [
         Server(MLFLOW, port, [mlflow_cli, "models", "serve", "-m", bench.model_uri, "--env-manager", "local",
                         "-h", "127.0.0.1", "-p", str(port), "-w", str(mlflow_workers)],
                bench_environment(MLFLOW_TRACKING_URI=bench.uri), "/ping", "/invocations", {}),
-        Server(OURS, our_port, gunicorn_argv(our_port, 2), gunicorn_environment(bench, audit_db), "/healthz/ready",
+        Server(OURS, our_port, ours, proxied, "/healthz/ready",
                "/v1/predict" if explain else "/v1/predict?explain=false", {"Authorization": f"Bearer {BENCH_API_KEY}"}),
     ]
 
@@ -205,7 +217,7 @@ def main(argv: list[str] | None = None) -> None:
         f"load generator: {generator_name()}, on the same 2 cores as the server (it takes CPU from it); "
         f"{options.seconds:g} s per cell after a {WARM_UP_SECONDS:g} s warm-up, each started once other work "
         f"used under {QUIET_SHARE:.0%} of the cores (or after {QUIET_WAIT_SECONDS:g} s); mlflow models serve with "
-        f"{options.mlflow_workers} uvicorn workers, ours with 2 gunicorn sync workers, answers {factors} the exact "
+        f"{options.mlflow_workers} uvicorn workers, ours through nginx to 2 gunicorn sync workers (rate limit on), answers {factors} the exact "
         f"factors. Same model: approval probabilities of {BATCH_SIZE} claims agree within {largest_gap:.4f} "
         "(ours rounds to 4 decimals).\n",
         format_table(("load", "server", "requests/s", "claims/s", "p50 ms", "p99 ms", "errors", "requests",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Blueprint, Flask, current_app, g, jsonify
+from flask import Blueprint, Flask, Response, current_app, g, jsonify
 from flask import request as flask_request
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from features.catalog import load_catalog
 from features.diagnosis import ICD10CM_RELEASE, search_diagnoses
 from service.answer_audit import record_answers
-from service.audit import AuditUnavailable, database_error_reason
+from service.audit import AuditUnavailable, compact_json, database_error_reason
 from service.auth import require_api_key
 from service.claims import UNKNOWN_FIELD, claim_from_frame_row, claim_warnings, normalise_claims
 from service.errors import APIError, error_body, field_error
@@ -92,7 +92,7 @@ def predict():
     g.log_counts = {"claims": 1, "rejected": int(not result.ok)}
     if not result.ok:
         raise APIError(422, "invalid_claim", INVALID_CLAIM_MESSAGE, result.errors)
-    return jsonify(answer_and_audit([result.claim], explain)[0])
+    return json_response(answered_and_audited([result.claim], explain)[1][0])
 
 
 def _explain_option() -> bool:
@@ -128,17 +128,21 @@ def _predict_batch(body: dict, explain: bool):
     results = normalise_claims(claims)
     accepted = [result for result in results if result.ok]
     g.log_counts = {"claims": len(results), "rejected": len(results) - len(accepted)}
-    answers = dict(zip((result.index for result in accepted),
-                       answer_and_audit([result.claim for result in accepted], explain) if accepted else []))
-    return jsonify(
-        request_id=g.request_id,
-        answered=len(accepted),
-        rejected=len(results) - len(accepted),
-        results=[{"index": result.index, "answer": answers[result.index]} if result.ok else
-                 {"index": result.index, **({"claim_id": result.claim_id} if result.claim_id else {}),
-                  "error": error_body("invalid_claim", INVALID_CLAIM_MESSAGE, result.errors)}
-                 for result in results],
-    )
+    texts = answered_and_audited([result.claim for result in accepted], explain)[1] if accepted else []
+    answers = dict(zip((result.index for result in accepted), texts))
+    # Each answer is the JSON text the audit store kept, spliced in rather than written out again.
+    entries = [f'{{"index":{result.index},"answer":{answers[result.index]}}}' if result.ok else
+               compact_json({"index": result.index, **({"claim_id": result.claim_id} if result.claim_id else {}),
+                             "error": error_body("invalid_claim", INVALID_CLAIM_MESSAGE, result.errors)})
+               for result in results]
+    head = compact_json({"request_id": g.request_id, "answered": len(accepted),
+                         "rejected": len(results) - len(accepted)})
+    return json_response(f'{head[:-1]},"results":[{",".join(entries)}]}}')
+
+
+def json_response(text: str) -> Response:
+    """A JSON text as the response jsonify would make of it (the same bytes: compact, a final newline)."""
+    return current_app.response_class(f"{text}\n", mimetype=current_app.json.mimetype)
 
 
 @bp.post("/invocations")
@@ -225,6 +229,11 @@ def _protocol_errors(exc: ValidationError) -> list[dict]:
 
 def answer_and_audit(claims: list[dict], explain: bool = EXPLAIN_DEFAULT) -> list[dict]:
     """Answer canonical claims, add request id and warnings, commit the audit rows; return answers."""
+    return answered_and_audited(claims, explain)[0]
+
+
+def answered_and_audited(claims: list[dict], explain: bool = EXPLAIN_DEFAULT) -> tuple[list[dict], list[str]]:
+    """answer_and_audit's answers and each as the JSON text the audit store kept (service.audit.compact_json)."""
     answers, model = current_app.extensions["coverage_model"].answered(claims, explain=explain)
     request_id = g.request_id
     for claim, answer in zip(claims, answers):
@@ -232,18 +241,19 @@ def answer_and_audit(claims: list[dict], explain: bool = EXPLAIN_DEFAULT) -> lis
         warnings = claim_warnings(claim)
         if warnings:
             answer["warnings"] = [*answer.get("warnings", []), *warnings]
-    record_served(claims, answers, model)
-    return answers
+    texts = [compact_json(answer) for answer in answers]
+    record_served(claims, answers, model, answer_texts=texts)
+    return answers, texts
 
 
 def record_served(claims: list[dict], answers: list[dict], model: dict | None = None,
-                  rules_version: str | None = None) -> None:
+                  rules_version: str | None = None, answer_texts: list[str] | None = None) -> None:
     """Commit the request's audit rows (service.answer_audit); a store that cannot be written is a
     503 and nothing is answered."""
     try:
         record_answers(current_app, request_id=g.request_id, key_id=g.key_id,
                        latency_ms=(time.perf_counter() - g.started) * 1000, claims=claims, answers=answers,
-                       model=model, rules_version=rules_version)
+                       model=model, rules_version=rules_version, answer_texts=answer_texts)
     except SQLAlchemyError as error:  # the log names the cause, never the rows
         log.error("audit write failed; nothing answered", extra={"detail": database_error_reason(error)})
         raise AuditUnavailable() from None

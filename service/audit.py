@@ -72,6 +72,7 @@ write_probe = Table(
     Column("id", Integer, primary_key=True),
     Column("probed_at", DateTime, nullable=False),
 )
+_INSERT_SERVED = insert(served_claims)  # built once: an answer's audit write is on every request's path
 INCREMENTAL_AUTO_VACUUM = 2  # SQLite's PRAGMA auto_vacuum value for INCREMENTAL
 REQUEST_BUSY_TIMEOUT_MS = 10_000  # how long a write waits for another worker's lock
 PROBE_BUSY_TIMEOUT_MS = 2000  # a probe waits this long for a lock, not a request's 10 s
@@ -91,6 +92,13 @@ class AuditRecord:
     latency_ms: float
     model_run_id: str | None = None
     model_manifest_sha256: str | None = None
+    answer_json: str | None = None  # `answer` as compact_json wrote it, when the caller already has it
+
+
+def compact_json(value) -> str:
+    """A claim or an answer as the audit store keeps it; an answer's text is also the bytes
+    /v1/predict sends (service.api), so an answer is written out once."""
+    return json.dumps(value, allow_nan=False, separators=(",", ":"))
 
 
 class AuditStore:
@@ -166,22 +174,24 @@ class AuditStore:
                     connection.commit()
 
     def record_many(self, records: list[AuditRecord], also=()) -> None:
-        """Write the rows in one transaction, with the statements in `also` (the rate limit's claims
-        charge); returns once they are committed."""
+        """Write the rows in one transaction, with the (statement, values) pairs in `also` (the rate
+        limit's claims charge); returns once they are committed."""
         if not records:
             return
         # vars(), not asdict(): asdict deep-copies every claim and answer only for json.dumps to read them
         rows = [{**vars(record),
                  "served_at": record.served_at.astimezone(timezone.utc).replace(tzinfo=None),
-                 "claim": json.dumps(record.claim, allow_nan=False, separators=(",", ":")),
-                 "answer": json.dumps(record.answer, allow_nan=False, separators=(",", ":")),
+                 "claim": compact_json(record.claim),
+                 "answer": record.answer_json or compact_json(record.answer),
                  "claim_id": indexed_claim_id(record.claim.get("claim_id"))}
                 for record in records]
+        for row in rows:
+            del row["answer_json"]
         with self.engine.begin() as connection:
-            connection.execute(insert(served_claims), rows)
+            connection.execute(_INSERT_SERVED, rows)
             for statement in also:
                 if statement is not None:
-                    connection.execute(statement)
+                    connection.execute(*statement)
 
     def prune_before(self, cutoff: datetime, batch: int = 10_000, dated=()) -> int:
         """Delete the rows served before `cutoff`, and the rows of each table a column of `dated`

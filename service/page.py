@@ -34,7 +34,7 @@ from scoring.decisions import DECISION_LEADS, EXCLUDED
 from service.audit import AuditUnavailable
 from service.file_jobs import limits_text
 from service.security_headers import SECURITY_HEADERS
-from service.sessions import SessionStore
+from service.sessions import CookieSessions, SessionStore
 
 STATIC_DIR = Path(__file__).parent / "static"
 # name -> content type: every file the page serves, each at /static/<name> by a route of its own
@@ -173,5 +173,6 @@ def init_app(app: Flask) -> None:
                       WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, whose end is checked here
                       WTF_CSRF_FIELD_NAME="csrf_token", SECRET_KEY=app.config["SESSION_SECRET"])
     app.extensions[SESSIONS] = SessionStore(app.extensions["audit_store"].engine)
+    app.session_interface = CookieSessions()
     app.register_blueprint(bp)
     app.after_request(_add_security_headers)

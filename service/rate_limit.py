@@ -8,7 +8,7 @@ so N workers give a key the configured budget, not N times it, and a restart doe
 - `admit(key_id)`, before the body is read: one UPDATE refills both buckets and takes a request
   token when one is there and the claims bucket is not in debt; otherwise nothing is taken and
   the answer is the seconds to wait (429 + Retry-After).
-- `claims_charge(key_id, n)`: the statement that takes the answered claims, run in the audit
+- `claims_charge(key_id, n)`: the statement (and its values) that takes the answered claims, run in the audit
   write's own transaction (no second commit per request). A batch may take the claims bucket
   below zero once; the key then waits until it is out of debt.
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import time
 
-from sqlalchemy import Column, Float, String, Table, case, insert, literal, select, update
+from sqlalchemy import Column, Float, String, Table, insert, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -36,20 +36,18 @@ rate_buckets = Table(
 )
 
 
-def _refilled(column, per_minute: int, now: float):
-    """SQL: the bucket's tokens at `now`, at most one minute's worth (CASE, portable where MIN is not).
+def _refilled(column: str, per_minute: int) -> str:
+    """SQL: the bucket's tokens at :now, at most one minute's worth (CASE, portable where MIN is not).
 
     Another worker's clock read may be a little later than ours and already stored in `updated`
     (its UPDATE went first while ours waited for the row): that time counts as no time, not as
-    tokens taken back."""
-    elapsed = literal(now) - rate_buckets.c.updated
-    value = column + case((elapsed > 0.0, elapsed), else_=0.0) * (per_minute / 60.0)
-    return case((value > per_minute, float(per_minute)), else_=value)
+    tokens taken back. The budgets are the limiter's own integers, written into the SQL once."""
+    value = f"({column} + CASE WHEN :now - updated > 0.0 THEN :now - updated ELSE 0.0 END * {per_minute / 60.0!r})"
+    return f"(CASE WHEN {value} > {float(per_minute)!r} THEN {float(per_minute)!r} ELSE {value} END)"
 
 
-def _latest(now: float):
-    """SQL: the later of `now` and the stored time, so a bucket's clock never runs backwards."""
-    return case((rate_buckets.c.updated > now, rate_buckets.c.updated), else_=literal(now))
+# The later of :now and the stored time, so a bucket's clock never runs backwards.
+_LATEST = "CASE WHEN updated > :now THEN updated ELSE :now END"
 
 
 class SharedRateLimiter:
@@ -57,6 +55,15 @@ class SharedRateLimiter:
         self.engine = engine
         self.requests_per_minute, self.claims_per_minute = requests_per_minute, claims_per_minute
         self._clock = clock  # the table is the audit store's migrations' (service/audit_migrations)
+        # The statements are written once, as SQL text with bound values: built per request from
+        # SQLAlchemy expressions, they cost more CPU than the answer's own rules (benchmarks/RESULTS.md).
+        requests_limit, claims_limit = self._limits()
+        requests_now, claims_now = _refilled("requests", requests_limit), _refilled("claims", claims_limit)
+        self._take = text(f"UPDATE rate_buckets SET requests = {requests_now} - 1.0, claims = {claims_now}, "
+                          f"updated = {_LATEST} WHERE key_id = :key_id AND {requests_now} >= 1.0 "
+                          f"AND {claims_now} >= 0.0")
+        self._read = text(f"SELECT {requests_now}, {claims_now} FROM rate_buckets WHERE key_id = :key_id")
+        self._charge = text("UPDATE rate_buckets SET claims = claims - :claims WHERE key_id = :key_id")
 
     @property
     def active(self) -> bool:
@@ -74,17 +81,11 @@ class SharedRateLimiter:
         requests_limit, claims_limit = self._limits()
         for _ in range(3):
             now = self._clock()
-            requests_now = _refilled(rate_buckets.c.requests, requests_limit, now)
-            claims_now = _refilled(rate_buckets.c.claims, claims_limit, now)
+            values = {"key_id": key_id, "now": float(now)}
             with self.engine.begin() as connection:
-                taken = connection.execute(
-                    update(rate_buckets)
-                    .where(rate_buckets.c.key_id == key_id, requests_now >= 1.0, claims_now >= 0.0)
-                    .values(requests=requests_now - 1.0, claims=claims_now, updated=_latest(now)))
-                if taken.rowcount:
+                if connection.execute(self._take, values).rowcount:
                     return 0
-                row = connection.execute(select(requests_now, claims_now)
-                                         .where(rate_buckets.c.key_id == key_id)).first()
+                row = connection.execute(self._read, values).first()
             if row is None:
                 try:  # a key's first request: a full bucket less this one
                     with self.engine.begin() as connection:
@@ -110,9 +111,9 @@ class SharedRateLimiter:
         longest = max(waits)
         return max(1, math.ceil(longest)) if longest > 0 else 0
 
-    def claims_charge(self, key_id: str, claims: int):
-        """The UPDATE that takes `claims` tokens (for the audit write's transaction), or None when off."""
+    def claims_charge(self, key_id: str, claims: int) -> tuple | None:
+        """The UPDATE that takes `claims` tokens and its values, `connection.execute(*charge)` (for
+        the audit write's transaction), or None when off."""
         if self.claims_per_minute <= 0 or claims <= 0:
             return None
-        return (update(rate_buckets).where(rate_buckets.c.key_id == key_id)
-                .values(claims=rate_buckets.c.claims - float(claims)))
+        return self._charge, {"key_id": key_id, "claims": float(claims)}

@@ -15,6 +15,7 @@ import hashlib
 import secrets
 import time
 
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import Column, Float, String, Table, delete, insert, select
 from sqlalchemy.engine import Engine
 
@@ -64,3 +65,14 @@ class SessionStore:
         """Revoke the session: its cookie is refused from now on, by every worker and host."""
         with self.engine.begin() as connection:
             connection.execute(delete(page_sessions).where(page_sessions.c.session_digest == _digest(session_id)))
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, except that a request without the cookie (every API call
+    with a key) gets its empty session without Flask building the cookie's signer first: on the
+    answer's path that signer cost more than the request's audit insert (benchmarks/RESULTS.md)."""
+
+    def open_session(self, app, request):
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)

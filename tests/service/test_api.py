@@ -138,6 +138,25 @@ def test_a_batch_answers_every_good_claim_when_one_is_bad(served_app, auth):
     assert [row.claim["claim_id"] for row in audited] == ["a", "c"]
 
 
+@pytest.mark.parametrize("payload", [example_claim(claim_id="a"),
+                                     {"claims": [example_claim(claim_id="a"), example_claim(claim_id="b", plan_type="gold"),
+                                                 example_claim(claim_id="c", treatment="facial")]}])
+def test_answers_are_sent_as_jsonify_writes_them_and_as_the_audit_keeps_them(served_app, auth, payload):
+    """The answers' JSON is written once, for the audit row and the response (a batch splices it in):
+    the bytes are compact JSON with a final newline, as jsonify's, and each answer is the audit's."""
+    response = served_app.test_client().post("/v1/predict", json=payload, headers=auth)
+    text = response.get_data(as_text=True)
+    body = json.loads(text)
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    assert text == json.dumps(body, separators=(",", ":")) + "\n"
+    answers = [body] if "results" not in body else [result["answer"] for result in body["results"] if "answer" in result]
+    assert [row.answer for row in served_app.extensions["audit_store"].read_since()] == answers
+    if "results" in body:
+        assert list(body) == ["request_id", "answered", "rejected", "results"]
+        assert [list(result) for result in body["results"]] == [["index", "answer"], ["index", "claim_id", "error"],
+                                                                ["index", "answer"]]
+
+
 def test_a_batch_answers_like_single_claims(served_client, auth):
     claims = [claim for _, claim, _ in PREDICTIONS]
     batch = body_of(served_client.post("/v1/predict", json={"claims": claims}, headers=auth))["results"]

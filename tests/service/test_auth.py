@@ -148,7 +148,7 @@ def test_claims_are_counted_and_a_batch_may_overdraw_once(audit_url):
     limiter = _limiter(audit_url, 0, 600, now)  # ten claims a second
     assert limiter.admit("k") == 0
     with limiter.engine.begin() as connection:
-        connection.execute(limiter.claims_charge("k", 900))  # 300 over
+        connection.execute(*limiter.claims_charge("k", 900))  # 300 over
     assert limiter.admit("k") == 30  # 300 claims of debt at 10 a second
     assert limiter.admit("other") == 0  # per key
     now[0] += 30

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from features.diagnosis import load_descriptions
 from service.model_extension import without_server_paths
 from service.model_loading import registry_loader
 from tests.service.service_testing import body_of, example_claim
@@ -162,3 +163,12 @@ def test_a_model_that_cannot_tell_whether_its_source_moved_is_not_reloaded(make_
 
     extension = make_served_app(MODEL_LOADER=loader).extensions["coverage_model"]
     assert extension.ready and extension.poll_once() is False and len(loads) == 1
+
+
+def test_the_warm_up_reads_the_diagnosis_descriptions_answers_quote(make_served_app):
+    """A worker's first answer naming codes in words must not pay for reading them (about 0.4 s)."""
+    load_descriptions.cache_clear()
+    app = make_served_app()
+    assert app.extensions["coverage_model"].ready
+    assert load_descriptions.cache_info().currsize == 1
+    assert getattr(load_descriptions(), "_order", None) is not None  # the order describe() bisects, built too
