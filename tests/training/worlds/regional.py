@@ -1,6 +1,7 @@
 """The regional world: a payer harder to learn than the other two, built the way the histories
 nobody here wrote were hard (issue 24: their Brier was 1.07-1.08x the truth's where the other
-worlds give 1.02-1.03x). Its file is Parquet, spelled as the managed-care world's.
+worlds give 1.02-1.03x). Its file is Parquet, spelled as the managed-care world's, whose courses, ages and limits it
+shares (with its own prices).
 
 Its payer, on claims no rule and no cell decides, is a logistic model of paperwork, network,
 facility and plan, and three things the others do not have:
@@ -121,17 +122,8 @@ class RegionalWorld(ManagedCareWorld):
     )
     error_shares = {"BENEFIT-001": 0.01}
     limited_treatments = ("wig", "massage_therapy")
-
-    def _details(self, claims, rng):
-        rows = len(claims)
-        visit = np.minimum(rng.geometric(0.4, rows), 12)
-        older = claims["plan_type"].isin(["medicare", "medicare_advantage"]).to_numpy()
-        age = np.where(older, rng.integers(65, 96, rows), rng.integers(18, 65, rows))
-        price = claims["treatment"].map(PRICES).to_numpy(dtype=float)
-        return {"visit_number": visit,
-                "weeks_since_last_treatment": np.where(visit > 1, np.round(rng.gamma(3.0, 4.0, rows), 1), np.nan),
-                "patient_age": age,
-                "billed_amount": np.round(price * rng.lognormal(0.0, 0.3, rows), 2)}
+    prices = PRICES
+    course_end = 0.4
 
     def _model(self, claims, facts, rng):
         plan = claims["plan_type"].to_numpy(dtype=object)
