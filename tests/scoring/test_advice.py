@@ -290,3 +290,41 @@ def test_referral_advice_names_the_plans_own_rule(champion_model, make_claim, ma
                         "use_in_network_provider": "in_network"}[item["action"]]
                 assert not claim[flag]  # never advice to obtain what is already on file
                 assert item["gain"] >= 0.01
+
+
+def test_setting_001_advice_names_the_patients_primary_care_practice(champion_model, make_claim):
+    """G0447 at a medical spa under Medicare (SETTING-001, NCD 210.12): the advice says where to go in
+    words a front desk reads aloud, and the summary says the same place."""
+    claim = make_claim(treatment="weight_management", procedure_code="G0447", diagnosis_codes="E669;Z6835",
+                       plan_type="medicare", facility_type="medical_spa", place_of_service="", patient_age=70)
+    answer = champion_model.answer_claims([claim])[0]
+    (move,) = [item for item in answer["recommendations"] if item["action"] == "see_physician_office"]
+    assert move["facility_type"] == "primary_care_clinic"
+    assert move["description"] == ("Be seen at the patient's primary-care practice (a primary-care clinic) rather "
+                                   "than at a medical spa, as Medicare pays it only in a primary-care setting")
+    if answer["recommendations"][0] is move or answer["recommendations"][0]["action"] == "all_of_the_above":
+        assert "the patient's primary-care practice" in answer["summary"]
+
+
+@pytest.mark.parametrize("treatment, plan_type, facility_type, expected", [
+    # a required primary-care setting (NCD 210.12) wins over the benefit's scope
+    ("weight_management", "medicare_advantage", "medical_spa", "primary_care_clinic"),
+    ("weight_management", "ppo", "physician_office", "primary_care_clinic"),
+    # an office-only benefit at a spa: the office that does such treatments
+    ("botulinum_toxin", "ppo", "medical_spa", "dermatology_clinic"),
+    ("laser_hair_removal", "hmo", "hospital_outpatient", "dermatology_clinic"),
+    ("massage_therapy", "epo", "medical_spa", "primary_care_clinic"),
+    ("sclerotherapy", "ppo", "medical_spa", "physician_office"),
+    ("blepharoplasty", "medicaid", "ambulatory_surgery_center", "physician_office"),
+    # already where the plan and the treatment want it
+    ("botulinum_toxin", "ppo", "dermatology_clinic", None),
+    ("weight_management", "medicare", "primary_care_clinic", None),
+])
+def test_the_setting_advised_fits_the_treatment_and_the_plan(treatment, plan_type, facility_type, expected):
+    from scoring.places import better_setting, setting_words
+
+    claim = {"treatment": treatment, "plan_type": plan_type, "facility_type": facility_type,
+             "benefit_scope": "office_only"}
+    assert better_setting(claim, load_catalog().shared_traits(treatment)) == expected
+    if expected:
+        assert "_" not in setting_words(expected) and setting_words(expected)[0].islower()
