@@ -292,18 +292,19 @@ def test_referral_advice_names_the_plans_own_rule(champion_model, make_claim, ma
                 assert item["gain"] >= 0.01
 
 
-def test_setting_001_advice_names_the_patients_primary_care_practice(champion_model, make_claim):
-    """G0447 at a medical spa under Medicare (SETTING-001, NCD 210.12): the advice says where to go in
-    words a front desk reads aloud, and the summary says the same place."""
-    claim = make_claim(treatment="weight_management", procedure_code="G0447", diagnosis_codes="E669;Z6835",
-                       plan_type="medicare", facility_type="medical_spa", place_of_service="", patient_age=70)
-    answer = champion_model.answer_claims([claim])[0]
-    (move,) = [item for item in answer["recommendations"] if item["action"] == "see_physician_office"]
-    assert move["facility_type"] == "primary_care_clinic"
-    assert move["description"] == ("Be seen at the patient's primary-care practice (a primary-care clinic) rather "
-                                   "than at a medical spa, as Medicare pays it only in a primary-care setting")
-    if answer["recommendations"][0] is move or answer["recommendations"][0]["action"] == "all_of_the_above":
-        assert "the patient's primary-care practice" in answer["summary"]
+def test_the_move_to_primary_care_is_said_as_a_front_desk_says_it():
+    """G0447 at a medical spa under Medicare (SETTING-001, NCD 210.12): where to go, in words to read
+    aloud, and why; an office-only benefit says its own why."""
+    from scoring.places import move_text
+
+    claim = {"plan_type": "medicare", "facility_type": "medical_spa", "benefit_scope": "comprehensive"}
+    assert move_text(claim, "primary_care_clinic") == (
+        "Be seen at the patient's primary-care practice (a primary-care clinic) rather than at a medical spa, as "
+        "Medicare pays it only in a primary-care setting")
+    office_only = {"plan_type": "ppo", "facility_type": "medical_spa", "benefit_scope": "office_only"}
+    assert move_text(office_only, "dermatology_clinic") == (
+        "Be seen at a dermatology clinic (a dermatologist's office) rather than at a medical spa, as this plan's "
+        "benefit covers visits in a doctor's office or clinic only")
 
 
 @pytest.mark.parametrize("treatment, plan_type, facility_type, expected", [
