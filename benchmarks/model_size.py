@@ -3,7 +3,7 @@
     python -m benchmarks model_size [--rows N] [--candidates NAME ...] [--calls N]
 
 For each candidate recipe (CANDIDATES: ModelParams changes on top of today's defaults) and each
-world (the demo history of the benchmarks' seed and the two independent worlds of the tests,
+world (the demo history of the benchmarks' seed and the independent worlds of the tests,
 `--rows` claims each, split by date as `train` splits), the real fitting code
 (training.model_fitting.fit_coverage_model) fits a model in this process; the whole system (rules
 + calibrated classifier, `CoverageModel.score_frame`) is then scored on the test split against
@@ -51,6 +51,10 @@ CANDIDATES: dict[str, dict] = {
     "student on 40,000 claims": {"student_max_rows": 40_000},
     "no teachers (one monotone model)": {"teachers": 0},
     "no teachers, 31 leaves": {"teachers": 0, "max_leaf_nodes": 31},
+    # issue 24: on the regional world most of the gap to the truth is in its dense plan x treatment
+    # effects (docs/model.md, "The hard case"): more capacity in the teachers
+    "teachers of 63 leaves": {"teacher_max_leaf_nodes": 63},
+    "teachers of 63 leaves, 10 claims a leaf": {"teacher_max_leaf_nodes": 63, "min_samples_leaf": 10},
 }
 
 

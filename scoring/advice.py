@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from features.carc import carc_group_code, describe_carc
-from features.catalog import SETTING_FACILITIES, load_catalog
-from features.contract import OFFICE_FACILITIES, REFERRAL_PLANS, default_place_of_service
+from features.catalog import load_catalog
+from features.contract import REFERRAL_PLANS, default_place_of_service
 from features.diagnosis import load_table, with_dot
 from features.pipeline import claims_to_columns
 from features.prior_authorization import Requirement, load_authorization_table
@@ -27,6 +27,7 @@ from features.rules import load_rules
 from scoring.liability import liability
 from scoring.next_steps import (billable_children, covered_conditions_steps, missing_condition_step, name_the_steps,
                                 repeat_session_step)
+from scoring.places import better_setting, move_text, referral_asked
 from scoring.reasons import article, explain_for_a_person
 from scoring.rule_evidence import ANY
 from scoring.summary import summarise
@@ -37,7 +38,6 @@ MIN_GAIN = 0.01  # advice that moves the probability less than a point is noise
 HISTORY_STATEMENT_GAIN = 0.05
 # The primary-care clinic is where a gatekeeper plan's primary care physician sees the patient:
 # no referral is asked for there.
-PRIMARY_CARE_FACILITIES = SETTING_FACILITIES["primary_care"]
 TOP_REASONS = 3
 DIGITS = 4  # every number of an answer is rounded to this many decimals
 
@@ -164,7 +164,7 @@ def _variants(index: int, claim: dict, treatment: ClaimTreatment) -> list[Varian
             variants.append(Variant(index, "action", name, {**claim, name: True}))
         elif not claim[name] and name == "prior_authorization":
             probes.append(Variant(index, "probe", name, {**claim, name: True}))
-    office = _better_facility(claim, treatment)
+    office = better_setting(claim, treatment.traits)
     if office:
         variants.append(Variant(index, "action", "facility_type",
                                 {**claim, "facility_type": office, "place_of_service": default_place_of_service(office)}))
@@ -185,23 +185,12 @@ def _variants(index: int, claim: dict, treatment: ClaimTreatment) -> list[Varian
 def _action_makes_sense(name: str, treatment: ClaimTreatment, claim: dict) -> bool:
     """Whether the change applies to this claim at all (the model then says whether it helps)."""
     if name == "referral":  # only plans with a gatekeeper ask for one, and not at the primary-care clinic itself
-        return claim["plan_type"] in REFERRAL_PLANS and claim["facility_type"] not in PRIMARY_CARE_FACILITIES
+        return referral_asked(claim)
     if name == "prior_authorization":  # advice only where the plan asks for it (or may, by treatment)
         return treatment.authorization.required is not False
     if name == "conservative_therapy_documented":
         return bool(treatment.traits and treatment.traits.requires_conservative_therapy)
     return True
-
-
-def _better_facility(claim: dict, treatment: ClaimTreatment) -> str | None:
-    """A doctor's office when the benefit covers only office services or the treatment needs
-    primary care, and the claim is not already there."""
-    needs_primary_care = bool(treatment.traits and treatment.traits.required_setting == "primary_care")
-    if needs_primary_care and claim["facility_type"] not in PRIMARY_CARE_FACILITIES:
-        return PRIMARY_CARE_FACILITIES[0]
-    if claim["benefit_scope"] == "office_only" and claim["facility_type"] not in OFFICE_FACILITIES:
-        return "physician_office"
-    return None
 
 
 def _specific_codes(claim: dict, treatment: ClaimTreatment) -> str | None:
@@ -341,6 +330,8 @@ def _recommendations(claim, treatment, probability, scored, hard_excluded, fired
                 "probability_after": round(after, 4), "gain": round(after - probability, 4)}
         if variant.name == "diagnosis_specificity":  # the concrete change: the codes to bill (an EHR can apply them)
             item["diagnosis_codes"] = [with_dot(code) for code in variant.claim["diagnosis_codes"].split(";")]
+        if variant.name == "facility_type":  # the concrete change: the place (the page applies it)
+            item["facility_type"] = variant.claim["facility_type"]
         advice.append(item)
     advice.sort(key=lambda item: -item["gain"])
     if combined is not None and len(advice) > 1 and combined - probability >= advice[0]["gain"] + MIN_GAIN:
@@ -367,8 +358,7 @@ def _action_text(variant: Variant, claim: dict, treatment: ClaimTreatment) -> st
     if variant.name in BOOLEAN_INPUTS:
         return BOOLEAN_INPUTS[variant.name][3]
     if variant.name == "facility_type":
-        place = variant.claim["facility_type"].replace("_", " ")
-        return f"Be seen at {article(place)} rather than {article(claim['facility_type'].replace('_', ' '))}"
+        return move_text(claim, variant.claim["facility_type"])
     return "Bill the most specific (billable) diagnosis code instead of the header code"
 
 
@@ -443,7 +433,7 @@ def _coverage_information(claim, treatment, probability, fired_rules, likely_app
     doc_needed = "both" if clinical and admin else "clinical" if clinical else "admin" if admin else None
     doc_source = {"both": "catalog and plan_type", "clinical": "catalog", "admin": "plan_type"}.get(doc_needed)
     info_needed = []
-    if _better_facility(claim, treatment) and not hard:
+    if better_setting(claim, treatment.traits) and not hard:
         info_needed.append("location")
     weeks = claim.get("weeks_since_last_treatment")
     if traits and traits.min_weeks_between and weeks is not None and weeks == weeks \

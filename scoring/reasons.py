@@ -13,7 +13,9 @@ What a reason may name:
 - no effect under SMALL_POINTS (they join everything else);
 - no prior authorization where the plan does not ask for one: a reason "prior authorization is
   on file" beside "no prior authorization needed" reads as a contradiction, so that share joins
-  everything else (the exact factor stays in `factors`);
+  everything else (the exact factor stays in `factors`); likewise no referral where the plan asks
+  for none (scoring.places.referral_asked: traditional Medicare, a PPO, at the patient's own
+  primary-care practice), since the advice offers none there;
 - the floors (scoring.coverage_model.system_probability) as a reason of their own;
 - for a claim a hard rule excludes, the rule: from the typical claim to the rule's paid share.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 import math
 
 from features.diagnosis import with_dot
+from scoring.places import referral_asked
 
 MAX_REASONS = 5
 SMALL_POINTS = 1.0  # an effect under a point is noise to a reader (advice.MIN_GAIN likewise)
@@ -85,6 +88,7 @@ def _input_reasons(claim: dict, effects: dict, authorization_required) -> tuple[
         points = abs(effect) * 100
         shown = (points >= SMALL_POINTS and (name not in HIDDEN_UNLESS_LARGE or points >= LARGE_POINTS)
                  and not (name == "prior_authorization" and authorization_required is False)
+                 and not (name == "referral" and not referral_asked(claim))
                  and len(named) < MAX_REASONS)
         if shown:
             named.append({"input": name, "text": describe_for_a_person(name, claim, effect, authorization_required),

@@ -10,6 +10,7 @@ so it cannot say anything they do not.
 from __future__ import annotations
 
 from scoring.decisions import DECISION_LEADS, LIKELY_APPROVED
+from scoring.places import setting_words
 from scoring.reasons import FLOOR, RULE
 
 # A recommendation's change as the start of "..., the chance would be about N%".
@@ -51,7 +52,7 @@ def summarise(decision: str, reasons: dict, recommendations: list[dict], fired_r
         sentence += f" With it, the chance would be {about(step['probability_after'])}"
         best = recommendations[0]
         if best is not step and best.get("probability_after"):
-            sentence += f"; {WITH_THE_STEP.get(best['action'], 'with the best step').lower()}, " \
+            sentence += f"; {_with_the_step(best).lower()}, " \
                         f"{about(best['probability_after'])}"
         return sentence + "."
     return sentence + _step(recommendations)
@@ -65,7 +66,14 @@ def _step(recommendations: list[dict]) -> str:
         return f" A session on or after {best['date']} would be within the plan's interval."
     if best.get("probability_after") is None:
         return f" {COVERED_ONLY_WHEN}"
-    return f" {WITH_THE_STEP.get(best['action'], 'With the best step')}, the chance would be {about(best['probability_after'])}."
+    return f" {_with_the_step(best)}, the chance would be {about(best['probability_after'])}."
+
+
+def _with_the_step(item: dict) -> str:
+    """`With prior authorization`; a move names the place (`At a dermatology clinic (...)`)."""
+    if item.get("facility_type"):
+        return f"At {setting_words(item['facility_type'])}"
+    return WITH_THE_STEP.get(item["action"], "With the best step")
 
 
 def _rule_step(recommendations: list[dict]) -> str:

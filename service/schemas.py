@@ -409,6 +409,10 @@ class Recommendation(_Answer):
     diagnosis_codes: list[str] = Field(default=None, description="bill_specific_diagnosis_code: the claim's "
                                                                  "ICD-10-CM codes with each header code replaced by "
                                                                  "a billable one, primary first")
+    facility_type: str = Field(default=None, description="see_physician_office: the medical setting to be seen "
+                                                         "at instead (physician_office, dermatology_clinic or "
+                                                         "primary_care_clinic), the one that fits the treatment "
+                                                         "and the plan; the description names it in words")
 
 
 class CoverageInformation(_Answer):

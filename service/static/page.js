@@ -417,9 +417,8 @@
 
   function changesFor(item, all) {
     if (APPLY[item.action]) return APPLY[item.action];
-    if (item.action === "see_physician_office") {
-      const match = /at an? (.+?) rather than/.exec(item.description);
-      return match ? { facility_type: match[1].replace(/ /g, "_"), place_of_service: "" } : null;
+    if (item.action === "see_physician_office" && item.facility_type) {
+      return { facility_type: item.facility_type, place_of_service: "" };
     }
     if (item.action === "bill_specific_diagnosis_code" && item.diagnosis_codes) {
       return { diagnosis_codes: item.diagnosis_codes };

@@ -290,3 +290,42 @@ def test_referral_advice_names_the_plans_own_rule(champion_model, make_claim, ma
                         "use_in_network_provider": "in_network"}[item["action"]]
                 assert not claim[flag]  # never advice to obtain what is already on file
                 assert item["gain"] >= 0.01
+
+
+def test_the_move_to_primary_care_is_said_as_a_front_desk_says_it():
+    """G0447 at a medical spa under Medicare (SETTING-001, NCD 210.12): where to go, in words to read
+    aloud, and why; an office-only benefit says its own why."""
+    from scoring.places import move_text
+
+    claim = {"plan_type": "medicare", "facility_type": "medical_spa", "benefit_scope": "comprehensive"}
+    assert move_text(claim, "primary_care_clinic") == (
+        "Be seen at the patient's primary-care practice (a primary-care clinic) rather than at a medical spa, as "
+        "Medicare pays it only in a primary-care setting")
+    office_only = {"plan_type": "ppo", "facility_type": "medical_spa", "benefit_scope": "office_only"}
+    assert move_text(office_only, "dermatology_clinic") == (
+        "Be seen at a dermatology clinic (a dermatologist's office) rather than at a medical spa, as this plan's "
+        "benefit covers visits in a doctor's office or clinic only")
+
+
+@pytest.mark.parametrize("treatment, plan_type, facility_type, expected", [
+    # a required primary-care setting (NCD 210.12) wins over the benefit's scope
+    ("weight_management", "medicare_advantage", "medical_spa", "primary_care_clinic"),
+    ("weight_management", "ppo", "physician_office", "primary_care_clinic"),
+    # an office-only benefit at a spa: the office that does such treatments
+    ("botulinum_toxin", "ppo", "medical_spa", "dermatology_clinic"),
+    ("laser_hair_removal", "hmo", "hospital_outpatient", "dermatology_clinic"),
+    ("massage_therapy", "epo", "medical_spa", "primary_care_clinic"),
+    ("sclerotherapy", "ppo", "medical_spa", "physician_office"),
+    ("blepharoplasty", "medicaid", "ambulatory_surgery_center", "physician_office"),
+    # already where the plan and the treatment want it
+    ("botulinum_toxin", "ppo", "dermatology_clinic", None),
+    ("weight_management", "medicare", "primary_care_clinic", None),
+])
+def test_the_setting_advised_fits_the_treatment_and_the_plan(treatment, plan_type, facility_type, expected):
+    from scoring.places import better_setting, setting_words
+
+    claim = {"treatment": treatment, "plan_type": plan_type, "facility_type": facility_type,
+             "benefit_scope": "office_only"}
+    assert better_setting(claim, load_catalog().shared_traits(treatment)) == expected
+    if expected:
+        assert "_" not in setting_words(expected) and setting_words(expected)[0].islower()

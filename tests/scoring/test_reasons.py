@@ -57,6 +57,35 @@ def test_no_authorization_reason_where_the_plan_asks_for_none(answers):
     assert checked > 20
 
 
+@pytest.mark.parametrize("plan_type, facility_type, shown", [
+    ("medicare", "physician_office", False),  # traditional Medicare asks for no referral
+    ("ppo", "dermatology_clinic", False),
+    ("hmo", "primary_care_clinic", False),  # the patient's own primary-care practice is where one comes from
+    ("hmo", "dermatology_clinic", True),
+    ("medicare_advantage", "physician_office", True),
+])
+def test_no_referral_reason_where_the_plan_asks_for_none(plan_type, facility_type, shown):
+    """A learned referral effect (issue 24: about -5 points under traditional Medicare) is named only
+    where the advice would offer a referral; elsewhere it joins everything else."""
+    claim = canonical_claim(plan_type=plan_type, facility_type=facility_type, referral=False)
+    reasons = explain_for_a_person(claim, {"referral": -0.05, "treatment": -0.2}, 0.8, 0.55, 0.55, [], False)
+    assert ("referral" in [item["input"] for item in reasons["items"]]) is shown
+    assert ("referral" in reasons["everything_else_inputs"]) is not shown
+    assert tenths(0.8) + sum(round(item["points"] * 10) for item in reasons["items"]) \
+        + round(reasons["everything_else_points"] * 10) == tenths(0.55)
+
+
+@pytest.mark.parametrize("treatment, procedure_code, diagnosis_codes", [
+    ("botulinum_toxin", "64615", "G43709"), ("photodynamic_therapy", "96567", "L570"),
+    ("sclerotherapy", "36471", "I83811")])
+def test_a_traditional_medicare_answer_names_no_referral(champion_model, treatment, procedure_code, diagnosis_codes):
+    claim = canonical_claim(plan_type="medicare", referral=False, patient_age=70, treatment=treatment,
+                            procedure_code=procedure_code, diagnosis_codes=diagnosis_codes)
+    answer = champion_model.answer_claims([claim])[0]
+    assert all("referral" not in item["text"].lower() for item in answer["reasons"]["items"])
+    assert all("referral" not in item["description"].lower() for item in answer["recommendations"])
+
+
 def test_a_floor_is_a_reason_of_its_own(answers):
     floored = [answer for answer in answers if answer["explanation"].get("floor_added", 0) >= 0.001]
     assert floored, "the sample should hold claims the floors raise"

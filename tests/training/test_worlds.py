@@ -163,10 +163,12 @@ def test_the_statement_names_rules_treatments_and_categories_that_exist(world):
     assert {"DENTAL-001", "COMFORT-001", "COSMETIC-002", "BENEFIT-001"} <= kept
 
 
-def test_the_two_worlds_disagree_in_different_places():
-    first, second = ({(item.rule_id, item.treatment, item.diagnosis_category) for item in world.disagreements}
-                     for world in WORLDS.values())
-    assert not first & second
+def test_the_worlds_disagree_in_different_places():
+    places = [{(item.rule_id, item.treatment, item.diagnosis_category) for item in world.disagreements}
+              for world in WORLDS.values()]
+    for number, first in enumerate(places):
+        for second in places[number + 1:]:
+            assert not first & second
 
 
 def test_each_stated_disagreement_is_paid_at_its_share(world, measured):
@@ -243,3 +245,40 @@ def test_a_new_edit_is_learned_where_a_payer_pays_it_and_kept_where_the_payer_de
     denying = _rule_evidence(demo)
     assert denying.cells[("SETTING-001", ANY, ANY)].fired >= 30
     assert "SETTING-001" not in denying.learned_rule_ids
+
+
+def test_the_regional_payer_changes_its_policy_mid_history():
+    """From CHANGE_DATE its commercial plans deny massage and sclerotherapy without prior
+    authorization far more often, and its HMO stops asking for a referral at dermatology clinics:
+    the same claims, before and after, have different true chances."""
+    from tests.training.worlds.regional import CHANGE_DATE, TIGHTENED_PLANS, TIGHTENED_TREATMENTS
+
+    claims = WORLDS["regional"].draw(60_000, seed=3)
+    after = claims["service_date"] >= pd.Timestamp(CHANGE_DATE)
+    assert 0.2 < after.mean() < 0.4  # the newest 20% (the test split) lies wholly after it, some training too
+    free = claims["_cell"] < 0
+    tightened = free & claims["plan_type"].isin(TIGHTENED_PLANS) & claims["treatment"].isin(TIGHTENED_TREATMENTS) \
+        & ~claims["prior_authorization"] & claims["_probability"].gt(0.02)
+    before_share, after_share = (claims["_probability"][tightened & ~after].mean(),
+                                 claims["_probability"][tightened & after].mean())
+    assert after_share < before_share - 0.25, (before_share, after_share)
+    loosened = free & (claims["plan_type"] == "hmo") & (claims["facility_type"] == "dermatology_clinic") \
+        & ~claims["referral"] & claims["_probability"].gt(0.02)
+    assert claims["_probability"][loosened & after].mean() > claims["_probability"][loosened & ~after].mean() + 0.1
+
+
+def test_the_regional_payer_has_quirks_in_sparse_cells_and_plan_specific_behaviour():
+    from tests.training.worlds.regional import QUIRKS, plan_treatment_effects
+
+    world = WORLDS["regional"]
+    claims = world.draw(60_000, seed=4)
+    free = (claims["_cell"] < 0) & claims["_probability"].gt(0.02)
+    for (treatment, plan, facility), share in QUIRKS.items():
+        cell = free & (claims["treatment"] == treatment) & (claims["plan_type"] == plan) \
+            & (claims["facility_type"] == facility)
+        assert 0 < cell.sum() < 0.01 * len(claims), (treatment, plan, facility)  # sparse
+        assert np.allclose(claims["_probability"][cell], share)
+        neighbours = free & (claims["treatment"] == treatment) & (claims["plan_type"] == plan) & ~cell
+        assert abs(claims["_probability"][neighbours].mean() - share) > 0.25  # unlike the cells around it
+    effects = plan_treatment_effects(world.mix)
+    assert effects.abs().to_numpy().max() > 1.0 and (effects.std(axis=0) > 0.4).all()

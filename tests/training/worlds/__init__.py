@@ -7,10 +7,12 @@ own truth file and a statement of where that payer disagrees with our rules and 
     WORLDS["managed_care"].confirmed       # (rule_id, treatment or None), ...
 
 world.py holds what every world shares (drawing, settling, the statement); commercial.py (the
-"alt" world) and managed_care.py are the two payers; codebook.py the ICD-10-CM codes they write.
+"alt" world), managed_care.py and regional.py (the hardest: plan-specific behaviour, quirks in
+sparse cells, a policy change mid-history) are the three payers; codebook.py the ICD-10-CM codes
+they write.
 """
 from __future__ import annotations
 
-from tests.training.worlds import commercial, managed_care
+from tests.training.worlds import commercial, managed_care, regional
 
-WORLDS = {world.name: world for world in (commercial.WORLD, managed_care.WORLD)}
+WORLDS = {world.name: world for world in (commercial.WORLD, managed_care.WORLD, regional.WORLD)}

@@ -121,13 +121,15 @@ class ManagedCareWorld(World):
     limited_treatments = ("wig", "massage_therapy")
     partial_share = 0.15
     paid_ratio = (0.7, 0.4)
+    prices = PRICES
+    course_end = 0.45  # a course's visit number is geometric: this chance that a visit is the last
 
     def _details(self, claims, rng):
         rows = len(claims)
-        visit = np.minimum(rng.geometric(0.45, rows), 12)
+        visit = np.minimum(rng.geometric(self.course_end, rows), 12)
         older = claims["plan_type"].isin(["medicare", "medicare_advantage"]).to_numpy()
         age = np.where(older, rng.integers(65, 96, rows), rng.integers(18, 65, rows))
-        price = claims["treatment"].map(PRICES).to_numpy(dtype=float)
+        price = claims["treatment"].map(self.prices).to_numpy(dtype=float)
         return {"visit_number": visit,
                 "weeks_since_last_treatment": np.where(visit > 1, np.round(rng.gamma(3.0, 4.0, rows), 1), np.nan),
                 "patient_age": age,
