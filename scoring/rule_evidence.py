@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -240,7 +241,8 @@ class RuleEvidence:
     def _per_row(self, rule_id: str, pairs: "_Pairs", rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(is hard, smoothed share) for each of `rows`, looked up once per distinct (treatment, category)."""
         if len(rows) <= FEW_ROWS:  # the service's claims: a look-up a row beats factorising
-            looked_up = [self.lookup(rule_id, *pairs.texts(pair)) for pair in pairs.inverse[rows]]
+            looked_up = [self.lookup(rule_id, str(pairs.raw_treatments[row]), str(pairs.raw_categories[row]))
+                         for row in rows]
             return (np.array([decision == HARD for decision, _ in looked_up], dtype=bool),
                     np.array([share for _, share in looked_up], dtype=float))
         present, codes = np.unique(pairs.inverse[rows], return_inverse=True)
@@ -251,13 +253,19 @@ class RuleEvidence:
 
 
 class _Pairs:
-    """The claims' distinct (treatment, category) pairs, factorised once for every rule's rows."""
+    """The claims' distinct (treatment, category) pairs, factorised once for every rule's rows,
+    and only when a rule fires on many of them."""
 
     def __init__(self, treatments, categories):
-        self.treatments, treatment_codes = distinct_values(treatments)
-        self.categories, category_codes = distinct_values(categories)
-        self.inverse, (self.pair_treatment, self.pair_category) = distinct_combinations(
+        self.raw_treatments, self.raw_categories = treatments, categories
+
+    @cached_property
+    def inverse(self) -> np.ndarray:
+        self.treatments, treatment_codes = distinct_values(self.raw_treatments)
+        self.categories, category_codes = distinct_values(self.raw_categories)
+        inverse, (self.pair_treatment, self.pair_category) = distinct_combinations(
             [(treatment_codes, len(self.treatments)), (category_codes, len(self.categories))])
+        return inverse
 
     def texts(self, pair: int) -> tuple[str, str]:
         return str(self.treatments[self.pair_treatment[pair]]), str(self.categories[self.pair_category[pair]])
