@@ -9,7 +9,8 @@ is the registry's as it stands now: nothing is cached, so nothing can go stale.
 
 Anything this does not recognise answers None and the caller asks MLflow as before: another
 store, a missing database, files kept elsewhere, the `latest` alias, a table or column MLflow has
-renamed, a name or alias matched by more than one row (MLflow's workspaces), a version deleted or
+renamed, a name or alias matched by more than one row, a registry with more than MLflow's default
+workspace, a version deleted or
 not READY. MLflow also gives the error messages for a missing model, alias or version. The files
 are then verified against the manifest tag exactly as after MLflow's download
 (scoring.artifacts.verify_logged_model). tests/scoring/test_sqlite_registry.py checks both
@@ -27,6 +28,7 @@ from scoring.mlflow_store import sqlite_path
 LATEST = "latest"  # MLflow's reserved alias: the highest version, worked out by MLflow itself
 DELETED_STAGE = "Deleted_Internal"  # how MLflow's SQL store marks a deleted version
 READY = "READY"
+WORKSPACE_COLUMN, DEFAULT_WORKSPACE = "workspace", "default"  # MLflow 3's workspaces
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,17 @@ def _one(rows: list) -> tuple | None:
     return rows[0] if len(rows) == 1 else None
 
 
+def _outside_default_workspace(connection: sqlite3.Connection) -> bool:
+    """Whether the registry holds anything outside MLflow's default workspace (its workspaces
+    feature): which workspace a name means is then MLflow's call."""
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(model_versions)")}
+    return WORKSPACE_COLUMN in columns and connection.execute(
+        f"SELECT 1 FROM model_versions WHERE {WORKSPACE_COLUMN} != ? LIMIT 1", (DEFAULT_WORKSPACE,)).fetchone() is not None
+
+
 def _read(connection: sqlite3.Connection, name: str, alias: str, number: str) -> RegisteredFiles | None:
+    if _outside_default_workspace(connection):
+        return None
     if alias:
         found = _one(connection.execute("SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?",
                                         (name, alias)).fetchall())

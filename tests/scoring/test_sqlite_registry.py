@@ -3,6 +3,7 @@ MLflow's client gives, follows an alias the moment it moves, and answers None (M
 for everything it does not know for certain; predict then loads without importing mlflow."""
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 
@@ -44,6 +45,13 @@ def test_a_moved_alias_is_followed_at_once_nothing_is_cached(trained_store, tmp_
                                  "models:/medspa-coverage/x", "runs:/abc/model"])
 def test_what_it_cannot_answer_for_certain_is_left_to_mlflow(trained_store, uri):
     assert resolve_locally(uri, trained_store.uri) is None
+
+
+def test_a_registry_with_another_workspace_is_left_to_mlflow(trained_store, tmp_path):
+    store = trained_store.copy_to(tmp_path / "store")
+    with sqlite3.connect(store.database) as connection:
+        connection.execute("UPDATE model_versions SET workspace = 'team-b' WHERE version = 1")
+    assert resolve_locally(alias_uri(CHAMPION), store.uri) is None
 
 
 def test_other_stores_and_missing_databases_are_left_to_mlflow(tmp_path):
