@@ -15,7 +15,7 @@ import pandas as pd
 from features.catalog import TreatmentCatalog, load_catalog
 from features.contract import CLEAN_COLUMNS
 from features.diagnosis import COSMETIC_ENCOUNTER_CODE, DiagnosisTable, load_table
-from features.distinct import distinct_combinations, distinct_values
+from features.distinct import column_array, distinct_combinations, distinct_values
 
 CODE_SEPARATOR = ";"
 FACT_NAMES = (
@@ -72,8 +72,6 @@ def diagnosis_facts(treatment_keys, joined_codes, catalog: TreatmentCatalog | No
     """Facts for aligned arrays of treatment keys and joined, normalised diagnosis codes."""
     catalog = catalog or load_catalog()
     table = table or load_table()
-    treatment_keys = np.asarray(treatment_keys, dtype=object)
-    joined_codes = np.asarray(joined_codes, dtype=object)
     if len(treatment_keys) == 1:  # the service's single claim: skip the factorising
         row = facts_for_pair(treatment_keys[0], split_codes(joined_codes[0]), catalog, table)
         return DiagnosisFacts({name: np.array([value]) for name, value in zip(FACT_NAMES, row)})
@@ -92,8 +90,10 @@ def diagnosis_facts(treatment_keys, joined_codes, catalog: TreatmentCatalog | No
 
 
 def frame_to_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    """A clean claims frame as the plain arrays rules and encoders read, one per contract column."""
-    return {name: frame[name].to_numpy() for name in CLEAN_COLUMNS if name in frame.columns}
+    """A clean claims frame as the arrays rules and encoders read, one per contract column. A
+    category column stays a pd.Categorical (column_array): every reader factorises it by its
+    codes, where `.to_numpy()` made a million Python strings that each reader hashed again."""
+    return {name: column_array(frame[name]) for name in CLEAN_COLUMNS if name in frame.columns}
 
 
 def columns_facts(columns: dict[str, np.ndarray]) -> DiagnosisFacts:

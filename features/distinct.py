@@ -52,6 +52,12 @@ def distinct_values(values) -> tuple[list, np.ndarray]:
     return _factorise(values)
 
 
+def per_distinct(values, read, dtype) -> np.ndarray:
+    """read(value) for each row, worked out once per distinct value and broadcast (a 1-D array)."""
+    uniques, codes = distinct_values(values)
+    return np.array([read(value) for value in uniques], dtype=dtype)[codes]
+
+
 def distinct_combinations(parts: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, list[np.ndarray]]:
     """Distinct combinations of several factorised columns, given as (row codes, n distinct).
 

@@ -32,7 +32,7 @@ from features.catalog import SETTING_FACILITIES, TreatmentCatalog, load_catalog,
 from features.claim_facts import DiagnosisFacts, split_codes
 from features.contract import FACILITY_TYPES, PLAN_TYPES
 from features.diagnosis import normalise_code
-from features.distinct import FEW_ROWS, distinct_values
+from features.distinct import distinct_combinations, distinct_values, per_distinct
 from features.tables import read_table, table_version
 
 RULES_FILE = "exclusion_rules.csv"
@@ -112,7 +112,7 @@ class RuleSet:
         for "no limit"); facts: their diagnosis facts (features.claim_facts.columns_facts).
         """
         catalog = catalog or load_catalog()
-        treatment_keys = np.asarray(columns["treatment"], dtype=object)
+        treatment_keys = columns["treatment"]  # a Categorical stays one: read per distinct key below
         fired = self.applicable(treatment_keys, catalog)
         conditions = _Conditions(columns, facts, treatment_keys, catalog)
         for column, rule in enumerate(self.rules):
@@ -127,7 +127,7 @@ class RuleSet:
         its condition. Worked out once per distinct key and kept (the catalog and the table are
         fixed for the process): a claim costs a look-up, not a pass over the rules."""
         catalog = catalog or load_catalog()
-        keys, codes = distinct_values(np.asarray(treatment_keys, dtype=object))
+        keys, codes = distinct_values(treatment_keys)
         rows = [self._applicable_row(key, catalog) for key in keys]
         return np.array(rows, dtype=bool).reshape(len(keys), len(self.rules))[codes]
 
@@ -175,21 +175,28 @@ class _Conditions:
             minimum = np.array([np.nan if value is None else value for value in minimum], dtype=float)
             return np.asarray(self.columns["patient_age"], dtype=float) < minimum  # NaN compares False
         if atom == "outside_required_setting":
-            allowed = self._per_treatment(lambda traits: SETTING_FACILITIES.get(traits.required_setting))
-            facility = _text(self.columns["facility_type"])
-            return np.array([places is not None and place not in places for places, place in zip(allowed, facility)],
-                            dtype=bool)
+            return self._outside_required_setting()
         kind, _, value = atom.partition(":")
         values = value.split("|")
         if kind in ("plan", "facility", "procedure_code"):
             column = {"plan": "plan_type", "facility": "facility_type"}.get(kind, kind)
             allowed = {part.upper() if kind == "procedure_code" else part for part in values}
-            text = _text(self.columns[column])
-            if len(text) <= FEW_ROWS:
-                return np.array([value in allowed for value in text], dtype=bool)
-            return np.isin(text, list(allowed))
+            return per_distinct(self.columns[column], lambda value: _text_value(value) in allowed, bool)
         present = _diagnosis_present(self.columns["diagnosis_codes"], tuple(normalise_code(part) for part in values))
         return present if kind == "diagnosis" else ~present
+
+    def _outside_required_setting(self) -> np.ndarray:
+        """Per claim, whether its facility is outside the places its treatment's required setting
+        accepts (False where the treatment requires none), once per distinct (key, facility) pair."""
+        keys, key_codes = distinct_values(self.keys)
+        places, place_codes = distinct_values(self.columns["facility_type"])
+        inverse, (pair_keys, pair_places) = distinct_combinations([(key_codes, len(keys)), (place_codes, len(places))])
+        outside = []
+        for key, place in zip(pair_keys, pair_places):
+            traits = self.catalog.shared_traits(keys[key]) if isinstance(keys[key], str) else None
+            allowed = None if traits is None else SETTING_FACILITIES.get(traits.required_setting)
+            outside.append(allowed is not None and _text_value(places[place]) not in allowed)
+        return np.array(outside, dtype=bool)[inverse]
 
     def _per_treatment(self, read) -> np.ndarray:
         """read(SharedTraits) per claim as an object array, once per distinct key (None for an
@@ -202,13 +209,6 @@ class _Conditions:
         return table[codes]
 
 
-def _text(values) -> np.ndarray:
-    """A text column (object, categorical or string) as an object array of str, "" for a missing value."""
-    if len(values) <= FEW_ROWS:  # the service's claims: a plain pass beats pandas' set-up
-        return np.array([_text_value(value) for value in values], dtype=object)
-    return pd.Series(np.asarray(values, dtype=object), dtype=object).fillna("").astype(str).to_numpy(dtype=object)
-
-
 def _text_value(value) -> str:
     if isinstance(value, str):
         return value
@@ -217,7 +217,7 @@ def _text_value(value) -> str:
 
 def _diagnosis_present(joined_codes, patterns: tuple[str, ...]) -> np.ndarray:
     """Does each claim bill one of the codes (a trailing * takes the children)? Once per distinct list."""
-    distinct, index = distinct_values(np.asarray(joined_codes, dtype=object))
+    distinct, index = distinct_values(joined_codes)
     found = np.array([isinstance(value, str) and any(pattern_matches(pattern, code) for code in split_codes(value)
                                                      for pattern in patterns)
                       for value in distinct], dtype=bool)

@@ -5,7 +5,8 @@ the review notebooks, the export).
 Sources `load_model` takes:
 - a registry URI, `models:/medspa-coverage@champion` (the default) or `models:/medspa-coverage/3`:
   the version's artifacts are downloaded to a private temporary folder and every downloaded file
-  is checked against the version's `model_manifest` tag (the sha256 of every file of the logged
+  is checked against the version's `model_manifest` tag (on a sqlite store with local files the
+  version is found and copied without importing mlflow, scoring.sqlite_registry) (the sha256 of every file of the logged
   model, MLmodel, metadata.json, the pickled pyfunc wrapper and the code it carries included,
   recorded by `train` at registration, `record_model_manifest`); a version without the tag is
   refused;
@@ -54,6 +55,7 @@ from scoring.coverage_model import (METADATA_FILE as SAVED_METADATA_FILE, MODEL_
 from scoring.mlflow_store import (CHAMPION, REGISTERED_MODEL, TrackingStoreError, alias_uri, mlflow_client,
                                   no_such_alias, no_such_version, quiet_artifact_downloads, resolve_tracking_uri,
                                   tracking)
+from scoring.sqlite_registry import RegisteredFiles, resolve_locally
 
 ARTIFACT_KEY = "coverage_model"  # the logged pyfunc's artifact that holds the saved CoverageModel
 MODEL_SHA256_TAG = "model_sha256"  # model-version tag: the sha256 of model.skops (shown in /v1/model)
@@ -197,11 +199,13 @@ def numbered_version(client, name: str, number: str):
 
 def saved_model_folder(mlflow_model: Path) -> Path:
     """The CoverageModel folder inside a downloaded MLflow model (its pyfunc's artifact). Reads
-    the MLmodel file (YAML) only."""
-    from mlflow.models import Model
+    the MLmodel file (YAML, as mlflow.models.Model.load reads it) only, without importing mlflow."""
+    import yaml
 
     try:
-        artifacts = Model.load(str(mlflow_model)).flavors.get("python_function", {}).get("artifacts", {})
+        with open(mlflow_model / "MLmodel", encoding="utf-8") as handle:
+            flavors = yaml.safe_load(handle).get("flavors", {})
+        artifacts = flavors.get("python_function", {}).get("artifacts", {})
         folder = (mlflow_model / artifacts[ARTIFACT_KEY]["path"]).resolve()
     except (KeyError, TypeError, ValueError, OSError, AttributeError):
         raise ModelSourceError(f"{mlflow_model.name} is not a medspa-coverage model (its MLmodel names no "
@@ -223,6 +227,12 @@ def download_artifacts(artifact_uri: str, into: Path, tracking_uri: str) -> Path
     else:  # a storage URI: no global state touched (service threads)
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=artifact_uri, dst_path=str(into),
                                                          tracking_uri=tracking_uri))
+    drop_mlflow_bookkeeping(local)
+    return local
+
+
+def drop_mlflow_bookkeeping(local: Path) -> None:
+    """Remove what MLflow and Python leave beside a stored model, which is no part of it."""
     # MLflow writes a note of the model's name and version beside a model it fetches through
     # models:/ (runs:/ resolves to that), on a local store into the store's own folder (MLflow's own
     # consumers, `mlflow.pyfunc.load_model`, do). It is MLflow's bookkeeping, read by nothing of
@@ -235,7 +245,6 @@ def download_artifacts(artifact_uri: str, into: Path, tracking_uri: str) -> Path
     for cache in sorted(local.rglob(CODE_CACHE_DIR), reverse=True):
         if cache.is_dir():
             shutil.rmtree(cache)
-    return local
 
 
 def verify_logged_model(mlflow_model: Path, manifest: str | None, what: str) -> None:
@@ -314,17 +323,41 @@ def registered_version(uri: str, tracking_uri: str):
 
 
 def _load_registered(uri: str, tracking_uri: str) -> LoadedModel:
+    local = resolve_locally(uri, tracking_uri)  # a sqlite store read without importing mlflow
+    if local is not None:
+        return _load_local_version(local, uri)
     client, name, version, alias = registered_version(uri, tracking_uri)
     number = str(version.version)
     with tempfile.TemporaryDirectory(prefix="medspa-model-") as scratch:
         model_dir = download_model_version(client, tracking_uri, name, number, Path(scratch))
         digest = file_sha256(model_dir / MODEL_FILE)
         model = read_model(model_dir)
+    metrics = _run_overall_test_metrics(client, version.run_id)
+    return _registered_model(model, name, number, alias, version.run_id, version.tags or {}, metrics, digest)
+
+
+def _load_local_version(local: RegisteredFiles, uri: str) -> LoadedModel:
+    """`_load_registered` for a version scoring.sqlite_registry resolved: its files copied from
+    their folder and verified against its manifest tag, as after MLflow's download."""
+    with tempfile.TemporaryDirectory(prefix="medspa-model-") as scratch:
+        copy = Path(shutil.copytree(local.folder, Path(scratch) / "artifacts", symlinks=True))
+        drop_mlflow_bookkeeping(copy)
+        verify_logged_model(copy, local.tags.get(MODEL_MANIFEST_TAG), f"{local.name} version {local.version}")
+        model_dir = saved_model_folder(copy)
+        digest = file_sha256(model_dir / MODEL_FILE)
+        model = read_model(model_dir)
+    alias = uri.partition("@")[2]
+    return _registered_model(model, local.name, local.version, alias, local.run_id, local.tags,
+                             overall_test_metrics(local.run_metrics), digest)
+
+
+def _registered_model(model: CoverageModel, name: str, number: str, alias: str, run_id: str | None, tags: dict,
+                      run_metrics: dict, digest: str) -> LoadedModel:
     details = {
-        "run_id": version.run_id,
-        "manifest_sha256": manifest_digest((version.tags or {}).get(MODEL_MANIFEST_TAG)),
+        "run_id": run_id,
+        "manifest_sha256": manifest_digest(tags.get(MODEL_MANIFEST_TAG)),
         "trained_at": model.metadata.get("trained_at"),
-        "metrics": _run_overall_test_metrics(client, version.run_id) or overall_test_metrics(model.metadata.get("metrics", {})),
+        "metrics": run_metrics or overall_test_metrics(model.metadata.get("metrics", {})),
         "trained_with_rules_version": model.metadata.get("rules_version"),
         "source": "registry",
         "model_uri": f"models:/{name}/{number}",

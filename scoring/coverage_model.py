@@ -26,6 +26,7 @@ from threadpoolctl import threadpool_limits
 
 from features.claim_facts import DiagnosisFacts, columns_facts, facts_of_rows, frame_to_columns
 from features.contract import OFFICE_FACILITIES
+from features.distinct import per_distinct
 from features.pipeline import encode_claims
 from features.rules import load_rules
 from scoring import advice
@@ -81,6 +82,7 @@ class CoverageModel:
     metadata: dict = field(default_factory=dict)
     rule_evidence: RuleEvidence | None = None  # None: no history, every rule hard
     _compiled_cache: tuple | None = field(default=None, repr=False, compare=False)
+    _explainer_cache: Explainer | None = field(default=None, repr=False, compare=False)
 
     # -- rules -------------------------------------------------------------------------------
     def fired_rules(self, columns: dict[str, np.ndarray], facts: DiagnosisFacts | None = None) -> np.ndarray:
@@ -117,7 +119,7 @@ class CoverageModel:
                                      columns: dict[str, np.ndarray]) -> np.ndarray:
         kept = ~judged.excluded  # only these need their twin's floor: batch files exclude most claims
         probability = judged.excluded_probability.copy()
-        floor = self.evidence().floor(np.asarray(columns["treatment"], dtype=object)[kept], judged.categories[kept],
+        floor = self.evidence().floor(columns["treatment"][kept], judged.categories[kept],
                                       ~np.isnan(np.asarray(columns["benefit_limit"], dtype=float)[kept]))
         probability[kept] = np.maximum(np.asarray(model_probability)[kept], floor)
         return probability
@@ -134,14 +136,14 @@ class CoverageModel:
         it. So the answer is post-checked: the claim's spa twin is scored too (rules, classifier,
         rule floor) and the claim gets at least that.
         """
-        facility = np.asarray(columns["facility_type"], dtype=object)
-        rows = np.flatnonzero(np.isin(facility, MEDICAL_SETTINGS) & ~judged.excluded)
-        floor = np.zeros(len(facility))
+        rows = np.flatnonzero(in_medical_setting(columns["facility_type"]) & ~judged.excluded)
+        floor = np.zeros(len(judged.excluded))
         if not len(rows):
             return floor
-        twins = {name: np.asarray(values)[rows] for name, values in columns.items()}
+        twins = {name: values[rows] for name, values in columns.items()}
         twins["facility_type"] = np.full(len(rows), SPA, dtype=object)
-        twin_judged = self.judge(twins)
+        # the diagnosis facts read the treatment and the codes alone: the twin's are its claim's
+        twin_judged = self.judge(twins, facts_of_rows(judged.facts, rows))
         twin_model = self.probability_from_features(self.encode(twins, twin_judged.facts, twin_judged.fired), threads)
         floor[rows] = self._probability_with_rule_floor(twin_judged, twin_model, twins)
         return floor
@@ -152,7 +154,7 @@ class CoverageModel:
         pass, one encoding, one walk of the trees, rather than a second round for the twins. Each
         step is row by row, so the numbers are system_probability's (tested against score_frame)."""
         rows = len(columns["treatment"])
-        twins = np.flatnonzero(np.isin(np.asarray(columns["facility_type"], dtype=object), MEDICAL_SETTINGS))
+        twins = np.flatnonzero(in_medical_setting(columns["facility_type"]))
         both = columns
         if len(twins):
             both = {name: np.concatenate([values, np.asarray(values)[twins]]) for name, values in columns.items()}
@@ -198,16 +200,18 @@ class CoverageModel:
         return np.clip(isotonic_map(self.calibrator, 1.0 / (1.0 + np.exp(-raw))), 0.0, 1.0)
 
     def _compiled(self) -> tuple:
-        """The classifier and denial model as plain arrays, and the classifier's explainer, built
-        once per loaded model."""
+        """The classifier and denial model as plain arrays, built once per loaded model."""
         if getattr(self, "_compiled_cache", None) is None:
             denial = LinearSoftmax.from_pipeline(self.denial_model) if self.denial_model is not None else None
-            forest = CompiledForest.from_classifier(self.classifier)
-            self._compiled_cache = (forest, denial, Explainer(forest, self.feature_names, self.probability_from_log_odds))
+            self._compiled_cache = (CompiledForest.from_classifier(self.classifier), denial)
         return self._compiled_cache
 
     def explainer(self) -> Explainer:
-        return self._compiled()[2]
+        """The classifier's explainer, built on first use: a batch job that never explains never
+        pays for its TreeSHAP tables."""
+        if getattr(self, "_explainer_cache", None) is None:
+            self._explainer_cache = Explainer(self._compiled()[0], self.feature_names, self.probability_from_log_odds)
+        return self._explainer_cache
 
     def served_probability(self, claims: pd.DataFrame) -> np.ndarray:
         """The answer's approval probability for every claim, without the denial reasons' cost
@@ -350,6 +354,11 @@ class ScoredRows:
     raw: np.ndarray  # the trees' score (log-odds)
     model_probability: np.ndarray  # the calibrated classifier
     system_probability: np.ndarray  # the answer: rules, their floor and the medical-setting floor
+
+
+def in_medical_setting(facility_types) -> np.ndarray:
+    """Per claim, whether it is at one of MEDICAL_SETTINGS (once per distinct facility)."""
+    return per_distinct(facility_types, lambda facility: facility in MEDICAL_SETTINGS, bool)
 
 
 def rule_input_columns(fired: np.ndarray, rule_ids: list[str]) -> np.ndarray:

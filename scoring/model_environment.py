@@ -30,7 +30,7 @@ SHIPPED_PACKAGES = {package.__name__: package for package in (common, features, 
 # joblib under scikit-learn, llvmlite under numba), pinned to the versions installed here, which
 # are requirements.lock's.
 SERVING_LIBRARIES = ("mlflow", "scikit-learn", "scipy", "joblib", "numpy", "pandas", "pyarrow", "skops",
-                     "numba", "llvmlite", "threadpoolctl")
+                     "numba", "llvmlite", "threadpoolctl", "PyYAML")
 
 
 def source_roots() -> dict[str, Path]:

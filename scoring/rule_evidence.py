@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
 from features.claim_facts import CODE_SEPARATOR
-from features.distinct import FEW_ROWS, distinct_values
+from features.distinct import FEW_ROWS, distinct_combinations, distinct_values
 from features.rules import RuleSet
 
 ANY = "*"
@@ -86,7 +87,7 @@ def wilson_interval(paid: int, fired: int, z: float = 1.96) -> tuple[float, floa
 
 def primary_categories(joined_codes) -> np.ndarray:
     """The 3-character category of each claim's primary (first) diagnosis code; "" for none."""
-    values, inverse = distinct_values(np.asarray(joined_codes, dtype=object))
+    values, inverse = distinct_values(joined_codes)
     categories = np.array([(value.split(CODE_SEPARATOR, 1)[0][:3] if isinstance(value, str) else "")
                            for value in values], dtype=object)
     return categories[inverse] if len(values) else np.array([], dtype=object)
@@ -204,13 +205,12 @@ class RuleEvidence:
         NaN elsewhere). A claim is excluded where any hard rule fires."""
         hard = np.zeros_like(fired)
         shares = np.full(fired.shape, np.nan)
-        treatments = np.asarray(treatments, dtype=object)
-        categories = np.asarray(categories, dtype=object)
+        pairs = _Pairs(treatments, categories)
         for column, rule in enumerate(self.rules.rules):
             rows = np.flatnonzero(fired[:, column])
             if not len(rows):
                 continue
-            decisions, values = self._per_row(rule.rule_id, treatments[rows], categories[rows])
+            decisions, values = self._per_row(rule.rule_id, pairs, rows)
             hard[rows, column] = decisions
             shares[rows, column] = np.where(decisions, values, np.nan)
         return hard, shares
@@ -224,37 +224,51 @@ class RuleEvidence:
     def floor(self, treatments, categories, has_limit) -> np.ndarray:
         """The probability a claim's excluded twin would get (0 where it has none): the most a
         covered diagnosis, or benefit left, may lift a probability from."""
-        treatments = np.asarray(treatments, dtype=object)
-        categories = np.asarray(categories, dtype=object)
         has_limit = np.asarray(has_limit, dtype=bool)
         floor = np.zeros(len(treatments))
         applicable = self.rules.applicable(treatments)
+        pairs = _Pairs(treatments, categories)
         for column, rule in enumerate(self.rules.rules):
             if rule.condition not in ESCAPABLE_CONDITIONS:
                 continue
             rows = np.flatnonzero(applicable[:, column] & (has_limit if rule.condition == "benefit_exhausted" else True))
             if not len(rows):
                 continue
-            decisions, values = self._per_row(rule.rule_id, treatments[rows], categories[rows])
+            decisions, values = self._per_row(rule.rule_id, pairs, rows)
             floor[rows] = np.maximum(floor[rows], np.where(decisions, values, 0.0))
         return floor
 
-    def _per_row(self, rule_id: str, treatments: np.ndarray, categories: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(is hard, smoothed share) for each row, looked up once per distinct (treatment, category)."""
-        if len(treatments) <= FEW_ROWS:  # the service's claims: a look-up a row beats factorising
-            looked_up = [self.lookup(rule_id, str(treatment), str(category))
-                         for treatment, category in zip(treatments, categories)]
+    def _per_row(self, rule_id: str, pairs: "_Pairs", rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(is hard, smoothed share) for each of `rows`, looked up once per distinct (treatment, category)."""
+        if len(rows) <= FEW_ROWS:  # the service's claims: a look-up a row beats factorising
+            looked_up = [self.lookup(rule_id, str(pairs.raw_treatments[row]), str(pairs.raw_categories[row]))
+                         for row in rows]
             return (np.array([decision == HARD for decision, _ in looked_up], dtype=bool),
                     np.array([share for _, share in looked_up], dtype=float))
-        treatment_codes, treatment_values = pd.factorize(treatments)
-        category_codes, category_values = pd.factorize(categories)
-        pairs, codes = np.unique(treatment_codes.astype(np.int64) * max(len(category_values), 1) + category_codes,
-                                 return_inverse=True)
-        looked_up = [self.lookup(rule_id, str(treatment_values[pair // max(len(category_values), 1)]),
-                                 str(category_values[pair % max(len(category_values), 1)])) for pair in pairs]
+        present, codes = np.unique(pairs.inverse[rows], return_inverse=True)
+        looked_up = [self.lookup(rule_id, *pairs.texts(pair)) for pair in present]
         is_hard = np.array([decision == HARD for decision, _ in looked_up], dtype=bool)
         values = np.array([share for _, share in looked_up], dtype=float)
         return is_hard[codes], values[codes]
+
+
+class _Pairs:
+    """The claims' distinct (treatment, category) pairs, factorised once for every rule's rows,
+    and only when a rule fires on many of them."""
+
+    def __init__(self, treatments, categories):
+        self.raw_treatments, self.raw_categories = treatments, categories
+
+    @cached_property
+    def inverse(self) -> np.ndarray:
+        self.treatments, treatment_codes = distinct_values(self.raw_treatments)
+        self.categories, category_codes = distinct_values(self.raw_categories)
+        inverse, (self.pair_treatment, self.pair_category) = distinct_combinations(
+            [(treatment_codes, len(self.treatments)), (category_codes, len(self.categories))])
+        return inverse
+
+    def texts(self, pair: int) -> tuple[str, str]:
+        return str(self.treatments[self.pair_treatment[pair]]), str(self.categories[self.pair_category[pair]])
 
 
 def decision_words(cell: Cell) -> str:

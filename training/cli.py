@@ -142,8 +142,6 @@ def predict(ctx: click.Context, input_path: str, output_path: str, model_uri: st
 
     Exits 0 when the file was scored (even with rejected rows), 2 when it cannot be read at all.
     """
-    from mlflow.exceptions import MlflowException
-
     from claims_io.files import ClaimsFileError
     from scoring.artifacts import ModelSourceError
 
@@ -165,11 +163,21 @@ def predict(ctx: click.Context, input_path: str, output_path: str, model_uri: st
     except ClaimsFileError as error:
         click.echo(f"Error: {error}", err=True)
         ctx.exit(2)
-    except (MlflowException, ModelSourceError) as error:
+    except Exception as error:  # noqa: BLE001  (mlflow is imported only when the model source needs it)
+        if not (isinstance(error, ModelSourceError) or _is_mlflow_error(error)):
+            raise
         click.echo(f"Error: cannot load the model: {error}", err=True)
         ctx.exit(1)
     click.echo(f"{report.rows_scored} claims scored to {report.output_path}, {report.rows_rejected} rejected "
                f"(listed in {report.rejected_path}); {report.timing()}")
+
+
+def _is_mlflow_error(error: Exception) -> bool:
+    """An MlflowException, checked without importing mlflow (predict may never load it)."""
+    import sys
+
+    mlflow_exceptions = sys.modules.get("mlflow.exceptions")
+    return mlflow_exceptions is not None and isinstance(error, mlflow_exceptions.MlflowException)
 
 
 def _predict_with_spark(input_path, output_path, model_uri, tracking_uri, master, env_manager):

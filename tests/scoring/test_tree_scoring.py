@@ -7,7 +7,7 @@ from scoring.tree_scoring import isotonic_map
 def test_compiled_forest_equals_sklearn(champion_model, test_claims):
     features = champion_model.encode(test_claims)
     features[::7, 5] = np.nan  # missing values take the learned branch
-    forest, denial, _ = champion_model._compiled()
+    forest, denial = champion_model._compiled()
     expected = champion_model.classifier.predict_proba(features)[:, 1]
     np.testing.assert_allclose(forest.probability(features), expected, atol=1e-12)
     np.testing.assert_allclose(forest.probability(features, threads=2), expected, atol=1e-12)
