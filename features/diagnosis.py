@@ -183,7 +183,8 @@ _CODE_PREFIX = re.compile(r"^[A-Za-z][0-9][0-9A-Za-z]?(\.?[0-9A-Za-z]{0,4})?$")
 
 @lru_cache(maxsize=1)
 def load_descriptions() -> DiagnosisDescriptions:
-    """The committed descriptions, loaded on the first look-up, never at a worker's start."""
+    """The committed descriptions, loaded on the first look-up: a served worker makes that look-up in
+    its warm-up (service.model_extension), a batch job that names no code in words never does."""
     codes = tuple(load_table().codes)  # the table's strings, in the same order as the file
     with resources.files("features.data").joinpath(DESCRIPTIONS_FILE).open("rb") as raw:
         lines = gzip.decompress(raw.read()).decode("utf-8").split("\n")
