@@ -76,6 +76,10 @@ from scoring.profile import build_profile
 # Below this many training claims the teachers are fitted in this process: starting worker
 # processes (each imports scikit-learn) costs more than a small fit.
 PARALLEL_TEACHERS_MIN_ROWS = 20_000
+# The one-hot blocks whose cells the teachers read as one category column (`teacher_plan_treatment`):
+# a payer's plans each pay a treatment a little more or less than its overall level, and one
+# split on the cell groups them where one-hot trees need a split per plan and per treatment.
+PLAN_TREATMENT = (("plan_type", "treatment"),)
 
 def monotonic_constraints(feature_names) -> np.ndarray:
     """+1 for every feature that may never lower the approval probability, -1 for one that may
@@ -195,7 +199,8 @@ def _fit_taught_classifier(features: np.ndarray, target: np.ndarray, held_out: n
     """
     training = np.flatnonzero(~held_out)
     fold = np.random.default_rng(params.random_state + 1).integers(0, params.teachers, len(training))
-    teacher_features, categorical = _with_category_codes(features, categories)
+    teacher_features, categorical = _with_category_codes(
+        features, categories, PLAN_TREATMENT if params.teacher_plan_treatment else ())
     fits = [(training[fold != teacher], training[fold == teacher]) for teacher in range(params.teachers)]
     processes = _teacher_processes(params, len(training))
     bar = tqdm(total=params.teachers, desc="teachers", unit="teacher", leave=False, disable=not progress)
@@ -279,9 +284,12 @@ class _TreeCounter(io.TextIOBase):
         return len(text)
 
 
-def _with_category_codes(features: np.ndarray, categories: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+def _with_category_codes(features: np.ndarray, categories: dict[str, np.ndarray],
+                         crossed: tuple[tuple[str, str], ...] = ()) -> tuple[np.ndarray, np.ndarray | None]:
     """The features, then each one-hot block as one category column (the position of its 1, or the
-    block's width when none is 1), and the mask of those columns for `categorical_features`.
+    block's width when none is 1), then one column per pair of blocks in `crossed` (named by the
+    end of their `categories` key: the pair's cell), and the mask of those columns for
+    `categorical_features`.
 
     One categorical split sends any set of plan types or treatments one way (PPO and Medicare
     Advantage, say, where both tightened prior authorization), where one-hot trees need a split
@@ -292,7 +300,13 @@ def _with_category_codes(features: np.ndarray, categories: dict[str, np.ndarray]
     if not blocks:
         return features, None
     codes = [_position_of_the_one(features[:, positions]) for positions in blocks]
-    mask = np.r_[np.zeros(features.shape[1], bool), np.ones(len(blocks), bool)]
+    by_source = {name.rsplit("__", 1)[-1]: positions for name, positions in categories.items()}
+    for first, second in crossed:
+        if first in by_source and second in by_source and \
+                (len(by_source[first]) + 1) * (len(by_source[second]) + 1) <= 254:
+            codes.append(_position_of_the_one(features[:, by_source[first]]) * (len(by_source[second]) + 1)
+                         + _position_of_the_one(features[:, by_source[second]]))
+    mask = np.r_[np.zeros(features.shape[1], bool), np.ones(len(codes), bool)]
     return np.hstack([features, np.column_stack(codes).astype(np.float32)]), mask
 
 

@@ -46,6 +46,33 @@ def test_category_codes_name_the_position_of_the_1_or_the_width_when_none():
     assert unchanged is features and no_mask is None
 
 
+def test_a_crossed_pair_of_blocks_adds_one_category_per_cell():
+    # plan block (3 wide) x treatment block (2 wide): the cell is plan position * 3 + treatment position,
+    # a block with no 1 counting as its width, as for the blocks themselves
+    features = np.array([[0, 1, 0, 0, 1],
+                         [1, 0, 0, 1, 0],
+                         [0, 0, 0, 0, 0]], dtype=np.float32)
+    blocks = {"policy__plan_type": np.array([0, 1, 2]), "treatment__treatment": np.array([3, 4])}
+    out, mask = _with_category_codes(features, blocks, (("plan_type", "treatment"),))
+    np.testing.assert_array_equal(out[:, 5:], [[1, 1, 1 * 3 + 1], [0, 0, 0 * 3 + 0], [3, 2, 3 * 3 + 2]])
+    assert mask.tolist() == [False] * 5 + [True] * 3
+    # a pair whose cells a categorical split cannot take, or a block the pipeline lacks: no column
+    wide = {**blocks, "treatment__procedure_code": np.arange(5, 5 + 100)}
+    padded = np.hstack([features, np.zeros((3, 100), np.float32)])
+    for crossed in ((("plan_type", "procedure_code"),), (("plan_type", "facility_type"),)):
+        assert _with_category_codes(padded, wide, crossed)[0].shape[1] == padded.shape[1] + 3  # the blocks alone
+
+
+def test_teachers_reading_the_plan_treatment_cell_teach_differently(small_split):
+    train, validation, test = small_split
+    models = [fit_coverage_model(train, validation, ModelParams(max_iter=40, teachers=3, teacher_plan_treatment=cell),
+                                 progress=False) for cell in (True, False)]
+    a, b = (model.model_probability(test) for model in models)
+    assert not np.allclose(a, b)  # the cell column changed what the teachers said
+    assert np.corrcoef(a, b)[0, 1] > 0.9
+    assert all(model.classifier.n_features_in_ == len(model.feature_names) for model in models)
+
+
 @pytest.mark.parametrize("teachers", [0, 1])
 def test_fewer_than_two_teachers_means_learning_from_labels(small_split, teachers):
     train, validation, _ = small_split
