@@ -28,6 +28,7 @@ import numpy as np
 
 from benchmarks.common import BENCH_DIR, format_table, machine_line, quiet_this_process
 from benchmarks.model_size import cpu_seconds, load_world
+from training.model_fitting import PLAN_TREATMENT
 
 DEFAULT_ROWS = 60_000
 VARIANTS = ("today's recipe", "teachers' average (no student)", "student without a depth limit",
@@ -67,9 +68,10 @@ class Encoded:
         self.plan_columns = [at for at, name in enumerate(self.model.feature_names) if "plan_type_" in name]
 
 
-# Pairs of one-hot blocks whose cells teachers may read as one more category column each.
-PLAN_TREATMENT = (("plan_type", "treatment"),)
-EVERY_PAIR = (("plan_type", "treatment"), ("treatment", "facility_type"), ("plan_type", "facility_type"))
+# Pairs of one-hot blocks whose cells teachers may read as one more category column each: the
+# recipe's option (training.model_fitting.PLAN_TREATMENT), and with it the other two pairs of a
+# quirk cell's treatment, plan and facility.
+EVERY_PAIR = (*PLAN_TREATMENT, ("treatment", "facility_type"), ("plan_type", "facility_type"))
 
 
 def category_features(encoded: Encoded, features: np.ndarray, cross=()):
