@@ -9,7 +9,9 @@ then each variant of the classifier (the teachers, the student, the calibration)
 same encoded claims with the same pieces the recipe uses, put in place of the model's classifier,
 and the whole system (rules, floors, calibrated classifier: `CoverageModel.served_probability`) is
 scored on the test split against the outcomes and the truth, as benchmarks.model_size does. The
-first variant is today's recipe and reproduces `fit_coverage_model`'s figures.
+first variant, "recipe before the cell", reproduces `fit_coverage_model`'s figures with
+`teacher_plan_treatment=False`; "teachers read plan x treatment: student" is today's default.
+Each variant names its own settings, whatever scoring.params' defaults say.
 
 Variants that are not one forest (the teachers' average, a calibration per plan type) are served
 through the model's `probability_from_features`, which is what every served path calls; they
@@ -31,7 +33,7 @@ from benchmarks.model_size import cpu_seconds, load_world
 from training.model_fitting import PLAN_TREATMENT
 
 DEFAULT_ROWS = 60_000
-VARIANTS = ("today's recipe", "teachers' average (no student)", "student without a depth limit",
+VARIANTS = ("recipe before the cell", "teachers' average (no student)", "student without a depth limit",
             "calibration per plan type", "one unconstrained model", "raw_gbm baseline",
             "teachers see every feature: average", "teachers see every feature: student",
             "teachers read plan x treatment: average", "teachers read plan x treatment: student",
@@ -221,7 +223,7 @@ def measure(names: list[str], rows: int, echo=print) -> list[dict]:
 
     half = encoded.params.teacher_max_features
     recipes = {
-        "today's recipe": lambda: calibrated(encoded, student_of(half, ())),
+        "recipe before the cell": lambda: calibrated(encoded, student_of(half, ())),
         "teachers' average (no student)": lambda: calibrated(encoded, average_of(half, ())),
         "student without a depth limit": lambda: calibrated(encoded, student_of(half, (), None)),
         "calibration per plan type": lambda: per_plan_calibrated(encoded, student_of(half, ())),

@@ -21,7 +21,9 @@ monotone forest, so scoring costs what it did. Each teacher sees half the featur
 split (`teacher_max_features`): less alike, their mean is better. Teachers also read each
 one-hot block (treatment, procedure code, plan type, benefit scope, facility, place of service)
 as one categorical column (`teacher_categories`), so one split can group the plans or treatments
-a payer treats alike, and they grow smaller trees (`teacher_max_leaf_nodes`); the student, which
+a payer treats alike, and the plan type x treatment cell as one more (`teacher_plan_treatment`),
+so one split can group the cells where a plan pays a treatment more or less than its level; they
+grow smaller trees (`teacher_max_leaf_nodes`); the student, which
 the numba scorer walks, keeps plain numeric splits. A taught classifier is close to calibrated
 already, so its calibration is a two-parameter logistic map of its log-odds fitted on the
 held-out claims (stored as the same isotonic table), where an isotonic fit on those few thousand
