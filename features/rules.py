@@ -50,6 +50,9 @@ RULE_CLASSES = ("dental", "personal_comfort", "cosmetic", "benefit_limit", "codi
                 "investigational", "age", "place_of_service")
 # A claim is corrected out of these (bill the specific code); the others no change of coding lifts.
 FIXABLE_CLASSES = ("coding",)
+# A claim these exclude is paid elsewhere: the same visit at the setting the rule asks for is a claim
+# the rule does not fire on, so the advice names that setting (scoring.advice).
+MOVABLE_CLASSES = ("place_of_service",)
 # The clean-frame columns the conditions read, beside the diagnosis facts.
 # Treatment keys whose applicable rules are kept: the catalog's and composite keys, with room for
 # unlisted values, which a file may hold many of.

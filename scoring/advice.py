@@ -23,7 +23,7 @@ from features.contract import REFERRAL_PLANS, default_place_of_service
 from features.diagnosis import load_table, with_dot
 from features.pipeline import claims_to_columns
 from features.prior_authorization import Requirement, load_authorization_table
-from features.rules import load_rules
+from features.rules import MOVABLE_CLASSES, load_rules
 from scoring.liability import liability
 from scoring.next_steps import (billable_children, covered_conditions_steps, missing_condition_step, name_the_steps,
                                 repeat_session_step)
@@ -319,7 +319,8 @@ def _named_recommendations(claim, treatment, probability, scored, hard_excluded,
 
 def _recommendations(claim, treatment, probability, scored, hard_excluded, fired_rules) -> list[dict]:
     if hard_excluded:
-        return covered_conditions_steps(treatment, claim, fired_rules)
+        return covered_conditions_steps(treatment, claim, fired_rules) + _moves_past_a_setting_rule(
+            claim, treatment, probability, scored, fired_rules)
     advice, combined = [], None
     for variant, after in scored:
         if variant.kind == "combined":
@@ -339,6 +340,19 @@ def _recommendations(claim, treatment, probability, scored, hard_excluded, fired
         advice.insert(0, {"action": "all_of_the_above", "description": f"Do all of these: {steps}",
                           "probability_after": round(combined, 4), "gain": round(combined - probability, 4)})
     return advice
+
+
+def _moves_past_a_setting_rule(claim, treatment, probability, scored, fired_rules) -> list[dict]:
+    """On a claim only place-of-service rules exclude (G0447 at a spa under Medicare, SETTING-001),
+    the one change that pays it: the same visit where the rule asks for it, named and scored. No
+    authorization or paperwork helps such a claim, but the front desk can book the visit there."""
+    if not fired_rules or any(rule.rule_class not in MOVABLE_CLASSES for rule in fired_rules):
+        return []
+    return [{"action": _action_id(variant, claim), "description": _action_text(variant, claim, treatment),
+             "probability_after": round(after, 4), "gain": round(after - probability, 4),
+             "facility_type": variant.claim["facility_type"]}
+            for variant, after in scored
+            if variant.kind == "action" and variant.name == "facility_type" and after - probability >= MIN_GAIN]
 
 
 def _action_id(variant: Variant, claim: dict) -> str:

@@ -33,6 +33,10 @@ def about(probability: float) -> str:
     return "over 99%" if percent > 99 else "under 1%" if percent < 1 else f"about {percent}%"
 
 
+# Words a reason may start with that keep their capital mid-sentence ("Not covered: Medicare pays...").
+PROPER_NOUNS = ("Medicare", "Medicaid")
+
+
 def summarise(decision: str, reasons: dict, recommendations: list[dict], fired_rules,
               action_inputs: dict) -> str:
     """action_inputs: recommendation action -> the claim input it changes (scoring.advice)."""
@@ -86,5 +90,6 @@ def _clause(text: str) -> str:
     """A reason as the middle of a sentence: lower-case start (not an acronym's), no final stop."""
     text = text.rstrip(".")
     first = text.split(" ", 1)[0]
-    return text if len(first) > 1 and first.isupper() else text[:1].lower() + text[1:]
+    keeps_capital = (len(first) > 1 and first.isupper()) or first in PROPER_NOUNS
+    return text if keeps_capital else text[:1].lower() + text[1:]
 

@@ -50,6 +50,22 @@ def test_cosmetic_exclusion_gets_the_covered_conditions_as_its_one_advice(champi
     assert answer["factors"] == []
 
 
+@pytest.mark.parametrize("plan_type", ["medicare", "medicare_advantage"])
+def test_a_visit_only_its_place_excludes_is_told_where_it_is_paid(champion_model, make_claim, plan_type):
+    """G0447 at a medical spa under a Medicare plan (SETTING-001, NCD 210.12): no paperwork helps, but
+    the same visit at the patient's primary-care practice is paid, and the answer says so in words."""
+    claim = make_claim(treatment="weight_management", procedure_code="G0447", diagnosis_codes="E6601;Z6841",
+                       plan_type=plan_type, facility_type="medical_spa", patient_age=70)
+    answer = champion_model.answer_claims([claim])[0]
+    assert answer["decision"] == "excluded" and [rule["id"] for rule in answer["excluded_by"]] == ["SETTING-001"]
+    (move,) = answer["recommendations"]
+    assert move["facility_type"] == "primary_care_clinic" and move["probability_after"] > 0.5
+    assert move["description"].startswith("Be seen at the patient's primary-care practice")
+    assert answer["summary"].startswith("Not covered: Medicare pays")  # the proper noun keeps its capital
+    assert "At the patient's primary-care practice" in answer["summary"]
+    assert answer["coverage_information"]["pa_needed"] is None
+
+
 @pytest.mark.parametrize("treatment, rule", [("facial", "COMFORT-001"), ("teeth_whitening", "DENTAL-001")])
 def test_never_covered_services_get_no_advice(champion_model, treatment, rule, make_claim):
     answer = champion_model.answer_claims([make_claim(treatment=treatment, procedure_code=None, diagnosis_codes="")])[0]
