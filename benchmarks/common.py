@@ -334,3 +334,12 @@ def gunicorn_environment(bench: BenchModel, audit_db: Path, **extra: str) -> dic
         MEDSPA_COVERAGE_API_KEYS=BENCH_API_KEY, MEDSPA_COVERAGE_RATE_LIMIT_PER_MINUTE="0",
         MEDSPA_COVERAGE_RATE_LIMIT_CLAIMS_PER_MINUTE="0",
         MEDSPA_COVERAGE_MODEL_POLL_SECONDS="0", **extra)
+
+
+def log_result(log: Path, result: dict) -> None:
+    """Append one measured row to a sweep's JSON-lines log, stamped with the minute: a long sweep
+    that is interrupted keeps every row it finished, and a later run can print them again."""
+    import json
+
+    with open(log, "a") as handle:
+        handle.write(json.dumps({**result, "at": time.strftime("%Y-%m-%d %H:%M")}) + "\n")

@@ -26,8 +26,8 @@ import argparse
 import json
 import time
 
-from benchmarks.common import (BENCH_DIR, canonical_claims, demo_history, format_table, machine_line, percentile,
-                               quiet_this_process, request_claims, wait_for_quiet)
+from benchmarks.common import (BENCH_DIR, canonical_claims, demo_history, format_table, log_result, machine_line,
+                               percentile, quiet_this_process, request_claims, wait_for_quiet)
 from benchmarks.predict import time_calls
 
 DEFAULT_ROWS = 50_000  # the sweep; the chosen default is confirmed with --rows 200000
@@ -147,8 +147,7 @@ def measure(names: list[str], rows: int, calls: int, echo=print) -> list[dict]:
             if world == "demo":
                 result.update(costs(model, split, path, calls))
             results.append(result)
-            with open(log, "a") as handle:
-                handle.write(json.dumps({**result, "at": time.strftime("%Y-%m-%d %H:%M")}) + "\n")
+            log_result(log, result)
             echo(f"  {world:<13} {name}: AUC/truth {result['auc_ratio']:.4f}, Brier {result['brier']:.4f}, "
                  f"{result['nodes']:,} nodes, fit {result['fit_seconds']:.0f} s ({result['fit_cpu_seconds']:.0f} CPU s)")
     return results

@@ -23,12 +23,10 @@ seconds (the fit of that variant's own parts).
 from __future__ import annotations
 
 import argparse
-import json
-import time
 
 import numpy as np
 
-from benchmarks.common import BENCH_DIR, format_table, machine_line, quiet_this_process
+from benchmarks.common import BENCH_DIR, format_table, log_result, machine_line, quiet_this_process
 from benchmarks.model_size import cpu_seconds, load_world
 from training.model_fitting import PLAN_TREATMENT
 
@@ -246,8 +244,7 @@ def measure(names: list[str], rows: int, echo=print) -> list[dict]:
             figures = served_quality(encoded, recipes[name](), split, truth)
         result = {"variant": name, "rows": rows, "cpu_seconds": cpu_seconds() - cpu, **figures}
         results.append(result)
-        with open(log, "a") as handle:
-            handle.write(json.dumps({**result, "at": time.strftime("%Y-%m-%d %H:%M")}) + "\n")
+        log_result(log, result)
         echo(f"  {name}: AUC/truth {result['auc_ratio']:.4f}, Brier/truth {result['brier_ratio']:.3f} (expected "
              f"{result['expected_ratio']:.3f}), ECE {result['ece']:.4f}, {result['cpu_seconds']:.0f} CPU s")
     return results
