@@ -53,7 +53,9 @@ def summarise(decision: str, reasons: dict, recommendations: list[dict], fired_r
     sentence = f"{lead}: {' and '.join(_clause(item['text']) for item in things)}."
     if actionable:
         step = steps[actionable[0]["input"]]
-        sentence += f" With it, the chance would be {about(step['probability_after'])}"
+        # "With it" reads as the missing document or authorization; a move names where instead
+        lead_in = _with_the_step(step) if step.get("facility_type") else "With it"
+        sentence += f" {lead_in}, the chance would be {about(step['probability_after'])}"
         best = recommendations[0]
         if best is not step and best.get("probability_after"):
             sentence += f"; {_with_the_step(best).lower()}, " \
