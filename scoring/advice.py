@@ -327,13 +327,7 @@ def _recommendations(claim, treatment, probability, scored, hard_excluded, fired
             combined = after
         if variant.kind != "action" or after - probability < MIN_GAIN:
             continue
-        item = {"action": _action_id(variant, claim), "description": _action_text(variant, claim, treatment),
-                "probability_after": round(after, 4), "gain": round(after - probability, 4)}
-        if variant.name == "diagnosis_specificity":  # the concrete change: the codes to bill (an EHR can apply them)
-            item["diagnosis_codes"] = [with_dot(code) for code in variant.claim["diagnosis_codes"].split(";")]
-        if variant.name == "facility_type":  # the concrete change: the place (the page applies it)
-            item["facility_type"] = variant.claim["facility_type"]
-        advice.append(item)
+        advice.append(_advice_item(variant, after, probability, claim, treatment))
     advice.sort(key=lambda item: -item["gain"])
     if combined is not None and len(advice) > 1 and combined - probability >= advice[0]["gain"] + MIN_GAIN:
         steps = "; ".join(item["description"][0].lower() + item["description"][1:] for item in advice)
@@ -348,11 +342,19 @@ def _moves_past_a_setting_rule(claim, treatment, probability, scored, fired_rule
     authorization or paperwork helps such a claim, but the front desk can book the visit there."""
     if not fired_rules or any(rule.rule_class not in MOVABLE_CLASSES for rule in fired_rules):
         return []
-    return [{"action": _action_id(variant, claim), "description": _action_text(variant, claim, treatment),
-             "probability_after": round(after, 4), "gain": round(after - probability, 4),
-             "facility_type": variant.claim["facility_type"]}
-            for variant, after in scored
+    return [_advice_item(variant, after, probability, claim, treatment) for variant, after in scored
             if variant.kind == "action" and variant.name == "facility_type" and after - probability >= MIN_GAIN]
+
+
+def _advice_item(variant: Variant, after: float, probability: float, claim: dict, treatment: ClaimTreatment) -> dict:
+    """One scored action as a recommendation: what to do, in words, and the chance after it."""
+    item = {"action": _action_id(variant, claim), "description": _action_text(variant, claim, treatment),
+            "probability_after": round(after, 4), "gain": round(after - probability, 4)}
+    if variant.name == "diagnosis_specificity":  # the concrete change: the codes to bill (an EHR can apply them)
+        item["diagnosis_codes"] = [with_dot(code) for code in variant.claim["diagnosis_codes"].split(";")]
+    if variant.name == "facility_type":  # the concrete change: the place (the page applies it)
+        item["facility_type"] = variant.claim["facility_type"]
+    return item
 
 
 def _action_id(variant: Variant, claim: dict) -> str:
