@@ -573,7 +573,9 @@ def _words_broken_in_coverage(browser) -> list[str]:
 def test_the_whole_flow_works_with_the_keyboard_alone(browser, server):
     browser.find_element(By.CSS_SELECTOR, "form.sign-out button").click()  # signed out
     field = _wait(browser, ec.presence_of_element_located((By.ID, "api_key")))
-    assert browser.switch_to.active_element == field  # the key field has the focus from the start
+    # the key field has the focus from the start: `autofocus` applies once the page has rendered,
+    # a moment after the field exists, so wait for it (a field that never gets it still fails)
+    _wait(browser, lambda driver: driver.switch_to.active_element == field)
     field.send_keys(API_KEY, Keys.ENTER)
     _wait_for_catalog(browser)
     actions = webdriver.ActionChains(browser)
