@@ -19,29 +19,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from sklearn.compose import ColumnTransformer
-from sklearn.exceptions import NotFittedError
 
 from features.claim_facts import DiagnosisFacts, join_codes
 from features.contract import BENEFIT_REMAINING, CLEAN_COLUMNS, VISIT_FIELDS
 from features.diagnosis import normalise_code
-from features.encoders import (
-    COMMON_PLACES_OF_SERVICE,
-    CircumstanceEncoder,
-    DiagnosisEncoder,
-    PolicyEncoder,
-    ServiceDateEncoder,
-    TreatmentEncoder,
-    factorise_object_columns,
-)
+from features.encoding.circumstance import COMMON_PLACES_OF_SERVICE, CircumstanceEncoding
+from features.encoding.columns import factorise_object_columns
+from features.encoding.diagnosis import DiagnosisEncoding
+from features.encoding.policy import PolicyEncoding
+from features.encoding.service_date import ServiceDateEncoding
+from features.encoding.treatment import TreatmentEncoding
 
-# (step name, encoder class): the step name is the prefix of its output names.
+# (step name, encoder core): the step name is the prefix of its output names. The cores, not the
+# scikit-learn encoders that subclass them: what is read here (inputs, monotonic outputs) and what
+# encode_claims runs is theirs, and scoring a claim then never imports scikit-learn.
 ENCODERS = (
-    ("treatment", TreatmentEncoder),
-    ("policy", PolicyEncoder),
-    ("diagnosis", DiagnosisEncoder),
-    ("circumstance", CircumstanceEncoder),
-    ("time", ServiceDateEncoder),
+    ("treatment", TreatmentEncoding),
+    ("policy", PolicyEncoding),
+    ("diagnosis", DiagnosisEncoding),
+    ("circumstance", CircumstanceEncoding),
+    ("time", ServiceDateEncoding),
 )
 # Clean-frame columns the pipeline reads, in first-use order; the text ones among them.
 FEATURE_INPUT_COLUMNS = tuple(dict.fromkeys(c for _, encoder in ENCODERS for c in encoder.INPUT_COLUMNS))
@@ -55,8 +52,14 @@ MONOTONIC_DECREASING_FEATURES = tuple(f"{step}__{output}" for step, encoder in E
 
 def build_feature_pipeline(*, procedure_code_min_frequency: int = 20, diagnosis_min_frequency: int = 20,
                            handle_unknown: str = "ignore",
-                           place_of_service_codes: tuple[str, ...] = COMMON_PLACES_OF_SERVICE) -> ColumnTransformer:
-    """An unfitted pipeline of the five encoders; parameters go to the encoder they name."""
+                           place_of_service_codes: tuple[str, ...] = COMMON_PLACES_OF_SERVICE):
+    """An unfitted ColumnTransformer of the five encoders; parameters go to the encoder they name."""
+    # Fitting's imports, here rather than at the top: scoring with a fitted pipeline needs none of them.
+    from sklearn.compose import ColumnTransformer
+
+    from features.encoders import (CircumstanceEncoder, DiagnosisEncoder, PolicyEncoder, ServiceDateEncoder,
+                                   TreatmentEncoder)
+
     encoders = {
         "treatment": TreatmentEncoder(min_frequency=procedure_code_min_frequency),
         "policy": PolicyEncoder(),
@@ -73,6 +76,8 @@ def _fitted_encoders(fitted) -> list:
     if hasattr(fitted, "encode_columns"):  # a single fitted encoder
         return [fitted]
     if not hasattr(fitted, "transformers_"):
+        from sklearn.exceptions import NotFittedError  # here: scoring a fitted pipeline never reaches it
+
         raise NotFittedError("encode_claims needs a fitted pipeline from build_feature_pipeline()")
     encoders = []
     for step, transformer, _ in fitted.transformers_:
@@ -162,7 +167,7 @@ def encode_claims(fitted_pipeline, columns: Mapping[str, np.ndarray],
 
 
 def _encode(encoder, columns: Mapping, facts: DiagnosisFacts | None) -> np.ndarray:
-    if facts is not None and isinstance(encoder, DiagnosisEncoder):  # the one encoder that reads the facts
+    if facts is not None and isinstance(encoder, DiagnosisEncoding):  # the one encoder that reads the facts
         return encoder.encode_columns(columns, facts=facts)
     return encoder.encode_columns(columns)
 

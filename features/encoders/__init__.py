@@ -17,13 +17,16 @@ keys and flags, contract enums) are copied into the encoder at fit, so a fitted 
 columns keep their meaning when the catalog gains a row.
 
 Input columns are the clean frame's names, unless the `columns` parameter maps them elsewhere.
+
+Each encoder here is the scikit-learn half (parameters, fit, validation); what it learned is
+applied by its core in features.encoding, which it subclasses and which imports no scikit-learn.
 """
 from features.encoders.circumstance import COMMON_PLACES_OF_SERVICE, CircumstanceEncoder
-from features.encoders.columns import factorise_object_columns
 from features.encoders.diagnosis import DiagnosisEncoder
 from features.encoders.policy import PolicyEncoder
 from features.encoders.service_date import ServiceDateEncoder
 from features.encoders.treatment import TreatmentEncoder
+from features.encoding.columns import factorise_object_columns
 
 __all__ = [
     "COMMON_PLACES_OF_SERVICE",

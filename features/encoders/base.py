@@ -9,16 +9,19 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from features.distinct import column_array
+from features.encoding.base import ClaimsEncoding
 
 
-class BaseClaimsEncoder(TransformerMixin, BaseEstimator):
-    """The scikit-learn half of a claims encoder; a subclass writes only its own encoding.
+class BaseClaimsEncoder(TransformerMixin, ClaimsEncoding, BaseEstimator):
+    """The scikit-learn half of a claims encoder; a subclass writes only its own fitting, and its
+    core (features.encoding), which it lists first among its bases, its encoding.
 
     The base owns `fit` (checks the parameters, reads the columns, calls `_fit`), `transform`
     (checks it is fitted, reads the columns, calls `encode_columns`), `get_feature_names_out`
-    and the sklearn tags. A subclass declares `INPUT_COLUMNS`, stores its parameters in
-    `__init__` (`columns` among them), and writes `_check_params`, `_fit`, `encode_columns`,
-    `_output_names` and, when it has one-hot blocks, `one_hot_groups`.
+    and the sklearn tags. A subclass stores its parameters in `__init__` (`columns` among them)
+    and writes `_check_params` and `_fit`; its core declares `INPUT_COLUMNS` and writes
+    `encode_columns`, `_output_names` and, when it has one-hot blocks, `one_hot_groups`, so that
+    a served model applies the fitted state without scikit-learn (scoring.served_form).
 
     `encode_columns` rather than a private `_transform` is the step `transform` calls because it
     is public: the service calls it directly (features.pipeline.encode_claims).
@@ -37,13 +40,6 @@ class BaseClaimsEncoder(TransformerMixin, BaseEstimator):
     feature_names_in_ : ndarray of str
         Column names of X in fit, when X was a DataFrame.
     """
-
-    # The clean-frame columns the encoder reads; the `columns` parameter may point any of them elsewhere.
-    INPUT_COLUMNS: tuple[str, ...] = ()
-    # Single outputs the approval probability may only rise (fall) with: training constrains the
-    # classifier on them (features.pipeline.MONOTONIC_INCREASING_FEATURES, with the step's prefix).
-    MONOTONIC_INCREASING: tuple[str, ...] = ()
-    MONOTONIC_DECREASING: tuple[str, ...] = ()
 
     def fit(self, X, y=None):
         """Check the parameters, learn what the encoding needs from X; returns self."""
@@ -68,10 +64,6 @@ class BaseClaimsEncoder(TransformerMixin, BaseEstimator):
                 raise ValueError("input_features is not equal to feature_names_in_")
         return np.asarray(self._output_names(), dtype=object)
 
-    def one_hot_groups(self) -> dict[str, list[str]]:
-        """{input: its block of outputs}, for blocks of which at most one output is 1 on a claim."""
-        return {}
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         # Inputs are claim columns: category and string columns (keys, codes, enums) next to numbers.
@@ -90,13 +82,6 @@ class BaseClaimsEncoder(TransformerMixin, BaseEstimator):
 
     def _fit(self, columns: Mapping) -> None:
         """Learn the fitted attributes from {each of INPUT_COLUMNS: 1-D array}."""
-        raise NotImplementedError
-
-    def encode_columns(self, columns: Mapping) -> np.ndarray:
-        """{each of INPUT_COLUMNS: 1-D array} -> (n, k) float32."""
-        raise NotImplementedError
-
-    def _output_names(self) -> list[str]:
         raise NotImplementedError
 
     # -- shared by the encoders -----------------------------------------------------------------

@@ -7,16 +7,13 @@ from collections.abc import Mapping
 import numpy as np
 
 from features.catalog import CATEGORIES, UNLISTED, is_composite, load_catalog
-from features.encoders.base import BaseClaimsEncoder
 from features.distinct import distinct_values
-from features.encoders.columns import rows_per_combination
-from features.encoders.values import one_hot, read_text
+from features.encoders.base import BaseClaimsEncoder
+from features.encoding.treatment import UNRESOLVED, TreatmentEncoding
+from features.encoding.values import one_hot, read_text
 
 
-UNRESOLVED = "unresolved"  # the output that marks a composite key
-
-
-class TreatmentEncoder(BaseClaimsEncoder):
+class TreatmentEncoder(TreatmentEncoding, BaseClaimsEncoder):
     """The treatment as the catalog describes it, and its procedure code.
 
     Outputs: one column per catalog key, `unlisted` (any other value) and `unresolved` (a
@@ -67,9 +64,6 @@ class TreatmentEncoder(BaseClaimsEncoder):
     [0.0, 0.0, 1.0]
     """
 
-    INPUT_COLUMNS = ("treatment", "procedure_code")
-    _FLAGS = ("cosmetic_by_default", "requires_prior_authorization", "requires_conservative_therapy")
-
     def __init__(self, min_frequency=20, columns=None):
         self.min_frequency = min_frequency
         self.columns = columns
@@ -92,11 +86,6 @@ class TreatmentEncoder(BaseClaimsEncoder):
                 counts[code.upper()] += int(count)
         self.procedure_codes_ = tuple(sorted(code for code, count in counts.items() if count >= self.min_frequency))
 
-    def encode_columns(self, columns: Mapping) -> np.ndarray:
-        """{treatment, procedure_code: 1-D arrays} -> (n, k) float32."""
-        width = self.treatment_table_.shape[1] + len(self.procedure_codes_) + 2
-        return rows_per_combination(self._row, width, columns["treatment"], columns["procedure_code"])
-
     def _key_row(self, key: str, catalog) -> list[float]:
         """The treatment outputs of one key: its one-hot, then what all its candidates share."""
         row = one_hot(self.treatment_keys_, UNRESOLVED if is_composite(key) else key)
@@ -104,26 +93,3 @@ class TreatmentEncoder(BaseClaimsEncoder):
         if traits is None:  # unlisted
             return row + [0.0] * (len(CATEGORIES) + len(self._FLAGS))
         return row + one_hot(CATEGORIES, traits.category) + [float(getattr(traits, flag)) for flag in self._FLAGS]
-
-    def _table_row(self, key: str | None) -> int:
-        rows = getattr(self, "treatment_rows_", None)
-        if rows is None:  # fitted before composite keys: rows follow treatment_keys_, unlisted last
-            return self.treatment_keys_.index(key) if key in self.treatment_keys_ else len(self.treatment_keys_) - 1
-        return rows.get(key, rows[UNLISTED])
-
-    def _row(self, treatment, procedure_code) -> list[float]:
-        code = read_text(procedure_code)
-        if code is None:
-            codes = [0.0] * (len(self.procedure_codes_) + 1) + [1.0]  # procedure_code_none
-        else:
-            codes = one_hot(self.procedure_codes_, code.upper(), other=True) + [0.0]
-        return [*self.treatment_table_[self._table_row(read_text(treatment))].tolist(), *codes]
-
-    def one_hot_groups(self) -> dict[str, list[str]]:
-        return {"treatment": list(self.treatment_keys_),
-                "procedure_code": [name for name in self._output_names() if name.startswith("procedure_code_")]}
-
-    def _output_names(self) -> list[str]:
-        return [*self.treatment_keys_, *(f"category_{c}" for c in self.categories_), *self._FLAGS,
-                *(f"procedure_code_{code}" for code in self.procedure_codes_),
-                "procedure_code_other", "procedure_code_none"]
