@@ -17,8 +17,11 @@ Sources `load_model` takes:
 - a local MLflow model folder (with an `MLmodel` file) or a folder written by `CoverageModel.save()`:
   the operator's own files, with no record to check them against (their digest is recorded).
 
-Every path ends in `CoverageModel.load`, which reads the skops file with its type allow-list and
-metadata.json as JSON. Nothing here goes through `mlflow.pyfunc.load_model`, nor unpickles or
+Every path ends in `read_model`: the model's served form (scoring.served_form: arrays read with
+`np.load(allow_pickle=False)` and JSON, with neither skops nor scikit-learn imported) when it was
+taken from the very model.skops whose digest was just computed (and, for the registry and
+bundles, verified with the rest of the files), else `CoverageModel.load`, which reads the skops
+file with its type allow-list; both read metadata.json as JSON. Nothing here goes through `mlflow.pyfunc.load_model`, nor unpickles or
 imports anything stored with the artifact (the logged `python_model.pkl` and the code the model
 carries for MLflow's consumers, `code/`, scoring.model_environment, are only hashed). A file
 that cannot be read (a damaged zip, broken JSON) is a ModelSourceError naming the file, never a
@@ -50,11 +53,13 @@ from pathlib import Path
 
 import numpy as np
 
+from common.digests import file_sha256
 from scoring.coverage_model import (METADATA_FILE as SAVED_METADATA_FILE, MODEL_FILE, CoverageModel,
                                            UntrustedTypesError)
 from scoring.mlflow_store import (CHAMPION, REGISTERED_MODEL, TrackingStoreError, alias_uri, mlflow_client,
                                   no_such_alias, no_such_version, quiet_artifact_downloads, resolve_tracking_uri,
                                   tracking)
+from scoring.served_form import SERVED_ARRAYS_FILE, SERVED_FORM_FILE
 from scoring.sqlite_registry import RegisteredFiles, resolve_locally
 
 ARTIFACT_KEY = "coverage_model"  # the logged pyfunc's artifact that holds the saved CoverageModel
@@ -68,6 +73,8 @@ CHAMPION_LINK = "champion"
 MODEL_DIR = "model"
 BUNDLE_METADATA_FILE = "bundle.json"
 MANIFEST_FILE = "SHA256SUMS"
+# details["loaded_from"] of a model read from its served form (scoring.served_form)
+SERVED_FORM = f"the served form ({SERVED_FORM_FILE}, {SERVED_ARRAYS_FILE}) of that model.skops"
 
 
 class ModelSourceError(RuntimeError):
@@ -98,14 +105,6 @@ def manifest_digest(manifest: str | None) -> str | None:
     """The sha256 of a version's `model_manifest` tag: with the registered name, the tracking store
     and the run id, what identifies a model version (a version number alone repeats across stores)."""
     return hashlib.sha256(manifest.encode("utf-8")).hexdigest() if manifest else None
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # -- bundles ------------------------------------------------------------------------------------
@@ -282,11 +281,15 @@ def read_saved_metadata(model_dir: Path) -> dict:
         raise ModelSourceError(f"{SAVED_METADATA_FILE} of the model cannot be read") from None
 
 
-def read_model(model_dir: Path) -> CoverageModel:
-    """`CoverageModel.load` with every way a file can be unreadable (a damaged zip, broken JSON,
-    a type outside the allow-list) turned into one ModelSourceError line."""
+def read_model(model_dir: Path, model_sha256: str, estimators: bool = False) -> CoverageModel:
+    """The model in `model_dir`, whose model.skops has the (verified) digest `model_sha256`: from
+    its served form when it has one taken from that model.skops (scoring.served_form; no skops nor
+    scikit-learn imported), else, or with `estimators`, `CoverageModel.load` of model.skops. Every
+    way a file can be unreadable (a damaged zip, broken JSON, a type outside the allow-list) is
+    one ModelSourceError line."""
     try:
-        return CoverageModel.load(model_dir)
+        served = None if estimators else CoverageModel.load_served(model_dir, model_sha256)
+        return served if served is not None else CoverageModel.load(model_dir)
     except UntrustedTypesError as error:
         raise ModelSourceError(f"the model in {model_dir.name} is refused: {error}") from None
     except Exception as error:  # noqa: BLE001  (skops and zipfile raise many kinds; the caller needs one)
@@ -322,21 +325,21 @@ def registered_version(uri: str, tracking_uri: str):
     return client, name, version, alias
 
 
-def _load_registered(uri: str, tracking_uri: str) -> LoadedModel:
+def _load_registered(uri: str, tracking_uri: str, estimators: bool) -> LoadedModel:
     local = resolve_locally(uri, tracking_uri)  # a sqlite store read without importing mlflow
     if local is not None:
-        return _load_local_version(local, uri)
+        return _load_local_version(local, uri, estimators)
     client, name, version, alias = registered_version(uri, tracking_uri)
     number = str(version.version)
     with tempfile.TemporaryDirectory(prefix="medspa-model-") as scratch:
         model_dir = download_model_version(client, tracking_uri, name, number, Path(scratch))
         digest = file_sha256(model_dir / MODEL_FILE)
-        model = read_model(model_dir)
+        model = read_model(model_dir, digest, estimators)
     metrics = _run_overall_test_metrics(client, version.run_id)
     return _registered_model(model, name, number, alias, version.run_id, version.tags or {}, metrics, digest)
 
 
-def _load_local_version(local: RegisteredFiles, uri: str) -> LoadedModel:
+def _load_local_version(local: RegisteredFiles, uri: str, estimators: bool) -> LoadedModel:
     """`_load_registered` for a version scoring.sqlite_registry resolved: its files copied from
     their folder and verified against its manifest tag, as after MLflow's download."""
     with tempfile.TemporaryDirectory(prefix="medspa-model-") as scratch:
@@ -345,7 +348,7 @@ def _load_local_version(local: RegisteredFiles, uri: str) -> LoadedModel:
         verify_logged_model(copy, local.tags.get(MODEL_MANIFEST_TAG), f"{local.name} version {local.version}")
         model_dir = saved_model_folder(copy)
         digest = file_sha256(model_dir / MODEL_FILE)
-        model = read_model(model_dir)
+        model = read_model(model_dir, digest, estimators)
     alias = uri.partition("@")[2]
     return _registered_model(model, local.name, local.version, alias, local.run_id, local.tags,
                              overall_test_metrics(local.run_metrics), digest)
@@ -380,7 +383,7 @@ def _run_manifest(uri: str, tracking_uri: str) -> str | None:
         raise ModelSourceError(f"no run {run_id!r} in the tracking store") from None
 
 
-def _load_logged(uri: str, tracking_uri: str | None) -> LoadedModel:
+def _load_logged(uri: str, tracking_uri: str | None, estimators: bool) -> LoadedModel:
     """A model logged in a run (`runs:/<run id>/model`, verified against the run's manifest tag) or,
     with tracking_uri None, a local MLflow model folder, which needs no tracking store."""
     with tempfile.TemporaryDirectory(prefix="medspa-model-") as scratch:
@@ -394,21 +397,21 @@ def _load_logged(uri: str, tracking_uri: str | None) -> LoadedModel:
             integrity = f"verified against the run's {MODEL_MANIFEST_TAG} tag"
         model_dir = saved_model_folder(local)
         digest = file_sha256(model_dir / MODEL_FILE)
-        model = read_model(model_dir)
+        model = read_model(model_dir, digest, estimators)
     details = {"source": "mlflow", "model_uri": uri, "model_sha256": digest, "integrity": integrity,
                "trained_at": model.metadata.get("trained_at"), "loaded_at": now_utc()}
     return LoadedModel(model, str(model.metadata.get("registered_model") or REGISTERED_MODEL), "unregistered",
                        None, details)
 
 
-def _load_bundle(path: Path) -> LoadedModel:
+def _load_bundle(path: Path, estimators: bool) -> LoadedModel:
     bundle, alias = resolve_bundle(path)
     with tempfile.TemporaryDirectory(prefix="medspa-model-") as scratch:
         copy = Path(scratch) / bundle.name
         shutil.copytree(bundle, copy, symlinks=True)
         metadata = verify_bundle(copy)
         digest = file_sha256(copy / MODEL_DIR / MODEL_FILE)
-        model = read_model(copy / MODEL_DIR)
+        model = read_model(copy / MODEL_DIR, digest, estimators)
     details = {
         "run_id": metadata.get("run_id"),
         "manifest_sha256": metadata.get("manifest_sha256"),  # the registry's, as export recorded it
@@ -427,30 +430,40 @@ def _load_bundle(path: Path) -> LoadedModel:
     return LoadedModel(model, name, str(metadata.get("version", "unknown")), alias, details)
 
 
-def _load_folder(path: Path) -> LoadedModel:
+def _load_folder(path: Path, estimators: bool) -> LoadedModel:
     if (path / MODEL_FILE).is_file() and (path / SAVED_METADATA_FILE).is_file():
-        model = read_model(path)
-        details = {"source": "folder", "model_sha256": file_sha256(path / MODEL_FILE), "integrity": "recorded",
+        digest = file_sha256(path / MODEL_FILE)
+        model = read_model(path, digest, estimators)
+        details = {"source": "folder", "model_sha256": digest, "integrity": "recorded",
                    "trained_at": model.metadata.get("trained_at"), "loaded_at": now_utc()}
         return LoadedModel(model, REGISTERED_MODEL, "unregistered", None, details)
     if (path / "MLmodel").is_file():
-        return _load_logged(str(path.resolve()), None)
+        return _load_logged(str(path.resolve()), None, estimators)
     raise ModelSourceError(f"{path}: neither a model bundle, a models folder with a {CHAMPION_LINK!r} link, "
                            "a saved model nor an MLflow model folder")
 
 
-def load_model(source: str | Path | None = None, tracking_uri: str | None = None) -> LoadedModel:
-    """The model at `source` (see the module docstring; default: the registry's champion)."""
-    source = str(source or DEFAULT_MODEL_URI)
+def load_model(source: str | Path | None = None, tracking_uri: str | None = None,
+               estimators: bool = False) -> LoadedModel:
+    """The model at `source` (see the module docstring; default: the registry's champion), from its
+    served form when it has one (`details["loaded_from"]` says), or with `estimators`, its
+    scikit-learn estimators too (what only training, reviews and tests that compare with
+    scikit-learn read), from model.skops."""
+    loaded = _load_source(str(source or DEFAULT_MODEL_URI), tracking_uri, estimators)
+    loaded.details["loaded_from"] = "model.skops" if loaded.model.classifier is not None else SERVED_FORM
+    return loaded
+
+
+def _load_source(source: str, tracking_uri: str | None, estimators: bool) -> LoadedModel:
     path = Path(source)
     if path.is_dir():
         if (path / MANIFEST_FILE).is_file() or (path / CHAMPION_LINK).exists():
-            return _load_bundle(path)
-        return _load_folder(path)
+            return _load_bundle(path, estimators)
+        return _load_folder(path, estimators)
     uri = resolve_tracking_uri(tracking_uri)
     if source.startswith("models:/"):
-        return _load_registered(source, uri)
+        return _load_registered(source, uri, estimators)
     if source.startswith("runs:/"):
-        return _load_logged(source, uri)
+        return _load_logged(source, uri, estimators)
     raise ModelSourceError(f"{source}: not a folder, nor an MLflow model URI the tracking store vouches for "
                            "(models:/name@alias, models:/name/3, runs:/<run id>/model)")

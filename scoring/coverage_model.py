@@ -9,7 +9,8 @@ Which rules are hard is the training history's word (scoring.rule_evidence): a r
 payer's history contradicts for a treatment (or diagnosis category) is an input of the
 classifier there (`rule__<id>`, 1 where it fires, constrained never to raise the probability),
 and a claim a hard rule excludes gets the rule's smoothed paid share in the history.
-Persistence is skops (no bare pickle) plus a JSON metadata file.
+Persistence is skops (no bare pickle) plus a JSON metadata file, with the served form beside them
+(scoring.served_form): the same model as arrays and JSON, loaded without skops or scikit-learn.
 """
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import skops.io
 from threadpoolctl import threadpool_limits
+
+from common.digests import file_sha256
 
 from features.claim_facts import DiagnosisFacts, columns_facts, facts_of_rows, frame_to_columns
 from features.contract import OFFICE_FACILITIES
@@ -35,6 +37,7 @@ from scoring.params import ModelParams
 from scoring.patient_cost import with_patient_cost
 from scoring.explanation import Explainer
 from scoring.rule_evidence import RULE_INPUT_PREFIX, EvidenceParams, RuleEvidence, primary_categories
+from scoring.served_form import read_served_form, write_served_form
 from scoring.tree_scoring import CompiledForest, LinearSoftmax, isotonic_map
 
 MODEL_FILE = "model.skops"
@@ -227,7 +230,7 @@ class CoverageModel:
 
     def denial_reason_matrix(self, features: np.ndarray) -> np.ndarray:
         """P(CARC | denied), claims x denial_classes."""
-        if self.denial_model is None:
+        if self._compiled()[1] is None:  # no denial model (a served form holds its compiled map alone)
             return np.full((len(features), len(self.denial_classes)), 1.0 / max(len(self.denial_classes), 1))
         return self._compiled()[1].probability(features)
 
@@ -293,11 +296,18 @@ class CoverageModel:
 
     # -- persistence -------------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
+        """model.skops (the estimators), the served form taken from them, metadata.json."""
+        import skops.io
+
+        if self.classifier is None:  # loaded from its served form (load_served)
+            raise ValueError("a model loaded without its estimators cannot be saved: CoverageModel.load it")
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         estimators = {"feature_pipeline": self.feature_pipeline, "classifier": self.classifier,
                       "calibrator": self.calibrator, "denial_model": self.denial_model}
         skops.io.dump(estimators, directory / MODEL_FILE)
+        write_served_form(directory, file_sha256(directory / MODEL_FILE), self.feature_pipeline, self.calibrator,
+                          *self._compiled())
         metadata = {"params": asdict(self.params), "feature_names": self.feature_names,
                     "denial_classes": self.denial_classes, "training_profile": self.training_profile,
                     "rules_version": load_rules().version, **self.metadata}
@@ -309,18 +319,34 @@ class CoverageModel:
 
     @classmethod
     def load(cls, directory: str | Path) -> "CoverageModel":
+        """The model with its estimators, from model.skops (types checked first) and metadata.json."""
+        import skops.io
+
         directory = Path(directory)
         untrusted = skops.io.get_untrusted_types(file=directory / MODEL_FILE)
         refused = [name for name in untrusted if not trusted_type(name)]
         if refused:
             raise UntrustedTypesError(f"model file holds types outside the trusted packages' classes: {refused}")
         estimators = skops.io.load(directory / MODEL_FILE, trusted=untrusted)
-        metadata = json.loads((directory / METADATA_FILE).read_text())
-        params = ModelParams(**metadata.pop("params"))
+        return cls._with_metadata(directory, **estimators)
+
+    @classmethod
+    def load_served(cls, directory: str | Path, model_sha256: str) -> "CoverageModel | None":
+        """The model as it scores, without estimators, skops or sklearn (the same numbers); None unless its
+        served form was taken from the model.skops of `model_sha256` (the caller's verified digest)."""
+        if (parts := read_served_form(Path(directory), model_sha256)) is None:
+            return None
+        model = cls._with_metadata(directory, feature_pipeline=parts.feature_pipeline, calibrator=parts.calibrator)
+        model._compiled_cache = (parts.forest, parts.denial)
+        return model
+
+    @classmethod
+    def _with_metadata(cls, directory: str | Path, **estimators) -> "CoverageModel":
+        metadata = json.loads((Path(directory) / METADATA_FILE).read_text())
         evidence = metadata.pop("rule_evidence", None)
         rule_evidence = (RuleEvidence.from_rows(load_rules(), evidence["rows"], evidence["params"])
                          if evidence is not None else None)
-        return cls(params=params, feature_names=metadata.pop("feature_names"),
+        return cls(params=ModelParams(**metadata.pop("params")), feature_names=metadata.pop("feature_names"),
                    denial_classes=metadata.pop("denial_classes"), training_profile=metadata.pop("training_profile"),
                    metadata=metadata, rule_evidence=rule_evidence, **estimators)
 

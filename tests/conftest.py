@@ -58,7 +58,9 @@ def client(trained_store):
 
 @pytest.fixture(scope="session")
 def champion_model(trained_store):
-    return load_model(alias_uri(CHAMPION), trained_store.uri).model
+    # with its scikit-learn estimators, from model.skops: what the tests that compare our scoring with
+    # sklearn's read; the served form of the same model is tests/scoring/test_served_form.py's
+    return load_model(alias_uri(CHAMPION), trained_store.uri, estimators=True).model
 
 
 @pytest.fixture(scope="session")
