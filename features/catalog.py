@@ -291,7 +291,7 @@ def parse_diagnosis_patterns(cell: str, where: str, table: DiagnosisTable) -> tu
     for raw in _split(cell):
         pattern = normalise_code(raw)
         stem = pattern.rstrip("*")
-        known = any(code.startswith(stem) for code in table.codes) if pattern.endswith("*") else table.is_known(stem)
+        known = table.has_code_starting(stem) if pattern.endswith("*") else table.is_known(stem)
         if not known:
             raise CatalogError(f"{where}: {raw} matches no ICD-10-CM code")
         patterns.append(pattern)

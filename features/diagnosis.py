@@ -17,7 +17,7 @@ import re
 from array import array
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 
 ICD10CM_RELEASE = "2026-04 (simple-icd-10-cm 1.5.0)"
@@ -47,6 +47,16 @@ class DiagnosisTable:
 
     def is_known(self, code: str) -> bool:
         return code in self.codes
+
+    def has_code_starting(self, stem: str) -> bool:
+        """Whether some code starts with `stem` (a pattern such as G437*): a binary search, where a
+        scan of every code for each pattern of the catalog was most of a process's first catalog load."""
+        at = bisect_left(self._sorted_codes, stem)
+        return at < len(self._sorted_codes) and self._sorted_codes[at].startswith(stem)
+
+    @cached_property
+    def _sorted_codes(self) -> list[str]:
+        return sorted(self.codes)
 
     def is_billable(self, code: str) -> bool:
         return self.codes[code][0]
