@@ -66,6 +66,7 @@ ARTIFACT_KEY = "coverage_model"  # the logged pyfunc's artifact that holds the s
 MODEL_SHA256_TAG = "model_sha256"  # model-version tag: the sha256 of model.skops (shown in /v1/model)
 # model-version and run tag: SHA256SUMS lines of every file of the logged model, as stored
 MODEL_MANIFEST_TAG = "model_manifest"
+RUN_TAG_LIMIT = 8000  # characters MLflow keeps of a run tag's value (mlflow.utils.validation.MAX_TAG_VAL_LENGTH)
 REGISTERED_MODEL_NOTE = "registered_model_meta"  # mlflow.store.artifact.models_artifact_repo's file name
 CODE_CACHE_DIR = "__pycache__"  # where Python and numba cache what they compiled of a module
 DEFAULT_MODEL_URI = alias_uri(CHAMPION)
@@ -371,6 +372,31 @@ def _registered_model(model: CoverageModel, name: str, number: str, alias: str, 
     return LoadedModel(model, name, number, alias or None, details)
 
 
+def run_manifest_tags(manifest: str) -> dict[str, str]:
+    """The run tags that hold `manifest`: `model_manifest`, then `model_manifest.2`, ... each of whole
+    lines within RUN_TAG_LIMIT. MLflow cuts a longer run tag (a model version's tag may be longer),
+    and a model's manifest, a line per file of it and of the code it carries, outgrew one."""
+    parts, part = [], ""
+    for line in manifest.splitlines(keepends=True):
+        if part and len(part) + len(line) > RUN_TAG_LIMIT:
+            parts.append(part)
+            part = ""
+        part += line
+    parts.append(part)
+    return {MODEL_MANIFEST_TAG if at == 0 else f"{MODEL_MANIFEST_TAG}.{at + 1}": text for at, text in enumerate(parts)}
+
+
+def run_manifest(tags: dict) -> str | None:
+    """The manifest a run's tags hold (run_manifest_tags), its parts joined; None without one."""
+    if MODEL_MANIFEST_TAG not in tags:
+        return None
+    parts, number = [tags[MODEL_MANIFEST_TAG]], 2
+    while f"{MODEL_MANIFEST_TAG}.{number}" in tags:
+        parts.append(tags[f"{MODEL_MANIFEST_TAG}.{number}"])
+        number += 1
+    return "".join(parts)
+
+
 def _run_manifest(uri: str, tracking_uri: str) -> str | None:
     """The `model_manifest` tag of the run a `runs:/<run id>/model` URI names."""
     from mlflow.exceptions import MlflowException
@@ -378,7 +404,7 @@ def _run_manifest(uri: str, tracking_uri: str) -> str | None:
     run_id = uri[len("runs:/"):].partition("/")[0]
     try:
         client = mlflow_client(tracking_uri, must_exist=True)
-        return client.get_run(run_id).data.tags.get(MODEL_MANIFEST_TAG)
+        return run_manifest(client.get_run(run_id).data.tags)
     except (TrackingStoreError, MlflowException):
         raise ModelSourceError(f"no run {run_id!r} in the tracking store") from None
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from scoring.artifacts import MODEL_MANIFEST_TAG, MODEL_SHA256_TAG, download_artifacts, file_sha256, manifest_text
+from scoring.artifacts import (MODEL_MANIFEST_TAG, MODEL_SHA256_TAG, download_artifacts, file_sha256, manifest_text,
+                               run_manifest_tags)
 from scoring.coverage_model import MODEL_FILE
 from scoring.logged_model import pyfunc_arguments, without_cloudpickle_warning
 from scoring.mlflow_store import REGISTERED_MODEL
@@ -53,6 +54,7 @@ def record_model_manifest(client, tracking_uri: str, registered_model: str, vers
                                     Path(scratch), tracking_uri)
         manifest = manifest_text(stored)
     client.set_model_version_tag(registered_model, version, MODEL_MANIFEST_TAG, manifest)
-    if run_id:
-        client.set_tag(run_id, MODEL_MANIFEST_TAG, manifest)
+    if run_id:  # in parts: MLflow cuts a run tag past RUN_TAG_LIMIT characters (scoring.artifacts)
+        for key, part in run_manifest_tags(manifest).items():
+            client.set_tag(run_id, key, part)
     return manifest

@@ -12,9 +12,10 @@ import pytest
 from tests.model_tampering import (MARKER, SAVED_MODEL, copy_store, flip_a_byte, flip_a_byte_of, manifest_files,
                                    plant_code, register_tampered_copy, swap_denial_labels)
 from tests.stores import version
-from scoring.artifacts import (MANIFEST_FILE, MODEL_MANIFEST_TAG, MODEL_SHA256_TAG, ModelIntegrityError,
+from scoring.artifacts import (MANIFEST_FILE, MODEL_MANIFEST_TAG, MODEL_SHA256_TAG, RUN_TAG_LIMIT, ModelIntegrityError,
                                       ModelSourceError, download_verified_version, file_sha256, load_model,
-                                      resolve_bundle, verify_bundle, version_for_alias, write_manifest)
+                                      resolve_bundle, run_manifest, run_manifest_tags, verify_bundle,
+                                      version_for_alias, write_manifest)
 from scoring.coverage_model import MODEL_FILE
 from scoring.mlflow_store import CHAMPION, REGISTERED_MODEL, alias_uri, mlflow_client
 
@@ -157,9 +158,18 @@ def test_the_manifest_tag_covers_every_file_of_the_logged_model(trained_store, c
     better = trained_store.runs["better"]
     files = manifest_files(trained_store.uri, REGISTERED_MODEL, better.model_version)
     assert {"MLmodel", "python_model.pkl", f"{SAVED_MODEL}/{MODEL_FILE}", f"{SAVED_MODEL}/metadata.json"} <= set(files)
-    run_tags = client.get_run(better.run_id).data.tags  # the same record for runs:/ URIs
-    assert run_tags[MODEL_MANIFEST_TAG] == client.get_model_version(REGISTERED_MODEL, better.model_version).tags[
+    run_tags = client.get_run(better.run_id).data.tags  # the same record for runs:/ URIs, in parts
+    assert run_manifest(run_tags) == client.get_model_version(REGISTERED_MODEL, better.model_version).tags[
         MODEL_MANIFEST_TAG]
+    assert all(len(value) <= RUN_TAG_LIMIT for key, value in run_tags.items() if key.startswith(MODEL_MANIFEST_TAG))
+
+
+def test_a_manifest_longer_than_a_run_tag_is_kept_in_parts_of_whole_lines():
+    manifest = "".join(f"{index:064x}  code/scoring/module_{index}.py\n" for index in range(300))
+    tags = run_manifest_tags(manifest)
+    assert len(tags) > 1 and all(len(part) <= RUN_TAG_LIMIT and part.endswith("\n") for part in tags.values())
+    assert run_manifest(tags) == manifest
+    assert run_manifest_tags("short\n") == {MODEL_MANIFEST_TAG: "short\n"} and run_manifest({}) is None
 
 
 @pytest.fixture

@@ -170,17 +170,17 @@ def _is_number(cell: str) -> bool:
     return True
 
 
-def test_extra_input_columns_are_left_out_unless_asked_for(requests_frame, bundle_model, tmp_path):
+def test_extra_input_columns_are_left_out_unless_asked_for(requests_frame, champion_model, tmp_path):
     frame = requests_frame.iloc[:5].copy()
     frame["=notes"] = "=cmd|' /C calc'!A0"
     frame["member_ssn"] = "123-45-6789"
     source = write_requests(frame, tmp_path / "requests.csv")
-    predict_file(source, tmp_path / "scored.csv", bundle_model, progress=False)
+    predict_file(source, tmp_path / "scored.csv", champion_model, progress=False)
     scored = pd.read_csv(tmp_path / "scored.csv", dtype=str, keep_default_na=False)
     assert list(scored.columns) == list(requests_frame.columns) + list(SCORE_COLUMNS)
 
     result = CliRunner().invoke(main, ["predict", "--input", str(source), "--output", str(tmp_path / "kept.csv"),
-                                       "--model", str(trained_model_folder(bundle_model, tmp_path)), "--quiet",
+                                       "--model", str(trained_model_folder(champion_model, tmp_path)), "--quiet",
                                        "--keep-columns"])
     assert result.exit_code == 0, result.output
     kept = pd.read_csv(tmp_path / "kept.csv", dtype=str, keep_default_na=False)
@@ -189,6 +189,7 @@ def test_extra_input_columns_are_left_out_unless_asked_for(requests_frame, bundl
 
 
 def trained_model_folder(model, tmp_path):
+    """A folder saved from `model`, which must hold its estimators (champion_model, not a served-form load)."""
     return model.save(tmp_path / "saved-model")
 
 

@@ -39,7 +39,7 @@ def test_a_missing_sqlite_store_is_refused_not_created(tmp_path):
 def test_load_models_labels_challenger_and_champion(client, trained_store):
     models = review.load_models(client, REGISTERED_MODEL, version(trained_store, "worse"), version(trained_store, "better"))
     assert list(models) == [f"challenger v{version(trained_store, 'worse')}", f"champion v{version(trained_store, 'better')}"]
-    assert all(model.classifier is not None for model in models.values())
+    assert all(model.feature_names and model._compiled()[0].roots.size for model in models.values())  # loaded, with its trees
 
 
 def test_the_champions_training_profile_is_found_and_a_missing_store_gives_none(trained_store, tmp_path):
