@@ -1,8 +1,9 @@
 """Where the regional world's Brier gap comes from: data or recipe (issue 24).
 
-    python -m benchmarks.regional_gap [--rows N] [--variants NAME ...]
+    python -m benchmarks.regional_gap [--rows N] [--world NAME] [--variants NAME ...]
 
-One world (`regional`, `--rows` claims, split by date as `train` splits), its rules and features
+One world (`regional`, or `--world` another the recipe must not lose on: `demo`, `alt`,
+`managed_care`; `--rows` claims, split by date as `train` splits), its rules and features
 encoded once by the real fitting code (training.model_fitting.fit_coverage_model, without
 teachers: that fit only supplies the rules' evidence, the feature pipeline and the denial model);
 then each variant of the classifier (the teachers, the student, the calibration) is fitted on the
@@ -10,15 +11,17 @@ same encoded claims with the same pieces the recipe uses, put in place of the mo
 and the whole system (rules, floors, calibrated classifier: `CoverageModel.served_probability`) is
 scored on the test split against the outcomes and the truth, as benchmarks.model_size does. The
 first variant, "recipe before the cell", reproduces `fit_coverage_model`'s figures with
-`teacher_plan_treatment=False`; "teachers read plan x treatment: student" is today's default.
+`teacher_plan_treatment=False` (today's default); "teachers read plan x treatment: student" the
+same with it on, and "teachers' date meets only policy columns" with `teacher_date_interactions`.
 Each variant names its own settings, whatever scoring.params' defaults say.
 
 Variants that are not one forest (the teachers' average, a calibration per plan type) are served
 through the model's `probability_from_features`, which is what every served path calls; they
 diagnose, they are not candidates for the served model as it stands.
 
-Each result is appended to var/bench/regional_gap-<rows>.jsonl as it is measured, with its CPU
-seconds (the fit of that variant's own parts).
+Each result is appended to var/bench/regional_gap-<rows>.jsonl (another world's:
+regional_gap-<world>-<rows>.jsonl) as it is measured, with its CPU seconds (the fit of that
+variant's own parts).
 """
 from __future__ import annotations
 
@@ -35,7 +38,10 @@ VARIANTS = ("recipe before the cell", "teachers' average (no student)", "student
             "calibration per plan type", "one unconstrained model", "raw_gbm baseline",
             "teachers see every feature: average", "teachers see every feature: student",
             "teachers read plan x treatment: average", "teachers read plan x treatment: student",
-            "teachers read every pair of plan, treatment, facility: student")
+            "teachers read every pair of plan, treatment, facility: student",
+            "teachers' date meets only policy columns: student",
+            "teachers' date meets only policy columns, teachers read plan x treatment: student")
+WORLD_NAMES = ("regional", "demo", "alt", "managed_care")
 # Smaller or more regularized teachers: the regional payer is a logistic model of few, low-order
 # effects, which many-leaf trees fit with spurious interactions on 30,000 claims.
 TEACHER_CHANGES = {"of 15 leaves": {"max_leaf_nodes": 15}, "of 7 leaves": {"max_leaf_nodes": 7},
@@ -93,12 +99,17 @@ def category_features(encoded: Encoded, features: np.ndarray, cross=()):
     return np.hstack([both, np.column_stack(cells).astype(np.float32)]), np.r_[mask, np.ones(len(cells), bool)]
 
 
-def fit_teachers(encoded: Encoded, max_features: float, cross, **changes) -> list:
-    """The recipe's teachers (folds, seeds, settings, with `changes` to their trees), the fitted
-    models kept."""
+def fit_teachers(encoded: Encoded, max_features: float, cross, dated: bool = False, **changes) -> list:
+    """The recipe's teachers (folds, seeds, settings, with `changes` to their trees; `dated`: the
+    recipe's `teacher_date_interactions`), the fitted models kept."""
     from joblib import Parallel, delayed
 
+    from training.date_interactions import code_column_inputs, date_interaction_groups
     from training.model_fitting import _boosted_trees
+
+    if dated:
+        changes["interaction_cst"] = date_interaction_groups(
+            encoded.model.feature_names, code_column_inputs(encoded.categories, cross))
 
     params = encoded.params
     training = np.flatnonzero(~encoded.held_out)
@@ -182,27 +193,28 @@ def quality(probability, split, truth) -> dict[str, float]:
             "expected_ratio": expected_brier_ratio(probability, truth, reference["brier"]), "ece": found["ece"]}
 
 
-def measure(names: list[str], rows: int, echo=print) -> list[dict]:
+def measure(names: list[str], rows: int, echo=print, world: str = "regional") -> list[dict]:
+    from benchmarks.common import demo_history
     from benchmarks.train import world_histories
     from training.evaluation import EvaluationParams, _raw_frame, fit_raw_gbm_baseline
     from training.model_fitting import _boosted_trees, _with_category_codes
 
-    [(_, path)] = world_histories(rows, ["regional"])
+    [(_, path)] = [("demo", demo_history(rows, echo=echo))] if world == "demo" else world_histories(rows, [world])
     split, truth = load_world(path)
-    log = BENCH_DIR / f"regional_gap-{rows}.jsonl"
+    log = BENCH_DIR / (f"regional_gap-{rows}.jsonl" if world == "regional" else f"regional_gap-{world}-{rows}.jsonl")
     cpu = cpu_seconds()
     encoded = Encoded(split)
     echo(f"  encoded {len(encoded.features):,} training claims ({cpu_seconds() - cpu:.0f} CPU s)")
     teachers, results = {}, []
 
-    def taught(max_features, cross, **changes):
-        key = (max_features, cross, *sorted(changes.items()))
+    def taught(max_features, cross, dated=False, **changes):
+        key = (max_features, cross, dated, *sorted(changes.items()))
         if key not in teachers:
-            teachers[key] = fit_teachers(encoded, max_features, cross, **changes)
+            teachers[key] = fit_teachers(encoded, max_features, cross, dated, **changes)
         return teachers[key]
 
-    def student_of(max_features, cross, max_depth=encoded.params.student_max_depth, **changes):
-        found = taught(max_features, cross, **changes)
+    def student_of(max_features, cross, max_depth=encoded.params.student_max_depth, dated=False, **changes):
+        found = taught(max_features, cross, dated, **changes)
         soft = teachers_probability(encoded, found, encoded.features, cross)
         student = fit_student(encoded, soft, max_depth)
         return lambda features: student.predict_proba(features)[:, 1]
@@ -232,6 +244,9 @@ def measure(names: list[str], rows: int, echo=print) -> list[dict]:
         "teachers read plan x treatment: student": lambda: calibrated(encoded, student_of(half, PLAN_TREATMENT)),
         "teachers read every pair of plan, treatment, facility: student":
             lambda: calibrated(encoded, student_of(half, EVERY_PAIR)),
+        "teachers' date meets only policy columns: student": lambda: calibrated(encoded, student_of(half, (), dated=True)),
+        "teachers' date meets only policy columns, teachers read plan x treatment: student":
+            lambda: calibrated(encoded, student_of(half, PLAN_TREATMENT, dated=True)),
         **{f"teachers {name}: student": lambda changes=changes: calibrated(encoded, student_of(half, (), **changes))
            for name, changes in TEACHER_CHANGES.items()},
     }
@@ -242,7 +257,7 @@ def measure(names: list[str], rows: int, echo=print) -> list[dict]:
             figures = quality(baseline.predict_proba(_raw_frame(split.test, codes))[:, 1], split, truth)
         else:
             figures = served_quality(encoded, recipes[name](), split, truth)
-        result = {"variant": name, "rows": rows, "cpu_seconds": cpu_seconds() - cpu, **figures}
+        result = {"variant": name, "world": world, "rows": rows, "cpu_seconds": cpu_seconds() - cpu, **figures}
         results.append(result)
         log_result(log, result)
         echo(f"  {name}: AUC/truth {result['auc_ratio']:.4f}, Brier/truth {result['brier_ratio']:.3f} (expected "
@@ -253,11 +268,12 @@ def measure(names: list[str], rows: int, echo=print) -> list[dict]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="claims of the regional world")
+    parser.add_argument("--world", choices=WORLD_NAMES, default="regional", help="whose claims (default regional)")
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS), metavar="NAME")
     options = parser.parse_args(argv)
     quiet_this_process()
-    print(machine_line(f"regional gap: variants on {options.rows:,} claims, fitted in process"))
-    results = measure(options.variants, options.rows)
+    print(machine_line(f"regional gap: variants on {options.rows:,} claims of {options.world}, fitted in process"))
+    results = measure(options.variants, options.rows, world=options.world)
     print()
     print(format_table(("variant", "AUC/truth", "Brier/truth", "expected Brier/truth", "ECE", "CPU s"),
                        [(r["variant"], f"{r['auc_ratio']:.4f}", f"{r['brier_ratio']:.3f}", f"{r['expected_ratio']:.3f}",

@@ -35,6 +35,9 @@ class ModelParams:
     teacher_max_leaf_nodes: int = 31
     teacher_categories: bool = True  # teachers also read each one-hot block as one categorical column
     teacher_plan_treatment: bool = False  # and the plan type x treatment cell as one more (docs/model.md, issue 24)
+    # the teachers' service date combined only with the plan, treatment, setting and paperwork a
+    # policy is written on (training/date_interactions.py; docs/model.md, issue 24)
+    teacher_date_interactions: bool = False
     # How the training history decides each exclusion rule (scoring.rule_evidence)
     rule_tolerance: float = 0.05  # a paid share the payer's errors could explain
     rule_min_fired: int = 30  # fewer fired claims cannot tell: the level above decides

@@ -74,6 +74,7 @@ from scoring.coverage_model import RULE_INPUT_PREFIX, CoverageModel, evidence_pa
 from scoring.rule_evidence import RuleEvidence, primary_categories
 from scoring.params import OTHER_REASON, ModelParams
 from scoring.profile import build_profile
+from training.date_interactions import code_column_inputs, date_interaction_groups
 
 # Below this many training claims the teachers are fitted in this process: starting worker
 # processes (each imports scikit-learn) costs more than a small fit.
@@ -149,7 +150,7 @@ def fit_coverage_model(train: pd.DataFrame, validation: pd.DataFrame, params: Mo
         if distilled:
             categories = one_hot_groups(pipeline) if params.teacher_categories else {}
             classifier = _fit_taught_classifier(features, target, held_out, constraints, categories, params,
-                                                progress)
+                                                progress, feature_names)
         else:
             classifier = _fit_with_progress(_boosted_trees(params, constraints), "classifier", progress,
                                             features[~held_out], target[~held_out],
@@ -193,7 +194,7 @@ def _boosted_trees(params: ModelParams, constraints=None, **changes) -> HistGrad
 
 def _fit_taught_classifier(features: np.ndarray, target: np.ndarray, held_out: np.ndarray, constraints: np.ndarray,
                            categories: dict[str, np.ndarray], params: ModelParams,
-                           progress: bool = False) -> HistGradientBoostingClassifier:
+                           progress: bool = False, feature_names=None) -> HistGradientBoostingClassifier:
     """The monotone classifier fitted to the teachers' probabilities (see the module docstring).
 
     The held-out claims stay out of every fit: the teachers label them, the student stops early
@@ -201,8 +202,10 @@ def _fit_taught_classifier(features: np.ndarray, target: np.ndarray, held_out: n
     """
     training = np.flatnonzero(~held_out)
     fold = np.random.default_rng(params.random_state + 1).integers(0, params.teachers, len(training))
-    teacher_features, categorical = _with_category_codes(
-        features, categories, PLAN_TREATMENT if params.teacher_plan_treatment else ())
+    crossed = PLAN_TREATMENT if params.teacher_plan_treatment else ()
+    teacher_features, categorical = _with_category_codes(features, categories, crossed)
+    interactions = date_interaction_groups(feature_names, code_column_inputs(categories, crossed)) \
+        if params.teacher_date_interactions and feature_names is not None else None
     fits = [(training[fold != teacher], training[fold == teacher]) for teacher in range(params.teachers)]
     processes = _teacher_processes(params, len(training))
     bar = tqdm(total=params.teachers, desc="teachers", unit="teacher", leave=False, disable=not progress)
@@ -210,10 +213,11 @@ def _fit_taught_classifier(features: np.ndarray, target: np.ndarray, held_out: n
         # Each worker holds one OpenMP thread (see the module docstring); joblib hands the big
         # arrays over as memory maps, not copies.
         jobs = Parallel(n_jobs=processes, backend="loky", inner_max_num_threads=1, return_as="generator")(
-            delayed(_teacher_log_odds)(teacher_features, target, rows, stops, categorical, params, teacher)
+            delayed(_teacher_log_odds)(teacher_features, target, rows, stops, categorical, params, teacher,
+                                       interactions)
             for teacher, (rows, stops) in enumerate(fits))
     else:
-        jobs = (_teacher_log_odds(teacher_features, target, rows, stops, categorical, params, teacher)
+        jobs = (_teacher_log_odds(teacher_features, target, rows, stops, categorical, params, teacher, interactions)
                 for teacher, (rows, stops) in enumerate(fits))
     log_odds = np.zeros(len(features))
     for teacher_log_odds in jobs:  # in teacher order, so the sum is the same however they ran
@@ -244,11 +248,13 @@ def _teacher_processes(params: ModelParams, training_rows: int) -> int:
 
 
 def _teacher_log_odds(features: np.ndarray, target: np.ndarray, fits: np.ndarray, stops: np.ndarray,
-                      categorical: np.ndarray | None, params: ModelParams, teacher: int) -> np.ndarray:
-    """One teacher, fitted on `fits` and stopped early on `stops`: its log-odds for every claim."""
+                      categorical: np.ndarray | None, params: ModelParams, teacher: int,
+                      interactions: list[list[int]] | None = None) -> np.ndarray:
+    """One teacher, fitted on `fits` and stopped early on `stops`: its log-odds for every claim
+    (`interactions`: the columns a branch may combine, training.date_interactions)."""
     model = _boosted_trees(params, random_state=params.random_state + teacher,
                            max_features=params.teacher_max_features, max_leaf_nodes=params.teacher_max_leaf_nodes,
-                           categorical_features=categorical)
+                           categorical_features=categorical, interaction_cst=interactions)
     with threadpool_limits(limits=1, user_api="openmp"):
         model.fit(features[fits], target[fits], X_val=features[stops], y_val=target[stops])
         return model.decision_function(features)

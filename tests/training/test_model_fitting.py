@@ -21,7 +21,7 @@ def test_a_small_history_is_taught_and_a_large_one_learns_from_labels(small_spli
     assert np.corrcoef(a, b)[0, 1] > 0.8
 
 
-@pytest.mark.parametrize("option", ["teacher_categories", "teacher_plan_treatment"])
+@pytest.mark.parametrize("option", ["teacher_categories", "teacher_plan_treatment", "teacher_date_interactions"])
 def test_what_the_teachers_read_changes_what_they_teach_not_what_the_student_reads(small_split, option):
     """The teachers' extra columns (each one-hot block as one category; the plan type x treatment
     cell) change what they say, a little; the served classifier reads the pipeline's columns only."""

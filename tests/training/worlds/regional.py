@@ -11,7 +11,7 @@ facility and plan, and three things the others do not have:
   treatment effect and no plan effect alone tells the truth;
 - idiosyncrasies in sparse cells: a few rare treatment x plan x setting cells (`QUIRKS`, each well
   under 1% of the claims) where the payer pays nothing like its neighbours (a local medical
-  director's habit, a contract with one clinic chain);
+  director's habit, a site-of-care policy), never an office or clinic below a medical spa;
 - a policy change mid-history: from `CHANGE_DATE` on (about 70% through the history, so the
   newest 20% the training tests on lies wholly after it and only about a tenth of the training
   claims do) its commercial plans require prior authorization for massage and sclerotherapy
@@ -49,15 +49,36 @@ CHANGE_DATE = "2025-03-01"
 TIGHTENED_PLANS = ("ppo", "epo", "hdhp", "pos")
 TIGHTENED_TREATMENTS = ("massage_therapy", "sclerotherapy")
 TIGHTENED_EFFECT = -2.5  # without prior authorization, after the change
-# (treatment, plan, facility) -> the share this payer pays there, whatever its model says
+# (treatment, plan, facility) -> the share this payer pays there, whatever its model says. No
+# quirk makes a doctor's office or clinic pay less than a medical spa for the same claim: no payer
+# prefers a spa (issue 24, and the served answer's medical-setting floor), so a world that did
+# would contradict the facts the project rests on. Version 1 had five such cells (an office or
+# clinic paying 3-35%); version 2 moves each to the medical spa of the same treatment and plan
+# (`_at_the_spa`), as far below that spa's own level in log-odds as the office was below its own.
+# The hospital outpatient and surgery-center quirks stay: a payer's site-of-care policy steering a
+# procedure out of the hospital into an office is real, and no fact or floor says otherwise.
+QUIRKS_V1_AT_OFFICES = {("scar_treatment", "hdhp", "dermatology_clinic"): 0.03,
+                        ("wig", "epo", "physician_office"): 0.1,
+                        ("botulinum_toxin", "medicare", "primary_care_clinic"): 0.08,
+                        ("photodynamic_therapy", "hmo", "physician_office"): 0.06,
+                        ("laser_hair_removal", "epo", "dermatology_clinic"): 0.35}
+
+
+def _at_the_spa(quirks: dict) -> dict:
+    """Each (treatment, plan, office) quirk moved to the same treatment and plan at a medical spa,
+    its log-odds shifted by the spa's facility effect less the office's: the same distance below the
+    payer's model of its cell, so the quirk is no easier to miss."""
+    def shifted(share, facility):
+        log_odds = np.log(share / (1 - share)) + FACILITY_EFFECTS["medical_spa"] - FACILITY_EFFECTS[facility]
+        return round(float(1 / (1 + np.exp(-log_odds))), 4)
+    return {(treatment, plan, "medical_spa"): shifted(share, facility)
+            for (treatment, plan, facility), share in quirks.items()}
+
+
 QUIRKS = {("blepharoplasty", "medicaid", "ambulatory_surgery_center"): 0.15,
-          ("scar_treatment", "hdhp", "dermatology_clinic"): 0.03,
-          ("wig", "epo", "physician_office"): 0.1,
           ("sclerotherapy", "pos", "hospital_outpatient"): 0.04,
-          ("botulinum_toxin", "medicare", "primary_care_clinic"): 0.08,
           ("acne_treatment", "medicare_advantage", "medical_spa"): 0.25,
-          ("photodynamic_therapy", "hmo", "physician_office"): 0.06,
-          ("laser_hair_removal", "epo", "dermatology_clinic"): 0.35}
+          **_at_the_spa(QUIRKS_V1_AT_OFFICES)}
 PRICES = {"botulinum_toxin": 950, "sclerotherapy": 500, "laser_hair_removal": 350, "hair_restoration": 4500,
           "scar_treatment": 260, "acne_treatment": 160, "photodynamic_therapy": 650, "wig": 380,
           "massage_therapy": 95, "weight_management": 70, "blepharoplasty": 3800, "chemical_peel": 280,
@@ -73,7 +94,7 @@ def plan_treatment_effects(treatments, seed: int = 24) -> pd.DataFrame:
 
 class RegionalWorld(ManagedCareWorld):
     name = "regional"
-    version = 1
+    version = 2  # 2: no quirk makes an office or clinic pay less than a medical spa (QUIRKS, _model)
     mix = {"botulinum_toxin": 0.12, "sclerotherapy": 0.1, "laser_hair_removal": 0.08, "hair_restoration": 0.05,
            "scar_treatment": 0.06, "acne_treatment": 0.07, "photodynamic_therapy": 0.06, "wig": 0.05,
            "massage_therapy": 0.12, "weight_management": 0.05, "blepharoplasty": 0.05, "chemical_peel": 0.06,
@@ -145,7 +166,10 @@ class RegionalWorld(ManagedCareWorld):
         logit = logit + np.where(tightened, TIGHTENED_EFFECT, 0.0)
         probability = 1.0 / (1.0 + np.exp(-logit))
         for (key, plan_type, place), share in QUIRKS.items():
-            probability = np.where((treatment == key) & (plan == plan_type) & (facility == place), share, probability)
+            # at a spa a quirk only lowers: a fixed share above the claim's own chance there could
+            # lift the spa over the same claim at an office, which no payer does
+            paid = np.minimum(share, probability) if place == "medical_spa" else share
+            probability = np.where((treatment == key) & (plan == plan_type) & (facility == place), paid, probability)
         carc = np.where(tightened, "197", np.where(no_referral & ~loosened, "243", np.where(
             ~claims["in_network"].to_numpy(), "242", np.where(facts["covered_diagnosis"], "50", "11"))))
         return probability, carc
