@@ -208,7 +208,9 @@ class CompiledForest:
             raise ValueError("twin_of_row must give, for each row, a row of twin_features or -1")
         paired = features[has_twin]
         twins = twin_features[twin_of_row[has_twin]]
-        differ = np.flatnonzero(((paired != twins) & ~(np.isnan(paired) & np.isnan(twins))).any(axis=0))
+        unequal = np.flatnonzero((paired != twins).any(axis=0))  # NaN != NaN: checked below, on these alone
+        differ = [column for column in unequal if ((paired[:, column] != twins[:, column])
+                                                   & ~(np.isnan(paired[:, column]) & np.isnan(twins[:, column]))).any()]
         splits_apart = np.isin(self.feature, differ) & ~self.is_leaf
         left, right, threshold, tree_depth = self._block_arrays
         arrays = (self.feature, threshold, self.missing_left, left, right, splits_apart, self.value, self.roots,
