@@ -19,6 +19,11 @@ The file is read, checked, scored and written `chunk_rows` rows at a time (pyarr
 CSV reader, Parquet row groups, pandas' JSON-lines chunks), so memory stays bounded whatever the
 file size. The output is written to `<output>.partial` and renamed when complete.
 
+With more than one thread (`threads`, the command's default: every core), the next chunk is read
+and the last one written on two threads of their own while the current one is scored: Parquet's
+decoding and encoding release the GIL, so they run beside the rules and encoders, which hold it.
+Chunks are still written in file order, and an error on either thread stops the run as before.
+
 The service scores uploaded files with this same function (service.file_jobs): its served model
 (any object with `score_frame`), its workers' one native thread, and an `on_chunk` callback that
 sees each chunk's claims, scores and rejected lines before they are written, to audit them, count
@@ -28,9 +33,11 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pandas as pd
 import pyarrow as pa
@@ -149,6 +156,46 @@ class _Writer:
             self.handle.close()
 
 
+def _read_ahead(chunks: Iterator[pd.DataFrame], pool: ThreadPoolExecutor | None) -> Iterator[pd.DataFrame]:
+    """The chunks, each next one read on `pool`'s thread while the caller works on the current
+    (None: read in turn)."""
+    if pool is None:
+        yield from chunks
+        return
+    end = object()
+    pending = pool.submit(next, chunks, end)
+    while True:
+        chunk = pending.result()  # a ClaimsFileError of the reading thread is raised here
+        if chunk is end:
+            return
+        pending = pool.submit(next, chunks, end)
+        yield chunk
+
+
+class _WriteBehind:
+    """A _Writer whose chunks are written on `pool`'s one thread, one at a time and in order, while
+    the next chunk is scored (None: written in turn). `wait` raises the thread's error, if any."""
+
+    def __init__(self, writer: _Writer, pool: ThreadPoolExecutor | None):
+        self.writer, self.pool, self.pending = writer, pool, None
+
+    def write(self, frame: pd.DataFrame) -> None:
+        self.wait()  # at most one chunk in flight: memory stays bounded, order kept
+        if self.pool is None:
+            self.writer.write(frame)
+        else:
+            self.pending: Future | None = self.pool.submit(self.writer.write, frame)
+
+    def wait(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
+
+    def close(self) -> None:
+        self.wait()
+        self.writer.close()
+
+
 def _row_total(path: Path, file_format: str) -> int | None:
     if file_format == "parquet":
         import pyarrow.parquet as pq
@@ -205,14 +252,19 @@ def predict_file(input_path, output_path, model=None, *, tracking_uri: str | Non
     partial = output_path.with_name(output_path.name + ".partial")
     rejected_path = rejected_path_for(output_path)
     columns = output_columns(raw_claims.columns, keep_columns)
-    writer = _Writer(partial, output_format, columns)
     rows_read = rows_scored = rows_rejected = 0
     today = pd.Timestamp.today()
     bar = _progress_bar(_row_total(input_path, claims_file_format(input_path))) if progress else _NoProgressBar()
+    overlap = ExitStack()  # the reading and writing threads, joined before the output is renamed or removed
+    reading = writing = None
+    if threads and threads > 1:
+        reading, writing = (overlap.enter_context(ThreadPoolExecutor(1, thread_name_prefix=f"predict-{job}"))
+                            for job in ("read", "write"))
+    writer = _WriteBehind(_Writer(partial, output_format, columns), writing)
     try:
-        with open_private(rejected_path, "w", encoding="utf-8", newline="") as rejected_file:
+        with overlap, open_private(rejected_path, "w", encoding="utf-8", newline="") as rejected_file:
             rejected_file.write(",".join(REJECTED_COLUMNS) + "\n")
-            for raw in raw_claims.chunks:
+            for raw in _read_ahead(raw_claims.chunks, reading):
                 clean, valid, rejected = check_request_chunk(raw, rows_read + 1, today)
                 if len(rejected):
                     inert_frame(rejected).to_csv(rejected_file, header=False, index=False)
@@ -230,7 +282,7 @@ def predict_file(input_path, output_path, model=None, *, tracking_uri: str | Non
                 rows_scored += int(valid.sum())
                 rows_rejected += int((~valid).sum())
                 bar.update(len(raw))
-        writer.close()
+            writer.close()
         os.replace(partial, output_path)
     finally:
         bar.close()

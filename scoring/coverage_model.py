@@ -139,17 +139,23 @@ class CoverageModel:
         it. So the answer is post-checked: the claim's spa twin is scored too (rules, classifier,
         rule floor) and the claim gets at least that.
         """
-        rows = np.flatnonzero(in_medical_setting(columns["facility_type"]) & ~judged.excluded)
         floor = np.zeros(len(judged.excluded))
+        rows, twins, twin_judged = self._spa_twins(columns, judged)
         if not len(rows):
             return floor
-        twins = {name: values[rows] for name, values in columns.items()}
-        twins["facility_type"] = np.full(len(rows), SPA, dtype=object)
-        # the diagnosis facts read the treatment and the codes alone: the twin's are its claim's
-        twin_judged = self.judge(twins, facts_of_rows(judged.facts, rows))
         twin_model = self.probability_from_features(self.encode(twins, twin_judged.facts, twin_judged.fired), threads)
         floor[rows] = self._probability_with_rule_floor(twin_judged, twin_model, twins)
         return floor
+
+    def _spa_twins(self, columns: dict[str, np.ndarray], judged: "RuleJudgement") -> tuple:
+        """(the rows medical_setting_floor compares with a spa, their spa twins' columns, the twins' judgement)."""
+        rows = np.flatnonzero(in_medical_setting(columns["facility_type"]) & ~judged.excluded)
+        twins = {name: values[rows] for name, values in columns.items()}
+        twins["facility_type"] = np.full(len(rows), SPA, dtype=object)
+        if not len(rows):  # nothing to judge (None: no judgement)
+            return rows, twins, None
+        # the diagnosis facts read the treatment and the codes alone: the twin's are its claim's
+        return rows, twins, self.judge(twins, facts_of_rows(judged.facts, rows))
 
     def score_rows(self, columns: dict[str, np.ndarray]) -> "ScoredRows":
         """The served probability of few claims (one claim and its what-if variants) with every
@@ -261,15 +267,28 @@ class CoverageModel:
         kept = np.flatnonzero(~excluded)
         model_probability = np.full(len(claims), np.nan)
         top_reason = np.full(len(claims), "", dtype=object)
+        setting_floor = np.zeros(len(claims))  # medical_setting_floor, its twins walked with their claims
         if len(kept):
             kept_columns = {name: values[kept] for name, values in columns.items()}
             features = self.encode(kept_columns, facts_of_rows(judged.facts, kept), judged.fired[kept])
-            model_probability[kept] = self.probability_from_features(features, threads)
+            twin_rows, twins, twin_judged = self._spa_twins(columns, judged)
+            if len(twin_rows):
+                twin_features = self.encode(twins, twin_judged.facts, twin_judged.fired)
+                twin_of_kept = np.full(len(kept), -1, dtype=np.int64)
+                twin_of_kept[np.searchsorted(kept, twin_rows)] = np.arange(len(twin_rows))  # twins' rows are kept
+                raw, twin_raw = self._compiled()[0].raw_with_twins(features, twin_features, twin_of_kept, threads)
+                setting_floor[twin_rows] = self._probability_with_rule_floor(
+                    twin_judged, self.probability_from_log_odds(twin_raw), twins)
+            else:
+                raw = self._compiled()[0].raw(features, threads)
+            model_probability[kept] = self.probability_from_log_odds(raw)
             if self.denial_classes:
                 with threadpool_limits(limits=threads) if threads else nullcontext():  # BLAS matmul
                     reasons = self.denial_reason_matrix(features)
                 top_reason[kept] = np.asarray(self.denial_classes, dtype=object)[reasons.argmax(axis=1)]
-        probability = self.system_probability(judged, np.nan_to_num(model_probability), columns, threads)
+        # system_probability, with the medical-setting floor worked out above
+        probability = np.maximum(self._probability_with_rule_floor(judged, np.nan_to_num(model_probability), columns),
+                                 setting_floor)
         rules = load_rules().rules
         rule_carc = np.array([rule.carc for rule in rules], dtype=object)
         top_reason = np.where(excluded, rule_carc[judged.hard.argmax(axis=1)], top_reason)

@@ -3,14 +3,16 @@
 sklearn's HistGradientBoosting `predict_proba` pays input validation plus one Cython call per
 tree, which for one claim and its what-if variants was most of the service's budget, and walks
 deep trees slowly on large batches (the figures are in benchmarks/RESULTS.md). Here
-every tree's nodes are packed into flat arrays and a numba-compiled loop walks them row by row
-(all trees of a row while its features sit in cache). The logistic denial model and the isotonic
+every tree's nodes are packed into flat arrays and a numba-compiled loop walks them: a few claims
+row by row (all trees of a row while its features sit in cache), a batch in blocks of rows that
+take each step of a tree side by side (_walk_block). The logistic denial model and the isotonic
 calibration become a matrix product and `np.interp`. Parity with sklearn is tested
 (tests/scoring/test_tree_scoring.py).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numba
 import numpy as np
@@ -45,12 +47,106 @@ def _raw_serial(features, feature, threshold, missing_left, left, right, is_leaf
     return out
 
 
+BLOCK_ROWS = 16  # rows walked through a tree side by side (_walk_block)
+
+
+def _walk_block(features, twin_features, twin_of_row, start, stop, feature, threshold, missing_left, left, right,
+                splits_apart, value, roots, tree_depth, baseline, out, twin_out):
+    """Rows start..stop through every tree BLOCK_ROWS at a time, each step of a tree taken for all of
+    them before the next: their loads overlap instead of each waiting for the last, and there is no
+    exit test per row (leaves point at themselves; a tree stops once no row moves). Each row adds
+    the same leaves in the same order as _walk, so the totals are _walk's bit for bit.
+
+    A row's twin (twin_of_row[row] >= 0: a row of twin_features that differs from it in a few
+    inputs) goes the row's way until a node `splits_apart` marks (one reading an input any twin
+    differs in); from there on it is stepped with its own inputs."""
+    nodes = np.empty(BLOCK_ROWS, dtype=np.int64)
+    twin_nodes = np.empty(BLOCK_ROWS, dtype=np.int64)
+    width = stop - start
+    for r in range(width):
+        out[start + r] = baseline
+        twin = twin_of_row[start + r]
+        if twin >= 0:
+            twin_out[twin] = baseline
+    for tree in range(roots.shape[0]):
+        for r in range(width):
+            nodes[r] = roots[tree]
+            twin_nodes[r] = roots[tree]
+        for _ in range(tree_depth[tree]):
+            moved = False
+            for r in range(width):
+                row = start + r
+                node = nodes[r]
+                x = features[row, feature[node]]
+                step = left[node] if (x <= threshold[node]) | (missing_left[node] & (x != x)) else right[node]
+                twin = twin_of_row[row]
+                if twin >= 0:
+                    twin_node = twin_nodes[r]
+                    if twin_node == node and not splits_apart[node]:
+                        twin_nodes[r] = step
+                    else:
+                        y = twin_features[twin, feature[twin_node]]
+                        twin_step = left[twin_node] if (y <= threshold[twin_node]) | (
+                            missing_left[twin_node] & (y != y)) else right[twin_node]
+                        moved |= twin_step != twin_node
+                        twin_nodes[r] = twin_step
+                moved |= step != node
+                nodes[r] = step
+            if not moved:
+                break
+        for r in range(width):
+            out[start + r] += value[nodes[r]]
+            twin = twin_of_row[start + r]
+            if twin >= 0:
+                twin_out[twin] += value[twin_nodes[r]]
+
+
+_walk_block_jit = numba.njit(cache=True, nogil=True)(_walk_block)
+
+
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _raw_parallel(features, feature, threshold, missing_left, left, right, is_leaf, value, roots, baseline):
+def _raw_blocks_parallel(features, twin_features, twin_of_row, feature, threshold, missing_left, left, right,
+                         splits_apart, value, roots, tree_depth, baseline):
     out = np.empty(features.shape[0])
-    for row in numba.prange(features.shape[0]):
-        _walk_jit(features, feature, threshold, missing_left, left, right, is_leaf, value, roots, baseline, out, row)
-    return out
+    twin_out = np.empty(twin_features.shape[0])
+    for block in numba.prange((features.shape[0] + BLOCK_ROWS - 1) // BLOCK_ROWS):
+        start = block * BLOCK_ROWS
+        _walk_block_jit(features, twin_features, twin_of_row, start, min(start + BLOCK_ROWS, features.shape[0]),
+                        feature, threshold, missing_left, left, right, splits_apart, value, roots, tree_depth,
+                        baseline, out, twin_out)
+    return out, twin_out
+
+
+@numba.njit(cache=True, nogil=True)
+def _raw_blocks_serial(features, twin_features, twin_of_row, feature, threshold, missing_left, left, right,
+                       splits_apart, value, roots, tree_depth, baseline):
+    out = np.empty(features.shape[0])
+    twin_out = np.empty(twin_features.shape[0])
+    for start in range(0, features.shape[0], BLOCK_ROWS):
+        _walk_block_jit(features, twin_features, twin_of_row, start, min(start + BLOCK_ROWS, features.shape[0]),
+                        feature, threshold, missing_left, left, right, splits_apart, value, roots, tree_depth,
+                        baseline, out, twin_out)
+    return out, twin_out
+
+
+@numba.njit(cache=True, nogil=True)
+def _tree_depths(left, right, is_leaf, roots):
+    """Each tree's depth (edges from its root to its deepest leaf)."""
+    depths = np.zeros(roots.shape[0], dtype=np.int64)
+    stack = np.empty(left.shape[0], dtype=np.int64)
+    level = np.zeros(left.shape[0], dtype=np.int64)
+    for tree in range(roots.shape[0]):
+        stack[0], level[roots[tree]], size = roots[tree], 0, 1
+        while size:
+            size -= 1
+            node = stack[size]
+            depths[tree] = max(depths[tree], level[node])
+            if not is_leaf[node]:
+                for child in (left[node], right[node]):
+                    level[child] = level[node] + 1
+                    stack[size] = child
+                    size += 1
+    return depths
 
 
 @dataclass(frozen=True)
@@ -90,12 +186,49 @@ class CompiledForest:
         """Raw scores (log-odds). threads > 1 spreads rows over numba's pool (batch jobs only:
         a service worker keeps to one thread)."""
         features = np.ascontiguousarray(features, dtype=np.float32)
+        if len(features) > SMALL_BATCH:  # many rows: walked in blocks
+            return self.raw_with_twins(features, np.empty((0, features.shape[1]), dtype=np.float32),
+                                       np.full(len(features), -1, dtype=np.int64), threads)[0]
         arrays = (self.feature, self.threshold, self.missing_left, self.left, self.right, self.is_leaf,
                   self.value, self.roots, self.baseline)
+        return _raw_serial(features, *arrays)
+
+    def raw_with_twins(self, features: np.ndarray, twin_features: np.ndarray, twin_of_row: np.ndarray,
+                       threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(raw scores of `features`, raw scores of `twin_features`), equal to two calls of `raw`, for
+        twins that each differ from one row in a few inputs (the spa twins of the medical-setting
+        floor): `twin_of_row[row]` is the row's twin in `twin_features`, or -1. A twin follows its
+        row's path until a node reads an input in which some twin differs from its row, so it costs
+        a fraction of a walk of its own."""
+        features = np.ascontiguousarray(features, dtype=np.float32)
+        twin_features = np.ascontiguousarray(twin_features, dtype=np.float32)
+        twin_of_row = np.ascontiguousarray(twin_of_row, dtype=np.int64)
+        has_twin = twin_of_row >= 0
+        if len(twin_of_row) != len(features) or (has_twin.any() and twin_of_row.max() >= len(twin_features)):
+            raise ValueError("twin_of_row must give, for each row, a row of twin_features or -1")
+        paired = features[has_twin]
+        twins = twin_features[twin_of_row[has_twin]]
+        unequal = np.flatnonzero((paired != twins).any(axis=0))  # NaN != NaN: checked below, on these alone
+        differ = [column for column in unequal if ((paired[:, column] != twins[:, column])
+                                                   & ~(np.isnan(paired[:, column]) & np.isnan(twins[:, column]))).any()]
+        splits_apart = np.isin(self.feature, differ) & ~self.is_leaf
+        left, right, threshold, tree_depth = self._block_arrays
+        arrays = (self.feature, threshold, self.missing_left, left, right, splits_apart, self.value, self.roots,
+                  tree_depth, self.baseline)
         if threads and threads > 1 and len(features) > SMALL_BATCH:
             numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-            return _raw_parallel(features, *arrays)
-        return _raw_serial(features, *arrays)
+            return _raw_blocks_parallel(features, twin_features, twin_of_row, *arrays)
+        return _raw_blocks_serial(features, twin_features, twin_of_row, *arrays)
+
+    @cached_property
+    def _block_arrays(self) -> tuple:
+        """The arrays _walk_block reads beside the others: leaves pointing at themselves (a row at
+        a leaf stays there), whatever its input (an infinite threshold), and each tree's depth."""
+        node = np.arange(len(self.feature), dtype=np.int64)
+        left = np.where(self.is_leaf, node, self.left)
+        right = np.where(self.is_leaf, node, self.right)
+        threshold = np.where(self.is_leaf, np.inf, self.threshold)
+        return left, right, threshold, _tree_depths(self.left, self.right, self.is_leaf, self.roots)
 
     def probability(self, features: np.ndarray, threads: int | None = None) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-self.raw(features, threads)))

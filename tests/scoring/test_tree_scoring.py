@@ -1,7 +1,7 @@
 """The compiled tree walk and the denial model's matrix product equal sklearn on the real model."""
 import numpy as np
 
-from scoring.tree_scoring import isotonic_map
+from scoring.tree_scoring import SMALL_BATCH, isotonic_map
 
 
 def test_compiled_forest_equals_sklearn(champion_model, test_claims):
@@ -25,3 +25,32 @@ def test_isotonic_map_equals_the_fitted_calibrator(champion_model, test_claims):
     raw = champion_model._compiled()[0].probability(champion_model.encode(test_claims))
     np.testing.assert_allclose(isotonic_map(champion_model.calibrator, raw), champion_model.calibrator.predict(raw),
                                atol=1e-12)
+
+
+def test_twins_walked_with_their_rows_get_the_bits_of_their_own_walk(champion_model, test_claims):
+    """The block walk of a batch, with spa twins (score_frame) or without, equals the row-by-row
+    walk bit for bit, whether a twin parts from its row at the root, deep down or nowhere, and with
+    missing inputs on either side."""
+    forest = champion_model._compiled()[0]
+    features = champion_model.encode(test_claims)
+    features[::7, 5] = np.nan
+    rng = np.random.default_rng(3)
+    twin_of_row = np.where(rng.random(len(features)) < 0.6, -1, 0)
+    has_twin = np.flatnonzero(twin_of_row == 0)
+    twin_of_row[has_twin] = np.arange(len(has_twin))
+    twins = features[has_twin].copy()
+    # a third differ in the input of every root (apart at once), a third in one random input, a third not at all
+    roots = np.unique(forest.feature[forest.roots])
+    thirds = np.array_split(np.arange(len(twins)), 3)
+    twins[np.ix_(thirds[0], roots)] = np.where(np.isnan(twins[np.ix_(thirds[0], roots)]), 0.5, np.nan)
+    columns = rng.integers(0, features.shape[1], len(thirds[1]))
+    twins[thirds[1], columns] = 1.0 - np.nan_to_num(twins[thirds[1], columns])
+    def row_by_row(x):  # up to SMALL_BATCH rows a call are walked one row at a time (_walk)
+        return np.concatenate([forest.raw(part) for part in np.array_split(x, -(-len(x) // SMALL_BATCH))])
+
+    for threads in (None, 2):
+        raw, twin_raw = forest.raw_with_twins(features, twins, twin_of_row, threads)
+        np.testing.assert_array_equal(raw, row_by_row(features))
+        np.testing.assert_array_equal(twin_raw, row_by_row(twins))
+        np.testing.assert_array_equal(forest.raw(features, threads), raw)  # a batch without twins: the blocks alone
+        assert not np.array_equal(twin_raw[thirds[0]], raw[has_twin[thirds[0]]])  # the test's twins do differ
