@@ -152,7 +152,7 @@ def fit_coverage_model(train: pd.DataFrame, validation: pd.DataFrame, params: Mo
                                                 progress)
         else:
             classifier = _fit_with_progress(_boosted_trees(params, constraints), "classifier", progress,
-                                            features[~held_out], target[~held_out],
+                                            _float64_rows(features, ~held_out), target[~held_out],
                                             X_val=features[held_out], y_val=target[held_out])
     model.classifier = classifier
     done("classifier")
@@ -344,9 +344,22 @@ def _increasing_map(x: np.ndarray, y: np.ndarray) -> IsotonicRegression:
 
 def _soft_labels(features: np.ndarray, probability: np.ndarray, rows: np.ndarray):
     """Each claim twice, approved with weight p and denied with weight 1 - p."""
-    chosen = features[rows]
-    return (np.vstack([chosen, chosen]), np.r_[np.ones(len(chosen), bool), np.zeros(len(chosen), bool)],
+    chosen = np.flatnonzero(rows)
+    return (_float64_rows(features, np.r_[chosen, chosen]),
+            np.r_[np.ones(len(chosen), bool), np.zeros(len(chosen), bool)],
             np.r_[probability[rows], 1.0 - probability[rows]])
+
+
+def _float64_rows(features: np.ndarray, rows: np.ndarray, chunk: int = 65_536) -> np.ndarray:
+    """`features[rows]` as the float64 matrix scikit-learn's boosted trees convert every input to,
+    filled a chunk at a time: the same numbers (float32 to float64 is exact), without the float32
+    copy of the selected rows that the conversion would otherwise make beside its own (on a
+    million claims, some 400 MB of the fit's peak). `rows`: a boolean mask or row indices."""
+    rows = np.flatnonzero(rows) if rows.dtype == bool else rows
+    matrix = np.empty((len(rows), features.shape[1]), dtype=np.float64)
+    for start in range(0, len(rows), chunk):
+        matrix[start:start + chunk] = features[rows[start:start + chunk]]
+    return matrix
 
 
 def _fit_denial_model(kept: pd.DataFrame, features: np.ndarray, target: np.ndarray, params: ModelParams):
