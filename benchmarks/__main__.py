@@ -12,7 +12,7 @@ import time
 import traceback
 
 BENCHMARKS = ("data", "predict", "spark", "train", "model_size", "memory", "serve", "slow_clients", "monitor", "audit",
-              "outcomes")
+              "outcomes", "first_start")
 
 
 def main(argv: list[str] | None = None) -> int:

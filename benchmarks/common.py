@@ -302,11 +302,12 @@ def running_server(argv: list[str], env: dict[str, str], log: Path) -> Iterator[
     try:
         yield process
     finally:
-        _stop_group(process)
+        stop_group(process)
 
 
-def _stop_group(process: subprocess.Popen) -> None:
-    for sig, grace in ((signal.SIGTERM, 20), (signal.SIGKILL, 5)):
+def stop_group(process: subprocess.Popen, first: signal.Signals = signal.SIGTERM) -> None:
+    """`first` to the process group this script started for `process`, then SIGKILL after a grace."""
+    for sig, grace in ((first, 20), (signal.SIGKILL, 5)):
         try:
             os.killpg(process.pid, sig)  # the group this script created for the server, nothing else
         except ProcessLookupError:

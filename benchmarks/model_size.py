@@ -8,7 +8,7 @@ world (the demo history of the benchmarks' seed and the independent worlds of th
 (training.model_fitting.fit_coverage_model) fits a model in this process; the whole system (rules
 + calibrated classifier, `CoverageModel.score_frame`) is then scored on the test split against
 the outcomes and against the truth (each claim's true approval probability): AUC / truth AUC,
-Brier and its rise over REFERENCE's (the deeper student the chosen depth replaced), ECE. On the
+Brier and its rise over REFERENCE's (the recipe a new default would replace), ECE. On the
 demo world the costs: the served forest's trees, nodes and depth, the fit's wall seconds and CPU
 seconds (its worker processes included), one claim's full answer in
 process (`answer_claims([claim])`, p50), the TreeSHAP factors of one scored claim
@@ -37,25 +37,28 @@ BATCH_ROUNDS = 3
 # The bars the choice must meet on the independent worlds (issue 27), against the reference.
 AUC_RATIO_BAR, BRIER_RISE_BAR = 0.995, 0.01
 
-# name -> ModelParams changes on top of today's defaults. The first is the reference of the Brier
-# rise: the recipe before the size was chosen (a student as deep as its leaves allow), so that
-# every candidate, today's default included, is judged against what the choice replaced.
-REFERENCE = "before: student without a depth limit"
+# name -> ModelParams changes on top of today's defaults, each naming what it sets so that a name
+# keeps its meaning when the default moves. The first is the reference of the Brier rise and of
+# the bar: the recipe of the last quiet measurements (eight teachers, student depth 8), so that
+# every candidate, the new default included, is judged against what it would replace.
+REFERENCE = "8 teachers, student depth 8"
 CANDIDATES: dict[str, dict] = {
-    REFERENCE: {"student_max_depth": None},
-    "default (8 teachers, student depth 8)": {},
-    "student depth 6": {"student_max_depth": 6},
-    "student 31 leaves": {"student_max_leaf_nodes": 31},
+    REFERENCE: {"teachers": 8, "student_max_depth": 8},
+    "student without a depth limit": {"teachers": 8, "student_max_depth": None},
+    "student depth 6": {"teachers": 8, "student_max_depth": 6},
+    "student 31 leaves": {"teachers": 8, "student_max_leaf_nodes": 31},
     "4 teachers": {"teachers": 4},
+    "2 teachers": {"teachers": 2},
     "4 teachers of 15 leaves": {"teachers": 4, "teacher_max_leaf_nodes": 15},
-    "student on 40,000 claims": {"student_max_rows": 40_000},
+    "4 teachers, student on 40,000 claims": {"teachers": 4, "student_max_rows": 40_000},
     "no teachers (one monotone model)": {"teachers": 0},
     "no teachers, 31 leaves": {"teachers": 0, "max_leaf_nodes": 31},
     # issue 24: on the regional world most of the gap to the truth is in its dense plan x treatment
     # effects (docs/model.md, "The hard case"): more capacity in the teachers
-    "teachers of 63 leaves": {"teacher_max_leaf_nodes": 63},
-    "teachers of 63 leaves, 10 claims a leaf": {"teacher_max_leaf_nodes": 63, "min_samples_leaf": 10},
+    "teachers of 63 leaves": {"teachers": 8, "teacher_max_leaf_nodes": 63},
+    "teachers of 63 leaves, 10 claims a leaf": {"teachers": 8, "teacher_max_leaf_nodes": 63, "min_samples_leaf": 10},
 }
+
 
 
 def cpu_seconds() -> float:
@@ -76,10 +79,19 @@ def cpu_seconds() -> float:
     return sum(times.user + times.system for times in live) + ended.ru_utime + ended.ru_stime
 
 
-def world_files(rows: int) -> list[tuple[str, object]]:
+WORLDS = ("demo", "alt", "managed_care", "regional")
+
+
+def world_files(rows: int, names=WORLDS) -> list[tuple[str, object]]:
     from benchmarks.train import world_histories
 
-    return [("demo", demo_history(rows)), *world_histories(rows)]
+    demo = [("demo", demo_history(rows))] if "demo" in names else []
+    return [*demo, *world_histories(rows, [name for name in names if name != "demo"])]
+
+
+def logged_results(rows: int) -> list[dict]:
+    log = BENCH_DIR / f"model_size-{rows}.jsonl"
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
 
 
 def load_world(path):
@@ -129,16 +141,24 @@ def costs(model, split, history, calls: int) -> dict[str, float]:
             "batch_claims_per_s": per_second}
 
 
-def measure(names: list[str], rows: int, calls: int, echo=print) -> list[dict]:
+def measure(names: list[str], rows: int, calls: int, worlds=WORLDS, resume: bool = False,
+            echo=print) -> list[dict]:
+    """Each candidate on each world; with `resume`, the pairs already logged are kept, not fitted
+    again (so several processes, each on some worlds, can fill one log on a shared machine)."""
     from scoring.params import ModelParams
     from training.model_fitting import fit_coverage_model
 
     log = BENCH_DIR / f"model_size-{rows}.jsonl"
-    worlds = [(world, path, *load_world(path)) for world, path in world_files(rows)]
-    results = []
+    results = [result for result in logged_results(rows) if result["candidate"] in names
+               and result["world"] in worlds] if resume else []
+    done = {(result["candidate"], result["world"]) for result in results}
+    worlds = [(world, path, *load_world(path)) for world, path in world_files(rows, worlds)
+              if any((name, world) not in done for name in names)]
     # Candidate by candidate, each on every world: an interrupted run leaves whole comparisons.
     for name in names:
         for world, path, split, truth in worlds:
+            if (name, world) in done:
+                continue
             started, cpu = time.perf_counter(), cpu_seconds()
             model = fit_coverage_model(split.train, split.validation, ModelParams(**CANDIDATES[name]), progress=False)
             result = {"candidate": name, "world": world, "rows": rows, "fit_seconds": time.perf_counter() - started,
@@ -188,19 +208,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--candidates", nargs="+", choices=list(CANDIDATES), default=list(CANDIDATES),
                         metavar="NAME", help=f"candidates to fit (default: all); {REFERENCE!r} is always fitted first, the reference")
     parser.add_argument("--calls", type=int, default=DEFAULT_CALLS, help="single-claim calls timed per candidate")
+    parser.add_argument("--worlds", nargs="+", choices=WORLDS, default=list(WORLDS), help="worlds to fit on")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the results already in var/bench/model_size-<rows>.jsonl; fit only the missing")
     parser.add_argument("--report", action="store_true",
                         help="fit nothing: print the tables of the results already in var/bench/model_size-<rows>.jsonl")
     options = parser.parse_args(argv)
     options.candidates = [REFERENCE, *(name for name in options.candidates if name != REFERENCE)]
     quiet_this_process()
     if options.report:
-        lines = (BENCH_DIR / f"model_size-{options.rows}.jsonl").read_text().splitlines()
-        results = [result for result in map(json.loads, lines) if result["candidate"] in options.candidates]
+        results = [result for result in logged_results(options.rows) if result["candidate"] in options.candidates]
         print(f"## model size: results of {options.rows:,} claims of each world measured "
               f"{min(result['at'] for result in results)} .. {max(result['at'] for result in results)}\n")
     else:
         print(machine_line(f"model size: candidates on {options.rows:,} claims of each world, fitted in process"))
-        results = measure(options.candidates, options.rows, options.calls)
+        results = measure(options.candidates, options.rows, options.calls, options.worlds, options.resume)
     worlds = list(dict.fromkeys(result["world"] for result in results))
     print()
     print(format_table(("candidate", *(f"{world}: AUC/truth / Brier (rise) / ECE" for world in worlds),

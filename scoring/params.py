@@ -24,7 +24,7 @@ class ModelParams:
     likely_denied_threshold: float = 0.3
     random_state: int = 0
     fit_threads: int | None = None  # the classifier's OpenMP threads; None: every core
-    teachers: int = 8  # unconstrained models the monotone classifier learns from; 0 or 1: learn from the labels
+    teachers: int = 4  # unconstrained models the monotone classifier learns from (docs/model.md); 0 or 1: the labels
     teacher_max_features: float = 0.5  # share of features each teacher split may choose from
     distil_max_rows: int = 200_000  # more claims to learn from than this: learn from the labels
     student_learning_rate: float = 0.3  # soft labels are smooth: bigger steps, as few trees as one model

@@ -143,34 +143,44 @@ def fit_coverage_model(train: pd.DataFrame, validation: pd.DataFrame, params: Mo
     held_out = np.random.default_rng(params.random_state).random(len(kept)) < params.holdout_fraction
     done("encode")
 
+    # The linear models (the denial model, the calibration) multiply matrices of thousands of rows
+    # by a few hundred columns: OpenBLAS's threads gain nothing there, and they spin while they
+    # wait (OMP_WAIT_POLICY does not reach them), so on a busy core the denial model cost many
+    # times the CPU of one thread. The denial model is fitted first, while every claim's features
+    # are at hand: the classifier's fit then needs only its own rows and the held-out ones.
+    stage("denial reasons")
+    with threadpool_limits(limits=1, user_api="blas"):
+        model.denial_model, model.denial_classes = _fit_denial_model(kept, features, target, params)
+    done("denial reasons")
+
     stage("classifier")
     constraints = monotonic_constraints(feature_names)
     distilled = params.teachers > 1 and int((~held_out).sum()) <= params.distil_max_rows
+    held_out_features = features[held_out]
     with threadpool_limits(limits=params.fit_threads or os.cpu_count() or 1, user_api="openmp"):
         if distilled:
             categories = one_hot_groups(pipeline) if params.teacher_categories else {}
             classifier = _fit_taught_classifier(features, target, held_out, constraints, categories, params,
                                                 progress, feature_names)
         else:
+            fitted_rows = _float64_rows(features, ~held_out)
+            # Past distil_max_rows: every claim's float32 features would sit beside the fit's
+            # float64 copy of its rows at training's peak of memory (docs/model.md, "Memory");
+            # what follows needs the held-out rows only.
+            del features
             classifier = _fit_with_progress(_boosted_trees(params, constraints), "classifier", progress,
-                                            features[~held_out], target[~held_out],
-                                            X_val=features[held_out], y_val=target[held_out])
+                                            fitted_rows, target[~held_out],
+                                            X_val=held_out_features, y_val=target[held_out])
+            del fitted_rows
     model.classifier = classifier
     done("classifier")
 
-    # The linear models below multiply matrices of thousands of rows by a few hundred columns:
-    # OpenBLAS's threads gain nothing there, and they spin while they wait (OMP_WAIT_POLICY does
-    # not reach them), so on a busy core the denial model cost many times the CPU of one thread.
+    stage("calibration")
     with threadpool_limits(limits=1, user_api="blas"):
-        stage("calibration")
-        raw = classifier.predict_proba(features[held_out])[:, 1]
+        raw = classifier.predict_proba(held_out_features)[:, 1]
         calibrator = _logistic_calibration(raw, target[held_out]) if distilled else None
         model.calibrator = calibrator if calibrator is not None else _increasing_map(raw, target[held_out].astype(float))
-        done("calibration")
-
-        stage("denial reasons")
-        model.denial_model, model.denial_classes = _fit_denial_model(kept, features, target, params)
-        done("denial reasons")
+    done("calibration")
 
     stage("profile")
     model.training_profile = build_profile(train)
@@ -350,9 +360,22 @@ def _increasing_map(x: np.ndarray, y: np.ndarray) -> IsotonicRegression:
 
 def _soft_labels(features: np.ndarray, probability: np.ndarray, rows: np.ndarray):
     """Each claim twice, approved with weight p and denied with weight 1 - p."""
-    chosen = features[rows]
-    return (np.vstack([chosen, chosen]), np.r_[np.ones(len(chosen), bool), np.zeros(len(chosen), bool)],
+    chosen = np.flatnonzero(rows)
+    return (_float64_rows(features, np.r_[chosen, chosen]),
+            np.r_[np.ones(len(chosen), bool), np.zeros(len(chosen), bool)],
             np.r_[probability[rows], 1.0 - probability[rows]])
+
+
+def _float64_rows(features: np.ndarray, rows: np.ndarray, chunk: int = 65_536) -> np.ndarray:
+    """`features[rows]` as the float64 matrix scikit-learn's boosted trees convert every input to,
+    filled a chunk at a time: the same numbers (float32 to float64 is exact), without the float32
+    copy of the selected rows that the conversion would otherwise make beside its own (docs/model.md,
+    "Memory"). `rows`: a boolean mask or row indices."""
+    rows = np.flatnonzero(rows) if rows.dtype == bool else rows
+    matrix = np.empty((len(rows), features.shape[1]), dtype=np.float64)
+    for start in range(0, len(rows), chunk):
+        matrix[start:start + chunk] = features[rows[start:start + chunk]]
+    return matrix
 
 
 def _fit_denial_model(kept: pd.DataFrame, features: np.ndarray, target: np.ndarray, params: ModelParams):

@@ -1,5 +1,5 @@
 """The example answer is what a fresh `make serve` gives: the bootstrap's own champion (its demo
-history of 200,000 claims from its seed, its default training) answers the curl request of the
+history of DEMO_ROWS claims from its seed, its default training) answers the curl request of the
 README's first request, and every value each page's abridged answer shows (the README's short cut,
 docs/answers.md's longer one) is in that answer, in order.
 

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from training.model_fitting import ModelParams, _logistic_calibration, _with_category_codes, fit_coverage_model
+from training.model_fitting import (ModelParams, _float64_rows, _logistic_calibration, _with_category_codes,
+                                    fit_coverage_model)
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +64,18 @@ def test_a_crossed_pair_of_blocks_adds_one_category_per_cell():
     padded = np.hstack([features, np.zeros((3, 100), np.float32)])
     for crossed in ((("plan_type", "procedure_code"),), (("plan_type", "facility_type"),)):
         assert _with_category_codes(padded, wide, crossed)[0].shape[1] == padded.shape[1] + 3  # the blocks alone
+
+
+def test_rows_for_the_boosted_trees_are_the_selected_rows_in_float64_across_chunks():
+    """What the trees are fitted on must be the very numbers scikit-learn's own float32 to float64
+    conversion of `features[rows]` gives, whichever rows and however many chunks fill it."""
+    features = np.random.default_rng(0).normal(size=(1000, 7)).astype(np.float32)
+    mask = np.random.default_rng(1).random(1000) < 0.7
+    twice = np.r_[np.flatnonzero(mask), np.flatnonzero(mask)]
+    for rows in (mask, twice):
+        built = _float64_rows(features, rows, chunk=64)
+        assert built.dtype == np.float64 and built.flags.c_contiguous
+        np.testing.assert_array_equal(built, features[rows].astype(np.float64))
 
 
 @pytest.mark.parametrize("teachers", [0, 1])
