@@ -8,8 +8,9 @@ The path is the service's without HTTP: `normalise_request_claim` (the request's
 warm-up. `--through-app` profiles the whole request instead: POST /v1/predict handed to the real
 Flask app's WSGI callable as gunicorn hands it (key check, rate limit, body, validation, answer,
 audit commit, JSON, request log, metrics; a temporary audit store, the rate limit on as `serve`
-runs it), one claim per request or `--batch N` claims, and prints the CPU time per request
-(process time: on a loaded machine steadier than wall time) before the profile. Prints the functions with the most time of their own and the most time under them, with
+runs it), one claim per request or `--batch N` claims. Either way it first prints the CPU time per
+answer or request without the profiler (process time: on a loaded machine steadier than wall
+time), then the functions with the most time of their own and the most time under them, with
 call counts per answer: the shares hold on a loaded machine, the milliseconds do not (cProfile
 slows Python calls more than numpy's, so a share is indicative only).
 
@@ -52,6 +53,7 @@ def profile(model, raw: list[dict], calls: int, explain: bool | None) -> pstats.
 
     for claim in raw[:WARM_UP_CALLS]:
         one(claim)
+    print_cpu(calls, "answers of one claim (validation + answer_claims)", lambda number: one(raw[number % len(raw)]))
     profiler = cProfile.Profile()
     profiler.enable()
     for number in range(calls):
@@ -106,9 +108,6 @@ def call_app(app, environ: dict, body: bytes) -> int:
 def profile_requests(model, raw: list[dict], calls: int, explain: bool | None, batch: int) -> pstats.Stats:
     import json
     import tempfile
-    import time
-
-    from benchmarks.common import percentile
 
     path = "/v1/predict" + ("" if explain is None else f"?explain={str(explain).lower()}")
     bodies = [json.dumps(raw[at] if batch == 1 else {"claims": (raw * 2)[at:at + batch]}).encode()
@@ -120,21 +119,31 @@ def profile_requests(model, raw: list[dict], calls: int, explain: bool | None, b
             status = call_app(app, *environments[number % len(environments)])
             if status != 200:
                 raise RuntimeError(f"the app answered {status}")
-        cpu = []
-        for number in range(calls):
-            started = time.process_time()
-            call_app(app, *environments[number % len(environments)])
-            cpu.append(time.process_time() - started)
-        cpu.sort()
-        print(f"{calls:,} requests of {batch} claim(s) through the app, CPU per request: "
-              f"mean {1e3 * sum(cpu) / calls:.3f} ms, p50 {1e3 * percentile(cpu, 0.5):.3f} ms, "
-              f"p90 {1e3 * percentile(cpu, 0.9):.3f} ms (process time, no profiler)")
+        print_cpu(calls, f"requests of {batch} claim(s) through the app",
+                  lambda number: call_app(app, *environments[number % len(environments)]))
         profiler = cProfile.Profile()
         profiler.enable()
         for number in range(calls):
             call_app(app, *environments[number % len(environments)])
         profiler.disable()
     return pstats.Stats(profiler)
+
+
+def print_cpu(calls: int, what: str, call) -> None:
+    """CPU time (process time: on a loaded machine steadier than wall time) of call(number) for each
+    number below `calls`, without the profiler: its mean, p50 and p90."""
+    import time
+
+    from benchmarks.common import percentile
+
+    cpu = []
+    for number in range(calls):
+        started = time.process_time()
+        call(number)
+        cpu.append(time.process_time() - started)
+    cpu.sort()
+    print(f"{calls:,} {what}, CPU each: mean {1e3 * sum(cpu) / calls:.3f} ms, p50 {1e3 * percentile(cpu, 0.5):.3f} ms, "
+          f"p90 {1e3 * percentile(cpu, 0.9):.3f} ms (process time, no profiler)")
 
 
 def print_top(stats: pstats.Stats, calls: int, key: str, top: int) -> None:

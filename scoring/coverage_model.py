@@ -86,6 +86,7 @@ class CoverageModel:
     rule_evidence: RuleEvidence | None = None  # None: no history, every rule hard
     _compiled_cache: tuple | None = field(default=None, repr=False, compare=False)
     _explainer_cache: Explainer | None = field(default=None, repr=False, compare=False)
+    _rule_inputs_cache: tuple | None = field(default=None, repr=False, compare=False)
 
     # -- rules -------------------------------------------------------------------------------
     def fired_rules(self, columns: dict[str, np.ndarray], facts: DiagnosisFacts | None = None) -> np.ndarray:
@@ -186,8 +187,13 @@ class CoverageModel:
 
     @property
     def rule_inputs(self) -> list[str]:
-        """The rules the classifier reads as inputs (learned somewhere in the training history)."""
-        return [name[len(RULE_INPUT_PREFIX):] for name in self.feature_names if name.startswith(RULE_INPUT_PREFIX)]
+        """The rules the classifier reads as inputs (learned somewhere in the training history).
+        Worked out once per list of feature names: every encoding reads it, and the names are hundreds."""
+        names, cached = self.feature_names, getattr(self, "_rule_inputs_cache", None)
+        if cached is None or cached[0] is not names or cached[1] != len(names):
+            cached = self._rule_inputs_cache = (names, len(names), [
+                name[len(RULE_INPUT_PREFIX):] for name in names if name.startswith(RULE_INPUT_PREFIX)])
+        return cached[2]
 
     # -- model -------------------------------------------------------------------------------
     def encode(self, claims: pd.DataFrame | dict, facts: DiagnosisFacts | None = None,
@@ -196,10 +202,11 @@ class CoverageModel:
         caller already has them."""
         columns = claims if isinstance(claims, dict) else frame_to_columns(claims)
         features = np.asarray(encode_claims(self.feature_pipeline, columns, facts), dtype=np.float32)
-        if not self.rule_inputs:
+        rule_inputs = self.rule_inputs
+        if not rule_inputs:
             return features
         fired = self.fired_rules(columns, facts) if fired is None else fired
-        return np.hstack([features, rule_input_columns(fired, self.rule_inputs)])
+        return np.hstack([features, rule_input_columns(fired, rule_inputs)])
 
     def probability_from_features(self, features: np.ndarray, threads: int | None = None) -> np.ndarray:
         return self.probability_from_log_odds(self._compiled()[0].raw(features, threads))

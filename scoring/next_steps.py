@@ -44,7 +44,15 @@ def billable_children(header: str) -> list[str]:
 
 def described(code: str) -> dict:
     """A dotless code or pattern (`G51.3*`) as `{code, description}` (the pattern's stem described)."""
-    return {"code": readable_pattern(code), "description": describe_code(code.rstrip("*"))}
+    readable, description = _described(code)
+    return {"code": readable, "description": description}
+
+
+@lru_cache(maxsize=4096)
+def _described(code: str) -> tuple[str, str]:
+    """described's words, once per code: a cosmetic exclusion's answer describes every covered
+    condition of its treatment (a dozen look-ups in the ICD-10-CM release, the same each time)."""
+    return readable_pattern(code), describe_code(code.rstrip("*"))
 
 
 def claim_codes(claim: dict) -> list[str]:
