@@ -146,22 +146,22 @@ def fit_student(encoded: Encoded, taught: np.ndarray, max_depth):
 def calibrated(encoded: Encoded, raw_probability):
     """(features -> raw probability) calibrated as the recipe calibrates a taught model: a logistic
     map fitted on the held-out claims."""
-    from training.model_fitting import _logistic_calibration
+    from training.calibration import logistic_calibration
 
     held = encoded.features[encoded.held_out]
-    calibrator = _logistic_calibration(raw_probability(held), encoded.target[encoded.held_out])
+    calibrator = logistic_calibration(raw_probability(held), encoded.target[encoded.held_out])
     return lambda features: calibrator.predict(raw_probability(features))
 
 
 def per_plan_calibrated(encoded: Encoded, raw_probability):
     """As `calibrated`, with one logistic map per plan type (the held-out claims of each)."""
-    from training.model_fitting import _logistic_calibration
+    from training.calibration import logistic_calibration
 
     def plan_of(features):
         return features[:, encoded.plan_columns].argmax(axis=1)
     held = encoded.features[encoded.held_out]
     plans, raw, outcome = plan_of(held), raw_probability(held), encoded.target[encoded.held_out]
-    maps = {plan: _logistic_calibration(raw[plans == plan], outcome[plans == plan]) for plan in np.unique(plans)}
+    maps = {plan: logistic_calibration(raw[plans == plan], outcome[plans == plan]) for plan in np.unique(plans)}
 
     def probability(features):
         plans, raw = plan_of(features), raw_probability(features)

@@ -58,7 +58,6 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
-from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -74,6 +73,7 @@ from scoring.coverage_model import RULE_INPUT_PREFIX, CoverageModel, evidence_pa
 from scoring.rule_evidence import RuleEvidence, primary_categories
 from scoring.params import OTHER_REASON, ModelParams
 from scoring.profile import build_profile
+from training.calibration import increasing_map, logistic_calibration
 from training.date_interactions import code_column_inputs, date_interaction_groups
 
 # Below this many training claims the teachers are fitted in this process: starting worker
@@ -178,8 +178,8 @@ def fit_coverage_model(train: pd.DataFrame, validation: pd.DataFrame, params: Mo
     stage("calibration")
     with threadpool_limits(limits=1, user_api="blas"):
         raw = classifier.predict_proba(held_out_features)[:, 1]
-        calibrator = _logistic_calibration(raw, target[held_out]) if distilled else None
-        model.calibrator = calibrator if calibrator is not None else _increasing_map(raw, target[held_out].astype(float))
+        calibrator = logistic_calibration(raw, target[held_out]) if distilled else None
+        model.calibrator = calibrator if calibrator is not None else increasing_map(raw, target[held_out].astype(float))
     done("calibration")
 
     stage("profile")
@@ -331,31 +331,6 @@ def _with_category_codes(features: np.ndarray, categories: dict[str, np.ndarray]
 def _position_of_the_one(block: np.ndarray) -> np.ndarray:
     """Per row of a one-hot block: the column holding its 1, or the block's width when none does."""
     return np.where(block.max(axis=1) > 0, block.argmax(axis=1), block.shape[1])
-
-
-def _logistic_calibration(raw: np.ndarray, outcome: np.ndarray, points: int = 2001) -> IsotonicRegression | None:
-    """A logistic map of the log-odds (Platt scaling), as an isotonic table the scorer already reads.
-
-    None when the fitted map would not be increasing (it would turn the monotonic constraints
-    around) or the outcomes hold one class: the caller falls back to isotonic regression.
-    """
-    if len(np.unique(outcome)) < 2:
-        return None
-
-    def log_odds(p):
-        p = np.clip(p, 1e-6, 1 - 1e-6)
-        return np.log(p / (1 - p))[:, None]
-    logistic = LogisticRegression(C=1e6).fit(log_odds(raw), outcome)
-    if logistic.coef_[0, 0] <= 0:
-        return None
-    # Dense in probability where claims are, and out to the ends, so interpolation stays within 1e-4.
-    grid = np.unique(np.r_[np.linspace(0.0, 1.0, points), np.quantile(raw, np.linspace(0.0, 1.0, points))])
-    return _increasing_map(grid, logistic.predict_proba(log_odds(grid))[:, 1])
-
-
-def _increasing_map(x: np.ndarray, y: np.ndarray) -> IsotonicRegression:
-    """The calibrator the scorer reads (scoring.tree_scoring.isotonic_map): increasing, within 0..1."""
-    return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True).fit(x, y)
 
 
 def _soft_labels(features: np.ndarray, probability: np.ndarray, rows: np.ndarray):

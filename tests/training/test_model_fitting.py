@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from training.model_fitting import (ModelParams, _float64_rows, _logistic_calibration, _with_category_codes,
+from training.calibration import logistic_calibration
+from training.model_fitting import (ModelParams, _float64_rows, _with_category_codes,
                                     fit_coverage_model)
 
 
@@ -89,7 +90,7 @@ def test_logistic_calibration_is_an_increasing_table_close_to_the_logistic_map()
     rng = np.random.default_rng(0)
     raw = rng.uniform(0.02, 0.98, 5000)
     outcome = rng.random(5000) < np.clip(raw * 0.8 + 0.05, 0, 1)  # over-confident scores
-    table = _logistic_calibration(raw, outcome)
+    table = logistic_calibration(raw, outcome)
     grid = np.linspace(0, 1, 1001)
     mapped = np.interp(grid, table.X_thresholds_, table.y_thresholds_)
     assert np.all(np.diff(mapped) >= 0)
@@ -100,8 +101,8 @@ def test_logistic_calibration_is_an_increasing_table_close_to_the_logistic_map()
 def test_logistic_calibration_refuses_a_decreasing_map_and_a_single_class():
     rng = np.random.default_rng(1)
     raw = rng.uniform(0, 1, 2000)
-    assert _logistic_calibration(raw, rng.random(2000) < 1 - raw) is None  # would turn the constraints around
-    assert _logistic_calibration(raw, np.ones(2000, dtype=bool)) is None
+    assert logistic_calibration(raw, rng.random(2000) < 1 - raw) is None  # would turn the constraints around
+    assert logistic_calibration(raw, np.ones(2000, dtype=bool)) is None
 
 
 def _boosting_data(rows=1500, seed=0):

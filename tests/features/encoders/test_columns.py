@@ -1,7 +1,7 @@
 """rows_per_combination: a few rows' combinations remembered per encoder, equal to working them out."""
 import numpy as np
 
-from features.encoders import columns as encoder_columns
+from features.encoding import columns as encoder_columns
 from features.encoders import CircumstanceEncoder, TreatmentEncoder
 from features.pipeline import claims_to_columns
 
