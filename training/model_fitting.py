@@ -106,8 +106,11 @@ def measure_rules(history: pd.DataFrame, params: ModelParams) -> tuple[RuleEvide
 
 
 def fit_coverage_model(train: pd.DataFrame, validation: pd.DataFrame, params: ModelParams | None = None,
-                       progress: bool = True):
-    """Fit every part of a CoverageModel on clean history frames (with the `approved` target)."""
+                       progress: bool = True, workers: Future | None = None):
+    """Fit every part of a CoverageModel on clean history frames (with the `approved` target).
+
+    `workers`: the teachers' processes when the caller started them earlier
+    (training.teacher_pool.start_teacher_processes); else they start here when the fit needs them."""
     params = params or ModelParams()
     stages = tqdm(total=5, desc="fit", disable=not progress, unit="stage")
     timings = {}
@@ -129,7 +132,8 @@ def fit_coverage_model(train: pd.DataFrame, validation: pd.DataFrame, params: Mo
     # The teachers' workers start now, on the core the encoding and the denial model leave idle
     # (training.teacher_pool); drawing held_out here, not after the encoding, changes no number.
     distilled = params.teachers > 1 and int((~held_out).sum()) <= params.distil_max_rows
-    workers = start_teacher_processes(params, int((~held_out).sum())) if distilled else None
+    if distilled and workers is None:
+        workers = start_teacher_processes(params, int((~held_out).sum()))
     # The caller still holds train and validation: this copy of both only counted the rules, and
     # on a million claims it is a few hundred MB the fit's peak need not carry.
     del history

@@ -51,6 +51,17 @@ def start_teacher_processes(params: ModelParams, training_rows: int) -> Future |
     return started
 
 
+def start_teachers_for(params: ModelParams, claims: int) -> Future | None:
+    """start_teacher_processes for a fit on `claims` claims (train and validation), before the
+    rules have excluded any: at most that many train the teachers, so a fit that will need no
+    teachers (past `distil_max_rows`) starts none; one whose rules leave fewer than
+    PARALLEL_TEACHERS_MIN_ROWS finds its workers started for nothing (they stop when idle)."""
+    training_rows = int(claims * (1 - params.holdout_fraction))
+    if params.teachers <= 1 or training_rows > params.distil_max_rows:
+        return None
+    return start_teacher_processes(params, training_rows)
+
+
 def worker_ids(processes: int) -> set[int]:
     """The process ids of the pool's workers, each made ready for a teacher."""
     return set(teacher_pool(processes)(delayed(_ready_worker)() for _ in range(processes)))
