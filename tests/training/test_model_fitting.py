@@ -169,3 +169,15 @@ def test_workers_started_early_are_the_ones_the_teachers_use(monkeypatch):
     seen = set().union(*(teacher_pool.worker_ids(2) for _ in range(3)))  # as the teachers call the pool
     assert len(ready | seen) <= 2  # a pool started again would have new process ids
     assert teacher_pool.start_teacher_processes(ModelParams(teachers=2, teacher_processes=1), 3000) is None
+
+
+def test_run_training_starts_workers_only_for_a_fit_that_teaches(monkeypatch):
+    from training import teacher_pool
+
+    monkeypatch.setattr(teacher_pool, "PARALLEL_TEACHERS_MIN_ROWS", 100)
+    params = ModelParams(teachers=2, teacher_processes=2, distil_max_rows=1000)
+    assert teacher_pool.start_teachers_for(ModelParams(teachers=1, teacher_processes=2), 500) is None
+    assert teacher_pool.start_teachers_for(params, 1200) is None  # 1,080 to learn from: past distil_max_rows
+    assert teacher_pool.start_teachers_for(params, 100) is None  # 90: too few for processes
+    started = teacher_pool.start_teachers_for(params, 1000)
+    assert started is not None and 1 <= len(started.result()) <= 2
