@@ -51,11 +51,12 @@ import io
 import os
 import re
 import time
+from concurrent.futures import Future
 from contextlib import redirect_stdout
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
+from joblib import delayed
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -75,10 +76,8 @@ from scoring.params import OTHER_REASON, ModelParams
 from scoring.profile import build_profile
 from training.calibration import increasing_map, logistic_calibration
 from training.date_interactions import code_column_inputs, date_interaction_groups
+from training.teacher_pool import start_teacher_processes, teacher_pool, teacher_processes
 
-# Below this many training claims the teachers are fitted in this process: starting worker
-# processes (each imports scikit-learn) costs more than a small fit.
-PARALLEL_TEACHERS_MIN_ROWS = 20_000
 # The one-hot blocks whose cells the teachers read as one category column (`teacher_plan_treatment`):
 # a payer's plans each pay a treatment a little more or less than its overall level, and one
 # split on the cell groups them where one-hot trees need a split per plan and per treatment.
@@ -107,8 +106,11 @@ def measure_rules(history: pd.DataFrame, params: ModelParams) -> tuple[RuleEvide
 
 
 def fit_coverage_model(train: pd.DataFrame, validation: pd.DataFrame, params: ModelParams | None = None,
-                       progress: bool = True):
-    """Fit every part of a CoverageModel on clean history frames (with the `approved` target)."""
+                       progress: bool = True, workers: Future | None = None):
+    """Fit every part of a CoverageModel on clean history frames (with the `approved` target).
+
+    `workers`: the teachers' processes when the caller started them earlier
+    (training.teacher_pool.start_teacher_processes); else they start here when the fit needs them."""
     params = params or ModelParams()
     stages = tqdm(total=5, desc="fit", disable=not progress, unit="stage")
     timings = {}
@@ -126,6 +128,12 @@ def fit_coverage_model(train: pd.DataFrame, validation: pd.DataFrame, params: Mo
     history = pd.concat([train, validation], ignore_index=True)
     model.rule_evidence, fired, excluded = measure_rules(history, params)
     kept, fired = history[~excluded], fired[~excluded]
+    held_out = np.random.default_rng(params.random_state).random(len(kept)) < params.holdout_fraction
+    # The teachers' workers start now, on the core the encoding and the denial model leave idle
+    # (training.teacher_pool); drawing held_out here, not after the encoding, changes no number.
+    distilled = params.teachers > 1 and int((~held_out).sum()) <= params.distil_max_rows
+    if distilled and workers is None:
+        workers = start_teacher_processes(params, int((~held_out).sum()))
     # The caller still holds train and validation: this copy of both only counted the rules, and
     # on a million claims it is a few hundred MB the fit's peak need not carry.
     del history
@@ -140,7 +148,6 @@ def fit_coverage_model(train: pd.DataFrame, validation: pd.DataFrame, params: Mo
         feature_names += [f"{RULE_INPUT_PREFIX}{rule_id}" for rule_id in learned]
     model.feature_pipeline, model.feature_names = pipeline, feature_names
     target = kept[TARGET].to_numpy(dtype=bool)
-    held_out = np.random.default_rng(params.random_state).random(len(kept)) < params.holdout_fraction
     done("encode")
 
     # The linear models (the denial model, the calibration) multiply matrices of thousands of rows
@@ -155,13 +162,12 @@ def fit_coverage_model(train: pd.DataFrame, validation: pd.DataFrame, params: Mo
 
     stage("classifier")
     constraints = monotonic_constraints(feature_names)
-    distilled = params.teachers > 1 and int((~held_out).sum()) <= params.distil_max_rows
     held_out_features = features[held_out]
     with threadpool_limits(limits=params.fit_threads or os.cpu_count() or 1, user_api="openmp"):
         if distilled:
             categories = one_hot_groups(pipeline) if params.teacher_categories else {}
             classifier = _fit_taught_classifier(features, target, held_out, constraints, categories, params,
-                                                progress, feature_names)
+                                                progress, feature_names, workers)
         else:
             fitted_rows = _float64_rows(features, ~held_out)
             # Past distil_max_rows: every claim's float32 features would sit beside the fit's
@@ -204,7 +210,8 @@ def _boosted_trees(params: ModelParams, constraints=None, **changes) -> HistGrad
 
 def _fit_taught_classifier(features: np.ndarray, target: np.ndarray, held_out: np.ndarray, constraints: np.ndarray,
                            categories: dict[str, np.ndarray], params: ModelParams,
-                           progress: bool = False, feature_names=None) -> HistGradientBoostingClassifier:
+                           progress: bool = False, feature_names=None,
+                           workers: Future | None = None) -> HistGradientBoostingClassifier:
     """The monotone classifier fitted to the teachers' probabilities (see the module docstring).
 
     The held-out claims stay out of every fit: the teachers label them, the student stops early
@@ -217,12 +224,12 @@ def _fit_taught_classifier(features: np.ndarray, target: np.ndarray, held_out: n
     interactions = date_interaction_groups(feature_names, code_column_inputs(categories, crossed)) \
         if params.teacher_date_interactions and feature_names is not None else None
     fits = [(training[fold != teacher], training[fold == teacher]) for teacher in range(params.teachers)]
-    processes = _teacher_processes(params, len(training))
+    processes = teacher_processes(params, len(training))
     bar = tqdm(total=params.teachers, desc="teachers", unit="teacher", leave=False, disable=not progress)
+    if workers is not None:
+        workers.result()  # one caller of the pool at a time
     if processes > 1:
-        # Each worker holds one OpenMP thread (see the module docstring); joblib hands the big
-        # arrays over as memory maps, not copies.
-        jobs = Parallel(n_jobs=processes, backend="loky", inner_max_num_threads=1, return_as="generator")(
+        jobs = teacher_pool(processes)(
             delayed(_teacher_log_odds)(teacher_features, target, rows, stops, categorical, params, teacher,
                                        interactions)
             for teacher, (rows, stops) in enumerate(fits))
@@ -247,14 +254,6 @@ def _fit_taught_classifier(features: np.ndarray, target: np.ndarray, held_out: n
     x_val, y_val, weight_val = _soft_labels(features, taught, held_out)
     return _fit_with_progress(student, "student", progress, x, y, sample_weight=weight, X_val=x_val, y_val=y_val,
                               sample_weight_val=weight_val)
-
-
-def _teacher_processes(params: ModelParams, training_rows: int) -> int:
-    """How many teachers are fitted at once, each in a process of its own (1: in this one)."""
-    if training_rows < PARALLEL_TEACHERS_MIN_ROWS:
-        return 1
-    cores = params.fit_threads or os.cpu_count() or 1
-    return max(1, min(params.teacher_processes or cores, params.teachers))
 
 
 def _teacher_log_odds(features: np.ndarray, target: np.ndarray, fits: np.ndarray, stops: np.ndarray,

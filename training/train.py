@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import tempfile
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -47,6 +46,8 @@ from training.plots import write_plots
 from training.promotion_gate import GateDecision, GateParams, gate, gate_metrics, gate_tags
 from training.provenance import provenance_tags
 from training.registry import log_coverage_model, record_model_manifest
+from training.stage_clock import StageClock
+from training.teacher_pool import start_teachers_for
 
 DEFAULT_EXPERIMENT = "medspa-coverage"
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
@@ -96,22 +97,6 @@ class TrainingResult:
     seconds: dict[str, float]
 
 
-class _Stages:
-    """Prints `[n/N] stage ... 1.2 s` lines and keeps the timings."""
-
-    def __init__(self, total: int, echo: Callable[[str], None]):
-        self.total, self.echo, self.number, self.seconds = total, echo, 0, {}
-
-    @contextmanager
-    def stage(self, name: str):
-        self.number += 1
-        self.echo(f"[{self.number}/{self.total}] {name} ...")
-        started = time.perf_counter()
-        yield
-        self.seconds[name] = round(time.perf_counter() - started, 2)
-        self.echo(f"      {name} done in {self.seconds[name]:.1f} s")
-
-
 def _check_trainable(split) -> None:
     for name in ("train", "test"):
         outcomes = getattr(split, name)[TARGET].value_counts()
@@ -136,7 +121,7 @@ def run_training(data_path, tracking_uri: str | None = None, experiment: str = D
     params = params or TrainingParams()
     params.model = params.model or ModelParams()
     data_paths = [Path(path) for path in ([data_path] if isinstance(data_path, (str, Path)) else data_path)]
-    stages = _Stages(9, echo)
+    stages = StageClock(9, echo)
     uri = resolve_tracking_uri(tracking_uri)
 
     with tempfile.TemporaryDirectory(prefix="medspa-train-") as scratch:
@@ -148,6 +133,7 @@ def run_training(data_path, tracking_uri: str | None = None, experiment: str = D
             split = split_stage(data_paths[0], loaded, params, echo)
         with stages.stage("fit to train"):
             fitness = judge_stage(data_paths, histories, uri, params, allow_unfit, echo)
+        workers = start_teachers_for(params.model, len(split.train) + len(split.validation))  # docs/model.md
 
         row_counts = {"read": loaded.report.rows_read, "loaded": len(loaded.claims),
                       "quarantined": loaded.report.rows_quarantined, "train": len(split.train),
@@ -159,7 +145,7 @@ def run_training(data_path, tracking_uri: str | None = None, experiment: str = D
                                            f"{time.strftime('%Y%m%d-%H%M%S')}") as run:
                 log_inputs(histories, truth_file if truth is not None else None, params, fitness, row_counts, scratch)
                 with stages.stage("fit"):
-                    model = fit_stage(split, params, progress, echo)
+                    model = fit_stage(split, params, progress, echo, workers)
                 with stages.stage("evaluate"):
                     evaluation, figures = evaluate_stage(model, split, truth, params, loaded.report.to_dict(),
                                                          scratch, echo)
@@ -266,8 +252,8 @@ def log_inputs(histories: Histories, truth_file: Path | None, params: TrainingPa
     mlflow.log_artifacts(str(quarantine_dir), artifact_path="quarantine")
 
 
-def fit_stage(split, params: TrainingParams, progress: bool, echo) -> CoverageModel:
-    model = fit_coverage_model(split.train, split.validation, params.model, progress=progress)
+def fit_stage(split, params: TrainingParams, progress: bool, echo, workers=None) -> CoverageModel:
+    model = fit_coverage_model(split.train, split.validation, params.model, progress=progress, workers=workers)
     facts = [f"{key.replace('_', ' ')} {model.metadata[key]}" for key in FIT_FACTS if key in model.metadata]
     echo(f"      {len(model.feature_names)} features; {', '.join(facts)}")
     echo("      exclusion rules against this history (hard: excludes; learned: the classifier decides):")

@@ -1,4 +1,6 @@
 """The classifier's fitting recipe: taught by unconstrained teachers on small histories, its calibration."""
+import os
+
 import numpy as np
 import pytest
 
@@ -145,12 +147,37 @@ def test_a_fit_with_a_progress_bar_is_the_fit_of_one_call_and_the_bar_counts_eve
 
 
 def test_teachers_fitted_side_by_side_teach_what_they_teach_one_after_another(small_split, monkeypatch):
-    from training import model_fitting
+    from training import teacher_pool
 
     train, validation, test = small_split
-    monkeypatch.setattr(model_fitting, "PARALLEL_TEACHERS_MIN_ROWS", 0)  # processes even for a small history
+    monkeypatch.setattr(teacher_pool, "PARALLEL_TEACHERS_MIN_ROWS", 0)  # processes even for a small history
     train, validation = train.iloc[:3000], validation.iloc[:800]  # the processes' start is the cost to keep down
     models = [fit_coverage_model(train, validation, ModelParams(max_iter=15, teachers=2, teacher_processes=processes),
                                  progress=False) for processes in (1, 2)]
-    assert model_fitting._teacher_processes(ModelParams(teachers=2, teacher_processes=2), 3000) == 2
+    assert teacher_pool.teacher_processes(ModelParams(teachers=2, teacher_processes=2), 3000) == 2
     np.testing.assert_array_equal(*(model.model_probability(test) for model in models))
+
+
+def test_workers_started_early_are_the_ones_the_teachers_use(monkeypatch):
+    from training import teacher_pool
+
+    monkeypatch.setattr(teacher_pool, "PARALLEL_TEACHERS_MIN_ROWS", 0)
+    started = teacher_pool.start_teacher_processes(ModelParams(teachers=2, teacher_processes=2), 3000)
+    assert started is not None
+    ready = started.result()
+    assert 1 <= len(ready) <= 2 and os.getpid() not in ready
+    seen = set().union(*(teacher_pool.worker_ids(2) for _ in range(3)))  # as the teachers call the pool
+    assert len(ready | seen) <= 2  # a pool started again would have new process ids
+    assert teacher_pool.start_teacher_processes(ModelParams(teachers=2, teacher_processes=1), 3000) is None
+
+
+def test_run_training_starts_workers_only_for_a_fit_that_teaches(monkeypatch):
+    from training import teacher_pool
+
+    monkeypatch.setattr(teacher_pool, "PARALLEL_TEACHERS_MIN_ROWS", 100)
+    params = ModelParams(teachers=2, teacher_processes=2, distil_max_rows=1000)
+    assert teacher_pool.start_teachers_for(ModelParams(teachers=1, teacher_processes=2), 500) is None
+    assert teacher_pool.start_teachers_for(params, 1200) is None  # 1,080 to learn from: past distil_max_rows
+    assert teacher_pool.start_teachers_for(params, 100) is None  # 90: too few for processes
+    started = teacher_pool.start_teachers_for(params, 1000)
+    assert started is not None and 1 <= len(started.result()) <= 2
