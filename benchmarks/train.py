@@ -59,8 +59,8 @@ BUSY_FACTOR = 2.0
 QUALITY_BARRED_ROWS = 200_000
 AUC_RATIO_BAR, BRIER_RATIO_BAR, ECE_BAR = 0.99, 1.05, 0.01
 WORLD_AUC_RATIO_BAR = 0.995  # issue 11: on histories this project did not write
-STAGES = ("load", "split", "fit", "evaluate", "log", "register", "gate", "export")
-_STAGE_LINE = re.compile(r"^\s+(\w+) done in ([0-9.]+) s$", re.MULTILINE)
+STAGES = ("load", "split", "fit to train", "fit", "evaluate", "log", "register", "gate", "export")
+_STAGE_LINE = re.compile(r"^\s+(\w+(?: \w+)*) done in ([0-9.]+) s$", re.MULTILINE)
 
 
 @dataclass
