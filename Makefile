@@ -64,13 +64,6 @@ endif
 		java -version 2>&1 | head -1; \
 		echo "install Debian's openjdk-17-jre-headless and run make test again"; exit 2; fi
 
-# The spark extra (pyproject.toml), pinned with its one dependency: for the Spark engine's tests.
-SPARK_STAMP := $(VENV)/.spark-installed
-
-$(SPARK_STAMP): $(STAMP) requirements-spark.lock
-	$(INSTALL) -r requirements-spark.lock
-	touch $@
-
 # The pinned tree goes in with uv, itself pinned in requirements.lock and put in first with pip: the
 # same packages as pip installs, in about a tenth of pip's time (docs/operations.md, "Install").
 # Compiled to bytecode at install, as pip does: a process then imports without compiling, also
@@ -83,6 +76,15 @@ INSTALL := $(PIP) install
 else
 INSTALL := $(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode
 endif
+
+# The spark extra (pyproject.toml), pinned with its one dependency: for the Spark engine's tests.
+SPARK_STAMP := $(VENV)/.spark-installed
+
+# With pip rather than uv: pyspark is one source package, and pip keeps the wheel it builds
+# from it (10 s again), where uv 0.13.8 built it afresh each time here (47 s).
+$(SPARK_STAMP): $(STAMP) requirements-spark.lock
+	$(PIP) install -r requirements-spark.lock
+	touch $@
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
