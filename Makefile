@@ -65,7 +65,7 @@ endif
 		echo "install Debian's openjdk-17-jre-headless and run make test again"; exit 2; fi
 
 # The pinned tree goes in with uv, itself pinned in requirements.lock and put in first with pip: the
-# same packages as pip installs, in about a tenth of pip's time (docs/operations.md, "Install").
+# same packages as pip installs, in half pip's CPU time (docs/operations.md, "Install").
 # Compiled to bytecode at install, as pip does: a process then imports without compiling, also
 # where PYTHONDONTWRITEBYTECODE keeps Python from caching what it compiles. `make venv
 # INSTALLER=pip` installs with pip alone, for a machine whose package index only pip is set up for.
