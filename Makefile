@@ -64,17 +64,33 @@ endif
 		java -version 2>&1 | head -1; \
 		echo "install Debian's openjdk-17-jre-headless and run make test again"; exit 2; fi
 
+# The pinned tree goes in with uv, itself pinned in requirements.lock and put in first with pip: the
+# same packages as pip installs, in half pip's CPU time (docs/operations.md, "Install").
+# Compiled to bytecode at install, as pip does: a process then imports without compiling, also
+# where PYTHONDONTWRITEBYTECODE keeps Python from caching what it compiles. `make venv
+# INSTALLER=pip` installs with pip alone, for a machine whose package index only pip is set up for.
+INSTALLER ?= uv
+PIP := $(BIN)/pip --quiet --disable-pip-version-check
+ifeq ($(INSTALLER),pip)
+INSTALL := $(PIP) install
+else
+INSTALL := $(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode
+endif
+
 # The spark extra (pyproject.toml), pinned with its one dependency: for the Spark engine's tests.
 SPARK_STAMP := $(VENV)/.spark-installed
 
+# With pip rather than uv: pyspark is one source package, and pip keeps the wheel it builds
+# from it (10 s again), where uv 0.13.8 built it afresh each time here (47 s).
 $(SPARK_STAMP): $(STAMP) requirements-spark.lock
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-spark.lock
+	$(PIP) install -r requirements-spark.lock
 	touch $@
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(if $(filter pip,$(INSTALLER)),,$(PIP) install $$(grep '^uv==' requirements.lock))
+	$(INSTALL) -r requirements.lock
+	$(INSTALL) --no-deps -e .
 	touch $@
 
 # Two pytest-xdist workers, one per core (tests/conftest.py says how the suites share them).

@@ -2,16 +2,16 @@
 
     python -m benchmarks.first_start [--timeout S] [--keep]
 
-Clones this repository's committed HEAD (`git clone`, so uncommitted changes are not in it) into
-a temporary folder under var/bench/ and runs `make serve PORT=<a free port>` there, as a new user
-would: the install into the clone's own .venv (pip's cache is whatever this machine has, warm
-after one install), the bootstrap (demo history, the demo champion's training, the dev key) and
-nginx in front of gunicorn. From launch it times each milestone from the lines `make serve`
-prints: the install done (the .venv's stamp file appears), the history generated, the training
-started and ended, nginx started, and /healthz/ready answering 200; it keeps the bootstrap's own
-printed estimate of the training beside what the training took. Then Ctrl-C's equivalent (SIGINT
-to the process group this script started) stops gunicorn and nginx, and the clone is removed
-(`--keep` leaves it and prints where).
+Clones this repository's committed HEAD (`git clone`, so uncommitted changes are not in it) into a
+temporary folder under var/bench/ and runs `make serve PORT=<a free port>` there, as a new user
+would: the install into the clone's own .venv (`make venv` with uv, docs/operations.md "Install";
+uv's cache is whatever this machine has, warm after one install), the bootstrap (demo history, the
+demo champion's training, the dev key) and nginx in front of gunicorn. From launch it times each
+milestone from the lines `make serve` prints: the install done (the .venv's stamp file appears),
+the history generated, the training started and ended, nginx started, and /healthz/ready answering
+200; it keeps the bootstrap's own printed estimate of the training beside what the training took.
+Then Ctrl-C's equivalent (SIGINT to the process group this script started) stops gunicorn and
+nginx, and the clone is removed (`--keep` leaves it and prints where).
 
 The time depends on the machine's load (the install and the training are CPU-bound): the table
 says the load average at the start; the bar holds on a quiet machine.
