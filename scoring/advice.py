@@ -265,9 +265,10 @@ def _factors(claim: dict, explained: ClaimExplanation | None) -> list[dict]:
         return []
     factors = []
     for name, log_odds in explained.contributions.items():
-        if round(log_odds, DIGITS) == 0:
+        shown = round(log_odds, DIGITS)
+        if shown == 0:
             continue
-        factors.append({"input": name, "log_odds": round(log_odds, DIGITS),
+        factors.append({"input": name, "log_odds": shown,
                         "effect": round(log_odds * explained.scale, DIGITS),
                         "direction": "raises" if log_odds > 0 else "lowers",
                         "description": _describe_input(name, claim)})
