@@ -278,12 +278,12 @@ def _factors(claim: dict, explained: ClaimExplanation | None) -> list[dict]:
 def _describe_input(name: str, claim: dict) -> str:
     if name in BOOLEAN_INPUTS:
         return BOOLEAN_INPUTS[name][0] if claim[name] else BOOLEAN_INPUTS[name][1]
-    return _INPUT_TEXTS[name](claim)
+    return _FACTOR_TEXTS[name](claim)
 
 
 # input -> its factor's description; each worded only when asked for (an answer describes a few
 # inputs of every claim, and a batch request many claims)
-_INPUT_TEXTS = {
+_FACTOR_TEXTS = {
     "treatment": lambda claim: f"The treatment ({words(claim['treatment'])})",
     "procedure_code": lambda claim: "The procedure code billed",
     "plan_type": lambda claim: f"The plan type ({words(claim['plan_type'])})",

@@ -109,7 +109,7 @@ def describe_for_a_person(name: str, claim: dict, effect: float, authorization_r
         return f"This plan requires prior authorization for {_treatment_words(claim)} and none is on file"
     if name in DOCUMENT_TEXTS:
         return DOCUMENT_TEXTS[name][0] if claim[name] else DOCUMENT_TEXTS[name][1]
-    text = _INPUT_TEXTS.get(name)
+    text = _REASON_TEXTS.get(name)
     return _sentence(text(claim, "more" if effect > 0 else "less", effect) if text else words(name))
 
 
@@ -147,7 +147,7 @@ def _diagnosis_text(claim: dict, effect: float) -> str:
 
 # input -> its reason's words (claim, "more" or "less", the effect), each worded only when asked
 # for: an answer names a few inputs of every claim, and a batch request many claims
-_INPUT_TEXTS = {
+_REASON_TEXTS = {
     "treatment": lambda claim, more, effect: f"{_treatment_words(claim)} is paid {more} often than a typical claim",
     # a claim sent without a code is read as one: say so, not "procedure code billed"
     "procedure_code": lambda claim, more, effect: (
