@@ -1,11 +1,11 @@
 """Where one claim's answer spends its time: cProfile over the single-claim path.
 
     python -m benchmarks.profile_answer [--model DIR] [--calls N] [--top N] [--explain/--no-explain]
-                                        [--through-app [--batch N]]
+                                        [--through-app] [--batch N]
 
 The path is the service's without HTTP: `normalise_request_claim` (the request's validation), then
 `CoverageModel.answer_claims([claim])`, one claim per call over a few hundred demo claims, after a
-warm-up. `--through-app` profiles the whole request instead: POST /v1/predict handed to the real
+warm-up (`--batch N`: N claims per call, what a batch request costs beside N single answers). `--through-app` profiles the whole request instead: POST /v1/predict handed to the real
 Flask app's WSGI callable as gunicorn hands it (key check, rate limit, body, validation, answer,
 audit commit, JSON, request log, metrics; a temporary audit store, the rate limit on as `serve`
 runs it), one claim per request or `--batch N` claims. Either way it first prints the CPU time per
@@ -43,21 +43,23 @@ def load(model_dir: str | None, history: str | None):
     return CoverageModel.load(model_dir), Path(history) if history else demo_history(BENCH_ROWS)
 
 
-def profile(model, raw: list[dict], calls: int, explain: bool | None) -> pstats.Stats:
+def profile(model, raw: list[dict], calls: int, explain: bool | None, batch: int = 1) -> pstats.Stats:
+    """`calls` calls of answer_claims, each on `batch` claims (validated one by one, as the service does)."""
     from service.claims import normalise_request_claim
 
     options = {} if explain is None else {"explain": explain}  # None: the default answer
+    lists = [(raw * 2)[at:at + batch] for at in range(0, len(raw), batch)]
 
-    def one(claim):
-        return model.answer_claims([normalise_request_claim(claim)], **options)
+    def one(number):
+        return model.answer_claims([normalise_request_claim(claim) for claim in lists[number % len(lists)]], **options)
 
-    for claim in raw[:WARM_UP_CALLS]:
-        one(claim)
-    print_cpu(calls, "answers of one claim (validation + answer_claims)", lambda number: one(raw[number % len(raw)]))
+    for number in range(max(1, WARM_UP_CALLS // batch)):
+        one(number)
+    print_cpu(calls, f"answers of {batch} claim(s) (validation + answer_claims)", one)
     profiler = cProfile.Profile()
     profiler.enable()
     for number in range(calls):
-        one(raw[number % len(raw)])
+        one(number)
     profiler.disable()
     return pstats.Stats(profiler)
 
@@ -171,7 +173,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="ask for the exact factors or not (default: the default answer)")
     parser.add_argument("--through-app", action="store_true",
                         help="profile the whole request through the Flask app (POST /v1/predict), not the answer alone")
-    parser.add_argument("--batch", type=int, default=1, help="with --through-app: claims per request")
+    parser.add_argument("--batch", type=int, default=1,
+                        help="claims per answer_claims call (with --through-app: per request)")
     options = parser.parse_args(argv)
     quiet_this_process()
     model, history = load(options.model, options.history)
@@ -181,8 +184,8 @@ def main(argv: list[str] | None = None) -> None:
         stats = profile_requests(model, raw, options.calls, options.explain, options.batch)
         what = f"requests of {options.batch} claim(s) (through the app"
     else:
-        stats = profile(model, raw, options.calls, options.explain)
-        what = "answers (validation + answer_claims"
+        stats = profile(model, raw, options.calls, options.explain, options.batch)
+        what = f"calls of answer_claims on {options.batch} claim(s) (validation included"
     print(f"{options.calls:,} {what}, explain={options.explain}): "
           f"{1e3 * stats.total_tt / options.calls:.3f} ms each under cProfile")
     print_top(stats, options.calls, "tottime", options.top)

@@ -28,7 +28,7 @@ from scoring.liability import liability
 from scoring.next_steps import (billable_children, covered_conditions_steps, missing_condition_step, name_the_steps,
                                 repeat_session_step)
 from scoring.places import better_setting, move_text, referral_asked
-from scoring.reasons import article, explain_for_a_person
+from scoring.reasons import article, explain_for_a_person, unknown, words
 from scoring.rule_evidence import ANY
 from scoring.summary import summarise
 
@@ -265,9 +265,10 @@ def _factors(claim: dict, explained: ClaimExplanation | None) -> list[dict]:
         return []
     factors = []
     for name, log_odds in explained.contributions.items():
-        if round(log_odds, DIGITS) == 0:
+        shown = round(log_odds, DIGITS)
+        if shown == 0:
             continue
-        factors.append({"input": name, "log_odds": round(log_odds, DIGITS),
+        factors.append({"input": name, "log_odds": shown,
                         "effect": round(log_odds * explained.scale, DIGITS),
                         "direction": "raises" if log_odds > 0 else "lowers",
                         "description": _describe_input(name, claim)})
@@ -277,27 +278,30 @@ def _factors(claim: dict, explained: ClaimExplanation | None) -> list[dict]:
 def _describe_input(name: str, claim: dict) -> str:
     if name in BOOLEAN_INPUTS:
         return BOOLEAN_INPUTS[name][0] if claim[name] else BOOLEAN_INPUTS[name][1]
-    words = lambda value: str(value).replace("_", " ")  # noqa: E731
-    limit = claim.get("benefit_limit")
-    weeks = claim.get("weeks_since_last_treatment")
-    return {
-        "treatment": f"The treatment ({words(claim['treatment'])})",
-        "procedure_code": "The procedure code billed",
-        "plan_type": f"The plan type ({words(claim['plan_type'])})",
-        "benefit_scope": f"The benefit scope ({words(claim['benefit_scope'])})",
-        "facility_type": f"Seen at {article(words(claim['facility_type']))}",
-        "place_of_service": "The place-of-service code billed",
-        "diagnosis_codes": "The diagnosis codes billed with the treatment" if claim["diagnosis_codes"]
-        else "No diagnosis code billed",
-        "visit_number": "An initial visit" if claim["visit_number"] <= 1 else "An ongoing course rather than an initial visit",
-        "weeks_since_last_treatment": "No earlier treatment" if weeks is None or weeks != weeks
-        else "The time since the last treatment",
-        "benefit_remaining": "The plan sets no benefit limit" if limit is None or limit != limit
-        else "What is left of the plan's benefit limit",
-        "billed_amount": "The billed amount",
-        "patient_age": "The patient's age",
-        "service_date": "The service date (payers change their rules over time)",
-    }[name]
+    return _FACTOR_TEXTS[name](claim)
+
+
+# input -> its factor's description; each worded only when asked for (an answer describes a few
+# inputs of every claim, and a batch request many claims)
+_FACTOR_TEXTS = {
+    "treatment": lambda claim: f"The treatment ({words(claim['treatment'])})",
+    "procedure_code": lambda claim: "The procedure code billed",
+    "plan_type": lambda claim: f"The plan type ({words(claim['plan_type'])})",
+    "benefit_scope": lambda claim: f"The benefit scope ({words(claim['benefit_scope'])})",
+    "facility_type": lambda claim: f"Seen at {article(words(claim['facility_type']))}",
+    "place_of_service": lambda claim: "The place-of-service code billed",
+    "diagnosis_codes": lambda claim: "The diagnosis codes billed with the treatment" if claim["diagnosis_codes"]
+    else "No diagnosis code billed",
+    "visit_number": lambda claim: "An initial visit" if claim["visit_number"] <= 1
+    else "An ongoing course rather than an initial visit",
+    "weeks_since_last_treatment": lambda claim: "No earlier treatment"
+    if unknown(claim.get("weeks_since_last_treatment")) else "The time since the last treatment",
+    "benefit_remaining": lambda claim: "The plan sets no benefit limit" if unknown(claim.get("benefit_limit"))
+    else "What is left of the plan's benefit limit",
+    "billed_amount": lambda claim: "The billed amount",
+    "patient_age": lambda claim: "The patient's age",
+    "service_date": lambda claim: "The service date (payers change their rules over time)",
+}
 
 
 def _effects(explained: ClaimExplanation | None) -> dict | None:

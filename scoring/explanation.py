@@ -86,11 +86,14 @@ class Explainer:
         columns = self.trees.contributions(features)
         grouped = columns @ self.grouping
         catalog = load_catalog()
+        traits_of = {}  # once per distinct treatment: a batch repeats a few
         for column, attribute in self.where_required:
-            asks = np.array([bool(traits and getattr(traits, attribute))
-                             for traits in (catalog.shared_traits(key) for key in treatments)])
             if attribute == "requires_prior_authorization" and authorization_asked is not None:
                 asks = np.asarray(authorization_asked, dtype=bool)
+            else:
+                asks = np.array([bool(traits and getattr(traits, attribute)) for traits in (
+                    traits_of[key] if key in traits_of else traits_of.setdefault(key, catalog.shared_traits(key))
+                    for key in treatments)])
             # move the column's share from the document to the treatment where it is not asked for
             source = int(np.argmax(self.grouping[column]))
             moved = np.where(asks, 0.0, columns[:, column])

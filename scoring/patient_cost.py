@@ -101,6 +101,11 @@ def with_patient_cost(claims: list[dict], answers: list[dict]) -> list[dict]:
     expected_patient = probability * shares["patient_pays"] + (1 - probability) * patient_pays_if_denied
     expected_write_off = (probability * shares["provider_writes_off"]
                           + (1 - probability) * (shares["billed"] - patient_pays_if_denied))
+    # Python floats, read per claim below: indexing arrays one element at a time costs more than the
+    # arithmetic (the products are the same doubles either way)
+    shares = {name: values.tolist() for name, values in shares.items()}
+    probability, patient_pays_if_denied = probability.tolist(), patient_pays_if_denied.tolist()
+    expected_patient, expected_write_off = expected_patient.tolist(), expected_write_off.tolist()
     out = []
     for index, (claim, answer) in enumerate(zip(claims, answers)):
         figure = {name: _cents(values[index]) for name, values in shares.items()}

@@ -101,48 +101,77 @@ def _input_reasons(claim: dict, effects: dict, authorization_required) -> tuple[
 def describe_for_a_person(name: str, claim: dict, effect: float, authorization_required=True) -> str:
     """One input of the claim in plain words, worded by the direction of its effect and never as a
     double negative (the sign is the points')."""
-    more = "more" if effect > 0 else "less"
-    words = lambda value: str(value).replace("_", " ")  # noqa: E731
-    treatment = words(claim["treatment"]).split("|")[0]
-    codes = [with_dot(code) for code in claim["diagnosis_codes"].split(";") if code] if claim["diagnosis_codes"] else []
-    weeks, limit = claim.get("weeks_since_last_treatment"), claim.get("benefit_limit")
     if name == "prior_authorization":
         if claim[name]:
             return "Prior authorization is on file"
         if authorization_required is None:
             return "No prior authorization is on file (the plan asks for one for some treatments billed with this code)"
-        return f"This plan requires prior authorization for {treatment} and none is on file"
-    texts = {
-        "referral": ("A physician referral is on file", "No physician referral is on file"),
-        "medical_necessity_letter": ("A letter of medical necessity is attached",
-                                     "No letter of medical necessity is attached"),
-        "conservative_therapy_documented": ("Failed first-line therapy is documented",
-                                            "No failed first-line therapy is documented"),
-        "in_network": ("The provider is in the plan's network", "The provider is out of the plan's network"),
-    }
-    if name in texts:
-        return texts[name][0] if claim[name] else texts[name][1]
-    return _sentence({
-        "treatment": f"{treatment} is paid {more} often than a typical claim",
-        # a claim sent without a code is read as one: say so, not "procedure code billed"
-        "procedure_code": (f"procedure code {claim['procedure_code']} is paid {more} often than most"
-                           if claim.get("procedure_code") else f"claims without a procedure code are paid {more} often"),
-        "plan_type": f"{plan_words(claim['plan_type'])} plans pay such claims {more} often than most",
-        "benefit_scope": f"plans whose benefit is {words(claim['benefit_scope'])} pay such claims {more} often",
-        "facility_type": f"visits at {article(words(claim['facility_type']))} are paid {more} often",
-        "place_of_service": "the place-of-service code billed",
-        "diagnosis_codes": (f"the diagnosis billed ({', '.join(codes[:3])}) "
-                            + ("supports this treatment" if effect > 0 else "is paid less often for this treatment"))
-        if codes else "no diagnosis is billed",
-        "visit_number": "a first visit" if claim["visit_number"] <= 1 else "a repeat visit in a course of treatment",
-        "weeks_since_last_treatment": "the first treatment of its course" if weeks is None or weeks != weeks
-        else f"{weeks:g} weeks since the last treatment",
-        "benefit_remaining": "the plan sets no dollar limit for this benefit" if limit is None or limit != limit
-        else "what is left of the plan's dollar limit for this benefit",
-        "billed_amount": "the billed amount",
-        "patient_age": "the patient's age",
-        "service_date": "the service date (payers change their rules over time)",
-    }.get(name, words(name)))
+        return f"This plan requires prior authorization for {_treatment_words(claim)} and none is on file"
+    if name in DOCUMENT_TEXTS:
+        return DOCUMENT_TEXTS[name][0] if claim[name] else DOCUMENT_TEXTS[name][1]
+    text = _REASON_TEXTS.get(name)
+    return _sentence(text(claim, "more" if effect > 0 else "less", effect) if text else words(name))
+
+
+DOCUMENT_TEXTS = {
+    "referral": ("A physician referral is on file", "No physician referral is on file"),
+    "medical_necessity_letter": ("A letter of medical necessity is attached",
+                                 "No letter of medical necessity is attached"),
+    "conservative_therapy_documented": ("Failed first-line therapy is documented",
+                                        "No failed first-line therapy is documented"),
+    "in_network": ("The provider is in the plan's network", "The provider is out of the plan's network"),
+}
+
+
+def words(value) -> str:
+    """A key as words (`medical_spa` -> `medical spa`)."""
+    return str(value).replace("_", " ")
+
+
+def _treatment_words(claim: dict) -> str:
+    return words(claim["treatment"]).split("|")[0]
+
+
+def unknown(value) -> bool:
+    """An optional figure not given: None or NaN."""
+    return value is None or value != value
+
+
+def _diagnosis_text(claim: dict, effect: float) -> str:
+    codes = [with_dot(code) for code in claim["diagnosis_codes"].split(";") if code] if claim["diagnosis_codes"] else []
+    if not codes:
+        return "no diagnosis is billed"
+    return (f"the diagnosis billed ({', '.join(codes[:3])}) "
+            + ("supports this treatment" if effect > 0 else "is paid less often for this treatment"))
+
+
+# input -> its reason's words (claim, "more" or "less", the effect), each worded only when asked
+# for: an answer names a few inputs of every claim, and a batch request many claims
+_REASON_TEXTS = {
+    "treatment": lambda claim, more, effect: f"{_treatment_words(claim)} is paid {more} often than a typical claim",
+    # a claim sent without a code is read as one: say so, not "procedure code billed"
+    "procedure_code": lambda claim, more, effect: (
+        f"procedure code {claim['procedure_code']} is paid {more} often than most"
+        if claim.get("procedure_code") else f"claims without a procedure code are paid {more} often"),
+    "plan_type": lambda claim, more, effect: f"{plan_words(claim['plan_type'])} plans pay such claims {more} often "
+                                             "than most",
+    "benefit_scope": lambda claim, more, effect: (f"plans whose benefit is {words(claim['benefit_scope'])} pay such "
+                                                  f"claims {more} often"),
+    "facility_type": lambda claim, more, effect: f"visits at {article(words(claim['facility_type']))} are paid "
+                                                 f"{more} often",
+    "place_of_service": lambda claim, more, effect: "the place-of-service code billed",
+    "diagnosis_codes": lambda claim, more, effect: _diagnosis_text(claim, effect),
+    "visit_number": lambda claim, more, effect: "a first visit" if claim["visit_number"] <= 1
+    else "a repeat visit in a course of treatment",
+    "weeks_since_last_treatment": lambda claim, more, effect: "the first treatment of its course"
+    if unknown(claim.get("weeks_since_last_treatment"))
+    else f"{claim['weeks_since_last_treatment']:g} weeks since the last treatment",
+    "benefit_remaining": lambda claim, more, effect: "the plan sets no dollar limit for this benefit"
+    if unknown(claim.get("benefit_limit")) else "what is left of the plan's dollar limit for this benefit",
+    "billed_amount": lambda claim, more, effect: "the billed amount",
+    "patient_age": lambda claim, more, effect: "the patient's age",
+    "service_date": lambda claim, more, effect: "the service date (payers change their rules over time)",
+}
 
 
 def _sentence(text: str) -> str:

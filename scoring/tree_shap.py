@@ -168,6 +168,95 @@ def _explain(features, split_feature, threshold, missing_left, leaf_value, paren
     return out
 
 
+# Claims walked in lockstep by _explain_block, a SIMD lane each: 8 doubles fill an AVX-512 register
+# (measured: 4 costs 15% more a claim, 16 no less).
+BLOCK = 8
+
+
+@numba.njit(cache=True, nogil=True)
+def _explain_block(features, split_feature, threshold, missing_left, leaf_value, parent, is_left, previous,
+                   split_previous, parent_feature, edge_p, starts, sizes, tree_points, rule_points, rule_weights,
+                   largest_tree):
+    """_explain for a multiple of BLOCK claims, BLOCK at a time: the same arithmetic in the same order
+    for each claim (so the same numbers, bit for bit), with the claims as the innermost loop, which
+    the compiler vectorises; one claim at a time, the loops over a tree's few quadrature points were
+    too short for that. A batch request's TreeSHAP was most of its time."""
+    rows, columns = features.shape
+    out = np.zeros((rows, columns))
+    most_points = rule_weights.shape[1]
+    product = np.empty((largest_tree, most_points, BLOCK))
+    below = np.empty((largest_tree, most_points, BLOCK))
+    inverse = np.empty((largest_tree + 1, most_points, BLOCK))
+    p_of = np.empty((largest_tree + 1, BLOCK))
+    goes_left = np.empty((largest_tree, BLOCK), dtype=np.bool_)
+    p = np.empty(BLOCK)
+    total = np.empty(BLOCK)
+    first = largest_tree
+    for block in range(0, rows, BLOCK):
+        for tree in range(starts.shape[0]):
+            start, size, count = starts[tree], sizes[tree], tree_points[tree]
+            weights, points = rule_weights[count], rule_points[count]
+            for q in range(count):
+                for b in range(BLOCK):
+                    product[0, q, b] = 1.0
+                    inverse[first, q, b] = 1.0
+            for b in range(BLOCK):
+                p_of[first, b] = 1.0
+            for local in range(size):  # down, in pre-order: a parent before its children
+                at = start + local
+                if local > 0:
+                    above = parent[at]
+                    earlier = previous[at]
+                    if earlier < 0:
+                        earlier = first
+                    hot, left = edge_p[at], is_left[at]
+                    for b in range(BLOCK):
+                        p[b] = hot if goes_left[above, b] == left and p_of[earlier, b] != 0.0 else 0.0
+                        p_of[local, b] = p[b]
+                    for q in range(count):
+                        point = points[q]
+                        for b in range(BLOCK):
+                            factor = 1.0 - point + point * p[b]
+                            inverse[local, q, b] = 1.0 / factor
+                            product[local, q, b] = product[above, q, b] * factor * inverse[earlier, q, b]
+                scale = leaf_value[at]
+                for q in range(count):
+                    for b in range(BLOCK):
+                        below[local, q, b] = scale * product[local, q, b]
+                split = split_feature[at]
+                if split >= 0:
+                    cut, missing = threshold[at], missing_left[at]
+                    for b in range(BLOCK):
+                        observed = features[block + b, split]
+                        goes_left[local, b] = missing if np.isnan(observed) else observed <= cut
+            for local in range(size - 1, 0, -1):  # up: children before their parent
+                at = start + local
+                earlier = split_previous[at]
+                if earlier >= 0:
+                    for b in range(BLOCK):
+                        total[b] = 0.0
+                    for q in range(count):
+                        weight = weights[q]
+                        for b in range(BLOCK):
+                            total[b] += weight * below[local, q, b] * inverse[earlier, q, b]
+                    for b in range(BLOCK):
+                        out[block + b, split_feature[at]] -= (p_of[earlier, b] - 1.0) * total[b]
+                for b in range(BLOCK):
+                    total[b] = 0.0
+                for q in range(count):
+                    weight = weights[q]
+                    for b in range(BLOCK):
+                        total[b] += weight * below[local, q, b] * inverse[local, q, b]
+                feature = parent_feature[at]
+                for b in range(BLOCK):
+                    out[block + b, feature] += (p_of[local, b] - 1.0) * total[b]
+                above = parent[at]
+                for q in range(count):
+                    for b in range(BLOCK):
+                        below[above, q, b] += below[local, q, b]
+    return out
+
+
 @dataclass(frozen=True)
 class ForestExplainer:
     """A CompiledForest laid out for _explain, once per model (see the module docstring)."""
@@ -215,7 +304,21 @@ class ForestExplainer:
     def contributions(self, features: np.ndarray) -> np.ndarray:
         """Claims x feature columns: each column's TreeSHAP contribution to the raw score (log-odds);
         each row sums, with `baseline`, to the forest's raw score."""
-        return _explain(np.ascontiguousarray(features, dtype=np.float32), *self.arrays)
+        features = np.ascontiguousarray(features, dtype=np.float32)
+        rows = len(features)
+        # A block costs about what BLOCK / 2 claims one by one do: the rest of the rows joins a block
+        # (padded with copies of the last row) when it is more than that, else goes one by one.
+        rest = rows % BLOCK
+        if rest > BLOCK // 2:
+            features = np.concatenate([features, np.repeat(features[-1:], BLOCK - rest, axis=0)])
+            rest = 0
+        whole = len(features) - rest
+        if not whole:
+            return _explain(features, *self.arrays)
+        out = np.empty((len(features), features.shape[1]))
+        out[:whole] = _explain_block(features[:whole], *self.arrays)
+        out[whole:] = _explain(features[whole:], *self.arrays)
+        return out[:rows]
 
 
 def contributions(forest, features: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from scoring.tree_scoring import CompiledForest
-from scoring.tree_shap import ForestExplainer, contributions
+from scoring.tree_shap import BLOCK, ForestExplainer, contributions
 
 FEATURES = 5
 MONOTONE = 3  # a 0/1 feature the trees may only rise with
@@ -102,3 +102,15 @@ def test_deep_trees_that_split_on_the_same_features_again_and_again():
         np.testing.assert_allclose(explained[row], _shapley(compiled, x[row], features=3), atol=1e-11)
     np.testing.assert_allclose(expected_raw(compiled) + contributions(compiled, x).sum(axis=1), compiled.raw(x),
                                atol=1e-9)
+
+
+@pytest.mark.parametrize("rows", [1, BLOCK // 2, BLOCK // 2 + 1, BLOCK, 2 * BLOCK + 3, 3 * BLOCK - 1])
+def test_a_claims_contributions_are_the_same_alone_or_in_a_batch(forest, rows):
+    """Batches are walked BLOCK claims in lockstep (the last few padded, or one by one); every claim
+    gets the numbers it gets alone, bit for bit, so a batch's answers are its single answers."""
+    compiled, x = forest
+    explainer = ForestExplainer.from_forest(compiled)
+    together = explainer.contributions(x[:rows])
+    alone = np.vstack([explainer.contributions(x[row:row + 1]) for row in range(rows)])
+    assert together.shape == (rows, FEATURES)
+    assert np.array_equal(together, alone)
