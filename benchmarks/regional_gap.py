@@ -40,7 +40,11 @@ VARIANTS = ("recipe before the cell", "teachers' average (no student)", "student
             "teachers read plan x treatment: average", "teachers read plan x treatment: student",
             "teachers read every pair of plan, treatment, facility: student",
             "teachers' date meets only policy columns: student",
-            "teachers' date meets only policy columns, teachers read plan x treatment: student")
+            "teachers' date meets only policy columns, teachers read plan x treatment: student",
+            "teachers read the cell's shrunk paid share: student",
+            "teachers read the cells' recent change: student",
+            "teachers read the cell's shrunk paid share and the cells' recent change: student",
+            "teachers read plan x treatment and the cell's shrunk paid share: student")
 WORLD_NAMES = ("regional", "demo", "alt", "managed_care")
 # Smaller or more regularized teachers: the regional payer is a logistic model of few, low-order
 # effects, which many-leaf trees fit with spurious interactions on 30,000 claims.
@@ -72,6 +76,29 @@ class Encoded:
         self.constraints = monotonic_constraints(self.model.feature_names)
         self.categories = one_hot_groups(self.model.feature_pipeline)
         self.plan_columns = [at for at, name in enumerate(self.model.feature_names) if "plan_type_" in name]
+        self.dates = pd.to_datetime(kept["service_date"]).to_numpy().astype("datetime64[D]").astype(np.int64)
+        self._history_columns = {}
+
+    def history_columns(self, names: tuple[str, ...]) -> np.ndarray:
+        """The training claims' columns read off their own history (benchmarks.cell_shares), one per
+        name: "quirk" (the cell's shrunk paid share), "recent" (the cells' recent change)."""
+        from benchmarks.cell_shares import quirk_column, recent_change_column
+        from training.model_fitting import _position_of_the_one
+
+        def block(source):
+            return _position_of_the_one(self.features[:, next(
+                positions for name, positions in self.categories.items() if name.endswith(f"__{source}"))])
+        counted, seed = ~self.held_out, self.params.random_state + 7
+        for name in set(names) - set(self._history_columns):
+            treatment, plan = block("treatment"), block("plan_type")
+            if name == "quirk":
+                column = quirk_column(treatment, plan, block("facility_type"), self.target, counted, seed)
+            else:  # the change is a plan's rule on a treatment, met or not by the claim's authorization
+                authorized = self.features[:, self.model.feature_names.index("circumstance__prior_authorization")] > 0
+                cell = (plan * (treatment.max() + 1) + treatment) * 2 + authorized
+                column = recent_change_column(cell, self.dates, self.target, counted, seed)
+            self._history_columns[name] = column.astype(np.float32)
+        return np.column_stack([self._history_columns[name] for name in names])
 
 
 # Pairs of one-hot blocks whose cells teachers may read as one more category column each: the
@@ -80,12 +107,17 @@ class Encoded:
 EVERY_PAIR = (*PLAN_TREATMENT, ("treatment", "facility_type"), ("plan_type", "facility_type"))
 
 
-def category_features(encoded: Encoded, features: np.ndarray, cross=()):
+def category_features(encoded: Encoded, features: np.ndarray, cross=(), history=()):
     """The teachers' input: the features and each one-hot block as a category column (the recipe's),
-    and one more column for each pair of blocks in `cross`: the pair's cell."""
+    one more column for each pair of blocks in `cross`: the pair's cell, and the `history` columns
+    (Encoded.history_columns; defined for the training claims only)."""
     from training.model_fitting import _position_of_the_one, _with_category_codes
 
     both, mask = _with_category_codes(features, encoded.categories)
+    if history:
+        assert features is encoded.features, "the history columns exist for the training claims only"
+        both = np.hstack([both, encoded.history_columns(history)])
+        mask = np.r_[mask, np.zeros(len(history), bool)]
     if not cross:
         return both, mask
 
@@ -99,7 +131,7 @@ def category_features(encoded: Encoded, features: np.ndarray, cross=()):
     return np.hstack([both, np.column_stack(cells).astype(np.float32)]), np.r_[mask, np.ones(len(cells), bool)]
 
 
-def fit_teachers(encoded: Encoded, max_features: float, cross, dated: bool = False, **changes) -> list:
+def fit_teachers(encoded: Encoded, max_features: float, cross, dated: bool = False, history=(), **changes) -> list:
     """The recipe's teachers (folds, seeds, settings, with `changes` to their trees; `dated`: the
     recipe's `teacher_date_interactions`), the fitted models kept."""
     from joblib import Parallel, delayed
@@ -114,7 +146,7 @@ def fit_teachers(encoded: Encoded, max_features: float, cross, dated: bool = Fal
     params = encoded.params
     training = np.flatnonzero(~encoded.held_out)
     fold = np.random.default_rng(params.random_state + 1).integers(0, params.teachers, len(training))
-    features, categorical = category_features(encoded, encoded.features, cross)
+    features, categorical = category_features(encoded, encoded.features, cross, history)
 
     def one(teacher):
         rows, stops = training[fold != teacher], training[fold == teacher]
@@ -126,8 +158,8 @@ def fit_teachers(encoded: Encoded, max_features: float, cross, dated: bool = Fal
         delayed(one)(teacher) for teacher in range(params.teachers))
 
 
-def teachers_probability(encoded: Encoded, teachers: list, features: np.ndarray, cross) -> np.ndarray:
-    both, _ = category_features(encoded, features, cross)
+def teachers_probability(encoded: Encoded, teachers: list, features: np.ndarray, cross, history=()) -> np.ndarray:
+    both, _ = category_features(encoded, features, cross, history)
     log_odds = sum(teacher.decision_function(both) for teacher in teachers) / len(teachers)
     return 1.0 / (1.0 + np.exp(-log_odds))
 
@@ -207,15 +239,16 @@ def measure(names: list[str], rows: int, echo=print, world: str = "regional") ->
     echo(f"  encoded {len(encoded.features):,} training claims ({cpu_seconds() - cpu:.0f} CPU s)")
     teachers, results = {}, []
 
-    def taught(max_features, cross, dated=False, **changes):
-        key = (max_features, cross, dated, *sorted(changes.items()))
+    def taught(max_features, cross, dated=False, history=(), **changes):
+        key = (max_features, cross, dated, history, *sorted(changes.items()))
         if key not in teachers:
-            teachers[key] = fit_teachers(encoded, max_features, cross, dated, **changes)
+            teachers[key] = fit_teachers(encoded, max_features, cross, dated, history, **changes)
         return teachers[key]
 
-    def student_of(max_features, cross, max_depth=encoded.params.student_max_depth, dated=False, **changes):
-        found = taught(max_features, cross, dated, **changes)
-        soft = teachers_probability(encoded, found, encoded.features, cross)
+    def student_of(max_features, cross, max_depth=encoded.params.student_max_depth, dated=False, history=(),
+                   **changes):
+        found = taught(max_features, cross, dated, history, **changes)
+        soft = teachers_probability(encoded, found, encoded.features, cross, history)
         student = fit_student(encoded, soft, max_depth)
         return lambda features: student.predict_proba(features)[:, 1]
 
@@ -247,6 +280,14 @@ def measure(names: list[str], rows: int, echo=print, world: str = "regional") ->
         "teachers' date meets only policy columns: student": lambda: calibrated(encoded, student_of(half, (), dated=True)),
         "teachers' date meets only policy columns, teachers read plan x treatment: student":
             lambda: calibrated(encoded, student_of(half, PLAN_TREATMENT, dated=True)),
+        "teachers read the cell's shrunk paid share: student":
+            lambda: calibrated(encoded, student_of(half, (), history=("quirk",))),
+        "teachers read the cells' recent change: student":
+            lambda: calibrated(encoded, student_of(half, (), history=("recent",))),
+        "teachers read the cell's shrunk paid share and the cells' recent change: student":
+            lambda: calibrated(encoded, student_of(half, (), history=("quirk", "recent"))),
+        "teachers read plan x treatment and the cell's shrunk paid share: student":
+            lambda: calibrated(encoded, student_of(half, PLAN_TREATMENT, history=("quirk",))),
         **{f"teachers {name}: student": lambda changes=changes: calibrated(encoded, student_of(half, (), **changes))
            for name, changes in TEACHER_CHANGES.items()},
     }
