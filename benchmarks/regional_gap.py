@@ -11,7 +11,7 @@ same encoded claims with the same pieces the recipe uses, put in place of the mo
 and the whole system (rules, floors, calibrated classifier: `CoverageModel.served_probability`) is
 scored on the test split against the outcomes and the truth, as benchmarks.model_size does. The
 first variant, "recipe before the cell", reproduces `fit_coverage_model`'s figures with
-`teacher_plan_treatment=False` (today's default); "teachers read plan x treatment: student" the
+`teacher_plan_treatment=False` (the default until issue 24's flip); "teachers read plan x treatment: student" the
 same with it on, and "teachers' date meets only policy columns" with `teacher_date_interactions`.
 Each variant names its own settings, whatever scoring.params' defaults say.
 

@@ -34,7 +34,7 @@ class ModelParams:
     teacher_processes: int | None = None  # teachers fitted side by side; None: one per core of fit_threads
     teacher_max_leaf_nodes: int = 31
     teacher_categories: bool = True  # teachers also read each one-hot block as one categorical column
-    teacher_plan_treatment: bool = False  # and the plan type x treatment cell as one more (docs/model.md, issue 24)
+    teacher_plan_treatment: bool = True  # and the plan type x treatment cell as one more (docs/model.md, issue 24)
     # the teachers' service date combined only with the plan, treatment, setting and paperwork a
     # policy is written on (training/date_interactions.py; docs/model.md, issue 24)
     teacher_date_interactions: bool = False
