@@ -1,6 +1,7 @@
 """`python -m benchmarks [name ...]` (`make bench`): run every benchmark, or the named ones, in order.
 
-Each prints its table. A benchmark that fails is reported and the others still run; the exit code
+Each prints its table, and the run ends with issue 27's bars that its benchmarks measured, in
+one table (benchmarks/bars.py). A benchmark that fails is reported and the others still run; the exit code
 is then 1. Options of a single benchmark: `python -m benchmarks.<name> --help`.
 """
 from __future__ import annotations
@@ -10,6 +11,9 @@ import importlib
 import sys
 import time
 import traceback
+
+from benchmarks.bars import bars_table, recorded_bars
+from benchmarks.common import keep_results, machine_line
 
 BENCHMARKS = ("data", "predict", "spark", "train", "model_size", "memory", "serve", "slow_clients", "monitor", "audit",
               "outcomes", "first_start")
@@ -31,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
             failed.append(name)
         print(f"\n({name}: {time.perf_counter() - started:.0f} s)\n", flush=True)
+    bars = recorded_bars()
+    if bars:
+        keep_results("\n".join([machine_line(f"issue 27's bars, from this run of {', '.join(names)}"), bars_table(bars)]))
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
         return 1

@@ -8,8 +8,9 @@ For each size (default 200,000 and 1,000,000 demo claims), `medspa-coverage trai
 seconds (user + system, the teachers' worker processes included) and the process's peak RSS
 (issue 27's bars: 200,000 claims in at most 60 s; 1,000,000 in at most 120 s and 2 GB). The wall
 bars hold on a quiet machine; CPU seconds barely move with the load, so they compare runs made
-while other work shares the cores. `--beside-busy` runs each training beside one CPU-bound process
-(a Python busy loop), the bar then being twice the quiet time. Then the model-quality
+while other work shares the cores. After the quiet runs, the first size is trained once more beside
+one CPU-bound process (a Python busy loop; `--busy-rows`, 0 to skip), the bar then being twice the
+quiet time; `--beside-busy` runs every training beside it instead. Then the model-quality
 figures the run logged to MLflow: test AUC, Brier and ECE of the whole system (rules + model),
 the same of the truth (each demo claim's true approval probability) and the ratios (bars from
 issue 3, set for 200,000 claims: AUC ratio >= 0.99, Brier ratio <= 1.05, ECE < 0.01), with the
@@ -45,6 +46,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.bars import record_bar
 from benchmarks.common import (BENCH_DIR, PROJECT_ROOT, bench_environment, demo_history, format_table,
                                history_with_truth, machine_line, quiet_this_process, verdict, wait_for_quiet)
 
@@ -189,6 +191,27 @@ def speed_rows(runs: list[TrainingRun], busy: bool = False) -> list[tuple]:
     return rows
 
 
+def record_speed_bars(runs: list[TrainingRun], busy_runs: list[TrainingRun], all_busy: bool) -> None:
+    """Issue 27's training bars for `python -m benchmarks`' closing table."""
+    quiet = {run.rows: run for run in runs if "world" not in run.label and not all_busy}
+    for rows, limit in SECONDS_BARS.items():
+        if rows in quiet:
+            run = quiet[rows]
+            record_bar(f"`train` on {rows:,} demo claims, quiet", f"<= {limit:.0f} s", f"{run.seconds:.1f} s",
+                       f"{run.cpu_seconds:.1f} CPU s", run.seconds <= limit)
+    if BARRED_SPEED_ROWS in quiet:
+        run = quiet[BARRED_SPEED_ROWS]
+        record_bar(f"`train` on {BARRED_SPEED_ROWS:,} demo claims: peak memory", f"<= {RSS_BAR_MIB:,} MiB",
+                   f"{run.peak_rss_mib:,.0f} MiB", "", run.peak_rss_mib <= RSS_BAR_MIB)
+    for busy in busy_runs:
+        alone = quiet.get(busy.rows)
+        if alone is not None:
+            ratio = busy.seconds / alone.seconds
+            record_bar(f"`train` on {busy.rows:,} demo claims beside one busy process", f"<= {BUSY_FACTOR:g}x quiet",
+                       f"{busy.seconds:.1f} s ({ratio:.2f}x)", f"the quiet run's {alone.seconds:.1f} s",
+                       ratio <= BUSY_FACTOR)
+
+
 @contextmanager
 def busy_process(on: bool):
     """One CPU-bound process beside the timed ones (issue 27: a training must not collapse on a
@@ -244,6 +267,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--beside-busy", action="store_true",
                         help="run each training beside one CPU-bound process (bar: twice the quiet time)")
     parser.add_argument("--worlds", nargs="+", default=None, help="only these independent worlds (default: all)")
+    parser.add_argument("--busy-rows", type=int, default=DEFAULT_SIZES[0],
+                        help="after the quiet runs, train this many demo claims again beside one CPU-bound process "
+                             "(bar: twice the quiet time; 0: skip)")
     options = parser.parse_args(argv)
     quiet_this_process()
     # Files are made before any clock starts, so no timed run shares the cores with their making.
@@ -256,8 +282,14 @@ def main(argv: list[str] | None = None) -> None:
                        f"one fresh process per file{beside}"))
     with busy_process(options.beside_busy):
         runs = [train_once(path, rows, label, wait=not options.beside_busy) for path, rows, label in files]
+    busy_runs = []
+    if options.busy_rows > 0 and not options.beside_busy:
+        with busy_process(True):
+            busy_runs = [train_once(demo_history(options.busy_rows), options.busy_rows,
+                                    f"{options.busy_rows:,}, beside one CPU-bound process", wait=False)]
     print(format_table(("claims", "wall s", "CPU s", "peak RSS MiB", "stages s (" + " / ".join(STAGES) + ")", "bar"),
-                       speed_rows(runs, options.beside_busy)))
+                       speed_rows(runs, options.beside_busy) + speed_rows(busy_runs, busy=True)))
+    record_speed_bars(runs, busy_runs, options.beside_busy)
     print("\nwall s: launch to exit of the command (interpreter start-up and imports included); CPU s: user + "
           "system of the command and its worker processes.\n")
     print(format_table(("claims", "test AUC", "truth AUC", "AUC ratio", "Brier", "truth Brier", "Brier ratio",
