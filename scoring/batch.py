@@ -20,9 +20,12 @@ CSV reader, Parquet row groups, pandas' JSON-lines chunks), so memory stays boun
 file size. The output is written to `<output>.partial` and renamed when complete.
 
 With more than one thread (`threads`, the command's default: every core), the next chunk is read
-and the last one written on two threads of their own while the current one is scored: Parquet's
-decoding and encoding release the GIL, so they run beside the rules and encoders, which hold it.
-Chunks are still written in file order, and an error on either thread stops the run as before.
+and the last one written on two threads of their own, and `threads` chunks are checked and scored
+at once, each on a scoring thread of its own that walks its trees on one core: the checks, rules
+and encoders hold the GIL, but the tree walk (numba), Parquet's decoding and encoding release it,
+so one chunk's walk runs beside the next chunk's Python instead of a core waiting while the
+Python runs alone. Chunks are still written in file order, and an error on any thread stops the
+run as before.
 
 The service scores uploaded files with this same function (service.file_jobs): its served model
 (any object with `score_frame`), its workers' one native thread, and an `on_chunk` callback that
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -41,6 +45,7 @@ from typing import Callable, Iterator
 
 import pandas as pd
 import pyarrow as pa
+from threadpoolctl import threadpool_limits
 
 from claims_io.files import ClaimsFileError, claims_file_format, open_claims_file
 from claims_io.csv_cells import inert_frame, inert_table
@@ -255,33 +260,43 @@ def predict_file(input_path, output_path, model=None, *, tracking_uri: str | Non
     rows_read = rows_scored = rows_rejected = 0
     today = pd.Timestamp.today()
     bar = _progress_bar(_row_total(input_path, claims_file_format(input_path))) if progress else _NoProgressBar()
-    overlap = ExitStack()  # the reading and writing threads, joined before the output is renamed or removed
-    reading = writing = None
+    overlap = ExitStack()  # the reading, writing and scoring threads, joined before the output is renamed or removed
+    reading = writing = scoring = None
     if threads and threads > 1:
         reading, writing = (overlap.enter_context(ThreadPoolExecutor(1, thread_name_prefix=f"predict-{job}"))
                             for job in ("read", "write"))
+        scoring = overlap.enter_context(ThreadPoolExecutor(threads, thread_name_prefix="predict-score"))
+        # the scoring threads are the parallelism: each chunk's BLAS (the denial model) keeps to one
+        # thread, or two chunks' matmuls would each start a pool as wide as the machine
+        overlap.enter_context(threadpool_limits(limits=1))
     writer = _WriteBehind(_Writer(partial, output_format, columns), writing)
+    in_flight: deque[Future] = deque()  # chunks being scored, oldest first: written in file order
+
+    def finish(chunk: _Scored) -> None:
+        nonlocal rows_scored, rows_rejected
+        if len(chunk.rejected):
+            inert_frame(chunk.rejected).to_csv(rejected_file, header=False, index=False)
+        if on_chunk is not None:
+            on_chunk(ScoredChunk(chunk.clean, chunk.scores if chunk.scores is not None
+                                 else pd.DataFrame(columns=SCORE_COLUMNS), chunk.rejected, chunk.rows_read))
+        if chunk.output is not None:
+            writer.write(chunk.output)
+        rows_scored += chunk.rows_scored
+        rows_rejected += chunk.rows - chunk.rows_scored
+        bar.update(chunk.rows)
+
     try:
         with overlap, open_private(rejected_path, "w", encoding="utf-8", newline="") as rejected_file:
             rejected_file.write(",".join(REJECTED_COLUMNS) + "\n")
             for raw in _read_ahead(raw_claims.chunks, reading):
-                clean, valid, rejected = check_request_chunk(raw, rows_read + 1, today)
-                if len(rejected):
-                    inert_frame(rejected).to_csv(rejected_file, header=False, index=False)
-                clean = clean.reset_index(drop=True)
-                scored = model.score_frame(clean, threads=threads) if len(clean) else None
-                if on_chunk is not None:
-                    on_chunk(ScoredChunk(clean, scored if scored is not None else pd.DataFrame(columns=SCORE_COLUMNS),
-                                         rejected, rows_read + len(raw)))
-                if scored is not None:
-                    out = raw.reset_index(drop=True)[valid].reset_index(drop=True)
-                    for name in SCORE_COLUMNS:
-                        out[name] = scored[name].to_numpy()
-                    writer.write(out.loc[:, columns])
+                # a scoring thread walks on one core (threads=None): the threads side by side use them all
+                in_flight.append(_submit(scoring, _score_chunk, model, raw, rows_read, today, columns,
+                                         None if scoring is not None else threads))
                 rows_read += len(raw)
-                rows_scored += int(valid.sum())
-                rows_rejected += int((~valid).sum())
-                bar.update(len(raw))
+                if len(in_flight) >= (threads if scoring is not None else 1):
+                    finish(in_flight.popleft().result())
+            while in_flight:
+                finish(in_flight.popleft().result())
             writer.close()
         os.replace(partial, output_path)
     finally:
@@ -291,3 +306,42 @@ def predict_file(input_path, output_path, model=None, *, tracking_uri: str | Non
     return BatchReport(rows_read, rows_scored, rows_rejected, output_path, rejected_path,
                        round(time.perf_counter() - started, 3))
 
+
+@dataclass(frozen=True)
+class _Scored:
+    """One chunk checked and scored, ready to be written: `output` is None when no row is valid."""
+
+    rows: int
+    rows_read: int  # rows read up to this chunk's end
+    clean: pd.DataFrame
+    scores: pd.DataFrame | None
+    rejected: pd.DataFrame
+    output: pd.DataFrame | None
+
+    @property
+    def rows_scored(self) -> int:
+        return len(self.clean)
+
+
+def _score_chunk(model, raw: pd.DataFrame, rows_before: int, today: pd.Timestamp, columns: list[str],
+                 threads: int | None) -> _Scored:
+    """Check one raw chunk (rows numbered after `rows_before`) and score its valid rows."""
+    clean, valid, rejected = check_request_chunk(raw, rows_before + 1, today)
+    clean = clean.reset_index(drop=True)
+    scored = model.score_frame(clean, threads=threads) if len(clean) else None
+    output = None
+    if scored is not None:
+        output = raw.reset_index(drop=True)[valid].reset_index(drop=True)
+        for name in SCORE_COLUMNS:
+            output[name] = scored[name].to_numpy()
+        output = output.loc[:, columns]
+    return _Scored(len(raw), rows_before + len(raw), clean, scored, rejected, output)
+
+
+def _submit(pool: ThreadPoolExecutor | None, work: Callable, *args) -> Future:
+    """`work(*args)` on `pool`, or run now when there is none, as a Future either way."""
+    if pool is not None:
+        return pool.submit(work, *args)
+    done: Future = Future()
+    done.set_result(work(*args))  # an error is raised here, as a call in turn would
+    return done
