@@ -238,8 +238,10 @@ def predict_file(input_path, output_path, model=None, *, tracking_uri: str | Non
     """Score every valid claim of `input_path` into `output_path`; see the module docstring.
 
     `model` is a CoverageModel (or anything with its `score_frame`), or any source
-    scoring.artifacts.load_model takes (default: the registry's champion). `threads`: native
-    threads for the trees (None leaves the process's pools as they are, as a service worker must).
+    scoring.artifacts.load_model takes (default: the registry's champion). `threads`: more than
+    one scores that many chunks at once, each on a thread of its own walking its trees on one core,
+    beside a reading and a writing thread; 1 or None scores chunk by chunk on the calling thread
+    (None leaves the process's native pools as they are, as a service worker must).
     Raises ClaimsFileError when the input as a whole cannot be read, ModelSourceError when the model
     cannot be loaded or verified.
     """

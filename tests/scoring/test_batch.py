@@ -231,3 +231,21 @@ def test_each_chunk_is_shown_to_on_chunk_before_it_is_written(requests_frame, bu
     with pytest.raises(RuntimeError):
         predict_file(source, tmp_path / "stopped.csv", bundle_model, chunk_rows=400, progress=False, on_chunk=refuse)
     assert not (tmp_path / "stopped.csv").exists() and not (tmp_path / "stopped.csv.partial").exists()
+
+
+def test_chunks_scored_side_by_side_are_written_as_scored_in_turn(requests_frame, bundle_model, tmp_path):
+    """Three scoring threads over nine chunks finish out of order at times; the output, the rejected
+    lines and what on_chunk sees are those of chunk-by-chunk scoring, in file order."""
+    source = write_requests(requests_frame, tmp_path / "requests.parquet")
+    runs = {}
+    for threads in (None, 3):
+        seen = []
+        target = tmp_path / f"scored-{threads}.parquet"
+        predict_file(source, target, bundle_model, chunk_rows=100, progress=False, threads=threads,
+                     on_chunk=seen.append)
+        runs[threads] = (pd.read_parquet(target), pd.read_csv(rejected_path_for(target)),
+                         [chunk.rows_read for chunk in seen])
+    (in_turn, rejected_in_turn, read_in_turn), (side_by_side, rejected, read) = runs[None], runs[3]
+    pd.testing.assert_frame_equal(side_by_side, in_turn)
+    pd.testing.assert_frame_equal(rejected, rejected_in_turn)
+    assert read == read_in_turn == list(range(100, REQUEST_ROWS + 1, 100))
