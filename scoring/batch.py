@@ -20,12 +20,14 @@ CSV reader, Parquet row groups, pandas' JSON-lines chunks), so memory stays boun
 file size. The output is written to `<output>.partial` and renamed when complete.
 
 With more than one thread (`threads`, the command's default: every core), the next chunk is read
-and the last one written on two threads of their own, and `threads` chunks are checked and scored
-at once, each on a scoring thread of its own that walks its trees on one core: the checks, rules
-and encoders hold the GIL, but the tree walk (numba), Parquet's decoding and encoding release it,
-so one chunk's walk runs beside the next chunk's Python instead of a core waiting while the
-Python runs alone. Chunks are still written in file order, and an error on any thread stops the
-run as before.
+and the last one written on two threads of their own: Parquet's decoding and encoding release the
+GIL, so they run beside the checks, rules and encoders, which hold it. On two cores
+(`threads=2`), two chunks are also checked and scored at once, each on a scoring thread of its
+own that walks its trees on one core: the walk (numba) releases the GIL, so one chunk's walk runs
+beside the next chunk's Python instead of one core waiting while the Python runs alone. With more
+cores a chunk's walk is spread over all of them instead, chunk after chunk: two chunks in flight
+keep memory bounded, and a walk on one core would leave the other cores idle. Chunks are still
+written in file order, and an error on any thread stops the run as before.
 
 The service scores uploaded files with this same function (service.file_jobs): its served model
 (any object with `score_frame`), its workers' one native thread, and an `on_chunk` callback that
@@ -56,6 +58,7 @@ from scoring.artifacts import load_model
 from scoring.coverage_model import SCORE_COLUMNS
 
 DEFAULT_CHUNK_ROWS = 100_000
+SIDE_BY_SIDE_THREADS = 2  # `threads` with which chunks are scored side by side (module docstring)
 # Fewer rows than this say nothing of a rate: loading the model and opening the files dominate
 # (a 5-row file "ran at 4 claims/s").
 RATE_MIN_ROWS = 10_000
@@ -239,9 +242,9 @@ def predict_file(input_path, output_path, model=None, *, tracking_uri: str | Non
 
     `model` is a CoverageModel (or anything with its `score_frame`), or any source
     scoring.artifacts.load_model takes (default: the registry's champion). `threads`: more than
-    one scores that many chunks at once, each on a thread of its own walking its trees on one core,
-    beside a reading and a writing thread; 1 or None scores chunk by chunk on the calling thread
-    (None leaves the process's native pools as they are, as a service worker must).
+    one reads and writes on threads of their own, and walks the trees on `threads` cores (two:
+    two chunks scored at once, each walking on one); 1 or None scores chunk by chunk on the
+    calling thread (None leaves the process's native pools as they are, as a service worker must).
     Raises ClaimsFileError when the input as a whole cannot be read, ModelSourceError when the model
     cannot be loaded or verified.
     """
@@ -267,6 +270,7 @@ def predict_file(input_path, output_path, model=None, *, tracking_uri: str | Non
     if threads and threads > 1:
         reading, writing = (overlap.enter_context(ThreadPoolExecutor(1, thread_name_prefix=f"predict-{job}"))
                             for job in ("read", "write"))
+    if threads == SIDE_BY_SIDE_THREADS:
         scoring = overlap.enter_context(ThreadPoolExecutor(threads, thread_name_prefix="predict-score"))
         # the scoring threads are the parallelism: each chunk's BLAS (the denial model) keeps to one
         # thread, or two chunks' matmuls would each start a pool as wide as the machine
