@@ -20,9 +20,14 @@ CSV reader, Parquet row groups, pandas' JSON-lines chunks), so memory stays boun
 file size. The output is written to `<output>.partial` and renamed when complete.
 
 With more than one thread (`threads`, the command's default: every core), the next chunk is read
-and the last one written on two threads of their own while the current one is scored: Parquet's
-decoding and encoding release the GIL, so they run beside the rules and encoders, which hold it.
-Chunks are still written in file order, and an error on either thread stops the run as before.
+and the last one written on two threads of their own: Parquet's decoding and encoding release the
+GIL, so they run beside the checks, rules and encoders, which hold it. On two cores
+(`threads=2`), two chunks are also checked and scored at once, each on a scoring thread of its
+own that walks its trees on one core: the walk (numba) releases the GIL, so one chunk's walk runs
+beside the next chunk's Python instead of one core waiting while the Python runs alone. With more
+cores a chunk's walk is spread over all of them instead, chunk after chunk: two chunks in flight
+keep memory bounded, and a walk on one core would leave the other cores idle. Chunks are still
+written in file order, and an error on any thread stops the run as before.
 
 The service scores uploaded files with this same function (service.file_jobs): its served model
 (any object with `score_frame`), its workers' one native thread, and an `on_chunk` callback that
@@ -33,6 +38,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -41,6 +47,7 @@ from typing import Callable, Iterator
 
 import pandas as pd
 import pyarrow as pa
+from threadpoolctl import threadpool_limits
 
 from claims_io.files import ClaimsFileError, claims_file_format, open_claims_file
 from claims_io.csv_cells import inert_frame, inert_table
@@ -51,6 +58,7 @@ from scoring.artifacts import load_model
 from scoring.coverage_model import SCORE_COLUMNS
 
 DEFAULT_CHUNK_ROWS = 100_000
+SIDE_BY_SIDE_THREADS = 2  # `threads` with which chunks are scored side by side (module docstring)
 # Fewer rows than this say nothing of a rate: loading the model and opening the files dominate
 # (a 5-row file "ran at 4 claims/s").
 RATE_MIN_ROWS = 10_000
@@ -233,8 +241,10 @@ def predict_file(input_path, output_path, model=None, *, tracking_uri: str | Non
     """Score every valid claim of `input_path` into `output_path`; see the module docstring.
 
     `model` is a CoverageModel (or anything with its `score_frame`), or any source
-    scoring.artifacts.load_model takes (default: the registry's champion). `threads`: native
-    threads for the trees (None leaves the process's pools as they are, as a service worker must).
+    scoring.artifacts.load_model takes (default: the registry's champion). `threads`: more than
+    one reads and writes on threads of their own, and walks the trees on `threads` cores (two:
+    two chunks scored at once, each walking on one); 1 or None scores chunk by chunk on the
+    calling thread (None leaves the process's native pools as they are, as a service worker must).
     Raises ClaimsFileError when the input as a whole cannot be read, ModelSourceError when the model
     cannot be loaded or verified.
     """
@@ -255,33 +265,44 @@ def predict_file(input_path, output_path, model=None, *, tracking_uri: str | Non
     rows_read = rows_scored = rows_rejected = 0
     today = pd.Timestamp.today()
     bar = _progress_bar(_row_total(input_path, claims_file_format(input_path))) if progress else _NoProgressBar()
-    overlap = ExitStack()  # the reading and writing threads, joined before the output is renamed or removed
-    reading = writing = None
+    overlap = ExitStack()  # the reading, writing and scoring threads, joined before the output is renamed or removed
+    reading = writing = scoring = None
     if threads and threads > 1:
         reading, writing = (overlap.enter_context(ThreadPoolExecutor(1, thread_name_prefix=f"predict-{job}"))
                             for job in ("read", "write"))
+    if threads == SIDE_BY_SIDE_THREADS:
+        scoring = overlap.enter_context(ThreadPoolExecutor(threads, thread_name_prefix="predict-score"))
+        # the scoring threads are the parallelism: each chunk's BLAS (the denial model) keeps to one
+        # thread, or two chunks' matmuls would each start a pool as wide as the machine
+        overlap.enter_context(threadpool_limits(limits=1))
     writer = _WriteBehind(_Writer(partial, output_format, columns), writing)
+    in_flight: deque[Future] = deque()  # chunks being scored, oldest first: written in file order
+
+    def finish(chunk: _Scored) -> None:
+        nonlocal rows_scored, rows_rejected
+        if len(chunk.rejected):
+            inert_frame(chunk.rejected).to_csv(rejected_file, header=False, index=False)
+        if on_chunk is not None:
+            on_chunk(ScoredChunk(chunk.clean, chunk.scores if chunk.scores is not None
+                                 else pd.DataFrame(columns=SCORE_COLUMNS), chunk.rejected, chunk.rows_read))
+        if chunk.output is not None:
+            writer.write(chunk.output)
+        rows_scored += chunk.rows_scored
+        rows_rejected += chunk.rows - chunk.rows_scored
+        bar.update(chunk.rows)
+
     try:
         with overlap, open_private(rejected_path, "w", encoding="utf-8", newline="") as rejected_file:
             rejected_file.write(",".join(REJECTED_COLUMNS) + "\n")
             for raw in _read_ahead(raw_claims.chunks, reading):
-                clean, valid, rejected = check_request_chunk(raw, rows_read + 1, today)
-                if len(rejected):
-                    inert_frame(rejected).to_csv(rejected_file, header=False, index=False)
-                clean = clean.reset_index(drop=True)
-                scored = model.score_frame(clean, threads=threads) if len(clean) else None
-                if on_chunk is not None:
-                    on_chunk(ScoredChunk(clean, scored if scored is not None else pd.DataFrame(columns=SCORE_COLUMNS),
-                                         rejected, rows_read + len(raw)))
-                if scored is not None:
-                    out = raw.reset_index(drop=True)[valid].reset_index(drop=True)
-                    for name in SCORE_COLUMNS:
-                        out[name] = scored[name].to_numpy()
-                    writer.write(out.loc[:, columns])
+                # a scoring thread walks on one core (threads=None): the threads side by side use them all
+                in_flight.append(_submit(scoring, _score_chunk, model, raw, rows_read, today, columns,
+                                         None if scoring is not None else threads))
                 rows_read += len(raw)
-                rows_scored += int(valid.sum())
-                rows_rejected += int((~valid).sum())
-                bar.update(len(raw))
+                if len(in_flight) >= (threads if scoring is not None else 1):
+                    finish(in_flight.popleft().result())
+            while in_flight:
+                finish(in_flight.popleft().result())
             writer.close()
         os.replace(partial, output_path)
     finally:
@@ -291,3 +312,42 @@ def predict_file(input_path, output_path, model=None, *, tracking_uri: str | Non
     return BatchReport(rows_read, rows_scored, rows_rejected, output_path, rejected_path,
                        round(time.perf_counter() - started, 3))
 
+
+@dataclass(frozen=True)
+class _Scored:
+    """One chunk checked and scored, ready to be written: `output` is None when no row is valid."""
+
+    rows: int
+    rows_read: int  # rows read up to this chunk's end
+    clean: pd.DataFrame
+    scores: pd.DataFrame | None
+    rejected: pd.DataFrame
+    output: pd.DataFrame | None
+
+    @property
+    def rows_scored(self) -> int:
+        return len(self.clean)
+
+
+def _score_chunk(model, raw: pd.DataFrame, rows_before: int, today: pd.Timestamp, columns: list[str],
+                 threads: int | None) -> _Scored:
+    """Check one raw chunk (rows numbered after `rows_before`) and score its valid rows."""
+    clean, valid, rejected = check_request_chunk(raw, rows_before + 1, today)
+    clean = clean.reset_index(drop=True)
+    scored = model.score_frame(clean, threads=threads) if len(clean) else None
+    output = None
+    if scored is not None:
+        output = raw.reset_index(drop=True)[valid].reset_index(drop=True)
+        for name in SCORE_COLUMNS:
+            output[name] = scored[name].to_numpy()
+        output = output.loc[:, columns]
+    return _Scored(len(raw), rows_before + len(raw), clean, scored, rejected, output)
+
+
+def _submit(pool: ThreadPoolExecutor | None, work: Callable, *args) -> Future:
+    """`work(*args)` on `pool`, or run now when there is none, as a Future either way."""
+    if pool is not None:
+        return pool.submit(work, *args)
+    done: Future = Future()
+    done.set_result(work(*args))  # an error is raised here, as a call in turn would
+    return done

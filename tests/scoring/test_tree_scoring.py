@@ -1,7 +1,8 @@
 """The compiled tree walk and the denial model's matrix product equal sklearn on the real model."""
 import numpy as np
+import pytest
 
-from scoring.tree_scoring import SMALL_BATCH, isotonic_map
+from scoring.tree_scoring import SMALL_BATCH, float32_at_most, isotonic_map
 
 
 def test_compiled_forest_equals_sklearn(champion_model, test_claims):
@@ -54,3 +55,32 @@ def test_twins_walked_with_their_rows_get_the_bits_of_their_own_walk(champion_mo
         np.testing.assert_array_equal(twin_raw, row_by_row(twins))
         np.testing.assert_array_equal(forest.raw(features, threads), raw)  # a batch without twins: the blocks alone
         assert not np.array_equal(twin_raw[thirds[0]], raw[has_twin[thirds[0]]])  # the test's twins do differ
+
+
+def test_block_walk_takes_the_row_walks_branch_beside_every_threshold(champion_model, test_claims):
+    """The block walk compares float32 inputs with float32 thresholds: at, just below and just above
+    each float64 threshold a row still goes the way the row-by-row walk (float64 thresholds) sends it."""
+    forest = champion_model._compiled()[0]
+    features = champion_model.encode(test_claims)[:4 * SMALL_BATCH]  # more than SMALL_BATCH: the block walk
+    rng = np.random.default_rng(5)
+    splits = ~forest.is_leaf
+    for column in np.unique(forest.feature[splits]):
+        nearest = rng.choice(forest.threshold[splits & (forest.feature == column)], len(features)).astype(np.float32)
+        step = rng.integers(-1, 2, len(features))
+        features[:, column] = np.where(step < 0, np.nextafter(nearest, np.float32(-np.inf)),
+                                       np.where(step > 0, np.nextafter(nearest, np.float32(np.inf)), nearest))
+    row_by_row = np.concatenate([forest.raw(part) for part in np.array_split(features, 4)])
+    np.testing.assert_array_equal(forest.raw(features), row_by_row)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (0.5, np.float32(0.5)),  # a float32 already
+    (0.1, np.nextafter(np.float32(0.1), np.float32(0))),  # float32(0.1) is above 0.1
+    (0.7, np.float32(0.7)),  # float32(0.7) is below 0.7
+    (1e39, np.finfo(np.float32).max),  # beyond float32: its largest value, which every finite x is at most
+    (-1e39, np.float32(-np.inf)),
+    (np.inf, np.float32(np.inf)),
+])
+def test_float32_at_most_is_the_largest_float32_not_above(value, expected):
+    rounded = float32_at_most(np.array([value]))
+    assert rounded.dtype == np.float32 and rounded[0] == expected and float(rounded[0]) <= value
