@@ -1,4 +1,5 @@
-"""benchmarks.serve_profile: its stages name functions that exist, and the floor app answers as the floor should."""
+"""benchmarks.serve_profile and request_parts: the stages name functions that exist, the floor app answers as
+the floor should, and a part is switched off for its own variant only."""
 from __future__ import annotations
 
 import ast
@@ -37,3 +38,18 @@ def test_the_floor_reads_json_and_answers_its_fixed_object():
     assert answer.status_code == 200 and answer.get_json() == ANSWER
     assert client.post("/v1/predict", data="{not json", content_type="application/json").status_code == 400
     assert client.get("/healthz/ready").status_code == 200
+
+
+@pytest.mark.parametrize("part", ["log", "audit"])
+def test_request_parts_switches_a_part_off_only_for_its_variant(part):
+    import logging
+
+    import service.api
+    from benchmarks.request_parts import switched_off
+
+    logger, recorded = logging.getLogger("service"), service.api.record_answers
+    level = logger.level
+    with switched_off(part):
+        assert (logger.level == logging.WARNING) == (part == "log")
+        assert (service.api.record_answers is recorded) == (part != "audit")
+    assert logger.level == level and service.api.record_answers is recorded
