@@ -129,10 +129,7 @@ def main(argv: list[str] | None = None) -> None:
         "(process time, no profiler).\n",
         format_table(("variant", "CPU ms/request, each round", "median", "the part costs (ms)"), rows),
     ])
-    if options.keep:
-        keep_results(text)
-    else:
-        print(text)
+    keep_results(text, options.keep)
 
 
 if __name__ == "__main__":

@@ -206,10 +206,7 @@ def main(argv: list[str] | None = None) -> None:
                       "server CPU ms", "generator CPU ms"), run_rows(runs)),
         *sections,
     ])
-    if options.keep:
-        keep_results(text)
-    else:
-        print(text)
+    keep_results(text, options.keep)
 
 
 if __name__ == "__main__":
