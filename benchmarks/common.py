@@ -127,12 +127,15 @@ def verdict(met: bool) -> str:
 RESULTS_FILE = PROJECT_ROOT / "benchmarks" / "RESULTS.md"
 
 
-def keep_results(text: str) -> None:
+def keep_results(text: str, keep: bool = True) -> None:
     """Print a benchmark's tables and append them to benchmarks/RESULTS.md (each starts with its
-    machine line: when, the load average, the cores), so the latest run is kept beside the earlier."""
+    machine line: when, the load average, the cores), so the latest run is kept beside the earlier;
+    `keep=False` (a trial run's `--no-keep`) only prints them."""
     import platform
 
     print(text)
+    if not keep:
+        return
     with open(RESULTS_FILE, "a", encoding="utf-8") as results:
         results.write(f"\n{text.rstrip()}\n\n(machine: {platform.node()}, {platform.processor() or platform.machine()}; "
                       f"uptime at the end: {_uptime()})\n")
