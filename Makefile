@@ -14,7 +14,7 @@ export MKL_NUM_THREADS ?= 1
 export OMP_WAIT_POLICY ?= PASSIVE
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: venv nginx chromium postgresql java test serve bench fuzz notebooks notebook-html clean
+.PHONY: venv nginx wrk chromium postgresql java test serve bench fuzz notebooks notebook-html clean
 
 venv: $(STAMP)
 
@@ -103,7 +103,17 @@ test: $(STAMP) $(SPARK_STAMP) nginx chromium postgresql java
 serve: $(STAMP) nginx
 	$(BIN)/medspa-coverage bootstrap $(if $(BIND),--bind $(BIND),$(if $(PORT),--bind 127.0.0.1:$(PORT)))
 
-bench: $(STAMP)
+# The serve benchmarks' load generator: Debian's wrk, installed when missing, like nginx. Both servers
+# share the two cores with the generator, and wrk takes a fraction of the Python client's CPU.
+WRK := $(shell command -v wrk)
+
+wrk:
+ifeq ($(WRK),)
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk
+endif
+
+bench: $(STAMP) nginx wrk
 	$(BIN)/python -m benchmarks
 
 # The OpenAPI fuzz of `make test` with far more generated cases (FUZZ_MAX_EXAMPLES=N to choose).
