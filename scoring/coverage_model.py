@@ -123,6 +123,8 @@ class CoverageModel:
                                      columns: dict[str, np.ndarray]) -> np.ndarray:
         kept = ~judged.excluded  # only these need their twin's floor: batch files exclude most claims
         probability = judged.excluded_probability.copy()
+        if not kept.any():  # a single excluded claim's answer, say: no floor to work out
+            return probability
         floor = self.evidence().floor(columns["treatment"][kept], judged.categories[kept],
                                       ~np.isnan(np.asarray(columns["benefit_limit"], dtype=float)[kept]))
         probability[kept] = np.maximum(np.asarray(model_probability)[kept], floor)
