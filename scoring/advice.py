@@ -98,7 +98,7 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
     catalog = load_catalog()
     treatments = [ClaimTreatment.of(catalog, claim) for claim in claims]  # once a claim: every part reads it
     # The claims are judged before their what-ifs are made: a claim a rule excludes for good has none
-    # that its answer reads (most claims of a medical spa's day), so none is made, judged or scored.
+    # that its answer reads (most of the demo history's claims), so none is made, judged or scored.
     columns = claims_to_columns(claims)
     leading = model.judge(columns)
     unfixable, movable = _rule_masks(load_rules())
@@ -106,7 +106,7 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
                 if _what_ifs_read(leading.hard[index], unfixable, movable)
                 for variant in _variants(index, claim, treatment)]
     # Variants may change the diagnosis codes (diagnosis_specificity, diagnosis_codes), so the
-    # facts are per row of `everything`, never copied from a claim to its variants.
+    # facts are per row of the claims and their variants, never copied from a claim to its variants.
     if variants:
         columns = claims_to_columns(list(claims) + [variant.claim for variant in variants])
     scored_rows = model.score_rows(columns, leading)
@@ -186,6 +186,7 @@ def _what_ifs_read(hard: np.ndarray, unfixable: np.ndarray, movable: np.ndarray)
     if not (hard & unfixable).any():
         return True
     return bool(movable[hard].all())
+
 
 def _variants(index: int, claim: dict, treatment: ClaimTreatment) -> list[Variant]:
     variants, probes = [], []
