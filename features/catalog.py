@@ -140,6 +140,11 @@ class ResolvedTreatment:
         return is_composite(self.key)
 
 
+# treatment keys whose shared traits a catalog keeps (catalog keys and composites are a few dozen;
+# the bound keeps a stream of unknown keys from growing it)
+MAX_KEPT_TRAITS = 1024
+
+
 @dataclass(frozen=True)
 class TreatmentCatalog:
     treatments: dict[str, Treatment]
@@ -169,7 +174,17 @@ class TreatmentCatalog:
         return () if None in found else found
 
     def shared_traits(self, key) -> SharedTraits | None:
-        """What all of the key's candidates have in common; None when it has none (UNLISTED)."""
+        """What all of the key's candidates have in common; None when it has none (UNLISTED). Kept
+        per key: a loaded catalog does not change, and one answer asks for a key's traits often."""
+        kept = self.__dict__.setdefault("_kept_traits", {})  # frozen: the memo is not a field
+        if isinstance(key, str) and key in kept:
+            return kept[key]
+        traits = self._traits_of(key)
+        if isinstance(key, str) and len(kept) < MAX_KEPT_TRAITS:
+            kept[key] = traits
+        return traits
+
+    def _traits_of(self, key) -> SharedTraits | None:
         candidates = self.candidates(key)
         if not candidates:
             return None

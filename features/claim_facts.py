@@ -104,3 +104,8 @@ def columns_facts(columns: dict[str, np.ndarray]) -> DiagnosisFacts:
 def facts_of_rows(facts: DiagnosisFacts, rows: np.ndarray) -> DiagnosisFacts:
     """The facts of the given rows, in that order (aligned with `columns[name][rows]`)."""
     return DiagnosisFacts({name: values[rows] for name, values in facts.arrays.items()})
+
+
+def joined_facts(first: DiagnosisFacts, then: DiagnosisFacts) -> DiagnosisFacts:
+    """The facts of `first`'s claims followed by `then`'s (aligned with their columns joined)."""
+    return DiagnosisFacts({name: np.concatenate([values, then.arrays[name]]) for name, values in first.arrays.items()})

@@ -192,9 +192,23 @@ def claims_to_columns(claims) -> dict[str, np.ndarray]:
     Absent fields take the contract's defaults; diagnosis_codes may be the joined string or a list.
     """
     columns = {}
-    for name in CLEAN_COLUMNS:
-        kind, _, _, default = VISIT_FIELDS[name]
-        values = [_value(claim.get(name), kind, default) for claim in claims]
-        dtype = bool if kind == "bool" else float if kind in ("int", "number") else object
+    for name, kind, default, dtype in _COLUMN_KINDS:
+        if kind in _AS_GIVEN:  # most columns: the value as given (None for a number: NaN), else the default
+            values = [value if (value := claim.get(name)) is not None else default for claim in claims]
+        else:
+            values = [_value(claim.get(name), kind, default) for claim in claims]
         columns[name] = np.array(values, dtype=dtype)
     return columns
+
+
+def _column_kind(name: str) -> tuple:
+    """(name, how claims_to_columns reads the field, its default, the column's dtype)."""
+    kind, _, _, default = VISIT_FIELDS[name]
+    dtype = bool if kind == "bool" else float if kind in ("int", "number") else object
+    return name, "text" if dtype is object and kind != "codes" else kind, default, dtype
+
+
+# columns np.array reads as _value would: text as it is; a number as float(), with None as NaN
+_AS_GIVEN = ("text", "int", "number")
+# each column's reading, worked out once (claims_to_columns runs for every answer)
+_COLUMN_KINDS = tuple(_column_kind(name) for name in CLEAN_COLUMNS)

@@ -118,10 +118,9 @@ class RuleSet:
         treatment_keys = columns["treatment"]  # a Categorical stays one: read per distinct key below
         fired = self.applicable(treatment_keys, catalog)
         conditions = _Conditions(columns, facts, treatment_keys, catalog)
-        for column, rule in enumerate(self.rules):
-            if not fired[:, column].any():  # applies to none of these claims: its conditions are not read
-                continue
-            for atom in rule.atoms:
+        # a rule that applies to none of these claims is skipped: its conditions are not read
+        for column in np.flatnonzero(fired.any(axis=0)).tolist():
+            for atom in self.rules[column].atoms:
                 fired[:, column] &= conditions[atom]
         return fired
 
@@ -130,6 +129,8 @@ class RuleSet:
         its condition. Worked out once per distinct key and kept (the catalog and the table are
         fixed for the process): a claim costs a look-up, not a pass over the rules."""
         catalog = catalog or load_catalog()
+        if len(treatment_keys) == 1:  # the service's single claim: its key's row (a copy: fire writes in it)
+            return self._applicable_row(treatment_keys[0], catalog)[np.newaxis].copy()
         keys, codes = distinct_values(treatment_keys)
         rows = [self._applicable_row(key, catalog) for key in keys]
         return np.array(rows, dtype=bool).reshape(len(keys), len(self.rules))[codes]
@@ -172,7 +173,8 @@ class _Conditions:
         if atom == "benefit_exhausted":
             limit = np.asarray(self.columns["benefit_limit"], dtype=float)
             used = np.asarray(self.columns["benefit_used"], dtype=float)
-            return ~np.isnan(limit) & (used >= np.nan_to_num(limit, nan=np.inf))
+            has_limit = ~np.isnan(limit)  # a NaN limit is no limit: its comparison is masked out
+            return has_limit & (used >= np.where(has_limit, limit, np.inf))
         if atom == "below_min_age":
             minimum = self._per_treatment(lambda traits: traits.min_age)
             minimum = np.array([np.nan if value is None else value for value in minimum], dtype=float)

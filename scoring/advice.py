@@ -97,20 +97,27 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
     the `reasons` built from them; the explanation's scores and the summary's decision and next step stay."""
     catalog = load_catalog()
     treatments = [ClaimTreatment.of(catalog, claim) for claim in claims]  # once a claim: every part reads it
+    # The claims are judged before their what-ifs are made: a claim a rule excludes for good has none
+    # that its answer reads (most of the demo history's claims), so none is made, judged or scored.
+    columns = claims_to_columns(claims)
+    leading = model.judge(columns)
+    unfixable, movable = _rule_masks(load_rules())
     variants = [variant for index, (claim, treatment) in enumerate(zip(claims, treatments))
+                if _what_ifs_read(leading.hard[index], unfixable, movable)
                 for variant in _variants(index, claim, treatment)]
-    everything = list(claims) + [variant.claim for variant in variants]
     # Variants may change the diagnosis codes (diagnosis_specificity, diagnosis_codes), so the
-    # facts are per row of `everything`, never copied from a claim to its variants.
-    scored_rows = model.score_rows(claims_to_columns(everything))
+    # facts are per row of the claims and their variants, never copied from a claim to its variants.
+    if variants:
+        columns = claims_to_columns(list(claims) + [variant.claim for variant in variants])
+    scored_rows = model.score_rows(columns, leading)
     judged, features = scored_rows.judged, scored_rows.features
     model_probability, system_probability = scored_rows.model_probability, scored_rows.system_probability
-    unfixable = np.array([not rule.fixable for rule in load_rules().rules])
     evidence = model.evidence()
 
     n = len(claims)
     decisions = model.decide(system_probability[:n], judged.excluded[:n], likely_approved, likely_denied)
-    reasons = model.denial_reason_matrix(features[:n])
+    # the classifier's denial reasons are read only where no rule fires (_denial_reasons)
+    reasons = model.denial_reason_matrix(features[:n]) if not judged.excluded[:n].all() else [None] * n
     explained = (_explain(model, claims, treatments, features[:n], judged.excluded[:n]) if explain
                  else _scores_only(model, scored_rows.raw[:n], judged.excluded[:n]))
     by_claim: dict[int, list[tuple[Variant, float]]] = {}
@@ -157,6 +164,30 @@ def answer_claims(model, claims: list[dict], likely_approved=None, likely_denied
 
 
 # -- variants --------------------------------------------------------------------------------
+_RULE_MASKS: dict = {}
+
+
+def _rule_masks(rules) -> tuple[np.ndarray, np.ndarray]:
+    """(which rules no step fixes, which a move to another setting escapes), per rule of the table;
+    worked out once per table, not per answer."""
+    found = _RULE_MASKS.get(id(rules))
+    if found is None or found[0] is not rules:
+        found = _RULE_MASKS[id(rules)] = (rules, np.array([not rule.fixable for rule in rules.rules], dtype=bool),
+                                          np.array([rule.rule_class in MOVABLE_CLASSES for rule in rules.rules],
+                                                   dtype=bool))
+    return found[1], found[2]
+
+
+def _what_ifs_read(hard: np.ndarray, unfixable: np.ndarray, movable: np.ndarray) -> bool:
+    """Whether a claim's answer reads its what-ifs' scores, from the hard rules that fire on it. Of a
+    claim a rule no step fixes excludes, it reads none (its advice is the conditions a treatment is
+    covered under), unless every such rule is a setting's, which the same visit elsewhere escapes
+    (_moves_past_a_setting_rule); its coverage information asks for nothing (_coverage_information)."""
+    if not (hard & unfixable).any():
+        return True
+    return bool(movable[hard].all())
+
+
 def _variants(index: int, claim: dict, treatment: ClaimTreatment) -> list[Variant]:
     variants, probes = [], []
     for name in BOOLEAN_INPUTS:

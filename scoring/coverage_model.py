@@ -26,7 +26,7 @@ from threadpoolctl import threadpool_limits
 
 from common.digests import file_sha256
 
-from features.claim_facts import DiagnosisFacts, columns_facts, facts_of_rows, frame_to_columns
+from features.claim_facts import DiagnosisFacts, columns_facts, facts_of_rows, frame_to_columns, joined_facts
 from features.contract import OFFICE_FACILITIES
 from features.distinct import per_distinct
 from features.pipeline import encode_claims
@@ -123,6 +123,8 @@ class CoverageModel:
                                      columns: dict[str, np.ndarray]) -> np.ndarray:
         kept = ~judged.excluded  # only these need their twin's floor: batch files exclude most claims
         probability = judged.excluded_probability.copy()
+        if not kept.any():  # a single excluded claim's answer, say: no floor to work out
+            return probability
         floor = self.evidence().floor(columns["treatment"][kept], judged.categories[kept],
                                       ~np.isnan(np.asarray(columns["benefit_limit"], dtype=float)[kept]))
         probability[kept] = np.maximum(np.asarray(model_probability)[kept], floor)
@@ -158,23 +160,35 @@ class CoverageModel:
         # the diagnosis facts read the treatment and the codes alone: the twin's are its claim's
         return rows, twins, self.judge(twins, facts_of_rows(judged.facts, rows))
 
-    def score_rows(self, columns: dict[str, np.ndarray]) -> "ScoredRows":
+    def score_rows(self, columns: dict[str, np.ndarray], leading: "RuleJudgement | None" = None) -> "ScoredRows":
         """The served probability of few claims (one claim and its what-if variants) with every
         twin medical_setting_floor needs judged, encoded and scored in the SAME pass: one rules
         pass, one encoding, one walk of the trees, rather than a second round for the twins. Each
-        step is row by row, so the numbers are system_probability's (tested against score_frame)."""
+        step is row by row, so the numbers are system_probability's (tested against score_frame).
+
+        leading: the judgement of the first rows, when the caller judged them already (scoring.advice
+        judges a request's claims before making their what-ifs): they are not judged again, and
+        those a hard rule excludes get no spa twin (an excluded claim takes no floor from it)."""
         rows = len(columns["treatment"])
-        twins = np.flatnonzero(in_medical_setting(columns["facility_type"]))
+        known = 0 if leading is None else len(leading.excluded)
+        setting = in_medical_setting(columns["facility_type"])
+        if known:
+            setting = setting & np.concatenate([~leading.excluded, np.ones(rows - known, dtype=bool)])
+        twins = np.flatnonzero(setting)
         both = columns
         if len(twins):
             both = {name: np.concatenate([values, np.asarray(values)[twins]]) for name, values in columns.items()}
             both["facility_type"][rows:] = SPA
-        judged = self.judge(both)
+        if not known:
+            judged = self.judge(both)
+        elif known == rows + len(twins):
+            judged = leading
+        else:
+            judged = leading.followed_by(self.judge({name: values[known:] for name, values in both.items()}))
         features = self.encode(both, judged.facts, judged.fired)
         raw = self._compiled()[0].raw(features)
         model_probability = self.probability_from_log_odds(raw)
-        own = np.arange(rows)
-        claims_judged = judged.of_rows(own)
+        claims_judged = judged.of_rows(np.arange(rows)) if len(twins) else judged
         probability = self._probability_with_rule_floor(claims_judged, model_probability[:rows], columns)
         kept = ~claims_judged.excluded[twins]
         if kept.any():  # the twins of claims no hard rule excludes: the floor of their own claim
@@ -395,6 +409,13 @@ class RuleJudgement:
         """The judgement of the given rows, in that order."""
         return RuleJudgement(facts_of_rows(self.facts, rows), self.fired[rows], self.hard[rows],
                              self.excluded_probability[rows], self.categories[rows])
+
+    def followed_by(self, then: "RuleJudgement") -> "RuleJudgement":
+        """This judgement's claims followed by `then`'s, as one judgement."""
+        return RuleJudgement(joined_facts(self.facts, then.facts), np.vstack([self.fired, then.fired]),
+                             np.vstack([self.hard, then.hard]),
+                             np.concatenate([self.excluded_probability, then.excluded_probability]),
+                             np.concatenate([self.categories, then.categories]))
 
 
 @dataclass(frozen=True)

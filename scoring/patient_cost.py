@@ -14,6 +14,8 @@ answer's cost is a few array operations per request, not per claim.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from scoring.decisions import EXCLUDED
@@ -51,19 +53,50 @@ def cost_sharing(billed, allowed, deductible, coinsurance, copay, benefit_limit,
     of the charge and its rate). A copay replaces the coinsurance (the contract: "instead of
     coinsurance"); both come after the deductible.
     """
-    billed, allowed, copay, limit = _numbers(billed), _numbers(allowed), _numbers(copay), _numbers(benefit_limit)
-    allowed = np.minimum(np.where(np.isnan(allowed), billed, allowed), billed)
-    deductible = np.minimum(_zero_if_unknown(_numbers(deductible)), allowed)
+    return _shares(np, _numbers(billed), _numbers(allowed), _numbers(deductible), _numbers(coinsurance),
+                   _numbers(copay), _numbers(benefit_limit), _numbers(benefit_used),
+                   ~np.asarray(in_network, dtype=bool))
+
+
+class _OneClaim:
+    """The numpy functions _shares uses, on one claim's Python floats: a single claim's arrays cost
+    more to make than their arithmetic. The same doubles come out (IEEE arithmetic either way; NaN
+    goes through minimum and maximum as numpy's does)."""
+
+    @staticmethod
+    def isnan(value: float) -> bool:
+        return value != value
+
+    @staticmethod
+    def isinf(value: float) -> bool:
+        return value in (math.inf, -math.inf)
+
+    @staticmethod
+    def where(condition: bool, when: float, otherwise: float) -> float:
+        return when if condition else otherwise
+
+    @staticmethod
+    def minimum(a: float, b: float) -> float:
+        return a if a != a else b if b != b or b < a else a
+
+    @staticmethod
+    def maximum(a: float, b: float) -> float:
+        return a if a != a else b if b != b or b > a else a
+
+
+def _shares(xp, billed, allowed, deductible, coinsurance, copay, limit, used, out_of_network) -> dict:
+    """cost_sharing's arithmetic, over numpy arrays (xp: numpy) or one claim's floats (xp: _OneClaim)."""
+    allowed = xp.minimum(xp.where(xp.isnan(allowed), billed, allowed), billed)
+    deductible = xp.minimum(_zero_if_unknown(xp, deductible), allowed)
     after_deductible = allowed - deductible
-    no_copay = np.isnan(copay)
-    copay_part = np.where(no_copay, 0.0, np.minimum(_zero_if_unknown(copay), after_deductible))
-    coinsurance_part = np.where(no_copay, _zero_if_unknown(_numbers(coinsurance)) * after_deductible, 0.0)
+    no_copay = xp.isnan(copay)
+    copay_part = xp.where(no_copay, 0.0, xp.minimum(_zero_if_unknown(xp, copay), after_deductible))
+    coinsurance_part = xp.where(no_copay, _zero_if_unknown(xp, coinsurance) * after_deductible, 0.0)
     plan_before_limit = after_deductible - copay_part - coinsurance_part
-    remaining = np.where(np.isnan(limit), np.inf, np.maximum(limit - _zero_if_unknown(_numbers(benefit_used)), 0.0))
-    plan_pays = np.minimum(plan_before_limit, remaining)
-    out_of_network = ~np.asarray(in_network, dtype=bool)
+    remaining = xp.where(xp.isnan(limit), np.inf, xp.maximum(limit - _zero_if_unknown(xp, used), 0.0))
+    plan_pays = xp.minimum(plan_before_limit, remaining)
     rest_of_charge = billed - allowed
-    balance_billing = np.where(out_of_network, rest_of_charge, 0.0)
+    balance_billing = xp.where(out_of_network, rest_of_charge, 0.0)
     return {
         "plan_pays": plan_pays,
         "deductible": deductible,
@@ -73,9 +106,9 @@ def cost_sharing(billed, allowed, deductible, coinsurance, copay, benefit_limit,
         "balance_billing": balance_billing,
         "patient_pays": deductible + copay_part + coinsurance_part + (plan_before_limit - plan_pays) + balance_billing,
         # in network the contract keeps the provider from billing the patient above the allowed amount
-        "provider_writes_off": np.where(out_of_network, 0.0, rest_of_charge),
+        "provider_writes_off": xp.where(out_of_network, 0.0, rest_of_charge),
         "allowed": allowed,
-        "benefit_remaining": np.where(np.isinf(remaining), np.nan, remaining),
+        "benefit_remaining": xp.where(xp.isinf(remaining), np.nan, remaining),
     }
 
 
@@ -91,21 +124,29 @@ def with_patient_cost(claims: list[dict], answers: list[dict]) -> list[dict]:
     likeliest denial reason's)."""
     if not claims:
         return answers
-    # the figures of every claim as one float matrix: one array built per request, not three per figure
-    figures = np.array([[np.nan if (value := claim.get(name)) is None else value for name in _FIGURES]
-                        for claim in claims], dtype=float)
-    shares = _of_claims({**dict(zip(_FIGURES, figures.T)), "in_network": [claim.get("in_network") for claim in claims]})
-    probability = np.array([answer["approval_probability"] for answer in answers], dtype=float)
     group_codes = [_denial_group_code(answer) for answer in answers]
-    patient_pays_if_denied = np.where([code == PATIENT_PAYS for code in group_codes], shares["billed"], 0.0)
+    if len(claims) == 1:  # the service's single claim: its floats, without arrays (_OneClaim)
+        claim, answer = claims[0], answers[0]
+        figures = [float(np.nan if (value := claim.get(name)) is None else value) for name in _FIGURES]
+        shares = {**_shares(_OneClaim, *figures, not claim.get("in_network")), "billed": figures[0]}
+        probability = float(answer["approval_probability"])
+        patient_pays_if_denied = shares["billed"] if group_codes[0] == PATIENT_PAYS else 0.0
+    else:
+        # the figures of every claim as one float matrix: one array built per request, not three per figure
+        figures = np.array([[np.nan if (value := claim.get(name)) is None else value for name in _FIGURES]
+                            for claim in claims], dtype=float)
+        shares = _of_claims({**dict(zip(_FIGURES, figures.T)),
+                             "in_network": [claim.get("in_network") for claim in claims]})
+        probability = np.array([answer["approval_probability"] for answer in answers], dtype=float)
+        patient_pays_if_denied = np.where([code == PATIENT_PAYS for code in group_codes], shares["billed"], 0.0)
     expected_patient = probability * shares["patient_pays"] + (1 - probability) * patient_pays_if_denied
     expected_write_off = (probability * shares["provider_writes_off"]
                           + (1 - probability) * (shares["billed"] - patient_pays_if_denied))
     # Python floats, read per claim below: indexing arrays one element at a time costs more than the
     # arithmetic (the products are the same doubles either way)
-    shares = {name: values.tolist() for name, values in shares.items()}
-    probability, patient_pays_if_denied = probability.tolist(), patient_pays_if_denied.tolist()
-    expected_patient, expected_write_off = expected_patient.tolist(), expected_write_off.tolist()
+    shares = {name: _listed(values) for name, values in shares.items()}
+    probability, patient_pays_if_denied = _listed(probability), _listed(patient_pays_if_denied)
+    expected_patient, expected_write_off = _listed(expected_patient), _listed(expected_write_off)
     out = []
     for index, (claim, answer) in enumerate(zip(claims, answers)):
         figure = {name: _cents(values[index]) for name, values in shares.items()}
@@ -139,6 +180,11 @@ _APPROVED_PARTS = ("plan_pays", "patient_pays", "deductible", "coinsurance", "co
                    "balance_billing", "provider_writes_off")
 
 
+def _listed(values) -> list:
+    """Per-claim figures as a list of Python floats: an array's, or one claim's float."""
+    return values.tolist() if isinstance(values, np.ndarray) else [values]
+
+
 def _of_claims(claims) -> dict:
     def column(name):
         return claims[name] if name in claims else np.full(len(claims["billed_amount"]), np.nan)
@@ -146,10 +192,10 @@ def _of_claims(claims) -> dict:
     return {**shares, "billed": _numbers(claims["billed_amount"])}
 
 
-def _zero_if_unknown(values: np.ndarray) -> np.ndarray:
+def _zero_if_unknown(xp, values):
     """NaN (unknown) as 0; np.nan_to_num's result for the contract's finite figures, at a fifth of its
     cost on a single claim's arrays (it also clips infinities, which no valid claim holds)."""
-    return np.where(np.isnan(values), 0.0, values)
+    return xp.where(xp.isnan(values), 0.0, values)
 
 
 def _numbers(values) -> np.ndarray:

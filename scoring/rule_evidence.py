@@ -206,11 +206,9 @@ class RuleEvidence:
         hard = np.zeros_like(fired)
         shares = np.full(fired.shape, np.nan)
         pairs = _Pairs(treatments, categories)
-        for column, rule in enumerate(self.rules.rules):
+        for column in np.flatnonzero(fired.any(axis=0)).tolist():  # the rules that fire somewhere
             rows = np.flatnonzero(fired[:, column])
-            if not len(rows):
-                continue
-            decisions, values = self._per_row(rule.rule_id, pairs, rows)
+            decisions, values = self._per_row(self.rules.rules[column].rule_id, pairs, rows)
             hard[rows, column] = decisions
             shares[rows, column] = np.where(decisions, values, np.nan)
         return hard, shares
@@ -228,7 +226,8 @@ class RuleEvidence:
         floor = np.zeros(len(treatments))
         applicable = self.rules.applicable(treatments)
         pairs = _Pairs(treatments, categories)
-        for column, rule in enumerate(self.rules.rules):
+        for column in np.flatnonzero(applicable.any(axis=0)).tolist():  # the rules that apply somewhere
+            rule = self.rules.rules[column]
             if rule.condition not in ESCAPABLE_CONDITIONS:
                 continue
             rows = np.flatnonzero(applicable[:, column] & (has_limit if rule.condition == "benefit_exhausted" else True))

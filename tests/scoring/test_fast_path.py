@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from features.contract import CLEAN_COLUMNS
 from features.pipeline import claims_to_columns
+from features.rules import load_rules
 from tests.claim_strategies import claims
 
 # a few hundred generated claims, in groups of up to 8 (a batch of one is the service's claim)
@@ -80,3 +81,35 @@ def test_a_batch_and_its_claims_alone_agree_with_and_without_explain(champion_mo
     claims_list = test_claims.head(12).to_dict("records")
     together = champion_model.answer_claims(claims_list, explain=explain)
     assert [champion_model.answer_claims([claim], explain=explain)[0] for claim in claims_list] == together
+
+
+@SETTINGS
+@given(group=st.lists(claims(), min_size=1, max_size=8), leading=st.integers(min_value=1, max_value=8))
+def test_claims_judged_beforehand_score_as_claims_judged_in_the_pass(champion_model, group, leading):
+    """score_rows with the first claims' judgement given (scoring.advice judges the claims before
+    their what-ifs) judges only the rest and makes no twin of an excluded claim: the same numbers."""
+    columns = claims_to_columns(group)
+    judged_first = champion_model.judge(claims_to_columns(group[:leading]))
+    given_rows, in_pass = champion_model.score_rows(columns, judged_first), champion_model.score_rows(columns)
+    assert given_rows.system_probability.tolist() == in_pass.system_probability.tolist()
+    assert given_rows.model_probability.tolist() == in_pass.model_probability.tolist()
+    np.testing.assert_array_equal(given_rows.features, in_pass.features)
+    np.testing.assert_array_equal(given_rows.judged.hard, in_pass.judged.hard)
+    np.testing.assert_array_equal(given_rows.judged.fired, in_pass.judged.fired)
+
+
+def test_a_claim_without_what_ifs_is_answered_as_with_them(champion_model, test_claims, monkeypatch):
+    """A claim a rule no step fixes excludes gets no what-ifs (scoring.advice._what_ifs_read): its
+    answer is the one it gets when every claim's what-ifs are made and scored."""
+    from scoring import advice
+
+    claims_list = test_claims.head(120).to_dict("records")
+    columns = claims_to_columns(claims_list)
+    unfixable, movable = advice._rule_masks(load_rules())
+    hard = champion_model.judge(columns).hard
+    without = [index for index in range(len(claims_list)) if not advice._what_ifs_read(hard[index], unfixable, movable)]
+    assert without and len(without) < len(claims_list)  # both kinds of claim are compared
+    fast = {explain: champion_model.answer_claims(claims_list, explain=explain) for explain in (True, False)}
+    monkeypatch.setattr(advice, "_what_ifs_read", lambda *_: True)
+    for explain, answers in fast.items():
+        assert answers == champion_model.answer_claims(claims_list, explain=explain)

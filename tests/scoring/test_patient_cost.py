@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from scoring.patient_cost import cost_sharing, plan_payment_if_approved
+from scoring.patient_cost import _OneClaim, _shares, cost_sharing, plan_payment_if_approved
 
 NAN = math.nan
 
@@ -56,6 +56,22 @@ def test_the_plan_the_patient_and_the_provider_share_exactly_the_bill(billed, al
     assert min(got[name] for name in got if name != "benefit_remaining") >= -1e-9
     assert got["patient_pays"] == pytest.approx(got["deductible"] + got["coinsurance"] + got["copay"]
                                                 + got["above_benefit_limit"] + got["balance_billing"], abs=1e-6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(billed=st.floats(0, 1e5), allowed=st.one_of(st.just(NAN), st.floats(0, 2e5)),
+       deductible=st.one_of(st.just(NAN), st.floats(0, 1e4)), coinsurance=st.one_of(st.just(NAN), st.floats(0, 1)),
+       copay=st.one_of(st.just(NAN), st.floats(0, 500)), limit=st.one_of(st.just(NAN), st.floats(0, 1e4)),
+       used=st.one_of(st.just(NAN), st.floats(0, 2e4)), in_network=st.booleans())
+def test_one_claims_floats_give_the_arrays_numbers_exactly(billed, allowed, deductible, coinsurance, copay, limit,
+                                                          used, in_network):
+    """A single claim's answer works its shares out on Python floats (_OneClaim), a batch's on arrays:
+    the same doubles, NaN where the arrays have NaN."""
+    one = _shares(_OneClaim, billed, allowed, deductible, coinsurance, copay, limit, used, not in_network)
+    arrays = shares(billed, allowed, deductible, coinsurance, copay, limit, used, in_network)
+    assert list(one) == list(arrays)
+    for name, value in one.items():
+        assert value == arrays[name] or (math.isnan(value) and math.isnan(arrays[name])), name
 
 
 def test_a_frame_without_the_v11_columns_is_paid_its_bill_up_to_the_benefit_left():
