@@ -34,6 +34,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.bars import record_bar
 from benchmarks.common import (BENCH_API_KEY, BENCH_DIR, GUNICORN_CONFIG, QUIET_SHARE, QUIET_WAIT_SECONDS, BenchModel,
                                bench_environment, ensure_bench_model, format_table, free_port,
                                gunicorn_environment, machine_line, mlflow_record, quiet_this_process, request_claims,
@@ -183,6 +184,12 @@ def ratio_rows(results: dict[str, dict[str, Cell]]) -> list[tuple]:
         if label == BARRED_CELL:
             bar = (f">= {THROUGHPUT_BAR:g}x: {verdict(throughput >= THROUGHPUT_BAR)}; "
                    f"p99 <= 1/{1 / P99_BAR:g}: {verdict(p99 <= P99_BAR)}")
+            record_bar(f"HTTP, {label}, through nginx: throughput", f">= {THROUGHPUT_BAR:g}x mlflow",
+                       f"{throughput:,.1f}x ({ours.per_second:,.0f} requests/s)",
+                       f"`mlflow models serve`: {theirs.per_second:,.0f} requests/s", throughput >= THROUGHPUT_BAR)
+            record_bar(f"HTTP, {label}: p99", f"<= 1/{1 / P99_BAR:g} of mlflow's",
+                       f"1/{1 / p99:,.1f} ({ours.p99_ms:.1f} ms)" if p99 else "-",
+                       f"`mlflow models serve`: {theirs.p99_ms:.1f} ms", bool(p99) and p99 <= P99_BAR)
         rows.append((label, f"{throughput:,.1f}x", f"{p99:.3f} (1/{1 / p99:,.1f})" if p99 else "-", bar))
     return rows
 
