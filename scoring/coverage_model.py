@@ -29,7 +29,7 @@ from common.digests import file_sha256
 from features.claim_facts import DiagnosisFacts, columns_facts, facts_of_rows, frame_to_columns
 from features.contract import OFFICE_FACILITIES
 from features.distinct import per_distinct
-from features.pipeline import encode_claims
+from features.pipeline import encode_changed_claims, encode_claims, outputs_reading
 from features.rules import load_rules
 from scoring import advice
 from scoring.decisions import EXCLUDED, LIKELY_APPROVED, LIKELY_DENIED, UNCERTAIN
@@ -44,6 +44,7 @@ MODEL_FILE = "model.skops"
 # The settings a claim is compared with a medical spa in (medical_setting_floor): the contract's offices.
 MEDICAL_SETTINGS = OFFICE_FACILITIES
 SPA = "medical_spa"
+TWIN_COLUMN = "facility_type"  # the one column in which a claim's spa twin differs from it (_spa_twins)
 # One row per claim from score_frame: what batch scoring, the pyfunc and /invocations return.
 SCORE_COLUMNS = ("approval_probability", "model_probability", "decision", "excluded", "rule_ids",
                  "top_denial_reason")
@@ -152,7 +153,7 @@ class CoverageModel:
         """(the rows medical_setting_floor compares with a spa, their spa twins' columns, the twins' judgement)."""
         rows = np.flatnonzero(in_medical_setting(columns["facility_type"]) & ~judged.excluded)
         twins = {name: values[rows] for name, values in columns.items()}
-        twins["facility_type"] = np.full(len(rows), SPA, dtype=object)
+        twins[TWIN_COLUMN] = np.full(len(rows), SPA, dtype=object)
         if not len(rows):  # nothing to judge (None: no judgement)
             return rows, twins, None
         # the diagnosis facts read the treatment and the codes alone: the twin's are its claim's
@@ -207,6 +208,18 @@ class CoverageModel:
             return features
         fired = self.fired_rules(columns, facts) if fired is None else fired
         return np.hstack([features, rule_input_columns(fired, rule_inputs)])
+
+    def _encode_twins(self, encoded: np.ndarray, twins: dict, twin_judged: "RuleJudgement") -> tuple:
+        """(the spa twins' feature rows, the columns in which they may differ from their claims'),
+        from their claims' rows `encoded`: only what reads the facility is worked out again (the
+        encoders reading it, the rule inputs), the rest copied."""
+        features = encode_changed_claims(self.feature_pipeline, twins, encoded, (TWIN_COLUMN,))
+        width = features.shape[1] - len(self.rule_inputs)
+        if self.rule_inputs:
+            features[:, width:] = rule_input_columns(twin_judged.fired, self.rule_inputs)
+        may_differ = np.concatenate([outputs_reading(self.feature_pipeline, (TWIN_COLUMN,)),
+                                     np.arange(width, features.shape[1])])
+        return features, may_differ
 
     def probability_from_features(self, features: np.ndarray, threads: int | None = None) -> np.ndarray:
         return self.probability_from_log_odds(self._compiled()[0].raw(features, threads))
@@ -280,10 +293,12 @@ class CoverageModel:
             features = self.encode(kept_columns, facts_of_rows(judged.facts, kept), judged.fired[kept])
             twin_rows, twins, twin_judged = self._spa_twins(columns, judged)
             if len(twin_rows):
-                twin_features = self.encode(twins, twin_judged.facts, twin_judged.fired)
                 twin_of_kept = np.full(len(kept), -1, dtype=np.int64)
-                twin_of_kept[np.searchsorted(kept, twin_rows)] = np.arange(len(twin_rows))  # twins' rows are kept
-                raw, twin_raw = self._compiled()[0].raw_with_twins(features, twin_features, twin_of_kept, threads)
+                kept_of_twin = np.searchsorted(kept, twin_rows)  # twins' rows are kept
+                twin_of_kept[kept_of_twin] = np.arange(len(twin_rows))
+                twin_features, may_differ = self._encode_twins(features[kept_of_twin], twins, twin_judged)
+                raw, twin_raw = self._compiled()[0].raw_with_twins(features, twin_features, twin_of_kept, threads,
+                                                                   may_differ)
                 setting_floor[twin_rows] = self._probability_with_rule_floor(
                     twin_judged, self.probability_from_log_odds(twin_raw), twins)
             else:

@@ -204,23 +204,25 @@ class CompiledForest:
         return _raw_serial(features, *arrays)
 
     def raw_with_twins(self, features: np.ndarray, twin_features: np.ndarray, twin_of_row: np.ndarray,
-                       threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                       threads: int | None = None, may_differ: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(raw scores of `features`, raw scores of `twin_features`), equal to two calls of `raw`, for
         twins that each differ from one row in a few inputs (the spa twins of the medical-setting
         floor): `twin_of_row[row]` is the row's twin in `twin_features`, or -1. A twin follows its
         row's path until a node reads an input in which some twin differs from its row, so it costs
-        a fraction of a walk of its own."""
+        a fraction of a walk of its own. `may_differ`: the only inputs in which a twin can differ from
+        its row, when the caller built the twins so (the rest are then not compared, only these)."""
         features = np.ascontiguousarray(features, dtype=np.float32)
         twin_features = np.ascontiguousarray(twin_features, dtype=np.float32)
         twin_of_row = np.ascontiguousarray(twin_of_row, dtype=np.int64)
         has_twin = twin_of_row >= 0
         if len(twin_of_row) != len(features) or (has_twin.any() and twin_of_row.max() >= len(twin_features)):
             raise ValueError("twin_of_row must give, for each row, a row of twin_features or -1")
-        paired = features[has_twin]
-        twins = twin_features[twin_of_row[has_twin]]
+        candidates = np.arange(features.shape[1]) if may_differ is None else np.asarray(may_differ, dtype=np.int64)
+        paired = features[np.ix_(has_twin, candidates)]
+        twins = twin_features[np.ix_(twin_of_row[has_twin], candidates)]
         unequal = np.flatnonzero((paired != twins).any(axis=0))  # NaN != NaN: checked below, on these alone
-        differ = [column for column in unequal if ((paired[:, column] != twins[:, column])
-                                                   & ~(np.isnan(paired[:, column]) & np.isnan(twins[:, column]))).any()]
+        differ = [candidates[column] for column in unequal if ((paired[:, column] != twins[:, column])
+                  & ~(np.isnan(paired[:, column]) & np.isnan(twins[:, column]))).any()]
         splits_apart = np.isin(self.feature, differ) & ~self.is_leaf
         left, right, threshold, tree_depth = self._block_arrays
         arrays = (self.feature, threshold, self.missing_left, left, right, splits_apart, self.value, self.roots,
