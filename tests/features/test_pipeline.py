@@ -14,8 +14,10 @@ from features.pipeline import (
     FEATURE_INPUT_COLUMNS,
     build_feature_pipeline,
     claims_to_columns,
+    encode_changed_claims,
     encode_claims,
     one_hot_groups,
+    outputs_reading,
 )
 
 
@@ -115,6 +117,25 @@ def test_encode_claims_with_the_rules_facts_equals_transform(fitted, varied_fram
         columns = claims_to_columns([claim])
         facts = diagnosis_facts(columns["treatment"], columns["diagnosis_codes"])
         np.testing.assert_array_equal(encode_claims(fitted, columns, facts)[0], expected[row], err_msg=f"claim {row}")
+
+
+@pytest.mark.parametrize("facility", ["medical_spa", "physician_office", "dermatology_clinic"])
+def test_claims_moved_to_another_facility_encode_as_their_rows_with_the_facility_outputs_again(fitted, varied_frame,
+                                                                                             facility):
+    """encode_changed_claims (the spa twins of predict) equals encoding the moved claims whole, and
+    the outputs outputs_reading names are the only ones that move."""
+    columns = {name: varied_frame[name].to_numpy() for name in CLEAN_COLUMNS}
+    own = encode_claims(fitted, columns)
+    moved = dict(columns, facility_type=np.full(len(varied_frame), facility, dtype=object))
+    expected = encode_claims(fitted, moved)
+    extra = np.arange(2 * len(own), dtype=np.float32).reshape(-1, 2)  # columns past the pipeline's: copied
+    got = encode_changed_claims(fitted, moved, np.hstack([own, extra]), ("facility_type",))
+    np.testing.assert_array_equal(got, np.hstack([expected, extra]))
+    names = fitted.get_feature_names_out()
+    reading = outputs_reading(fitted, ("facility_type",))
+    assert {name.split("__")[0] for name in names[reading]} == {"circumstance"}
+    moving = np.flatnonzero(((own != expected) & ~(np.isnan(own) & np.isnan(expected))).any(axis=0))
+    assert len(moving) and set(moving) <= set(reading)
 
 
 def test_claims_to_columns_fills_contract_defaults_and_joins_code_lists(fitted, make_clean_frame, varied_claim_dicts):

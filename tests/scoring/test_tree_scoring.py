@@ -55,6 +55,10 @@ def test_twins_walked_with_their_rows_get_the_bits_of_their_own_walk(champion_mo
         np.testing.assert_array_equal(twin_raw, row_by_row(twins))
         np.testing.assert_array_equal(forest.raw(features, threads), raw)  # a batch without twins: the blocks alone
         assert not np.array_equal(twin_raw[thirds[0]], raw[has_twin[thirds[0]]])  # the test's twins do differ
+        # told the inputs the twins may differ in (a superset of those they do), the walk is the same
+        may_differ = np.union1d(roots, columns)
+        np.testing.assert_array_equal(forest.raw_with_twins(features, twins, twin_of_row, threads, may_differ)[1],
+                                      twin_raw)
 
 
 def test_block_walk_takes_the_row_walks_branch_beside_every_threshold(champion_model, test_claims):
