@@ -175,13 +175,13 @@ def outputs_reading(fitted_pipeline, changed: tuple[str, ...]) -> np.ndarray:
 
 
 def encode_changed_claims(fitted_pipeline, columns: Mapping[str, np.ndarray], encoded: np.ndarray,
-                          changed: tuple[str, ...]) -> np.ndarray:
-    """encode_claims(fitted_pipeline, columns) for claims that differ from the rows `encoded` (their
-    own encode_claims rows, in the same order) in the columns `changed` alone: `encoded` copied,
-    with the outputs of the encoders that read a changed column encoded again (a spa twin of a
-    claim differs in its facility, which the circumstance encoder alone reads). Columns of
-    `encoded` past the pipeline's outputs are copied as they are."""
-    out = np.array(encoded, dtype=np.float32)  # a copy: the claims' own rows stay as they were
+                          rows: np.ndarray, changed: tuple[str, ...]) -> np.ndarray:
+    """encode_claims(fitted_pipeline, columns) for claims that differ from the rows `rows` of
+    `encoded` (encode_claims rows, one per claim of `columns`) in the columns `changed` alone: those
+    rows copied, with the outputs of the encoders that read a changed column encoded again (a spa
+    twin of a claim differs in its facility, which the circumstance encoder alone reads). Columns
+    of `encoded` past the pipeline's outputs are copied as they are."""
+    out = np.asarray(encoded, dtype=np.float32)[rows]  # a copy: the claims' own rows stay as they were
     columns = factorise_object_columns(columns, TEXT_INPUT_COLUMNS)
     for encoder, block in _encoder_blocks(fitted_pipeline):
         if any(name in changed for name in encoder.INPUT_COLUMNS):

@@ -339,7 +339,7 @@ def _score_chunk(model, raw: pd.DataFrame, rows_before: int, today: pd.Timestamp
     if scored is not None:
         output = raw.reset_index(drop=True)[valid].reset_index(drop=True)
         for name in SCORE_COLUMNS:
-            output[name] = scored[name].to_numpy()
+            output[name] = scored[name].array  # as scored: its text columns are not converted again
         output = output.loc[:, columns]
     return _Scored(len(raw), rows_before + len(raw), clean, scored, rejected, output)
 

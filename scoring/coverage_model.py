@@ -209,11 +209,11 @@ class CoverageModel:
         fired = self.fired_rules(columns, facts) if fired is None else fired
         return np.hstack([features, rule_input_columns(fired, rule_inputs)])
 
-    def _encode_twins(self, encoded: np.ndarray, twins: dict, twin_judged: "RuleJudgement") -> tuple:
+    def _encode_twins(self, encoded: np.ndarray, rows: np.ndarray, twins: dict, twin_judged: "RuleJudgement") -> tuple:
         """(the spa twins' feature rows, the columns in which they may differ from their claims'),
-        from their claims' rows `encoded`: only what reads the facility is worked out again (the
-        encoders reading it, the rule inputs), the rest copied."""
-        features = encode_changed_claims(self.feature_pipeline, twins, encoded, (TWIN_COLUMN,))
+        from their claims' rows `rows` of `encoded`: only what reads the facility is worked out again
+        (the encoders reading it, the rule inputs), the rest copied."""
+        features = encode_changed_claims(self.feature_pipeline, twins, encoded, rows, (TWIN_COLUMN,))
         width = features.shape[1] - len(self.rule_inputs)
         if self.rule_inputs:
             features[:, width:] = rule_input_columns(twin_judged.fired, self.rule_inputs)
@@ -296,7 +296,7 @@ class CoverageModel:
                 twin_of_kept = np.full(len(kept), -1, dtype=np.int64)
                 kept_of_twin = np.searchsorted(kept, twin_rows)  # twins' rows are kept
                 twin_of_kept[kept_of_twin] = np.arange(len(twin_rows))
-                twin_features, may_differ = self._encode_twins(features[kept_of_twin], twins, twin_judged)
+                twin_features, may_differ = self._encode_twins(features, kept_of_twin, twins, twin_judged)
                 raw, twin_raw = self._compiled()[0].raw_with_twins(features, twin_features, twin_of_kept, threads,
                                                                    may_differ)
                 setting_floor[twin_rows] = self._probability_with_rule_floor(

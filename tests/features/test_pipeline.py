@@ -129,8 +129,14 @@ def test_claims_moved_to_another_facility_encode_as_their_rows_with_the_facility
     moved = dict(columns, facility_type=np.full(len(varied_frame), facility, dtype=object))
     expected = encode_claims(fitted, moved)
     extra = np.arange(2 * len(own), dtype=np.float32).reshape(-1, 2)  # columns past the pipeline's: copied
-    got = encode_changed_claims(fitted, moved, np.hstack([own, extra]), ("facility_type",))
+    encoded = np.hstack([own, extra])
+    got = encode_changed_claims(fitted, moved, encoded, np.arange(len(own)), ("facility_type",))
     np.testing.assert_array_equal(got, np.hstack([expected, extra]))
+    np.testing.assert_array_equal(encoded[:, :own.shape[1]], own)  # the claims' own rows are left as they were
+    backwards = np.arange(len(own))[::-1]  # rows in another order: the moved claims follow them
+    got = encode_changed_claims(fitted, {name: values[backwards] for name, values in moved.items()}, encoded,
+                                backwards, ("facility_type",))
+    np.testing.assert_array_equal(got, np.hstack([expected, extra])[backwards])
     names = fitted.get_feature_names_out()
     reading = outputs_reading(fitted, ("facility_type",))
     assert {name.split("__")[0] for name in names[reading]} == {"circumstance"}
