@@ -114,14 +114,32 @@ class RuleSet:
         columns: the clean-frame columns of RULE_COLUMNS, aligned 1-D arrays (benefit_limit NaN
         for "no limit"); facts: their diagnosis facts (features.claim_facts.columns_facts).
         """
+        return self._fire(columns, facts, catalog, range(len(self.rules)), None)
+
+    def fire_changed(self, columns, facts: DiagnosisFacts, fired: np.ndarray, changed: tuple[str, ...],
+                     catalog: TreatmentCatalog | None = None) -> np.ndarray:
+        """fire(columns, facts) for claims that differ from those `fired` was worked out for (same
+        rows, same order) in the columns `changed` alone: `fired` copied, with the rules that read
+        a changed column judged again (a spa twin: the rules that read the facility)."""
+        if "treatment" in changed:  # which rules apply at all
+            return self.fire(columns, facts, catalog)
+        reading = [column for column, rule in enumerate(self.rules)
+                   if any(name in changed for atom in rule.atoms for name in atom_columns(atom))]
+        return self._fire(columns, facts, catalog, reading, fired)
+
+    def _fire(self, columns, facts: DiagnosisFacts, catalog: TreatmentCatalog | None, rules,
+              known: np.ndarray | None) -> np.ndarray:
+        """fire's matrix with the columns of `rules` worked out; the others are `known`'s."""
         catalog = catalog or load_catalog()
         treatment_keys = columns["treatment"]  # a Categorical stays one: read per distinct key below
-        fired = self.applicable(treatment_keys, catalog)
+        applicable = self.applicable(treatment_keys, catalog)
+        fired = applicable if known is None else np.array(known, dtype=bool)
         conditions = _Conditions(columns, facts, treatment_keys, catalog)
-        for column, rule in enumerate(self.rules):
+        for column in rules:
+            fired[:, column] = applicable[:, column]
             if not fired[:, column].any():  # applies to none of these claims: its conditions are not read
                 continue
-            for atom in rule.atoms:
+            for atom in self.rules[column].atoms:
                 fired[:, column] &= conditions[atom]
         return fired
 
@@ -210,6 +228,25 @@ class _Conditions:
             traits = self.catalog.shared_traits(key) if isinstance(key, str) else None  # None: a missing key
             table[row] = None if traits is None else read(traits)
         return table[codes]
+
+
+def atom_columns(atom: str) -> tuple[str, ...]:
+    """The clean-frame columns a condition atom reads (_Conditions._evaluate), beside the treatment
+    every rule's applicability reads. The diagnosis facts read the treatment and the codes."""
+    if atom == "always":
+        return ()
+    if atom in ("no_covered_diagnosis", "cosmetic_encounter", "header_code"):
+        return ("treatment", "diagnosis_codes")
+    if atom == "benefit_exhausted":
+        return ("benefit_limit", "benefit_used")
+    if atom == "below_min_age":
+        return ("treatment", "patient_age")
+    if atom == "outside_required_setting":
+        return ("treatment", "facility_type")
+    kind = atom.partition(":")[0]
+    if kind in ("plan", "facility", "procedure_code"):
+        return ({"plan": "plan_type", "facility": "facility_type"}.get(kind, kind),)
+    return ("diagnosis_codes",)  # diagnosis, no_diagnosis
 
 
 def _text_value(value) -> str:

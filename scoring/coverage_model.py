@@ -156,8 +156,13 @@ class CoverageModel:
         twins[TWIN_COLUMN] = np.full(len(rows), SPA, dtype=object)
         if not len(rows):  # nothing to judge (None: no judgement)
             return rows, twins, None
-        # the diagnosis facts read the treatment and the codes alone: the twin's are its claim's
-        return rows, twins, self.judge(twins, facts_of_rows(judged.facts, rows))
+        # the diagnosis facts and the primary category read the treatment and the codes alone: the
+        # twin's are its claim's, and only the rules that read the facility are judged again
+        facts, categories = facts_of_rows(judged.facts, rows), judged.categories[rows]
+        fired = load_rules().fire_changed(twins, facts, judged.fired[rows], (TWIN_COLUMN,))
+        hard, shares = self.evidence().judge(fired, twins["treatment"], categories)
+        return rows, twins, RuleJudgement(facts, fired, hard, self.evidence().excluded_probability(hard, shares),
+                                          categories)
 
     def score_rows(self, columns: dict[str, np.ndarray]) -> "ScoredRows":
         """The served probability of few claims (one claim and its what-if variants) with every
