@@ -166,6 +166,20 @@ def encode_claims(fitted_pipeline, columns: Mapping[str, np.ndarray],
     return np.concatenate([_encode(encoder, columns, facts) for encoder in encoders], axis=1)
 
 
+def encode_claims_into(fitted_pipeline, columns: Mapping[str, np.ndarray], facts: DiagnosisFacts | None = None,
+                       trailing: int = 0) -> np.ndarray:
+    """encode_claims(fitted_pipeline, columns, facts) in the first columns of an (n, outputs +
+    `trailing`) float32 array, the trailing columns left for the caller to fill (the model's rule
+    inputs): each encoder's block is written in place, where encode_claims' concatenation and the
+    caller's appending each copied every row again (a batch chunk's matrix is tens of MB)."""
+    blocks = _encoder_blocks(fitted_pipeline)
+    columns = factorise_object_columns(columns, TEXT_INPUT_COLUMNS)
+    out = np.empty((len(columns["treatment"]), (blocks[-1][1].stop if blocks else 0) + trailing), dtype=np.float32)
+    for encoder, block in blocks:
+        out[:, block] = _encode(encoder, columns, facts)
+    return out
+
+
 def outputs_reading(fitted_pipeline, changed: tuple[str, ...]) -> np.ndarray:
     """Positions in the pipeline's output of every output of an encoder that reads one of the
     columns `changed`: the outputs two claims differing in those columns alone may differ in."""

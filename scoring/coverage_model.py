@@ -29,7 +29,7 @@ from common.digests import file_sha256
 from features.claim_facts import DiagnosisFacts, columns_facts, facts_of_rows, frame_to_columns
 from features.contract import OFFICE_FACILITIES
 from features.distinct import per_distinct
-from features.pipeline import encode_changed_claims, encode_claims, outputs_reading
+from features.pipeline import encode_changed_claims, encode_claims, encode_claims_into, outputs_reading
 from features.rules import load_rules
 from scoring import advice
 from scoring.decisions import EXCLUDED, LIKELY_APPROVED, LIKELY_DENIED, UNCERTAIN
@@ -214,6 +214,14 @@ class CoverageModel:
         fired = self.fired_rules(columns, facts) if fired is None else fired
         return np.hstack([features, rule_input_columns(fired, rule_inputs)])
 
+    def _encode_batch(self, columns: dict, facts: DiagnosisFacts, fired: np.ndarray) -> np.ndarray:
+        """encode(columns, facts, fired) of a batch chunk, its matrix written in place once."""
+        rule_inputs = self.rule_inputs
+        features = encode_claims_into(self.feature_pipeline, columns, facts, len(rule_inputs))
+        if rule_inputs:
+            features[:, features.shape[1] - len(rule_inputs):] = rule_input_columns(fired, rule_inputs)
+        return features
+
     def _encode_twins(self, encoded: np.ndarray, rows: np.ndarray, twins: dict, twin_judged: "RuleJudgement") -> tuple:
         """(the spa twins' feature rows, the columns in which they may differ from their claims'),
         from their claims' rows `rows` of `encoded`: only what reads the facility is worked out again
@@ -295,7 +303,7 @@ class CoverageModel:
         setting_floor = np.zeros(len(claims))  # medical_setting_floor, its twins walked with their claims
         if len(kept):
             kept_columns = {name: values[kept] for name, values in columns.items()}
-            features = self.encode(kept_columns, facts_of_rows(judged.facts, kept), judged.fired[kept])
+            features = self._encode_batch(kept_columns, facts_of_rows(judged.facts, kept), judged.fired[kept])
             twin_rows, twins, twin_judged = self._spa_twins(columns, judged)
             if len(twin_rows):
                 twin_of_kept = np.full(len(kept), -1, dtype=np.int64)

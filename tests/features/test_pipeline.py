@@ -16,6 +16,7 @@ from features.pipeline import (
     claims_to_columns,
     encode_changed_claims,
     encode_claims,
+    encode_claims_into,
     one_hot_groups,
     outputs_reading,
 )
@@ -142,6 +143,17 @@ def test_claims_moved_to_another_facility_encode_as_their_rows_with_the_facility
     assert {name.split("__")[0] for name in names[reading]} == {"circumstance"}
     moving = np.flatnonzero(((own != expected) & ~(np.isnan(own) & np.isnan(expected))).any(axis=0))
     assert len(moving) and set(moving) <= set(reading)
+
+
+@pytest.mark.parametrize("trailing", [0, 3])
+def test_encode_claims_into_writes_encode_claims_with_room_for_the_callers_columns(fitted, varied_frame,
+                                                                                  varied_claim_dicts, trailing):
+    columns = claims_to_columns(varied_claim_dicts)
+    facts = diagnosis_facts(columns["treatment"], columns["diagnosis_codes"])
+    out = encode_claims_into(fitted, columns, facts, trailing)
+    expected = fitted.transform(varied_frame)
+    assert out.dtype == np.float32 and out.shape == (len(expected), expected.shape[1] + trailing)
+    np.testing.assert_array_equal(out[:, :expected.shape[1]], expected)
 
 
 def test_claims_to_columns_fills_contract_defaults_and_joins_code_lists(fitted, make_clean_frame, varied_claim_dicts):
