@@ -267,11 +267,11 @@ class CoverageModel:
         """The calibrated classifier alone, ignoring the rules."""
         return self.probability_from_features(self.encode(claims))
 
-    def denial_reason_matrix(self, features: np.ndarray) -> np.ndarray:
-        """P(CARC | denied), claims x denial_classes."""
+    def denial_reason_matrix(self, features: np.ndarray, fill_in_place: bool = False) -> np.ndarray:
+        """P(CARC | denied), claims x denial_classes. fill_in_place: LinearSoftmax.probability's."""
         if self._compiled()[1] is None:  # no denial model (a served form holds its compiled map alone)
             return np.full((len(features), len(self.denial_classes)), 1.0 / max(len(self.denial_classes), 1))
-        return self._compiled()[1].probability(features)
+        return self._compiled()[1].probability(features, fill_in_place)
 
     def denial_reason_probabilities(self, claims: pd.DataFrame | dict | np.ndarray) -> pd.DataFrame:
         """P(CARC | denied) per claim; columns are CARC codes (plus `other`)."""
@@ -319,7 +319,7 @@ class CoverageModel:
             model_probability[kept] = self.probability_from_log_odds(raw)
             if self.denial_classes:
                 with threadpool_limits(limits=threads) if threads else nullcontext():  # BLAS matmul
-                    reasons = self.denial_reason_matrix(features)
+                    reasons = self.denial_reason_matrix(features, fill_in_place=True)  # the last use of features
                 top_reason[kept] = np.asarray(self.denial_classes, dtype=object)[reasons.argmax(axis=1)]
         # system_probability, with the medical-setting floor worked out above
         probability = np.maximum(self._probability_with_rule_floor(judged, np.nan_to_num(model_probability), columns),

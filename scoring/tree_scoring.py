@@ -267,14 +267,21 @@ class LinearSoftmax:
         return cls(fill=imputer.statistics_.astype(np.float64), weights=weights.astype(np.float64),
                    bias=bias.astype(np.float64))
 
-    def probability(self, features: np.ndarray) -> np.ndarray:
+    def probability(self, features: np.ndarray, fill_in_place: bool = False) -> np.ndarray:
+        """P(class) per row. fill_in_place: a batch's float32 `features` may have its missing values
+        filled where they are (a caller done with them), rather than in a copy of the whole matrix."""
         if len(features) <= SMALL_BATCH:
             # einsum sums each row in the same order whatever the batch size (BLAS does not), so a
             # claim answered alone or in a batch gets bit-identical reasons
             filled = np.where(np.isnan(features), self.fill, features.astype(np.float64))
             logits = np.einsum("ij,jk->ik", filled, self.weights) + self.bias
         else:  # batch jobs: float32 BLAS, far faster on many claims (benchmarks/RESULTS.md)
-            filled = np.where(np.isnan(features), self.fill.astype(np.float32), features).astype(np.float32, copy=False)
+            if fill_in_place and features.dtype == np.float32:
+                filled = features
+                np.copyto(filled, np.broadcast_to(self.fill.astype(np.float32), filled.shape), where=np.isnan(filled))
+            else:
+                filled = np.where(np.isnan(features), self.fill.astype(np.float32), features).astype(np.float32,
+                                                                                                      copy=False)
             logits = (filled @ self.weights.astype(np.float32)).astype(np.float64) + self.bias
         if logits.shape[1] == 1:  # two classes: sklearn keeps one column of coefficients
             positive = 1.0 / (1.0 + np.exp(-logits[:, 0]))

@@ -22,6 +22,17 @@ def test_compiled_forest_equals_sklearn(champion_model, test_claims):
                                atol=1e-9)
 
 
+def test_denial_model_filling_a_batch_in_place_gives_the_same_bits(champion_model, test_claims):
+    features = champion_model.encode(test_claims)
+    features[::7, 5] = np.nan  # the filled values are the model's fill, in place as in a copy
+    assert len(features) > SMALL_BATCH  # the batch path
+    denial = champion_model._compiled()[1]
+    expected = denial.probability(features)
+    mine = features.copy()
+    np.testing.assert_array_equal(denial.probability(mine, fill_in_place=True), expected)
+    assert not np.isnan(mine).any()  # filled where it was
+
+
 def test_isotonic_map_equals_the_fitted_calibrator(champion_model, test_claims):
     raw = champion_model._compiled()[0].probability(champion_model.encode(test_claims))
     np.testing.assert_allclose(isotonic_map(champion_model.calibrator, raw), champion_model.calibrator.predict(raw),
