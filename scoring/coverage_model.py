@@ -328,8 +328,10 @@ class CoverageModel:
         rule_carc = np.array([rule.carc for rule in rules], dtype=object)
         top_reason = np.where(excluded, rule_carc[judged.hard.argmax(axis=1)], top_reason)
         # Claims share few combinations of hard rules: name each combination once.
-        bits = judged.hard.astype(np.int64) @ (np.int64(1) << np.arange(len(rules), dtype=np.int64))
-        patterns, inverse = np.unique(bits, return_inverse=True)
+        bits = np.zeros(len(claims), dtype=np.int64)
+        for column in range(len(rules)):  # shifts, not an integer matrix product (which has no BLAS)
+            bits |= judged.hard[:, column].astype(np.int64) << column
+        inverse, patterns = pd.factorize(bits)  # hashed: the order of the patterns does not matter
         names = np.array([";".join(rule.rule_id for i, rule in enumerate(rules) if pattern >> i & 1)
                           for pattern in patterns], dtype=object)
         rule_ids = names[inverse]
