@@ -114,7 +114,16 @@ class RuleSet:
         columns: the clean-frame columns of RULE_COLUMNS, aligned 1-D arrays (benefit_limit NaN
         for "no limit"); facts: their diagnosis facts (features.claim_facts.columns_facts).
         """
-        return self._fire(columns, facts, catalog, range(len(self.rules)), None)
+        catalog = catalog or load_catalog()
+        treatment_keys = columns["treatment"]  # a Categorical stays one: read per distinct key below
+        fired = self.applicable(treatment_keys, catalog)
+        conditions = _Conditions(columns, facts, treatment_keys, catalog)
+        for column, rule in enumerate(self.rules):
+            if not fired[:, column].any():  # applies to none of these claims: its conditions are not read
+                continue
+            for atom in rule.atoms:
+                fired[:, column] &= conditions[atom]
+        return fired
 
     def fire_changed(self, columns, facts: DiagnosisFacts, fired: np.ndarray, changed: tuple[str, ...],
                      catalog: TreatmentCatalog | None = None) -> np.ndarray:
@@ -123,24 +132,18 @@ class RuleSet:
         a changed column judged again (a spa twin: the rules that read the facility)."""
         if "treatment" in changed:  # which rules apply at all
             return self.fire(columns, facts, catalog)
-        reading = [column for column, rule in enumerate(self.rules)
-                   if any(name in changed for atom in rule.atoms for name in atom_columns(atom))]
-        return self._fire(columns, facts, catalog, reading, fired)
-
-    def _fire(self, columns, facts: DiagnosisFacts, catalog: TreatmentCatalog | None, rules,
-              known: np.ndarray | None) -> np.ndarray:
-        """fire's matrix with the columns of `rules` worked out; the others are `known`'s."""
         catalog = catalog or load_catalog()
-        treatment_keys = columns["treatment"]  # a Categorical stays one: read per distinct key below
+        treatment_keys = columns["treatment"]
         applicable = self.applicable(treatment_keys, catalog)
-        fired = applicable if known is None else np.array(known, dtype=bool)
+        fired = np.array(fired, dtype=bool)
         conditions = _Conditions(columns, facts, treatment_keys, catalog)
-        for column in rules:
+        for column, rule in enumerate(self.rules):
+            if not any(name in changed for atom in rule.atoms for name in atom_columns(atom)):
+                continue  # reads none of the changed columns: as it was
             fired[:, column] = applicable[:, column]
-            if not fired[:, column].any():  # applies to none of these claims: its conditions are not read
-                continue
-            for atom in self.rules[column].atoms:
-                fired[:, column] &= conditions[atom]
+            for atom in rule.atoms:
+                if fired[:, column].any():
+                    fired[:, column] &= conditions[atom]
         return fired
 
     def applicable(self, treatment_keys, catalog: TreatmentCatalog | None = None) -> np.ndarray:
