@@ -27,7 +27,8 @@ def check_request_chunk(raw: pd.DataFrame, first_row_number: int = 1, today: pd.
     rejected = _rejected_lines(quarantine_frame(problems, raw, first_row_number, HISTORY_COLUMNS)) \
         if problems else pd.DataFrame({name: pd.Series(dtype="int64" if name == "row_number" else "str")
                                        for name in REJECTED_COLUMNS})
-    return clean[~bad], ~bad, rejected
+    # every row valid (a clean file): the frames as they are, not a copy of each column through a mask
+    return (clean[~bad] if bad.any() else clean), ~bad, rejected
 
 
 def _rejected_lines(lines: pd.DataFrame) -> pd.DataFrame:

@@ -166,6 +166,53 @@ def encode_claims(fitted_pipeline, columns: Mapping[str, np.ndarray],
     return np.concatenate([_encode(encoder, columns, facts) for encoder in encoders], axis=1)
 
 
+def encode_claims_into(fitted_pipeline, columns: Mapping[str, np.ndarray], facts: DiagnosisFacts | None = None,
+                       trailing: int = 0) -> np.ndarray:
+    """encode_claims(fitted_pipeline, columns, facts) in the first columns of an (n, outputs +
+    `trailing`) float32 array, the trailing columns left for the caller to fill (the model's rule
+    inputs): each encoder's block is written in place, where encode_claims' concatenation and the
+    caller's appending each copied every row again (a batch chunk's matrix is tens of MB)."""
+    blocks = _encoder_blocks(fitted_pipeline)
+    columns = factorise_object_columns(columns, TEXT_INPUT_COLUMNS)
+    out = np.empty((len(columns["treatment"]), (blocks[-1][1].stop if blocks else 0) + trailing), dtype=np.float32)
+    for encoder, block in blocks:
+        out[:, block] = _encode(encoder, columns, facts)
+    return out
+
+
+def outputs_reading(fitted_pipeline, changed: tuple[str, ...]) -> np.ndarray:
+    """Positions in the pipeline's output of every output of an encoder that reads one of the
+    columns `changed`: the outputs two claims differing in those columns alone may differ in."""
+    return np.array([at for encoder, block in _encoder_blocks(fitted_pipeline)
+                     if any(name in changed for name in encoder.INPUT_COLUMNS) for at in range(block.start, block.stop)],
+                    dtype=np.int64)
+
+
+def encode_changed_claims(fitted_pipeline, columns: Mapping[str, np.ndarray], encoded: np.ndarray,
+                          rows: np.ndarray, changed: tuple[str, ...]) -> np.ndarray:
+    """encode_claims(fitted_pipeline, columns) for claims that differ from the rows `rows` of
+    `encoded` (encode_claims rows, one per claim of `columns`) in the columns `changed` alone: those
+    rows copied, with the outputs of the encoders that read a changed column encoded again (a spa
+    twin of a claim differs in its facility, which the circumstance encoder alone reads). Columns
+    of `encoded` past the pipeline's outputs are copied as they are."""
+    out = np.asarray(encoded, dtype=np.float32)[rows]  # a copy: the claims' own rows stay as they were
+    columns = factorise_object_columns(columns, TEXT_INPUT_COLUMNS)
+    for encoder, block in _encoder_blocks(fitted_pipeline):
+        if any(name in changed for name in encoder.INPUT_COLUMNS):
+            out[:, block] = encoder.encode_columns(columns)
+    return out
+
+
+def _encoder_blocks(fitted_pipeline) -> list[tuple]:
+    """(fitted encoder, the slice of the pipeline's output it writes), in output order."""
+    blocks, at = [], 0
+    for encoder in _fitted_encoders(fitted_pipeline):
+        width = len(encoder._output_names())
+        blocks.append((encoder, slice(at, at + width)))
+        at += width
+    return blocks
+
+
 def _encode(encoder, columns: Mapping, facts: DiagnosisFacts | None) -> np.ndarray:
     if facts is not None and isinstance(encoder, DiagnosisEncoding):  # the one encoder that reads the facts
         return encoder.encode_columns(columns, facts=facts)

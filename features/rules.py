@@ -124,6 +124,27 @@ class RuleSet:
                 fired[:, column] &= conditions[atom]
         return fired
 
+    def fire_changed(self, columns, facts: DiagnosisFacts, fired: np.ndarray, changed: tuple[str, ...],
+                     catalog: TreatmentCatalog | None = None) -> np.ndarray:
+        """fire(columns, facts) for claims that differ from those `fired` was worked out for (same
+        rows, same order) in the columns `changed` alone: `fired` copied, with the rules that read
+        a changed column judged again (a spa twin: the rules that read the facility)."""
+        if "treatment" in changed:  # which rules apply at all
+            return self.fire(columns, facts, catalog)
+        catalog = catalog or load_catalog()
+        treatment_keys = columns["treatment"]
+        applicable = self.applicable(treatment_keys, catalog)
+        fired = np.array(fired, dtype=bool)
+        conditions = _Conditions(columns, facts, treatment_keys, catalog)
+        for column, rule in enumerate(self.rules):
+            if not any(name in changed for atom in rule.atoms for name in atom_columns(atom)):
+                continue  # reads none of the changed columns: as it was
+            fired[:, column] = applicable[:, column]
+            for atom in rule.atoms:
+                if fired[:, column].any():
+                    fired[:, column] &= conditions[atom]
+        return fired
+
     def applicable(self, treatment_keys, catalog: TreatmentCatalog | None = None) -> np.ndarray:
         """Boolean matrix (claims x rules): which rule applies to each claim's treatment, whatever
         its condition. Worked out once per distinct key and kept (the catalog and the table are
@@ -212,6 +233,25 @@ class _Conditions:
             traits = self.catalog.shared_traits(key) if isinstance(key, str) else None  # None: a missing key
             table[row] = None if traits is None else read(traits)
         return table[codes]
+
+
+def atom_columns(atom: str) -> tuple[str, ...]:
+    """The clean-frame columns a condition atom reads (_Conditions._evaluate), beside the treatment
+    every rule's applicability reads. The diagnosis facts read the treatment and the codes."""
+    if atom == "always":
+        return ()
+    if atom in ("no_covered_diagnosis", "cosmetic_encounter", "header_code"):
+        return ("treatment", "diagnosis_codes")
+    if atom == "benefit_exhausted":
+        return ("benefit_limit", "benefit_used")
+    if atom == "below_min_age":
+        return ("treatment", "patient_age")
+    if atom == "outside_required_setting":
+        return ("treatment", "facility_type")
+    kind = atom.partition(":")[0]
+    if kind in ("plan", "facility", "procedure_code"):
+        return ({"plan": "plan_type", "facility": "facility_type"}.get(kind, kind),)
+    return ("diagnosis_codes",)  # diagnosis, no_diagnosis
 
 
 def _text_value(value) -> str:

@@ -337,9 +337,11 @@ def _score_chunk(model, raw: pd.DataFrame, rows_before: int, today: pd.Timestamp
     scored = model.score_frame(clean, threads=threads) if len(clean) else None
     output = None
     if scored is not None:
-        output = raw.reset_index(drop=True)[valid].reset_index(drop=True)
+        output = raw.reset_index(drop=True)
+        if not valid.all():
+            output = output[valid].reset_index(drop=True)
         for name in SCORE_COLUMNS:
-            output[name] = scored[name].to_numpy()
+            output[name] = scored[name].array  # as scored: its text columns are not converted again
         output = output.loc[:, columns]
     return _Scored(len(raw), rows_before + len(raw), clean, scored, rejected, output)
 

@@ -29,7 +29,7 @@ from common.digests import file_sha256
 from features.claim_facts import DiagnosisFacts, columns_facts, facts_of_rows, frame_to_columns, joined_facts
 from features.contract import OFFICE_FACILITIES
 from features.distinct import per_distinct
-from features.pipeline import encode_claims
+from features.pipeline import encode_changed_claims, encode_claims, encode_claims_into, outputs_reading
 from features.rules import load_rules
 from scoring import advice
 from scoring.decisions import EXCLUDED, LIKELY_APPROVED, LIKELY_DENIED, UNCERTAIN
@@ -44,6 +44,7 @@ MODEL_FILE = "model.skops"
 # The settings a claim is compared with a medical spa in (medical_setting_floor): the contract's offices.
 MEDICAL_SETTINGS = OFFICE_FACILITIES
 SPA = "medical_spa"
+TWIN_COLUMN = "facility_type"  # the one column in which a claim's spa twin differs from it (_spa_twins)
 # One row per claim from score_frame: what batch scoring, the pyfunc and /invocations return.
 SCORE_COLUMNS = ("approval_probability", "model_probability", "decision", "excluded", "rule_ids",
                  "top_denial_reason")
@@ -154,11 +155,16 @@ class CoverageModel:
         """(the rows medical_setting_floor compares with a spa, their spa twins' columns, the twins' judgement)."""
         rows = np.flatnonzero(in_medical_setting(columns["facility_type"]) & ~judged.excluded)
         twins = {name: values[rows] for name, values in columns.items()}
-        twins["facility_type"] = np.full(len(rows), SPA, dtype=object)
+        twins[TWIN_COLUMN] = np.full(len(rows), SPA, dtype=object)
         if not len(rows):  # nothing to judge (None: no judgement)
             return rows, twins, None
-        # the diagnosis facts read the treatment and the codes alone: the twin's are its claim's
-        return rows, twins, self.judge(twins, facts_of_rows(judged.facts, rows))
+        # the diagnosis facts and the primary category read the treatment and the codes alone: the
+        # twin's are its claim's, and only the rules that read the facility are judged again
+        facts, categories = facts_of_rows(judged.facts, rows), judged.categories[rows]
+        fired = load_rules().fire_changed(twins, facts, judged.fired[rows], (TWIN_COLUMN,))
+        hard, shares = self.evidence().judge(fired, twins["treatment"], categories)
+        return rows, twins, RuleJudgement(facts, fired, hard, self.evidence().excluded_probability(hard, shares),
+                                          categories)
 
     def score_rows(self, columns: dict[str, np.ndarray], leading: "RuleJudgement | None" = None) -> "ScoredRows":
         """The served probability of few claims (one claim and its what-if variants) with every
@@ -222,6 +228,26 @@ class CoverageModel:
         fired = self.fired_rules(columns, facts) if fired is None else fired
         return np.hstack([features, rule_input_columns(fired, rule_inputs)])
 
+    def _encode_batch(self, columns: dict, facts: DiagnosisFacts, fired: np.ndarray) -> np.ndarray:
+        """encode(columns, facts, fired) of a batch chunk, its matrix written in place once."""
+        rule_inputs = self.rule_inputs
+        features = encode_claims_into(self.feature_pipeline, columns, facts, len(rule_inputs))
+        if rule_inputs:
+            features[:, features.shape[1] - len(rule_inputs):] = rule_input_columns(fired, rule_inputs)
+        return features
+
+    def _encode_twins(self, encoded: np.ndarray, rows: np.ndarray, twins: dict, twin_judged: "RuleJudgement") -> tuple:
+        """(the spa twins' feature rows, the columns in which they may differ from their claims'),
+        from their claims' rows `rows` of `encoded`: only what reads the facility is worked out again
+        (the encoders reading it, the rule inputs), the rest copied."""
+        features = encode_changed_claims(self.feature_pipeline, twins, encoded, rows, (TWIN_COLUMN,))
+        width = features.shape[1] - len(self.rule_inputs)
+        if self.rule_inputs:
+            features[:, width:] = rule_input_columns(twin_judged.fired, self.rule_inputs)
+        may_differ = np.concatenate([outputs_reading(self.feature_pipeline, (TWIN_COLUMN,)),
+                                     np.arange(width, features.shape[1])])
+        return features, may_differ
+
     def probability_from_features(self, features: np.ndarray, threads: int | None = None) -> np.ndarray:
         return self.probability_from_log_odds(self._compiled()[0].raw(features, threads))
 
@@ -255,11 +281,11 @@ class CoverageModel:
         """The calibrated classifier alone, ignoring the rules."""
         return self.probability_from_features(self.encode(claims))
 
-    def denial_reason_matrix(self, features: np.ndarray) -> np.ndarray:
-        """P(CARC | denied), claims x denial_classes."""
+    def denial_reason_matrix(self, features: np.ndarray, fill_in_place: bool = False) -> np.ndarray:
+        """P(CARC | denied), claims x denial_classes. fill_in_place: LinearSoftmax.probability's."""
         if self._compiled()[1] is None:  # no denial model (a served form holds its compiled map alone)
             return np.full((len(features), len(self.denial_classes)), 1.0 / max(len(self.denial_classes), 1))
-        return self._compiled()[1].probability(features)
+        return self._compiled()[1].probability(features, fill_in_place)
 
     def denial_reason_probabilities(self, claims: pd.DataFrame | dict | np.ndarray) -> pd.DataFrame:
         """P(CARC | denied) per claim; columns are CARC codes (plus `other`)."""
@@ -291,13 +317,15 @@ class CoverageModel:
         setting_floor = np.zeros(len(claims))  # medical_setting_floor, its twins walked with their claims
         if len(kept):
             kept_columns = {name: values[kept] for name, values in columns.items()}
-            features = self.encode(kept_columns, facts_of_rows(judged.facts, kept), judged.fired[kept])
+            features = self._encode_batch(kept_columns, facts_of_rows(judged.facts, kept), judged.fired[kept])
             twin_rows, twins, twin_judged = self._spa_twins(columns, judged)
             if len(twin_rows):
-                twin_features = self.encode(twins, twin_judged.facts, twin_judged.fired)
                 twin_of_kept = np.full(len(kept), -1, dtype=np.int64)
-                twin_of_kept[np.searchsorted(kept, twin_rows)] = np.arange(len(twin_rows))  # twins' rows are kept
-                raw, twin_raw = self._compiled()[0].raw_with_twins(features, twin_features, twin_of_kept, threads)
+                kept_of_twin = np.searchsorted(kept, twin_rows)  # twins' rows are kept
+                twin_of_kept[kept_of_twin] = np.arange(len(twin_rows))
+                twin_features, may_differ = self._encode_twins(features, kept_of_twin, twins, twin_judged)
+                raw, twin_raw = self._compiled()[0].raw_with_twins(features, twin_features, twin_of_kept, threads,
+                                                                   may_differ)
                 setting_floor[twin_rows] = self._probability_with_rule_floor(
                     twin_judged, self.probability_from_log_odds(twin_raw), twins)
             else:
@@ -305,7 +333,7 @@ class CoverageModel:
             model_probability[kept] = self.probability_from_log_odds(raw)
             if self.denial_classes:
                 with threadpool_limits(limits=threads) if threads else nullcontext():  # BLAS matmul
-                    reasons = self.denial_reason_matrix(features)
+                    reasons = self.denial_reason_matrix(features, fill_in_place=True)  # the last use of features
                 top_reason[kept] = np.asarray(self.denial_classes, dtype=object)[reasons.argmax(axis=1)]
         # system_probability, with the medical-setting floor worked out above
         probability = np.maximum(self._probability_with_rule_floor(judged, np.nan_to_num(model_probability), columns),
@@ -314,8 +342,10 @@ class CoverageModel:
         rule_carc = np.array([rule.carc for rule in rules], dtype=object)
         top_reason = np.where(excluded, rule_carc[judged.hard.argmax(axis=1)], top_reason)
         # Claims share few combinations of hard rules: name each combination once.
-        bits = judged.hard.astype(np.int64) @ (np.int64(1) << np.arange(len(rules), dtype=np.int64))
-        patterns, inverse = np.unique(bits, return_inverse=True)
+        bits = np.zeros(len(claims), dtype=np.int64)
+        for column in range(len(rules)):  # shifts, not an integer matrix product (which has no BLAS)
+            bits |= judged.hard[:, column].astype(np.int64) << column
+        inverse, patterns = pd.factorize(bits)  # hashed: the order of the patterns does not matter
         names = np.array([";".join(rule.rule_id for i, rule in enumerate(rules) if pattern >> i & 1)
                           for pattern in patterns], dtype=object)
         rule_ids = names[inverse]

@@ -204,23 +204,25 @@ class CompiledForest:
         return _raw_serial(features, *arrays)
 
     def raw_with_twins(self, features: np.ndarray, twin_features: np.ndarray, twin_of_row: np.ndarray,
-                       threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                       threads: int | None = None, may_differ: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(raw scores of `features`, raw scores of `twin_features`), equal to two calls of `raw`, for
         twins that each differ from one row in a few inputs (the spa twins of the medical-setting
         floor): `twin_of_row[row]` is the row's twin in `twin_features`, or -1. A twin follows its
         row's path until a node reads an input in which some twin differs from its row, so it costs
-        a fraction of a walk of its own."""
+        a fraction of a walk of its own. `may_differ`: the only inputs in which a twin can differ from
+        its row, when the caller built the twins so (the rest are then not compared, only these)."""
         features = np.ascontiguousarray(features, dtype=np.float32)
         twin_features = np.ascontiguousarray(twin_features, dtype=np.float32)
         twin_of_row = np.ascontiguousarray(twin_of_row, dtype=np.int64)
         has_twin = twin_of_row >= 0
         if len(twin_of_row) != len(features) or (has_twin.any() and twin_of_row.max() >= len(twin_features)):
             raise ValueError("twin_of_row must give, for each row, a row of twin_features or -1")
-        paired = features[has_twin]
-        twins = twin_features[twin_of_row[has_twin]]
+        candidates = np.arange(features.shape[1]) if may_differ is None else np.asarray(may_differ, dtype=np.int64)
+        paired = features[np.ix_(has_twin, candidates)]
+        twins = twin_features[np.ix_(twin_of_row[has_twin], candidates)]
         unequal = np.flatnonzero((paired != twins).any(axis=0))  # NaN != NaN: checked below, on these alone
-        differ = [column for column in unequal if ((paired[:, column] != twins[:, column])
-                                                   & ~(np.isnan(paired[:, column]) & np.isnan(twins[:, column]))).any()]
+        differ = [candidates[column] for column in unequal if ((paired[:, column] != twins[:, column])
+                  & ~(np.isnan(paired[:, column]) & np.isnan(twins[:, column]))).any()]
         splits_apart = np.isin(self.feature, differ) & ~self.is_leaf
         left, right, threshold, tree_depth = self._block_arrays
         arrays = (self.feature, threshold, self.missing_left, left, right, splits_apart, self.value, self.roots,
@@ -265,14 +267,21 @@ class LinearSoftmax:
         return cls(fill=imputer.statistics_.astype(np.float64), weights=weights.astype(np.float64),
                    bias=bias.astype(np.float64))
 
-    def probability(self, features: np.ndarray) -> np.ndarray:
+    def probability(self, features: np.ndarray, fill_in_place: bool = False) -> np.ndarray:
+        """P(class) per row. fill_in_place: a batch's float32 `features` may have its missing values
+        filled where they are (a caller done with them), rather than in a copy of the whole matrix."""
         if len(features) <= SMALL_BATCH:
             # einsum sums each row in the same order whatever the batch size (BLAS does not), so a
             # claim answered alone or in a batch gets bit-identical reasons
             filled = np.where(np.isnan(features), self.fill, features.astype(np.float64))
             logits = np.einsum("ij,jk->ik", filled, self.weights) + self.bias
         else:  # batch jobs: float32 BLAS, far faster on many claims (benchmarks/RESULTS.md)
-            filled = np.where(np.isnan(features), self.fill.astype(np.float32), features).astype(np.float32, copy=False)
+            if fill_in_place and features.dtype == np.float32:
+                filled = features
+                np.copyto(filled, np.broadcast_to(self.fill.astype(np.float32), filled.shape), where=np.isnan(filled))
+            else:
+                filled = np.where(np.isnan(features), self.fill.astype(np.float32), features).astype(np.float32,
+                                                                                                      copy=False)
             logits = (filled @ self.weights.astype(np.float32)).astype(np.float64) + self.bias
         if logits.shape[1] == 1:  # two classes: sklearn keeps one column of coefficients
             positive = 1.0 / (1.0 + np.exp(-logits[:, 0]))

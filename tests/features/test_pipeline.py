@@ -14,8 +14,11 @@ from features.pipeline import (
     FEATURE_INPUT_COLUMNS,
     build_feature_pipeline,
     claims_to_columns,
+    encode_changed_claims,
     encode_claims,
+    encode_claims_into,
     one_hot_groups,
+    outputs_reading,
 )
 
 
@@ -115,6 +118,42 @@ def test_encode_claims_with_the_rules_facts_equals_transform(fitted, varied_fram
         columns = claims_to_columns([claim])
         facts = diagnosis_facts(columns["treatment"], columns["diagnosis_codes"])
         np.testing.assert_array_equal(encode_claims(fitted, columns, facts)[0], expected[row], err_msg=f"claim {row}")
+
+
+@pytest.mark.parametrize("facility", ["medical_spa", "physician_office", "dermatology_clinic"])
+def test_claims_moved_to_another_facility_encode_as_their_rows_with_the_facility_outputs_again(fitted, varied_frame,
+                                                                                             facility):
+    """encode_changed_claims (the spa twins of predict) equals encoding the moved claims whole, and
+    the outputs outputs_reading names are the only ones that move."""
+    columns = {name: varied_frame[name].to_numpy() for name in CLEAN_COLUMNS}
+    own = encode_claims(fitted, columns)
+    moved = dict(columns, facility_type=np.full(len(varied_frame), facility, dtype=object))
+    expected = encode_claims(fitted, moved)
+    extra = np.arange(2 * len(own), dtype=np.float32).reshape(-1, 2)  # columns past the pipeline's: copied
+    encoded = np.hstack([own, extra])
+    got = encode_changed_claims(fitted, moved, encoded, np.arange(len(own)), ("facility_type",))
+    np.testing.assert_array_equal(got, np.hstack([expected, extra]))
+    np.testing.assert_array_equal(encoded[:, :own.shape[1]], own)  # the claims' own rows are left as they were
+    backwards = np.arange(len(own))[::-1]  # rows in another order: the moved claims follow them
+    got = encode_changed_claims(fitted, {name: values[backwards] for name, values in moved.items()}, encoded,
+                                backwards, ("facility_type",))
+    np.testing.assert_array_equal(got, np.hstack([expected, extra])[backwards])
+    names = fitted.get_feature_names_out()
+    reading = outputs_reading(fitted, ("facility_type",))
+    assert {name.split("__")[0] for name in names[reading]} == {"circumstance"}
+    moving = np.flatnonzero(((own != expected) & ~(np.isnan(own) & np.isnan(expected))).any(axis=0))
+    assert len(moving) and set(moving) <= set(reading)
+
+
+@pytest.mark.parametrize("trailing", [0, 3])
+def test_encode_claims_into_writes_encode_claims_with_room_for_the_callers_columns(fitted, varied_frame,
+                                                                                  varied_claim_dicts, trailing):
+    columns = claims_to_columns(varied_claim_dicts)
+    facts = diagnosis_facts(columns["treatment"], columns["diagnosis_codes"])
+    out = encode_claims_into(fitted, columns, facts, trailing)
+    expected = fitted.transform(varied_frame)
+    assert out.dtype == np.float32 and out.shape == (len(expected), expected.shape[1] + trailing)
+    np.testing.assert_array_equal(out[:, :expected.shape[1]], expected)
 
 
 def test_claims_to_columns_fills_contract_defaults_and_joins_code_lists(fitted, make_clean_frame, varied_claim_dicts):

@@ -6,7 +6,8 @@ import pytest
 
 from features.claim_facts import columns_facts
 from features.pipeline import claims_to_columns
-from features.rules import RuleTableError, load_rules, parse_rules
+from features.contract import FACILITY_TYPES, PLAN_TYPES
+from features.rules import RuleTableError, atom_columns, load_rules, parse_rules
 
 # Where no rule on plans, places or ages has a say: a PPO claim of an adult at a doctor's office.
 NEUTRAL = {"plan_type": "ppo", "facility_type": "physician_office", "patient_age": 45, "procedure_code": None}
@@ -76,6 +77,25 @@ def test_rules_vectorise_the_same_as_one_by_one():
     assert together.any(axis=1).all()
     for index, claim in enumerate(claims):
         assert (fire([claim])[0] == together[index]).all()
+
+
+@pytest.mark.parametrize("column, values", [("facility_type", FACILITY_TYPES), ("plan_type", PLAN_TYPES),
+                                           ("patient_age", (10.0, 70.0))])
+def test_claims_changed_in_one_column_fire_as_if_judged_whole(varied_claim_dicts, column, values):
+    """fire_changed (the spa twins of predict) judges again only the rules reading the changed column,
+    and fires exactly as fire does on the changed claims."""
+    rules = load_rules()
+    columns = claims_to_columns(varied_claim_dicts)
+    facts = columns_facts(columns)
+    fired = rules.fire(columns, facts)
+    reading = [rule for rule in rules.rules if any(column in atom_columns(atom) for atom in rule.atoms)]
+    assert reading  # each column parametrised is read by some rule
+    for value in values:
+        changed = dict(columns, **{column: np.full(len(fired), value, dtype=columns[column].dtype)})
+        expected = rules.fire(changed, facts)
+        np.testing.assert_array_equal(rules.fire_changed(changed, facts, fired, (column,)), expected)
+    moved = np.flatnonzero((expected != fired).any(axis=0))
+    assert len(moved) and {rules.rules[at].rule_id for at in moved} <= {rule.rule_id for rule in reading}
 
 
 def test_a_rule_with_an_unknown_condition_is_rejected():

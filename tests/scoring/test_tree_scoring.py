@@ -22,6 +22,17 @@ def test_compiled_forest_equals_sklearn(champion_model, test_claims):
                                atol=1e-9)
 
 
+def test_denial_model_filling_a_batch_in_place_gives_the_same_bits(champion_model, test_claims):
+    features = champion_model.encode(test_claims)
+    features[::7, 5] = np.nan  # the filled values are the model's fill, in place as in a copy
+    assert len(features) > SMALL_BATCH  # the batch path
+    denial = champion_model._compiled()[1]
+    expected = denial.probability(features)
+    mine = features.copy()
+    np.testing.assert_array_equal(denial.probability(mine, fill_in_place=True), expected)
+    assert not np.isnan(mine).any()  # filled where it was
+
+
 def test_isotonic_map_equals_the_fitted_calibrator(champion_model, test_claims):
     raw = champion_model._compiled()[0].probability(champion_model.encode(test_claims))
     np.testing.assert_allclose(isotonic_map(champion_model.calibrator, raw), champion_model.calibrator.predict(raw),
@@ -55,6 +66,10 @@ def test_twins_walked_with_their_rows_get_the_bits_of_their_own_walk(champion_mo
         np.testing.assert_array_equal(twin_raw, row_by_row(twins))
         np.testing.assert_array_equal(forest.raw(features, threads), raw)  # a batch without twins: the blocks alone
         assert not np.array_equal(twin_raw[thirds[0]], raw[has_twin[thirds[0]]])  # the test's twins do differ
+        # told the inputs the twins may differ in (a superset of those they do), the walk is the same
+        may_differ = np.union1d(roots, columns)
+        np.testing.assert_array_equal(forest.raw_with_twins(features, twins, twin_of_row, threads, may_differ)[1],
+                                      twin_raw)
 
 
 def test_block_walk_takes_the_row_walks_branch_beside_every_threshold(champion_model, test_claims):

@@ -1,4 +1,6 @@
-"""rows_per_combination: a few rows' combinations remembered per encoder, equal to working them out."""
+"""rows_per_combination: combinations remembered per encoder, equal to working them out."""
+import weakref
+
 import numpy as np
 
 from features.encoding import columns as encoder_columns
@@ -19,8 +21,23 @@ def test_remembered_rows_are_the_rows_worked_out_per_combination(make_clean_fram
     columns = _column_arrays(frame)
     first, again = encoder.encode_columns(columns), encoder.encode_columns(columns)  # the second from the memo
     monkeypatch.setattr(encoder_columns, "FEW_ROWS", 0)  # every call factorises, as for a large frame
+    remembered = encoder.encode_columns(columns)  # a batch chunk's rows, from the memo the calls above filled
+    monkeypatch.setattr(encoder_columns, "_memos", weakref.WeakKeyDictionary())  # nothing remembered
     worked_out = encoder.encode_columns(columns)
-    assert np.array_equal(first, worked_out, equal_nan=True) and np.array_equal(again, worked_out, equal_nan=True)
+    for out in (first, again, remembered):
+        assert np.array_equal(out, worked_out, equal_nan=True)
+
+
+def test_the_memo_stays_within_its_limit_on_a_chunk_of_many_combinations(make_clean_frame, monkeypatch):
+    frame = make_clean_frame(*({"treatment": "botulinum_toxin", "procedure_code": code}
+                               for code in ("64615", "J0585", "J0586", "J0587", "J0588")))
+    encoder = TreatmentEncoder(min_frequency=1).fit(frame)
+    monkeypatch.setattr(encoder_columns, "FEW_ROWS", 0)
+    monkeypatch.setattr(encoder_columns, "MEMO_LIMIT", 3)
+    monkeypatch.setattr(encoder_columns, "_memos", weakref.WeakKeyDictionary())
+    worked_out = encoder.encode_columns(_column_arrays(frame))
+    assert len(encoder_columns._memos[encoder][1]) == 3
+    assert np.array_equal(encoder.encode_columns(_column_arrays(frame)), worked_out, equal_nan=True)
 
 
 def test_a_refitted_encoder_does_not_read_its_old_rows(make_clean_frame):
