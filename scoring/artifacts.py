@@ -54,13 +54,13 @@ from pathlib import Path
 import numpy as np
 
 from common.digests import file_sha256
-from scoring.coverage_model import (METADATA_FILE as SAVED_METADATA_FILE, MODEL_FILE, CoverageModel,
-                                           UntrustedTypesError)
+from scoring.coverage_model import METADATA_FILE as SAVED_METADATA_FILE, MODEL_FILE, CoverageModel
 from scoring.mlflow_store import (CHAMPION, REGISTERED_MODEL, TrackingStoreError, alias_uri, mlflow_client,
                                   no_such_alias, no_such_version, quiet_artifact_downloads, resolve_tracking_uri,
                                   tracking)
 from scoring.served_form import SERVED_ARRAYS_FILE, SERVED_FORM_FILE
 from scoring.sqlite_registry import RegisteredFiles, resolve_locally
+from scoring.trusted_types import UntrustedTypesError
 
 ARTIFACT_KEY = "coverage_model"  # the logged pyfunc's artifact that holds the saved CoverageModel
 MODEL_SHA256_TAG = "model_sha256"  # model-version tag: the sha256 of model.skops (shown in /v1/model)

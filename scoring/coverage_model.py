@@ -14,7 +14,6 @@ Persistence is skops (no bare pickle) plus a JSON metadata file, with the served
 """
 from __future__ import annotations
 
-import importlib
 import json
 from contextlib import nullcontext
 from dataclasses import asdict, field, dataclass
@@ -26,9 +25,7 @@ from threadpoolctl import threadpool_limits
 
 from common.digests import file_sha256
 
-from features.claim_facts import DiagnosisFacts, columns_facts, facts_of_rows, frame_to_columns, joined_facts
-from features.contract import OFFICE_FACILITIES
-from features.distinct import per_distinct
+from features.claim_facts import DiagnosisFacts, columns_facts, facts_of_rows, frame_to_columns
 from features.pipeline import encode_changed_claims, encode_claims, encode_claims_into, outputs_reading
 from features.rules import load_rules
 from scoring import advice
@@ -37,42 +34,19 @@ from scoring.params import ModelParams
 from scoring.patient_cost import with_patient_cost
 from scoring.explanation import Explainer
 from scoring.rule_evidence import RULE_INPUT_PREFIX, EvidenceParams, RuleEvidence, primary_categories
+from scoring.judgement import RuleJudgement, ScoredRows, rule_input_columns
+from scoring.places import in_medical_setting
 from scoring.served_form import read_served_form, write_served_form
 from scoring.tree_scoring import CompiledForest, LinearSoftmax, isotonic_map
+from scoring.trusted_types import UntrustedTypesError, trusted_type
 
 MODEL_FILE = "model.skops"
-# The settings a claim is compared with a medical spa in (medical_setting_floor): the contract's offices.
-MEDICAL_SETTINGS = OFFICE_FACILITIES
 SPA = "medical_spa"
 TWIN_COLUMN = "facility_type"  # the one column in which a claim's spa twin differs from it (_spa_twins)
 # One row per claim from score_frame: what batch scoring, the pyfunc and /invocations return.
 SCORE_COLUMNS = ("approval_probability", "model_probability", "decision", "excluded", "rule_ids",
                  "top_denial_reason")
 METADATA_FILE = "metadata.json"
-# skops loads only types from these packages; anything else in a model file is refused. Not
-# "builtins.": a model file naming builtins.exec or builtins.getattr (as a FunctionTransformer's func,
-# say) would pass, and no model we save holds a builtins type.
-TRUSTED_MODULE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "features.")
-
-
-class UntrustedTypesError(ValueError):
-    """A model file names a type outside the allow-list (`trusted_type`); nothing of it was loaded."""
-
-
-def trusted_type(name: str) -> bool:
-    """A class from a trusted package. Functions are refused even there: `numpy.load` as a
-    FunctionTransformer's func would unpickle whatever file a model names, and no model we
-    save holds a function."""
-    if not name.startswith(TRUSTED_MODULE_PREFIXES):
-        return False
-    module, _, attribute = name.rpartition(".")
-    try:
-        found = getattr(importlib.import_module(module), attribute)
-    except (ImportError, AttributeError):
-        return False
-    return isinstance(found, type)
-
-
 @dataclass
 class CoverageModel:
     params: ModelParams = field(default_factory=ModelParams)
@@ -419,59 +393,3 @@ class CoverageModel:
         return cls(params=ModelParams(**metadata.pop("params")), feature_names=metadata.pop("feature_names"),
                    denial_classes=metadata.pop("denial_classes"), training_profile=metadata.pop("training_profile"),
                    metadata=metadata, rule_evidence=rule_evidence, **estimators)
-
-
-@dataclass(frozen=True)
-class RuleJudgement:
-    """What the rules say about a set of claims (aligned arrays, one row per claim)."""
-
-    facts: DiagnosisFacts
-    fired: np.ndarray  # every rule whose condition holds
-    hard: np.ndarray  # those the training history keeps hard for the claim's treatment and diagnosis
-    excluded_probability: np.ndarray  # the smoothed paid share an excluded claim gets; NaN elsewhere
-    categories: np.ndarray  # the primary diagnosis code's 3-character category
-
-    @property
-    def excluded(self) -> np.ndarray:
-        return self.hard.any(axis=1)
-
-    def of_rows(self, rows: np.ndarray) -> "RuleJudgement":
-        """The judgement of the given rows, in that order."""
-        return RuleJudgement(facts_of_rows(self.facts, rows), self.fired[rows], self.hard[rows],
-                             self.excluded_probability[rows], self.categories[rows])
-
-    def followed_by(self, then: "RuleJudgement") -> "RuleJudgement":
-        """This judgement's claims followed by `then`'s, as one judgement."""
-        return RuleJudgement(joined_facts(self.facts, then.facts), np.vstack([self.fired, then.fired]),
-                             np.vstack([self.hard, then.hard]),
-                             np.concatenate([self.excluded_probability, then.excluded_probability]),
-                             np.concatenate([self.categories, then.categories]))
-
-
-@dataclass(frozen=True)
-class ScoredRows:
-    """CoverageModel.score_rows: claims judged, encoded and scored (aligned, one row per claim)."""
-
-    judged: RuleJudgement
-    features: np.ndarray
-    raw: np.ndarray  # the trees' score (log-odds)
-    model_probability: np.ndarray  # the calibrated classifier
-    system_probability: np.ndarray  # the answer: rules, their floor and the medical-setting floor
-
-
-def in_medical_setting(facility_types) -> np.ndarray:
-    """Per claim, whether it is at one of MEDICAL_SETTINGS (once per distinct facility)."""
-    return per_distinct(facility_types, lambda facility: facility in MEDICAL_SETTINGS, bool)
-
-
-def rule_input_columns(fired: np.ndarray, rule_ids: list[str]) -> np.ndarray:
-    """The `rule__<id>` inputs: 1 where the rule fires (0 for a rule no longer in the table)."""
-    positions = {rule.rule_id: column for column, rule in enumerate(load_rules().rules)}
-    columns = [fired[:, positions[rule_id]] if rule_id in positions else np.zeros(len(fired), dtype=bool)
-               for rule_id in rule_ids]
-    return np.column_stack(columns).astype(np.float32)
-
-
-def evidence_params(params: ModelParams) -> EvidenceParams:
-    return EvidenceParams(tolerance=params.rule_tolerance, min_fired=params.rule_min_fired,
-                          prior_share=params.rule_prior_share, prior_strength=params.rule_prior_strength)

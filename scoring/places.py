@@ -11,10 +11,15 @@ The setting suggested is the one that fits the treatment and the plan:
 """
 from __future__ import annotations
 
+import numpy as np
+
 from features.catalog import SETTING_FACILITIES
 from features.contract import OFFICE_FACILITIES, REFERRAL_PLANS
+from features.distinct import per_distinct
 
 PRIMARY_CARE_FACILITIES = SETTING_FACILITIES["primary_care"]
+# The settings a claim is compared with a medical spa in (the medical-setting floor): the contract's offices.
+MEDICAL_SETTINGS = OFFICE_FACILITIES
 # catalog category -> the office a plan with an office-only benefit expects it in
 OFFICE_BY_CATEGORY = {"skin": "dermatology_clinic", "laser": "dermatology_clinic", "hair": "dermatology_clinic",
                       "injectable": "dermatology_clinic", "weight": "primary_care_clinic",
@@ -65,3 +70,8 @@ def move_text(claim: dict, facility_type: str) -> str:
     if facility_type in PRIMARY_CARE_FACILITIES and claim["plan_type"] in MEDICARE_PLANS:
         return f"{text}, as {WHY_PRIMARY_CARE}"
     return text
+
+
+def in_medical_setting(facility_types) -> np.ndarray:
+    """Per claim, whether it is at one of MEDICAL_SETTINGS (once per distinct facility)."""
+    return per_distinct(facility_types, lambda facility: facility in MEDICAL_SETTINGS, bool)

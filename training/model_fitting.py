@@ -70,7 +70,8 @@ from features.contract import TARGET
 from features.pipeline import (MONOTONIC_DECREASING_FEATURES, MONOTONIC_INCREASING_FEATURES, build_feature_pipeline,
                                one_hot_groups)
 from features.rules import load_rules
-from scoring.coverage_model import RULE_INPUT_PREFIX, CoverageModel, evidence_params, rule_input_columns
+from scoring.coverage_model import RULE_INPUT_PREFIX, CoverageModel
+from scoring.judgement import evidence_params, rule_input_columns
 from scoring.rule_evidence import RuleEvidence, primary_categories
 from scoring.params import OTHER_REASON, ModelParams
 from scoring.profile import build_profile
