@@ -7,7 +7,7 @@ import pytest
 from features.claim_facts import columns_facts
 from features.pipeline import claims_to_columns
 from features.contract import FACILITY_TYPES, PLAN_TYPES
-from features.rules import RuleTableError, atom_columns, load_rules, parse_rules
+from features.rules import CONDITIONS, VALUED_CONDITIONS, RuleTableError, atom_columns, load_rules, parse_rules
 
 # Where no rule on plans, places or ages has a say: a PPO claim of an adult at a doctor's office.
 NEUTRAL = {"plan_type": "ppo", "facility_type": "physician_office", "patient_age": 45, "procedure_code": None}
@@ -159,3 +159,15 @@ def test_every_rule_names_its_class_and_who_pays():
     assert {by_id[i].group_code for i in ("COSMETIC-001", "COSMETIC-002", "COMFORT-001", "MEDICARE-001")} == {"PR"}
     assert {by_id[i].group_code for i in ("INVESTIGATIONAL-001", "AGE-001", "SETTING-001", "CODING-001")} == {"CO"}
     assert {rule.rule_class for rule in by_id.values() if rule.carc == "55"} == {"investigational"}
+
+
+def test_every_condition_the_table_may_use_names_the_columns_it_reads():
+    """fire_changed trusts atom_columns to say which rules a changed column can move: a condition
+    the grammar allows but atom_columns does not know is an error, not a guess."""
+    from features.contract import VISIT_FIELDS
+
+    for atom in (*CONDITIONS, *(f"{kind}:x" for kind in VALUED_CONDITIONS)):
+        assert set(atom_columns(atom)) <= set(VISIT_FIELDS), atom
+    with pytest.raises(ValueError, match="no columns known"):
+        atom_columns("weather:rain")
+
