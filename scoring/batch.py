@@ -55,6 +55,7 @@ from claims_io.loading import expected_columns, missing_columns
 from common.private_files import create_private_file, make_private_dir, open_private
 from claims_io.requests import REJECTED_COLUMNS, check_request_chunk
 from scoring.artifacts import load_model
+from scoring.batch_process import settle_batch_process
 from scoring.coverage_model import SCORE_COLUMNS
 
 DEFAULT_CHUNK_ROWS = 100_000
@@ -237,7 +238,7 @@ def output_columns(input_columns, keep_columns: bool = False) -> list[str]:
 def predict_file(input_path, output_path, model=None, *, tracking_uri: str | None = None,
                  chunk_rows: int = DEFAULT_CHUNK_ROWS, progress: bool = True,
                  keep_columns: bool = False, threads: int | None = os.cpu_count(),
-                 on_chunk: Callable[[ScoredChunk], None] | None = None) -> BatchReport:
+                 on_chunk: Callable[[ScoredChunk], None] | None = None, own_process: bool = False) -> BatchReport:
     """Score every valid claim of `input_path` into `output_path`; see the module docstring.
 
     `model` is a CoverageModel (or anything with its `score_frame`), or any source
@@ -245,6 +246,8 @@ def predict_file(input_path, output_path, model=None, *, tracking_uri: str | Non
     one reads and writes on threads of their own, and walks the trees on `threads` cores (two:
     two chunks scored at once, each walking on one); 1 or None scores chunk by chunk on the
     calling thread (None leaves the process's native pools as they are, as a service worker must).
+    `own_process`: the process is this batch job alone (the `predict` command), and is tuned for it
+    once the model is loaded (scoring.batch_process); never in a service worker or a test run.
     Raises ClaimsFileError when the input as a whole cannot be read, ModelSourceError when the model
     cannot be loaded or verified.
     """
@@ -257,6 +260,8 @@ def predict_file(input_path, output_path, model=None, *, tracking_uri: str | Non
         raise ClaimsFileError(f"{input_path}: missing required column(s): {', '.join(missing)}")
     if model is None or isinstance(model, (str, Path)):
         model = load_model(model, tracking_uri).model
+    if own_process:
+        settle_batch_process()
 
     make_private_dir(output_path.parent)
     partial = output_path.with_name(output_path.name + ".partial")

@@ -159,7 +159,8 @@ def predict(ctx: click.Context, input_path: str, output_path: str, model_uri: st
             from scoring.batch import predict_file
 
             report = predict_file(input_path, output_path, model_uri, tracking_uri=tracking_uri,
-                                  chunk_rows=chunk_rows, progress=not quiet, keep_columns=keep_columns)
+                                  chunk_rows=chunk_rows, progress=not quiet, keep_columns=keep_columns,
+                                  own_process=True)
     except ClaimsFileError as error:
         click.echo(f"Error: {error}", err=True)
         ctx.exit(2)

@@ -1,8 +1,10 @@
 """The compiled tree walk and the denial model's matrix product equal sklearn on the real model."""
+import dataclasses
+
 import numpy as np
 import pytest
 
-from scoring.tree_scoring import SMALL_BATCH, float32_at_most, isotonic_map
+from scoring.tree_scoring import FEATURE_BITS, SMALL_BATCH, float32_at_most, isotonic_map
 
 
 def test_compiled_forest_equals_sklearn(champion_model, test_claims):
@@ -99,3 +101,10 @@ def test_block_walk_takes_the_row_walks_branch_beside_every_threshold(champion_m
 def test_float32_at_most_is_the_largest_float32_not_above(value, expected):
     rounded = float32_at_most(np.array([value]))
     assert rounded.dtype == np.float32 and rounded[0] == expected and float(rounded[0]) <= value
+
+
+def test_block_walk_refuses_inputs_beyond_what_a_node_word_holds(champion_model):
+    forest = champion_model._compiled()[0]
+    wide = dataclasses.replace(forest, feature=np.where(forest.is_leaf, forest.feature, FEATURE_BITS + 1))
+    with pytest.raises(ValueError, match="16 bits"):
+        wide.raw(np.zeros((SMALL_BATCH + 1, FEATURE_BITS + 2), dtype=np.float32))
