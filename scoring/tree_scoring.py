@@ -17,6 +17,8 @@ from functools import cached_property
 import numba
 import numpy as np
 
+from scoring.complete_trees import FEATURE_BITS, MISSING_LEFT_BIT, SPLITS_APART_BIT, CompleteForest
+
 SMALL_BATCH = 256  # fewer rows than this are not worth a thread pool
 
 
@@ -51,11 +53,8 @@ BLOCK_ROWS = 16  # rows walked through a tree side by side (_walk_block)
 
 
 # A node of the block walk is one row of an int32 (nodes, 3) array: its input and two flags in one
-# word, then its two children. One cache line then brings all the walk reads of a node but its
+# word (scoring.complete_trees' bits), then its two children. One cache line then brings all the walk reads of a node but its
 # threshold, where six separate arrays took six (15-17% faster on a batch chunk, RESULTS.md).
-FEATURE_BITS = 0xFFFF
-MISSING_LEFT_BIT = 1 << 16  # a row missing the node's input goes left
-SPLITS_APART_BIT = 1 << 17  # the node reads an input some twin differs in from its row
 
 
 def _walk_block(features, twin_features, twin_of_row, start, stop, nodes_of, threshold, value, roots, tree_depth,
@@ -231,15 +230,27 @@ class CompiledForest:
         unequal = np.flatnonzero((paired != twins).any(axis=0))  # NaN != NaN: checked below, on these alone
         differ = [candidates[column] for column in unequal if ((paired[:, column] != twins[:, column])
                   & ~(np.isnan(paired[:, column]) & np.isnan(twins[:, column]))).any()]
+        parallel = bool(threads and threads > 1 and len(features) > SMALL_BATCH)
+        if parallel:
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        complete = self._complete_form
+        if complete is not None:
+            return complete.raw_with_twins(features, twin_features, twin_of_row, complete.marked(differ), self.baseline,
+                                           parallel)
         nodes_of, threshold, roots, tree_depth = self._block_arrays
         if differ:
             nodes_of = nodes_of.copy()
             nodes_of[np.isin(self.feature, differ) & ~self.is_leaf, 0] |= SPLITS_APART_BIT
         arrays = (nodes_of, threshold, self.value, roots, tree_depth, self.baseline)
-        if threads and threads > 1 and len(features) > SMALL_BATCH:
-            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        if parallel:
             return _raw_blocks_parallel(features, twin_features, twin_of_row, *arrays)
         return _raw_blocks_serial(features, twin_features, twin_of_row, *arrays)
+
+    @cached_property
+    def _complete_form(self) -> CompleteForest | None:
+        """The forest as complete trees (scoring.complete_trees), when it is shallow enough."""
+        return CompleteForest.of(self.feature, self._block_arrays[1], self.missing_left, self.left, self.right,
+                                 self.is_leaf, self.value, self.roots, self.depth)
 
     @cached_property
     def _block_arrays(self) -> tuple:

@@ -4,7 +4,19 @@ import dataclasses
 import numpy as np
 import pytest
 
+import scoring.complete_trees
 from scoring.tree_scoring import FEATURE_BITS, SMALL_BATCH, float32_at_most, isotonic_map
+
+
+@pytest.fixture(params=["complete trees", "node rows"])
+def walked_forest(request, champion_model, monkeypatch):
+    """The served forest, its batches walked as complete trees (scoring.complete_trees, its depth
+    allowing) or, as a deeper forest's are, by node rows."""
+    if request.param == "node rows":
+        monkeypatch.setattr(scoring.complete_trees, "COMPLETE_DEPTH_MAX", 0)
+    forest = dataclasses.replace(champion_model._compiled()[0])  # a copy: its own cached walk forms
+    assert (forest._complete_form is not None) == (request.param == "complete trees")
+    return forest
 
 
 def test_compiled_forest_equals_sklearn(champion_model, test_claims):
@@ -41,11 +53,11 @@ def test_isotonic_map_equals_the_fitted_calibrator(champion_model, test_claims):
                                atol=1e-12)
 
 
-def test_twins_walked_with_their_rows_get_the_bits_of_their_own_walk(champion_model, test_claims):
+def test_twins_walked_with_their_rows_get_the_bits_of_their_own_walk(walked_forest, champion_model, test_claims):
     """The block walk of a batch, with spa twins (score_frame) or without, equals the row-by-row
     walk bit for bit, whether a twin parts from its row at the root, deep down or nowhere, and with
     missing inputs on either side."""
-    forest = champion_model._compiled()[0]
+    forest = walked_forest
     features = champion_model.encode(test_claims)
     features[::7, 5] = np.nan
     rng = np.random.default_rng(3)
@@ -74,10 +86,10 @@ def test_twins_walked_with_their_rows_get_the_bits_of_their_own_walk(champion_mo
                                       twin_raw)
 
 
-def test_block_walk_takes_the_row_walks_branch_beside_every_threshold(champion_model, test_claims):
+def test_block_walk_takes_the_row_walks_branch_beside_every_threshold(walked_forest, champion_model, test_claims):
     """The block walk compares float32 inputs with float32 thresholds: at, just below and just above
     each float64 threshold a row still goes the way the row-by-row walk (float64 thresholds) sends it."""
-    forest = champion_model._compiled()[0]
+    forest = walked_forest
     features = champion_model.encode(test_claims)[:4 * SMALL_BATCH]  # more than SMALL_BATCH: the block walk
     rng = np.random.default_rng(5)
     splits = ~forest.is_leaf
