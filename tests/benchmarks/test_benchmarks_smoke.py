@@ -46,3 +46,27 @@ def test_training_bars_compare_the_busy_run_with_its_quiet_twin():
         ("50.0 s", True), ("130.0 s", False), ("2,100 MiB", False), ("110.0 s (2.20x)", False)]
     table = bars.bars_table(recorded)
     assert "1 of 4 bars met." in table and table.count("MISSED") == 3
+
+
+def test_the_batch_figure_is_the_median_of_its_runs(monkeypatch):
+    """`predict`'s whole-process seconds swing run to run on this machine: the bar reads the median
+    run (its own clock with it), the largest peak memory, and prints the range beside it."""
+    from benchmarks import predict
+
+    runs = iter([(5.0, "200,000", 800.0), (4.0, "250,000", 900.0), (6.0, "170,000", 850.0)])
+    monkeypatch.setattr(predict, "run_predict", lambda bench, rows: next(runs))
+    assert predict.median_run(None, 1_000_000, 3) == (5.0, "200,000", 900.0, "4.00-6.00")
+
+
+def test_the_barred_http_cell_is_the_median_of_its_runs():
+    """The barred HTTP cell runs three times a server: the median run's throughput, the median p50,
+    p99 and CPU, every run's errors, and the most CPU other work took."""
+    from benchmarks.load import LoadResult
+    from benchmarks.serve import Cell, median_cell
+
+    runs = [Cell(LoadResult(8_000, 0, 8.0, 9.0, 15.0, "wrk"), 2.0, 0.01),
+            Cell(LoadResult(6_000, 2, 8.0, 11.0, 30.0, "wrk"), 2.6, 0.00),
+            Cell(LoadResult(7_000, 0, 8.0, 10.0, 18.0, "wrk"), 2.2, 0.03)]
+    cell = median_cell(runs)
+    assert (cell.load.per_second, cell.load.p50_ms, cell.load.p99_ms, cell.load.errors) == (875.0, 10.0, 18.0, 2)
+    assert (cell.server_cpu_ms, cell.others_share) == (2.2, 0.03)
