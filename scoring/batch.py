@@ -55,7 +55,7 @@ from claims_io.loading import expected_columns, missing_columns
 from common.private_files import create_private_file, make_private_dir, open_private
 from claims_io.requests import REJECTED_COLUMNS, check_request_chunk
 from scoring.artifacts import load_model
-from scoring.batch_process import settle_batch_process
+from scoring.batch_process import prepare_batch_process, settle_batch_process
 from scoring.coverage_model import SCORE_COLUMNS
 
 DEFAULT_CHUNK_ROWS = 100_000
@@ -252,6 +252,8 @@ def predict_file(input_path, output_path, model=None, *, tracking_uri: str | Non
     cannot be loaded or verified.
     """
     started = time.perf_counter()
+    if own_process:
+        prepare_batch_process()  # before the input's first buffer: Arrow's pool is the process's from here on
     input_path, output_path = Path(input_path), Path(output_path)
     output_format = claims_file_format(output_path)
     raw_claims = open_claims_file(input_path, chunk_rows)

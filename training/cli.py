@@ -142,6 +142,10 @@ def predict(ctx: click.Context, input_path: str, output_path: str, model_uri: st
 
     Exits 0 when the file was scored (even with rejected rows), 2 when it cannot be read at all.
     """
+    if engine == "local":  # this process is the batch job: tuned before numpy and pyarrow load
+        from scoring.batch_process import prepare_batch_process
+
+        prepare_batch_process()
     from claims_io.files import ClaimsFileError
     from scoring.artifacts import ModelSourceError
 
