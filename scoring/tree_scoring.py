@@ -5,7 +5,8 @@ tree, which for one claim and its what-if variants was most of the service's bud
 deep trees slowly on large batches (the figures are in benchmarks/RESULTS.md). Here
 every tree's nodes are packed into flat arrays and a numba-compiled loop walks them: a few claims
 row by row (all trees of a row while its features sit in cache), a batch in blocks of rows that
-take each step of a tree side by side (_walk_block). The logistic denial model and the isotonic
+take each step of a tree side by side (scoring.complete_trees for a shallow forest, as the
+served one is; _walk_block for a deeper one). The logistic denial model and the isotonic
 calibration become a matrix product and `np.interp`. Parity with sklearn is tested
 (tests/scoring/test_tree_scoring.py).
 """
@@ -214,29 +215,30 @@ class CompiledForest:
                        threads: int | None = None, may_differ: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(raw scores of `features`, raw scores of `twin_features`), equal to two calls of `raw`, for
         twins that each differ from one row in a few inputs (the spa twins of the medical-setting
-        floor): `twin_of_row[row]` is the row's twin in `twin_features`, or -1. A twin follows its
-        row's path until a node reads an input in which some twin differs from its row, so it costs
-        a fraction of a walk of its own. `may_differ`: the only inputs in which a twin can differ from
-        its row, when the caller built the twins so (the rest are then not compared, only these)."""
+        floor): `twin_of_row[row]` is the row's twin in `twin_features`, or -1. A forest of complete
+        trees (scoring.complete_trees: the served one) walks the twins on their own, since on it they
+        part from their rows near the roots; deeper forests walk each twin with its row until a node
+        reads an input in which some twin differs from its row. `may_differ`: the only inputs in which
+        a twin can differ from its row, when the caller built the twins so (the rest are then not
+        compared, only these)."""
         features = np.ascontiguousarray(features, dtype=np.float32)
         twin_features = np.ascontiguousarray(twin_features, dtype=np.float32)
         twin_of_row = np.ascontiguousarray(twin_of_row, dtype=np.int64)
         has_twin = twin_of_row >= 0
         if len(twin_of_row) != len(features) or (has_twin.any() and twin_of_row.max() >= len(twin_features)):
             raise ValueError("twin_of_row must give, for each row, a row of twin_features or -1")
+        parallel = bool(threads and threads > 1 and len(features) > SMALL_BATCH)
+        if parallel:
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        complete = self._complete_form
+        if complete is not None:  # a shallow forest: each twin walked on its own costs less (complete_trees)
+            return complete.raw(features, self.baseline, parallel), complete.raw(twin_features, self.baseline, parallel)
         candidates = np.arange(features.shape[1]) if may_differ is None else np.asarray(may_differ, dtype=np.int64)
         paired = features[np.ix_(has_twin, candidates)]
         twins = twin_features[np.ix_(twin_of_row[has_twin], candidates)]
         unequal = np.flatnonzero((paired != twins).any(axis=0))  # NaN != NaN: checked below, on these alone
         differ = [candidates[column] for column in unequal if ((paired[:, column] != twins[:, column])
                   & ~(np.isnan(paired[:, column]) & np.isnan(twins[:, column]))).any()]
-        parallel = bool(threads and threads > 1 and len(features) > SMALL_BATCH)
-        if parallel:
-            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-        complete = self._complete_form
-        if complete is not None:
-            return complete.raw_with_twins(features, twin_features, twin_of_row, complete.marked(differ), self.baseline,
-                                           parallel)
         nodes_of, threshold, roots, tree_depth = self._block_arrays
         if differ:
             nodes_of = nodes_of.copy()
