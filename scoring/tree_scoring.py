@@ -54,8 +54,9 @@ BLOCK_ROWS = 16  # rows walked through a tree side by side (_walk_block)
 
 
 # A node of the block walk is one row of an int32 (nodes, 3) array: its input and two flags in one
-# word (scoring.complete_trees' bits), then its two children. One cache line then brings all the walk reads of a node but its
-# threshold, where six separate arrays took six (15-17% faster on a batch chunk, RESULTS.md).
+# word (scoring.complete_trees' bits), then its two children. One cache line then brings all the
+# walk reads of a node but its threshold, where six separate arrays took six (15-17% faster on a
+# batch chunk, RESULTS.md).
 
 
 def _walk_block(features, twin_features, twin_of_row, start, stop, nodes_of, threshold, value, roots, tree_depth,
@@ -251,7 +252,7 @@ class CompiledForest:
     @cached_property
     def _complete_form(self) -> CompleteForest | None:
         """The forest as complete trees (scoring.complete_trees), when it is shallow enough."""
-        return CompleteForest.of(self.feature, self._block_arrays[1], self.missing_left, self.left, self.right,
+        return CompleteForest.of(self.feature, self._thresholds32, self.missing_left, self.left, self.right,
                                  self.is_leaf, self.value, self.roots, self.depth)
 
     @cached_property
@@ -270,9 +271,13 @@ class CompiledForest:
         nodes_of[:, 0] = self.feature | np.where(self.missing_left, MISSING_LEFT_BIT, 0)
         nodes_of[:, 1] = np.where(self.is_leaf, node, self.left)
         nodes_of[:, 2] = np.where(self.is_leaf, node, self.right)
-        threshold = float32_at_most(np.where(self.is_leaf, np.inf, self.threshold))
-        return (nodes_of, threshold, self.roots.astype(np.int32),
+        return (nodes_of, self._thresholds32, self.roots.astype(np.int32),
                 _tree_depths(self.left, self.right, self.is_leaf, self.roots))
+
+    @cached_property
+    def _thresholds32(self) -> np.ndarray:
+        """The block walks' thresholds (see _block_arrays), a leaf's infinite."""
+        return float32_at_most(np.where(self.is_leaf, np.inf, self.threshold))
 
     def probability(self, features: np.ndarray, threads: int | None = None) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-self.raw(features, threads)))
