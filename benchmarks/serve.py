@@ -34,6 +34,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median_low
 
 from benchmarks.bars import record_bar
 from benchmarks.common import (BENCH_API_KEY, BENCH_DIR, GUNICORN_CONFIG, QUIET_SHARE, QUIET_WAIT_SECONDS, BenchModel,
@@ -128,14 +129,11 @@ def measure(server: Server, claims: list[dict], seconds: float, log: Path) -> tu
 def median_cell(runs: list["Cell"]) -> "Cell":
     """A cell run several times, as one: the median run's throughput, the median p50, p99 and CPU per
     request, every run's errors, and the largest share other work took."""
-    def median(values):
-        return sorted(values)[(len(values) - 1) // 2]
-
     middle = sorted(runs, key=lambda run: run.load.per_second)[(len(runs) - 1) // 2].load
     load = LoadResult(middle.requests, sum(run.load.errors for run in runs), middle.seconds,
-                      median([run.load.p50_ms for run in runs]), median([run.load.p99_ms for run in runs]),
+                      median_low(run.load.p50_ms for run in runs), median_low(run.load.p99_ms for run in runs),
                       middle.generator)
-    return Cell(load, median([run.server_cpu_ms for run in runs]), max(run.others_share for run in runs))
+    return Cell(load, median_low(run.server_cpu_ms for run in runs), max(run.others_share for run in runs))
 
 
 @dataclass

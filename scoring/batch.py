@@ -247,7 +247,8 @@ def predict_file(input_path, output_path, model=None, *, tracking_uri: str | Non
     two chunks scored at once, each walking on one); 1 or None scores chunk by chunk on the
     calling thread (None leaves the process's native pools as they are, as a service worker must).
     `own_process`: the process is this batch job alone (the `predict` command), and is tuned for it
-    once the model is loaded (scoring.batch_process); never in a service worker or a test run.
+    (scoring.batch_process: its memory before the input is opened, its collector once the model is
+    loaded); never in a service worker, whose process serves requests too.
     Raises ClaimsFileError when the input as a whole cannot be read, ModelSourceError when the model
     cannot be loaded or verified.
     """
