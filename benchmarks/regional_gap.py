@@ -165,14 +165,15 @@ def teachers_probability(encoded: Encoded, teachers: list, features: np.ndarray,
 
 
 def fit_student(encoded: Encoded, taught: np.ndarray, max_depth):
-    from training.model_fitting import _boosted_trees, _soft_labels
+    from training.model_fitting import _boosted_trees
+    from training.soft_labels import plain_classifier, probability_classifier
 
     params = encoded.params
     student = _boosted_trees(params, encoded.constraints, learning_rate=params.student_learning_rate,
                              max_leaf_nodes=params.student_max_leaf_nodes, max_depth=max_depth)
-    x, y, weight = _soft_labels(encoded.features, taught, ~encoded.held_out)
-    x_val, y_val, weight_val = _soft_labels(encoded.features, taught, encoded.held_out)
-    return student.fit(x, y, sample_weight=weight, X_val=x_val, y_val=y_val, sample_weight_val=weight_val)
+    held_out = encoded.held_out
+    return plain_classifier(probability_classifier(student).fit(
+        encoded.features[~held_out], taught[~held_out], X_val=encoded.features[held_out], y_val=taught[held_out]))
 
 
 def calibrated(encoded: Encoded, raw_probability):

@@ -14,8 +14,8 @@ map below), so the constraints survive calibration.
 On a small history the monotone trees are taught rather than fitted: `teachers` unconstrained
 boosted models, each fitted on all but one fold of the training claims, give every claim a
 probability (their mean log-odds), and the monotone classifier is fitted to those soft labels
-(each claim twice, approved with weight p and denied with weight 1 - p: cross-entropy against
-the teachers). Averaging the teachers removes much of the fit-to-fit variance of a single
+(cross-entropy against the teachers, each claim once with its probability as its label:
+training.soft_labels). Averaging the teachers removes much of the fit-to-fit variance of a single
 model, soft labels carry far less noise than 0/1 outcomes, and the served model is still one
 monotone forest, so scoring costs what it did. Each teacher sees half the features at each
 split (`teacher_max_features`): less alike, their mean is better. Teachers also read each
@@ -77,6 +77,7 @@ from scoring.params import OTHER_REASON, ModelParams
 from scoring.profile import build_profile
 from training.calibration import increasing_map, logistic_calibration
 from training.date_interactions import code_column_inputs, date_interaction_groups
+from training.soft_labels import plain_classifier, probability_classifier
 from training.teacher_pool import start_teacher_processes, teacher_pool, teacher_processes
 
 # The one-hot blocks whose cells the teachers read as one category column (`teacher_plan_treatment`):
@@ -251,10 +252,10 @@ def _fit_taught_classifier(features: np.ndarray, target: np.ndarray, held_out: n
             training, params.student_max_rows, replace=False)
         learns = np.zeros(len(features), bool)
         learns[sample] = True
-    x, y, weight = _soft_labels(features, taught, learns)
-    x_val, y_val, weight_val = _soft_labels(features, taught, held_out)
-    return _fit_with_progress(student, "student", progress, x, y, sample_weight=weight, X_val=x_val, y_val=y_val,
-                              sample_weight_val=weight_val)
+    student = _fit_with_progress(probability_classifier(student), "student", progress,
+                                 _float64_rows(features, learns), taught[learns],
+                                 X_val=features[held_out], y_val=taught[held_out])
+    return plain_classifier(student)
 
 
 def _teacher_log_odds(features: np.ndarray, target: np.ndarray, fits: np.ndarray, stops: np.ndarray,
@@ -331,14 +332,6 @@ def _with_category_codes(features: np.ndarray, categories: dict[str, np.ndarray]
 def _position_of_the_one(block: np.ndarray) -> np.ndarray:
     """Per row of a one-hot block: the column holding its 1, or the block's width when none does."""
     return np.where(block.max(axis=1) > 0, block.argmax(axis=1), block.shape[1])
-
-
-def _soft_labels(features: np.ndarray, probability: np.ndarray, rows: np.ndarray):
-    """Each claim twice, approved with weight p and denied with weight 1 - p."""
-    chosen = np.flatnonzero(rows)
-    return (_float64_rows(features, np.r_[chosen, chosen]),
-            np.r_[np.ones(len(chosen), bool), np.zeros(len(chosen), bool)],
-            np.r_[probability[rows], 1.0 - probability[rows]])
 
 
 def _float64_rows(features: np.ndarray, rows: np.ndarray, chunk: int = 65_536) -> np.ndarray:
