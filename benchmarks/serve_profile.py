@@ -1,13 +1,17 @@
 """Where a single-claim request's server CPU goes over HTTP, and the floor under it.
 
-    python -m benchmarks.serve_profile [--seconds S] [--rounds N] [--profile] [--no-keep]
+    python -m benchmarks.serve_profile [--seconds S] [--rounds N] [--ceiling] [--peer] [--profile] [--no-keep]
 
 Each round, one after the other on 127.0.0.1, under the load generator of benchmarks.serve
 (single claims at concurrency 8, the bodies cycling over 500 demo claims, after a warm-up):
 1. ours as `make serve` runs it (benchmarks.serve's set-up: nginx in front of 2 gunicorn sync
    workers on the repo's config, the rate limit on, the audit store written);
 2. the floor: benchmarks/floor_app.py (Flask reading the JSON body and answering a fixed small
-   JSON) under the same gunicorn config behind the same nginx.
+   JSON) under the same gunicorn config behind the same nginx;
+3. with `--ceiling`, the ceiling: benchmarks/ceiling_app.py (the same model's answer to each claim,
+   and nothing else: no key, rate limit, audit row, log line or metric), the same way; what no
+   service layer around today's answer could beat here;
+4. with `--peer`, `mlflow models serve` on the same champion (benchmarks.serve's peer).
 Each reports requests/s, p50/p99 and the CPU milliseconds per request of nginx, the gunicorn
 workers, gunicorn's master and the load generator itself: CPU time per request holds on a
 loaded machine, requests/s does not. With `--profile`, ours runs once more with cProfile in each
@@ -37,6 +41,8 @@ from benchmarks.serve import DEFAULT_SECONDS, DISTINCT_CLAIMS, OURS, WARM_UP_SEC
 CONCURRENCY = 8  # issue 27's barred cell
 FLOOR = "floor (Flask, fixed JSON)"
 FLOOR_APP = "benchmarks.floor_app:app"
+CEILING = "ceiling (the answer alone)"
+CEILING_APP = "benchmarks.ceiling_app:app"
 PROFILE_CONFIG = PROJECT_ROOT / "benchmarks" / "gunicorn_profile_conf.py"
 PROFILE_DIR_ENV = "BENCH_PROFILE_DIR"  # where PROFILE_CONFIG's workers write their profiles
 ROLES = ("nginx", "gunicorn workers", "gunicorn master")
@@ -118,6 +124,10 @@ def floor_server(ours: Server) -> Server:
     return replace(ours, name=FLOOR, argv=[*ours.argv[:-1], FLOOR_APP], predict_path="/v1/predict")
 
 
+def ceiling_server(ours: Server) -> Server:
+    return replace(ours, name=CEILING, argv=[*ours.argv[:-1], CEILING_APP])
+
+
 def profiled_server(ours: Server, profile_dir: Path) -> Server:
     argv = list(ours.argv)
     argv[argv.index("-c") + 1] = str(PROFILE_CONFIG)
@@ -158,6 +168,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS, help="length of each load cell")
     parser.add_argument("--rounds", type=int, default=2, help="ours and the floor, alternating, this many times")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="each round also the ceiling: benchmarks/ceiling_app.py, the answer with nothing around it")
+    parser.add_argument("--peer", action="store_true", help="each round also mlflow models serve on the same champion")
+    parser.add_argument("--explain", action=argparse.BooleanOptionalAction, default=True,
+                        help="ours and the ceiling with the exact factors (the default answer), or without")
     parser.add_argument("--profile", action="store_true", help="then ours once more under cProfile")
     parser.add_argument("--keep", action=argparse.BooleanOptionalAction, default=True,
                         help="append the tables to benchmarks/RESULTS.md")
@@ -170,15 +185,18 @@ def main(argv: list[str] | None = None) -> None:
     runs, sections = [], []
     with tempfile.TemporaryDirectory(prefix="bench-serve-profile-", dir=BENCH_DIR) as scratch:
         scratch = Path(scratch)
-        ours = servers(bench, 2, scratch / "audit.db")[1]
-        bodies = json_bodies([ours.body([claim]) for claim in claims])
+        mlflow, ours = servers(bench, 2, scratch / "audit.db", explain=options.explain)
+        measured = [ours, floor_server(ours), *([ceiling_server(ours)] if options.ceiling else []),
+                    *([mlflow] if options.peer else [])]
+        bodies = {server.name: json_bodies([server.body([claim]) for claim in claims]) for server in measured}
         for number in range(options.rounds):
-            for server in (ours, floor_server(ours)):
-                runs.append(measure(server, bodies, options.seconds, scratch / f"{len(runs)}.log"))
+            for server in measured:
+                runs.append(measure(server, bodies[server.name], options.seconds, scratch / f"{len(runs)}.log"))
         if options.profile:
             profile_dir = scratch / "profiles"
             profile_dir.mkdir()
-            profiled = measure(profiled_server(ours, profile_dir), bodies, options.seconds, scratch / "profile.log")
+            profiled = measure(profiled_server(ours, profile_dir), bodies[OURS], options.seconds,
+                               scratch / "profile.log")
             files = sorted(profile_dir.glob("worker-*.prof"))
             if not files:
                 raise RuntimeError("the workers wrote no profile: see " + str(scratch / "profile.log"))
@@ -200,7 +218,8 @@ def main(argv: list[str] | None = None) -> None:
     text = "\n".join([
         header,
         f"load generator: {generator_name()} on the same 2 cores, {CONCURRENCY} connections, {options.seconds:g} s a "
-        f"cell after a {WARM_UP_SECONDS:g} s warm-up; ours and the floor alternating, {options.rounds} round(s). "
+        f"cell after a {WARM_UP_SECONDS:g} s warm-up; {', '.join(server.name for server in measured)} alternating, "
+        f"{options.rounds} round(s); ours {'with' if options.explain else 'without'} the exact factors. "
         "CPU columns: milliseconds of CPU per request (read these on a loaded machine, not requests/s).\n",
         format_table(("server", "requests/s", "p50 ms", "p99 ms", "errors", *(f"{role} CPU ms" for role in ROLES),
                       "server CPU ms", "generator CPU ms"), run_rows(runs)),
