@@ -167,7 +167,7 @@ def run_rows(runs: list[Run]) -> list[tuple]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS, help="length of each load cell")
-    parser.add_argument("--rounds", type=int, default=2, help="ours and the floor, alternating, this many times")
+    parser.add_argument("--rounds", type=int, default=2, help="the servers, alternating, this many times")
     parser.add_argument("--ceiling", action="store_true",
                         help="each round also the ceiling: benchmarks/ceiling_app.py, the answer with nothing around it")
     parser.add_argument("--peer", action="store_true", help="each round also mlflow models serve on the same champion")
