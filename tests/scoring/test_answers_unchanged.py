@@ -62,12 +62,27 @@ def machine_independent(payload: dict) -> tuple[str, list[dict]]:
     return json.dumps({"answers": answers, "scored": scored}, sort_keys=True), reasons
 
 
+def first_difference(actual: dict, expected: dict) -> str:
+    """Where two machine-independent payloads first part: the part, the row and the fields."""
+    for part in ("answers", "scored"):
+        for row, (mine, theirs) in enumerate(zip(actual[part], expected[part])):
+            if mine != theirs:
+                fields = sorted(key for key in mine.keys() | theirs.keys() if mine.get(key) != theirs.get(key))
+                differing = sum(a != b for a, b in zip(actual[part], expected[part]))
+                return (f"{part}[{row}] is the first that changed ({differing} of {len(actual[part])} did), in "
+                        f"{fields}; a change meant to change answers writes the file anew: "
+                        "python -m tests.scoring.test_answers_unchanged")
+    return "the payloads differ in length or in order"
+
+
 @pytest.mark.slow
 def test_answers_are_the_same_byte_for_byte(tmp_path):
     expected_text, expected_reasons = machine_independent(json.loads(gzip.decompress(EXPECTED.read_bytes())))
     actual_text, actual_reasons = machine_independent(json.loads(answers_text(tmp_path)))
     assert len(actual_reasons) == 400
-    assert actual_text == expected_text
+    # compared as one flag: pytest's diff of two texts of megabytes runs for many minutes
+    same = actual_text == expected_text
+    assert same, first_difference(json.loads(actual_text), json.loads(expected_text))
     for actual, expected in zip(actual_reasons, expected_reasons):
         for carc in actual.keys() | expected.keys():
             # a reason only one side lists is a near-tie at the end of the list
