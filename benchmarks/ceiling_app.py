@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
+from service.api import explain_option
 from service.audit import compact_json
 from service.claims import normalise_claims
 from service.wsgi import app as service_app
@@ -23,7 +24,7 @@ _MODEL = service_app.extensions["coverage_model"]
 @app.post("/v1/predict")
 def predict():
     checked = normalise_claims([request.get_json()])[0]
-    answers, _ = _MODEL.answered([checked.claim], explain=request.args.get("explain") != "false")
+    answers, _ = _MODEL.answered([checked.claim], explain=explain_option())  # read as the service reads it
     return Response(compact_json(answers[0]), mimetype="application/json")
 
 

@@ -84,7 +84,7 @@ EXPLAIN_VALUES = {"true": True, "false": False}
 
 @bp.post("/v1/predict")
 def predict():
-    explain = _explain_option()
+    explain = explain_option()
     body = read_json_body()
     if isinstance(body, dict) and "claims" in body:
         return _predict_batch(body, explain)
@@ -95,7 +95,7 @@ def predict():
     return json_response(answered_and_audited([result.claim], explain)[1][0])
 
 
-def _explain_option() -> bool:
+def explain_option() -> bool:
     """The `explain` query parameter: true or false, in any case; absent, EXPLAIN_DEFAULT."""
     given = flask_request.args.get("explain")
     if given is None:
